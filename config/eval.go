@@ -1,0 +1,573 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Desired is the evaluated lab: what every instance should look like.
+type Desired struct {
+	Lab       *Lab
+	Vars      map[string]cty.Value
+	Providers map[string]cty.Value // provider block values, by provider name
+	Instances map[addr.Instance]*Instance
+	// Order lists the instances sorted by address.
+	Order []addr.Instance
+	// refs holds each resource's value as expressions see it, for outputs.
+	refs   map[addr.Resource]cty.Value
+	locals map[string]cty.Value
+}
+
+// Instance is one resource instance's desired value.
+type Instance struct {
+	Addr     addr.Instance
+	Resource *Resource
+	// Value is an object of the schema's implied type, without marks.
+	// Computed attributes the user did not set are unknown.
+	Value cty.Value
+	// SensitivePaths are the paths of Value that came from sensitive values.
+	SensitivePaths []cty.Path
+	// Deps are the instances this one refers to (through its expressions
+	// or depends_on), sorted.
+	Deps []addr.Instance
+}
+
+// depMark marks a value that was read from an instance.
+type depMark struct{ a addr.Instance }
+
+// Prior gives the last known value of an instance (from state), so that
+// references to computed attributes of existing objects are known at plan
+// time. It may be nil.
+type Prior func(addr.Instance) (cty.Value, bool)
+
+// Evaluate computes every instance's desired value. prior may be nil.
+func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
+	d := &Desired{
+		Lab:       l,
+		Providers: map[string]cty.Value{},
+		Instances: map[addr.Instance]*Instance{},
+		refs:      map[addr.Resource]cty.Value{},
+		locals:    map[string]cty.Value{},
+	}
+	vars, diags := l.evalVariables(in)
+	d.Vars = vars
+	if diags.HasErrors() {
+		return d, diags
+	}
+	order, od := l.evalOrder()
+	if diags = append(diags, od...); diags.HasErrors() {
+		return d, diags
+	}
+	base := d.baseVariables()
+	for _, name := range sortedAttrKeys(l.Providers) {
+		pc := l.Providers[name]
+		ctx := d.contextFor(base, pc.Content.exprs(), nil)
+		v, dd := evalContent(pc.Content, l.Registry.ConfigSchema(name), ctx)
+		diags = append(diags, dd...)
+		d.Providers[name] = stripMarks(v)
+	}
+	for _, it := range order {
+		if it.local != "" {
+			lc := l.Locals[it.local]
+			v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
+			diags = append(diags, dd...)
+			if dd.HasErrors() {
+				v = cty.DynamicVal
+			}
+			d.locals[it.local] = v
+			continue
+		}
+		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
+	}
+	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	return d, diags
+}
+
+// baseVariables are the variables every expression may use.
+func (d *Desired) baseVariables() map[string]cty.Value {
+	l := d.Lab
+	cwd, _ := os.Getwd()
+	return map[string]cty.Value{
+		"var":  cty.ObjectVal(d.Vars),
+		"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(l.Dir), "cwd": cty.StringVal(cwd)}),
+		"lab":  l.labValue(),
+	}
+}
+
+// NetnsName is the name of the lab's own network namespace.
+func NetnsName(lab string) string { return "lf-" + lab }
+
+func (l *Lab) labValue() cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.StringVal(l.Name),
+		"dir":     cty.StringVal(l.Dir),
+		"netns":   cty.StringVal("/var/run/netns/" + NetnsName(l.Name)),
+		"address": cty.StringVal("lab"),
+	})
+}
+
+// contextFor builds the evaluation context for exprs: the base variables
+// plus only the locals and resources they mention, so building it costs
+// what the expressions use, not the size of the lab.
+func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, extra map[string]cty.Value) *hcl.EvalContext {
+	vars := make(map[string]cty.Value, len(base)+4)
+	for k, v := range base {
+		vars[k] = v
+	}
+	locals := map[string]cty.Value{}
+	byType := map[string]map[string]cty.Value{}
+	for _, e := range exprs {
+		for _, tr := range e.Variables() {
+			root := tr.RootName()
+			if len(tr) < 2 {
+				continue
+			}
+			name := attrName(tr[1])
+			if root == "local" {
+				if v, ok := d.locals[name]; ok {
+					locals[name] = v
+				}
+				continue
+			}
+			if v, ok := d.refs[addr.Resource{Type: root, Name: name}]; ok {
+				if byType[root] == nil {
+					byType[root] = map[string]cty.Value{}
+				}
+				byType[root][name] = v
+			}
+		}
+	}
+	vars["local"] = cty.ObjectVal(locals)
+	for typ, m := range byType {
+		vars[typ] = cty.ObjectVal(m)
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: Functions}
+}
+
+func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	exprs := r.exprs()
+	ctx := d.contextFor(base, exprs, nil)
+	var diags hcl.Diagnostics
+	// Dependencies from depends_on and from count/for_each apply to every
+	// instance.
+	var common []cty.Value
+	for _, tr := range r.DependsOn {
+		v, dd := tr.TraverseAbs(ctx)
+		diags = append(diags, dd...)
+		common = append(common, v)
+	}
+
+	type inst struct {
+		key  addr.Key
+		each map[string]cty.Value
+	}
+	var insts []inst
+	kind := addr.NoKey
+	switch {
+	case r.Count != nil:
+		kind = addr.IntKey
+		n, dd := evalCount(r.Count, ctx)
+		diags = append(diags, dd...)
+		if dd.HasErrors() {
+			return diags
+		}
+		for i := 0; i < n; i++ {
+			insts = append(insts, inst{key: addr.Int(i), each: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}})
+		}
+	case r.ForEach != nil:
+		kind = addr.StringKey
+		m, marks, dd := evalForEach(r.ForEach, ctx)
+		diags = append(diags, dd...)
+		if dd.HasErrors() {
+			return diags
+		}
+		common = append(common, cty.True.WithMarks(marks))
+		for _, k := range sortedAttrKeys(m) {
+			insts = append(insts, inst{key: addr.Str(k), each: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k]})}})
+		}
+	default:
+		insts = []inst{{}}
+	}
+
+	refs := make([]cty.Value, 0, len(insts))
+	byKey := map[string]cty.Value{}
+	for _, in := range insts {
+		ia := r.Addr.Instance(in.key)
+		ictx := ctx
+		if in.each != nil {
+			ictx = ctx.NewChild()
+			ictx.Variables = in.each
+		}
+		v, dd := evalContent(r.Content, &r.Schema.Block, ictx)
+		diags = append(diags, improvePortDiags(d.Lab, dd)...)
+		if dd.HasErrors() {
+			v = cty.UnknownVal(r.Schema.ImpliedType())
+		}
+		plain, pvm := v.UnmarkDeepWithPaths()
+		inst := &Instance{Addr: ia, Resource: r, Value: plain}
+		deps := map[addr.Instance]bool{}
+		collect := func(marks cty.ValueMarks) {
+			// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
+			// carries the marks of all its elements.
+			for m := range marks {
+				if dm, ok := m.(depMark); ok {
+					deps[dm.a] = true
+				}
+			}
+		}
+		for _, pm := range pvm {
+			if _, ok := pm.Marks[Sensitive]; ok {
+				inst.SensitivePaths = append(inst.SensitivePaths, pm.Path)
+			}
+			collect(pm.Marks)
+		}
+		for _, c := range common {
+			_, cm := c.UnmarkDeep()
+			collect(cm)
+		}
+		delete(deps, ia)
+		for dep := range deps {
+			inst.Deps = append(inst.Deps, dep)
+		}
+		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
+		d.Instances[ia] = inst
+		d.Order = append(d.Order, ia)
+
+		ref := d.refValue(inst, v, prior)
+		if kind == addr.StringKey {
+			byKey[in.key.Str] = ref
+		} else {
+			refs = append(refs, ref)
+		}
+	}
+	switch kind {
+	case addr.NoKey:
+		d.refs[r.Addr] = refs[0]
+	case addr.IntKey:
+		if len(refs) == 0 {
+			d.refs[r.Addr] = cty.EmptyTupleVal
+		} else {
+			d.refs[r.Addr] = cty.TupleVal(refs)
+		}
+	case addr.StringKey:
+		d.refs[r.Addr] = cty.ObjectVal(byKey)
+	}
+	return diags
+}
+
+// refValue is an instance as other expressions see it: its attributes
+// (computed ones from prior state, else unknown), port[n] endpoints and
+// its address, marked with the instance so that users depend on it.
+func (d *Desired) refValue(inst *Instance, v cty.Value, prior Prior) cty.Value {
+	attrs := map[string]cty.Value{}
+	if v.IsKnown() && !v.IsNull() {
+		for name := range v.Type().AttributeTypes() {
+			attrs[name] = v.GetAttr(name)
+		}
+	} else {
+		for name, ty := range inst.Resource.Schema.ImpliedType().AttributeTypes() {
+			attrs[name] = cty.UnknownVal(ty)
+		}
+	}
+	if prior != nil {
+		if pv, ok := prior(inst.Addr); ok && pv.IsKnown() && !pv.IsNull() {
+			for name, a := range inst.Resource.Schema.Attributes {
+				if a.Computed && !attrs[name].IsKnown() && pv.Type().HasAttribute(name) {
+					attrs[name] = pv.GetAttr(name)
+				}
+			}
+		}
+	}
+	if pa := inst.Resource.Schema.PortsAttr; pa != "" {
+		attrs["port"] = portsValue(inst.Addr.String(), attrs[pa])
+	}
+	attrs["address"] = cty.StringVal(inst.Addr.String())
+	return cty.ObjectVal(attrs).Mark(depMark{inst.Addr})
+}
+
+func portsValue(node string, n cty.Value) cty.Value {
+	n, _ = n.Unmark()
+	if !n.IsKnown() || n.IsNull() {
+		return cty.DynamicVal
+	}
+	count, acc := n.AsBigFloat().Int64()
+	if acc != 0 || count < 0 || count > 4096 {
+		return cty.DynamicVal
+	}
+	if count == 0 {
+		return cty.EmptyTupleVal
+	}
+	ports := make([]cty.Value, count)
+	for i := range ports {
+		ports[i] = providers.EndpointVal(node, i)
+	}
+	return cty.TupleVal(ports)
+}
+
+func evalCount(e hcl.Expression, ctx *hcl.EvalContext) (int, hcl.Diagnostics) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	v, _ = v.Unmark()
+	bad := func(detail string) (int, hcl.Diagnostics) {
+		return 0, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid count argument", Detail: detail, Subject: e.Range().Ptr()})
+	}
+	if !v.IsKnown() {
+		return bad("count must be known before apply: use variables, locals or attributes the user sets, not computed attributes.")
+	}
+	n, err := convert.Convert(v, cty.Number)
+	if err != nil || n.IsNull() {
+		return bad("count is a whole number.")
+	}
+	i, acc := n.AsBigFloat().Int64()
+	if acc != 0 || !n.AsBigFloat().IsInt() || i < 0 || i > 100000 {
+		return bad(fmt.Sprintf("count is a whole number between 0 and 100000, not %s.", n.AsBigFloat().Text('g', 10)))
+	}
+	return int(i), diags
+}
+
+func evalForEach(e hcl.Expression, ctx *hcl.EvalContext) (map[string]cty.Value, cty.ValueMarks, hcl.Diagnostics) {
+	v, diags := e.Value(ctx)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	v, marks := v.Unmark()
+	bad := func(detail string) (map[string]cty.Value, cty.ValueMarks, hcl.Diagnostics) {
+		return nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument", Detail: detail, Subject: e.Range().Ptr()})
+	}
+	if !v.IsWhollyKnown() {
+		return bad("for_each must be known before apply.")
+	}
+	if v.IsNull() {
+		return bad("for_each is a map or a set of strings, not null.")
+	}
+	out := map[string]cty.Value{}
+	ty := v.Type()
+	switch {
+	case ty.IsMapType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, ev := it.Element()
+			out[k.AsString()] = ev
+		}
+	case ty.IsSetType() && ty.ElementType() == cty.String:
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			ev, m := ev.Unmark()
+			for mk := range m {
+				marks[mk] = struct{}{}
+			}
+			out[ev.AsString()] = ev
+		}
+	default:
+		return bad(fmt.Sprintf("for_each is a map or a set of strings (toset([...])), not %s.", ty.FriendlyName()))
+	}
+	return out, marks, diags
+}
+
+// evalContent evaluates a block body against its schema. The result keeps
+// marks; the caller strips them and records what they said.
+func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	vals := make(map[string]cty.Value, len(b.Attributes)+len(b.Blocks))
+	for name, a := range b.Attributes {
+		attr, set := c.Attrs[name]
+		switch {
+		case set:
+			v, dd := attr.Expr.Value(ctx)
+			diags = append(diags, dd...)
+			if dd.HasErrors() {
+				vals[name] = cty.UnknownVal(a.Type)
+				continue
+			}
+			if a.Reference {
+				v = referenceAddress(v)
+			}
+			conv, err := convert.Convert(v, a.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+					Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err),
+					Subject: attr.Expr.Range().Ptr(), Expression: attr.Expr, EvalContext: ctx})
+				conv = cty.UnknownVal(a.Type)
+			}
+			vals[name] = conv
+		case a.Required:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+				Detail: fmt.Sprintf("The argument %q is required, but no definition was found.", name), Subject: c.MissingRange.Ptr()})
+			vals[name] = cty.UnknownVal(a.Type)
+		case a.Computed:
+			vals[name] = cty.UnknownVal(a.Type)
+		default:
+			vals[name] = a.Default
+		}
+	}
+	for name, nb := range b.Blocks {
+		blocks := c.Blocks[name]
+		et := nb.Block.ImpliedType()
+		switch nb.Nesting {
+		case providers.NestingSingle:
+			if len(blocks) == 0 {
+				vals[name] = cty.NullVal(et)
+				continue
+			}
+			v, dd := evalContent(blocks[0].Content, nb.Block, ctx)
+			diags = append(diags, dd...)
+			vals[name] = v
+		case providers.NestingList:
+			if len(blocks) == 0 {
+				vals[name] = cty.ListValEmpty(et)
+				continue
+			}
+			elems := make([]cty.Value, len(blocks))
+			for i, blk := range blocks {
+				v, dd := evalContent(blk.Content, nb.Block, ctx)
+				diags = append(diags, dd...)
+				elems[i] = v
+			}
+			vals[name] = cty.ListVal(elems)
+		case providers.NestingMap:
+			if len(blocks) == 0 {
+				vals[name] = cty.MapValEmpty(et)
+				continue
+			}
+			elems := map[string]cty.Value{}
+			for _, blk := range blocks {
+				v, dd := evalContent(blk.Content, nb.Block, ctx)
+				diags = append(diags, dd...)
+				elems[blk.Label] = v
+			}
+			vals[name] = cty.MapVal(elems)
+		}
+	}
+	return cty.ObjectVal(vals), diags
+}
+
+// referenceAddress turns a resource (or lab) value into its address, so
+// that target = container.host[0] stores "container.host[0]" and keeps the
+// dependency mark.
+func referenceAddress(v cty.Value) cty.Value {
+	plain, marks := v.Unmark()
+	if plain.IsKnown() && !plain.IsNull() && plain.Type().IsObjectType() && plain.Type().HasAttribute("address") {
+		return plain.GetAttr("address").WithMarks(marks)
+	}
+	return v
+}
+
+// improvePortDiags explains an out-of-range port[n] in terms of ports.
+func improvePortDiags(l *Lab, diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		if d.Summary != "Invalid index" || d.Subject == nil {
+			continue
+		}
+		src := sourceText(l, *d.Subject)
+		if strings.Contains(src, "port") {
+			d.Summary = "Port index out of range"
+			d.Detail = "This node has no such port. A node's ports are port[0] to port[n-1], where n is its adapters (vm) or ports (container). " + d.Detail
+		}
+	}
+	return diags
+}
+
+func sourceText(l *Lab, r hcl.Range) string {
+	f := l.Parser.Files()[r.Filename]
+	if f == nil || r.End.Byte > len(f.Bytes) || r.Start.Byte < 0 {
+		return ""
+	}
+	// The subject of an index error is the brackets; look a little before.
+	start := r.Start.Byte - 64
+	if start < 0 {
+		start = 0
+	}
+	return string(f.Bytes[start:r.End.Byte])
+}
+
+func stripMarks(v cty.Value) cty.Value {
+	v, _ = v.UnmarkDeep()
+	return v
+}
+
+// Outputs evaluates the outputs. value gives each instance's value as it
+// now is (from state after an apply), or nil to use the desired values.
+func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
+	refs := d.refs
+	if value != nil {
+		refs = map[addr.Resource]cty.Value{}
+		byRes := map[addr.Resource][]*Instance{}
+		for _, a := range d.Order {
+			byRes[a.Resource] = append(byRes[a.Resource], d.Instances[a])
+		}
+		for ra, insts := range byRes {
+			var elems []cty.Value
+			byKey := map[string]cty.Value{}
+			for _, inst := range insts {
+				v := inst.Value
+				if sv, ok := value(inst.Addr); ok {
+					v = sv
+				}
+				rv := d.refValue(inst, v, nil)
+				if inst.Addr.Key.Kind == addr.StringKey {
+					byKey[inst.Addr.Key.Str] = rv
+				} else {
+					elems = append(elems, rv)
+				}
+			}
+			switch {
+			case d.Lab.Resources[ra].ForEach != nil:
+				refs[ra] = cty.ObjectVal(byKey)
+			case d.Lab.Resources[ra].Count != nil:
+				refs[ra] = cty.TupleVal(elems)
+			default:
+				refs[ra] = elems[0]
+			}
+		}
+		for ra, r := range d.Lab.Resources {
+			if _, ok := refs[ra]; !ok && r.Count != nil {
+				refs[ra] = cty.EmptyTupleVal
+			} else if !ok && r.ForEach != nil {
+				refs[ra] = cty.EmptyObjectVal
+			}
+		}
+	}
+	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
+	base := view.baseVariables()
+	out := map[string]OutputValue{}
+	var diags hcl.Diagnostics
+	for name, o := range d.Lab.Outputs {
+		v, dd := o.Expr.Value(view.contextFor(base, []hcl.Expression{o.Expr}, nil))
+		diags = append(diags, dd...)
+		if dd.HasErrors() {
+			continue
+		}
+		_, pvm := v.UnmarkDeepWithPaths()
+		sensitive := o.Sensitive
+		for _, pm := range pvm {
+			if _, ok := pm.Marks[Sensitive]; ok {
+				sensitive = true
+			}
+		}
+		if !o.Sensitive && sensitive {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output refers to sensitive values",
+				Detail: "This output's value comes from a sensitive variable. Add sensitive = true to the output to show it is intended.", Subject: o.Expr.Range().Ptr()})
+			continue
+		}
+		out[name] = OutputValue{Value: stripMarks(v), Sensitive: sensitive}
+	}
+	return out, diags
+}
+
+// OutputValue is an output's value.
+type OutputValue struct {
+	Value     cty.Value
+	Sensitive bool
+}

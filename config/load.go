@@ -1,0 +1,604 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// FileSuffix is what a lab file's name ends with.
+const FileSuffix = ".lab.hcl"
+
+// ResourceTypes are the block types that declare resources.
+var ResourceTypes = []string{"vm", "container", "link", "firewall_chain"}
+
+// Lab is a parsed, structurally checked lab directory.
+type Lab struct {
+	Name      string
+	Dir       string // absolute
+	Parser    *hclparse.Parser
+	Variables map[string]*Variable
+	Locals    map[string]*Local
+	Providers map[string]*ProviderConfig
+	Resources map[addr.Resource]*Resource
+	Outputs   map[string]*Output
+	// Order lists resources in declaration order (by file, then line), so
+	// that output and errors are stable.
+	Order    []addr.Resource
+	Registry *providers.Registry
+}
+
+// Variable is a variable block.
+type Variable struct {
+	Name        string
+	Type        cty.Type // cty.DynamicPseudoType when not given
+	Default     cty.Value
+	Description string
+	Sensitive   bool
+	Validations []*Validation
+	DeclRange   hcl.Range
+}
+
+// Validation is a variable's validation block.
+type Validation struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression
+	DeclRange    hcl.Range
+}
+
+// Local is one entry of a locals block.
+type Local struct {
+	Name      string
+	Expr      hcl.Expression
+	DeclRange hcl.Range
+}
+
+// ProviderConfig is a provider block.
+type ProviderConfig struct {
+	Name      string
+	Content   *Content
+	DeclRange hcl.Range
+}
+
+// Output is an output block.
+type Output struct {
+	Name        string
+	Expr        hcl.Expression
+	Description string
+	Sensitive   bool
+	DeclRange   hcl.Range
+}
+
+// Lifecycle is a resource's lifecycle block.
+type Lifecycle struct {
+	CreateBeforeDestroy bool
+	PreventDestroy      bool
+	IgnoreChanges       []string // top-level attribute names
+	IgnoreAll           bool     // ignore_changes = all
+}
+
+// Resource is a vm, container, link or firewall_chain block.
+type Resource struct {
+	Addr      addr.Resource
+	Provider  string
+	Schema    *providers.Schema
+	Count     hcl.Expression // nil when absent
+	ForEach   hcl.Expression // nil when absent
+	DependsOn []hcl.Traversal
+	Lifecycle Lifecycle
+	Content   *Content
+	DeclRange hcl.Range
+}
+
+// Content is a block body split by a schema, checked once at load time so
+// that evaluating a thousand instances never re-parses the body.
+type Content struct {
+	Attrs  map[string]*hcl.Attribute
+	Blocks map[string][]*NestedContent
+	// MissingRange is where to point at for a missing attribute.
+	MissingRange hcl.Range
+}
+
+// NestedContent is one nested block.
+type NestedContent struct {
+	Label     string
+	Content   *Content
+	DefRange  hcl.Range
+	TypeRange hcl.Range
+}
+
+var rootSchema = func() *hcl.BodySchema {
+	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "lab"},
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "provider", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	}}
+	for _, t := range ResourceTypes {
+		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
+	}
+	return s
+}()
+
+var metaSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "provider"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "lifecycle"}},
+}
+
+var lifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "create_before_destroy"}, {Name: "prevent_destroy"}, {Name: "ignore_changes"},
+}}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"}, {Name: "nullable"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "validation"}},
+}
+
+var validationSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "condition", Required: true}, {Name: "error_message", Required: true},
+}}
+
+var outputSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"}, {Name: "depends_on"},
+}}
+
+// LabFiles lists the lab files of dir, sorted.
+func LabFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), FileSuffix) {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// Load parses and checks every *.lab.hcl file of dir. The returned Lab is
+// usable for as much as parsed even when there are diagnostics.
+func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{sourceless("Invalid lab directory", err.Error())}
+	}
+	files, err := LabFiles(abs)
+	if err != nil {
+		return nil, hcl.Diagnostics{sourceless("Cannot read the lab directory", err.Error())}
+	}
+	if len(files) == 0 {
+		return nil, hcl.Diagnostics{sourceless("No lab files",
+			fmt.Sprintf("The directory %s has no *%s files. A lab is a directory of such files.", abs, FileSuffix))}
+	}
+	l := NewLab(abs, reg)
+	var diags hcl.Diagnostics
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, sourceless("Cannot read a lab file", err.Error()))
+			continue
+		}
+		diags = append(diags, l.AddFile(name, src)...)
+	}
+	diags = append(diags, l.Check()...)
+	return l, diags
+}
+
+// NewLab returns an empty lab for dir; AddFile and Check fill it. Tests and
+// the fuzzer use these directly with sources held in memory.
+func NewLab(dir string, reg *providers.Registry) *Lab {
+	return &Lab{
+		Name:      filepath.Base(dir),
+		Dir:       dir,
+		Parser:    hclparse.NewParser(),
+		Variables: map[string]*Variable{},
+		Locals:    map[string]*Local{},
+		Providers: map[string]*ProviderConfig{},
+		Resources: map[addr.Resource]*Resource{},
+		Outputs:   map[string]*Output{},
+		Registry:  reg,
+	}
+}
+
+// AddFile parses one lab file's source.
+func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
+	f, diags := l.Parser.ParseHCL(src, filename)
+	if f == nil || f.Body == nil {
+		return diags
+	}
+	content, moreDiags := f.Body.Content(rootSchema)
+	diags = append(diags, moreDiags...)
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "lab":
+			diags = append(diags, l.decodeLab(b)...)
+		case "variable":
+			diags = append(diags, l.decodeVariable(b)...)
+		case "locals":
+			diags = append(diags, l.decodeLocals(b)...)
+		case "provider":
+			diags = append(diags, l.decodeProvider(b)...)
+		case "output":
+			diags = append(diags, l.decodeOutput(b)...)
+		default:
+			diags = append(diags, l.decodeResource(b)...)
+		}
+	}
+	return diags
+}
+
+func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
+	attrs, diags := b.Body.JustAttributes()
+	for name, a := range attrs {
+		if name != "name" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes only name.", name), Subject: a.NameRange.Ptr()})
+			continue
+		}
+		v, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if v.Type() != cty.String || v.IsNull() || !validName(v.AsString()) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid lab name",
+				Detail: "A lab's name is a string of letters, digits, '_' and '-', starting with a letter.", Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		l.Name = v.AsString()
+	}
+	return diags
+}
+
+func (l *Lab) decodeVariable(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	diags := checkName("variable", name, b.LabelRanges[0])
+	if prev, dup := l.Variables[name]; dup {
+		return append(diags, duplicate("variable", name, b.DefRange, prev.DeclRange))
+	}
+	v := &Variable{Name: name, Type: cty.DynamicPseudoType, Default: cty.NilVal, DeclRange: b.DefRange}
+	content, d := b.Body.Content(variableSchema)
+	diags = append(diags, d...)
+	if a, ok := content.Attributes["type"]; ok {
+		ty, d := typeexpr.TypeConstraint(a.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v.Type = ty
+		}
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.String, func(x cty.Value) { v.Description = x.AsString() })...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { v.Sensitive = x.True() })...)
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			conv, err := convertTo(val, v.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid default value for variable",
+					Detail: fmt.Sprintf("This default value is not compatible with the variable's type constraint: %s.", err), Subject: a.Expr.Range().Ptr()})
+			} else {
+				v.Default = conv
+			}
+		}
+	}
+	for _, vb := range content.Blocks {
+		vc, d := vb.Body.Content(validationSchema)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		val := &Validation{Condition: vc.Attributes["condition"].Expr, ErrorMessage: vc.Attributes["error_message"].Expr, DeclRange: vb.DefRange}
+		for _, tr := range val.Condition.Variables() {
+			if tr.RootName() != "var" || len(tr) < 2 || attrName(tr[1]) != name {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference in variable validation",
+					Detail: fmt.Sprintf("A validation condition may refer only to the variable itself, var.%s.", name), Subject: tr.SourceRange().Ptr()})
+			}
+		}
+		v.Validations = append(v.Validations, val)
+	}
+	l.Variables[name] = v
+	return diags
+}
+
+func (l *Lab) decodeLocals(b *hcl.Block) hcl.Diagnostics {
+	attrs, diags := b.Body.JustAttributes()
+	for _, name := range sortedAttrNames(attrs) {
+		a := attrs[name]
+		diags = append(diags, checkName("local value", name, a.NameRange)...)
+		if prev, dup := l.Locals[name]; dup {
+			diags = append(diags, duplicate("local value", name, a.Range, prev.DeclRange))
+			continue
+		}
+		l.Locals[name] = &Local{Name: name, Expr: a.Expr, DeclRange: a.Range}
+	}
+	return diags
+}
+
+func (l *Lab) decodeProvider(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	if _, ok := l.Registry.Provider(name); !ok {
+		return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown provider",
+			Detail:  fmt.Sprintf("There is no provider named %q.%s Providers: %s.", name, didYouMean(name, l.Registry.Names()), strings.Join(l.Registry.Names(), ", ")),
+			Subject: b.LabelRanges[0].Ptr()}}
+	}
+	if prev, dup := l.Providers[name]; dup {
+		return hcl.Diagnostics{duplicate("provider", name, b.DefRange, prev.DeclRange)}
+	}
+	c, diags := decodeContent(b.Body, l.Registry.ConfigSchema(name))
+	l.Providers[name] = &ProviderConfig{Name: name, Content: c, DeclRange: b.DefRange}
+	return diags
+}
+
+func (l *Lab) decodeOutput(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	diags := checkName("output", name, b.LabelRanges[0])
+	if prev, dup := l.Outputs[name]; dup {
+		return append(diags, duplicate("output", name, b.DefRange, prev.DeclRange))
+	}
+	content, d := b.Body.Content(outputSchema)
+	diags = append(diags, d...)
+	o := &Output{Name: name, DeclRange: b.DefRange}
+	if a, ok := content.Attributes["value"]; ok {
+		o.Expr = a.Expr
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.String, func(x cty.Value) { o.Description = x.AsString() })...)
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { o.Sensitive = x.True() })...)
+	}
+	if o.Expr != nil {
+		l.Outputs[name] = o
+	}
+	return diags
+}
+
+func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
+	ra := addr.Resource{Type: b.Type, Name: b.Labels[0]}
+	diags := checkName(b.Type, ra.Name, b.LabelRanges[0])
+	if prev, dup := l.Resources[ra]; dup {
+		return append(diags, duplicate(b.Type, ra.String(), b.DefRange, prev.DeclRange))
+	}
+	meta, remain, d := b.Body.PartialContent(metaSchema)
+	diags = append(diags, d...)
+	r := &Resource{Addr: ra, DeclRange: b.DefRange}
+
+	// provider = NAME picks the schema, so it is read first.
+	provName, ok := l.Registry.Default(b.Type)
+	if !ok {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No provider for this resource type",
+			Detail: fmt.Sprintf("No provider serves %s resources.", b.Type), Subject: b.TypeRange.Ptr()})
+	}
+	if a, ok := meta.Attributes["provider"]; ok {
+		kw := hcl.ExprAsKeyword(a.Expr)
+		if kw == "" {
+			// provider = "qemu" is accepted too.
+			if v, d := a.Expr.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				kw = v.AsString()
+			}
+		}
+		candidates := l.Registry.ProvidersFor(b.Type)
+		if !contains(candidates, kw) {
+			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid provider",
+				Detail: fmt.Sprintf("A %s's provider is one of %s, written as a bare name (provider = %s).%s",
+					b.Type, strings.Join(candidates, ", "), candidates[0], didYouMean(kw, candidates)),
+				Subject: a.Expr.Range().Ptr()})
+		}
+		provName = kw
+	}
+	r.Provider = provName
+	schema, err := l.Registry.Schema(provName, b.Type)
+	if err != nil {
+		return append(diags, sourceless("Provider error", err.Error()))
+	}
+	r.Schema = schema
+
+	if a, ok := meta.Attributes["count"]; ok {
+		r.Count = a.Expr
+	}
+	if a, ok := meta.Attributes["for_each"]; ok {
+		r.ForEach = a.Expr
+		if r.Count != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid combination of count and for_each",
+				Detail: "A resource may have count or for_each, not both.", Subject: a.NameRange.Ptr()})
+		}
+	}
+	if a, ok := meta.Attributes["depends_on"]; ok {
+		exprs, d := hcl.ExprList(a.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			tr, d := hcl.AbsTraversalForExpr(e)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				r.DependsOn = append(r.DependsOn, tr)
+			}
+		}
+	}
+	for _, lb := range meta.Blocks {
+		diags = append(diags, decodeLifecycle(lb, schema, &r.Lifecycle)...)
+	}
+	c, d := decodeContent(remain, &schema.Block)
+	diags = append(diags, d...)
+	r.Content = c
+	l.Resources[ra] = r
+	l.Order = append(l.Order, ra)
+	return diags
+}
+
+func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.Diagnostics {
+	content, diags := b.Body.Content(lifecycleSchema)
+	if a, ok := content.Attributes["create_before_destroy"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { lc.CreateBeforeDestroy = x.True() })...)
+	}
+	if a, ok := content.Attributes["prevent_destroy"]; ok {
+		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { lc.PreventDestroy = x.True() })...)
+	}
+	if a, ok := content.Attributes["ignore_changes"]; ok {
+		if hcl.ExprAsKeyword(a.Expr) == "all" {
+			lc.IgnoreAll = true
+			return diags
+		}
+		exprs, d := hcl.ExprList(a.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			name := hcl.ExprAsKeyword(e)
+			_, isAttr := schema.Attributes[name]
+			_, isBlock := schema.Blocks[name]
+			if !isAttr && !isBlock {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ignore_changes entry",
+					Detail: fmt.Sprintf("ignore_changes lists attribute names of this resource, written bare (ignore_changes = [memory]), or is all.%s",
+						didYouMean(name, append(sortedAttrKeys(schema.Attributes), sortedAttrKeys(schema.Blocks)...))),
+					Subject: e.Range().Ptr()})
+				continue
+			}
+			lc.IgnoreChanges = append(lc.IgnoreChanges, name)
+		}
+	}
+	return diags
+}
+
+// decodeContent splits body by schema, recursively, once.
+func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
+	hc, diags := body.Content(schema.HCLSchema())
+	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange}
+	for _, b := range hc.Blocks {
+		nb := schema.Blocks[b.Type]
+		n := &NestedContent{DefRange: b.DefRange, TypeRange: b.TypeRange}
+		if len(b.Labels) > 0 {
+			n.Label = b.Labels[0]
+			if len(nb.Labels) > 0 && !contains(nb.Labels, n.Label) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid %s name", b.Type),
+					Detail:  fmt.Sprintf("A %s block's label is one of %s.%s", b.Type, strings.Join(nb.Labels, ", "), didYouMean(n.Label, nb.Labels)),
+					Subject: b.LabelRanges[0].Ptr()})
+				continue
+			}
+		}
+		inner, d := decodeContent(b.Body, nb.Block)
+		diags = append(diags, d...)
+		n.Content = inner
+		prev := c.Blocks[b.Type]
+		if nb.Nesting == providers.NestingSingle && len(prev) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
+				Detail: fmt.Sprintf("Only one %s block is allowed here; another was declared at %s.", b.Type, prev[0].DefRange), Subject: b.DefRange.Ptr()})
+			continue
+		}
+		if nb.Nesting == providers.NestingMap {
+			for _, p := range prev {
+				if p.Label == n.Label {
+					diags = append(diags, duplicate(b.Type, n.Label, b.DefRange, p.DefRange))
+				}
+			}
+		}
+		c.Blocks[b.Type] = append(prev, n)
+	}
+	for name, nb := range schema.Blocks {
+		if n := len(c.Blocks[name]); nb.MinItems > 0 && n < nb.MinItems {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing " + name + " block",
+				Detail: fmt.Sprintf("At least %d %s block(s) are required here.", nb.MinItems, name), Subject: hc.MissingItemRange.Ptr()})
+		}
+	}
+	return c, diags
+}
+
+// decodeLiteral evaluates a constant attribute of type ty and hands it to set.
+func decodeLiteral(a *hcl.Attribute, ty cty.Type, set func(cty.Value)) hcl.Diagnostics {
+	v, diags := a.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	v, err := convertTo(v, ty)
+	if err != nil || v.IsNull() || !v.IsKnown() {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for " + a.Name,
+			Detail: fmt.Sprintf("%s takes a constant %s.", a.Name, ty.FriendlyName()), Subject: a.Expr.Range().Ptr()})
+	}
+	set(v)
+	return diags
+}
+
+func duplicate(kind, name string, rng, prev hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + kind,
+		Detail:  fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a lab.", kind, name, prev),
+		Subject: rng.Ptr()}
+}
+
+func checkName(kind, name string, rng hcl.Range) hcl.Diagnostics {
+	if validName(name) {
+		return nil
+	}
+	return hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + kind + " name",
+		Detail:  "A name starts with a letter or underscore and holds only letters, digits, underscores and dashes.",
+		Subject: rng.Ptr()}}
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !letter && (i == 0 || !(r == '-' || (r >= '0' && r <= '9'))) {
+			return false
+		}
+	}
+	return true
+}
+
+func sourceless(summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
+}
+
+func sortedAttrNames(m hcl.Attributes) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func sortedAttrKeys[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func attrName(t hcl.Traverser) string {
+	switch t := t.(type) {
+	case hcl.TraverseAttr:
+		return t.Name
+	case hcl.TraverseRoot:
+		return t.Name
+	}
+	return ""
+}

@@ -1,0 +1,126 @@
+// Package container is the provider of container resources: OCI bundles run
+// by an OCI runtime (runc).
+package container
+
+import (
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Provider serves container resources.
+type Provider struct {
+	providers.Unimplemented
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns the container provider.
+func New() *Provider {
+	return &Provider{providers.Unimplemented{ProviderName: "container", Issue: "issue 3"}}
+}
+
+func (p *Provider) Name() string    { return "container" }
+func (p *Provider) Tools() []string { return []string{"runc"} }
+
+func (p *Provider) ConfigSchema() *providers.Block {
+	return &providers.Block{Attributes: map[string]*providers.Attribute{
+		"runtime": providers.OptionalDefault(cty.StringVal("runc"), providers.Replace, "the OCI runtime (runc, crun, youki)"),
+	}}
+}
+
+func (p *Provider) Schemas() map[string]*providers.Schema {
+	RP, IP := providers.Replace, providers.InPlace
+	str, num := cty.String, cty.Number
+	opt := providers.Optional
+	block := func(n providers.Nesting, c providers.Cost, attrs map[string]*providers.Attribute, blocks map[string]*providers.NestedBlock) *providers.NestedBlock {
+		return &providers.NestedBlock{Nesting: n, Cost: c, Block: &providers.Block{Attributes: attrs, Blocks: blocks}}
+	}
+	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
+	attrs := map[string]*providers.Attribute{
+		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab"),
+		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
+		"command":          opt(cty.List(str), RP, "the process's argv"),
+		"env":              opt(cty.Map(str), RP, "environment variables"),
+		"cwd":              providers.OptionalDefault(cty.StringVal("/"), RP, "the working directory"),
+		"hostname":         opt(str, RP, "the UTS hostname"),
+		"ports":            providers.OptionalDefault(cty.NumberIntVal(1), RP, "network interfaces eth0..eth<n-1>, the container's ports"),
+		"addresses":        opt(cty.Map(cty.List(str)), IP, "interface name to a list of CIDRs"),
+		"routes":           opt(cty.Map(str), IP, "destination CIDR or default to gateway"),
+		"capabilities":     opt(cty.List(str), RP, "capabilities, e.g. CAP_NET_RAW"),
+		"sysctl":           opt(cty.Map(str), RP, "kernel parameters in the container's namespaces"),
+		"namespaces":       opt(cty.Map(str), RP, "namespace type to a path to join, or \"\" for a new one"),
+		"uid_mappings":     opt(mapping, RP, "user namespace uid mappings"),
+		"gid_mappings":     opt(mapping, RP, "user namespace gid mappings"),
+		"apparmor_profile": opt(str, RP, "the AppArmor profile"),
+		"selinux_label":    opt(str, RP, "the SELinux process label"),
+		"state":            providers.OptionalDefault(cty.StringVal("running"), IP, "running, stopped or paused"),
+		"pid":              providers.Computed(num, "the container's init pid"),
+		"netns":            providers.Computed(str, "the pinned network namespace's path"),
+	}
+	blocks := map[string]*providers.NestedBlock{
+		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
+			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "user id"),
+			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "group id"),
+			"additional_gids": opt(cty.List(num), RP, "more group ids"),
+		}, nil),
+		"mount": block(providers.NestingList, RP, map[string]*providers.Attribute{
+			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab"),
+			"destination": providers.Required(str, RP, "the path in the container"),
+			"type":        providers.OptionalDefault(cty.StringVal("bind"), RP, "the filesystem type"),
+			"options":     opt(cty.List(str), RP, "mount options"),
+		}, nil),
+		"rlimit": block(providers.NestingList, RP, map[string]*providers.Attribute{
+			"type": providers.Required(str, RP, "RLIMIT_NOFILE, ..."),
+			"soft": providers.Required(num, RP, "the soft limit"),
+			"hard": providers.Required(num, RP, "the hard limit"),
+		}, nil),
+		"device": block(providers.NestingList, RP, map[string]*providers.Attribute{
+			"path":        providers.Required(str, RP, "the device node's path"),
+			"type":        providers.Required(str, RP, "c, b, u or p"),
+			"major":       opt(num, RP, "major number"),
+			"minor":       opt(num, RP, "minor number"),
+			"permissions": providers.OptionalDefault(cty.StringVal("rwm"), RP, "cgroup access: r, w, m"),
+		}, nil),
+		"resources": block(providers.NestingSingle, IP, map[string]*providers.Attribute{
+			"memory":             opt(str, IP, "memory limit, e.g. 64MiB"),
+			"memory_reservation": opt(str, IP, "soft memory limit"),
+			"memory_swap":        opt(str, IP, "memory plus swap limit"),
+			"swappiness":         opt(num, IP, "0-100"),
+			"cpu_shares":         opt(num, IP, "relative CPU weight"),
+			"cpu_quota":          opt(num, IP, "CPU time per period, microseconds"),
+			"cpu_period":         opt(num, IP, "CFS period, microseconds"),
+			"cpuset_cpus":        opt(str, IP, "CPUs, e.g. 0-1"),
+			"cpuset_mems":        opt(str, IP, "memory nodes"),
+			"pids":               opt(num, IP, "maximum number of processes"),
+			"blkio_weight":       opt(num, IP, "block IO weight, 10-1000"),
+			"oom_kill_disable":   opt(cty.Bool, IP, "disable the OOM killer"),
+		}, nil),
+		"seccomp": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
+			"default_action": providers.Required(str, RP, "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ..."),
+			"architectures":  opt(cty.List(str), RP, "SCMP_ARCH_X86_64, ..."),
+		}, map[string]*providers.NestedBlock{
+			"syscall": block(providers.NestingList, RP, map[string]*providers.Attribute{
+				"names":  providers.Required(cty.List(str), RP, "syscall names"),
+				"action": providers.Required(str, RP, "the action for these syscalls"),
+			}, map[string]*providers.NestedBlock{
+				"arg": block(providers.NestingList, RP, map[string]*providers.Attribute{
+					"index":     providers.Required(num, RP, "the argument's index"),
+					"value":     providers.Required(num, RP, "the value compared"),
+					"value_two": opt(num, RP, "the second value (masked equality)"),
+					"op":        providers.Required(str, RP, "SCMP_CMP_EQ, ..."),
+				}, nil),
+			}),
+		}),
+		"hook": block(providers.NestingList, RP, map[string]*providers.Attribute{
+			"when": providers.Required(str, RP, "prestart or poststop"),
+			"path": providers.Required(str, RP, "the program"),
+			"args": opt(cty.List(str), RP, "its argv"),
+			"env":  opt(cty.List(str), RP, "its environment, K=V"),
+		}, nil),
+	}
+	return map[string]*providers.Schema{"container": {
+		Block:       providers.Block{Attributes: attrs, Blocks: blocks},
+		PortsAttr:   "ports",
+		Description: "a container run by an OCI runtime",
+	}}
+}

@@ -1,0 +1,213 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Lab is what every provider learns about the lab it works for. Providers
+// derive the names of what they create (namespaces, interfaces, working
+// directories) from it, so that two labs never collide.
+type Lab struct {
+	Name string // the lab's name (lab { name } or the directory's name)
+	Dir  string // the directory holding the *.lab.hcl files
+	// WorkDir is where providers keep files of their own (bundles, QEMU
+	// working directories): <Dir>/.labform/<provider>.
+	WorkDir string
+}
+
+// ConfigureRequest carries the provider block's value (null when the lab
+// has no such block) and the lab.
+type ConfigureRequest struct {
+	Lab    Lab
+	Config cty.Value
+}
+
+// ReadRequest asks for the live state of one instance.
+type ReadRequest struct {
+	Type    string
+	Addr    string    // readable address, e.g. vm.leaf[1]; stable identity
+	Prior   cty.Value // the last known value (from state, or the planned value of an unfinished create)
+	Private []byte    // the provider's own data from the last write
+}
+
+// ReadResponse is the live state. A null State means the object is gone;
+// that is not an error.
+type ReadResponse struct {
+	State   cty.Value
+	Private []byte
+}
+
+// ApplyRequest asks to create, update or delete one instance.
+type ApplyRequest struct {
+	Type    string
+	Addr    string
+	Prior   cty.Value // null for a create
+	Planned cty.Value // null for a delete; computed attributes may be unknown
+	Private []byte
+	// Cost says what the update must do: InPlace or Restart (stop,
+	// reconfigure, start). Replace never reaches Update: the planner turns
+	// it into Delete and Create.
+	Cost Cost
+}
+
+// ApplyResponse is the object's value after a create or update, wholly
+// known, and private data the engine stores without reading.
+type ApplyResponse struct {
+	State   cty.Value
+	Private []byte
+}
+
+// Provider is one backend. Its methods may be called concurrently for
+// different instances.
+type Provider interface {
+	// Name is what a lab writes in provider = NAME and provider "NAME" {}.
+	Name() string
+	// Schemas maps each resource type this provider serves to its schema.
+	Schemas() map[string]*Schema
+	// ConfigSchema is the schema of the provider block.
+	ConfigSchema() *Block
+	Configure(ctx context.Context, req ConfigureRequest) error
+	Read(ctx context.Context, req ReadRequest) (ReadResponse, error)
+	Create(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
+	Update(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
+	Delete(ctx context.Context, req ApplyRequest) error
+}
+
+// BatchReader is implemented by providers that can refresh many instances
+// with one call to the underlying tool (one runc list, one iptables-save
+// per namespace). Responses and errors are index-aligned with reqs.
+type BatchReader interface {
+	ReadMany(ctx context.Context, reqs []ReadRequest) ([]ReadResponse, []error)
+}
+
+// Validator is implemented by providers that check values beyond their
+// schema's types (a netem impairment on a kernel without netem, an owner
+// match hooked from INPUT). It runs at validate and plan time.
+type Validator interface {
+	ValidateResource(typ string, v cty.Value) []*AttrError
+}
+
+// ToolChecker is implemented by providers that run external tools; init
+// reports the tools that are missing.
+type ToolChecker interface {
+	Tools() []string
+}
+
+// AttrError is a problem with one attribute of a resource's value. The
+// engine turns Path into the attribute's source range, so that a
+// provider's complaint points at a line of HCL.
+type AttrError struct {
+	Path    cty.Path
+	Summary string
+	Detail  string
+}
+
+func (e *AttrError) Error() string {
+	if e.Detail == "" {
+		return e.Summary
+	}
+	return e.Summary + ": " + e.Detail
+}
+
+// Registry maps provider names to providers, and resource types to the
+// provider used when a resource names none.
+type Registry struct {
+	byName   map[string]Provider
+	defaults map[string]string // resource type -> provider name
+	// Schemas are taken once at registration and finalized, so every
+	// caller sees the same defaults and costs.
+	schemas       map[string]map[string]*Schema
+	configSchemas map[string]*Block
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{byName: map[string]Provider{}, defaults: map[string]string{},
+		schemas: map[string]map[string]*Schema{}, configSchemas: map[string]*Block{}}
+}
+
+// Register adds p; the first provider registered for a resource type is
+// that type's default. Registering a name twice is a programming error.
+func (r *Registry) Register(p Provider) {
+	if _, dup := r.byName[p.Name()]; dup {
+		panic("providers: duplicate provider " + p.Name())
+	}
+	r.byName[p.Name()] = p
+	schemas := p.Schemas()
+	for _, typ := range sortedKeys(schemas) {
+		schemas[typ].Finalize()
+		if _, ok := r.defaults[typ]; !ok {
+			r.defaults[typ] = p.Name()
+		}
+	}
+	r.schemas[p.Name()] = schemas
+	cs := p.ConfigSchema()
+	if cs == nil {
+		cs = &Block{}
+	}
+	finalizeBlock(cs, "provider.")
+	r.configSchemas[p.Name()] = cs
+}
+
+// ConfigSchema returns the schema of the named provider's block.
+func (r *Registry) ConfigSchema(provider string) *Block {
+	return r.configSchemas[provider]
+}
+
+// Provider returns the named provider.
+func (r *Registry) Provider(name string) (Provider, bool) {
+	p, ok := r.byName[name]
+	return p, ok
+}
+
+// Default returns the provider used for typ when a resource names none.
+func (r *Registry) Default(typ string) (string, bool) {
+	n, ok := r.defaults[typ]
+	return n, ok
+}
+
+// Names lists the registered providers, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Types lists the resource types any provider serves, sorted.
+func (r *Registry) Types() []string {
+	return sortedKeys(r.defaults)
+}
+
+// ProvidersFor lists the providers that serve typ, sorted.
+func (r *Registry) ProvidersFor(typ string) []string {
+	var names []string
+	for n := range r.byName {
+		if _, ok := r.schemas[n][typ]; ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Schema returns the schema of typ as provider serves it.
+func (r *Registry) Schema(provider, typ string) (*Schema, error) {
+	schemas, ok := r.schemas[provider]
+	if !ok {
+		return nil, fmt.Errorf("no provider %q (known: %s)", provider, strings.Join(r.Names(), ", "))
+	}
+	s, ok := schemas[typ]
+	if !ok {
+		return nil, fmt.Errorf("provider %q does not serve %q resources (providers for %s: %s)",
+			provider, typ, typ, strings.Join(r.ProvidersFor(typ), ", "))
+	}
+	return s, nil
+}

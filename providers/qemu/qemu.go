@@ -1,0 +1,70 @@
+// Package qemu is the provider of vm resources run by qemu-system, with
+// disks from qemu-img and control over QMP.
+package qemu
+
+import (
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Provider serves vm resources with provider = qemu.
+type Provider struct {
+	providers.Unimplemented
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns the qemu provider.
+func New() *Provider {
+	return &Provider{providers.Unimplemented{ProviderName: "qemu", Issue: "issue 6"}}
+}
+
+func (p *Provider) Name() string { return "qemu" }
+
+// Tools are the programs the provider runs.
+func (p *Provider) Tools() []string { return []string{"qemu-system-x86_64", "qemu-img"} }
+
+func (p *Provider) ConfigSchema() *providers.Block {
+	return &providers.Block{Attributes: map[string]*providers.Attribute{
+		"accel":    providers.OptionalDefault(cty.StringVal("auto"), providers.Restart, "kvm when /dev/kvm is usable, else tcg (auto), or kvm or tcg"),
+		"binary":   providers.Optional(cty.String, providers.Restart, "the qemu-system binary; qemu-img is taken from beside it"),
+		"platform": providers.OptionalDefault(cty.StringVal("x86_64"), providers.Replace, "the default platform (x86_64, aarch64, ...)"),
+	}}
+}
+
+func (p *Provider) Schemas() map[string]*providers.Schema {
+	R, IP := providers.Restart, providers.InPlace
+	attrs := providers.CommonVMAttributes()
+	for k, v := range map[string]*providers.Attribute{
+		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default"),
+		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio"),
+		"cdrom":            providers.Optional(cty.String, R, "an ISO image"),
+		"bios":             providers.Optional(cty.String, R, "a BIOS image"),
+		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly"),
+		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel"),
+		"kernel_args":      providers.Optional(cty.String, R, "the kernel command line"),
+		"boot_order":       providers.OptionalDefault(cty.StringVal("c"), R, "qemu's -boot order letters"),
+		"linked_clone":     providers.OptionalDefault(cty.True, providers.Replace, "use qcow2 overlays over the images"),
+		"acpi_shutdown":    providers.OptionalDefault(cty.False, IP, "stop with an ACPI power button press first"),
+		"shutdown_timeout": providers.OptionalDefault(cty.NumberIntVal(60), IP, "seconds to wait for an ACPI shutdown"),
+		"cpu_throttling":   providers.OptionalDefault(cty.NumberIntVal(0), R, "limit CPU use to this percentage (0: off)"),
+		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low"),
+		"extra_args":       providers.Optional(cty.String, R, "more qemu arguments, split like a shell; %vm-name% etc. substituted"),
+		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's"),
+		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
+		"qmp_socket":       providers.Computed(cty.String, "the QMP unix socket"),
+	} {
+		attrs[k] = v
+	}
+	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: R,
+		Labels: []string{"hdb", "hdc", "hdd"},
+		Block: &providers.Block{Attributes: map[string]*providers.Attribute{
+			"image":     providers.Required(cty.String, providers.Replace, "the disk image"),
+			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio"),
+		}}}
+	return map[string]*providers.Schema{"vm": {
+		Block:       providers.Block{Attributes: attrs, Blocks: map[string]*providers.NestedBlock{"disk": disk}},
+		PortsAttr:   "adapters",
+		Description: "a QEMU virtual machine",
+	}}
+}

@@ -1,0 +1,44 @@
+// Package virtualbox is the provider of vm resources run by VirtualBox,
+// driven through VBoxManage.
+package virtualbox
+
+import (
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Provider serves vm resources with provider = virtualbox.
+type Provider struct {
+	providers.Unimplemented
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns the virtualbox provider.
+func New() *Provider {
+	return &Provider{providers.Unimplemented{ProviderName: "virtualbox", Issue: "issue 7"}}
+}
+
+func (p *Provider) Name() string    { return "virtualbox" }
+func (p *Provider) Tools() []string { return []string{"VBoxManage"} }
+
+func (p *Provider) ConfigSchema() *providers.Block {
+	return &providers.Block{Attributes: map[string]*providers.Attribute{
+		"vboxmanage": providers.OptionalDefault(cty.StringVal("VBoxManage"), providers.InPlace, "the VBoxManage program"),
+	}}
+}
+
+func (p *Provider) Schemas() map[string]*providers.Schema {
+	R := providers.Restart
+	attrs := providers.CommonVMAttributes()
+	attrs["template"] = providers.Required(cty.String, providers.Replace, "the VirtualBox VM to clone")
+	attrs["linked_clone"] = providers.OptionalDefault(cty.True, providers.Replace, "a linked clone from a snapshot of the template")
+	attrs["headless"] = providers.OptionalDefault(cty.True, R, "start without a window")
+	attrs["adapter_start_index"] = providers.OptionalDefault(cty.NumberIntVal(0), R, "the first NIC labform uses")
+	attrs["state"].Description = "running, stopped, paused or saved"
+	return map[string]*providers.Schema{"vm": {
+		Block:       providers.Block{Attributes: attrs},
+		PortsAttr:   "adapters",
+		Description: "a VirtualBox virtual machine",
+	}}
+}
