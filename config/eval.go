@@ -571,3 +571,45 @@ type OutputValue struct {
 	Value     cty.Value
 	Sensitive bool
 }
+
+// RangeOf returns the source range of the attribute at path in r's body,
+// or the block's range when the path leads nowhere written.
+func RangeOf(r *Resource, path cty.Path) hcl.Range {
+	c := r.Content
+	best := r.DeclRange
+	for i := 0; i < len(path); i++ {
+		step, ok := path[i].(cty.GetAttrStep)
+		if !ok || c == nil {
+			break
+		}
+		if a, ok := c.Attrs[step.Name]; ok {
+			return a.Expr.Range()
+		}
+		blocks := c.Blocks[step.Name]
+		if len(blocks) == 0 {
+			break
+		}
+		idx := 0
+		if i+1 < len(path) {
+			if is, ok := path[i+1].(cty.IndexStep); ok {
+				if is.Key.Type() == cty.Number {
+					n, _ := is.Key.AsBigFloat().Int64()
+					idx = int(n)
+				} else {
+					for j, b := range blocks {
+						if b.Label == is.Key.AsString() {
+							idx = j
+						}
+					}
+				}
+				i++
+			}
+		}
+		if idx >= len(blocks) {
+			break
+		}
+		best = blocks[idx].DefRange
+		c = blocks[idx].Content
+	}
+	return best
+}

@@ -25,6 +25,7 @@ type Inputs struct {
 }
 
 type rawInput struct {
+	val    cty.Value      // from a saved plan: already typed
 	str    string         // from -var or the environment: parsed per the variable's type
 	expr   hcl.Expression // from a -var-file
 	source string
@@ -54,6 +55,11 @@ func (in *Inputs) AddFlag(kv string) error {
 	}
 	in.raw[strings.TrimSpace(name)] = rawInput{str: val, source: "-var " + name}
 	return nil
+}
+
+// SetValue sets a variable to a typed value (from a saved plan).
+func (in *Inputs) SetValue(name string, v cty.Value) {
+	in.raw[name] = rawInput{val: v, source: "the saved plan"}
 }
 
 // AddFile takes a -var-file: an HCL file of name = value lines.
@@ -89,11 +95,14 @@ func (l *Lab) evalVariables(in *Inputs) (map[string]cty.Value, hcl.Diagnostics) 
 	diags := append(hcl.Diagnostics(nil), in.diags...)
 	vals := map[string]cty.Value{}
 	for name, raw := range in.raw {
-		if _, ok := l.Variables[name]; !ok && raw.expr != nil {
+		if _, ok := l.Variables[name]; ok || raw.val != cty.NilVal {
+			continue
+		}
+		if raw.expr != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Value for undeclared variable",
 				Detail:  fmt.Sprintf("%s sets %q, which the lab does not declare.%s", raw.source, name, didYouMean(name, sortedAttrKeys(l.Variables))),
 				Subject: raw.expr.Range().Ptr()})
-		} else if !ok && !strings.HasPrefix(raw.source, "the environment") {
+		} else if !strings.HasPrefix(raw.source, "the environment") {
 			diags = append(diags, sourceless("Value for undeclared variable",
 				fmt.Sprintf("%s sets %q, which the lab does not declare.%s", raw.source, name, didYouMean(name, sortedAttrKeys(l.Variables)))))
 		}
@@ -118,6 +127,8 @@ func (l *Lab) evalVariables(in *Inputs) (map[string]cty.Value, hcl.Diagnostics) 
 func (v *Variable) value(raw rawInput, name string) (cty.Value, hcl.Diagnostics) {
 	var val cty.Value
 	switch {
+	case raw.val != cty.NilVal:
+		val = raw.val
 	case raw.expr != nil:
 		x, diags := raw.expr.Value(nil)
 		if diags.HasErrors() {

@@ -1,0 +1,220 @@
+// Package memprovider is an in-memory (or file-backed) provider for tests
+// of the generic engine. It takes the schemas of a real provider, so labs
+// written for the real one plan and apply against it, and it keeps its
+// objects in a map or, for tests that kill labform mid-apply, in a
+// directory that outlives the process.
+//
+// Test code only: the labform binary never links it (a test checks).
+package memprovider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Provider behaves like a provider whose objects are values in a map.
+type Provider struct {
+	name         string
+	schemas      map[string]*providers.Schema
+	configSchema *providers.Block
+
+	// Dir, when set, keeps objects as files so they survive the process.
+	Dir string
+	// Delay is slept in every Create, Update and Delete.
+	Delay time.Duration
+	// Fail returns an error for an action on an address ("create vm.a").
+	Fail func(action, address string) error
+
+	mu      sync.Mutex
+	objects map[string]cty.Value
+	seq     int64
+	Calls   struct{ Read, ReadMany, Create, Update, Delete atomic.Int64 }
+	// Batch makes the provider a BatchReader.
+	Batch bool
+}
+
+// Wrap returns an in-memory provider with p's name and schemas.
+func Wrap(p providers.Provider) *Provider {
+	return New(p.Name(), p.Schemas(), p.ConfigSchema())
+}
+
+// New returns an in-memory provider.
+func New(name string, schemas map[string]*providers.Schema, cfg *providers.Block) *Provider {
+	return &Provider{name: name, schemas: schemas, configSchema: cfg, objects: map[string]cty.Value{}}
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+func (p *Provider) Name() string                          { return p.name }
+func (p *Provider) Schemas() map[string]*providers.Schema { return p.schemas }
+func (p *Provider) ConfigSchema() *providers.Block        { return p.configSchema }
+func (p *Provider) Configure(context.Context, providers.ConfigureRequest) error {
+	return nil
+}
+
+func (p *Provider) file(address string) string {
+	h := sha256.Sum256([]byte(address))
+	return filepath.Join(p.Dir, hex.EncodeToString(h[:8])+".json")
+}
+
+// Get returns the stored object, or a null value.
+func (p *Provider) Get(address string) (cty.Value, bool) {
+	if p.Dir != "" {
+		b, err := os.ReadFile(p.file(address))
+		if err != nil {
+			return cty.NilVal, false
+		}
+		var sv ctyjson.SimpleJSONValue
+		if err := sv.UnmarshalJSON(b); err != nil {
+			panic(err)
+		}
+		return sv.Value, true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.objects[address]
+	return v, ok
+}
+
+// Set stores an object (tests use it to cause drift).
+func (p *Provider) Set(address string, v cty.Value) {
+	if p.Dir != "" {
+		b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+		if err != nil {
+			panic(err)
+		}
+		tmp := p.file(address) + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			panic(err)
+		}
+		if err := os.Rename(tmp, p.file(address)); err != nil {
+			panic(err)
+		}
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.objects[address] = v
+}
+
+// Remove deletes an object (drift, or Delete).
+func (p *Provider) Remove(address string) {
+	if p.Dir != "" {
+		os.Remove(p.file(address))
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.objects, address)
+}
+
+// Len counts the objects.
+func (p *Provider) Len() int {
+	if p.Dir != "" {
+		m, _ := filepath.Glob(filepath.Join(p.Dir, "*.json"))
+		return len(m)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.objects)
+}
+
+func (p *Provider) Read(_ context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	p.Calls.Read.Add(1)
+	v, ok := p.Get(req.Addr)
+	if !ok {
+		return providers.ReadResponse{State: cty.NullVal(p.schemas[req.Type].ImpliedType())}, nil
+	}
+	return providers.ReadResponse{State: v, Private: req.Private}, nil
+}
+
+// ReadMany is the batched read, used when Batch is set.
+func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
+	p.Calls.ReadMany.Add(1)
+	resps := make([]providers.ReadResponse, len(reqs))
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		resps[i], errs[i] = p.Read(ctx, r)
+	}
+	return resps, errs
+}
+
+func (p *Provider) act(action string, req providers.ApplyRequest) error {
+	if p.Delay > 0 {
+		time.Sleep(p.Delay)
+	}
+	if p.Fail != nil {
+		return p.Fail(action, req.Addr)
+	}
+	return nil
+}
+
+func (p *Provider) Create(_ context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	p.Calls.Create.Add(1)
+	if err := p.act("create", req); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	if _, exists := p.Get(req.Addr); exists {
+		return providers.ApplyResponse{}, fmt.Errorf("%s already exists", req.Addr)
+	}
+	v := p.fill(req.Type, req.Addr, req.Planned)
+	p.Set(req.Addr, v)
+	return providers.ApplyResponse{State: v, Private: []byte("mem:" + req.Addr)}, nil
+}
+
+func (p *Provider) Update(_ context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	p.Calls.Update.Add(1)
+	if err := p.act("update", req); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	if _, exists := p.Get(req.Addr); !exists {
+		return providers.ApplyResponse{}, fmt.Errorf("%s does not exist", req.Addr)
+	}
+	v := p.fill(req.Type, req.Addr, req.Planned)
+	p.Set(req.Addr, v)
+	return providers.ApplyResponse{State: v, Private: req.Private}, nil
+}
+
+func (p *Provider) Delete(_ context.Context, req providers.ApplyRequest) error {
+	p.Calls.Delete.Add(1)
+	if err := p.act("delete", req); err != nil {
+		return err
+	}
+	p.Remove(req.Addr)
+	return nil
+}
+
+// fill gives unknown computed attributes a value, as a real provider would
+// (a pid, a path, a port).
+func (p *Provider) fill(typ, address string, planned cty.Value) cty.Value {
+	s := p.schemas[typ]
+	attrs := planned.AsValueMap()
+	n := atomic.AddInt64(&p.seq, 1)
+	for name, a := range s.Attributes {
+		if attrs[name].IsKnown() {
+			continue
+		}
+		switch {
+		case a.Type == cty.Number:
+			attrs[name] = cty.NumberIntVal(1000 + n)
+		case a.Type == cty.String:
+			attrs[name] = cty.StringVal(fmt.Sprintf("mem://%s/%s", address, name))
+		case a.Type.IsListType():
+			attrs[name] = cty.ListValEmpty(a.Type.ElementType())
+		default:
+			attrs[name] = cty.NullVal(a.Type)
+		}
+	}
+	return cty.ObjectVal(attrs)
+}

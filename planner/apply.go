@@ -1,0 +1,426 @@
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Hook receives apply's events; the CLI renders them. Methods are called
+// from several goroutines at once.
+type Hook interface {
+	PreApply(c *Change)
+	PostApply(c *Change, err error, elapsed time.Duration)
+}
+
+// NopHook ignores every event.
+type NopHook struct{}
+
+func (NopHook) PreApply(*Change)                        {}
+func (NopHook) PostApply(*Change, error, time.Duration) {}
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	// BackupDir receives a copy of the state before anything changes;
+	// empty means <state dir>/backups.
+	BackupDir string
+	// Stop, when done, stops new actions from starting (Ctrl-C); running
+	// ones finish and their results are saved.
+	Stop context.Context
+}
+
+// ApplyResult says what an apply did.
+type ApplyResult struct {
+	Added, Changed, Destroyed int
+	Errors                    map[string]error
+	Skipped, NotStarted       []string
+	Stopped                   bool
+}
+
+// Err combines every failure into one error (nil when all went well).
+func (r *ApplyResult) Err() error {
+	var merr *multierror.Error
+	for _, id := range sortedKeys(r.Errors) {
+		merr = multierror.Append(merr, fmt.Errorf("%s: %w", id, r.Errors[id]))
+	}
+	if merr != nil {
+		merr.ErrorFormat = func(es []error) string {
+			lines := make([]string, len(es))
+			for i, e := range es {
+				lines[i] = "  * " + strings.ReplaceAll(e.Error(), "\n", "\n    ")
+			}
+			return fmt.Sprintf("%d error(s) during apply:\n%s", len(es), strings.Join(lines, "\n"))
+		}
+	}
+	return merr.ErrorOrNil()
+}
+
+// vertex ids: one per change; a change's id is its address.
+func vertexID(c *Change) string { return c.Addr.String() }
+
+// buildApplyGraph orders the plan's actions: creates and updates after
+// what they depend on; deletes before what the deleted object depended on
+// is deleted or replaced; an update that stops depending on something
+// before that thing is deleted.
+func buildApplyGraph(cs []*Change) (*Graph, map[string]*Change) {
+	g := NewGraph()
+	byAddr := map[addr.Instance]*Change{}
+	ids := map[string]*Change{}
+	for _, c := range cs {
+		if c.Action == NoOp || c.Action == Read {
+			continue
+		}
+		byAddr[c.Addr] = c
+		g.Add(vertexID(c))
+		ids[vertexID(c)] = c
+	}
+	creates := func(a Action) bool {
+		return a == Create || a == Update || a == Replace || a == CreateThenDelete
+	}
+	destroys := func(a Action) bool { return a == Delete || a == Replace }
+	for _, c := range cs {
+		if _, ok := byAddr[c.Addr]; !ok {
+			continue
+		}
+		if creates(c.Action) {
+			for _, d := range c.Deps {
+				if dc, ok := byAddr[d]; ok && creates(dc.Action) {
+					g.Connect(vertexID(dc), vertexID(c))
+				}
+			}
+		}
+		for _, d := range c.PriorDeps {
+			dc, ok := byAddr[d]
+			if !ok || !destroys(dc.Action) {
+				continue
+			}
+			if c.Action == Delete || (creates(c.Action) && !contains(c.Deps, d)) {
+				// c let go of d: do that before d goes away.
+				g.Connect(vertexID(c), vertexID(dc))
+			}
+		}
+	}
+	return g, ids
+}
+
+func contains(as []addr.Instance, a addr.Instance) bool {
+	for _, x := range as {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply carries out a plan. State is written after every single action,
+// with an intent recorded before it.
+func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*ApplyResult, hcl.Diagnostics) {
+	if plan.Errored {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plan has errors", Detail: "A plan with errors cannot be applied."}}
+	}
+	meta, err := p.Store.Meta()
+	if err != nil {
+		return nil, diagErr("Cannot read state", err)
+	}
+	if meta.Lineage != plan.Lineage || meta.Serial != plan.Serial {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is stale",
+			Detail: fmt.Sprintf("The plan was made for state %s serial %d, but the state is now %s serial %d: something changed it since. Make a new plan.",
+				plan.Lineage, plan.Serial, meta.Lineage, meta.Serial)}}
+	}
+	if p.Lab != nil && plan.ConfigHash != "" && ConfigHash(p.Lab) != plan.ConfigHash {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan does not match the configuration",
+			Detail: "The lab files changed since this plan was made. Make a new plan."}}
+	}
+	if opts.Stop == nil {
+		opts.Stop = context.Background()
+	}
+	if p.Hook == nil {
+		p.Hook = NopHook{}
+	}
+	backupDir := opts.BackupDir
+	if backupDir == "" {
+		backupDir = filepath.Join(filepath.Dir(p.Store.Path()), "backups")
+	}
+	if _, err := p.Store.Backup(backupDir, 10); err != nil {
+		return nil, diagErr("Cannot back up the state", err)
+	}
+	if d := p.saveRefresh(plan); d.HasErrors() {
+		return nil, d
+	}
+	res := &ApplyResult{Errors: map[string]error{}}
+	if plan.Mode == RefreshOnlyMode {
+		return res, nil
+	}
+	g, ids := buildApplyGraph(plan.Changes)
+	if cyc := g.Cycles(); len(cyc) > 0 {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: strings.Join(cyc, ", ")}}
+	}
+	var counts struct{ add, change, destroy chan struct{} }
+	counts.add, counts.change, counts.destroy = make(chan struct{}, g.Len()*2), make(chan struct{}, g.Len()), make(chan struct{}, g.Len()*2)
+	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
+		c := ids[id]
+		p.Hook.PreApply(c)
+		start := time.Now()
+		err := p.applyOne(ctx, c, counts.add, counts.change, counts.destroy)
+		p.Hook.PostApply(c, err, time.Since(start))
+		return err
+	})
+	res.Errors, res.Skipped, res.NotStarted = wr.Errors, wr.Skipped, wr.NotStarted
+	res.Stopped = opts.Stop.Err() != nil
+	res.Added, res.Changed, res.Destroyed = len(counts.add), len(counts.change), len(counts.destroy)
+	var diags hcl.Diagnostics
+	if plan.Mode != DestroyMode && p.desired != nil {
+		diags = append(diags, p.saveOutputs()...)
+	} else if plan.Mode == DestroyMode && len(res.Errors) == 0 && !res.Stopped {
+		if err := p.Store.SetOutputs(nil); err != nil {
+			diags = append(diags, diagErr("Cannot write outputs", err)...)
+		}
+	}
+	return res, diags
+}
+
+// saveRefresh writes what the plan's refresh found: drifted values, objects
+// deleted outside labform, objects adopted from interrupted creates.
+func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
+	var puts []*state.Record
+	var dels []string
+	var seqs []uint64
+	for _, c := range plan.Drift {
+		schema, err := p.Registry.Schema(c.Provider, c.Type)
+		if err != nil {
+			return diagErr("Cannot save refreshed state", err)
+		}
+		if c.After.IsNull() {
+			dels = append(dels, c.Addr.String())
+			continue
+		}
+		rec, err := p.record(c, schema, c.After, c.Private, c.PriorDeps)
+		if err != nil {
+			return diagErr("Cannot save refreshed state", err)
+		}
+		puts = append(puts, rec)
+	}
+	if len(puts) > 0 {
+		if err := p.Store.Put(puts...); err != nil {
+			return diagErr("Cannot save refreshed state", err)
+		}
+	}
+	if len(dels) > 0 {
+		if err := p.Store.Delete(dels...); err != nil {
+			return diagErr("Cannot save refreshed state", err)
+		}
+	}
+	intents, err := p.Store.Journal()
+	if err != nil {
+		return diagErr("Cannot read the journal", err)
+	}
+	// Every open intent was accounted for by the plan's refresh.
+	for _, in := range intents {
+		seqs = append(seqs, in.Seq)
+	}
+	if len(seqs) > 0 {
+		if err := p.Store.CloseIntents(seqs...); err != nil {
+			return diagErr("Cannot close journal entries", err)
+		}
+	}
+	return nil
+}
+
+func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, private []byte, deps []addr.Instance) (*state.Record, error) {
+	b, err := encodeValue(schema, v)
+	if err != nil {
+		return nil, err
+	}
+	return &state.Record{Addr: c.Addr.String(), Type: c.Type, Provider: c.Provider, Value: b, Private: private,
+		Deps: addrStrings(deps), Sensitive: pathStrings(c.AfterSensitive)}, nil
+}
+
+// applyOne performs one change, journaled: intent, provider call, result.
+func (p *Planner) applyOne(ctx context.Context, c *Change, added, changed, destroyed chan struct{}) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
+		}
+	}()
+	prov, diags := p.provider(ctx, c.Provider)
+	if diags.HasErrors() {
+		return fmt.Errorf("%s", diags[0].Detail)
+	}
+	schema, err := p.Registry.Schema(c.Provider, c.Type)
+	if err != nil {
+		return err
+	}
+	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
+	del := func() error {
+		seq, err := p.begin(c, "delete", schema, c.Before)
+		if err != nil {
+			return err
+		}
+		if err := prov.Delete(ctx, req); err != nil {
+			return err
+		}
+		destroyed <- struct{}{}
+		return p.Store.Settle(seq, nil, c.Addr.String())
+	}
+	create := func() error {
+		seq, err := p.begin(c, "create", schema, c.After)
+		if err != nil {
+			return err
+		}
+		creq := req
+		creq.Prior, creq.Private = cty.NullVal(c.After.Type()), nil
+		resp, err := prov.Create(ctx, creq)
+		if err != nil {
+			return err
+		}
+		if err := p.settle(seq, c, schema, resp); err != nil {
+			return err
+		}
+		added <- struct{}{}
+		return nil
+	}
+	switch c.Action {
+	case Create:
+		return create()
+	case Delete:
+		return del()
+	case Replace:
+		if err := del(); err != nil {
+			return err
+		}
+		return create()
+	case CreateThenDelete:
+		if err := create(); err != nil {
+			return err
+		}
+		// The old object is deleted with its own private data; the record
+		// now holds the new one, so the settle closes the intent only.
+		seq, err := p.begin(c, "delete", schema, c.Before)
+		if err != nil {
+			return err
+		}
+		if err := prov.Delete(ctx, req); err != nil {
+			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
+		}
+		destroyed <- struct{}{}
+		return p.Store.Settle(seq, nil, "")
+	case Update:
+		seq, err := p.begin(c, "update", schema, c.After)
+		if err != nil {
+			return err
+		}
+		resp, err := prov.Update(ctx, req)
+		if err != nil {
+			return err
+		}
+		if err := p.settle(seq, c, schema, resp); err != nil {
+			return err
+		}
+		changed <- struct{}{}
+		return nil
+	}
+	return fmt.Errorf("unexpected action %s", c.Action)
+}
+
+func (p *Planner) begin(c *Change, action string, schema *providers.Schema, v cty.Value) (uint64, error) {
+	b, err := encodeValue(schema, v)
+	if err != nil {
+		return 0, fmt.Errorf("encoding the planned value: %w", err)
+	}
+	return p.Store.Begin(&state.Intent{Addr: c.Addr.String(), Action: action, Type: c.Type, Provider: c.Provider, Planned: b})
+}
+
+func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse) error {
+	v := resp.State
+	if v == cty.NilVal || v.IsNull() {
+		return fmt.Errorf("the %s provider returned no value for %s (a bug in the provider)", c.Provider, c.Addr)
+	}
+	if !v.IsWhollyKnown() {
+		return fmt.Errorf("the %s provider left unknown values in %s (a bug in the provider)", c.Provider, c.Addr)
+	}
+	rec, err := p.record(c, schema, v, resp.Private, c.Deps)
+	if err != nil {
+		return err
+	}
+	return p.Store.Settle(seq, rec, "")
+}
+
+// saveOutputs evaluates the outputs against the state as it now is.
+func (p *Planner) saveOutputs() hcl.Diagnostics {
+	recs, err := p.Store.Resources()
+	if err != nil {
+		return diagErr("Cannot read state", err)
+	}
+	outs, diags := p.desired.Outputs(func(a addr.Instance) (cty.Value, bool) {
+		rec, ok := recs[a.String()]
+		if !ok {
+			return cty.NilVal, false
+		}
+		schema, err := p.Registry.Schema(rec.Provider, rec.Type)
+		if err != nil {
+			return cty.NilVal, false
+		}
+		v, err := decodeValue(schema, rec.Value)
+		return v, err == nil
+	})
+	stored := map[string]*state.Output{}
+	for _, name := range sortedKeys(outs) {
+		o := outs[name]
+		if !o.Value.IsWhollyKnown() {
+			continue // a resource it needs failed or was not applied
+		}
+		so, err := encodeOutput(o.Value, o.Sensitive)
+		if err != nil {
+			diags = append(diags, diagErr("Cannot save output "+name, err)...)
+			continue
+		}
+		stored[name] = so
+	}
+	if err := p.Store.SetOutputs(stored); err != nil {
+		diags = append(diags, diagErr("Cannot save outputs", err)...)
+	}
+	return diags
+}
+
+func encodeOutput(v cty.Value, sensitive bool) (*state.Output, error) {
+	ty := v.Type()
+	tb, err := ctyjson.MarshalType(ty)
+	if err != nil {
+		return nil, err
+	}
+	vb, err := ctyjson.Marshal(v, ty)
+	if err != nil {
+		return nil, err
+	}
+	return &state.Output{Value: vb, Type: tb, Sensitive: sensitive}, nil
+}
+
+func decodeOutput(o *state.Output) (cty.Value, error) {
+	ty, err := ctyjson.UnmarshalType(o.Type)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return ctyjson.Unmarshal(o.Value, ty)
+}
+
+// DecodeOutput turns a stored output into its value.
+func DecodeOutput(o *state.Output) (cty.Value, error) { return decodeOutput(o) }
+
+// OutputJSON is an output's value as JSON.
+func OutputJSON(v cty.Value) (json.RawMessage, error) {
+	return ctyjson.Marshal(v, v.Type())
+}
+
+var _ = sort.Strings

@@ -1,0 +1,129 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func chain(ids ...string) *Graph {
+	g := NewGraph()
+	for _, id := range ids {
+		g.Add(id)
+	}
+	for i := 1; i < len(ids); i++ {
+		g.Connect(ids[i-1], ids[i])
+	}
+	return g
+}
+
+func TestGraph_WalkOrder(t *testing.T) {
+	// a -> b -> d, a -> c -> d: d last, a first.
+	g := NewGraph()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		g.Add(id)
+	}
+	g.Connect("a", "b")
+	g.Connect("a", "c")
+	g.Connect("b", "d")
+	g.Connect("c", "d")
+	var mu sync.Mutex
+	var order []string
+	res := g.Walk(context.Background(), 4, func(id string) error {
+		mu.Lock()
+		order = append(order, id)
+		mu.Unlock()
+		return nil
+	})
+	if len(res.Errors) != 0 || len(order) != 4 || order[0] != "a" || order[3] != "d" {
+		t.Fatalf("wrong order %v (result %+v)", order, res)
+	}
+}
+
+func TestGraph_WalkFailureSkipsDependantsOnly(t *testing.T) {
+	g := chain("a", "b", "c")
+	g.Add("x") // independent
+	g.Add("y")
+	g.Connect("x", "y")
+	var ran sync.Map
+	res := g.Walk(context.Background(), 2, func(id string) error {
+		ran.Store(id, true)
+		if id == "a" {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	if _, ok := res.Errors["a"]; !ok || len(res.Errors) != 1 {
+		t.Fatalf("errors: %v", res.Errors)
+	}
+	if !reflect.DeepEqual(res.Skipped, []string{"b", "c"}) {
+		t.Fatalf("skipped %v, want [b c]", res.Skipped)
+	}
+	for _, id := range []string{"x", "y"} {
+		if _, ok := ran.Load(id); !ok {
+			t.Errorf("independent vertex %s did not run", id)
+		}
+	}
+	if _, ok := ran.Load("b"); ok {
+		t.Error("b ran although a failed")
+	}
+}
+
+func TestGraph_WalkRespectsParallelism(t *testing.T) {
+	g := NewGraph()
+	for i := 0; i < 40; i++ {
+		g.Add(fmt.Sprint(i))
+	}
+	var cur, peak int32
+	g.Walk(context.Background(), 3, func(string) error {
+		n := atomic.AddInt32(&cur, 1)
+		for {
+			p := atomic.LoadInt32(&peak)
+			if n <= p || atomic.CompareAndSwapInt32(&peak, p, n) {
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		atomic.AddInt32(&cur, -1)
+		return nil
+	})
+	if peak > 3 || peak < 2 {
+		t.Fatalf("peak concurrency %d, want at most 3 (and some parallelism)", peak)
+	}
+}
+
+func TestGraph_WalkStopLetsRunningFinish(t *testing.T) {
+	g := NewGraph()
+	for i := 0; i < 20; i++ {
+		g.Add(fmt.Sprint(i))
+	}
+	stop, cancel := context.WithCancel(context.Background())
+	var started, finished int32
+	res := g.Walk(stop, 2, func(string) error {
+		atomic.AddInt32(&started, 1)
+		cancel()
+		time.Sleep(20 * time.Millisecond)
+		atomic.AddInt32(&finished, 1)
+		return nil
+	})
+	if started != finished {
+		t.Fatalf("started %d, finished %d: running actions must finish", started, finished)
+	}
+	if started > 2 || int(started)+len(res.NotStarted) != 20 {
+		t.Fatalf("started %d, not started %d: after a stop nothing new may start", started, len(res.NotStarted))
+	}
+}
+
+func TestGraph_Cycles(t *testing.T) {
+	g := chain("a", "b", "c")
+	g.Connect("c", "a")
+	g.Add("d")
+	if got := g.Cycles(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Fatalf("cycles %v", got)
+	}
+}

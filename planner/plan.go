@@ -1,0 +1,129 @@
+package planner
+
+import (
+	"sort"
+
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Action is what the plan does to one instance.
+type Action string
+
+const (
+	NoOp   Action = "no-op"
+	Create Action = "create"
+	Update Action = "update" // in place, or a restart when Cost says so
+	Delete Action = "delete"
+	// Replace destroys then creates (the default for a replacement).
+	Replace Action = "replace"
+	// CreateThenDelete replaces with create_before_destroy.
+	CreateThenDelete Action = "create-then-delete"
+	// Read is a refresh-only change: state catches up with the lab.
+	Read Action = "read"
+)
+
+// Change is the plan for one instance. Apply reads Action, Cost, Before,
+// After, Private and the dependencies; Reason is for display only and must
+// not drive what apply does.
+type Change struct {
+	Addr     addr.Instance
+	Type     string
+	Provider string
+	Action   Action
+	// Cost is what an Update does (InPlace or Restart); Replace for
+	// replacements.
+	Cost   providers.Cost
+	Before cty.Value // null for a create
+	After  cty.Value // null for a delete; may hold unknowns
+	// ForcedBy lists the changed attributes with their cost, for display.
+	ForcedBy []PathCost
+	Private  []byte
+	// Deps are the instances After depends on; PriorDeps those the
+	// existing object depended on when it was written.
+	Deps      []addr.Instance
+	PriorDeps []addr.Instance
+	// Sensitive paths of Before and After.
+	BeforeSensitive, AfterSensitive []cty.Path
+	Reason                          string
+}
+
+// PathCost is a changed attribute and what its change costs.
+type PathCost struct {
+	Path cty.Path
+	Cost providers.Cost
+}
+
+// Plan is a whole plan.
+type Plan struct {
+	Mode    Mode
+	Changes []*Change // sorted by address, no-ops included
+	// Drift lists objects that changed outside labform since the last
+	// apply (refresh found them different from state).
+	Drift   []*Change
+	Outputs []*OutputChange
+	// Lineage and Serial are the state's when the plan was made; a saved
+	// plan applies only to that exact state.
+	Lineage string
+	Serial  uint64
+	// ConfigHash identifies the lab files the plan was made from.
+	ConfigHash string
+	// Errored plans are shown but never applied.
+	Errored bool
+}
+
+// Mode is the kind of plan.
+type Mode string
+
+const (
+	NormalMode      Mode = "normal"
+	DestroyMode     Mode = "destroy"
+	RefreshOnlyMode Mode = "refresh-only"
+)
+
+// OutputChange is an output's value before and after.
+type OutputChange struct {
+	Name          string
+	Before, After cty.Value
+	Sensitive     bool
+}
+
+// Counts returns how many instances the plan adds, changes and destroys,
+// as the summary line counts them (a replacement adds one and destroys one).
+func (p *Plan) Counts() (add, change, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			add++
+		case Update:
+			change++
+		case Delete:
+			destroy++
+		case Replace, CreateThenDelete:
+			add++
+			destroy++
+		}
+	}
+	return
+}
+
+// HasChanges reports whether applying would change anything, including
+// outputs and, in refresh-only mode, state.
+func (p *Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		if c.Action != NoOp {
+			return true
+		}
+	}
+	for _, o := range p.Outputs {
+		if !valuesEqual(o.Before, o.After) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortChanges(cs []*Change) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Addr.Less(cs[j].Addr) })
+}

@@ -1,0 +1,590 @@
+package planner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Planner ties a lab's configuration, its state and the providers.
+type Planner struct {
+	Registry *providers.Registry
+	Store    *state.Store
+	Lab      *config.Lab
+	Inputs   *config.Inputs
+	Hook     Hook
+	// Parallelism bounds concurrent provider calls (refresh and apply).
+	Parallelism int
+
+	configured sync.Map // provider name -> error (nil when configured)
+	desired    *config.Desired
+}
+
+// PlanOptions select what a plan does.
+type PlanOptions struct {
+	Mode     Mode
+	Refresh  bool
+	Targets  []addr.Target
+	Excludes []addr.Target
+	Replace  []addr.Instance
+}
+
+// prior is an object known to exist (or to have existed): from state, or
+// adopted from an open create intent.
+type prior struct {
+	rec     *state.Record
+	schema  *providers.Schema
+	value   cty.Value // as stored
+	current cty.Value // after refresh (null: gone)
+	private []byte
+	intents []uint64 // open intents that this object settles
+	adopted bool     // found through an open create intent
+}
+
+// Plan refreshes (unless told not to), evaluates the configuration and
+// computes the changes.
+func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	meta, err := p.Store.Meta()
+	if err != nil {
+		return nil, diagErr("Cannot read state", err)
+	}
+	priors, d := p.loadPriors(ctx)
+	if diags = append(diags, d...); diags.HasErrors() {
+		return nil, diags
+	}
+	if opts.Refresh {
+		diags = append(diags, p.refresh(ctx, priors)...)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+	}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab)}
+	for _, a := range sortedPriorAddrs(priors) {
+		pr := priors[a]
+		if pr.adopted || !valuesEqual(pr.value, pr.current) {
+			plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
+				Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
+		}
+	}
+
+	desired, d := config.Evaluate(p.Lab, p.Inputs, func(a addr.Instance) (cty.Value, bool) {
+		if pr, ok := priors[a]; ok && !pr.current.IsNull() {
+			return pr.current, true
+		}
+		return cty.NilVal, false
+	})
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	p.desired = desired
+	diags = append(diags, p.validate(desired)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+
+	replace := map[addr.Instance]bool{}
+	for _, a := range opts.Replace {
+		replace[a] = true
+	}
+	switch opts.Mode {
+	case RefreshOnlyMode:
+		for _, c := range plan.Drift {
+			plan.Changes = append(plan.Changes, c)
+		}
+	case DestroyMode:
+		for _, a := range sortedPriorAddrs(priors) {
+			if pr := priors[a]; !pr.current.IsNull() {
+				plan.Changes = append(plan.Changes, p.deleteChange(a, pr, "destroy requested"))
+			}
+		}
+	default:
+		for _, a := range desired.Order {
+			plan.Changes = append(plan.Changes, p.changeFor(desired.Instances[a], priors[a], replace[a]))
+		}
+		for _, a := range sortedPriorAddrs(priors) {
+			if _, ok := desired.Instances[a]; !ok && !priors[a].current.IsNull() {
+				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
+			}
+		}
+	}
+	sortChanges(plan.Changes)
+	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {
+		plan.Changes = filterTargets(plan.Changes, opts.Targets, opts.Excludes)
+	}
+	diags = append(diags, p.checkPreventDestroy(plan)...)
+	if opts.Mode != DestroyMode {
+		diags = append(diags, p.planOutputs(plan, desired)...)
+	}
+	if g, _ := buildApplyGraph(plan.Changes); g != nil {
+		if cyc := g.Cycles(); len(cyc) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle in the apply order",
+				Detail: fmt.Sprintf("These actions wait for each other: %v. Split the change into two applies, or use create_before_destroy.", cyc)})
+		}
+	}
+	plan.Errored = diags.HasErrors()
+	return plan, diags
+}
+
+func driftReason(pr *prior) string {
+	switch {
+	case pr.adopted:
+		return "found after an interrupted create"
+	case pr.current.IsNull():
+		return "deleted outside labform"
+	}
+	return "changed outside labform"
+}
+
+// loadPriors decodes state and recovers open intents: an object whose
+// create was in flight when labform stopped is looked for, and adopted if
+// it exists.
+func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	recs, err := p.Store.Resources()
+	if err != nil {
+		return nil, diagErr("Cannot read state", err)
+	}
+	priors := make(map[addr.Instance]*prior, len(recs))
+	for _, rec := range recs {
+		a, err := addr.ParseInstance(rec.Addr)
+		if err != nil {
+			diags = append(diags, diagErr("Invalid address in state", err)...)
+			continue
+		}
+		schema, err := p.Registry.Schema(rec.Provider, rec.Type)
+		if err != nil {
+			diags = append(diags, diagErr("State refers to an unknown provider", fmt.Errorf("%s: %w", rec.Addr, err))...)
+			continue
+		}
+		v, err := decodeValue(schema, rec.Value)
+		if err != nil {
+			diags = append(diags, diagErr("Corrupt state record", fmt.Errorf("%s: %w", rec.Addr, err))...)
+			continue
+		}
+		priors[a] = &prior{rec: rec, schema: schema, value: v, current: v, private: rec.Private}
+	}
+	intents, err := p.Store.Journal()
+	if err != nil {
+		return nil, diagErr("Cannot read the state's journal", err)
+	}
+	for _, in := range intents {
+		a, err := addr.ParseInstance(in.Addr)
+		if err != nil {
+			continue
+		}
+		if pr, ok := priors[a]; ok {
+			// The record is there: refresh tells what became of it.
+			pr.intents = append(pr.intents, in.Seq)
+			continue
+		}
+		if in.Action != "create" {
+			// A delete that finished its work but not its settle: the
+			// record is gone already; nothing left to find.
+			priors[a] = &prior{intents: []uint64{in.Seq}, current: cty.NullVal(cty.DynamicPseudoType), value: cty.NullVal(cty.DynamicPseudoType),
+				rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider}}
+			continue
+		}
+		schema, err := p.Registry.Schema(in.Provider, in.Type)
+		if err != nil {
+			diags = append(diags, diagErr("Journal refers to an unknown provider", err)...)
+			continue
+		}
+		planned, err := decodeValue(schema, in.Planned)
+		if err != nil {
+			diags = append(diags, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))...)
+			continue
+		}
+		prov, d := p.provider(ctx, in.Provider)
+		if diags = append(diags, d...); d.HasErrors() {
+			continue
+		}
+		resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, Prior: planned})
+		if err != nil {
+			diags = append(diags, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))...)
+			continue
+		}
+		pr := &prior{intents: []uint64{in.Seq}, schema: schema, private: resp.Private,
+			rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider}}
+		if resp.State == cty.NilVal || resp.State.IsNull() {
+			pr.value, pr.current = cty.NullVal(schema.ImpliedType()), cty.NullVal(schema.ImpliedType())
+		} else {
+			pr.value, pr.current, pr.adopted = cty.NullVal(schema.ImpliedType()), resp.State, true
+		}
+		priors[a] = pr
+	}
+	return priors, diags
+}
+
+// refresh reads every prior object from the lab, in one batch per provider
+// where the provider can.
+func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) hcl.Diagnostics {
+	byProv := map[string][]addr.Instance{}
+	for _, a := range sortedPriorAddrs(priors) {
+		pr := priors[a]
+		if pr.adopted || pr.schema == nil || pr.value.IsNull() {
+			continue
+		}
+		byProv[pr.rec.Provider] = append(byProv[pr.rec.Provider], a)
+	}
+	var diags hcl.Diagnostics
+	var mu sync.Mutex
+	fail := func(d ...*hcl.Diagnostic) { mu.Lock(); diags = append(diags, d...); mu.Unlock() }
+	var wg sync.WaitGroup
+	for name, addrs := range byProv {
+		prov, d := p.provider(ctx, name)
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		reqs := make([]providers.ReadRequest, len(addrs))
+		for i, a := range addrs {
+			pr := priors[a]
+			reqs[i] = providers.ReadRequest{Type: pr.rec.Type, Addr: pr.rec.Addr, Prior: pr.value, Private: pr.private}
+		}
+		settle := func(i int, resp providers.ReadResponse, err error) {
+			pr := priors[addrs[i]]
+			if err != nil {
+				fail(diagErr("Refresh failed", fmt.Errorf("%s: %w", pr.rec.Addr, err))...)
+				return
+			}
+			if resp.State == cty.NilVal || resp.State.IsNull() {
+				pr.current = cty.NullVal(pr.schema.ImpliedType())
+				return
+			}
+			pr.current = resp.State
+			if resp.Private != nil {
+				pr.private = resp.Private
+			}
+		}
+		if br, ok := prov.(providers.BatchReader); ok {
+			resps, errs := br.ReadMany(ctx, reqs)
+			for i := range reqs {
+				settle(i, resps[i], errs[i])
+			}
+			continue
+		}
+		sem := make(chan struct{}, p.parallelism())
+		for i := range reqs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				resp, err := safeRead(ctx, prov, reqs[i])
+				settle(i, resp, err)
+			}(i)
+		}
+	}
+	wg.Wait()
+	return diags
+}
+
+func safeRead(ctx context.Context, prov providers.Provider, req providers.ReadRequest) (resp providers.ReadResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the %s provider crashed reading %s: %v (a bug in labform)", prov.Name(), req.Addr, r)
+		}
+	}()
+	return prov.Read(ctx, req)
+}
+
+func (p *Planner) parallelism() int {
+	if p.Parallelism < 1 {
+		return 10
+	}
+	return p.Parallelism
+}
+
+// provider returns a configured provider.
+func (p *Planner) provider(ctx context.Context, name string) (providers.Provider, hcl.Diagnostics) {
+	prov, ok := p.Registry.Provider(name)
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown provider", Detail: fmt.Sprintf("No provider named %q.", name)}}
+	}
+	if v, done := p.configured.Load(name); done {
+		if v != nil {
+			return nil, hcl.Diagnostics{v.(*hcl.Diagnostic)}
+		}
+		return prov, nil
+	}
+	cfg := cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType())
+	if p.desired != nil {
+		if v, ok := p.desired.Providers[name]; ok {
+			cfg = v
+		}
+	}
+	err := prov.Configure(ctx, providers.ConfigureRequest{Lab: p.LabInfo(name), Config: cfg})
+	if err != nil {
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot configure the " + name + " provider", Detail: err.Error()}
+		if pc, ok := p.Lab.Providers[name]; ok {
+			d.Subject = pc.DeclRange.Ptr()
+		}
+		p.configured.Store(name, d)
+		return nil, hcl.Diagnostics{d}
+	}
+	p.configured.Store(name, nil)
+	return prov, nil
+}
+
+// LabInfo is what a provider learns about the lab.
+func (p *Planner) LabInfo(provider string) providers.Lab {
+	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider)}
+}
+
+// validate runs the providers' own checks on the desired values.
+func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		prov, _ := p.Registry.Provider(inst.Resource.Provider)
+		v, ok := prov.(providers.Validator)
+		if !ok {
+			continue
+		}
+		for _, e := range v.ValidateResource(a.Type, inst.Value) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
+		}
+	}
+	return diags
+}
+
+func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool) *Change {
+	c := &Change{Addr: inst.Addr, Type: inst.Addr.Type, Provider: inst.Resource.Provider, Deps: inst.Deps,
+		AfterSensitive: append(inst.SensitivePaths, schemaSensitive(inst.Resource.Schema)...)}
+	if pr == nil || pr.current.IsNull() || pr.schema == nil {
+		c.Action, c.Before, c.After = Create, cty.NullVal(inst.Value.Type()), inst.Value
+		if pr != nil && !pr.value.IsNull() {
+			c.Reason = "deleted outside labform"
+		}
+		return c
+	}
+	c.Before, c.Private = pr.current, pr.private
+	c.PriorDeps = parseAddrs(pr.rec.Deps)
+	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
+	if pr.rec.Provider != inst.Resource.Provider {
+		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
+		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
+		c.applyCBD(inst)
+		return c
+	}
+	res := diffInstance(inst.Resource.Schema, inst.Resource.Lifecycle, pr.current, inst.Value)
+	c.After, c.ForcedBy, c.Cost = res.after, res.changes, res.cost
+	switch {
+	case forceReplace:
+		c.Action, c.Cost, c.Reason = Replace, providers.Replace, "replacement requested with -replace"
+		c.After = diffInstance(inst.Resource.Schema, config.Lifecycle{}, cty.UnknownVal(inst.Value.Type()), inst.Value).after
+		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
+	case res.cost == providers.Replace:
+		c.Action = Replace
+	case res.cost == providers.CostNone:
+		c.Action = NoOp
+	default:
+		c.Action = Update
+	}
+	if c.Action == Replace {
+		c.applyCBD(inst)
+	}
+	return c
+}
+
+func (c *Change) applyCBD(inst *config.Instance) {
+	if inst.Resource.Lifecycle.CreateBeforeDestroy {
+		c.Action = CreateThenDelete
+	}
+}
+
+func unknownComputed(s *providers.Schema, v cty.Value) cty.Value {
+	m := v.AsValueMap()
+	for name, a := range s.Attributes {
+		if a.Computed && !a.Optional {
+			m[name] = cty.UnknownVal(a.Type)
+		}
+	}
+	return cty.ObjectVal(m)
+}
+
+func schemaSensitive(s *providers.Schema) []cty.Path {
+	var ps []cty.Path
+	for name, a := range s.Attributes {
+		if a.Sensitive {
+			ps = append(ps, cty.GetAttrPath(name))
+		}
+	}
+	return ps
+}
+
+func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Change {
+	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Delete,
+		Before: pr.current, After: cty.NullVal(pr.current.Type()), Private: pr.private,
+		PriorDeps: parseAddrs(pr.rec.Deps), BeforeSensitive: parsePaths(pr.rec.Sensitive), Reason: reason}
+}
+
+func (p *Planner) checkPreventDestroy(plan *Plan) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range plan.Changes {
+		if c.Action != Delete && c.Action != Replace && c.Action != CreateThenDelete {
+			continue
+		}
+		r, ok := p.Lab.Resources[c.Addr.Resource]
+		if ok && r.Lifecycle.PreventDestroy {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Instance cannot be destroyed",
+				Detail: fmt.Sprintf("%s has lifecycle.prevent_destroy set, but the plan would destroy it (%s). Remove prevent_destroy to allow it, or change the plan (-target, -exclude).",
+					c.Addr, c.Action), Subject: r.DeclRange.Ptr()})
+		}
+	}
+	return diags
+}
+
+func (p *Planner) planOutputs(plan *Plan, d *config.Desired) hcl.Diagnostics {
+	outs, diags := d.Outputs(nil)
+	before, err := p.Store.Outputs()
+	if err != nil {
+		return append(diags, diagErr("Cannot read outputs from state", err)...)
+	}
+	names := map[string]bool{}
+	for n := range outs {
+		names[n] = true
+	}
+	for n := range before {
+		names[n] = true
+	}
+	for _, n := range sortedKeys(names) {
+		oc := &OutputChange{Name: n, Before: cty.NullVal(cty.DynamicPseudoType), After: cty.NullVal(cty.DynamicPseudoType)}
+		if o, ok := outs[n]; ok {
+			oc.After, oc.Sensitive = o.Value, o.Sensitive
+		}
+		if o, ok := before[n]; ok {
+			if v, err := decodeOutput(o); err == nil {
+				oc.Before = v
+				oc.Sensitive = oc.Sensitive || o.Sensitive
+			}
+		}
+		plan.Outputs = append(plan.Outputs, oc)
+	}
+	return diags
+}
+
+// filterTargets keeps the targeted changes and what they need (their
+// dependencies for creates and updates, their dependants for deletes), and
+// drops the excluded ones with what depends on them.
+func filterTargets(cs []*Change, targets, excludes []addr.Target) []*Change {
+	byAddr := map[addr.Instance]*Change{}
+	dependants := map[addr.Instance][]addr.Instance{}
+	for _, c := range cs {
+		byAddr[c.Addr] = c
+		for _, d := range c.Deps {
+			dependants[d] = append(dependants[d], c.Addr)
+		}
+		for _, d := range c.PriorDeps {
+			dependants[d] = append(dependants[d], c.Addr)
+		}
+	}
+	matches := func(ts []addr.Target, a addr.Instance) bool {
+		for _, t := range ts {
+			if t.Matches(a) {
+				return true
+			}
+		}
+		return false
+	}
+	keep := map[addr.Instance]bool{}
+	if len(targets) == 0 {
+		for a := range byAddr {
+			keep[a] = true
+		}
+	} else {
+		var visit func(a addr.Instance)
+		visit = func(a addr.Instance) {
+			c, ok := byAddr[a]
+			if !ok || keep[a] {
+				return
+			}
+			keep[a] = true
+			if c.Action == Delete {
+				for _, d := range dependants[a] {
+					if byAddr[d].Action == Delete {
+						visit(d)
+					}
+				}
+				return
+			}
+			for _, d := range c.Deps {
+				visit(d)
+			}
+		}
+		for _, c := range cs {
+			if matches(targets, c.Addr) {
+				visit(c.Addr)
+			}
+		}
+	}
+	var drop func(a addr.Instance)
+	drop = func(a addr.Instance) {
+		if !keep[a] {
+			return
+		}
+		delete(keep, a)
+		for _, d := range dependants[a] {
+			drop(d)
+		}
+	}
+	for _, c := range cs {
+		if matches(excludes, c.Addr) {
+			drop(c.Addr)
+		}
+	}
+	var out []*Change
+	for _, c := range cs {
+		if keep[c.Addr] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func sortedPriorAddrs(m map[addr.Instance]*prior) []addr.Instance {
+	out := make([]addr.Instance, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diagErr(summary string, err error) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: err.Error()}}
+}
+
+// ConfigHash identifies the lab files' contents.
+func ConfigHash(l *config.Lab) string {
+	h := sha256.New()
+	files := l.Parser.Files()
+	for _, name := range sortedKeys(files) {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(files[name].Bytes))
+		h.Write(files[name].Bytes)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,526 @@
+// Package render turns plans into text for people (like Terraform's) and
+// JSON for programs (in the shape of Terraform's JSON plan). It computes
+// nothing: every decision is already in the plan.
+package render
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
+	"github.com/sergi/go-diff/diffmatchpatch"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Colors say whether to color output (only on a terminal, never with
+// NO_COLOR or -no-color: the CLI decides).
+type Colors bool
+
+func (c Colors) wrap(code, s string) string {
+	if !c {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (c Colors) sym(s string) string {
+	switch strings.TrimSpace(s) {
+	case "+":
+		return c.wrap("32", s)
+	case "-":
+		return c.wrap("31", s)
+	case "~":
+		return c.wrap("33", s)
+	case "-/+", "+/-":
+		return c.wrap("35", s)
+	case "<=":
+		return c.wrap("36", s)
+	}
+	return s
+}
+
+// Bold is for headings.
+func (c Colors) Bold(s string) string { return c.wrap("1", s) }
+
+// Plan renders a plan for a person.
+func Plan(p *planner.Plan, c Colors) string {
+	var b strings.Builder
+	if len(p.Drift) > 0 && p.Mode != planner.RefreshOnlyMode {
+		b.WriteString(c.Bold("Objects have changed outside of labform") + "\n\n")
+		b.WriteString("labform detected the following changes made outside of labform since the last apply:\n\n")
+		for _, ch := range p.Drift {
+			writeChange(&b, ch, c, true)
+		}
+	}
+	var changes []*planner.Change
+	for _, ch := range p.Changes {
+		if ch.Action != planner.NoOp {
+			changes = append(changes, ch)
+		}
+	}
+	if p.Mode == planner.RefreshOnlyMode {
+		if len(changes) == 0 {
+			b.WriteString("No changes. The state matches the lab; refreshing would change nothing.\n")
+			return b.String()
+		}
+		b.WriteString(c.Bold("Objects have changed outside of labform") + "\n\n")
+		for _, ch := range changes {
+			writeChange(&b, ch, c, true)
+		}
+		fmt.Fprintf(&b, "Applying this refresh-only plan will update the state to match the lab (%d object(s)); it changes nothing in the lab.\n", len(changes))
+		return b.String()
+	}
+	outputsChange := false
+	for _, o := range p.Outputs {
+		if !same(o.Before, o.After) {
+			outputsChange = true
+		}
+	}
+	if len(changes) == 0 && !outputsChange {
+		b.WriteString("No changes. The lab matches the configuration.\n")
+		return b.String()
+	}
+	if len(changes) > 0 {
+		b.WriteString("labform will perform the following actions:\n\n")
+		for _, ch := range changes {
+			writeChange(&b, ch, c, false)
+		}
+		add, chg, del := p.Counts()
+		fmt.Fprintf(&b, "%s %d to add, %d to change, %d to destroy.\n", c.Bold("Plan:"), add, chg, del)
+		if r := restarts(changes); r > 0 {
+			fmt.Fprintf(&b, "(%d of the changes restart their object: stop, reconfigure, start.)\n", r)
+		}
+	}
+	if outputsChange {
+		b.WriteString("\nChanges to Outputs:\n")
+		for _, o := range p.Outputs {
+			if same(o.Before, o.After) {
+				continue
+			}
+			sym, val := "~", ""
+			switch {
+			case o.Before.IsNull():
+				sym, val = "+", value(o.After, o.Sensitive, 4)
+			case o.After.IsNull():
+				sym, val = "-", value(o.Before, o.Sensitive, 4)+" -> null"
+			default:
+				val = value(o.Before, o.Sensitive, 4) + " -> " + value(o.After, o.Sensitive, 4)
+			}
+			fmt.Fprintf(&b, "  %s %s = %s\n", c.sym(sym), o.Name, val)
+		}
+	}
+	return b.String()
+}
+
+func restarts(cs []*planner.Change) int {
+	n := 0
+	for _, c := range cs {
+		if c.Action == planner.Update && c.Cost == providers.Restart {
+			n++
+		}
+	}
+	return n
+}
+
+func header(ch *planner.Change, drift bool) (sym, text string) {
+	a := ch.Addr.String()
+	if drift {
+		switch {
+		case ch.After.IsNull():
+			return "-", fmt.Sprintf("# %s has been deleted", a)
+		case ch.Before.IsNull():
+			return "+", fmt.Sprintf("# %s has been found (its create was interrupted; it is now in state)", a)
+		}
+		return "~", fmt.Sprintf("# %s has changed", a)
+	}
+	switch ch.Action {
+	case planner.Create:
+		return "+", fmt.Sprintf("# %s will be created", a)
+	case planner.Delete:
+		return "-", fmt.Sprintf("# %s will be destroyed", a)
+	case planner.Replace:
+		return "-/+", fmt.Sprintf("# %s must be replaced", a)
+	case planner.CreateThenDelete:
+		return "+/-", fmt.Sprintf("# %s must be replaced (create before destroy)", a)
+	case planner.Update:
+		if ch.Cost == providers.Restart {
+			return "~", fmt.Sprintf("# %s will be restarted (stopped, reconfigured and started again)", a)
+		}
+		return "~", fmt.Sprintf("# %s will be updated in-place", a)
+	case planner.Read:
+		return "~", fmt.Sprintf("# %s has changed outside labform", a)
+	}
+	return " ", "# " + a
+}
+
+func writeChange(b *strings.Builder, ch *planner.Change, c Colors, drift bool) {
+	sym, text := header(ch, drift)
+	fmt.Fprintf(b, "  %s", c.Bold(text))
+	if ch.Reason != "" && !drift && ch.Action != planner.Update {
+		fmt.Fprintf(b, " (%s)", ch.Reason)
+	}
+	b.WriteString("\n")
+	name := fmt.Sprintf("%s %q", ch.Addr.Type, ch.Addr.Name)
+	fmt.Fprintf(b, "%s %s {\n", padSym(c, sym), name)
+	w := &writer{b: b, c: c, forced: forcedMap(ch), before: sensSet(ch.BeforeSensitive), after: sensSet(ch.AfterSensitive)}
+	switch {
+	case ch.Before.IsNull():
+		w.whole("+", ch.After, 8, nil)
+	case ch.After.IsNull():
+		w.whole("-", ch.Before, 8, nil)
+	default:
+		w.object(ch.Before, ch.After, 8, nil)
+	}
+	b.WriteString("    }\n\n")
+}
+
+func padSym(c Colors, sym string) string {
+	return c.sym(fmt.Sprintf("%3s", sym))
+}
+
+func forcedMap(ch *planner.Change) map[string]providers.Cost {
+	m := map[string]providers.Cost{}
+	for _, pc := range ch.ForcedBy {
+		if len(pc.Path) == 1 {
+			if s, ok := pc.Path[0].(cty.GetAttrStep); ok {
+				m[s.Name] = pc.Cost
+			}
+		}
+	}
+	return m
+}
+
+func sensSet(ps []cty.Path) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range ps {
+		m[pathKey(p)] = true
+	}
+	return m
+}
+
+func pathKey(p cty.Path) string {
+	var parts []string
+	for _, s := range p {
+		switch s := s.(type) {
+		case cty.GetAttrStep:
+			parts = append(parts, s.Name)
+		case cty.IndexStep:
+			parts = append(parts, "["+s.Key.GoString()+"]")
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+type writer struct {
+	b             *strings.Builder
+	c             Colors
+	forced        map[string]providers.Cost
+	before, after map[string]bool
+}
+
+func (w *writer) sensitive(path cty.Path, after bool) bool {
+	set := w.before
+	if after {
+		set = w.after
+	}
+	for i := 1; i <= len(path); i++ {
+		if set[pathKey(path[:i])] {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedAttrs(v cty.Value) []string {
+	var names []string
+	for n := range v.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func width(names []string) int {
+	w := 0
+	for _, n := range names {
+		if len(n) > w {
+			w = len(n)
+		}
+	}
+	return w
+}
+
+// whole writes every set attribute of an object being created or destroyed.
+func (w *writer) whole(sym string, v cty.Value, indent int, path cty.Path) {
+	names := sortedAttrs(v)
+	var shown []string
+	for _, n := range names {
+		av := v.GetAttr(n)
+		if av.IsKnown() && av.IsNull() {
+			continue
+		}
+		if av.IsKnown() && (av.Type().IsListType() || av.Type().IsMapType()) && av.LengthInt() == 0 {
+			continue
+		}
+		shown = append(shown, n)
+	}
+	wd := width(shown)
+	for _, n := range shown {
+		av := v.GetAttr(n)
+		p := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n})
+		fmt.Fprintf(w.b, "%s%s %-*s = %s\n", strings.Repeat(" ", indent-2), w.c.sym(sym), wd, n, value(av, w.sensitive(p, sym == "+"), indent))
+	}
+}
+
+// object writes the differences between two objects.
+func (w *writer) object(before, after cty.Value, indent int, path cty.Path) {
+	names := sortedAttrs(after)
+	var changed []string
+	hidden := 0
+	for _, n := range names {
+		if same(before.GetAttr(n), after.GetAttr(n)) {
+			hidden++
+			continue
+		}
+		changed = append(changed, n)
+	}
+	wd := width(changed)
+	pad := strings.Repeat(" ", indent-2)
+	for _, n := range changed {
+		bv, av := before.GetAttr(n), after.GetAttr(n)
+		p := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n})
+		note := ""
+		if len(path) == 0 {
+			switch w.forced[n] {
+			case providers.Replace:
+				note = w.c.wrap("31", " # forces replacement")
+			case providers.Restart:
+				note = w.c.wrap("33", " # forces restart")
+			}
+		}
+		bs, as := w.sensitive(p, false), w.sensitive(p, true)
+		switch {
+		case bv.IsNull():
+			fmt.Fprintf(w.b, "%s%s %-*s = %s%s\n", pad, w.c.sym("+"), wd, n, value(av, as, indent), note)
+		case av.IsKnown() && av.IsNull():
+			fmt.Fprintf(w.b, "%s%s %-*s = %s -> null%s\n", pad, w.c.sym("-"), wd, n, value(bv, bs, indent), note)
+		case !bs && !as && isMultiline(bv, av):
+			fmt.Fprintf(w.b, "%s%s %s = <<-EOT%s\n", pad, w.c.sym("~"), n, note)
+			w.b.WriteString(lineDiff(bv.AsString(), av.AsString(), indent+2, w.c))
+			fmt.Fprintf(w.b, "%s  EOT\n", pad)
+		case !bs && !as && bv.IsKnown() && av.IsKnown() && bv.Type().IsObjectType() && av.Type().IsObjectType():
+			fmt.Fprintf(w.b, "%s%s %s {%s\n", pad, w.c.sym("~"), n, note)
+			w.object(bv, av, indent+4, p)
+			fmt.Fprintf(w.b, "%s  }\n", pad)
+		case !bs && !as && bv.IsKnown() && av.IsWhollyKnown() && isSeq(bv) && isSeq(av):
+			fmt.Fprintf(w.b, "%s%s %s = [%s\n", pad, w.c.sym("~"), n, note)
+			w.seq(bv, av, indent+4)
+			fmt.Fprintf(w.b, "%s  ]\n", pad)
+		default:
+			fmt.Fprintf(w.b, "%s%s %-*s = %s -> %s%s\n", pad, w.c.sym("~"), wd, n, value(bv, bs, indent), value(av, as, indent), note)
+		}
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w.b, "%s  # (%d unchanged attribute%s hidden)\n", pad, hidden, plural(hidden))
+	}
+}
+
+// seq writes a list's difference: elements kept, removed and added, by a
+// longest-common-subsequence match (what a firewall rule list needs).
+func (w *writer) seq(before, after cty.Value, indent int) {
+	bs, as := before.AsValueSlice(), after.AsValueSlice()
+	// LCS table; lists here are short (rules, endpoints).
+	n, m := len(bs), len(as)
+	if n*m > 4_000_000 {
+		for _, v := range bs {
+			fmt.Fprintf(w.b, "%s%s %s,\n", strings.Repeat(" ", indent-2), w.c.sym("-"), value(v, false, indent))
+		}
+		for _, v := range as {
+			fmt.Fprintf(w.b, "%s%s %s,\n", strings.Repeat(" ", indent-2), w.c.sym("+"), value(v, false, indent))
+		}
+		return
+	}
+	l := make([][]int, n+1)
+	for i := range l {
+		l[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if same(bs[i], as[j]) {
+				l[i][j] = l[i+1][j+1] + 1
+			} else if l[i+1][j] >= l[i][j+1] {
+				l[i][j] = l[i+1][j]
+			} else {
+				l[i][j] = l[i][j+1]
+			}
+		}
+	}
+	pad := strings.Repeat(" ", indent-2)
+	kept := 0
+	flushKept := func() {
+		if kept > 0 {
+			fmt.Fprintf(w.b, "%s  # (%d unchanged element%s hidden)\n", pad, kept, plural(kept))
+			kept = 0
+		}
+	}
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && same(bs[i], as[j]):
+			kept++
+			i++
+			j++
+		case j < m && (i == n || l[i][j+1] >= l[i+1][j]):
+			flushKept()
+			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("+"), value(as[j], false, indent))
+			j++
+		default:
+			flushKept()
+			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("-"), value(bs[i], false, indent))
+			i++
+		}
+	}
+	flushKept()
+}
+
+func isSeq(v cty.Value) bool {
+	t := v.Type()
+	return !v.IsNull() && (t.IsListType() || t.IsTupleType())
+}
+
+func isMultiline(a, b cty.Value) bool {
+	return a.Type() == cty.String && b.Type() == cty.String && a.IsKnown() && b.IsKnown() && !a.IsNull() && !b.IsNull() &&
+		(strings.Contains(a.AsString(), "\n") || strings.Contains(b.AsString(), "\n"))
+}
+
+// lineDiff renders a line-by-line diff of two texts with go-diff.
+func lineDiff(a, b string, indent int, c Colors) string {
+	dmp := diffmatchpatch.New()
+	ca, cb, lines := dmp.DiffLinesToChars(a, b)
+	diffs := dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines)
+	var out strings.Builder
+	pad := strings.Repeat(" ", indent-2)
+	for _, d := range diffs {
+		sym := " "
+		switch d.Type {
+		case diffmatchpatch.DiffInsert:
+			sym = "+"
+		case diffmatchpatch.DiffDelete:
+			sym = "-"
+		}
+		for _, line := range strings.SplitAfter(d.Text, "\n") {
+			if line == "" {
+				continue
+			}
+			fmt.Fprintf(&out, "%s%s %s\n", pad, c.sym(sym), strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return out.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// same compares for display: unknown equals nothing.
+func same(a, b cty.Value) bool {
+	if !a.IsWhollyKnown() || !b.IsWhollyKnown() {
+		return false
+	}
+	if a.IsNull() || b.IsNull() {
+		return a.IsNull() && b.IsNull()
+	}
+	return a.RawEquals(b) || a.Equals(b).True()
+}
+
+// value renders a value in HCL syntax.
+func value(v cty.Value, sensitive bool, indent int) string {
+	if sensitive {
+		return "(sensitive value)"
+	}
+	if !v.IsKnown() {
+		return "(known after apply)"
+	}
+	if v.IsNull() {
+		return "null"
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		s := v.AsString()
+		if strings.Contains(s, "\n") {
+			pad := strings.Repeat(" ", indent+2)
+			return "<<-EOT\n" + pad + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pad) + "\n" + strings.Repeat(" ", indent) + "EOT"
+		}
+		return strconv.Quote(s)
+	case t == cty.Number:
+		return formatNumber(v.AsBigFloat())
+	case t == cty.Bool:
+		return strconv.FormatBool(v.True())
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		if v.LengthInt() == 0 {
+			return "[]"
+		}
+		var parts []string
+		simple := true
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			if ev.IsKnown() && !ev.IsNull() && !ev.Type().IsPrimitiveType() {
+				simple = false
+			}
+			parts = append(parts, value(ev, false, indent+4))
+		}
+		if simple {
+			return "[" + strings.Join(parts, ", ") + "]"
+		}
+		pad := strings.Repeat(" ", indent+4)
+		return "[\n" + pad + strings.Join(parts, ",\n"+pad) + ",\n" + strings.Repeat(" ", indent) + "]"
+	case t.IsMapType() || t.IsObjectType():
+		if v.LengthInt() == 0 {
+			return "{}"
+		}
+		var keys []string
+		vals := map[string]cty.Value{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, ev := it.Element()
+			if t.IsObjectType() && ev.IsKnown() && ev.IsNull() {
+				continue
+			}
+			keys = append(keys, k.AsString())
+			vals[k.AsString()] = ev
+		}
+		sort.Strings(keys)
+		wd := width(keys)
+		pad := strings.Repeat(" ", indent+4)
+		var b strings.Builder
+		b.WriteString("{\n")
+		for _, k := range keys {
+			name := k
+			if t.IsMapType() {
+				name = strconv.Quote(k)
+			}
+			fmt.Fprintf(&b, "%s%-*s = %s\n", pad, wd, name, value(vals[k], false, indent+4))
+		}
+		b.WriteString(strings.Repeat(" ", indent) + "}")
+		return b.String()
+	}
+	return v.GoString()
+}
+
+func formatNumber(f *big.Float) string {
+	if f.IsInt() {
+		i, _ := f.Int(nil)
+		return i.String()
+	}
+	return f.Text('g', -1)
+}
+
+// Value renders a value for output and state show.
+func Value(v cty.Value, sensitive bool) string { return value(v, sensitive, 0) }

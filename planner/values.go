@@ -1,0 +1,111 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/msgpack"
+)
+
+// encodeValue serializes v (which may hold unknowns) as the schema's type.
+func encodeValue(s *providers.Schema, v cty.Value) ([]byte, error) {
+	return msgpack.Marshal(v, s.ImpliedType())
+}
+
+func decodeValue(s *providers.Schema, b []byte) (cty.Value, error) {
+	return msgpack.Unmarshal(b, s.ImpliedType())
+}
+
+func addrStrings(as []addr.Instance) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func parseAddrs(ss []string) []addr.Instance {
+	out := make([]addr.Instance, 0, len(ss))
+	for _, s := range ss {
+		if a, err := addr.ParseInstance(s); err == nil {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+// pathString renders a cty.Path as a.b[0]["k"].
+func pathString(p cty.Path) string {
+	s := ""
+	for _, step := range p {
+		switch st := step.(type) {
+		case cty.GetAttrStep:
+			if s != "" {
+				s += "."
+			}
+			s += st.Name
+		case cty.IndexStep:
+			if st.Key.Type() == cty.String {
+				s += fmt.Sprintf("[%q]", st.Key.AsString())
+			} else {
+				bf := st.Key.AsBigFloat()
+				s += "[" + bf.Text('f', -1) + "]"
+			}
+		}
+	}
+	return s
+}
+
+func pathStrings(ps []cty.Path) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = pathString(p)
+	}
+	return out
+}
+
+// parsePaths reads back what pathStrings wrote (attribute steps and
+// indexes), enough to hide sensitive values again.
+func parsePaths(ss []string) []cty.Path {
+	var out []cty.Path
+	for _, s := range ss {
+		var p cty.Path
+		name := ""
+		flush := func() {
+			if name != "" {
+				p = append(p, cty.GetAttrStep{Name: name})
+				name = ""
+			}
+		}
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '.':
+				flush()
+			case '[':
+				flush()
+				j := i + 1
+				for j < len(s) && s[j] != ']' {
+					j++
+				}
+				key := s[i+1 : j]
+				if len(key) > 1 && key[0] == '"' {
+					p = append(p, cty.IndexStep{Key: cty.StringVal(key[1 : len(key)-1])})
+				} else {
+					var n int64
+					fmt.Sscan(key, &n)
+					p = append(p, cty.IndexStep{Key: cty.NumberIntVal(n)})
+				}
+				i = j
+			default:
+				name += string(s[i])
+			}
+		}
+		flush()
+		out = append(out, p)
+	}
+	return out
+}
