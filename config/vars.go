@@ -18,7 +18,10 @@ const EnvPrefix = "LABFORM_VAR_"
 // sources win: environment, then -var-file files, then -var flags, in the
 // order given (Terraform's precedence).
 type Inputs struct {
-	raw map[string]rawInput
+	// Unknowns makes variables without a value unknown instead of an
+	// error: validate checks a lab without its inputs.
+	Unknowns bool
+	raw      map[string]rawInput
 	// Diags collects problems with the inputs themselves (an unreadable
 	// file); Evaluate reports them.
 	diags hcl.Diagnostics
@@ -109,6 +112,10 @@ func (l *Lab) evalVariables(in *Inputs) (map[string]cty.Value, hcl.Diagnostics) 
 	}
 	for _, name := range sortedAttrKeys(l.Variables) {
 		v := l.Variables[name]
+		if _, given := in.raw[name]; !given && in.Unknowns && v.Default == cty.NilVal {
+			vals[name] = cty.UnknownVal(v.Type)
+			continue
+		}
 		val, d := v.value(in.raw[name], name)
 		diags = append(diags, d...)
 		if d.HasErrors() {

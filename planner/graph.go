@@ -198,7 +198,11 @@ func (g *Graph) Walk(stop context.Context, parallelism int, fn func(id string) e
 				continue
 			}
 			mu.Unlock()
+			// Take a slot first, then look at stop: a stop that came while
+			// waiting for the slot must still keep v from starting.
+			sem <- struct{}{}
 			if stopped || stop.Err() != nil {
+				<-sem
 				stopped = true
 				mu.Lock()
 				res.NotStarted = append(res.NotStarted, g.ids[v])
@@ -207,7 +211,6 @@ func (g *Graph) Walk(stop context.Context, parallelism int, fn func(id string) e
 				mu.Unlock()
 				continue
 			}
-			sem <- struct{}{}
 			running++
 			go func(v int) {
 				err := fn(g.ids[v])

@@ -344,12 +344,14 @@ func (p *Planner) LabInfo(provider string) providers.Lab {
 	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider)}
 }
 
-// validate runs the providers' own checks on the desired values.
-func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
+func (p *Planner) validate(d *config.Desired) hcl.Diagnostics { return Validate(p.Registry, d) }
+
+// Validate runs the providers' own checks on the desired values.
+func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, a := range d.Order {
 		inst := d.Instances[a]
-		prov, _ := p.Registry.Provider(inst.Resource.Provider)
+		prov, _ := reg.Provider(inst.Resource.Provider)
 		v, ok := prov.(providers.Validator)
 		if !ok {
 			continue

@@ -109,3 +109,22 @@ func parsePaths(ss []string) []cty.Path {
 	}
 	return out
 }
+
+// DecodeRecord decodes a state record's value with its schema.
+func DecodeRecord(reg *providers.Registry, typ, provider string, b []byte) (cty.Value, *providers.Schema, error) {
+	s, err := reg.Schema(provider, typ)
+	if err != nil {
+		return cty.NilVal, nil, err
+	}
+	v, err := decodeValue(s, b)
+	return v, s, err
+}
+
+// EncodeRecord encodes a value for a state record.
+func EncodeRecord(reg *providers.Registry, typ, provider string, v cty.Value) ([]byte, error) {
+	s, err := reg.Schema(provider, typ)
+	if err != nil {
+		return nil, err
+	}
+	return encodeValue(s, v)
+}

@@ -1,0 +1,757 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
+	"github.com/sergi/go-diff/diffmatchpatch"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// debianPackage says where a missing tool comes from.
+var debianPackage = map[string]string{
+	"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils", "runc": "runc",
+	"iptables-restore": "iptables", "iptables-save": "iptables", "ip6tables-restore": "iptables", "nft": "nftables",
+	"VBoxManage": "VirtualBox (not in Debian's main archive; see virtualbox.org)",
+}
+
+func (a *app) initCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Prepare the lab directory and check the providers' tools",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, _ := filepath.Abs(a.dir())
+			fmt.Fprintf(a.io.out, "Initializing the lab in %s...\n", dir)
+			if err := os.MkdirAll(filepath.Join(dir, ".labform"), 0o755); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.io.out, "- .labform/ holds the state and the providers' files")
+			lab, err := a.loadLab()
+			if err != nil {
+				return err
+			}
+			used := map[string]bool{}
+			for _, r := range lab.Resources {
+				used[r.Provider] = true
+			}
+			missing := 0
+			fmt.Fprintln(a.io.out, "\nProviders this lab uses:")
+			for _, name := range a.reg.Names() {
+				if !used[name] {
+					continue
+				}
+				p, _ := a.reg.Provider(name)
+				tc, ok := p.(providers.ToolChecker)
+				if !ok {
+					fmt.Fprintf(a.io.out, "- %s: needs no external tool\n", name)
+					continue
+				}
+				var parts []string
+				for _, tool := range tc.Tools() {
+					if path, err := exec.LookPath(tool); err == nil {
+						parts = append(parts, fmt.Sprintf("%s found (%s)", tool, path))
+					} else {
+						missing++
+						parts = append(parts, fmt.Sprintf("%s MISSING (install %s)", tool, debianPackage[tool]))
+					}
+				}
+				fmt.Fprintf(a.io.out, "- %s: %s\n", name, strings.Join(parts, ", "))
+			}
+			if missing > 0 {
+				fmt.Fprintf(a.io.out, "\nWarning: %d tool(s) are missing. validate and plan work without them; apply needs them.\n", missing)
+			}
+			fmt.Fprintln(a.io.out, "\nlabform has been successfully initialized!")
+			return nil
+		},
+	}
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	var asJSON bool
+	vf := &varFlags{}
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the lab files without touching the lab",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lab, diags := config.Load(a.dir(), a.reg)
+			if !diags.HasErrors() {
+				in, err := vf.inputs()
+				if err != nil {
+					return err
+				}
+				in.Unknowns = true
+				d, more := config.Evaluate(lab, in, nil)
+				diags = append(diags, more...)
+				if !more.HasErrors() {
+					diags = append(diags, planner.Validate(a.reg, d)...)
+				}
+			}
+			var files map[string]*hcl.File
+			if lab != nil {
+				files = lab.Parser.Files()
+			}
+			if asJSON {
+				return a.validateJSON(diags)
+			}
+			if err := a.printDiags(diags, files); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.io.out, "Success! The configuration is valid.")
+			return nil
+		},
+	}
+	vf.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	return cmd
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonDiag struct {
+	Severity string     `json:"severity"`
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail"`
+	Range    *jsonRange `json:"range,omitempty"`
+}
+
+func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
+	out := []jsonDiag{}
+	for _, d := range diags {
+		jd := jsonDiag{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+		}
+		if d.Subject != nil {
+			r := d.Subject
+			jd.Range = &jsonRange{Filename: r.Filename, Start: jsonPos{r.Start.Line, r.Start.Column, r.Start.Byte}, End: jsonPos{r.End.Line, r.End.Column, r.End.Byte}}
+		}
+		out = append(out, jd)
+	}
+	return out
+}
+
+func (a *app) validateJSON(diags hcl.Diagnostics) error {
+	errs, warns := 0, 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "valid": errs == 0, "error_count": errs,
+		"warning_count": warns, "diagnostics": diagsJSON(diags)}, "", "  ")
+	fmt.Fprintf(a.io.out, "%s\n", b)
+	if errs > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+func (a *app) fmtCommand() *cobra.Command {
+	var check, diff bool
+	cmd := &cobra.Command{
+		Use:   "fmt [FILE|DIR]...",
+		Short: "Rewrite lab files in the canonical style",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{a.dir()}
+			}
+			var files []string
+			for _, arg := range args {
+				st, err := os.Stat(arg)
+				if err != nil {
+					return err
+				}
+				if !st.IsDir() {
+					files = append(files, arg)
+					continue
+				}
+				fs, err := config.LabFiles(arg)
+				if err != nil {
+					return err
+				}
+				files = append(files, fs...)
+			}
+			unformatted := false
+			var diags hcl.Diagnostics
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				if _, d := hclwrite.ParseConfig(src, f, hcl.InitialPos); d.HasErrors() {
+					diags = append(diags, d...)
+					continue
+				}
+				out := hclwrite.Format(src)
+				if bytes.Equal(src, out) {
+					continue
+				}
+				unformatted = true
+				fmt.Fprintln(a.io.out, f)
+				if diff {
+					dmp := diffmatchpatch.New()
+					ca, cb, lines := dmp.DiffLinesToChars(string(src), string(out))
+					for _, d := range dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines) {
+						sym := " "
+						if d.Type == diffmatchpatch.DiffInsert {
+							sym = "+"
+						} else if d.Type == diffmatchpatch.DiffDelete {
+							sym = "-"
+						}
+						for _, l := range strings.SplitAfter(d.Text, "\n") {
+							if l != "" && sym != " " {
+								fmt.Fprintf(a.io.out, "%s%s", sym, l)
+							}
+						}
+					}
+				}
+				if !check {
+					if err := os.WriteFile(f, out, 0o644); err != nil {
+						return err
+					}
+				}
+			}
+			if err := a.printDiags(diags, nil); err != nil {
+				return err
+			}
+			if check && unformatted {
+				return exitError{3}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "only check; exit 3 when a file needs formatting")
+	cmd.Flags().BoolVar(&diff, "diff", false, "show what would change")
+	return cmd
+}
+
+func (a *app) showCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show [PLANFILE]",
+		Short: "Show the state, or a saved plan",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				saved, err := planner.ReadPlanFile(args[0], a.reg)
+				if err != nil {
+					return err
+				}
+				return a.printPlan(a.io.out, saved.Plan, asJSON)
+			}
+			s, err := a.openState(a.dir(), "labform show", 0)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return a.showState(s, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	return cmd
+}
+
+type stateEntry struct {
+	addr   string
+	rec    *state.Record
+	value  cty.Value
+	schema *providers.Schema
+}
+
+func (a *app) stateEntries(s *state.Store) ([]stateEntry, error) {
+	recs, err := s.Resources()
+	if err != nil {
+		return nil, err
+	}
+	var out []stateEntry
+	for addr, rec := range recs {
+		v, sch, err := planner.DecodeRecord(a.reg, rec.Type, rec.Provider, rec.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", addr, err)
+		}
+		out = append(out, stateEntry{addr: addr, rec: rec, value: v, schema: sch})
+	}
+	sort.Slice(out, func(i, j int) bool { return lessAddr(out[i].addr, out[j].addr) })
+	return out, nil
+}
+
+func (a *app) showState(s *state.Store, asJSON bool) error {
+	entries, err := a.stateEntries(s)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		var resources []map[string]interface{}
+		for _, e := range entries {
+			vb, _ := ctyjson.Marshal(e.value, e.value.Type())
+			resources = append(resources, map[string]interface{}{"address": e.addr, "mode": "managed", "type": e.rec.Type,
+				"provider_name": e.rec.Provider, "values": json.RawMessage(vb), "depends_on": e.rec.Deps})
+		}
+		outs, err := a.outputsJSON(s)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "values": map[string]interface{}{
+			"outputs": outs, "root_module": map[string]interface{}{"resources": resources}}}, "", "  ")
+		fmt.Fprintf(a.io.out, "%s\n", b)
+		return nil
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(a.io.out, "The state is empty: nothing has been applied.")
+		return nil
+	}
+	for _, e := range entries {
+		a.printInstance(e)
+	}
+	return a.printOutputs(s, "", false, "Outputs:\n\n")
+}
+
+func (a *app) printInstance(e stateEntry) {
+	sens := map[string]bool{}
+	for _, p := range e.rec.Sensitive {
+		sens[p] = true
+	}
+	fmt.Fprintf(a.io.out, "# %s:\n%s %q {\n", e.addr, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
+	var names []string
+	for n := range e.value.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w := 0
+	for _, n := range names {
+		if len(n) > w {
+			w = len(n)
+		}
+	}
+	for _, n := range names {
+		v := e.value.GetAttr(n)
+		if v.IsNull() || ((v.Type().IsListType() || v.Type().IsMapType()) && v.LengthInt() == 0) {
+			continue
+		}
+		fmt.Fprintf(a.io.out, "    %-*s = %s\n", w, n, strings.ReplaceAll(render.Value(v, sens[n]), "\n", "\n    "))
+	}
+	fmt.Fprint(a.io.out, "}\n\n")
+}
+
+func (a *app) stateCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
+	open := func(name string) (*state.Store, error) { return a.openState(a.dir(), "labform state "+name, 0) }
+	cmd.AddCommand(&cobra.Command{
+		Use: "list [ADDRESS]...", Short: "List the instances in state",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := open("list")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			targets, err := parseTargets(args)
+			if err != nil {
+				return err
+			}
+			recs, err := s.Resources()
+			if err != nil {
+				return err
+			}
+			var addrs []string
+			for ad := range recs {
+				if len(targets) > 0 && !matchAny(targets, ad) {
+					continue
+				}
+				addrs = append(addrs, ad)
+			}
+			sort.Slice(addrs, func(i, j int) bool { return lessAddr(addrs[i], addrs[j]) })
+			for _, ad := range addrs {
+				fmt.Fprintln(a.io.out, ad)
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := open("show")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			entries, err := a.stateEntries(s)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if e.addr == args[0] {
+					a.printInstance(e)
+					return nil
+				}
+			}
+			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
+		},
+	}, &cobra.Command{
+		Use: "rm ADDRESS...", Short: "Forget instances; their objects keep running", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := open("rm")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			targets, err := parseTargets(args)
+			if err != nil {
+				return err
+			}
+			recs, err := s.Resources()
+			if err != nil {
+				return err
+			}
+			var gone []string
+			for ad := range recs {
+				if matchAny(targets, ad) {
+					gone = append(gone, ad)
+				}
+			}
+			if len(gone) == 0 {
+				return fmt.Errorf("no instance in state matches %s", strings.Join(args, ", "))
+			}
+			if err := s.Delete(gone...); err != nil {
+				return err
+			}
+			sort.Strings(gone)
+			for _, g := range gone {
+				fmt.Fprintf(a.io.out, "Removed %s\n", g)
+			}
+			fmt.Fprintf(a.io.out, "Successfully removed %d instance(s). Their objects keep running; labform no longer manages them.\n", len(gone))
+			return nil
+		},
+	}, &cobra.Command{
+		Use: "mv SOURCE DESTINATION", Short: "Give an instance a new address", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := open("mv")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			src, err := parseTargets(args[:1])
+			if err != nil {
+				return err
+			}
+			dst, err := parseTargets(args[1:])
+			if err != nil {
+				return err
+			}
+			rec, err := s.Get(src[0].String())
+			if err != nil || rec == nil {
+				return fmt.Errorf("no instance %s in state", args[0])
+			}
+			if dst[0].Type != src[0].Type {
+				return fmt.Errorf("cannot move a %s to a %s address", src[0].Type, dst[0].Type)
+			}
+			if other, _ := s.Get(dst[0].String()); other != nil {
+				return fmt.Errorf("%s already exists in state", dst[0])
+			}
+			rec.Addr = dst[0].String()
+			if err := s.Put(rec); err != nil {
+				return err
+			}
+			if err := s.Delete(src[0].String()); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved 1 object(s).\n", args[0], args[1])
+			return nil
+		},
+	}, a.statePullCommand(open), a.statePushCommand(open))
+	return cmd
+}
+
+// stateDoc is the JSON form of a whole state (pull and push).
+type stateDoc struct {
+	Version   int                      `json:"version"`
+	Lineage   string                   `json:"lineage"`
+	Serial    uint64                   `json:"serial"`
+	Resources []stateDocResource       `json:"resources"`
+	Outputs   map[string]*state.Output `json:"outputs"`
+}
+
+type stateDocResource struct {
+	Address   string          `json:"address"`
+	Type      string          `json:"type"`
+	Provider  string          `json:"provider"`
+	Values    json.RawMessage `json:"values"`
+	Private   []byte          `json:"private,omitempty"`
+	Deps      []string        `json:"depends_on,omitempty"`
+	Sensitive []string        `json:"sensitive,omitempty"`
+}
+
+func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.Command {
+	return &cobra.Command{
+		Use: "pull", Short: "Print the whole state as JSON", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := open("pull")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			meta, err := s.Meta()
+			if err != nil {
+				return err
+			}
+			entries, err := a.stateEntries(s)
+			if err != nil {
+				return err
+			}
+			doc := stateDoc{Version: state.FormatVersion, Lineage: meta.Lineage, Serial: meta.Serial, Resources: []stateDocResource{}}
+			for _, e := range entries {
+				vb, err := ctyjson.Marshal(e.value, e.schema.ImpliedType())
+				if err != nil {
+					return err
+				}
+				doc.Resources = append(doc.Resources, stateDocResource{Address: e.addr, Type: e.rec.Type, Provider: e.rec.Provider,
+					Values: vb, Private: e.rec.Private, Deps: e.rec.Deps, Sensitive: e.rec.Sensitive})
+			}
+			if doc.Outputs, err = s.Outputs(); err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(doc, "", "  ")
+			fmt.Fprintf(a.io.out, "%s\n", b)
+			return nil
+		},
+	}
+}
+
+func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "push FILE", Short: "Replace the state with a JSON state from state pull", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var doc stateDoc
+			if err := json.Unmarshal(b, &doc); err != nil || doc.Version == 0 {
+				return fmt.Errorf("%s is not a labform state (from state pull)", args[0])
+			}
+			s, err := open("push")
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			meta, err := s.Meta()
+			if err != nil {
+				return err
+			}
+			if !force && doc.Lineage != meta.Lineage {
+				return fmt.Errorf("%s has lineage %s, but this lab's state has lineage %s: it is another lab's state. Use -force to push it anyway", args[0], doc.Lineage, meta.Lineage)
+			}
+			if !force && doc.Serial < meta.Serial {
+				return fmt.Errorf("%s has serial %d, older than the state's %d: pushing it would lose changes. Use -force to push it anyway", args[0], doc.Serial, meta.Serial)
+			}
+			var recs []*state.Record
+			for _, r := range doc.Resources {
+				_, sch, err := planner.DecodeRecord(a.reg, r.Type, r.Provider, nil)
+				if sch == nil {
+					return fmt.Errorf("%s: %w", r.Address, err)
+				}
+				v, err := ctyjson.Unmarshal(r.Values, sch.ImpliedType())
+				if err != nil {
+					return fmt.Errorf("%s: %w", r.Address, err)
+				}
+				enc, err := planner.EncodeRecord(a.reg, r.Type, r.Provider, v)
+				if err != nil {
+					return err
+				}
+				recs = append(recs, &state.Record{Addr: r.Address, Type: r.Type, Provider: r.Provider, Value: enc, Private: r.Private, Deps: r.Deps, Sensitive: r.Sensitive})
+			}
+			lineage := ""
+			if force {
+				lineage = doc.Lineage
+			}
+			if err := s.Replace(lineage, recs, doc.Outputs); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.io.out, "Pushed %d instance(s) to the state.\n", len(recs))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "push even when lineage or serial disagree")
+	return cmd
+}
+
+func (a *app) outputCommand() *cobra.Command {
+	var asJSON, raw bool
+	cmd := &cobra.Command{
+		Use: "output [NAME]", Short: "Show the lab's outputs", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openState(a.dir(), "labform output", 0)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if raw {
+				outs, err := s.Outputs()
+				if err != nil {
+					return err
+				}
+				o, ok := outs[name]
+				if !ok {
+					return fmt.Errorf("no output %q", name)
+				}
+				v, err := planner.DecodeOutput(o)
+				if err != nil {
+					return err
+				}
+				if !v.Type().IsPrimitiveType() {
+					return fmt.Errorf("-raw prints strings, numbers and bools; %q is a %s", name, v.Type().FriendlyName())
+				}
+				fmt.Fprintln(a.io.out, strings.Trim(render.Value(v, false), `"`))
+				return nil
+			}
+			return a.printOutputs(s, name, asJSON, "")
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	cmd.Flags().BoolVar(&raw, "raw", false, "print a string output as it is, without quotes")
+	return cmd
+}
+
+func (a *app) outputsJSON(s *state.Store) (map[string]interface{}, error) {
+	outs, err := s.Outputs()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]interface{}{}
+	for n, o := range outs {
+		m[n] = map[string]interface{}{"value": o.Value, "type": o.Type, "sensitive": o.Sensitive}
+	}
+	return m, nil
+}
+
+func (a *app) printOutputs(s *state.Store, name string, asJSON bool, header string) error {
+	outs, err := s.Outputs()
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		o, ok := outs[name]
+		if !ok {
+			return fmt.Errorf("no output %q: the lab declares no such output, or it has not been applied", name)
+		}
+		if asJSON {
+			fmt.Fprintf(a.io.out, "%s\n", o.Value)
+			return nil
+		}
+		v, err := planner.DecodeOutput(o)
+		if err != nil {
+			return err
+		}
+		// Asking for one output by name shows it even when sensitive.
+		fmt.Fprintln(a.io.out, render.Value(v, false))
+		return nil
+	}
+	if asJSON {
+		m, err := a.outputsJSON(s)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Fprintf(a.io.out, "%s\n", b)
+		return nil
+	}
+	if len(outs) == 0 {
+		return nil
+	}
+	fmt.Fprint(a.io.out, header)
+	var names []string
+	for n := range outs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v, err := planner.DecodeOutput(outs[n])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.io.out, "%s = %s\n", n, render.Value(v, outs[n].Sensitive))
+	}
+	return nil
+}
+
+func (a *app) graphCommand() *cobra.Command {
+	return &cobra.Command{
+		Use: "graph", Short: "Print the lab's dependency graph in Graphviz DOT", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lab, err := a.loadLab()
+			if err != nil {
+				return err
+			}
+			in := config.NewInputs()
+			in.AddEnv(os.Environ())
+			in.Unknowns = true
+			d, diags := config.Evaluate(lab, in, nil)
+			if err := a.printDiags(diags, lab.Parser.Files()); err != nil {
+				return err
+			}
+			g := planner.NewGraph()
+			for _, ia := range d.Order {
+				g.Add(ia.String())
+			}
+			for _, ia := range d.Order {
+				for _, dep := range d.Instances[ia].Deps {
+					g.Connect(dep.String(), ia.String())
+				}
+			}
+			fmt.Fprint(a.io.out, g.Dot())
+			return nil
+		},
+	}
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use: "version", Short: "Show labform's version", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				b, _ := json.MarshalIndent(map[string]interface{}{"labform_version": Version, "platform": runtime.GOOS + "_" + runtime.GOARCH,
+					"providers": a.reg.Names()}, "", "  ")
+				fmt.Fprintf(a.io.out, "%s\n", b)
+				return nil
+			}
+			fmt.Fprintf(a.io.out, "labform v%s\non %s_%s\nproviders: %s\n", Version, runtime.GOOS, runtime.GOARCH, strings.Join(a.reg.Names(), ", "))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	return cmd
+}

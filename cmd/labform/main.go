@@ -1,0 +1,12 @@
+// Command labform is a declarative topology reconciler for network labs.
+package main
+
+import (
+	"os"
+
+	"github.com/labform/labform/providers/all"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], all.Registry(), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+}

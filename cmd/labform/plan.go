@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/planner/render"
+	"github.com/spf13/cobra"
+)
+
+// opFlags are the flags of plan, apply and destroy.
+type opFlags struct {
+	vars        varFlags
+	out         string
+	detailed    bool
+	refresh     bool
+	refreshOnly bool
+	destroy     bool
+	targets     []string
+	excludes    []string
+	replace     []string
+	json        bool
+	parallelism int
+	lockTimeout time.Duration
+	autoApprove bool
+}
+
+func (f *opFlags) addCommon(cmd *cobra.Command) {
+	f.vars.add(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.refresh, "refresh", true, "read the live lab first; -refresh=false plans from state alone")
+	fl.StringArrayVar(&f.targets, "target", nil, "plan only this resource or instance and what it needs (repeatable)")
+	fl.StringArrayVar(&f.excludes, "exclude", nil, "leave out this resource or instance and what depends on it (repeatable)")
+	fl.BoolVar(&f.json, "json", false, "machine-readable output")
+	fl.IntVar(&f.parallelism, "parallelism", 10, "how many provider actions run at once")
+	fl.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another run's state lock")
+}
+
+func (a *app) planCommand() *cobra.Command {
+	f := &opFlags{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change in the lab",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runPlan(cmd, f)
+		},
+	}
+	f.addCommon(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "save the plan to this file, for apply FILE")
+	fl.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 2 when the plan has changes (0: none, 1: error)")
+	fl.BoolVar(&f.refreshOnly, "refresh-only", false, "plan only to bring state in line with the live lab")
+	fl.BoolVar(&f.destroy, "destroy", false, "plan to destroy everything")
+	fl.StringArrayVar(&f.replace, "replace", nil, "plan to replace this instance even if unchanged (repeatable)")
+	return cmd
+}
+
+func (a *app) applyCommand() *cobra.Command {
+	f := &opFlags{}
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE]",
+		Short: "Make the lab match its configuration",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return a.runApplySaved(cmd, f, args[0])
+			}
+			return a.runApply(cmd, f)
+		},
+	}
+	f.addCommon(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.autoApprove, "auto-approve", false, "apply without asking")
+	fl.BoolVar(&f.refreshOnly, "refresh-only", false, "only bring state in line with the live lab")
+	fl.BoolVar(&f.destroy, "destroy", false, "destroy everything")
+	fl.StringArrayVar(&f.replace, "replace", nil, "replace this instance even if unchanged (repeatable)")
+	return cmd
+}
+
+func (a *app) destroyCommand() *cobra.Command {
+	f := &opFlags{destroy: true}
+	cmd := &cobra.Command{
+		Use:   "destroy",
+		Short: "Destroy everything the lab created",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runApply(cmd, f)
+		},
+	}
+	f.addCommon(cmd)
+	cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "destroy without asking")
+	return cmd
+}
+
+// session is a lab, its state and a planner, opened for one command.
+type session struct {
+	p     *planner.Planner
+	close func()
+}
+
+func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, error) {
+	saved := a.chdir
+	a.chdir = dir
+	lab, err := a.loadLab()
+	a.chdir = saved
+	if err != nil {
+		return nil, err
+	}
+	in, err := f.vars.inputs()
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.openState(dir, cmdName, f.lockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	p := &planner.Planner{Registry: a.reg, Store: store, Lab: lab, Inputs: in, Parallelism: f.parallelism}
+	return &session{p: p, close: func() { store.Close() }}, nil
+}
+
+func (f *opFlags) planOptions() (planner.PlanOptions, error) {
+	opts := planner.PlanOptions{Mode: planner.NormalMode, Refresh: f.refresh}
+	if f.destroy && f.refreshOnly {
+		return opts, fmt.Errorf("-destroy and -refresh-only cannot be used together")
+	}
+	if f.destroy {
+		opts.Mode = planner.DestroyMode
+	}
+	if f.refreshOnly {
+		opts.Mode, opts.Refresh = planner.RefreshOnlyMode, true
+	}
+	var err error
+	if opts.Targets, err = parseTargets(f.targets); err != nil {
+		return opts, err
+	}
+	if opts.Excludes, err = parseTargets(f.excludes); err != nil {
+		return opts, err
+	}
+	for _, s := range f.replace {
+		ia, err := addr.ParseInstance(s)
+		if err != nil {
+			return opts, err
+		}
+		opts.Replace = append(opts.Replace, ia)
+	}
+	return opts, nil
+}
+
+func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Plan, error) {
+	opts, err := f.planOptions()
+	if err != nil {
+		return nil, err
+	}
+	plan, diags := s.p.Plan(ctx, opts)
+	if err := a.printDiags(diags, s.p.Lab.Parser.Files()); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func (a *app) printPlan(out io.Writer, plan *planner.Plan, asJSON bool) error {
+	if asJSON {
+		b, err := render.JSON(plan, Version)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	}
+	_, err := io.WriteString(out, render.Plan(plan, a.colors()))
+	return err
+}
+
+func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
+	s, err := a.openSession("labform plan", f, a.dir())
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	plan, err := a.makePlan(cmd.Context(), s, f)
+	if err != nil {
+		return err
+	}
+	if err := a.printPlan(a.io.out, plan, f.json); err != nil {
+		return err
+	}
+	if f.out != "" {
+		if err := planner.WritePlanFile(f.out, plan, s.p.Lab.Dir, s.p.Desired().Vars, a.reg); err != nil {
+			return fmt.Errorf("saving the plan: %w", err)
+		}
+		if !f.json {
+			fmt.Fprintf(a.io.out, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    labform apply %q\n", f.out, f.out)
+		}
+	}
+	if f.detailed && plan.HasChanges() {
+		return exitError{2}
+	}
+	return nil
+}
+
+func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
+	s, err := a.openSession("labform apply", f, a.dir())
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	plan, err := a.makePlan(cmd.Context(), s, f)
+	if err != nil {
+		return err
+	}
+	if !f.json {
+		a.printPlan(a.io.out, plan, false)
+	}
+	if !plan.HasChanges() && len(plan.Drift) == 0 {
+		if f.json {
+			a.jsonLine("info", "No changes", "change_summary", nil)
+		}
+		return a.finishApply(s, plan, f)
+	}
+	if !f.autoApprove {
+		if !a.stdinTerminal() {
+			return fmt.Errorf("no terminal to ask for approval: run with -auto-approve, or apply a saved plan (plan -out FILE, then apply FILE)")
+		}
+		what := "perform these actions"
+		if plan.Mode == planner.DestroyMode {
+			what = "destroy all the objects of this lab"
+		}
+		fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
+		line, _ := bufio.NewReader(a.io.in).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(a.io.out, "\nApply cancelled.")
+			return exitError{1}
+		}
+		fmt.Fprintln(a.io.out)
+	}
+	return a.finishApply(s, plan, f)
+}
+
+func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
+	saved, err := planner.ReadPlanFile(path, a.reg)
+	if err != nil {
+		return err
+	}
+	s, err := a.openSession("labform apply "+path, f, saved.LabDir)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.p.Inputs = saved.Inputs
+	if err := s.p.Prepare(); err != nil {
+		return err
+	}
+	return a.finishApply(s, saved.Plan, f)
+}
+
+// finishApply applies with progress, handles Ctrl-C and prints the result.
+func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags) error {
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(a.io.err, "\nInterrupt received: no new actions will start; waiting for running ones to finish and saving state...")
+			cancel()
+		}
+	}()
+	s.p.Hook = &uiHook{a: a, json: f.json}
+	// The providers' context is not cancelled by Ctrl-C: an action that
+	// has started finishes, so that its result is recorded.
+	res, diags := s.p.Apply(context.Background(), plan, planner.ApplyOptions{Stop: stop})
+	if err := a.printDiags(diags, s.p.Lab.Parser.Files()); err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		fmt.Fprintf(a.io.err, "\nError: %s\n", err)
+		if len(res.Skipped) > 0 {
+			fmt.Fprintf(a.io.err, "\nNot attempted because something they need failed: %s\n", strings.Join(res.Skipped, ", "))
+		}
+		return exitError{1}
+	}
+	if res.Stopped {
+		fmt.Fprintf(a.io.err, "\nStopped: %d action(s) were not started (%s). State holds everything done so far; run apply again to finish.\n",
+			len(res.NotStarted), strings.Join(res.NotStarted, ", "))
+		return exitError{1}
+	}
+	verb := "Apply"
+	if plan.Mode == planner.DestroyMode {
+		verb = "Destroy"
+	}
+	if f.json {
+		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
+			"change_summary", map[string]interface{}{"add": res.Added, "change": res.Changed, "remove": res.Destroyed, "operation": strings.ToLower(verb)})
+		return nil
+	}
+	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
+	if plan.Mode != planner.DestroyMode {
+		return a.printOutputs(s.p.Store, "", false, "\nOutputs:\n\n")
+	}
+	return nil
+}
+
+// uiHook prints apply's progress the way Terraform does.
+type uiHook struct {
+	a    *app
+	json bool
+	mu   sync.Mutex
+}
+
+func verbs(c *planner.Change) (start, done, failed string) {
+	switch c.Action {
+	case planner.Create:
+		return "Creating...", "Creation complete", "Creation failed"
+	case planner.Delete:
+		return "Destroying...", "Destruction complete", "Destruction failed"
+	case planner.Replace, planner.CreateThenDelete:
+		return "Replacing...", "Replacement complete", "Replacement failed"
+	}
+	if c.Cost.String() == "restart" {
+		return "Restarting...", "Restart complete", "Restart failed"
+	}
+	return "Modifying...", "Modifications complete", "Modifications failed"
+}
+
+func (h *uiHook) PreApply(c *planner.Change) {
+	start, _, _ := verbs(c)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.json {
+		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", map[string]interface{}{"resource": c.Addr.String(), "action": c.Action})
+		return
+	}
+	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
+}
+
+func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) {
+	_, done, failed := verbs(c)
+	msg := done
+	if err != nil {
+		msg = failed
+	}
+	el := elapsed.Round(time.Second).String()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.json {
+		typ, level := "apply_complete", "info"
+		if err != nil {
+			typ, level = "apply_errored", "error"
+		}
+		h.a.jsonLine(level, fmt.Sprintf("%s: %s after %s", c.Addr, msg, el), typ,
+			map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": elapsed.Seconds()})
+		return
+	}
+	fmt.Fprintf(h.a.io.out, "%s: %s after %s\n", h.a.colors().Bold(c.Addr.String()), msg, el)
+}
+
+func (a *app) jsonLine(level, msg, typ string, hook interface{}) {
+	line := map[string]interface{}{"@level": level, "@message": msg, "@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": typ}
+	if hook != nil {
+		line["hook"] = hook
+	}
+	b, _ := json.Marshal(line)
+	fmt.Fprintf(a.io.out, "%s\n", b)
+}

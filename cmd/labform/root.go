@@ -1,0 +1,233 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
+	"github.com/spf13/cobra"
+)
+
+// Version is set by the build (-ldflags "-X main.Version=...").
+var Version = "0.1.0-dev"
+
+// exitError carries an exit code through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+	// terminal overrides terminal detection (tests).
+	terminal *bool
+}
+
+// app is what every command shares: no package-level settings.
+type app struct {
+	reg     *providers.Registry
+	io      stdio
+	chdir   string
+	noColor bool
+}
+
+// run parses args and runs the command; it returns the exit code.
+func run(args []string, reg *providers.Registry, io stdio) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(io.err, "\nError: labform crashed: %v\n\nThis is a bug in labform. Please report it with the command you ran and your lab files.\n", r)
+			code = 1
+		}
+	}()
+	a := &app{reg: reg, io: io}
+	root := a.rootCommand()
+	root.SetArgs(normalizeArgs(args))
+	root.SetIn(io.in)
+	root.SetOut(io.out)
+	root.SetErr(io.err)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(io.err, "Error: %s\n", err)
+		return 1
+	}
+}
+
+// normalizeArgs accepts Terraform's single-dash long flags (-out=FILE,
+// -auto-approve) by turning them into the double-dash form cobra parses.
+func normalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && !(a[1] >= '0' && a[1] <= '9') {
+			a = "-" + a
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "labform",
+		Short: "Declarative topology reconciler for network labs",
+		Long: `labform reads a lab from *.lab.hcl files, compares it with the lab as it
+runs, shows what would change (plan) and makes it so (apply).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.chdir, "chdir", ".", "the lab directory")
+	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
+	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
+		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand())
+	return root
+}
+
+func (a *app) dir() string { return a.chdir }
+
+// isTerminal says whether f is a terminal.
+func isTerminal(f interface{}) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := file.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (a *app) stdinTerminal() bool {
+	if a.io.terminal != nil {
+		return *a.io.terminal
+	}
+	return isTerminal(a.io.in)
+}
+
+func (a *app) colors() render.Colors {
+	if a.noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	if a.io.terminal != nil {
+		return render.Colors(*a.io.terminal)
+	}
+	return render.Colors(isTerminal(a.io.out))
+}
+
+// printDiags writes diagnostics with source snippets; it returns an
+// exitError when there are errors.
+func (a *app) printDiags(diags hcl.Diagnostics, files map[string]*hcl.File) error {
+	if len(diags) == 0 {
+		return nil
+	}
+	w := hcl.NewDiagnosticTextWriter(a.io.err, files, 78, bool(a.colors()))
+	for _, d := range diags {
+		w.WriteDiagnostic(d)
+	}
+	if diags.HasErrors() {
+		return exitError{1}
+	}
+	return nil
+}
+
+// varFlags are the flags that give variables values.
+type varFlags struct {
+	vars     []string
+	varFiles []string
+}
+
+func (v *varFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&v.vars, "var", nil, "set a variable: -var 'name=value' (repeatable)")
+	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from a file of name = value lines (repeatable)")
+}
+
+func (v *varFlags) inputs() (*config.Inputs, error) {
+	in := config.NewInputs()
+	in.AddEnv(os.Environ())
+	for _, f := range v.varFiles {
+		in.AddFile(f)
+	}
+	for _, kv := range v.vars {
+		if err := in.AddFlag(kv); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// loadLab parses the lab directory and prints diagnostics.
+func (a *app) loadLab() (*config.Lab, error) {
+	lab, diags := config.Load(a.dir(), a.reg)
+	var files map[string]*hcl.File
+	if lab != nil {
+		files = lab.Parser.Files()
+	}
+	if err := a.printDiags(diags, files); err != nil {
+		return nil, err
+	}
+	return lab, nil
+}
+
+func statePath(dir string) string { return filepath.Join(dir, ".labform", "state.db") }
+
+// openState opens the lab's state, taking its lock.
+func (a *app) openState(dir, command string, lockTimeout time.Duration) (*state.Store, error) {
+	s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseTargets(ss []string) ([]addr.Target, error) {
+	var out []addr.Target
+	for _, s := range ss {
+		t, err := addr.ParseTarget(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func indent(s, pad string) string {
+	return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
+}
+
+func matchAny(ts []addr.Target, s string) bool {
+	ia, err := addr.ParseInstance(s)
+	if err != nil {
+		return false
+	}
+	for _, t := range ts {
+		if t.Matches(ia) {
+			return true
+		}
+	}
+	return false
+}
+
+func lessAddr(a, b string) bool {
+	ia, err1 := addr.ParseInstance(a)
+	ib, err2 := addr.ParseInstance(b)
+	if err1 != nil || err2 != nil {
+		return a < b
+	}
+	return ia.Less(ib)
+}
