@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -70,9 +71,9 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 	for _, name := range sortedAttrKeys(l.Providers) {
 		pc := l.Providers[name]
 		ctx := d.contextFor(base, pc.Content.exprs(), nil)
-		v, dd := evalContent(pc.Content, l.Registry.ConfigSchema(name), ctx)
+		v, dd := evalContent(pc.Content, l.Registry.ConfigSchema(name), ctx, nil, &marks{deps: map[addr.Instance]bool{}})
 		diags = append(diags, dd...)
-		d.Providers[name] = stripMarks(v)
+		d.Providers[name] = v
 	}
 	for _, it := range order {
 		if it.local != "" {
@@ -209,32 +210,18 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			ictx = ctx.NewChild()
 			ictx.Variables = in.each
 		}
-		v, dd := evalContent(r.Content, &r.Schema.Block, ictx)
+		m := &marks{deps: map[addr.Instance]bool{}}
+		v, dd := evalContent(r.Content, &r.Schema.Block, ictx, nil, m)
 		diags = append(diags, improvePortDiags(d.Lab, dd)...)
 		if dd.HasErrors() {
 			v = cty.UnknownVal(r.Schema.ImpliedType())
 		}
-		plain, pvm := v.UnmarkDeepWithPaths()
-		inst := &Instance{Addr: ia, Resource: r, Value: plain}
-		deps := map[addr.Instance]bool{}
-		collect := func(marks cty.ValueMarks) {
-			// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
-			// carries the marks of all its elements.
-			for m := range marks {
-				if dm, ok := m.(depMark); ok {
-					deps[dm.a] = true
-				}
-			}
-		}
-		for _, pm := range pvm {
-			if _, ok := pm.Marks[Sensitive]; ok {
-				inst.SensitivePaths = append(inst.SensitivePaths, pm.Path)
-			}
-			collect(pm.Marks)
-		}
+		inst := &Instance{Addr: ia, Resource: r, Value: v, SensitivePaths: m.sensitive}
+		deps := m.deps
+		// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
+		// carries the marks of all its elements.
 		for _, c := range common {
-			_, cm := c.UnmarkDeep()
-			collect(cm)
+			m.take(nil, c)
 		}
 		delete(deps, ia)
 		for dep := range deps {
@@ -244,7 +231,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		d.Instances[ia] = inst
 		d.Order = append(d.Order, ia)
 
-		ref := d.refValue(inst, v, prior)
+		ref := d.refValue(inst, v, m.sensitive, prior)
 		if kind == addr.StringKey {
 			byKey[in.key.Str] = ref
 		} else {
@@ -269,8 +256,8 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 // refValue is an instance as other expressions see it: its attributes
 // (computed ones from prior state, else unknown), port[n] endpoints and
 // its address, marked with the instance so that users depend on it.
-func (d *Desired) refValue(inst *Instance, v cty.Value, prior Prior) cty.Value {
-	attrs := map[string]cty.Value{}
+func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, prior Prior) cty.Value {
+	attrs := make(map[string]cty.Value, len(inst.Resource.Schema.Attributes)+len(inst.Resource.Schema.Blocks)+2)
 	if v.IsKnown() && !v.IsNull() {
 		for name := range v.Type().AttributeTypes() {
 			attrs[name] = v.GetAttr(name)
@@ -293,6 +280,14 @@ func (d *Desired) refValue(inst *Instance, v cty.Value, prior Prior) cty.Value {
 		attrs["port"] = portsValue(inst.Addr.String(), attrs[pa])
 	}
 	attrs["address"] = cty.StringVal(inst.Addr.String())
+	// Sensitive values stay sensitive when another expression reads them.
+	for _, p := range sensitive {
+		if len(p) > 0 {
+			if ga, ok := p[0].(cty.GetAttrStep); ok {
+				attrs[ga.Name] = attrs[ga.Name].Mark(Sensitive)
+			}
+		}
+	}
 	return cty.ObjectVal(attrs).Mark(depMark{inst.Addr})
 }
 
@@ -376,9 +371,32 @@ func evalForEach(e hcl.Expression, ctx *hcl.EvalContext) (map[string]cty.Value, 
 	return out, marks, diags
 }
 
-// evalContent evaluates a block body against its schema. The result keeps
-// marks; the caller strips them and records what they said.
-func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+// marks collects what the marks of an instance's values said: the
+// instances it read and the paths that hold sensitive values.
+type marks struct {
+	deps      map[addr.Instance]bool
+	sensitive []cty.Path
+}
+
+func (m *marks) take(path cty.Path, v cty.Value) cty.Value {
+	plain, pvm := v.UnmarkDeepWithPaths()
+	for _, pm := range pvm {
+		for mk := range pm.Marks {
+			switch mk := mk.(type) {
+			case depMark:
+				m.deps[mk.a] = true
+			case sensitiveMark:
+				m.sensitive = append(m.sensitive, append(append(cty.Path{}, path...), pm.Path...))
+			}
+		}
+	}
+	return plain
+}
+
+// evalContent evaluates a block body against its schema. The result has no
+// marks: they are taken into m as each attribute is evaluated, and an
+// expression that refers to nothing cannot carry any, so it is not walked.
+func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.Path, m *marks) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vals := make(map[string]cty.Value, len(b.Attributes)+len(b.Blocks))
 	for name, a := range b.Attributes {
@@ -394,7 +412,10 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Valu
 			if a.Reference {
 				v = referenceAddress(v)
 			}
-			conv, err := convert.Convert(v, a.Type)
+			if len(attr.Expr.Variables()) > 0 {
+				v = m.take(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name}), v)
+			}
+			conv, err := fastConvert(v, a.Type)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
 					Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err),
@@ -415,13 +436,14 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Valu
 	for name, nb := range b.Blocks {
 		blocks := c.Blocks[name]
 		et := nb.Block.ImpliedType()
+		bpath := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name})
 		switch nb.Nesting {
 		case providers.NestingSingle:
 			if len(blocks) == 0 {
 				vals[name] = cty.NullVal(et)
 				continue
 			}
-			v, dd := evalContent(blocks[0].Content, nb.Block, ctx)
+			v, dd := evalContent(blocks[0].Content, nb.Block, ctx, bpath, m)
 			diags = append(diags, dd...)
 			vals[name] = v
 		case providers.NestingList:
@@ -431,7 +453,7 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Valu
 			}
 			elems := make([]cty.Value, len(blocks))
 			for i, blk := range blocks {
-				v, dd := evalContent(blk.Content, nb.Block, ctx)
+				v, dd := evalContent(blk.Content, nb.Block, ctx, append(bpath, cty.IndexStep{Key: cty.NumberIntVal(int64(i))}), m)
 				diags = append(diags, dd...)
 				elems[i] = v
 			}
@@ -443,7 +465,7 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Valu
 			}
 			elems := map[string]cty.Value{}
 			for _, blk := range blocks {
-				v, dd := evalContent(blk.Content, nb.Block, ctx)
+				v, dd := evalContent(blk.Content, nb.Block, ctx, append(bpath, cty.IndexStep{Key: cty.StringVal(blk.Label)}), m)
 				diags = append(diags, dd...)
 				elems[blk.Label] = v
 			}
@@ -451,6 +473,22 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext) (cty.Valu
 		}
 	}
 	return cty.ObjectVal(vals), diags
+}
+
+// fastConvert is convert.Convert with a shortcut for whole numbers written
+// where a string is expected (dport = 22): cty formats numbers through
+// big.Float's shortest-decimal search, which dominated evaluating a large
+// lab.
+func fastConvert(v cty.Value, ty cty.Type) (cty.Value, error) {
+	if ty == cty.String && v.Type() == cty.Number && v.IsKnown() && !v.IsNull() {
+		bf := v.AsBigFloat()
+		if bf.IsInt() {
+			if i, acc := bf.Int64(); acc == 0 {
+				return cty.StringVal(strconv.FormatInt(i, 10)), nil
+			}
+		}
+	}
+	return convert.Convert(v, ty)
 }
 
 // referenceAddress turns a resource (or lab) value into its address, so
@@ -515,7 +553,7 @@ func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[stri
 				if sv, ok := value(inst.Addr); ok {
 					v = sv
 				}
-				rv := d.refValue(inst, v, nil)
+				rv := d.refValue(inst, v, inst.SensitivePaths, nil)
 				if inst.Addr.Key.Kind == addr.StringKey {
 					byKey[inst.Addr.Key.Str] = rv
 				} else {

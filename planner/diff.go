@@ -127,16 +127,62 @@ func maxCost(a, b providers.Cost) providers.Cost {
 	return b
 }
 
-// valuesEqual compares two values; unknown is never equal to anything.
+// valuesEqual compares two unmarked values; unknown is never equal to
+// anything. It walks the values directly instead of using cty's
+// RawEquals/Equals, which compare whole object types at every level and
+// dominated a no-change plan of a large lab.
 func valuesEqual(a, b cty.Value) bool {
 	if a == cty.NilVal || b == cty.NilVal {
 		return a == b
 	}
-	if !a.IsWhollyKnown() || !b.IsWhollyKnown() {
+	if !a.IsKnown() || !b.IsKnown() {
 		return false
 	}
 	if a.IsNull() || b.IsNull() {
 		return a.IsNull() && b.IsNull()
 	}
-	return a.RawEquals(b) || a.Equals(b).True()
+	at, bt := a.Type(), b.Type()
+	switch {
+	case at == cty.String:
+		return bt == cty.String && a.AsString() == b.AsString()
+	case at == cty.Bool:
+		return bt == cty.Bool && a.True() == b.True()
+	case at == cty.Number:
+		return bt == cty.Number && a.AsBigFloat().Cmp(b.AsBigFloat()) == 0
+	case at.IsObjectType():
+		if !bt.IsObjectType() || len(at.AttributeTypes()) != len(bt.AttributeTypes()) {
+			return false
+		}
+		for name := range at.AttributeTypes() {
+			if !bt.HasAttribute(name) || !valuesEqual(a.GetAttr(name), b.GetAttr(name)) {
+				return false
+			}
+		}
+		return true
+	case at.IsListType() || at.IsTupleType() || at.IsSetType():
+		if !(bt.IsListType() || bt.IsTupleType() || bt.IsSetType()) || a.LengthInt() != b.LengthInt() {
+			return false
+		}
+		ia, ib := a.ElementIterator(), b.ElementIterator()
+		for ia.Next() && ib.Next() {
+			_, ea := ia.Element()
+			_, eb := ib.Element()
+			if !valuesEqual(ea, eb) {
+				return false
+			}
+		}
+		return true
+	case at.IsMapType():
+		if !bt.IsMapType() || a.LengthInt() != b.LengthInt() {
+			return false
+		}
+		for it := a.ElementIterator(); it.Next(); {
+			k, ea := it.Element()
+			if !b.HasIndex(k).True() || !valuesEqual(ea, b.Index(k)) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.RawEquals(b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/zclconf/go-cty/cty"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -125,5 +126,40 @@ func TestGraph_Cycles(t *testing.T) {
 	g.Add("d")
 	if got := g.Cycles(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
 		t.Fatalf("cycles %v", got)
+	}
+}
+
+func TestValuesEqual(t *testing.T) {
+	obj := func(n int64, s string, l ...string) cty.Value {
+		var elems []cty.Value
+		for _, x := range l {
+			elems = append(elems, cty.StringVal(x))
+		}
+		list := cty.ListValEmpty(cty.String)
+		if len(elems) > 0 {
+			list = cty.ListVal(elems)
+		}
+		return cty.ObjectVal(map[string]cty.Value{"n": cty.NumberIntVal(n), "s": cty.StringVal(s), "l": list,
+			"m": cty.MapVal(map[string]cty.Value{"k": cty.StringVal(s)})})
+	}
+	cases := map[string]struct {
+		a, b cty.Value
+		want bool
+	}{
+		"same":           {obj(1, "a", "x"), obj(1, "a", "x"), true},
+		"number differs": {obj(1, "a"), obj(2, "a"), false},
+		"string differs": {obj(1, "a"), obj(1, "b"), false},
+		"list longer":    {obj(1, "a", "x"), obj(1, "a", "x", "y"), false},
+		"list element":   {obj(1, "a", "x"), obj(1, "a", "y"), false},
+		"unknown":        {cty.UnknownVal(cty.String), cty.UnknownVal(cty.String), false},
+		"unknown inside": {obj(1, "a"), cty.ObjectVal(map[string]cty.Value{"n": cty.UnknownVal(cty.Number), "s": cty.StringVal("a"), "l": cty.ListValEmpty(cty.String), "m": cty.MapVal(map[string]cty.Value{"k": cty.StringVal("a")})}), false},
+		"nulls":          {cty.NullVal(cty.String), cty.NullVal(cty.String), true},
+		"null and value": {cty.NullVal(cty.String), cty.StringVal(""), false},
+		"precision":      {cty.NumberIntVal(3), cty.MustParseNumberVal("3.000"), true},
+	}
+	for name, tc := range cases {
+		if got := valuesEqual(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: got %v, want %v", name, got, tc.want)
+		}
 	}
 }

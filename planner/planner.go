@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -111,9 +112,12 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			}
 		}
 	default:
-		for _, a := range desired.Order {
-			plan.Changes = append(plan.Changes, p.changeFor(desired.Instances[a], priors[a], replace[a]))
-		}
+		changes := make([]*Change, len(desired.Order))
+		parallelFor(len(changes), func(i int) {
+			a := desired.Order[i]
+			changes[i] = p.changeFor(desired.Instances[a], priors[a], replace[a])
+		})
+		plan.Changes = append(plan.Changes, changes...)
 		for _, a := range sortedPriorAddrs(priors) {
 			if _, ok := desired.Instances[a]; !ok && !priors[a].current.IsNull() {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
@@ -158,23 +162,38 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		return nil, diagErr("Cannot read state", err)
 	}
 	priors := make(map[addr.Instance]*prior, len(recs))
+	list := make([]*state.Record, 0, len(recs))
 	for _, rec := range recs {
+		list = append(list, rec)
+	}
+	// Decoding is independent per record: spread it over the cores.
+	decoded := make([]*prior, len(list))
+	errs := make([]hcl.Diagnostics, len(list))
+	parallelFor(len(list), func(i int) {
+		rec := list[i]
+		schema, err := p.Registry.Schema(rec.Provider, rec.Type)
+		if err != nil {
+			errs[i] = diagErr("State refers to an unknown provider", fmt.Errorf("%s: %w", rec.Addr, err))
+			return
+		}
+		v, err := decodeValue(schema, rec.Value)
+		if err != nil {
+			errs[i] = diagErr("Corrupt state record", fmt.Errorf("%s: %w", rec.Addr, err))
+			return
+		}
+		decoded[i] = &prior{rec: rec, schema: schema, value: v, current: v, private: rec.Private}
+	})
+	for i, rec := range list {
+		diags = append(diags, errs[i]...)
+		if decoded[i] == nil {
+			continue
+		}
 		a, err := addr.ParseInstance(rec.Addr)
 		if err != nil {
 			diags = append(diags, diagErr("Invalid address in state", err)...)
 			continue
 		}
-		schema, err := p.Registry.Schema(rec.Provider, rec.Type)
-		if err != nil {
-			diags = append(diags, diagErr("State refers to an unknown provider", fmt.Errorf("%s: %w", rec.Addr, err))...)
-			continue
-		}
-		v, err := decodeValue(schema, rec.Value)
-		if err != nil {
-			diags = append(diags, diagErr("Corrupt state record", fmt.Errorf("%s: %w", rec.Addr, err))...)
-			continue
-		}
-		priors[a] = &prior{rec: rec, schema: schema, value: v, current: v, private: rec.Private}
+		priors[a] = decoded[i]
 	}
 	intents, err := p.Store.Journal()
 	if err != nil {
@@ -589,4 +608,28 @@ func ConfigHash(l *config.Lab) string {
 		h.Write(files[name].Bytes)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// parallelFor runs fn(0..n-1) on every core; fn must touch only its own i.
+func parallelFor(n int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 256 || workers < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		wg.Add(1)
+		go func(start, end int) {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				fn(i)
+			}
+		}(start, end)
+	}
+	wg.Wait()
 }

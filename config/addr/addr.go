@@ -142,11 +142,58 @@ func ParseTarget(s string) (Target, error) {
 	return t, nil
 }
 
-// ParseInstance parses one instance's address.
+// ParseInstance parses one instance's address. Addresses that labform
+// wrote itself (type.name, type.name[3]) take a fast path: state and plans
+// hold thousands of them.
 func ParseInstance(s string) (Instance, error) {
+	if ia, ok := parseSimple(s); ok {
+		return ia, nil
+	}
 	t, err := ParseTarget(strings.TrimSpace(s))
 	if err != nil {
 		return Instance{}, err
 	}
 	return t.Instance, nil
+}
+
+// parseSimple parses type.name and type.name[N] without the HCL parser.
+func parseSimple(s string) (Instance, bool) {
+	dot := strings.IndexByte(s, '.')
+	if dot <= 0 {
+		return Instance{}, false
+	}
+	typ, rest := s[:dot], s[dot+1:]
+	name, key := rest, ""
+	if i := strings.IndexByte(rest, '['); i >= 0 {
+		if !strings.HasSuffix(rest, "]") {
+			return Instance{}, false
+		}
+		name, key = rest[:i], rest[i+1:len(rest)-1]
+	}
+	if !isIdent(typ) || !isIdent(name) {
+		return Instance{}, false
+	}
+	ia := Instance{Resource: Resource{Type: typ, Name: name}}
+	if key == "" {
+		return ia, !strings.Contains(rest, "[")
+	}
+	n, err := strconv.Atoi(key)
+	if err != nil || n < 0 || strconv.Itoa(n) != key {
+		return Instance{}, false // string keys and odd numbers: the full parser
+	}
+	ia.Key = Int(n)
+	return ia, true
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && (r == '-' || (r >= '0' && r <= '9')))
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

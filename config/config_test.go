@@ -1,0 +1,153 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/providers/all"
+)
+
+var errorMarker = regexp.MustCompile(`# ERROR: (.*)$`)
+
+// TestInvalidFiles loads each file of testdata/config/invalid as a lab
+// and compares the errors, by line, with the file's "# ERROR: summary"
+// markers. Ranges and summaries are compared, not the detail wording.
+func TestInvalidFiles(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/config/invalid/*.lab.hcl")
+	if len(files) == 0 {
+		t.Fatal("no test files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[int]string{}
+			for i, line := range strings.Split(string(src), "\n") {
+				if m := errorMarker.FindStringSubmatch(line); m != nil {
+					want[i+1] = m[1]
+				}
+			}
+			diags := loadAndEval(t, f, src)
+			got := map[int]string{}
+			for _, d := range diags {
+				if d.Severity != hcl.DiagError {
+					continue
+				}
+				if d.Subject == nil {
+					t.Errorf("error without a source range: %s", d.Error())
+					continue
+				}
+				if d.Subject.Filename != f {
+					t.Errorf("error in the wrong file %s: %s", d.Subject.Filename, d.Error())
+				}
+				if _, dup := got[d.Subject.Start.Line]; !dup {
+					got[d.Subject.Start.Line] = d.Summary
+				}
+			}
+			if !equalMaps(got, want) {
+				var all []string
+				for _, d := range diags {
+					all = append(all, d.Error())
+				}
+				t.Errorf("wrong errors\ngot:  %v\nwant: %v\nall:\n%s", got, want, strings.Join(all, "\n"))
+			}
+		})
+	}
+}
+
+func loadAndEval(t *testing.T, name string, src []byte) hcl.Diagnostics {
+	t.Helper()
+	l := config.NewLab(filepath.Dir(name), all.Registry())
+	diags := l.AddFile(name, src)
+	diags = append(diags, l.Check()...)
+	if diags.HasErrors() {
+		return diags
+	}
+	_, more := config.Evaluate(l, config.NewInputs(), nil)
+	return append(diags, more...)
+}
+
+func equalMaps(a, b map[int]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDiagnosticDetails checks the parts of messages a user acts on.
+func TestDiagnosticDetails(t *testing.T) {
+	cases := map[string][]string{
+		"undeclared_resource.lab.hcl":    {`Did you mean "spine"?`},
+		"undeclared_variable.lab.hcl":    {`Did you mean "leaves"?`},
+		"unknown_attribute.lab.hcl":      {`Did you mean "memory"?`},
+		"cycle.lab.hcl":                  {"container.a -> container.b -> container.a"},
+		"validation.lab.hcl":             {"leaves must be between 1 and 64"},
+		"duplicate.lab.hcl":              {"already declared at"},
+		"bad_provider.lab.hcl":           {"qemu, virtualbox"},
+		"missing_variable_value.lab.hcl": {"LABFORM_VAR_x"},
+	}
+	for file, wants := range cases {
+		t.Run(file, func(t *testing.T) {
+			path := filepath.Join("../testdata/config/invalid", file)
+			src, _ := os.ReadFile(path)
+			var text []string
+			for _, d := range loadAndEval(t, path, src) {
+				text = append(text, d.Summary+": "+d.Detail)
+			}
+			all := strings.Join(text, "\n")
+			for _, w := range wants {
+				if !strings.Contains(all, w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+// TestDesignExample keeps DESIGN.md's example valid as written.
+func TestDesignExample(t *testing.T) {
+	l, diags := config.Load("../testdata/design", all.Registry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	d, diags := config.Evaluate(l, config.NewInputs(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var got []string
+	for _, a := range d.Order {
+		var deps []string
+		for _, dep := range d.Instances[a].Deps {
+			deps = append(deps, dep.String())
+		}
+		got = append(got, a.String()+" <- "+strings.Join(deps, ","))
+	}
+	want := []string{
+		"container.host[0] <- ", "container.host[1] <- ",
+		"firewall_chain.host_in[0] <- container.host[0]", "firewall_chain.host_in[1] <- container.host[1]",
+		"link.leaf_host[0] <- container.host[0],vm.leaf[0]", "link.leaf_host[1] <- container.host[1],vm.leaf[1]",
+		"link.spine_leaf[0] <- vm.leaf[0],vm.spine", "link.spine_leaf[1] <- vm.leaf[1],vm.spine",
+		"vm.leaf[0] <- ", "vm.leaf[1] <- ", "vm.spine <- ",
+	}
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("wrong instances and dependencies\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	fc := d.Instances[d.Order[2]].Value
+	if fc.GetAttr("target").AsString() != "container.host[0]" {
+		t.Errorf("target = container.host[0] must store the address, got %#v", fc.GetAttr("target"))
+	}
+}

@@ -1,0 +1,3 @@
+vm "a" {
+  count = -1 # ERROR: Invalid count argument
+}

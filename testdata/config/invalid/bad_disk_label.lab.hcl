@@ -1,0 +1,5 @@
+vm "a" {
+  disk "hdz" { # ERROR: Invalid disk name
+    image = "x.qcow2"
+  }
+}

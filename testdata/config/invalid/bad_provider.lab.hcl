@@ -1,0 +1,3 @@
+vm "a" {
+  provider = vmware # ERROR: Invalid provider
+}

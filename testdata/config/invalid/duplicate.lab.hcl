@@ -1,0 +1,4 @@
+vm "a" {
+}
+vm "a" { # ERROR: Duplicate vm
+}

@@ -1,0 +1,5 @@
+vm "a" {
+  lifecycle {
+    ignore_changes = [memroy] # ERROR: Invalid ignore_changes entry
+  }
+}

@@ -1,0 +1,3 @@
+container "c" { # ERROR: Missing required argument
+  ports = 1
+}

@@ -1,0 +1,3 @@
+variable "x" { # ERROR: No value for required variable
+  type = string
+}

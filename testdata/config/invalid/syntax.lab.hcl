@@ -1,0 +1,3 @@
+vm "a" {
+  memory = = 5 # ERROR: Invalid expression
+}

@@ -1,0 +1,3 @@
+vm "a" {
+  memroy = 512 # ERROR: Unsupported argument
+}

@@ -1,0 +1,2 @@
+virtual_machine "x" { # ERROR: Unsupported block type
+}

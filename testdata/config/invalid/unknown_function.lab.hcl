@@ -1,0 +1,3 @@
+vm "a" {
+  memory = doubled(256) # ERROR: Call to unknown function
+}

@@ -1,0 +1,3 @@
+vm "a" {
+  memory = "lots" # ERROR: Incorrect attribute value type
+}
