@@ -337,9 +337,10 @@ func (a *app) showState(s *state.Store, asJSON bool) error {
 }
 
 func (a *app) printInstance(e stateEntry) {
+	// A sensitive value anywhere inside an attribute hides the attribute.
 	sens := map[string]bool{}
 	for _, p := range e.rec.Sensitive {
-		sens[p] = true
+		sens[strings.FieldsFunc(p, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
 	}
 	fmt.Fprintf(a.io.out, "# %s:\n%s %q {\n", e.addr, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
 	var names []string

@@ -31,7 +31,9 @@ type Provider struct {
 
 	// Dir, when set, keeps objects as files so they survive the process.
 	Dir string
-	// Delay is slept in every Create, Update and Delete.
+	// Delay is slept in every Create, Update and Delete: half before the
+	// object changes and half after, like a real provider that has made
+	// the object but not yet returned (where a crash loses the most).
 	Delay time.Duration
 	// Fail returns an error for an action on an address ("create vm.a").
 	Fail func(action, address string) error
@@ -152,7 +154,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 
 func (p *Provider) act(action string, req providers.ApplyRequest) error {
 	if p.Delay > 0 {
-		time.Sleep(p.Delay)
+		time.Sleep(p.Delay / 2)
 	}
 	if p.Fail != nil {
 		return p.Fail(action, req.Addr)
@@ -170,6 +172,7 @@ func (p *Provider) Create(_ context.Context, req providers.ApplyRequest) (provid
 	}
 	v := p.fill(req.Type, req.Addr, req.Planned)
 	p.Set(req.Addr, v)
+	time.Sleep(p.Delay / 2)
 	return providers.ApplyResponse{State: v, Private: []byte("mem:" + req.Addr)}, nil
 }
 
@@ -183,6 +186,7 @@ func (p *Provider) Update(_ context.Context, req providers.ApplyRequest) (provid
 	}
 	v := p.fill(req.Type, req.Addr, req.Planned)
 	p.Set(req.Addr, v)
+	time.Sleep(p.Delay / 2)
 	return providers.ApplyResponse{State: v, Private: req.Private}, nil
 }
 
@@ -192,6 +196,7 @@ func (p *Provider) Delete(_ context.Context, req providers.ApplyRequest) error {
 		return err
 	}
 	p.Remove(req.Addr)
+	time.Sleep(p.Delay / 2)
 	return nil
 }
 

@@ -224,6 +224,13 @@ func unknownGo(v cty.Value) interface{} {
 func sensitiveJSON(ps []cty.Path) json.RawMessage {
 	root := map[string]interface{}{}
 	for _, p := range ps {
+		// Index steps (a map key, a list element) hide what holds them.
+		for i, st := range p {
+			if _, ok := st.(cty.GetAttrStep); !ok {
+				p = p[:i]
+				break
+			}
+		}
 		cur := root
 		for i, s := range p {
 			ga, ok := s.(cty.GetAttrStep)

@@ -194,10 +194,14 @@ func forcedMap(ch *planner.Change) map[string]providers.Cost {
 	return m
 }
 
+// sensSet holds the top-level attributes to hide: one sensitive value
+// anywhere inside an attribute hides the whole attribute.
 func sensSet(ps []cty.Path) map[string]bool {
 	m := map[string]bool{}
 	for _, p := range ps {
-		m[pathKey(p)] = true
+		if len(p) > 0 {
+			m[pathKey(p[:1])] = true
+		}
 	}
 	return m
 }

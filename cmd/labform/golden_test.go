@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// checkGolden compares got with the file, or rewrites it with -update.
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/labform -run Golden -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+var lineageRE = regexp.MustCompile(`"lineage": "[^"]*"`)
+
+// TestGoldenPlans runs each testdata/plans case: before.lab.hcl, when
+// present, is applied first; then main.lab.hcl is planned, and the human
+// and JSON renderings are compared with plan.golden and plan.json.golden.
+func TestGoldenPlans(t *testing.T) {
+	cases, _ := filepath.Glob("../../testdata/plans/*")
+	if len(cases) == 0 {
+		t.Fatal("no golden plan cases")
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			c := newCLI(t, nil)
+			if before, err := os.ReadFile(filepath.Join(dir, "before.lab.hcl")); err == nil {
+				c.write(map[string]string{"main.lab.hcl": string(before)})
+				c.must(0, "apply", "-auto-approve")
+			}
+			main, err := os.ReadFile(filepath.Join(dir, "main.lab.hcl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.write(map[string]string{"main.lab.hcl": string(main)})
+			human := c.must(2, "plan", "-detailed-exitcode").out
+			checkGolden(t, filepath.Join(dir, "plan.golden"), human)
+			js := c.must(0, "plan", "-json").out
+			js = lineageRE.ReplaceAllString(js, `"lineage": "LINEAGE"`)
+			checkGolden(t, filepath.Join(dir, "plan.json.golden"), js)
+		})
+	}
+}
+
+// TestGoldenDiagnostics compares validate's human output (source snippets,
+// file:line:col) for a lab with several mistakes.
+func TestGoldenDiagnostics(t *testing.T) {
+	src, err := os.ReadFile("../../testdata/diagnostics/main.lab.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t, map[string]string{"main.lab.hcl": string(src)})
+	r := c.must(1, "validate")
+	got := strings.ReplaceAll(r.errOut, c.dir, "LABDIR")
+	checkGolden(t, "../../testdata/diagnostics/validate.golden", got)
+}
