@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -137,7 +138,7 @@ func TestEngine_lifecycle(t *testing.T) {
 		t.Fatalf("%d objects in the lab, want 5", n)
 	}
 	outs, _ := e.store.Outputs()
-	if o, ok := outs["pids"]; !ok || !strings.HasPrefix(string(o.Value), "[1") {
+	if o, ok := outs["pids"]; !ok || !regexp.MustCompile(`^\[[1-9][0-9]{3},[1-9][0-9]{3}\]$`).Match(o.Value) {
 		t.Fatalf("output pids not saved from the applied values: %+v", outs)
 	}
 

@@ -93,7 +93,7 @@ func (a *app) validateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lab, diags := config.Load(a.dir(), a.reg)
 			if !diags.HasErrors() {
-				in, err := vf.inputs()
+				in, err := vf.inputs(a)
 				if err != nil {
 					return err
 				}
@@ -183,7 +183,10 @@ func (a *app) fmtCommand() *cobra.Command {
 		Short: "Rewrite lab files in the canonical style",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				args = []string{a.dir()}
+				args = []string{"."}
+			}
+			for i := range args {
+				args[i] = a.path(args[i])
 			}
 			var files []string
 			for _, arg := range args {
@@ -263,7 +266,7 @@ func (a *app) showCommand() *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				saved, err := planner.ReadPlanFile(args[0], a.reg)
+				saved, err := planner.ReadPlanFile(a.path(args[0]), a.reg)
 				if err != nil {
 					return err
 				}
@@ -551,7 +554,7 @@ func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.C
 	cmd := &cobra.Command{
 		Use: "push FILE", Short: "Replace the state with a JSON state from state pull", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := os.ReadFile(a.path(args[0]))
 			if err != nil {
 				return err
 			}

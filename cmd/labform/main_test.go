@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,10 @@ func TestCLI_workflow(t *testing.T) {
 
 	r = c.must(0, "apply", "-auto-approve")
 	contains(t, "apply", r.out, "vm.router: Creating...", "vm.router: Creation complete after 0s",
-		"Apply complete! Resources: 5 added, 0 changed, 0 destroyed.", "Outputs:", "router_pid = 10", `"host1"`)
+		"Apply complete! Resources: 5 added, 0 changed, 0 destroyed.", "Outputs:", "router_pid = ", `"host1"`)
+	if !regexp.MustCompile(`router_pid = [1-9][0-9]{3}\n`).MatchString(r.out) {
+		t.Errorf("router_pid is not the pid the provider returned:\n%s", r.out)
+	}
 	if c.objects() != 5 {
 		t.Fatalf("%d objects in the lab, want 5", c.objects())
 	}

@@ -118,7 +118,7 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	in, err := f.vars.inputs()
+	in, err := f.vars.inputs(a)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 		return err
 	}
 	if f.out != "" {
-		if err := planner.WritePlanFile(f.out, plan, s.p.Lab.Dir, s.p.Desired().Vars, a.reg); err != nil {
+		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, s.p.Desired().Vars, a.reg); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
 		}
 		if !f.json {
@@ -249,7 +249,7 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 }
 
 func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
-	saved, err := planner.ReadPlanFile(path, a.reg)
+	saved, err := planner.ReadPlanFile(a.path(path), a.reg)
 	if err != nil {
 		return err
 	}

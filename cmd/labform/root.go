@@ -102,6 +102,15 @@ runs, shows what would change (plan) and makes it so (apply).`,
 
 func (a *app) dir() string { return a.chdir }
 
+// path resolves a path given on the command line the way Terraform's
+// -chdir does: relative to the lab directory.
+func (a *app) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.chdir, p)
+}
+
 // isTerminal says whether f is a terminal.
 func isTerminal(f interface{}) bool {
 	file, ok := f.(*os.File)
@@ -156,11 +165,11 @@ func (v *varFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from a file of name = value lines (repeatable)")
 }
 
-func (v *varFlags) inputs() (*config.Inputs, error) {
+func (v *varFlags) inputs(a *app) (*config.Inputs, error) {
 	in := config.NewInputs()
 	in.AddEnv(os.Environ())
 	for _, f := range v.varFiles {
-		in.AddFile(f)
+		in.AddFile(a.path(f))
 	}
 	for _, kv := range v.vars {
 		if err := in.AddFlag(kv); err != nil {

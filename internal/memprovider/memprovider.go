@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,7 +41,6 @@ type Provider struct {
 
 	mu      sync.Mutex
 	objects map[string]cty.Value
-	seq     int64
 	Calls   struct{ Read, ReadMany, Create, Update, Delete atomic.Int64 }
 	// Batch makes the provider a BatchReader.
 	Batch bool
@@ -205,7 +205,11 @@ func (p *Provider) Delete(_ context.Context, req providers.ApplyRequest) error {
 func (p *Provider) fill(typ, address string, planned cty.Value) cty.Value {
 	s := p.schemas[typ]
 	attrs := planned.AsValueMap()
-	n := atomic.AddInt64(&p.seq, 1)
+	// Derived from the address, not a counter: parallel creates finish in
+	// any order, and golden files need the same values every run.
+	h := fnv.New32a()
+	h.Write([]byte(address))
+	n := int64(h.Sum32() % 9000)
 	for name, a := range s.Attributes {
 		if attrs[name].IsKnown() {
 			continue

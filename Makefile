@@ -1,0 +1,42 @@
+# labform's build. `make demo` and `make test` are the README's two commands.
+GO      ?= go
+export PATH := $(PATH):/usr/local/go/bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# The Debian packages of the tools the providers drive.
+DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static
+RACE ?= -race
+
+.PHONY: build test bench lint fuzz demo deps clean
+
+build:
+	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/labform ./cmd/labform
+
+test:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt-formatted:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test $(RACE) -count=1 ./...
+
+# Speed and memory targets live here, never in timed unit tests.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./planner/ ./state/
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+fuzz:
+	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+
+# Installs the providers' tools when run as root on Debian (what apply will
+# need); validate and plan work without them.
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi; \
+	else echo "not root on Debian: skipping the install of$(DEB_PACKAGES)"; fi
+
+demo: deps build
+	./scripts/demo.sh
+
+clean:
+	rm -rf bin examples/*/.labform

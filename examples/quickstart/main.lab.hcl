@@ -1,0 +1,76 @@
+# A small lab: one QEMU router, two busybox containers wired to it, and a
+# firewall chain on the first host. Apply needs the providers of issues
+# 3-7; validate, plan and graph work today.
+
+lab {
+  name = "quickstart"
+}
+
+variable "hosts" {
+  type        = number
+  default     = 2
+  description = "how many hosts hang off the router"
+  validation {
+    condition     = var.hosts >= 1 && var.hosts <= 4
+    error_message = "hosts must be between 1 and 4 (the router has 4 adapters)"
+  }
+}
+
+locals {
+  rootfs = "${path.module}/rootfs"
+}
+
+provider "qemu" {
+  accel = "auto"
+}
+
+vm "router" {
+  provider = qemu
+  memory   = 128
+  cpus     = 1
+  adapters = 4
+  console  = "telnet"
+}
+
+container "host" {
+  count    = var.hosts
+  rootfs   = local.rootfs
+  command  = ["sleep", "infinity"]
+  hostname = "host${count.index}"
+  ports    = 1
+  addresses = {
+    eth0 = ["10.10.${count.index}.2/24"]
+  }
+  routes = {
+    default = "10.10.${count.index}.1"
+  }
+  resources {
+    memory = "32MiB"
+    pids   = 32
+  }
+}
+
+link "uplink" {
+  count     = var.hosts
+  endpoints = [vm.router.port[count.index], container.host[count.index].port[0]]
+}
+
+firewall_chain "host_in" {
+  target = container.host[0]
+  hooks  = ["INPUT"]
+  mode   = "allowlist"
+  rule {
+    protocol = "tcp"
+    dport    = 22
+    action   = "accept"
+    comment  = "ssh"
+  }
+}
+
+output "router_console" {
+  value = vm.router.console_port
+}
+
+output "host_netns" {
+  value = container.host[*].netns
+}
