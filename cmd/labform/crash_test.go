@@ -72,12 +72,16 @@ func TestCrash_killAtRandomPoints(t *testing.T) {
 		dir, memDir := t.TempDir(), t.TempDir()
 		os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(crashLab), 0o644)
 		cmd, out := labformProcess(t, dir, memDir, "15ms", "apply", "-auto-approve", "-parallelism=4")
-		killAt := time.Duration(20+rng.Intn(180)) * time.Millisecond
+		// Strike at a random moment after the first object exists, so
+		// that a slow start (the race detector) cannot make every kill
+		// land before the apply began.
+		waitForObjects(t, memDir, 1)
+		killAt := time.Duration(rng.Intn(150)) * time.Millisecond
 		time.Sleep(killAt)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		existing := objectsIn(memDir)
-		t.Logf("round %d: killed after %v with %d of 30 objects created", round, killAt, existing)
+		t.Logf("round %d: killed %v after the first create with %d of 30 objects created", round, killAt, existing)
 
 		// plan: what exists is known (in state, or found through the journal).
 		plan, pout := labformProcess(t, dir, memDir, "0s", "plan", "-detailed-exitcode")
@@ -136,7 +140,7 @@ func TestInterrupt_letsRunningActionsFinish(t *testing.T) {
 	dir, memDir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(crashLab), 0o644)
 	cmd, out := labformProcess(t, dir, memDir, "100ms", "apply", "-auto-approve", "-parallelism=3")
-	time.Sleep(400 * time.Millisecond)
+	waitForObjects(t, memDir, 3)
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
@@ -155,5 +159,17 @@ func TestInterrupt_letsRunningActionsFinish(t *testing.T) {
 	plan.Wait()
 	if toAdd := countLine(pout.String(), "to add"); toAdd != 30-existing {
 		t.Fatalf("%d objects exist but state-only plan adds %d\n%s", existing, toAdd, pout)
+	}
+}
+
+// waitForObjects waits until the in-memory lab under memDir holds n objects.
+func waitForObjects(t *testing.T, memDir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for objectsIn(memDir) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the apply did not create %d objects in 30s", n)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
