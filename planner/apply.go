@@ -167,17 +167,28 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if cyc := g.Cycles(); len(cyc) > 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: strings.Join(cyc, ", ")}}
 	}
+	p.pending = nil
+	intents, err := p.journalAll(ids)
+	if err != nil {
+		return nil, diagErr("Cannot write the journal", err)
+	}
 	var counts struct{ add, change, destroy chan struct{} }
 	counts.add, counts.change, counts.destroy = make(chan struct{}, g.Len()*2), make(chan struct{}, g.Len()), make(chan struct{}, g.Len()*2)
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
 		p.Hook.PreApply(c)
 		start := time.Now()
-		err := p.applyOne(ctx, c, counts.add, counts.change, counts.destroy)
+		err := p.applyOne(ctx, c, intents[id], counts.add, counts.change, counts.destroy)
 		p.Hook.PostApply(c, err, time.Since(start))
 		return err
 	})
 	res.Errors, res.Skipped, res.NotStarted = wr.Errors, wr.Skipped, wr.NotStarted
+	// Every result must be on disk before apply reports.
+	for _, ps := range p.pending {
+		if err := <-ps.done; err != nil {
+			res.Errors[ps.addr] = fmt.Errorf("saving the result to state: %w", err)
+		}
+	}
 	res.Stopped = opts.Stop.Err() != nil
 	res.Added, res.Changed, res.Destroyed = len(counts.add), len(counts.change), len(counts.destroy)
 	var diags hcl.Diagnostics
@@ -248,7 +259,7 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 }
 
 // applyOne performs one change, journaled: intent, provider call, result.
-func (p *Planner) applyOne(ctx context.Context, c *Change, added, changed, destroyed chan struct{}) (err error) {
+func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint64, added, changed, destroyed chan struct{}) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -264,21 +275,16 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, added, changed, destr
 	}
 	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
 	del := func() error {
-		seq, err := p.begin(c, "delete", schema, c.Before)
-		if err != nil {
-			return err
-		}
+		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {
 			return err
 		}
 		destroyed <- struct{}{}
-		return p.Store.Settle(seq, nil, c.Addr.String())
+		p.settleLater(c, p.Store.SettleAsync(seq, nil, c.Addr.String()))
+		return nil
 	}
 	create := func() error {
-		seq, err := p.begin(c, "create", schema, c.After)
-		if err != nil {
-			return err
-		}
+		seq := seqs["create"]
 		creq := req
 		creq.Prior, creq.Private = cty.NullVal(c.After.Type()), nil
 		resp, err := prov.Create(ctx, creq)
@@ -307,20 +313,15 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, added, changed, destr
 		}
 		// The old object is deleted with its own private data; the record
 		// now holds the new one, so the settle closes the intent only.
-		seq, err := p.begin(c, "delete", schema, c.Before)
-		if err != nil {
-			return err
-		}
+		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
 		destroyed <- struct{}{}
-		return p.Store.Settle(seq, nil, "")
+		p.settleLater(c, p.Store.SettleAsync(seq, nil, ""))
+		return nil
 	case Update:
-		seq, err := p.begin(c, "update", schema, c.After)
-		if err != nil {
-			return err
-		}
+		seq := seqs["update"]
 		resp, err := prov.Update(ctx, req)
 		if err != nil {
 			return err
@@ -334,12 +335,62 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, added, changed, destr
 	return fmt.Errorf("unexpected action %s", c.Action)
 }
 
-func (p *Planner) begin(c *Change, action string, schema *providers.Schema, v cty.Value) (uint64, error) {
-	b, err := encodeValue(schema, v)
-	if err != nil {
-		return 0, fmt.Errorf("encoding the planned value: %w", err)
+// journalAll records the intent of every action of the plan in one
+// transaction before any runs. The promise is that an action is journaled
+// before it starts, not just before; an intent for an action that never
+// ran is recovered like one that failed (refresh looks, the plan redoes).
+// It keeps one fsync per action off the apply's critical path.
+func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint64, error) {
+	type slot struct {
+		id, action string
 	}
-	return p.Store.Begin(&state.Intent{Addr: c.Addr.String(), Action: action, Type: c.Type, Provider: c.Provider, Planned: b})
+	var ins []*state.Intent
+	var slots []slot
+	for _, id := range sortedKeys(ids) {
+		c := ids[id]
+		schema, err := p.Registry.Schema(c.Provider, c.Type)
+		if err != nil {
+			return nil, err
+		}
+		var acts []string
+		switch c.Action {
+		case Create:
+			acts = []string{"create"}
+		case Update:
+			acts = []string{"update"}
+		case Delete:
+			acts = []string{"delete"}
+		case Replace, CreateThenDelete:
+			acts = []string{"delete", "create"}
+		}
+		for _, act := range acts {
+			v := c.After
+			if act == "delete" {
+				v = c.Before
+			}
+			b, err := encodeValue(schema, v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
+			}
+			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, Planned: b})
+			slots = append(slots, slot{id, act})
+		}
+	}
+	out := make(map[string]map[string]uint64, len(ids))
+	if len(ins) == 0 {
+		return out, nil
+	}
+	seqs, err := p.Store.BeginMany(ins)
+	if err != nil {
+		return nil, err
+	}
+	for i, sl := range slots {
+		if out[sl.id] == nil {
+			out[sl.id] = map[string]uint64{}
+		}
+		out[sl.id][sl.action] = seqs[i]
+	}
+	return out, nil
 }
 
 func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse) error {
@@ -354,7 +405,22 @@ func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp p
 	if err != nil {
 		return err
 	}
-	return p.Store.Settle(seq, rec, "")
+	p.settleLater(c, p.Store.SettleAsync(seq, rec, ""))
+	return nil
+}
+
+// settleLater remembers a result that is being written. The action's
+// dependants need not wait for the disk: until the write lands, the
+// action's intent is open, and a crash is recovered from the journal.
+func (p *Planner) settleLater(c *Change, done <-chan error) {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	p.pending = append(p.pending, pendingSettle{addr: c.Addr.String(), done: done})
+}
+
+type pendingSettle struct {
+	addr string
+	done <-chan error
 }
 
 // saveOutputs evaluates the outputs against the state as it now is.

@@ -30,6 +30,8 @@ type Planner struct {
 
 	configured sync.Map // provider name -> error (nil when configured)
 	desired    *config.Desired
+	pendingMu  sync.Mutex
+	pending    []pendingSettle
 }
 
 // PlanOptions select what a plan does.
@@ -407,7 +409,6 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	switch {
 	case forceReplace:
 		c.Action, c.Cost, c.Reason = Replace, providers.Replace, "replacement requested with -replace"
-		c.After = diffInstance(inst.Resource.Schema, config.Lifecycle{}, cty.UnknownVal(inst.Value.Type()), inst.Value).after
 		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
 	case res.cost == providers.Replace:
 		c.Action = Replace

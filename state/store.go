@@ -113,7 +113,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = 50 * time.Millisecond // bbolt waits forever on 0
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	// NoFreelistSync: the freelist is rebuilt when the file is opened
+	// instead of being written at every commit, which makes the many small
+	// commits of an apply cheaper.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if errors.Is(err, berrors.ErrTimeout) {
 		holder := "an unknown process"
 		if b, rerr := os.ReadFile(path + ".lock-info"); rerr == nil {
@@ -210,9 +213,14 @@ func (s *Store) writer() {
 // write runs fn in a (grouped) read-write transaction and returns once it
 // is durable.
 func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+	return <-s.writeAsync(fn)
+}
+
+// writeAsync queues fn; the channel yields the commit's result.
+func (s *Store) writeAsync(fn func(tx *bolt.Tx) error) <-chan error {
 	o := &op{fn: fn, err: make(chan error, 1)}
 	s.ops <- o
-	return <-o.err
+	return o.err
 }
 
 func bumpSerial(tx *bolt.Tx) error {
@@ -308,40 +316,76 @@ func (s *Store) Delete(addrs ...string) error {
 
 // Begin records an intent durably and returns its sequence number.
 func (s *Store) Begin(in *Intent) (uint64, error) {
-	if in.Started.IsZero() {
-		in.Started = time.Now().UTC()
-	}
-	b, err := json.Marshal(in)
+	seqs, err := s.BeginMany([]*Intent{in})
 	if err != nil {
 		return 0, err
 	}
-	var seq uint64
-	err = s.write(func(tx *bolt.Tx) error {
+	return seqs[0], nil
+}
+
+// BeginMany records intents durably in one transaction and returns their
+// sequence numbers (also set in each Intent's Seq).
+func (s *Store) BeginMany(ins []*Intent) ([]uint64, error) {
+	now := time.Now().UTC()
+	enc := make([][]byte, len(ins))
+	for i, in := range ins {
+		if in.Started.IsZero() {
+			in.Started = now
+		}
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		enc[i] = b
+	}
+	seqs := make([]uint64, len(ins))
+	err := s.write(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
+		var seq uint64
 		if v := meta.Get(keyNextSeq); v != nil {
 			seq = binary.BigEndian.Uint64(v)
 		}
-		seq++
-		if err := meta.Put(keyNextSeq, u64(seq)); err != nil {
-			return err
+		j := tx.Bucket(bucketJournal)
+		for i := range ins {
+			seq++
+			seqs[i] = seq
+			if err := j.Put(u64(seq), enc[i]); err != nil {
+				return err
+			}
 		}
-		return tx.Bucket(bucketJournal).Put(u64(seq), b)
+		return meta.Put(keyNextSeq, u64(seq))
 	})
-	in.Seq = seq
-	return seq, err
+	if err != nil {
+		return nil, err
+	}
+	for i, in := range ins {
+		in.Seq = seqs[i]
+	}
+	return seqs, nil
 }
 
 // Settle closes intent seq and, in the same transaction, writes rec (the
-// action's result) or, when rec is nil, deletes the record at del.
+// action's result) or, when rec is nil, deletes the record at del. It
+// returns once that is durable.
 func (s *Store) Settle(seq uint64, rec *Record, del string) error {
+	return <-s.SettleAsync(seq, rec, del)
+}
+
+// SettleAsync is Settle without the wait: the channel yields the commit's
+// result. Until it lands the intent stays open, so a crash in between is
+// recovered like a crash during the action itself; writes are committed in
+// the order they were queued.
+func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
 	var enc []byte
 	if rec != nil {
 		var err error
 		if enc, err = json.Marshal(rec); err != nil {
-			return err
+			ch := make(chan error, 1)
+			ch <- err
+			return ch
 		}
 	}
-	return s.write(func(tx *bolt.Tx) error {
+	return s.writeAsync(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketJournal).Delete(u64(seq)); err != nil {
 			return err
 		}

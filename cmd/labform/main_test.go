@@ -373,3 +373,29 @@ func TestNormalizeArgs(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", strings.Join(got, " "), want)
 	}
 }
+
+func TestCLI_colorsOnlyOnATerminal(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	plan := func(terminal bool, extra ...string) string {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"-chdir=" + c.dir, "plan"}, extra...), c.reg,
+			stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &terminal})
+		if code != 0 {
+			t.Fatalf("plan: exit %d\n%s", code, errOut.String())
+		}
+		return out.String()
+	}
+	if !strings.Contains(plan(true), "\x1b[") {
+		t.Error("no colors on a terminal")
+	}
+	if strings.Contains(plan(false), "\x1b[") {
+		t.Error("colors when not on a terminal")
+	}
+	if strings.Contains(plan(true, "-no-color"), "\x1b[") {
+		t.Error("colors despite -no-color")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if strings.Contains(plan(true), "\x1b[") {
+		t.Error("colors despite NO_COLOR")
+	}
+}
