@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
@@ -25,6 +26,9 @@ type Desired struct {
 	// refs holds each resource's value as expressions see it, for outputs.
 	refs   map[addr.Resource]cty.Value
 	locals map[string]cty.Value
+
+	byResOnce sync.Once
+	byRes     map[addr.Resource][]*Instance
 }
 
 // Instance is one resource instance's desired value.
@@ -39,6 +43,27 @@ type Instance struct {
 	// Deps are the instances this one refers to (through its expressions
 	// or depends_on), sorted.
 	Deps []addr.Instance
+	// UnknownArgs is set when an argument written in the configuration is
+	// not known until what it refers to is applied; apply evaluates the
+	// instance again then (EvalInstance).
+	UnknownArgs bool
+}
+
+// ArgsKnown reports whether every argument written in the configuration
+// is known in v.
+func (inst *Instance) ArgsKnown(v cty.Value) bool {
+	c := inst.Resource.Content
+	for name := range c.Attrs {
+		if !v.GetAttr(name).IsWhollyKnown() {
+			return false
+		}
+	}
+	for name := range c.Blocks {
+		if !v.GetAttr(name).IsWhollyKnown() {
+			return false
+		}
+	}
+	return true
 }
 
 // depMark marks a value that was read from an instance.
@@ -217,6 +242,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			v = cty.UnknownVal(r.Schema.ImpliedType())
 		}
 		inst := &Instance{Addr: ia, Resource: r, Value: v, SensitivePaths: m.sensitive}
+		inst.UnknownArgs = !dd.HasErrors() && !inst.ArgsKnown(v)
 		deps := m.deps
 		// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
 		// carries the marks of all its elements.
@@ -650,4 +676,77 @@ func RangeOf(r *Resource, path cty.Path) hcl.Range {
 		c = blocks[idx].Content
 	}
 	return best
+}
+
+// EvalInstance evaluates one instance again with the current values of the
+// instances it refers to (from state, after they were applied), so that an
+// argument that was "known after apply" at plan time gets its value. Only
+// the resources the block refers to are looked up.
+func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty.Value, bool)) (cty.Value, hcl.Diagnostics) {
+	inst, ok := d.Instances[a]
+	if !ok {
+		return cty.NilVal, hcl.Diagnostics{sourceless("Unknown instance", a.String()+" is not in the configuration")}
+	}
+	r := inst.Resource
+	d.byResOnce.Do(func() {
+		d.byRes = map[addr.Resource][]*Instance{}
+		for _, ia := range d.Order {
+			d.byRes[ia.Resource] = append(d.byRes[ia.Resource], d.Instances[ia])
+		}
+	})
+	exprs := r.exprs()
+	refs := map[addr.Resource]cty.Value{}
+	for _, e := range exprs {
+		for _, tr := range e.Variables() {
+			ra, ok := d.Lab.resourceOf(tr)
+			if !ok {
+				continue
+			}
+			if _, done := refs[ra]; done {
+				continue
+			}
+			var elems []cty.Value
+			byKey := map[string]cty.Value{}
+			for _, other := range d.byRes[ra] {
+				v := other.Value
+				if cv, ok := current(other.Addr); ok {
+					v = cv
+				}
+				rv := d.refValue(other, v, other.SensitivePaths, nil)
+				if other.Addr.Key.Kind == addr.StringKey {
+					byKey[other.Addr.Key.Str] = rv
+				} else {
+					elems = append(elems, rv)
+				}
+			}
+			target := d.Lab.Resources[ra]
+			switch {
+			case target.ForEach != nil:
+				refs[ra] = cty.ObjectVal(byKey)
+			case target.Count != nil:
+				if len(elems) == 0 {
+					refs[ra] = cty.EmptyTupleVal
+				} else {
+					refs[ra] = cty.TupleVal(elems)
+				}
+			case len(elems) == 1:
+				refs[ra] = elems[0]
+			}
+		}
+	}
+	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
+	ctx := view.contextFor(view.baseVariables(), exprs, nil)
+	switch a.Key.Kind {
+	case addr.IntKey:
+		ctx = ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(a.Key.Int))})}
+	case addr.StringKey:
+		m, _, diags := evalForEach(r.ForEach, ctx)
+		if diags.HasErrors() {
+			return cty.NilVal, diags
+		}
+		ctx = ctx.NewChild()
+		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(a.Key.Str), "value": m[a.Key.Str]})}
+	}
+	return evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
@@ -273,6 +274,13 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 	if err != nil {
 		return err
 	}
+	if inst := p.desiredInstance(c); inst != nil && inst.UnknownArgs && c.After != cty.NilVal && !c.After.IsNull() {
+		resolved, err := p.resolve(c, inst, schema)
+		if err != nil {
+			return err
+		}
+		c.After = resolved
+	}
 	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
 	del := func() error {
 		seq := seqs["delete"]
@@ -405,6 +413,7 @@ func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp p
 	if err != nil {
 		return err
 	}
+	p.applied.Store(c.Addr, v)
 	p.settleLater(c, p.Store.SettleAsync(seq, rec, ""))
 	return nil
 }
@@ -421,6 +430,51 @@ func (p *Planner) settleLater(c *Change, done <-chan error) {
 type pendingSettle struct {
 	addr string
 	done <-chan error
+}
+
+func (p *Planner) desiredInstance(c *Change) *config.Instance {
+	if p.desired == nil {
+		return nil
+	}
+	return p.desired.Instances[c.Addr]
+}
+
+// resolve evaluates c's instance again now that what it depends on has
+// been applied, so that arguments that were "known after apply" at plan
+// time get their values before the provider sees them.
+func (p *Planner) resolve(c *Change, inst *config.Instance, schema *providers.Schema) (cty.Value, error) {
+	v, diags := p.desired.EvalInstance(c.Addr, p.currentValue)
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	if !inst.ArgsKnown(v) {
+		return cty.NilVal, fmt.Errorf("some arguments are still unknown after the resources they depend on were applied")
+	}
+	attrs := v.AsValueMap()
+	planned := c.After.AsValueMap()
+	for name, a := range schema.Attributes {
+		// What the provider computes stays as planned (unknown, or kept
+		// from the prior object).
+		if _, written := inst.Resource.Content.Attrs[name]; a.Computed && !written {
+			attrs[name] = planned[name]
+		}
+	}
+	return cty.ObjectVal(attrs), nil
+}
+
+// currentValue is an instance's value as this apply left it, else as in
+// state. Results are kept in memory because their state writes may still
+// be on their way to disk when a dependant starts.
+func (p *Planner) currentValue(a addr.Instance) (cty.Value, bool) {
+	if v, ok := p.applied.Load(a); ok {
+		return v.(cty.Value), true
+	}
+	rec, err := p.Store.Get(a.String())
+	if err != nil || rec == nil {
+		return cty.NilVal, false
+	}
+	v, _, err := DecodeRecord(p.Registry, rec.Type, rec.Provider, rec.Value)
+	return v, err == nil
 }
 
 // saveOutputs evaluates the outputs against the state as it now is.

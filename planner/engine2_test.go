@@ -217,3 +217,41 @@ func TestEngine_refreshOnlyAndBatchedRead(t *testing.T) {
 		t.Fatal("refresh-only apply changed the lab")
 	}
 }
+
+func TestEngine_knownAfterApplyIsResolvedBeforeTheProviderSeesIt(t *testing.T) {
+	e := newEnv(t, map[string]string{"main.lab.hcl": `
+container "a" {
+  rootfs = "r"
+}
+container "b" {
+  rootfs   = "r"
+  hostname = "peer-${container.a.pid}"
+  env = {
+    PEER_NETNS = container.a.netns
+  }
+}
+`})
+	p, plan := e.plan(planner.PlanOptions{})
+	if !strings.Contains(render.Plan(plan, false), "hostname        = (known after apply)") {
+		t.Fatalf("the plan should show b's hostname as known after apply:\n%s", render.Plan(plan, false))
+	}
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	mustOK(t, diags)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := e.mem["container"].Get("container.a")
+	b, _ := e.mem["container"].Get("container.b")
+	want := "peer-" + a.GetAttr("pid").AsBigFloat().Text('f', 0)
+	if got := b.GetAttr("hostname").AsString(); got != want {
+		t.Fatalf("b's hostname = %q, want %q", got, want)
+	}
+	if got := b.GetAttr("env").Index(cty.StringVal("PEER_NETNS")); !got.RawEquals(a.GetAttr("netns")) {
+		t.Fatalf("b's env = %#v", got)
+	}
+	// And the next plan is empty: the computed values are in state now.
+	_, plan = e.plan(planner.PlanOptions{Refresh: true})
+	if plan.HasChanges() {
+		t.Fatalf("plan after apply:\n%s", render.Plan(plan, false))
+	}
+}

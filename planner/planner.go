@@ -32,6 +32,7 @@ type Planner struct {
 	desired    *config.Desired
 	pendingMu  sync.Mutex
 	pending    []pendingSettle
+	applied    sync.Map // addr.Instance -> cty.Value: results of this apply
 }
 
 // PlanOptions select what a plan does.
