@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,14 +54,20 @@ type Instance struct {
 // is known in v.
 func (inst *Instance) ArgsKnown(v cty.Value) bool {
 	c := inst.Resource.Content
-	for name := range c.Attrs {
+	for name := range c.Dynamic {
 		if !v.GetAttr(name).IsWhollyKnown() {
 			return false
 		}
 	}
-	for name := range c.Blocks {
-		if !v.GetAttr(name).IsWhollyKnown() {
-			return false
+	for name, blocks := range c.Blocks {
+		for _, b := range blocks {
+			if b.Content.HasDynamic {
+				// One look at the whole list of name blocks covers them all.
+				if !v.GetAttr(name).IsWhollyKnown() {
+					return false
+				}
+				break
+			}
 		}
 	}
 	return true
@@ -226,9 +233,17 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		insts = []inst{{}}
 	}
 
-	refs := make([]cty.Value, 0, len(insts))
-	byKey := map[string]cty.Value{}
-	for _, in := range insts {
+	// Instances of one block are independent: evaluate them on every core
+	// (expressions, the context and cty values are immutable), then record
+	// them in order.
+	type result struct {
+		inst  *Instance
+		ref   cty.Value
+		diags hcl.Diagnostics
+	}
+	results := make([]result, len(insts))
+	parallelFor(len(insts), func(i int) {
+		in := insts[i]
 		ia := r.Addr.Instance(in.key)
 		ictx := ctx
 		if in.each != nil {
@@ -237,31 +252,33 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		}
 		m := &marks{deps: map[addr.Instance]bool{}}
 		v, dd := evalContent(r.Content, &r.Schema.Block, ictx, nil, m)
-		diags = append(diags, improvePortDiags(d.Lab, dd)...)
 		if dd.HasErrors() {
 			v = cty.UnknownVal(r.Schema.ImpliedType())
 		}
 		inst := &Instance{Addr: ia, Resource: r, Value: v, SensitivePaths: m.sensitive}
 		inst.UnknownArgs = !dd.HasErrors() && !inst.ArgsKnown(v)
-		deps := m.deps
 		// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
 		// carries the marks of all its elements.
 		for _, c := range common {
 			m.take(nil, c)
 		}
-		delete(deps, ia)
-		for dep := range deps {
+		delete(m.deps, ia)
+		for dep := range m.deps {
 			inst.Deps = append(inst.Deps, dep)
 		}
 		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
-		d.Instances[ia] = inst
-		d.Order = append(d.Order, ia)
-
-		ref := d.refValue(inst, v, m.sensitive, prior)
+		results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
+	})
+	refs := make([]cty.Value, 0, len(insts))
+	byKey := map[string]cty.Value{}
+	for i, res := range results {
+		diags = append(diags, improvePortDiags(d.Lab, res.diags)...)
+		d.Instances[res.inst.Addr] = res.inst
+		d.Order = append(d.Order, res.inst.Addr)
 		if kind == addr.StringKey {
-			byKey[in.key.Str] = ref
+			byKey[insts[i].key.Str] = res.ref
 		} else {
-			refs = append(refs, ref)
+			refs = append(refs, res.ref)
 		}
 	}
 	switch kind {
@@ -438,7 +455,7 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 			if a.Reference {
 				v = referenceAddress(v)
 			}
-			if len(attr.Expr.Variables()) > 0 {
+			if c.Dynamic[name] {
 				v = m.take(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name}), v)
 			}
 			conv, err := fastConvert(v, a.Type)
@@ -749,4 +766,28 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(a.Key.Str), "value": m[a.Key.Str]})}
 	}
 	return evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
+}
+
+// parallelFor runs fn(0..n-1) on every core; fn must write only its own i.
+func parallelFor(n int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 64 || workers < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		wg.Add(1)
+		go func(start, end int) {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				fn(i)
+			}
+		}(start, end)
+	}
+	wg.Wait()
 }

@@ -104,6 +104,12 @@ type Resource struct {
 type Content struct {
 	Attrs  map[string]*hcl.Attribute
 	Blocks map[string][]*NestedContent
+	// Dynamic names the attributes whose expressions refer to something;
+	// the others are constants, which carry no marks and are never
+	// unknown. HasDynamic is true when any attribute here or in a nested
+	// block is dynamic.
+	Dynamic    map[string]bool
+	HasDynamic bool
 	// MissingRange is where to point at for a missing attribute.
 	MissingRange hcl.Range
 }
@@ -479,7 +485,13 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
 	hc, diags := body.Content(schema.HCLSchema())
-	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange}
+	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{}}
+	for name, a := range hc.Attributes {
+		if len(a.Expr.Variables()) > 0 {
+			c.Dynamic[name] = true
+			c.HasDynamic = true
+		}
+	}
 	for _, b := range hc.Blocks {
 		nb := schema.Blocks[b.Type]
 		n := &NestedContent{DefRange: b.DefRange, TypeRange: b.TypeRange}
@@ -495,6 +507,7 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 		inner, d := decodeContent(b.Body, nb.Block)
 		diags = append(diags, d...)
 		n.Content = inner
+		c.HasDynamic = c.HasDynamic || inner.HasDynamic
 		prev := c.Blocks[b.Type]
 		if nb.Nesting == providers.NestingSingle && len(prev) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
