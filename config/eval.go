@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -206,10 +206,8 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		each map[string]cty.Value
 	}
 	var insts []inst
-	kind := addr.NoKey
 	switch {
 	case r.Count != nil:
-		kind = addr.IntKey
 		n, dd := evalCount(r.Count, ctx)
 		diags = append(diags, dd...)
 		if dd.HasErrors() {
@@ -219,7 +217,6 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			insts = append(insts, inst{key: addr.Int(i), each: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}})
 		}
 	case r.ForEach != nil:
-		kind = addr.StringKey
 		m, marks, dd := evalForEach(r.ForEach, ctx)
 		diags = append(diags, dd...)
 		if dd.HasErrors() {
@@ -236,13 +233,8 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	// Instances of one block are independent: evaluate them on every core
 	// (expressions, the context and cty values are immutable), then record
 	// them in order.
-	type result struct {
-		inst  *Instance
-		ref   cty.Value
-		diags hcl.Diagnostics
-	}
 	results := make([]result, len(insts))
-	parallelFor(len(insts), func(i int) {
+	par.For(len(insts), func(i int) {
 		in := insts[i]
 		ia := r.Addr.Instance(in.key)
 		ictx := ctx
@@ -269,31 +261,65 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
 		results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
 	})
-	refs := make([]cty.Value, 0, len(insts))
-	byKey := map[string]cty.Value{}
+	done := make([]*Instance, len(results))
+	refs := make([]cty.Value, len(results))
 	for i, res := range results {
 		diags = append(diags, improvePortDiags(d.Lab, res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
-		if kind == addr.StringKey {
-			byKey[insts[i].key.Str] = res.ref
-		} else {
-			refs = append(refs, res.ref)
-		}
+		done[i], refs[i] = res.inst, res.ref
 	}
-	switch kind {
-	case addr.NoKey:
-		d.refs[r.Addr] = refs[0]
-	case addr.IntKey:
-		if len(refs) == 0 {
-			d.refs[r.Addr] = cty.EmptyTupleVal
-		} else {
-			d.refs[r.Addr] = cty.TupleVal(refs)
-		}
-	case addr.StringKey:
-		d.refs[r.Addr] = cty.ObjectVal(byKey)
-	}
+	d.refs[r.Addr] = collection(r, done, refs)
 	return diags
+}
+
+// collection is a resource as expressions see it: one object, a tuple
+// (count) or an object keyed like for_each, of its instances' values.
+func collection(r *Resource, insts []*Instance, vals []cty.Value) cty.Value {
+	switch {
+	case r.ForEach != nil:
+		byKey := make(map[string]cty.Value, len(insts))
+		for i, inst := range insts {
+			byKey[inst.Addr.Key.Str] = vals[i]
+		}
+		return cty.ObjectVal(byKey)
+	case r.Count != nil:
+		if len(vals) == 0 {
+			return cty.EmptyTupleVal
+		}
+		return cty.TupleVal(vals)
+	case len(vals) == 1:
+		return vals[0]
+	}
+	return cty.DynamicVal
+}
+
+// currentCollection is collection with each instance's value replaced by
+// current's answer where it has one (state after an apply).
+func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance) (cty.Value, bool)) cty.Value {
+	d.byResOnce.Do(func() {
+		d.byRes = map[addr.Resource][]*Instance{}
+		for _, ia := range d.Order {
+			d.byRes[ia.Resource] = append(d.byRes[ia.Resource], d.Instances[ia])
+		}
+	})
+	insts := d.byRes[ra]
+	vals := make([]cty.Value, len(insts))
+	for i, inst := range insts {
+		v := inst.Value
+		if cv, ok := current(inst.Addr); ok {
+			v = cv
+		}
+		vals[i] = d.refValue(inst, v, inst.SensitivePaths, nil)
+	}
+	return collection(d.Lab.Resources[ra], insts, vals)
+}
+
+// result is one instance's evaluation, before it is recorded.
+type result struct {
+	inst  *Instance
+	ref   cty.Value
+	diags hcl.Diagnostics
 }
 
 // refValue is an instance as other expressions see it: its attributes
@@ -583,41 +609,9 @@ func stripMarks(v cty.Value) cty.Value {
 func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
 	refs := d.refs
 	if value != nil {
-		refs = map[addr.Resource]cty.Value{}
-		byRes := map[addr.Resource][]*Instance{}
-		for _, a := range d.Order {
-			byRes[a.Resource] = append(byRes[a.Resource], d.Instances[a])
-		}
-		for ra, insts := range byRes {
-			var elems []cty.Value
-			byKey := map[string]cty.Value{}
-			for _, inst := range insts {
-				v := inst.Value
-				if sv, ok := value(inst.Addr); ok {
-					v = sv
-				}
-				rv := d.refValue(inst, v, inst.SensitivePaths, nil)
-				if inst.Addr.Key.Kind == addr.StringKey {
-					byKey[inst.Addr.Key.Str] = rv
-				} else {
-					elems = append(elems, rv)
-				}
-			}
-			switch {
-			case d.Lab.Resources[ra].ForEach != nil:
-				refs[ra] = cty.ObjectVal(byKey)
-			case d.Lab.Resources[ra].Count != nil:
-				refs[ra] = cty.TupleVal(elems)
-			default:
-				refs[ra] = elems[0]
-			}
-		}
-		for ra, r := range d.Lab.Resources {
-			if _, ok := refs[ra]; !ok && r.Count != nil {
-				refs[ra] = cty.EmptyTupleVal
-			} else if !ok && r.ForEach != nil {
-				refs[ra] = cty.EmptyObjectVal
-			}
+		refs = make(map[addr.Resource]cty.Value, len(d.Lab.Resources))
+		for ra := range d.Lab.Resources {
+			refs[ra] = d.currentCollection(ra, value)
 		}
 	}
 	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
@@ -705,49 +699,14 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 		return cty.NilVal, hcl.Diagnostics{sourceless("Unknown instance", a.String()+" is not in the configuration")}
 	}
 	r := inst.Resource
-	d.byResOnce.Do(func() {
-		d.byRes = map[addr.Resource][]*Instance{}
-		for _, ia := range d.Order {
-			d.byRes[ia.Resource] = append(d.byRes[ia.Resource], d.Instances[ia])
-		}
-	})
 	exprs := r.exprs()
 	refs := map[addr.Resource]cty.Value{}
 	for _, e := range exprs {
 		for _, tr := range e.Variables() {
-			ra, ok := d.Lab.resourceOf(tr)
-			if !ok {
-				continue
-			}
-			if _, done := refs[ra]; done {
-				continue
-			}
-			var elems []cty.Value
-			byKey := map[string]cty.Value{}
-			for _, other := range d.byRes[ra] {
-				v := other.Value
-				if cv, ok := current(other.Addr); ok {
-					v = cv
+			if ra, ok := d.Lab.resourceOf(tr); ok {
+				if _, done := refs[ra]; !done {
+					refs[ra] = d.currentCollection(ra, current)
 				}
-				rv := d.refValue(other, v, other.SensitivePaths, nil)
-				if other.Addr.Key.Kind == addr.StringKey {
-					byKey[other.Addr.Key.Str] = rv
-				} else {
-					elems = append(elems, rv)
-				}
-			}
-			target := d.Lab.Resources[ra]
-			switch {
-			case target.ForEach != nil:
-				refs[ra] = cty.ObjectVal(byKey)
-			case target.Count != nil:
-				if len(elems) == 0 {
-					refs[ra] = cty.EmptyTupleVal
-				} else {
-					refs[ra] = cty.TupleVal(elems)
-				}
-			case len(elems) == 1:
-				refs[ra] = elems[0]
 			}
 		}
 	}
@@ -766,28 +725,4 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(a.Key.Str), "value": m[a.Key.Str]})}
 	}
 	return evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
-}
-
-// parallelFor runs fn(0..n-1) on every core; fn must write only its own i.
-func parallelFor(n int, fn func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 64 || workers < 2 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		wg.Add(1)
-		go func(start, end int) {
-			defer wg.Done()
-			for i := start; i < end; i++ {
-				fn(i)
-			}
-		}(start, end)
-	}
-	wg.Wait()
 }

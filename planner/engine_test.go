@@ -14,11 +14,7 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
-	"github.com/labform/labform/providers/container"
-	"github.com/labform/labform/providers/link"
-	"github.com/labform/labform/providers/netfilter"
-	"github.com/labform/labform/providers/qemu"
-	"github.com/labform/labform/providers/virtualbox"
+	"github.com/labform/labform/providers/all"
 	"github.com/labform/labform/state"
 )
 
@@ -35,7 +31,7 @@ type env struct {
 func newEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
-	for _, p := range []providers.Provider{qemu.New(), virtualbox.New(), container.New(), link.New(), netfilter.New()} {
+	for _, p := range all.Providers() {
 		m := memprovider.Wrap(p)
 		e.mem[p.Name()] = m
 		e.reg.Register(m)

@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -116,7 +116,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	default:
 		changes := make([]*Change, len(desired.Order))
-		parallelFor(len(changes), func(i int) {
+		par.For(len(changes), func(i int) {
 			a := desired.Order[i]
 			changes[i] = p.changeFor(desired.Instances[a], priors[a], replace[a])
 		})
@@ -172,7 +172,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 	// Decoding is independent per record: spread it over the cores.
 	decoded := make([]*prior, len(list))
 	errs := make([]hcl.Diagnostics, len(list))
-	parallelFor(len(list), func(i int) {
+	par.For(len(list), func(i int) {
 		rec := list[i]
 		schema, err := p.Registry.Schema(rec.Provider, rec.Type)
 		if err != nil {
@@ -610,28 +610,4 @@ func ConfigHash(l *config.Lab) string {
 		h.Write(files[name].Bytes)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// parallelFor runs fn(0..n-1) on every core; fn must touch only its own i.
-func parallelFor(n int, fn func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 256 || workers < 2 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		wg.Add(1)
-		go func(start, end int) {
-			defer wg.Done()
-			for i := start; i < end; i++ {
-				fn(i)
-			}
-		}(start, end)
-	}
-	wg.Wait()
 }

@@ -378,22 +378,10 @@ func (a *app) stateCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			targets, err := parseTargets(args)
+			addrs, err := matching(s, args)
 			if err != nil {
 				return err
 			}
-			recs, err := s.Resources()
-			if err != nil {
-				return err
-			}
-			var addrs []string
-			for ad := range recs {
-				if len(targets) > 0 && !matchAny(targets, ad) {
-					continue
-				}
-				addrs = append(addrs, ad)
-			}
-			sort.Slice(addrs, func(i, j int) bool { return lessAddr(addrs[i], addrs[j]) })
 			for _, ad := range addrs {
 				fmt.Fprintln(a.io.out, ad)
 			}
@@ -427,19 +415,9 @@ func (a *app) stateCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			targets, err := parseTargets(args)
+			gone, err := matching(s, args)
 			if err != nil {
 				return err
-			}
-			recs, err := s.Resources()
-			if err != nil {
-				return err
-			}
-			var gone []string
-			for ad := range recs {
-				if matchAny(targets, ad) {
-					gone = append(gone, ad)
-				}
 			}
 			if len(gone) == 0 {
 				return fmt.Errorf("no instance in state matches %s", strings.Join(args, ", "))
@@ -447,7 +425,6 @@ func (a *app) stateCommand() *cobra.Command {
 			if err := s.Delete(gone...); err != nil {
 				return err
 			}
-			sort.Strings(gone)
 			for _, g := range gone {
 				fmt.Fprintf(a.io.out, "Removed %s\n", g)
 			}
@@ -758,4 +735,25 @@ func (a *app) versionCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	return cmd
+}
+
+// matching lists the state's addresses that the given addresses select
+// (all of them when none is given), sorted.
+func matching(s *state.Store, args []string) ([]string, error) {
+	targets, err := parseTargets(args)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.Resources()
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for ad := range recs {
+		if len(targets) == 0 || matchAny(targets, ad) {
+			addrs = append(addrs, ad)
+		}
+	}
+	sort.Slice(addrs, func(i, j int) bool { return lessAddr(addrs[i], addrs[j]) })
+	return addrs, nil
 }

@@ -13,11 +13,7 @@ import (
 
 	"github.com/labform/labform/internal/memprovider"
 	"github.com/labform/labform/providers"
-	"github.com/labform/labform/providers/container"
-	"github.com/labform/labform/providers/link"
-	"github.com/labform/labform/providers/netfilter"
-	"github.com/labform/labform/providers/qemu"
-	"github.com/labform/labform/providers/virtualbox"
+	"github.com/labform/labform/providers/all"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -43,7 +39,7 @@ func TestMain(m *testing.M) {
 func memRegistry(dir string) (*providers.Registry, map[string]*memprovider.Provider) {
 	reg := providers.NewRegistry()
 	mems := map[string]*memprovider.Provider{}
-	for _, p := range []providers.Provider{qemu.New(), virtualbox.New(), container.New(), link.New(), netfilter.New()} {
+	for _, p := range all.Providers() {
 		m := memprovider.Wrap(p)
 		m.Dir = dir
 		mems[p.Name()] = m

@@ -11,14 +11,17 @@ import (
 	"github.com/labform/labform/providers/virtualbox"
 )
 
-// Registry returns a registry of all providers. qemu comes before
-// virtualbox, so it is the default provider of vm.
+// Providers returns every provider. qemu comes before virtualbox, so it is
+// the default provider of vm.
+func Providers() []providers.Provider {
+	return []providers.Provider{qemu.New(), virtualbox.New(), container.New(), link.New(), netfilter.New()}
+}
+
+// Registry returns a registry of all providers.
 func Registry() *providers.Registry {
 	r := providers.NewRegistry()
-	r.Register(qemu.New())
-	r.Register(virtualbox.New())
-	r.Register(container.New())
-	r.Register(link.New())
-	r.Register(netfilter.New())
+	for _, p := range Providers() {
+		r.Register(p)
+	}
 	return r
 }
