@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -184,6 +185,28 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		return err
 	})
 	res.Errors, res.Skipped, res.NotStarted = wr.Errors, wr.Skipped, wr.NotStarted
+	// Actions that never ran (skipped after a failure, not started after
+	// Ctrl-C) or failed without touching the lab leave nothing for the next
+	// plan to look for: close their journal entries. An action that failed
+	// otherwise keeps its entries, and the next plan looks for what it may
+	// have left.
+	var untouched []uint64
+	never := append(append([]string(nil), wr.Skipped...), wr.NotStarted...)
+	for id, err := range wr.Errors {
+		if errors.Is(err, providers.ErrNothingDone) {
+			never = append(never, id)
+		}
+	}
+	for _, id := range never {
+		for _, seq := range intents[id] {
+			untouched = append(untouched, seq)
+		}
+	}
+	if len(untouched) > 0 {
+		if err := p.Store.CloseIntents(untouched...); err != nil {
+			return nil, diagErr("Cannot close journal entries", err)
+		}
+	}
 	// Every result must be on disk before apply reports.
 	for _, ps := range p.pending {
 		if err := <-ps.done; err != nil {

@@ -3,6 +3,7 @@ package planner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -253,5 +255,40 @@ container "b" {
 	_, plan = e.plan(planner.PlanOptions{Refresh: true})
 	if plan.HasChanges() {
 		t.Fatalf("plan after apply:\n%s", render.Plan(plan, false))
+	}
+}
+
+func TestEngine_journalAfterFailures(t *testing.T) {
+	cases := map[string]struct {
+		err      error
+		wantOpen []string
+	}{
+		// The provider may have left something: the next plan looks.
+		"failed midway": {errors.New("qemu died"), []string{"create container.host[0]"}},
+		// Nothing was touched: nothing to look for.
+		"refused": {fmt.Errorf("runc is missing: %w", providers.ErrNothingDone), nil},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, map[string]string{"main.lab.hcl": twoNodes})
+			e.mem["container"].Fail = func(action, a string) error {
+				if a == "container.host[0]" {
+					return tc.err
+				}
+				return nil
+			}
+			_, res := e.apply(planner.PlanOptions{})
+			if res.Err() == nil || len(res.Skipped) != 1 {
+				t.Fatalf("want one failure and its dependant skipped: %v, skipped %v", res.Err(), res.Skipped)
+			}
+			j, _ := e.store.Journal()
+			var open []string
+			for _, in := range j {
+				open = append(open, in.Action+" "+in.Addr)
+			}
+			if strings.Join(open, ",") != strings.Join(tc.wantOpen, ",") {
+				t.Fatalf("open intents %v, want %v (the skipped link never ran: its entry must be closed)", open, tc.wantOpen)
+			}
+		})
 	}
 }

@@ -45,8 +45,8 @@ type Unimplemented struct {
 }
 
 func (u Unimplemented) err() error {
-	return fmt.Errorf("the %s provider cannot act on a lab yet (its implementation is tracked in %s); validate and plan work, apply does not",
-		u.ProviderName, u.Issue)
+	return fmt.Errorf("the %s provider cannot act on a lab yet (its implementation is tracked in %s); validate and plan work, apply does not: %w",
+		u.ProviderName, u.Issue, ErrNothingDone)
 }
 
 func (u Unimplemented) Configure(context.Context, ConfigureRequest) error { return nil }

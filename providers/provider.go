@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -97,6 +98,12 @@ type Validator interface {
 type ToolChecker interface {
 	Tools() []string
 }
+
+// ErrNothingDone is wrapped by errors from actions that failed before
+// changing anything in the lab (a refused request, a missing tool). The
+// engine then closes the action's journal entry instead of leaving it for
+// the next plan to investigate.
+var ErrNothingDone = errors.New("nothing was changed")
 
 // AttrError is a problem with one attribute of a resource's value. The
 // engine turns Path into the attribute's source range, so that a

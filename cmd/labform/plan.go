@@ -223,7 +223,8 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 	if !f.json {
 		a.printPlan(a.io.out, plan, false)
 	}
-	if !plan.HasChanges() && len(plan.Drift) == 0 {
+	if !plan.HasChanges() {
+		// Nothing to do in the lab; drift found by the refresh is saved.
 		if f.json {
 			a.jsonLine("info", "No changes", "change_summary", nil)
 		}
