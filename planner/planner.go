@@ -75,9 +75,14 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab)}
-	for _, a := range sortedPriorAddrs(priors) {
-		pr := priors[a]
-		if pr.adopted || !valuesEqual(pr.value, pr.current) {
+	addrs := sortedPriorAddrs(priors)
+	drifted := make([]bool, len(addrs))
+	par.For(len(addrs), func(i int) {
+		pr := priors[addrs[i]]
+		drifted[i] = pr.adopted || !valuesEqual(pr.value, pr.current)
+	})
+	for i, a := range addrs {
+		if pr := priors[a]; drifted[i] {
 			plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
 				Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
 		}
@@ -109,7 +114,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			plan.Changes = append(plan.Changes, c)
 		}
 	case DestroyMode:
-		for _, a := range sortedPriorAddrs(priors) {
+		for _, a := range addrs {
 			if pr := priors[a]; !pr.current.IsNull() {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, pr, "destroy requested"))
 			}
@@ -121,7 +126,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			changes[i] = p.changeFor(desired.Instances[a], priors[a], replace[a])
 		})
 		plan.Changes = append(plan.Changes, changes...)
-		for _, a := range sortedPriorAddrs(priors) {
+		for _, a := range addrs {
 			if _, ok := desired.Instances[a]; !ok && !priors[a].current.IsNull() {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
 			}

@@ -91,10 +91,21 @@ type NestedBlock struct {
 type Block struct {
 	Attributes map[string]*Attribute
 	Blocks     map[string]*NestedBlock
+
+	// implied caches ImpliedType once the schema is finalized: building
+	// it per value decoded showed in profiles.
+	implied cty.Type
 }
 
 // ImpliedType is the object type of a block's value.
 func (b *Block) ImpliedType() cty.Type {
+	if b.implied != cty.NilType {
+		return b.implied
+	}
+	return b.impliedType()
+}
+
+func (b *Block) impliedType() cty.Type {
 	attrs := make(map[string]cty.Type, len(b.Attributes)+len(b.Blocks))
 	for name, a := range b.Attributes {
 		attrs[name] = a.Type
@@ -179,6 +190,7 @@ func finalizeBlock(b *Block, path string) {
 		}
 		finalizeBlock(nb.Block, path+name+".")
 	}
+	b.implied = b.impliedType()
 }
 
 func sortedKeys[V any](m map[string]V) []string {
