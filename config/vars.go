@@ -166,9 +166,15 @@ func (v *Variable) value(raw rawInput, name string) (cty.Value, hcl.Diagnostics)
 	}
 	conv, err := convertTo(val, v.Type)
 	if err != nil {
+		// Point at the value when it was written in a file, else at the
+		// declaration.
+		subject := v.DeclRange.Ptr()
+		if raw.expr != nil {
+			subject = raw.expr.Range().Ptr()
+		}
 		return cty.NilVal, hcl.Diagnostics{&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
 			Detail:  fmt.Sprintf("The value from %s is not compatible with variable %q's type %s: %s.", raw.source, name, v.Type.FriendlyName(), err),
-			Subject: v.DeclRange.Ptr()}}
+			Subject: subject}}
 	}
 	return conv, nil
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -174,13 +174,12 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if err != nil {
 		return nil, diagErr("Cannot write the journal", err)
 	}
-	var counts struct{ add, change, destroy chan struct{} }
-	counts.add, counts.change, counts.destroy = make(chan struct{}, g.Len()*2), make(chan struct{}, g.Len()), make(chan struct{}, g.Len()*2)
+	var counts counters
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
 		p.Hook.PreApply(c)
 		start := time.Now()
-		err := p.applyOne(ctx, c, intents[id], counts.add, counts.change, counts.destroy)
+		err := p.applyOne(ctx, c, intents[id], &counts)
 		p.Hook.PostApply(c, err, time.Since(start))
 		return err
 	})
@@ -214,7 +213,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		}
 	}
 	res.Stopped = opts.Stop.Err() != nil
-	res.Added, res.Changed, res.Destroyed = len(counts.add), len(counts.change), len(counts.destroy)
+	res.Added, res.Changed, res.Destroyed = int(counts.added.Load()), int(counts.changed.Load()), int(counts.destroyed.Load())
 	var diags hcl.Diagnostics
 	if plan.Mode != DestroyMode && p.desired != nil {
 		diags = append(diags, p.saveOutputs()...)
@@ -283,7 +282,10 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 }
 
 // applyOne performs one change, journaled: intent, provider call, result.
-func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint64, added, changed, destroyed chan struct{}) (err error) {
+// counters count what an apply did, for its summary line.
+type counters struct{ added, changed, destroyed atomic.Int64 }
+
+func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint64, n *counters) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -310,7 +312,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		if err := prov.Delete(ctx, req); err != nil {
 			return err
 		}
-		destroyed <- struct{}{}
+		n.destroyed.Add(1)
 		p.settleLater(c, p.Store.SettleAsync(seq, nil, c.Addr.String()))
 		return nil
 	}
@@ -325,7 +327,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		if err := p.settle(seq, c, schema, resp); err != nil {
 			return err
 		}
-		added <- struct{}{}
+		n.added.Add(1)
 		return nil
 	}
 	switch c.Action {
@@ -348,7 +350,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		if err := prov.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
-		destroyed <- struct{}{}
+		n.destroyed.Add(1)
 		p.settleLater(c, p.Store.SettleAsync(seq, nil, ""))
 		return nil
 	case Update:
@@ -360,7 +362,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		if err := p.settle(seq, c, schema, resp); err != nil {
 			return err
 		}
-		changed <- struct{}{}
+		n.changed.Add(1)
 		return nil
 	}
 	return fmt.Errorf("unexpected action %s", c.Action)
@@ -565,5 +567,3 @@ func DecodeOutput(o *state.Output) (cty.Value, error) { return decodeOutput(o) }
 func OutputJSON(v cty.Value) (json.RawMessage, error) {
 	return ctyjson.Marshal(v, v.Type())
 }
-
-var _ = sort.Strings

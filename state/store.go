@@ -500,7 +500,7 @@ func (s *Store) Backup(dir string, keep int) (string, error) {
 }
 
 // Replace swaps the whole content for the given records and outputs (state
-// push), keeping the lineage unless lineage is set.
+// push) in one transaction, keeping the lineage unless lineage is set.
 func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output) error {
 	enc := make([][]byte, len(recs))
 	for i, r := range recs {
@@ -510,16 +510,32 @@ func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output)
 		}
 		enc[i] = b
 	}
-	if err := s.write(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketResources); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketResources)
+	encOut := map[string][]byte{}
+	for k, o := range outs {
+		b, err := json.Marshal(o)
 		if err != nil {
 			return err
 		}
+		encOut[k] = b
+	}
+	return s.write(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketResources, bucketOutputs} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		b := tx.Bucket(bucketResources)
 		for i, r := range recs {
 			if err := b.Put([]byte(r.Addr), enc[i]); err != nil {
+				return err
+			}
+		}
+		ob := tx.Bucket(bucketOutputs)
+		for k, v := range encOut {
+			if err := ob.Put([]byte(k), v); err != nil {
 				return err
 			}
 		}
@@ -527,10 +543,7 @@ func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output)
 			return tx.Bucket(bucketMeta).Put(keyLineage, []byte(lineage))
 		}
 		return nil
-	}); err != nil {
-		return err
-	}
-	return s.SetOutputs(outs)
+	})
 }
 
 func u64(v uint64) []byte {

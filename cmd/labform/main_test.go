@@ -395,3 +395,21 @@ func TestCLI_colorsOnlyOnATerminal(t *testing.T) {
 		t.Error("colors despite NO_COLOR")
 	}
 }
+
+func TestCLI_variableSources(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab, "three.labvars": "hosts = 3\n", "bad.labvars": "hosts = \"many\"\n"})
+	// -var-file, then -var wins over it, the environment loses to both.
+	t.Setenv("LABFORM_VAR_hosts", "4")
+	r := c.must(2, "plan", "-detailed-exitcode", "-var-file", "three.labvars")
+	contains(t, "plan -var-file", r.out, "Plan: 7 to add")
+	r = c.must(2, "plan", "-detailed-exitcode", "-var-file", "three.labvars", "-var", "hosts=1")
+	contains(t, "plan -var over -var-file", r.out, "Plan: 3 to add")
+	r = c.must(2, "plan", "-detailed-exitcode")
+	contains(t, "plan from the environment", r.out, "Plan: 9 to add")
+	r = c.must(1, "plan", "-var-file", "bad.labvars")
+	contains(t, "a wrong type", r.errOut, "Invalid value for variable", "bad.labvars line 1", "a number is required")
+	r = c.must(1, "plan", "-var", "nosuch=1")
+	contains(t, "an undeclared variable", r.errOut, "Value for undeclared variable")
+	r = c.must(0, "version")
+	contains(t, "version", r.out, "labform v", "providers: container, link, netfilter, qemu, virtualbox")
+}

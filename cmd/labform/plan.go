@@ -111,10 +111,7 @@ type session struct {
 }
 
 func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, error) {
-	saved := a.chdir
-	a.chdir = dir
-	lab, err := a.loadLab()
-	a.chdir = saved
+	lab, err := a.loadLabAt(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -180,8 +180,10 @@ func (v *varFlags) inputs(a *app) (*config.Inputs, error) {
 }
 
 // loadLab parses the lab directory and prints diagnostics.
-func (a *app) loadLab() (*config.Lab, error) {
-	lab, diags := config.Load(a.dir(), a.reg)
+func (a *app) loadLab() (*config.Lab, error) { return a.loadLabAt(a.dir()) }
+
+func (a *app) loadLabAt(dir string) (*config.Lab, error) {
+	lab, diags := config.Load(dir, a.reg)
 	var files map[string]*hcl.File
 	if lab != nil {
 		files = lab.Parser.Files()
