@@ -174,11 +174,15 @@ func TestEngine_lifecycle(t *testing.T) {
 		t.Fatalf("drift: %v / %v", plan.Drift, actions(plan))
 	}
 
-	// Shrink: count 2 -> 1 destroys the link before the container.
+	// Shrink: count 2 -> 1 destroys link.wire[1]; container.host[1] is
+	// already gone (the drift above), so it is not destroyed again.
 	e.write(map[string]string{"main.lab.hcl": strings.Replace(twoNodes, "default = 2", "default = 1", 1)})
 	plan, res = e.apply(planner.PlanOptions{Refresh: true})
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
+	}
+	if add, _, del := plan.Counts(); add != 0 || del != 1 || res.Destroyed != 1 {
+		t.Fatalf("shrinking: plan adds %d and destroys %d, apply destroyed %d; want 0, 1, 1", add, del, res.Destroyed)
 	}
 	if _, ok := e.mem["link"].Get("link.wire[1]"); ok {
 		t.Fatal("link.wire[1] should be gone")

@@ -110,9 +110,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	}
 	switch opts.Mode {
 	case RefreshOnlyMode:
-		for _, c := range plan.Drift {
-			plan.Changes = append(plan.Changes, c)
-		}
+		plan.Changes = append(plan.Changes, plan.Drift...)
 	case DestroyMode:
 		for _, a := range addrs {
 			if pr := priors[a]; !pr.current.IsNull() {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -217,9 +216,6 @@ func parseTargets(ss []string) ([]addr.Target, error) {
 	return out, nil
 }
 
-func indent(s, pad string) string {
-	return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
-}
 
 func matchAny(ts []addr.Target, s string) bool {
 	ia, err := addr.ParseInstance(s)
