@@ -216,7 +216,6 @@ func parseTargets(ss []string) ([]addr.Target, error) {
 	return out, nil
 }
 
-
 func matchAny(ts []addr.Target, s string) bool {
 	ia, err := addr.ParseInstance(s)
 	if err != nil {
