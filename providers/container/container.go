@@ -82,19 +82,31 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			"permissions": providers.OptionalDefault(cty.StringVal("rwm"), RP, "cgroup access: r, w, m"),
 		}, nil),
 		"resources": block(providers.NestingSingle, IP, map[string]*providers.Attribute{
-			"memory":             opt(str, IP, "memory limit, e.g. 64MiB"),
-			"memory_reservation": opt(str, IP, "soft memory limit"),
-			"memory_swap":        opt(str, IP, "memory plus swap limit"),
-			"swappiness":         opt(num, IP, "0-100"),
-			"cpu_shares":         opt(num, IP, "relative CPU weight"),
-			"cpu_quota":          opt(num, IP, "CPU time per period, microseconds"),
-			"cpu_period":         opt(num, IP, "CFS period, microseconds"),
-			"cpuset_cpus":        opt(str, IP, "CPUs, e.g. 0-1"),
-			"cpuset_mems":        opt(str, IP, "memory nodes"),
-			"pids":               opt(num, IP, "maximum number of processes"),
-			"blkio_weight":       opt(num, IP, "block IO weight, 10-1000"),
-			"oom_kill_disable":   opt(cty.Bool, IP, "disable the OOM killer"),
-		}, nil),
+			"memory":               opt(str, IP, "memory limit, e.g. 64MiB"),
+			"memory_reservation":   opt(str, IP, "soft memory limit"),
+			"memory_swap":          opt(str, IP, "memory plus swap limit"),
+			"swappiness":           opt(num, IP, "0-100"),
+			"cpu_shares":           opt(num, IP, "relative CPU weight"),
+			"cpu_quota":            opt(num, IP, "CPU time per period, microseconds"),
+			"cpu_period":           opt(num, IP, "CFS period, microseconds"),
+			"cpuset_cpus":          opt(str, IP, "CPUs, e.g. 0-1"),
+			"cpuset_mems":          opt(str, IP, "memory nodes"),
+			"pids":                 opt(num, IP, "maximum number of processes"),
+			"blkio_weight":         opt(num, IP, "block IO weight, 10-1000"),
+			"oom_kill_disable":     opt(cty.Bool, IP, "disable the OOM killer"),
+			"cpu_realtime_runtime": opt(num, IP, "realtime CPU time per period, microseconds"),
+			"cpu_realtime_period":  opt(num, IP, "realtime period, microseconds"),
+			"hugepage_limits":      opt(cty.Map(str), IP, "page size (2MB, 1GB) to a limit, e.g. 64MiB"),
+			"net_cls_classid":      opt(num, IP, "the net_cls class id of the container's packets"),
+			"net_prio":             opt(cty.Map(num), IP, "interface name to net_prio priority"),
+		}, map[string]*providers.NestedBlock{
+			"blkio_throttle": block(providers.NestingList, IP, map[string]*providers.Attribute{
+				"direction": providers.Required(str, IP, "read_bps, write_bps, read_iops or write_iops"),
+				"major":     providers.Required(num, IP, "the block device's major number"),
+				"minor":     providers.Required(num, IP, "the block device's minor number"),
+				"rate":      providers.Required(num, IP, "bytes or operations per second"),
+			}, nil),
+		}),
 		"seccomp": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
 			"default_action": providers.Required(str, RP, "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ..."),
 			"architectures":  opt(cty.List(str), RP, "SCMP_ARCH_X86_64, ..."),
@@ -123,4 +135,25 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		PortsAttr:   "ports",
 		Description: "a container run by an OCI runtime",
 	}}
+}
+
+var _ providers.Validator = (*Provider)(nil)
+
+// ValidateResource checks what the schema's types cannot: names of
+// rlimits, capabilities, mount options, seccomp actions, sizes. It runs
+// the same translation apply uses, so validate and apply agree.
+func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
+	if typ != "container" || v.IsNull() {
+		return nil
+	}
+	// pid and netns are set by apply; anything else still unknown comes
+	// from another resource and is checked when apply knows it.
+	m := v.AsValueMap()
+	m["pid"], m["netns"] = cty.NullVal(cty.Number), cty.NullVal(cty.String)
+	v = cty.ObjectVal(m)
+	if !v.IsWhollyKnown() {
+		return nil
+	}
+	_, errs := BuildSpec(v, SpecEnv{})
+	return errs
 }

@@ -1,0 +1,132 @@
+package container_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers/all"
+	"github.com/labform/labform/providers/container"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// evalLab evaluates one testdata/container lab file.
+func evalLab(t *testing.T, name string) (*config.Desired, hcl.Diagnostics) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("../../testdata/container", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := config.NewLab("/lab", all.Registry())
+	diags := l.AddFile(name, src)
+	diags = append(diags, l.Check()...)
+	if diags.HasErrors() {
+		t.Fatalf("%s: %s", name, diags.Error())
+	}
+	d, diags := config.Evaluate(l, config.NewInputs(), nil)
+	if diags.HasErrors() {
+		t.Fatalf("%s: %s", name, diags.Error())
+	}
+	return d, planner.Validate(all.Registry(), d)
+}
+
+// TestSpecGolden compares the config.json of representative containers
+// (every option group at least once) with testdata/container/*.config.json.
+func TestSpecGolden(t *testing.T) {
+	for _, name := range []string{"minimal", "full"} {
+		t.Run(name, func(t *testing.T) {
+			d, diags := evalLab(t, name+".lab.hcl")
+			if diags.HasErrors() {
+				t.Fatalf("validate: %s", diags.Error())
+			}
+			inst := d.Instances[d.Order[0]]
+			spec, errs := container.BuildSpec(inst.Value, container.SpecEnv{LabDir: "/lab", Netns: "/var/run/netns/lf-lab-" + name})
+			if len(errs) > 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			got, err := json.MarshalIndent(spec, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("../../testdata/container", name+".config.json")
+			if *update {
+				os.WriteFile(golden, got, 0o644)
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s differs (rerun with -update if intended)\ngot:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+var errorMarker = regexp.MustCompile(`# ERROR: (.*)$`)
+
+// TestValidateCatchesSpecMistakes: mistakes that only the OCI translation
+// can see are validate-time diagnostics on the right line.
+func TestValidateCatchesSpecMistakes(t *testing.T) {
+	src, _ := os.ReadFile("../../testdata/container/invalid.lab.hcl")
+	want := map[int]string{}
+	for i, line := range strings.Split(string(src), "\n") {
+		if m := errorMarker.FindStringSubmatch(line); m != nil {
+			want[i+1] = m[1]
+		}
+	}
+	_, diags := evalLab(t, "invalid.lab.hcl")
+	got := map[int]string{}
+	for _, d := range diags {
+		if d.Subject == nil {
+			t.Errorf("no range: %s", d.Error())
+			continue
+		}
+		got[d.Subject.Start.Line] = d.Summary
+	}
+	for line, s := range want {
+		if got[line] != s {
+			t.Errorf("line %d: got %q, want %q", line, got[line], s)
+		}
+	}
+	for line, s := range got {
+		if _, ok := want[line]; !ok {
+			t.Errorf("unexpected error on line %d: %s", line, s)
+		}
+	}
+	var texts []string
+	for _, d := range diags {
+		texts = append(texts, d.Detail)
+	}
+	all := strings.Join(texts, "\n")
+	for _, hint := range []string{`Did you mean "RLIMIT_SIGPENDING"?`, `Did you mean "noexec"?`, `Did you mean "CAP_NET_ADMIN"?`} {
+		if !strings.Contains(all, hint) {
+			t.Errorf("diagnostics lack %q:\n%s", hint, all)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	cases := map[string]int64{"64MiB": 64 << 20, "1g": 1 << 30, "512k": 512 << 10, "1048576": 1 << 20, "1.5GiB": 3 << 29, "2 MB": 2 << 20}
+	for in, want := range cases {
+		got, err := container.ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "64Mx", "-1", "1..2k"} {
+		if _, err := container.ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) should fail", bad)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+container "bad" {
+  rootfs       = "rootfs"
+  capabilities = ["CAP_NET_ADMN"] # ERROR: Unknown capability
+
+  rlimit {
+    type = "RLIMIT_SGPENDING" # ERROR: Unknown rlimit
+    soft = 1
+    hard = 1
+  }
+
+  mount {
+    source      = "x"
+    destination = "/x"
+    options     = ["bind", "noexce"] # ERROR: Unknown mount option
+  }
+
+  resources {
+    memory     = "64Mx" # ERROR: Invalid size
+    swappiness = 200    # ERROR: Invalid swappiness
+  }
+
+  namespaces = { # ERROR: The network namespace is labform's
+    network = "/var/run/netns/other"
+  }
+
+  seccomp {
+    default_action = "SCMP_ACT_ALOW" # ERROR: Unknown seccomp action
+    architectures  = ["SCMP_ARCH_X86_46"] # ERROR: Unknown seccomp architecture
+    syscall {
+      names  = ["mount"]
+      action = "SCMP_ACT_ERRNO"
+      arg {
+        index = 0
+        value = 1
+        op    = "SCMP_CMP_EQUAL" # ERROR: Unknown seccomp operator
+      }
+    }
+  }
+
+  hook {
+    when = "poststart" # ERROR: Invalid hook stage
+    path = "/bin/true"
+  }
+}

@@ -1,0 +1,4 @@
+container "minimal" {
+  rootfs  = "rootfs"
+  command = ["sleep", "infinity"]
+}
