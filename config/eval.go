@@ -136,7 +136,7 @@ func (d *Desired) baseVariables() map[string]cty.Value {
 }
 
 // NetnsName is the name of the lab's own network namespace.
-func NetnsName(lab string) string { return "lf-" + lab }
+func NetnsName(lab string) string { return providers.LabNetns(lab) }
 
 func (l *Lab) labValue() cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{

@@ -3,21 +3,29 @@
 package container
 
 import (
+	"sync"
+
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // Provider serves container resources.
 type Provider struct {
-	providers.Unimplemented
+	lab      providers.Lab
+	rt       ociRuntime
+	labNetns string
+	// labMu serializes creating and removing the lab namespace with
+	// adding ports to it.
+	labMu sync.Mutex
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider    = (*Provider)(nil)
+	_ providers.BatchReader = (*Provider)(nil)
+)
 
 // New returns the container provider.
-func New() *Provider {
-	return &Provider{providers.Unimplemented{ProviderName: "container", Issue: "issue 3"}}
-}
+func New() *Provider { return &Provider{} }
 
 func (p *Provider) Name() string    { return "container" }
 func (p *Provider) Tools() []string { return []string{"runc"} }

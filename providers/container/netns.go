@@ -1,0 +1,256 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+const netnsDir = "/var/run/netns"
+
+// createNetns creates and pins a network namespace with its loopback up.
+// The calling goroutine's thread enters it for a moment, so the thread is
+// locked and put back.
+func createNetns(name string) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	ns, err := netns.NewNamed(name)
+	if err != nil {
+		netns.Set(orig)
+		return fmt.Errorf("creating network namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	if err := netns.Set(orig); err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
+}
+
+// ensureNetns makes sure the named namespace exists.
+func ensureNetns(name string) error {
+	if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
+		return nil
+	}
+	return createNetns(name)
+}
+
+func deleteNetns(name string) error {
+	if _, err := os.Stat(filepath.Join(netnsDir, name)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return netns.DeleteNamed(name)
+}
+
+// handleIn opens a netlink handle in the named namespace.
+func handleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, ns, fmt.Errorf("network namespace %s: %w", name, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nil, ns, err
+	}
+	return h, ns, nil
+}
+
+// addPorts creates a veth pair per port: eth<n> in the container's
+// namespace, labSide(n) in the lab's, both up.
+func addPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
+	labH, _, err := handleIn(labNetns)
+	if err != nil {
+		return err
+	}
+	defer labH.Close()
+	ctrH, ctrNs, err := handleIn(ctrNetns)
+	if err != nil {
+		return err
+	}
+	defer ctrH.Close()
+	defer ctrNs.Close()
+	for n := 0; n < ports; n++ {
+		name := labSide(n)
+		if old, err := labH.LinkByName(name); err == nil {
+			labH.LinkDel(old) // left by an interrupted create
+		}
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: fmt.Sprintf("eth%d", n), PeerNamespace: netlink.NsFd(int(ctrNs))}
+		if err := labH.LinkAdd(veth); err != nil {
+			return fmt.Errorf("creating port %d (veth %s <-> eth%d): %w", n, name, n, err)
+		}
+		for _, side := range []struct {
+			h    *netlink.Handle
+			name string
+		}{{labH, name}, {ctrH, fmt.Sprintf("eth%d", n)}} {
+			l, err := side.h.LinkByName(side.name)
+			if err == nil {
+				err = side.h.LinkSetUp(l)
+			}
+			if err != nil {
+				return fmt.Errorf("setting %s up: %w", side.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// labLinks lists the interface names in the lab's namespace (one netlink
+// dump for a whole refresh).
+func labLinks(labNetns string) (map[string]bool, error) {
+	if _, err := os.Stat(filepath.Join(netnsDir, labNetns)); errors.Is(err, os.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	h, ns, err := handleIn(labNetns)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, l := range links {
+		out[l.Attrs().Name] = true
+	}
+	return out, nil
+}
+
+// syncAddresses makes each interface's addresses what want says, and the
+// routes too; routes in prior that are no longer wanted are removed.
+func syncAddresses(ctrNetns string, want map[string][]string, routes, priorRoutes map[string]string) error {
+	h, ns, err := handleIn(ctrNetns)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	for _, ifname := range sortedKeys(want) {
+		link, err := h.LinkByName(ifname)
+		if err != nil {
+			return fmt.Errorf("addresses: the container has no interface %s (its ports are eth0..eth<ports-1>)", ifname)
+		}
+		wanted := map[string]bool{}
+		for _, cidr := range want[ifname] {
+			a, err := netlink.ParseAddr(cidr)
+			if err != nil {
+				return fmt.Errorf("addresses.%s: %q is not an address with a prefix length (10.0.0.2/24, 2001:db8::2/64)", ifname, cidr)
+			}
+			wanted[a.IPNet.String()] = true
+			if err := h.AddrReplace(link, a); err != nil {
+				return fmt.Errorf("adding %s to %s: %w", cidr, ifname, err)
+			}
+		}
+		have, err := h.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return err
+		}
+		for _, a := range have {
+			if a.IP.IsLinkLocalUnicast() || wanted[a.IPNet.String()] {
+				continue
+			}
+			if err := h.AddrDel(link, &a); err != nil {
+				return fmt.Errorf("removing %s from %s: %w", a.IPNet, ifname, err)
+			}
+		}
+	}
+	for dest := range priorRoutes {
+		if _, keep := routes[dest]; keep {
+			continue
+		}
+		if r, err := parseRoute(dest, priorRoutes[dest]); err == nil {
+			h.RouteDel(r) // already gone is fine
+		}
+	}
+	for _, dest := range sortedKeys(routes) {
+		r, err := parseRoute(dest, routes[dest])
+		if err != nil {
+			return err
+		}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("route %s via %s: %w (is the gateway on a connected subnet?)", dest, routes[dest], err)
+		}
+	}
+	return nil
+}
+
+func parseRoute(dest, gw string) (*netlink.Route, error) {
+	ip := net.ParseIP(gw)
+	if ip == nil {
+		return nil, fmt.Errorf("routes.%s: the gateway %q is not an IP address", dest, gw)
+	}
+	r := &netlink.Route{Gw: ip}
+	if dest != "default" {
+		_, n, err := net.ParseCIDR(dest)
+		if err != nil {
+			return nil, fmt.Errorf("routes: %q is neither default nor a CIDR", dest)
+		}
+		r.Dst = n
+	} else if ip.To4() == nil {
+		r.Dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+	}
+	return r, nil
+}
+
+// onlyLoopback reports whether the namespace holds nothing but lo.
+func onlyLoopback(labNetns string) bool {
+	links, err := labLinks(labNetns)
+	if err != nil {
+		return false
+	}
+	for name := range links {
+		if name != "lo" {
+			return false
+		}
+	}
+	return true
+}
+
+// deletePorts removes the lab-side ends of a container's ports (the names
+// starting with prefix); deleting one end of a veth removes the pair at
+// once, where deleting the container's namespace would leave the kernel
+// to do it later.
+func deletePorts(labNetns, prefix string) error {
+	if _, err := os.Stat(filepath.Join(netnsDir, labNetns)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	h, ns, err := handleIn(labNetns)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if name := l.Attrs().Name; len(name) > len(prefix) && name[:len(prefix)] == prefix {
+			if err := h.LinkDel(l); err != nil {
+				return fmt.Errorf("deleting port %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}

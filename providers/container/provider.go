@@ -1,0 +1,326 @@
+package container
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Configure takes the lab and the provider block (runtime = "runc").
+func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
+	p.lab = req.Lab
+	path := "runc"
+	if !req.Config.IsNull() {
+		if r := req.Config.GetAttr("runtime"); !r.IsNull() {
+			path = r.AsString()
+		}
+	}
+	h := sha256.Sum256([]byte(req.Lab.Dir))
+	p.rt = ociRuntime{path: path, root: filepath.Join("/run/labform", "runc-"+hex.EncodeToString(h[:6]))}
+	p.labNetns = providers.LabNetns(req.Lab.Name)
+	return nil
+}
+
+func (p *Provider) bundle(n names) string { return filepath.Join(p.lab.WorkDir, n.id) }
+
+// Read refreshes one container (ReadMany does it for many with one list).
+func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	resps, errs := p.ReadMany(ctx, []providers.ReadRequest{req})
+	return resps[0], errs[0]
+}
+
+// ReadMany refreshes containers with one `runc list` and one dump of the
+// lab namespace's interfaces.
+func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
+	resps := make([]providers.ReadResponse, len(reqs))
+	errs := make([]error, len(reqs))
+	list, err := p.rt.list(ctx)
+	if err == nil {
+		var links map[string]bool
+		links, err = labLinks(p.labNetns)
+		if err == nil {
+			for i, req := range reqs {
+				resps[i] = p.readOne(req, list, links)
+			}
+			return resps, errs
+		}
+	}
+	for i := range errs {
+		errs[i] = err
+	}
+	return resps, errs
+}
+
+func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerState, links map[string]bool) providers.ReadResponse {
+	n := nameFor(p.lab.Dir, req.Addr)
+	c, ok := list[n.id]
+	if !ok || req.Prior.IsNull() {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+	}
+	if _, err := os.Stat(filepath.Join(netnsDir, n.netns)); err != nil {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+	}
+	m := req.Prior.AsValueMap()
+	m["pid"] = cty.NumberIntVal(int64(c.Pid))
+	m["netns"] = cty.StringVal(filepath.Join(netnsDir, n.netns))
+	switch c.Status {
+	case "running", "paused":
+		m["state"] = cty.StringVal(c.Status)
+	default:
+		m["state"] = cty.StringVal("stopped")
+	}
+	// A port whose lab side vanished shows as fewer ports: drift.
+	if want := int(num(req.Prior, "ports")); want > 0 {
+		have := 0
+		for have < want && links[n.labPort(have)] {
+			have++
+		}
+		m["ports"] = cty.NumberIntVal(int64(have))
+	}
+	return providers.ReadResponse{State: cty.ObjectVal(m), Private: req.Private}
+}
+
+// Create pins the network namespace, makes the ports, sets addresses and
+// routes, writes the bundle and starts the container.
+func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	v := req.Planned
+	n := nameFor(p.lab.Dir, req.Addr)
+	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(netnsDir, n.netns)})
+	if len(errs) > 0 {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+	}
+	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+	}
+	p.labMu.Lock()
+	err := ensureNetns(p.labNetns)
+	if err == nil {
+		deleteNetns(n.netns) // left by an interrupted create
+		err = createNetns(n.netns)
+	}
+	if err == nil {
+		err = addPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
+	}
+	p.labMu.Unlock()
+	if err == nil {
+		err = syncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
+	}
+	if err == nil {
+		err = p.writeBundle(n, spec)
+	}
+	pid := 0
+	if err == nil {
+		pid, err = p.rt.start(ctx, n.id, p.bundle(n))
+		if err != nil && strings.Contains(err.Error(), "already exists") {
+			// Left by an interrupted create: remove it and start again.
+			p.rt.run(ctx, "delete", "--force", n.id)
+			pid, err = p.rt.start(ctx, n.id, p.bundle(n))
+		}
+	}
+	if err != nil {
+		p.cleanup(ctx, n)
+		return providers.ApplyResponse{}, err
+	}
+	if st := str(v, "state"); st != "running" {
+		if err := p.setState(ctx, n, "running", st); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		return p.current(ctx, n, v)
+	}
+	return p.value(n, v, pid), nil
+}
+
+// value is v with the container's pid and namespace.
+func (p *Provider) value(n names, v cty.Value, pid int) providers.ApplyResponse {
+	m := v.AsValueMap()
+	m["pid"] = cty.NumberIntVal(int64(pid))
+	m["netns"] = cty.StringVal(filepath.Join(netnsDir, n.netns))
+	return providers.ApplyResponse{State: cty.ObjectVal(m), Private: []byte(n.id)}
+}
+
+func (p *Provider) writeBundle(n names, spec interface{}) error {
+	dir := p.bundle(n)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+}
+
+// current is v with the live pid, netns and state.
+func (p *Provider) current(ctx context.Context, n names, v cty.Value) (providers.ApplyResponse, error) {
+	st, err := p.rt.state(ctx, n.id)
+	if err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	return p.value(n, v, st.Pid), nil
+}
+
+// Update changes a running container in place: cgroup limits with `runc
+// update`, addresses and routes with netlink, the run state with pause,
+// resume, kill and start.
+func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	n := nameFor(p.lab.Dir, req.Addr)
+	before, after := req.Prior, req.Planned
+	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(netnsDir, n.netns)})
+	if len(errs) > 0 {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+	}
+	if err := p.writeBundle(n, spec); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	if !before.GetAttr("resources").RawEquals(after.GetAttr("resources")) && str(before, "state") != "stopped" {
+		res := *spec.Linux.Resources
+		res.Devices = nil // the device list does not change in place
+		b, _ := json.Marshal(res)
+		f := filepath.Join(p.bundle(n), "resources.json")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		if _, err := p.rt.run(ctx, "update", "--resources", f, n.id); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
+	if !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
+		if err := syncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
+	if err := p.setState(ctx, n, str(before, "state"), str(after, "state")); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	return p.current(ctx, n, after)
+}
+
+// setState moves a container between running, paused and stopped.
+func (p *Provider) setState(ctx context.Context, n names, from, to string) error {
+	st, err := p.rt.state(ctx, n.id)
+	if err != nil {
+		return err
+	}
+	if st.Status == "created" {
+		st.Status = "stopped"
+	}
+	if st.Status == to {
+		return nil
+	}
+	switch to {
+	case "paused":
+		if st.Status == "stopped" {
+			if err := p.restart(ctx, n); err != nil {
+				return err
+			}
+		}
+		_, err = p.rt.run(ctx, "pause", n.id)
+	case "running":
+		if st.Status == "paused" {
+			_, err = p.rt.run(ctx, "resume", n.id)
+		} else {
+			err = p.restart(ctx, n)
+		}
+	case "stopped":
+		err = p.rt.stop(ctx, n.id, 10*time.Second)
+	default:
+		err = fmt.Errorf("state %q: a container is running, paused or stopped", to)
+	}
+	return err
+}
+
+// restart starts a stopped container again from its bundle, in the same
+// pinned namespace, so its ports and addresses stay.
+func (p *Provider) restart(ctx context.Context, n names) error {
+	if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
+		return err
+	}
+	_, err := p.rt.start(ctx, n.id, p.bundle(n))
+	return err
+}
+
+// Delete stops the container and removes it, its namespace (and with it
+// the ports), its bundle, and the lab namespace once nothing is left in it.
+func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	return p.cleanup(ctx, nameFor(p.lab.Dir, req.Addr))
+}
+
+func (p *Provider) cleanup(ctx context.Context, n names) error {
+	var problems []string
+	if _, err := p.rt.state(ctx, n.id); err == nil {
+		// The container is going away: no grace period (a sleep running
+		// as pid 1 ignores SIGTERM). delete --force kills and removes it
+		// with its cgroup.
+		if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if err := os.RemoveAll(p.bundle(n)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	p.labMu.Lock()
+	if err := deletePorts(p.labNetns, n.labPortPrefix); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if err := deleteNetns(n.netns); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if onlyLoopback(p.labNetns) {
+		deleteNetns(p.labNetns)
+	}
+	os.Remove(p.rt.root) // only once it is empty: the last container went
+	p.labMu.Unlock()
+	if len(problems) > 0 {
+		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkRootfs says clearly when the rootfs or the command is missing,
+// before runc does so obscurely.
+func checkRootfs(rootfs, command string, env []string) error {
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		return fmt.Errorf("the rootfs %s does not exist or is not a directory", rootfs)
+	}
+	if strings.Contains(command, "/") {
+		if _, err := os.Lstat(filepath.Join(rootfs, command)); err != nil {
+			return fmt.Errorf("the command %s is not in the rootfs %s", command, rootfs)
+		}
+		return nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[5:]
+		}
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if _, err := os.Lstat(filepath.Join(rootfs, dir, command)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the command %q is not in the rootfs %s (searched %s)", command, rootfs, path)
+}
+
+func addressMap(v cty.Value) map[string][]string {
+	a := v.GetAttr("addresses")
+	if a.IsNull() || !a.IsKnown() {
+		return nil
+	}
+	out := map[string][]string{}
+	for k, l := range a.AsValueMap() {
+		for _, e := range l.AsValueSlice() {
+			out[k] = append(out[k], e.AsString())
+		}
+	}
+	return out
+}

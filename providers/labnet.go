@@ -1,0 +1,5 @@
+package providers
+
+// LabNetns is the name of a lab's own network namespace (under
+// /var/run/netns): bridges and the lab side of every port live there.
+func LabNetns(lab string) string { return "lf-" + lab }
