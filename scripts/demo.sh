@@ -21,14 +21,36 @@ if [ "$code" != 2 ]; then
 fi
 step $bin -chdir=$lab plan -var hosts=3 -target 'container.host[2]'
 step $bin -chdir=$lab graph
+
+# A busybox root filesystem for the containers (from busybox-static).
+rootfs=$lab/rootfs
+if [ ! -x $rootfs/bin/busybox ]; then
+  mkdir -p $rootfs/bin $rootfs/tmp
+  cp "$(command -v busybox)" $rootfs/bin/busybox
+  for applet in $($rootfs/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+  done
+fi
+
+# The container provider is real: apply the containers (the VM, links and
+# firewall chain wait for their providers, issues 4 to 6).
+step $bin -chdir=$lab apply -auto-approve -target container.host
+step $bin -chdir=$lab state list
+step $bin -chdir=$lab output host_netns
+for ns in $($bin -chdir=$lab output -json host_netns | tr -d '[]"' | tr ',' ' '); do
+  step ip netns exec "$(basename "$ns")" ip -br addr
+done
+# A second plan finds the containers as they should be (only the VM's
+# output is still to come).
+step $bin -chdir=$lab plan -target container.host
+
 cat <<'MSG'
 
-The plan above is what `labform apply` will do. The providers that act on
-a real lab (containers with runc, links with netlink, firewall chains with
-iptables-restore, QEMU and VirtualBox VMs) are issues 3 to 7; until they
-land, apply reports that the provider cannot act yet and changes nothing.
+The two containers run with runc, each in its own pinned network
+namespace with an address on eth0; the other ends of their ports wait in
+the lab's namespace (lf-quickstart) for the link provider (issue 4).
+The QEMU VM, the links and the firewall chain wait for their providers
+(issues 4 to 6): apply reports that they cannot act yet.
 
-To apply later:    ./bin/labform -chdir=examples/quickstart apply
-To destroy later:  ./bin/labform -chdir=examples/quickstart destroy
-To clean up now:   rm -rf examples/quickstart/.labform
+To destroy the lab:  ./bin/labform -chdir=examples/quickstart destroy -auto-approve
 MSG

@@ -151,27 +151,33 @@ func syncAddresses(ctrNetns string, want map[string][]string, routes, priorRoute
 		if err != nil {
 			return fmt.Errorf("addresses: the container has no interface %s (its ports are eth0..eth<ports-1>)", ifname)
 		}
-		wanted := map[string]bool{}
+		wanted := map[string]*netlink.Addr{}
 		for _, cidr := range want[ifname] {
 			a, err := netlink.ParseAddr(cidr)
 			if err != nil {
 				return fmt.Errorf("addresses.%s: %q is not an address with a prefix length (10.0.0.2/24, 2001:db8::2/64)", ifname, cidr)
 			}
-			wanted[a.IPNet.String()] = true
-			if err := h.AddrReplace(link, a); err != nil {
-				return fmt.Errorf("adding %s to %s: %w", cidr, ifname, err)
-			}
+			wanted[a.IPNet.String()] = a
 		}
+		// Remove first, then add: removing an IPv4 primary address takes
+		// its secondaries in the same subnet with it, so a new address
+		// added before the old one goes would vanish too.
 		have, err := h.AddrList(link, netlink.FAMILY_ALL)
 		if err != nil {
 			return err
 		}
 		for _, a := range have {
-			if a.IP.IsLinkLocalUnicast() || wanted[a.IPNet.String()] {
+			if a.IP.IsLinkLocalUnicast() || wanted[a.IPNet.String()] != nil {
 				continue
 			}
 			if err := h.AddrDel(link, &a); err != nil {
 				return fmt.Errorf("removing %s from %s: %w", a.IPNet, ifname, err)
+			}
+		}
+		for _, cidr := range want[ifname] {
+			a, _ := netlink.ParseAddr(cidr)
+			if err := h.AddrReplace(link, a); err != nil {
+				return fmt.Errorf("adding %s to %s: %w", cidr, ifname, err)
 			}
 		}
 	}

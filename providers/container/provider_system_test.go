@@ -245,6 +245,45 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Fatalf("ping after the restart: %v\n%s", err, out)
 	}
 
+	// Addresses change in place: same pid, the new address is live.
+	b = l.state("container.b")
+	l.write(strings.Replace(lab("96MiB", "running"), "10.201.0.2/24", "10.201.0.3/24", 1))
+	_, plan = l.plan(planner.NormalMode)
+	if got := actionOf(plan, "container.b"); got != "update/in-place" {
+		t.Fatalf("changing an address: %s", got)
+	}
+	l.apply(planner.NormalMode)
+	if st := l.state("container.b"); st.Pid != b.Pid {
+		t.Fatalf("changing an address restarted b (pid %d, was %d)", st.Pid, b.Pid)
+	}
+	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.3"); err != nil {
+		addrs, _ := exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "-br", "addr").CombinedOutput()
+		t.Fatalf("ping the new address: %v\n%s\nb's addresses:\n%s", err, out, addrs)
+	}
+
+	// A port whose lab side vanished is drift; apply repairs it.
+	port, _ := labH.LinkByName(nameFor(l.dir, "container.b").labPort(0))
+	labH.LinkDel(port)
+	_, plan = l.plan(planner.NormalMode)
+	if len(plan.Drift) != 1 || actionOf(plan, "container.b") == "no-op/none" {
+		t.Fatalf("a vanished port: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
+	}
+	l.apply(planner.NormalMode)
+	if _, err := labH.LinkByName(nameFor(l.dir, "container.b").labPort(0)); err != nil {
+		t.Fatal("apply did not bring the port back")
+	}
+
+	// Deleted behind labform's back: apply creates it again.
+	exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", nameFor(l.dir, "container.b").id).Run()
+	_, plan = l.plan(planner.NormalMode)
+	if got := actionOf(plan, "container.b"); got != "create/none" {
+		t.Fatalf("after runc delete: %s", got)
+	}
+	l.apply(planner.NormalMode)
+	if st := l.state("container.b"); st.Status != "running" {
+		t.Fatalf("not recreated: %s", st.Status)
+	}
+
 	// Destroy leaves nothing: no container, namespace, bundle or lab netns.
 	labH.LinkDel(br)
 	l.apply(planner.DestroyMode)
