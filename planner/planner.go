@@ -28,7 +28,7 @@ type Planner struct {
 	// Parallelism bounds concurrent provider calls (refresh and apply).
 	Parallelism int
 
-	configured sync.Map // provider name -> error (nil when configured)
+	configured sync.Map // provider name -> *configureOnce
 	desired    *config.Desired
 	pendingMu  sync.Mutex
 	pending    []pendingSettle
@@ -333,35 +333,38 @@ func (p *Planner) parallelism() int {
 	return p.Parallelism
 }
 
-// provider returns a configured provider.
+// provider returns a configured provider. Configure runs once per
+// provider, even when many actions ask at the same moment.
 func (p *Planner) provider(ctx context.Context, name string) (providers.Provider, hcl.Diagnostics) {
 	prov, ok := p.Registry.Provider(name)
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown provider", Detail: fmt.Sprintf("No provider named %q.", name)}}
 	}
-	if v, done := p.configured.Load(name); done {
-		if v != nil {
-			return nil, hcl.Diagnostics{v.(*hcl.Diagnostic)}
+	v, _ := p.configured.LoadOrStore(name, &configureOnce{})
+	c := v.(*configureOnce)
+	c.once.Do(func() {
+		cfg := cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType())
+		if p.desired != nil {
+			if v, ok := p.desired.Providers[name]; ok {
+				cfg = v
+			}
 		}
-		return prov, nil
-	}
-	cfg := cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType())
-	if p.desired != nil {
-		if v, ok := p.desired.Providers[name]; ok {
-			cfg = v
+		if err := prov.Configure(ctx, providers.ConfigureRequest{Lab: p.LabInfo(name), Config: cfg}); err != nil {
+			c.diag = &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot configure the " + name + " provider", Detail: err.Error()}
+			if pc, ok := p.Lab.Providers[name]; ok {
+				c.diag.Subject = pc.DeclRange.Ptr()
+			}
 		}
+	})
+	if c.diag != nil {
+		return nil, hcl.Diagnostics{c.diag}
 	}
-	err := prov.Configure(ctx, providers.ConfigureRequest{Lab: p.LabInfo(name), Config: cfg})
-	if err != nil {
-		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot configure the " + name + " provider", Detail: err.Error()}
-		if pc, ok := p.Lab.Providers[name]; ok {
-			d.Subject = pc.DeclRange.Ptr()
-		}
-		p.configured.Store(name, d)
-		return nil, hcl.Diagnostics{d}
-	}
-	p.configured.Store(name, nil)
 	return prov, nil
+}
+
+type configureOnce struct {
+	once sync.Once
+	diag *hcl.Diagnostic
 }
 
 // LabInfo is what a provider learns about the lab.
