@@ -165,7 +165,7 @@ container "b" {
   ports        = 1
   capabilities = ["CAP_NET_RAW"]
   addresses = {
-    eth0 = ["10.201.0.2/24"]
+    eth0 = ["10.201.0.2/24", "fd00:201::2/64"]
   }
 }
 `
@@ -205,6 +205,20 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.2"); err != nil {
 		t.Fatalf("ping a -> b: %v\n%s", err, out)
+	}
+	if out, _ := exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "-6", "-br", "addr").CombinedOutput(); !strings.Contains(string(out), "fd00:201::2/64") {
+		t.Fatalf("b lacks its IPv6 address:\n%s", out)
+	}
+
+	// Paused behind labform's back: drift, and apply resumes it.
+	exec.Command("runc", "--root", l.prov.rt.root, "pause", nameFor(l.dir, "container.b").id).Run()
+	_, plan0 := l.plan(planner.NormalMode)
+	if len(plan0.Drift) != 1 || actionOf(plan0, "container.b") != "update/in-place" {
+		t.Fatalf("after runc pause: drift %d, action %s", len(plan0.Drift), actionOf(plan0, "container.b"))
+	}
+	l.apply(planner.NormalMode)
+	if st := l.state("container.b"); st.Status != "running" || st.Pid != b.Pid {
+		t.Fatalf("after repairing the pause: %s pid %d (was %d)", st.Status, st.Pid, b.Pid)
 	}
 
 	// Pause in place: same pid.
@@ -315,6 +329,13 @@ container "b" {
   rootfs  = "rootfs"
   command = ["nosuchcommand"]
 }
+container "c" {
+  rootfs  = "rootfs"
+  command = ["sleep", "1"]
+  sysctl = {
+    "net.nosuch.knob" = "1"
+  }
+}
 `)
 	p, plan := l.plan(planner.NormalMode)
 	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
@@ -322,8 +343,18 @@ container "b" {
 	if err == nil || !strings.Contains(err.Error(), "nosuchdir does not exist") || !strings.Contains(err.Error(), `the command "nosuchcommand" is not in the rootfs`) {
 		t.Fatalf("want clear errors for a missing rootfs and command, got %v", err)
 	}
-	if j, _ := l.store.Journal(); len(j) != 0 {
-		t.Errorf("a refused create must leave no open journal entry: %v", j)
+	// runc's own refusal comes with its words and the bundle's path.
+	if !strings.Contains(err.Error(), "runc said:") || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "bundle "+l.prov.lab.WorkDir) {
+		t.Fatalf("want runc's message and the bundle path, got %v", err)
+	}
+	if n := nameFor(l.dir, "container.c"); fileExists(filepath.Join(netnsDir, n.netns)) || fileExists(l.prov.bundle(n)) {
+		t.Error("a failed create left its namespace or bundle behind")
+	}
+	// The refused ones leave no journal entry; the one runc failed keeps
+	// its entry, so that the next plan looks for what it may have left.
+	j, _ := l.store.Journal()
+	if len(j) != 1 || j[0].Addr != "container.c" {
+		t.Errorf("open journal entries: %v, want only container.c's", j)
 	}
 }
 
@@ -366,4 +397,9 @@ func evalContainer(t testing.TB, src string) cty.Value {
 		t.Fatal(diags.Error())
 	}
 	return d.Instances[d.Order[0]].Value
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
