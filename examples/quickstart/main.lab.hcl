@@ -1,6 +1,7 @@
 # A small lab: one QEMU router, two busybox containers wired to it, and a
-# firewall chain on the first host. Apply needs the providers of issues
-# 3-7; validate, plan and graph work today.
+# firewall chain on the first host. The containers apply today (make demo
+# builds their rootfs); the VM, links and chain wait for their providers
+# (issues 4 to 6).
 
 lab {
   name = "quickstart"

@@ -298,9 +298,14 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Fatalf("not recreated: %s", st.Status)
 	}
 
-	// Destroy leaves nothing: no container, namespace, bundle or lab netns.
+	// Destroy leaves nothing: no container, cgroup, namespace, bundle or
+	// lab netns.
+	cgroup := memoryCgroupDir(t, l.state("container.a").Pid)
 	labH.LinkDel(br)
 	l.apply(planner.DestroyMode)
+	if fileExists(cgroup) {
+		t.Errorf("the container's cgroup %s is left", cgroup)
+	}
 	if list, _ := l.prov.rt.list(context.Background()); len(list) != 0 {
 		t.Errorf("containers left: %v", list)
 	}
@@ -359,21 +364,26 @@ container "c" {
 }
 
 func memoryLimit(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(filepath.Join(memoryCgroupDir(t, pid), "memory.limit_in_bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	fmt.Sscan(string(b), &n)
+	return n
+}
+
+// memoryCgroupDir is the v1 memory cgroup directory of a process.
+func memoryCgroupDir(t *testing.T, pid int) string {
 	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	for _, line := range strings.Split(string(cg), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) == 3 && parts[1] == "memory" {
-			b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var n int64
-			fmt.Sscan(string(b), &n)
-			return n
+			return filepath.Join("/sys/fs/cgroup/memory", parts[2])
 		}
 	}
 	t.Fatal("no memory cgroup")
-	return 0
+	return ""
 }
 
 func waitStopped(t *testing.T, l *sysLab, addr string) {
