@@ -3,8 +3,6 @@
 package container
 
 import (
-	"sync"
-
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -14,9 +12,6 @@ type Provider struct {
 	lab      providers.Lab
 	rt       ociRuntime
 	labNetns string
-	// labMu serializes creating and removing the lab namespace with
-	// adding ports to it.
-	labMu sync.Mutex
 }
 
 var (

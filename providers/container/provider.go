@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -46,7 +47,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	list, err := p.rt.list(ctx)
 	if err == nil {
 		var links map[string]bool
-		links, err = labLinks(p.labNetns)
+		links, err = labnet.Links(p.labNetns)
 		if err == nil {
 			for i, req := range reqs {
 				resps[i] = p.readOne(req, list, links)
@@ -66,12 +67,12 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	if !ok || req.Prior.IsNull() {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}
-	if _, err := os.Stat(filepath.Join(netnsDir, n.netns)); err != nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, n.netns)); err != nil {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}
 	m := req.Prior.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(c.Pid))
-	m["netns"] = cty.StringVal(filepath.Join(netnsDir, n.netns))
+	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, n.netns))
 	switch c.Status {
 	case "running", "paused":
 		m["state"] = cty.StringVal(c.Status)
@@ -94,25 +95,25 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	v := req.Planned
 	n := nameFor(p.lab.Dir, req.Addr)
-	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(netnsDir, n.netns)})
+	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
 	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
-	p.labMu.Lock()
-	err := ensureNetns(p.labNetns)
+	labnet.Lock()
+	err := labnet.EnsureNetns(p.labNetns)
 	if err == nil {
-		deleteNetns(n.netns) // left by an interrupted create
-		err = createNetns(n.netns)
+		labnet.DeleteNetns(n.netns) // left by an interrupted create
+		err = labnet.CreateNetns(n.netns)
 	}
 	if err == nil {
-		err = addPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
+		err = labnet.AddPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
 	}
-	p.labMu.Unlock()
+	labnet.Unlock()
 	if err == nil {
-		err = syncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
+		err = labnet.SyncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
 	}
 	if err == nil {
 		err = p.writeBundle(n, spec)
@@ -143,7 +144,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 func (p *Provider) value(n names, v cty.Value, pid int) providers.ApplyResponse {
 	m := v.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(pid))
-	m["netns"] = cty.StringVal(filepath.Join(netnsDir, n.netns))
+	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, n.netns))
 	return providers.ApplyResponse{State: cty.ObjectVal(m), Private: []byte(n.id)}
 }
 
@@ -174,7 +175,7 @@ func (p *Provider) current(ctx context.Context, n names, v cty.Value) (providers
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	n := nameFor(p.lab.Dir, req.Addr)
 	before, after := req.Prior, req.Planned
-	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(netnsDir, n.netns)})
+	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
@@ -194,7 +195,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 	}
 	if !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
-		if err := syncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
+		if err := labnet.SyncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 	}
@@ -267,18 +268,16 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 	if err := os.RemoveAll(p.bundle(n)); err != nil {
 		problems = append(problems, err.Error())
 	}
-	p.labMu.Lock()
-	if err := deletePorts(p.labNetns, n.labPortPrefix); err != nil {
+	labnet.Lock()
+	if err := labnet.DeletePorts(p.labNetns, n.labPortPrefix); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if err := deleteNetns(n.netns); err != nil {
+	if err := labnet.DeleteNetns(n.netns); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if onlyLoopback(p.labNetns) {
-		deleteNetns(p.labNetns)
-	}
+	labnet.RemoveLabIfEmpty(p.lab.Name)
 	os.Remove(p.rt.root) // only once it is empty: the last container went
-	p.labMu.Unlock()
+	labnet.Unlock()
 	if len(problems) > 0 {
 		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/state"
 	"github.com/vishvananda/netlink"
 	"github.com/zclconf/go-cty/cty"
@@ -77,9 +78,9 @@ func newSysLab(t testing.TB) *sysLab {
 		}
 		os.RemoveAll(l.prov.rt.root)
 		for _, a := range []string{"container.a", "container.b"} {
-			deleteNetns(nameFor(l.dir, a).netns)
+			labnet.DeleteNetns(nameFor(l.dir, a).netns)
 		}
-		deleteNetns(providers.LabNetns(l.name))
+		labnet.DeleteNetns(providers.LabNetns(l.name))
 	})
 	return l
 }
@@ -185,7 +186,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 
 	// Join the lab-side ends of the two ports with a bridge in the lab's
 	// namespace, as the link provider (issue 4) will.
-	labH, labNs, err := handleIn(providers.LabNetns(l.name))
+	labH, labNs, err := labnet.HandleIn(providers.LabNetns(l.name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,14 +312,14 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 	for _, addr := range []string{"container.a", "container.b"} {
 		n := nameFor(l.dir, addr)
-		if _, err := os.Stat(filepath.Join(netnsDir, n.netns)); err == nil {
+		if _, err := os.Stat(filepath.Join(labnet.Dir, n.netns)); err == nil {
 			t.Errorf("%s's namespace is left", addr)
 		}
 		if _, err := os.Stat(l.prov.bundle(n)); err == nil {
 			t.Errorf("%s's bundle is left", addr)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(netnsDir, providers.LabNetns(l.name))); err == nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.name))); err == nil {
 		t.Error("the lab namespace is left")
 	}
 }
@@ -352,7 +353,7 @@ container "c" {
 	if !strings.Contains(err.Error(), "runc said:") || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "bundle "+l.prov.lab.WorkDir) {
 		t.Fatalf("want runc's message and the bundle path, got %v", err)
 	}
-	if n := nameFor(l.dir, "container.c"); fileExists(filepath.Join(netnsDir, n.netns)) || fileExists(l.prov.bundle(n)) {
+	if n := nameFor(l.dir, "container.c"); fileExists(filepath.Join(labnet.Dir, n.netns)) || fileExists(l.prov.bundle(n)) {
 		t.Error("a failed create left its namespace or bundle behind")
 	}
 	// The refused ones leave no journal entry; the one runc failed keeps

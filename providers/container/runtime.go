@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/labform/labform/providers/labnet"
 )
 
 // ociRuntime runs the OCI runtime (runc) with labform's own --root, so that
@@ -148,8 +150,8 @@ type names struct {
 func nameFor(labDir, address string) names {
 	h := sha256.Sum256([]byte(labDir + "\x00" + address))
 	x := hex.EncodeToString(h[:])
-	return names{id: "lf-" + x[:16], netns: "lfc-" + x[:10], labPortPrefix: "lfp" + x[:8]}
+	return names{id: "lf-" + x[:16], netns: "lfc-" + x[:10], labPortPrefix: labnet.PortPrefix(labDir, address)}
 }
 
-// labPort is the lab-side name of port n (at most 15 characters for n < 10000).
+// labPort is the lab-side name of port n, as the link provider finds it.
 func (n names) labPort(i int) string { return fmt.Sprintf("%s%d", n.labPortPrefix, i) }

@@ -1,23 +1,34 @@
-package container
+// Package labnet holds what the providers that touch a lab's networks
+// share: network namespaces (the lab's own, and each container's), the
+// names of ports, veth pairs, addresses and routes. The lab namespace is
+// created by whichever provider needs it first and removed by whichever
+// leaves it holding nothing but lo, under one lock per process.
+package labnet
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strconv"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
-const netnsDir = "/var/run/netns"
+// Dir is where network namespaces are pinned.
+const Dir = "/var/run/netns"
 
-// createNetns creates and pins a network namespace with its loopback up.
+// CreateNetns creates and pins a network namespace with its loopback up.
 // The calling goroutine's thread enters it for a moment, so the thread is
 // locked and put back.
-func createNetns(name string) error {
+func CreateNetns(name string) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
@@ -46,23 +57,24 @@ func createNetns(name string) error {
 	return h.LinkSetUp(lo)
 }
 
-// ensureNetns makes sure the named namespace exists.
-func ensureNetns(name string) error {
-	if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
+// EnsureNetns makes sure the named namespace exists.
+func EnsureNetns(name string) error {
+	if _, err := os.Stat(filepath.Join(Dir, name)); err == nil {
 		return nil
 	}
-	return createNetns(name)
+	return CreateNetns(name)
 }
 
-func deleteNetns(name string) error {
-	if _, err := os.Stat(filepath.Join(netnsDir, name)); errors.Is(err, os.ErrNotExist) {
+// DeleteNetns unpins a namespace; the kernel frees it once unused.
+func DeleteNetns(name string) error {
+	if _, err := os.Stat(filepath.Join(Dir, name)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return netns.DeleteNamed(name)
 }
 
-// handleIn opens a netlink handle in the named namespace.
-func handleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
+// HandleIn opens a netlink handle in the named namespace.
+func HandleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		return nil, ns, fmt.Errorf("network namespace %s: %w", name, err)
@@ -75,15 +87,15 @@ func handleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
-// addPorts creates a veth pair per port: eth<n> in the container's
+// AddPorts creates a veth pair per port: eth<n> in the container's
 // namespace, labSide(n) in the lab's, both up.
-func addPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
-	labH, _, err := handleIn(labNetns)
+func AddPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
+	labH, _, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
 	defer labH.Close()
-	ctrH, ctrNs, err := handleIn(ctrNetns)
+	ctrH, ctrNs, err := HandleIn(ctrNetns)
 	if err != nil {
 		return err
 	}
@@ -114,13 +126,13 @@ func addPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) er
 	return nil
 }
 
-// labLinks lists the interface names in the lab's namespace (one netlink
+// Links lists the interface names in the lab's namespace (one netlink
 // dump for a whole refresh).
-func labLinks(labNetns string) (map[string]bool, error) {
-	if _, err := os.Stat(filepath.Join(netnsDir, labNetns)); errors.Is(err, os.ErrNotExist) {
+func Links(labNetns string) (map[string]bool, error) {
+	if _, err := os.Stat(filepath.Join(Dir, labNetns)); errors.Is(err, os.ErrNotExist) {
 		return map[string]bool{}, nil
 	}
-	h, ns, err := handleIn(labNetns)
+	h, ns, err := HandleIn(labNetns)
 	if err != nil {
 		return nil, err
 	}
@@ -137,10 +149,10 @@ func labLinks(labNetns string) (map[string]bool, error) {
 	return out, nil
 }
 
-// syncAddresses makes each interface's addresses what want says, and the
+// SyncAddresses makes each interface's addresses what want says, and the
 // routes too; routes in prior that are no longer wanted are removed.
-func syncAddresses(ctrNetns string, want map[string][]string, routes, priorRoutes map[string]string) error {
-	h, ns, err := handleIn(ctrNetns)
+func SyncAddresses(ctrNetns string, want map[string][]string, routes, priorRoutes map[string]string) error {
+	h, ns, err := HandleIn(ctrNetns)
 	if err != nil {
 		return err
 	}
@@ -219,9 +231,9 @@ func parseRoute(dest, gw string) (*netlink.Route, error) {
 	return r, nil
 }
 
-// onlyLoopback reports whether the namespace holds nothing but lo.
-func onlyLoopback(labNetns string) bool {
-	links, err := labLinks(labNetns)
+// OnlyLoopback reports whether the namespace holds nothing but lo.
+func OnlyLoopback(labNetns string) bool {
+	links, err := Links(labNetns)
 	if err != nil {
 		return false
 	}
@@ -233,15 +245,15 @@ func onlyLoopback(labNetns string) bool {
 	return true
 }
 
-// deletePorts removes the lab-side ends of a container's ports (the names
+// DeletePorts removes the lab-side ends of a container's ports (the names
 // starting with prefix); deleting one end of a veth removes the pair at
 // once, where deleting the container's namespace would leave the kernel
 // to do it later.
-func deletePorts(labNetns, prefix string) error {
-	if _, err := os.Stat(filepath.Join(netnsDir, labNetns)); errors.Is(err, os.ErrNotExist) {
+func DeletePorts(labNetns, prefix string) error {
+	if _, err := os.Stat(filepath.Join(Dir, labNetns)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	h, ns, err := handleIn(labNetns)
+	h, ns, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
@@ -259,4 +271,47 @@ func deletePorts(labNetns, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// mu serializes creating and removing the lab namespace with adding ports
+// to it, across every provider of the process.
+var mu sync.Mutex
+
+// Lock takes the lab namespace lock; Unlock releases it.
+func Lock()   { mu.Lock() }
+func Unlock() { mu.Unlock() }
+
+// LabNetns is the name of a lab's own namespace: bridges and the lab side
+// of every port live there.
+func LabNetns(lab string) string { return "lf-" + lab }
+
+// RemoveLabIfEmpty removes the lab namespace once it holds only lo. Call
+// it with the lock held.
+func RemoveLabIfEmpty(lab string) {
+	if OnlyLoopback(LabNetns(lab)) {
+		DeleteNetns(LabNetns(lab))
+	}
+}
+
+// PortPrefix is the start of the lab-side names of a node's ports: a hash
+// of the lab directory and the node's address, short enough for Linux's
+// 15-character interface names, stable across runs, unique per lab.
+func PortPrefix(labDir, node string) string {
+	h := sha256.Sum256([]byte(labDir + "\x00" + node))
+	return "lfp" + hex.EncodeToString(h[:4])
+}
+
+// PortName is the lab-side name of a node's port n (at most 15 characters
+// for n < 10000).
+func PortName(labDir, node string, n int) string {
+	return PortPrefix(labDir, node) + strconv.Itoa(n)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
