@@ -153,7 +153,8 @@ func TestEngine_lifecycle(t *testing.T) {
 	got := actions(plan)
 	want := map[string]string{
 		"container.host[0]": "update/in-place", "container.host[1]": "update/in-place",
-		"vm.spine": "update/restart", "link.wire[0]": "no-op/none", "link.wire[1]": "no-op/none",
+		// The links join the restarted VM's ports: applied again in place.
+		"vm.spine": "update/restart", "link.wire[0]": "update/in-place", "link.wire[1]": "update/in-place",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -161,7 +162,7 @@ func TestEngine_lifecycle(t *testing.T) {
 		}
 	}
 	text := render.Plan(plan, false)
-	for _, s := range []string{"# vm.spine will be restarted", "# forces restart", `~ memory = "64MiB" -> "128MiB"`, "Plan: 0 to add, 3 to change, 0 to destroy."} {
+	for _, s := range []string{"# vm.spine will be restarted", "# forces restart", `~ memory = "64MiB" -> "128MiB"`, "Plan: 0 to add, 5 to change, 0 to destroy.", "applied again: vm.spine is restarted"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("rendered plan lacks %q:\n%s", s, text)
 		}

@@ -131,6 +131,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 	sortChanges(plan.Changes)
+	reapplyDependants(plan.Changes)
 	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {
 		plan.Changes = filterTargets(plan.Changes, opts.Targets, opts.Excludes)
 	}
@@ -377,16 +378,34 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics { return Validate(
 // Validate runs the providers' own checks on the desired values.
 func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	report := func(a addr.Instance, errs []*providers.AttrError) {
+		for _, e := range errs {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(d.Instances[a].Resource, e.Path).Ptr()})
+		}
+	}
+	type group struct{ provider, typ string }
+	groups := map[group]map[string]cty.Value{}
 	for _, a := range d.Order {
 		inst := d.Instances[a]
 		prov, _ := reg.Provider(inst.Resource.Provider)
-		v, ok := prov.(providers.Validator)
-		if !ok {
-			continue
+		if v, ok := prov.(providers.Validator); ok {
+			report(a, v.ValidateResource(a.Type, inst.Value))
 		}
-		for _, e := range v.ValidateResource(a.Type, inst.Value) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
-				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
+		if _, ok := prov.(providers.LabValidator); ok {
+			g := group{inst.Resource.Provider, a.Type}
+			if groups[g] == nil {
+				groups[g] = map[string]cty.Value{}
+			}
+			groups[g][a.String()] = inst.Value
+		}
+	}
+	for g, values := range groups {
+		prov, _ := reg.Provider(g.provider)
+		found := prov.(providers.LabValidator).ValidateLab(g.typ, values)
+		for _, as := range sortedKeys(found) {
+			a, _ := addr.ParseInstance(as)
+			report(a, found[as])
 		}
 	}
 	return diags
@@ -616,4 +635,40 @@ func ConfigHash(l *config.Lab) string {
 		h.Write(files[name].Bytes)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// reapplyDependants re-applies, in place, what depends on an object that
+// is created, replaced or restarted while it stays the same itself: to a
+// link, the new container's port is a new interface to join; to a
+// firewall chain, the new container's namespace is empty.
+func reapplyDependants(cs []*Change) {
+	byAddr := make(map[addr.Instance]*Change, len(cs))
+	for _, c := range cs {
+		byAddr[c.Addr] = c
+	}
+	for _, c := range cs {
+		if c.Action != NoOp {
+			continue
+		}
+		for _, d := range c.Deps {
+			dc := byAddr[d]
+			if dc == nil {
+				continue
+			}
+			var what string
+			switch {
+			case dc.Action == Create:
+				what = "created again"
+			case dc.Action == Replace || dc.Action == CreateThenDelete:
+				what = "replaced"
+			case dc.Action == Update && dc.Cost == providers.Restart:
+				what = "restarted"
+			default:
+				continue
+			}
+			c.Action, c.Cost = Update, providers.InPlace
+			c.Reason = fmt.Sprintf("applied again: %s is %s", d, what)
+			break
+		}
+	}
 }

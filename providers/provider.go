@@ -218,3 +218,10 @@ func (r *Registry) Schema(provider, typ string) (*Schema, error) {
 	}
 	return s, nil
 }
+
+// LabValidator is implemented by providers whose checks span instances
+// (a port joined by two links). values maps each instance's address to its
+// value; the result maps addresses to their problems.
+type LabValidator interface {
+	ValidateLab(typ string, values map[string]cty.Value) map[string][]*AttrError
+}

@@ -205,7 +205,7 @@ func TestCLI_workflow(t *testing.T) {
 	// -var changes the lab: one more host, wire and a restart of the router
 	// (adapters changed).
 	r = c.must(2, "plan", "-detailed-exitcode", "-var", "hosts=3")
-	contains(t, "plan -var", r.out, "# vm.router will be restarted", "# forces restart", "Plan: 2 to add, 1 to change, 0 to destroy.")
+	contains(t, "plan -var", r.out, "# vm.router will be restarted", "# forces restart", "Plan: 2 to add, 3 to change, 0 to destroy.")
 	t.Setenv("LABFORM_VAR_hosts", "1")
 	r = c.must(2, "plan", "-detailed-exitcode")
 	contains(t, "plan from the environment", r.out, "# container.host[1] will be destroyed", "# link.wire[1] will be destroyed")

@@ -160,7 +160,7 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 func writeChange(b *strings.Builder, ch *planner.Change, c Colors, drift bool) {
 	sym, text := header(ch, drift)
 	fmt.Fprintf(b, "  %s", c.Bold(text))
-	if ch.Reason != "" && !drift && ch.Action != planner.Update {
+	if ch.Reason != "" && !drift {
 		fmt.Fprintf(b, " (%s)", ch.Reason)
 	}
 	b.WriteString("\n")

@@ -3,21 +3,30 @@
 package link
 
 import (
+	"sync"
+
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Provider serves link resources.
+// Provider serves link resources: a bridge per link in the lab's
+// namespace, joining the lab-side ends of its endpoints' ports.
 type Provider struct {
-	providers.Unimplemented
+	lab providers.Lab
+
+	netemOnce sync.Once
+	netemErr  error // why netem cannot be used here; nil when it can
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider     = (*Provider)(nil)
+	_ providers.BatchReader  = (*Provider)(nil)
+	_ providers.Validator    = (*Provider)(nil)
+	_ providers.LabValidator = (*Provider)(nil)
+)
 
 // New returns the link provider.
-func New() *Provider {
-	return &Provider{providers.Unimplemented{ProviderName: "link", Issue: "issue 4"}}
-}
+func New() *Provider { return &Provider{} }
 
 func (p *Provider) Name() string                   { return "link" }
 func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }

@@ -1,0 +1,456 @@
+package link
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/vishvananda/netlink"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
+	p.lab = req.Lab
+	return nil
+}
+
+func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
+
+// bridgeName is the link's bridge: "lfb" and a hash of lab and address,
+// 15 characters, stable and unique per lab.
+func (p *Provider) bridgeName(address string) string {
+	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + address))
+	return "lfb" + hex.EncodeToString(h[:6])
+}
+
+type endpoint struct {
+	node string
+	port int
+}
+
+func endpoints(v cty.Value) []endpoint {
+	var out []endpoint
+	e := v.GetAttr("endpoints")
+	if e.IsNull() || !e.IsKnown() {
+		return nil
+	}
+	for _, x := range e.AsValueSlice() {
+		if !x.IsWhollyKnown() {
+			continue
+		}
+		n, _ := x.GetAttr("port").AsBigFloat().Int64()
+		out = append(out, endpoint{x.GetAttr("node").AsString(), int(n)})
+	}
+	return out
+}
+
+func (p *Provider) portName(e endpoint) string { return labnet.PortName(p.lab.Dir, e.node, e.port) }
+
+func intAttr(v cty.Value, name string) int {
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return 0
+	}
+	n, _ := a.AsBigFloat().Int64()
+	return int(n)
+}
+
+func strAttr(v cty.Value, name string) string {
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return ""
+	}
+	return a.AsString()
+}
+
+// Create makes the bridge and joins the endpoints' ports to it.
+func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	if err := p.checkNetem(req.Planned); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+	}
+	labnet.Lock()
+	err := labnet.EnsureNetns(p.labNetns())
+	var h *netlink.Handle
+	if err == nil {
+		h, err = p.handle()
+	}
+	var br netlink.Link
+	if err == nil {
+		br, err = p.ensureBridge(h, req.Addr, intAttr(req.Planned, "mtu"))
+	}
+	labnet.Unlock()
+	if err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	defer h.Close()
+	if err := p.wire(h, br, cty.NilVal, req.Planned); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	return providers.ApplyResponse{State: req.Planned}, nil
+}
+
+// Update rewires, reshapes and sets the state in place; the nodes at the
+// ends are not touched.
+func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	if err := p.checkNetem(req.Planned); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+	}
+	labnet.Lock()
+	err := labnet.EnsureNetns(p.labNetns())
+	var h *netlink.Handle
+	if err == nil {
+		h, err = p.handle()
+	}
+	var br netlink.Link
+	if err == nil {
+		br, err = p.ensureBridge(h, req.Addr, intAttr(req.Planned, "mtu"))
+	}
+	labnet.Unlock()
+	if err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	defer h.Close()
+	if err := p.wire(h, br, req.Prior, req.Planned); err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	return providers.ApplyResponse{State: req.Planned}, nil
+}
+
+func (p *Provider) handle() (*netlink.Handle, error) {
+	h, ns, err := labnet.HandleIn(p.labNetns())
+	if err != nil {
+		return nil, err
+	}
+	ns.Close()
+	return h, nil
+}
+
+func (p *Provider) ensureBridge(h *netlink.Handle, address string, mtu int) (netlink.Link, error) {
+	name := p.bridgeName(address)
+	if br, err := h.LinkByName(name); err == nil {
+		return br, nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
+	if err := h.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("creating bridge %s for %s: %w", name, address, err)
+	}
+	return h.LinkByName(name)
+}
+
+// wire makes the bridge hold exactly the planned endpoints' ports, with
+// the planned mtu, impairment and state. Ports that left the link are
+// detached and unshaped; they stay, owned by their nodes.
+func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.Value) error {
+	mtu := intAttr(planned, "mtu")
+	if br.Attrs().MTU != mtu {
+		if err := h.LinkSetMTU(br, mtu); err != nil {
+			return err
+		}
+	}
+	want := map[string]bool{}
+	for _, e := range endpoints(planned) {
+		want[p.portName(e)] = true
+	}
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index && !want[l.Attrs().Name] {
+			h.LinkSetNoMaster(l)
+			clearQdisc(h, l)
+		}
+	}
+	imp, _ := parseImpairment(planned.GetAttr("impairment"))
+	for _, e := range endpoints(planned) {
+		name := p.portName(e)
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("%s has no port %d in the lab (its interface %s is missing): apply the node first, or check its ports", e.node, e.port, name)
+		}
+		if l.Attrs().MTU != mtu {
+			if err := h.LinkSetMTU(l, mtu); err != nil {
+				return fmt.Errorf("mtu %d on %s port %d: %w", mtu, e.node, e.port, err)
+			}
+		}
+		if l.Attrs().MasterIndex != br.Attrs().Index {
+			if err := h.LinkSetMaster(l, br); err != nil {
+				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
+			}
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			return err
+		}
+		if err := setQdisc(h, l, imp); err != nil {
+			return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
+		}
+	}
+	if strAttr(planned, "state") == "down" {
+		return h.LinkSetDown(br)
+	}
+	return h.LinkSetUp(br)
+}
+
+func setQdisc(h *netlink.Handle, l netlink.Link, imp impairment) error {
+	q := imp.qdisc(l.Attrs().Index)
+	if q == nil {
+		return clearQdisc(h, l)
+	}
+	return h.QdiscReplace(q)
+}
+
+// clearQdisc removes labform's root qdisc (handle 1:) from l, if any.
+func clearQdisc(h *netlink.Handle, l netlink.Link) error {
+	qs, err := h.QdiscList(l)
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(1, 0) {
+			return h.QdiscDel(q)
+		}
+	}
+	return nil
+}
+
+// Delete detaches the ports and removes the bridge.
+func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	labnet.Lock()
+	defer labnet.Unlock()
+	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	h, err := p.handle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if br, err := h.LinkByName(p.bridgeName(req.Addr)); err == nil {
+		links, _ := h.LinkList()
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				h.LinkSetNoMaster(l)
+				clearQdisc(h, l)
+			}
+		}
+		if err := h.LinkDel(br); err != nil {
+			return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+		}
+	}
+	labnet.RemoveLabIfEmpty(p.lab.Name)
+	return nil
+}
+
+func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	r, e := p.ReadMany(ctx, []providers.ReadRequest{req})
+	return r[0], e[0]
+}
+
+// ReadMany reads every link from one dump of the lab namespace's links and
+// one of its qdiscs.
+func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
+	resps := make([]providers.ReadResponse, len(reqs))
+	errs := make([]error, len(reqs))
+	gone := func() {
+		for i, r := range reqs {
+			resps[i] = providers.ReadResponse{State: cty.NullVal(r.Prior.Type())}
+		}
+	}
+	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
+		gone()
+		return resps, errs
+	}
+	h, err := p.handle()
+	if err == nil {
+		defer h.Close()
+		var links []netlink.Link
+		if links, err = h.LinkList(); err == nil {
+			var qdiscs []netlink.Qdisc
+			if qdiscs, err = h.QdiscList(nil); err == nil {
+				byName, byIndex := map[string]netlink.Link{}, map[int]netlink.Qdisc{}
+				for _, l := range links {
+					byName[l.Attrs().Name] = l
+				}
+				for _, q := range qdiscs {
+					if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(1, 0) {
+						byIndex[q.Attrs().LinkIndex] = q
+					}
+				}
+				for i, r := range reqs {
+					resps[i] = p.readOne(r, byName, byIndex)
+				}
+				return resps, errs
+			}
+		}
+	}
+	for i := range errs {
+		errs[i] = err
+	}
+	return resps, errs
+}
+
+func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
+	br, ok := links[p.bridgeName(req.Addr)]
+	if !ok || req.Prior.IsNull() {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+	}
+	m := req.Prior.AsValueMap()
+	// Endpoints: those of the prior value whose port is still joined to
+	// this bridge. A port gone or moved shows as a missing endpoint.
+	var eps []cty.Value
+	shaped := true
+	imp, _ := parseImpairment(req.Prior.GetAttr("impairment"))
+	for _, e := range endpoints(req.Prior) {
+		l, ok := links[p.portName(e)]
+		if !ok || l.Attrs().MasterIndex != br.Attrs().Index {
+			continue
+		}
+		eps = append(eps, providers.EndpointVal(e.node, e.port))
+		if !qdiscMatches(qdiscs[l.Attrs().Index], imp) {
+			shaped = false
+		}
+	}
+	if len(eps) == 0 {
+		m["endpoints"] = cty.ListValEmpty(providers.EndpointType)
+	} else {
+		m["endpoints"] = cty.ListVal(eps)
+	}
+	m["mtu"] = cty.NumberIntVal(int64(br.Attrs().MTU))
+	if br.Attrs().Flags&net.FlagUp != 0 {
+		m["state"] = cty.StringVal("up")
+	} else {
+		m["state"] = cty.StringVal("down")
+	}
+	if !shaped {
+		// Changed by hand: say so without guessing what it became.
+		m["impairment"] = cty.NullVal(req.Prior.GetAttr("impairment").Type())
+	}
+	return providers.ReadResponse{State: cty.ObjectVal(m), Private: req.Private}
+}
+
+// qdiscMatches tells whether the live root qdisc is what imp asks for.
+func qdiscMatches(q netlink.Qdisc, imp impairment) bool {
+	want := imp.qdisc(0)
+	switch w := want.(type) {
+	case nil:
+		return q == nil
+	case *netlink.Tbf:
+		t, ok := q.(*netlink.Tbf)
+		return ok && t.Rate == w.Rate
+	case *netlink.Netem:
+		n, ok := q.(*netlink.Netem)
+		return ok && n.Latency == w.Latency && n.Jitter == w.Jitter && n.Loss == w.Loss && n.Duplicate == w.Duplicate && n.CorruptProb == w.CorruptProb
+	}
+	return false
+}
+
+// ValidateResource checks one link: at least two ports, no port twice,
+// well-formed impairments, and netem only where the kernel has it.
+func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
+	var errs []*providers.AttrError
+	eps := v.GetAttr("endpoints")
+	if eps.IsKnown() && !eps.IsNull() && eps.LengthInt() < 2 {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("endpoints"), Summary: "Too few endpoints",
+			Detail: "A link joins at least two ports: two make a wire, more a shared segment."})
+	}
+	seen := map[endpoint]bool{}
+	for _, e := range endpoints(v) {
+		if seen[e] {
+			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("endpoints"), Summary: "Port listed twice",
+				Detail: fmt.Sprintf("%s port %d is listed twice in this link.", e.node, e.port)})
+		}
+		seen[e] = true
+	}
+	imp, perr := parseImpairment(v.GetAttr("impairment"))
+	for _, name := range sortedKeys(perr) {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("impairment").GetAttr(name), Summary: "Invalid impairment", Detail: perr[name]})
+	}
+	if imp.netem {
+		if err := p.netemSupport(); err != nil {
+			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("impairment"), Summary: "Impairment not supported by this kernel", Detail: err.Error()})
+		}
+	}
+	return errs
+}
+
+// ValidateLab checks what concerns several links: a port joins one link.
+func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[string][]*providers.AttrError {
+	owner := map[endpoint]string{}
+	out := map[string][]*providers.AttrError{}
+	addrs := sortedKeys(values)
+	for _, a := range addrs {
+		for _, e := range endpoints(values[a]) {
+			if other, taken := owner[e]; taken && other != a {
+				out[a] = append(out[a], &providers.AttrError{Path: cty.GetAttrPath("endpoints"), Summary: "Port used by two links",
+					Detail: fmt.Sprintf("%s port %d is already an endpoint of %s. A port joins one link; use a link with three or more endpoints for a shared segment.", e.node, e.port, other)})
+			}
+			owner[e] = a
+		}
+	}
+	return out
+}
+
+func (p *Provider) checkNetem(v cty.Value) error {
+	imp, _ := parseImpairment(v.GetAttr("impairment"))
+	if imp.netem {
+		return p.netemSupport()
+	}
+	return nil
+}
+
+// netemSupport probes once whether the kernel has the netem qdisc: a veth
+// pair in a namespace of its own gets a netem qdisc, and everything is
+// removed again. Without root the probe cannot run; apply will then say
+// what the kernel answers.
+func (p *Provider) netemSupport() error {
+	p.netemOnce.Do(func() {
+		if os.Geteuid() != 0 {
+			return
+		}
+		p.netemErr = probeNetem()
+	})
+	return p.netemErr
+}
+
+func probeNetem() error {
+	name := fmt.Sprintf("lfprobe%d", os.Getpid())
+	if err := labnet.CreateNetns(name); err != nil {
+		return nil // cannot tell; apply will
+	}
+	defer labnet.DeleteNetns(name)
+	h, ns, err := labnet.HandleIn(name)
+	if err != nil {
+		return nil
+	}
+	defer ns.Close()
+	defer h.Close()
+	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
+		return nil
+	}
+	l, err := h.LinkByName("probe0")
+	if err != nil {
+		return nil
+	}
+	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
+		netlink.NetemQdiscAttrs{Latency: 1000})
+	if err := h.QdiscAdd(q); err != nil {
+		return fmt.Errorf("this kernel has no netem qdisc (sch_netem; adding one answered %q), so delay, jitter, loss, duplicate and corrupt cannot be emulated here; rate (tbf) works", err)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
