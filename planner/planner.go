@@ -99,9 +99,13 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		return nil, diags
 	}
 	p.desired = desired
-	diags = append(diags, p.validate(desired)...)
-	if diags.HasErrors() {
-		return nil, diags
+	// The providers' checks guard what would be created; they must not
+	// stand in the way of destroying a lab.
+	if opts.Mode != DestroyMode {
+		diags = append(diags, p.validate(desired)...)
+		if diags.HasErrors() {
+			return nil, diags
+		}
 	}
 
 	replace := map[addr.Instance]bool{}

@@ -102,6 +102,10 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
+	// runc refuses a rootfs path that is a symlink: hand it the real one.
+	if real, err := filepath.EvalSymlinks(spec.Root.Path); err == nil {
+		spec.Root.Path = real
+	}
 	labnet.Lock()
 	err := labnet.EnsureNetns(p.labNetns)
 	if err == nil {

@@ -112,8 +112,10 @@ func (imp impairment) qdisc(link int) netlink.Qdisc {
 	case imp.RateBytes > 0:
 		// A burst of one 100 Hz tick's worth (at least a few frames) and
 		// a queue of 50 ms: what tc users are told to start from.
+		// The kernel takes the burst as transmission time in scheduler
+		// ticks, not bytes (netlink passes Buffer through as it is).
 		burst := uint32(max(imp.RateBytes/100, 3200))
-		return &netlink.Tbf{QdiscAttrs: attrs, Rate: imp.RateBytes, Buffer: burst,
+		return &netlink.Tbf{QdiscAttrs: attrs, Rate: imp.RateBytes, Buffer: netlink.Xmittime(imp.RateBytes, burst),
 			Limit: uint32(imp.RateBytes/20) + burst}
 	}
 	return nil

@@ -1,0 +1,364 @@
+package link_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/labform/labform/providers/link"
+	"github.com/labform/labform/state"
+	"github.com/vishvananda/netlink"
+)
+
+func requireTools(t testing.TB, tools ...string) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("this system test needs %s (CI installs them with .ci/run)", strings.Join(missing, ", "))
+	}
+	t.Skipf("needs %s", strings.Join(missing, ", "))
+}
+
+type netLab struct {
+	t     testing.TB
+	dir   string
+	name  string
+	reg   *providers.Registry
+	store *state.Store
+	runc  string // the container provider's runc root
+}
+
+func newNetLab(t testing.TB) *netLab {
+	requireTools(t, "runc", "busybox")
+	l := &netLab{t: t, dir: t.TempDir(), name: fmt.Sprintf("lflt%d", os.Getpid()%100000), reg: providers.NewRegistry()}
+	l.reg.Register(container.New())
+	l.reg.Register(link.New())
+	bin := filepath.Join(l.dir, "rootfs", "bin")
+	os.MkdirAll(bin, 0o755)
+	bb, _ := exec.LookPath("busybox")
+	data, _ := os.ReadFile(bb)
+	os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755)
+	for _, a := range []string{"sh", "sleep", "ping", "nc", "dd", "cat"} {
+		os.Symlink("busybox", filepath.Join(bin, a))
+	}
+	s, err := state.Open(filepath.Join(l.dir, ".labform", "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.store = s
+	t.Cleanup(func() {
+		l.apply(planner.DestroyMode)
+		s.Close()
+		exec.Command("ip", "netns", "del", labnet.LabNetns(l.name)).Run()
+	})
+	return l
+}
+
+func (l *netLab) write(src string) {
+	os.WriteFile(filepath.Join(l.dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n}\n%s", l.name, src)), 0o644)
+}
+
+func (l *netLab) plan() (*planner.Planner, *planner.Plan) {
+	l.t.Helper()
+	return l.planMode(planner.NormalMode)
+}
+
+func (l *netLab) planMode(mode planner.Mode) (*planner.Planner, *planner.Plan) {
+	l.t.Helper()
+	lab, diags := config.Load(l.dir, l.reg)
+	if diags.HasErrors() {
+		l.t.Fatal(diags.Error())
+	}
+	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true})
+	if diags.HasErrors() {
+		l.t.Fatal(diags.Error())
+	}
+	return p, plan
+}
+
+func (l *netLab) apply(mode planner.Mode) *planner.Plan {
+	l.t.Helper()
+	p, plan := l.planMode(mode)
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if diags.HasErrors() {
+		l.t.Fatal(diags.Error())
+	}
+	if err := res.Err(); err != nil {
+		l.t.Fatal(err)
+	}
+	return plan
+}
+
+// pid and netns of a container, from state.
+func (l *netLab) container(addr string) (pid int, netns string) {
+	rec, _ := l.store.Get(addr)
+	if rec == nil {
+		l.t.Fatalf("%s is not in state", addr)
+	}
+	v, _, err := planner.DecodeRecord(l.reg, rec.Type, rec.Provider, rec.Value)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	p, _ := v.GetAttr("pid").AsBigFloat().Int64()
+	return int(p), v.GetAttr("netns").AsString()
+}
+
+// ping from a container's namespace (the host's ping is not installed; use
+// busybox through ip netns exec).
+func (l *netLab) ping(from, to string) bool {
+	_, ns := l.container(from)
+	cmd := exec.Command("ip", "netns", "exec", filepath.Base(ns), "busybox", "ping", "-c", "1", "-W", "2", to)
+	return cmd.Run() == nil
+}
+
+func action(p *planner.Plan, addr string) string {
+	for _, c := range p.Changes {
+		if c.Addr.String() == addr {
+			return string(c.Action)
+		}
+	}
+	return "absent"
+}
+
+const hosts = `
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = {
+    eth0 = ["10.203.0.1/24"]
+  }
+}
+container "b" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = {
+    eth0 = ["10.203.0.2/24"]
+  }
+}
+container "c" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = {
+    eth0 = ["10.203.0.3/24"]
+  }
+}
+`
+
+func TestSystem_links(t *testing.T) {
+	l := newNetLab(t)
+	wire := func(state string, ends ...string) string {
+		return hosts + fmt.Sprintf("link \"l\" {\n  endpoints = [%s]\n  state     = %q\n}\n", strings.Join(ends, ", "), state)
+	}
+	l.write(wire("up", "container.a.port[0]", "container.b.port[0]"))
+	l.apply(planner.NormalMode)
+	if !l.ping("container.a", "10.203.0.2") {
+		t.Fatal("a cannot ping b over the link")
+	}
+	if l.ping("container.a", "10.203.0.3") {
+		t.Fatal("a can ping c, which is on no link")
+	}
+	pa, _ := l.container("container.a")
+	pb, _ := l.container("container.b")
+	pc, _ := l.container("container.c")
+	samePids := func(when string) {
+		t.Helper()
+		for addr, want := range map[string]int{"container.a": pa, "container.b": pb, "container.c": pc} {
+			if got, _ := l.container(addr); got != want {
+				t.Fatalf("%s: %s was restarted (pid %d, was %d)", when, addr, got, want)
+			}
+		}
+	}
+
+	// Down: in place, the containers untouched, no traffic.
+	l.write(wire("down", "container.a.port[0]", "container.b.port[0]"))
+	_, plan := l.plan()
+	if action(plan, "link.l") != "update" || action(plan, "container.a") != "no-op" {
+		t.Fatalf("setting the link down: link %s, container %s", action(plan, "link.l"), action(plan, "container.a"))
+	}
+	l.apply(planner.NormalMode)
+	if l.ping("container.a", "10.203.0.2") {
+		t.Fatal("a still pings b over a link that is down")
+	}
+	samePids("link down")
+
+	// Rewire a to c: in place, same pids.
+	l.write(wire("up", "container.a.port[0]", "container.c.port[0]"))
+	l.apply(planner.NormalMode)
+	if !l.ping("container.a", "10.203.0.3") || l.ping("container.a", "10.203.0.2") {
+		t.Fatal("after rewiring, a must reach c and not b")
+	}
+	samePids("rewire")
+
+	// A segment of three: everyone reaches everyone.
+	l.write(wire("up", "container.a.port[0]", "container.b.port[0]", "container.c.port[0]"))
+	l.apply(planner.NormalMode)
+	for _, pair := range [][2]string{{"container.a", "10.203.0.2"}, {"container.a", "10.203.0.3"}, {"container.b", "10.203.0.3"}} {
+		if !l.ping(pair[0], pair[1]) {
+			t.Fatalf("segment: %s cannot reach %s", pair[0], pair[1])
+		}
+	}
+	samePids("segment")
+
+	// Drift made by hand in the lab namespace, each repaired by apply.
+	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer h.Close()
+	bridgeOf := func() netlink.Link {
+		links, _ := h.LinkList()
+		for _, x := range links {
+			if _, ok := x.(*netlink.Bridge); ok {
+				return x
+			}
+		}
+		t.Fatal("no bridge in the lab namespace")
+		return nil
+	}
+	portB, _ := h.LinkByName(labnet.PortName(l.dir, "container.b", 0))
+	for name, breakIt := range map[string]func(){
+		"port detached":  func() { h.LinkSetNoMaster(portB) },
+		"link set down":  func() { h.LinkSetDown(bridgeOf()) },
+		"bridge deleted": func() { h.LinkDel(bridgeOf()) },
+	} {
+		breakIt()
+		_, plan := l.plan()
+		if len(plan.Drift) != 1 || action(plan, "link.l") == "no-op" {
+			t.Fatalf("%s: drift %d, link %s", name, len(plan.Drift), action(plan, "link.l"))
+		}
+		l.apply(planner.NormalMode)
+		if !l.ping("container.b", "10.203.0.3") {
+			t.Fatalf("%s: not repaired", name)
+		}
+		samePids(name)
+	}
+
+	// Destroy: no namespace, no interface left.
+	l.apply(planner.DestroyMode)
+	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.name))); err == nil {
+		t.Fatal("the lab namespace is left")
+	}
+	out, _ := exec.Command("ip", "-o", "link").Output()
+	for _, prefix := range []string{"lfb", "lfp"} {
+		if strings.Contains(string(out), prefix+" ") || strings.Contains(string(out), ": "+prefix) {
+			t.Fatalf("an interface of the lab is left in the host namespace:\n%s", out)
+		}
+	}
+}
+
+func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
+	l := newNetLab(t)
+	src := hosts + "link \"l\" {\n  endpoints = [container.a.port[0], container.b.port[0]]\n}\n"
+	l.write(src)
+	l.apply(planner.NormalMode)
+	// Replace b (its rootfs path changes): the link must join b's new port.
+	os.Symlink("rootfs", filepath.Join(l.dir, "rootfs2"))
+	l.write(strings.Replace(src, "container \"b\" {\n  rootfs  = \"rootfs\"", "container \"b\" {\n  rootfs  = \"rootfs2\"", 1))
+	_, plan := l.plan()
+	if action(plan, "container.b") != "replace" || action(plan, "link.l") != "update" {
+		t.Fatalf("replacing b: b %s, link %s", action(plan, "container.b"), action(plan, "link.l"))
+	}
+	l.apply(planner.NormalMode)
+	if !l.ping("container.a", "10.203.0.2") {
+		t.Fatal("after b was replaced, the link does not reach it")
+	}
+}
+
+func TestSystem_rateAndDelay(t *testing.T) {
+	l := newNetLab(t)
+	l.write(hosts + `link "l" {
+  endpoints = [container.a.port[0], container.b.port[0]]
+  impairment {
+    rate = "8mbit"
+  }
+}
+`)
+	l.apply(planner.NormalMode)
+	// 2 MB at 8 Mbit/s takes 2 s.
+	_, nsB := l.container("container.b")
+	_, nsA := l.container("container.a")
+	// busybox nc does not close at the end of its input: the sender runs dd
+	// with -e, so the connection ends when dd does. Both are bounded.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listener := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(nsB), "busybox", "nc", "-l", "-p", "5001")
+	sink, _ := os.Create(filepath.Join(l.dir, "sink"))
+	defer sink.Close()
+	listener.Stdout = sink
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	sender := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(nsA), "busybox", "nc", "10.203.0.2", "5001",
+		"-e", "busybox", "dd", "if=/dev/zero", "bs=1024", "count=2048")
+	start := time.Now()
+	if err := sender.Run(); err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	if err := listener.Wait(); err != nil {
+		t.Fatalf("receiving: %v", err)
+	}
+	elapsed := time.Since(start)
+	got, _ := os.Stat(filepath.Join(l.dir, "sink"))
+	if got == nil || got.Size() != 2<<20 {
+		t.Fatalf("the receiver got %v bytes", got)
+	}
+	t.Logf("2 MiB at 8mbit took %v (2.1 s expected)", elapsed)
+	// 2 MiB = 16.8 Mbit: 2.1 s at 8 Mbit/s, within 20 %.
+	if elapsed < 1680*time.Millisecond || elapsed > 2520*time.Millisecond {
+		t.Fatalf("2 MiB at 8mbit took %v, want 2.1 s within 20%%", elapsed)
+	}
+
+	// Delay needs netem: refused at plan time where the kernel lacks it.
+	l.write(hosts + `link "l" {
+  endpoints = [container.a.port[0], container.b.port[0]]
+  impairment {
+    delay = "50ms"
+  }
+}
+`)
+	lab, diags := config.Load(l.dir, l.reg)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
+	_, diags = p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true})
+	if diags.HasErrors() {
+		if !strings.Contains(diags.Error(), "Impairment not supported by this kernel") || !strings.Contains(diags[0].Detail, "netem") {
+			t.Fatalf("want a plan-time diagnostic naming netem, got %v", diags)
+		}
+		t.Logf("no netem on this kernel: the delay was refused at plan time (%s), so the 50 ms round-trip check did not run", diags[0].Detail)
+		return
+	}
+	l.apply(planner.NormalMode)
+	start = time.Now()
+	if !l.ping("container.a", "10.203.0.2") {
+		t.Fatal("no ping with delay")
+	}
+	if rtt := time.Since(start); rtt < 90*time.Millisecond || rtt > 160*time.Millisecond {
+		t.Fatalf("a 50 ms delay each way gave a %v round trip, want about 100 ms", rtt)
+	}
+}
