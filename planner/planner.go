@@ -377,7 +377,21 @@ func (p *Planner) LabInfo(provider string) providers.Lab {
 	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider)}
 }
 
-func (p *Planner) validate(d *config.Desired) hcl.Diagnostics { return Validate(p.Registry, d) }
+// validate runs the providers' checks of the values and of the host.
+func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
+	diags := Validate(p.Registry, d)
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		prov, _ := p.Registry.Provider(inst.Resource.Provider)
+		if hc, ok := prov.(providers.HostChecker); ok {
+			for _, e := range hc.CheckHost(a.Type, inst.Value) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
+			}
+		}
+	}
+	return diags
+}
 
 // Validate runs the providers' own checks on the desired values.
 func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {

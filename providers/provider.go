@@ -225,3 +225,11 @@ func (r *Registry) Schema(provider, typ string) (*Schema, error) {
 type LabValidator interface {
 	ValidateLab(typ string, values map[string]cty.Value) map[string][]*AttrError
 }
+
+// HostChecker is implemented by providers whose resources need features
+// the host may lack (netem in the kernel). Plan and apply run it;
+// validate does not, so a lab validates on any machine and fails to plan,
+// clearly, only where it cannot run.
+type HostChecker interface {
+	CheckHost(typ string, v cty.Value) []*AttrError
+}

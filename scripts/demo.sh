@@ -32,25 +32,27 @@ if [ ! -x $rootfs/bin/busybox ]; then
   done
 fi
 
-# The container provider is real: apply the containers (the VM, links and
-# firewall chain wait for their providers, issues 4 to 6).
-step $bin -chdir=$lab apply -auto-approve -target container.host
+# The container and link providers are real: apply the LAN, which brings
+# the containers it joins (the VM, its uplinks and the firewall chain wait
+# for their providers, issues 5 and 6).
+step $bin -chdir=$lab apply -auto-approve -target link.lan
 step $bin -chdir=$lab state list
 step $bin -chdir=$lab output host_netns
-for ns in $($bin -chdir=$lab output -json host_netns | tr -d '[]"' | tr ',' ' '); do
-  step ip netns exec "$(basename "$ns")" ip -br addr
-done
-# A second plan finds the containers as they should be (only the VM's
-# output is still to come).
-step $bin -chdir=$lab plan -target container.host
+host0=$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f1)
+step ip netns exec "$(basename "$host0")" ip -br addr
+step ip netns exec "$(basename "$host0")" busybox ping -c 3 -W 2 10.20.0.2
+
+# A second plan finds the containers and the LAN as they should be (only
+# the VM's output is still to come).
+step $bin -chdir=$lab plan -target link.lan
 
 cat <<'MSG'
 
 The two containers run with runc, each in its own pinned network
-namespace with an address on eth0; the other ends of their ports wait in
-the lab's namespace (lf-quickstart) for the link provider (issue 4).
-The QEMU VM, the links and the firewall chain wait for their providers
-(issues 4 to 6): apply reports that they cannot act yet.
+namespace; their eth1 ports are joined by the link "lan" (a bridge in the
+lab's namespace lf-quickstart, shaped to 100mbit), and host0 pings host1
+across it. The QEMU VM, its uplinks and the firewall chain wait for their
+providers (issues 5 and 6): apply reports that they cannot act yet.
 
 To destroy the lab:  ./bin/labform -chdir=examples/quickstart destroy -auto-approve
 MSG

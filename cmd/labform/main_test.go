@@ -413,3 +413,20 @@ func TestCLI_variableSources(t *testing.T) {
 	r = c.must(0, "version")
 	contains(t, "version", r.out, "labform v", "providers: container, link, netfilter, qemu, virtualbox")
 }
+
+// TestDesignExampleValidatesWithTheRealProviders: DESIGN.md's example
+// validates as written on any machine; what the host lacks (netem here)
+// is a plan-time error, not a validate one.
+func TestDesignExampleValidatesWithTheRealProviders(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../testdata/design/campus.lab.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "campus.lab.hcl"), src, 0o644)
+	var out, errOut bytes.Buffer
+	f := false
+	if code := run([]string{"-chdir=" + dir, "validate"}, all.Registry(), stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &f}); code != 0 {
+		t.Fatalf("validate: exit %d\n%s", code, errOut.String())
+	}
+}

@@ -1,7 +1,8 @@
-# A small lab: one QEMU router, two busybox containers wired to it, and a
-# firewall chain on the first host. The containers apply today (make demo
-# builds their rootfs); the VM, links and chain wait for their providers
-# (issues 4 to 6).
+# A small lab: one QEMU router with a busybox container on each of its
+# ports, the containers also on a shared LAN, and a firewall chain on the
+# first host. The containers and the LAN apply today (make demo builds the
+# rootfs); the VM, its uplinks and the chain wait for their providers
+# (issues 5 and 6).
 
 lab {
   name = "quickstart"
@@ -12,8 +13,8 @@ variable "hosts" {
   default     = 2
   description = "how many hosts hang off the router"
   validation {
-    condition     = var.hosts >= 1 && var.hosts <= 4
-    error_message = "hosts must be between 1 and 4 (the router has 4 adapters)"
+    condition     = var.hosts >= 2 && var.hosts <= 4
+    error_message = "hosts must be between 2 and 4 (a LAN joins two or more; the router has 4 adapters)"
   }
 }
 
@@ -38,9 +39,10 @@ container "host" {
   rootfs   = local.rootfs
   command  = ["sleep", "infinity"]
   hostname = "host${count.index}"
-  ports    = 1
+  ports    = 2
   addresses = {
     eth0 = ["10.10.${count.index}.2/24"]
+    eth1 = ["10.20.0.${count.index + 1}/24"]
   }
   routes = {
     default = "10.10.${count.index}.1"
@@ -54,6 +56,14 @@ container "host" {
 link "uplink" {
   count     = var.hosts
   endpoints = [vm.router.port[count.index], container.host[count.index].port[0]]
+}
+
+# The hosts' second ports share one segment.
+link "lan" {
+  endpoints = container.host[*].port[1]
+  impairment {
+    rate = "100mbit"
+  }
 }
 
 firewall_chain "host_in" {

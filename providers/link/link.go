@@ -23,6 +23,7 @@ var (
 	_ providers.BatchReader  = (*Provider)(nil)
 	_ providers.Validator    = (*Provider)(nil)
 	_ providers.LabValidator = (*Provider)(nil)
+	_ providers.HostChecker  = (*Provider)(nil)
 )
 
 // New returns the link provider.

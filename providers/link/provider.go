@@ -368,16 +368,19 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 		}
 		seen[e] = true
 	}
-	imp, perr := parseImpairment(v.GetAttr("impairment"))
+	_, perr := parseImpairment(v.GetAttr("impairment"))
 	for _, name := range sortedKeys(perr) {
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("impairment").GetAttr(name), Summary: "Invalid impairment", Detail: perr[name]})
 	}
-	if imp.netem {
-		if err := p.netemSupport(); err != nil {
-			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("impairment"), Summary: "Impairment not supported by this kernel", Detail: err.Error()})
-		}
-	}
 	return errs
+}
+
+// CheckHost refuses, at plan time, impairments this kernel cannot apply.
+func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
+	if err := p.checkNetem(v); err != nil {
+		return []*providers.AttrError{{Path: cty.GetAttrPath("impairment"), Summary: "Impairment not supported by this kernel", Detail: err.Error()}}
+	}
+	return nil
 }
 
 // ValidateLab checks what concerns several links: a port joins one link.
