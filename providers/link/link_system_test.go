@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
@@ -361,4 +362,9 @@ func TestSystem_rateAndDelay(t *testing.T) {
 	if rtt := time.Since(start); rtt < 90*time.Millisecond || rtt > 160*time.Millisecond {
 		t.Fatalf("a 50 ms delay each way gave a %v round trip, want about 100 ms", rtt)
 	}
+}
+
+func parseTarget(s string) ([]addr.Target, error) {
+	t, err := addr.ParseTarget(s)
+	return []addr.Target{t}, err
 }

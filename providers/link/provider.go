@@ -158,17 +158,20 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 	for _, e := range endpoints(planned) {
 		want[p.portName(e)] = true
 	}
-	links, err := h.LinkList()
-	if err != nil {
-		return err
-	}
-	for _, l := range links {
-		if l.Attrs().MasterIndex == br.Attrs().Index && !want[l.Attrs().Name] {
-			h.LinkSetNoMaster(l)
-			clearQdisc(h, l)
+	// Ports that leave the link are known from the prior value: no dump of
+	// the namespace, which parallel applies would keep interrupting.
+	if prior != cty.NilVal && !prior.IsNull() {
+		for _, e := range endpoints(prior) {
+			if l, err := h.LinkByName(p.portName(e)); err == nil && !want[l.Attrs().Name] && l.Attrs().MasterIndex == br.Attrs().Index {
+				h.LinkSetNoMaster(l)
+				clearQdisc(h, l)
+			}
 		}
 	}
 	imp, _ := parseImpairment(planned.GetAttr("impairment"))
+	// Qdiscs are touched only when there is or was an impairment: listing
+	// them costs a dump per port.
+	shaping := !planned.GetAttr("impairment").IsNull() || (prior != cty.NilVal && !prior.IsNull() && !prior.GetAttr("impairment").IsNull())
 	for _, e := range endpoints(planned) {
 		name := p.portName(e)
 		l, err := h.LinkByName(name)
@@ -188,8 +191,10 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 		if err := h.LinkSetUp(l); err != nil {
 			return err
 		}
-		if err := setQdisc(h, l, imp); err != nil {
-			return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
+		if shaping {
+			if err := setQdisc(h, l, imp); err != nil {
+				return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
+			}
 		}
 	}
 	if strAttr(planned, "state") == "down" {
@@ -233,10 +238,9 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	}
 	defer h.Close()
 	if br, err := h.LinkByName(p.bridgeName(req.Addr)); err == nil {
-		links, _ := h.LinkList()
-		for _, l := range links {
-			if l.Attrs().MasterIndex == br.Attrs().Index {
-				h.LinkSetNoMaster(l)
+		// Deleting the bridge frees its ports; their shaping goes too.
+		for _, e := range endpoints(req.Prior) {
+			if l, err := h.LinkByName(p.portName(e)); err == nil {
 				clearQdisc(h, l)
 			}
 		}
@@ -271,9 +275,9 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	if err == nil {
 		defer h.Close()
 		var links []netlink.Link
-		if links, err = h.LinkList(); err == nil {
+		if links, err = retryDump(h.LinkList); err == nil {
 			var qdiscs []netlink.Qdisc
-			if qdiscs, err = h.QdiscList(nil); err == nil {
+			if qdiscs, err = retryDump(func() ([]netlink.Qdisc, error) { return h.QdiscList(nil) }); err == nil {
 				byName, byIndex := map[string]netlink.Link{}, map[int]netlink.Qdisc{}
 				for _, l := range links {
 					byName[l.Attrs().Name] = l
@@ -456,4 +460,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// retryDump repeats a netlink dump that changes in the namespace
+// interrupted (the kernel flags it rather than return a torn list).
+func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
+	var err error
+	for i := 0; i < 5; i++ {
+		var out []T
+		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return nil, err
 }
