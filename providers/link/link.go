@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/labform/labform/providers"
+	"github.com/vishvananda/netlink"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -16,6 +17,10 @@ type Provider struct {
 
 	netemOnce sync.Once
 	netemErr  error // why netem cannot be used here; nil when it can
+
+	hmu  sync.Mutex
+	h    *netlink.Handle // in the lab namespace
+	hino uint64          // of that namespace, to notice a new one
 }
 
 var (
