@@ -204,9 +204,12 @@ func TestSystem_links(t *testing.T) {
 	}
 	samePids("link down")
 
-	// Rewire a to c: in place, same pids.
-	l.write(wire("up", "container.a.port[0]", "container.c.port[0]"))
+	// Rewire a to c, with a smaller mtu: in place, same pids.
+	l.write(strings.Replace(wire("up", "container.a.port[0]", "container.c.port[0]"), "state     = \"up\"", "state     = \"up\"\n  mtu       = 1400", 1))
 	l.apply(planner.NormalMode)
+	if mtu := portMTU(t, l, "container.c"); mtu != 1400 {
+		t.Fatalf("c's port has mtu %d, want 1400", mtu)
+	}
 	if !l.ping("container.a", "10.203.0.3") || l.ping("container.a", "10.203.0.2") {
 		t.Fatal("after rewiring, a must reach c and not b")
 	}
@@ -333,6 +336,21 @@ func TestSystem_rateAndDelay(t *testing.T) {
 		t.Fatalf("2 MiB at 8mbit took %v, want 2.1 s within 20%%", elapsed)
 	}
 
+	// A qdisc changed by hand is drift; apply puts the 8mbit back.
+	port := labnet.PortName(l.dir, "container.b", 0)
+	if out, err := exec.Command("tc", "-n", labnet.LabNetns(l.name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
+		"tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms").CombinedOutput(); err != nil {
+		t.Fatalf("tc: %v: %s", err, out)
+	}
+	_, plan := l.plan()
+	if len(plan.Drift) != 1 || action(plan, "link.l") != "update" {
+		t.Fatalf("a qdisc changed by hand: drift %d, link %s", len(plan.Drift), action(plan, "link.l"))
+	}
+	l.apply(planner.NormalMode)
+	if out, _ := exec.Command("tc", "-n", labnet.LabNetns(l.name), "qdisc", "show", "dev", port).CombinedOutput(); !strings.Contains(string(out), "rate 8Mbit") {
+		t.Fatalf("the shaping was not repaired:\n%s", out)
+	}
+
 	// Delay needs netem: refused at plan time where the kernel lacks it.
 	l.write(hosts + `link "l" {
   endpoints = [container.a.port[0], container.b.port[0]]
@@ -367,4 +385,18 @@ func TestSystem_rateAndDelay(t *testing.T) {
 func parseTarget(s string) ([]addr.Target, error) {
 	t, err := addr.ParseTarget(s)
 	return []addr.Target{t}, err
+}
+
+func portMTU(t *testing.T, l *netLab, node string) int {
+	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer h.Close()
+	p, err := h.LinkByName(labnet.PortName(l.dir, node, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Attrs().MTU
 }
