@@ -3,6 +3,9 @@
 package netfilter
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -68,4 +71,25 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		},
 		Description: "a netfilter chain, replaced atomically",
 	}}
+}
+
+var _ providers.Validator = (*Provider)(nil)
+
+// ValidateResource checks a chain before anything is rendered: names,
+// addresses, ports, protocols, and owner matches only where the kernel
+// allows them. Apply is issue 5's remaining work; these checks already run
+// at validate and plan.
+func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
+	if typ != "firewall_chain" || !v.IsWhollyKnown() {
+		return nil
+	}
+	var errs []*providers.AttrError
+	if t := str(v, "target"); t != "lab" && !strings.HasPrefix(t, "container.") {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("target"), Summary: "Invalid target",
+			Detail: fmt.Sprintf("%q: a chain lives in a container's network namespace (target = container.NAME) or in the lab's (target = lab).", t)})
+	}
+	// The resource's name is checked where it is written (config); here the
+	// chain name only needs to be a valid one to check the rest.
+	_, more := ParseChain("LABFORM", v)
+	return append(errs, more...)
 }

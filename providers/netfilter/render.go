@@ -1,0 +1,399 @@
+package netfilter
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Chain is a firewall_chain's value, checked and ready to render.
+type Chain struct {
+	Name       string // the chain's name in the table: the resource's name
+	Table      string
+	Families   []string // ipv4, ipv6
+	Hooks      []string
+	Mode       string // allowlist or denylist
+	UIDs       []uint32
+	Interfaces []string
+	Rules      []Rule
+}
+
+// Rule is one rule block.
+type Rule struct {
+	Action, Jump              string
+	Protocol                  string
+	Source, Destination       string
+	Sport, Dport              string
+	InInterface, OutInterface string
+	UIDOwner                  *uint32
+	CtState                   []string
+	ICMPType                  string
+	Comment                   string
+}
+
+// appUIDStart is Android's AID_APP: uids below it are the system's, which
+// an allowlist always lets through (netd's FirewallController).
+const appUIDStart = 10000
+
+var (
+	chainName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,27}$`)
+	ifaceName   = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\+?$`)
+	commentText = regexp.MustCompile(`^[A-Za-z0-9 _.,:;/=+@()#-]{0,256}$`)
+	builtins    = map[string][]string{
+		"filter": {"INPUT", "FORWARD", "OUTPUT"},
+		"nat":    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
+		"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
+		"raw":    {"PREROUTING", "OUTPUT"},
+	}
+	// The owner match works only where packets leave from a local socket.
+	ownerHooks  = map[string]bool{"OUTPUT": true, "POSTROUTING": true}
+	protocols   = map[string]bool{"tcp": true, "udp": true, "icmp": true, "icmpv6": true, "sctp": true, "udplite": true, "esp": true, "ah": true, "gre": true, "all": true}
+	ctStates    = map[string]bool{"new": true, "established": true, "related": true, "invalid": true, "untracked": true}
+	ndICMPTypes = []string{"packet-too-big", "router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement", "redirect"}
+)
+
+// ParseChain reads and checks a firewall_chain value. Every string that
+// reaches the restore input is checked here, so nothing a user writes can
+// add a line to it. Errors carry the path of the attribute at fault.
+func ParseChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
+	var errs []*providers.AttrError
+	fail := func(p cty.Path, summary, detail string, args ...interface{}) {
+		errs = append(errs, &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
+	}
+	c := &Chain{Name: name, Table: str(v, "table"), Mode: str(v, "mode")}
+	if !chainName.MatchString(name) {
+		fail(nil, "Invalid chain name", "%q: a chain's name (the resource's name) has at most 28 letters, digits, '_' or '-'.", name)
+	}
+	hooks, ok := builtins[c.Table]
+	if !ok {
+		fail(cty.GetAttrPath("table"), "Unknown table", "%q: the tables are filter, nat, mangle and raw.", c.Table)
+	}
+	switch str(v, "family") {
+	case "ipv4":
+		c.Families = []string{"ipv4"}
+	case "ipv6":
+		c.Families = []string{"ipv6"}
+	case "both":
+		c.Families = []string{"ipv4", "ipv6"}
+	default:
+		fail(cty.GetAttrPath("family"), "Invalid family", "%q: a chain's family is ipv4, ipv6 or both.", str(v, "family"))
+	}
+	if c.Mode != "allowlist" && c.Mode != "denylist" {
+		fail(cty.GetAttrPath("mode"), "Invalid mode", "%q: a chain's mode is allowlist or denylist.", c.Mode)
+	}
+	ownerOK := true
+	for i, h := range strs(v, "hooks") {
+		if ok && !contains(hooks, h) {
+			fail(cty.GetAttrPath("hooks").Index(cty.NumberIntVal(int64(i))), "Invalid hook", "%q is not a built-in chain of the %s table (%s).", h, c.Table, strings.Join(hooks, ", "))
+		}
+		ownerOK = ownerOK && ownerHooks[h]
+		c.Hooks = append(c.Hooks, h)
+	}
+	for i, u := range nums(v, "uids") {
+		if u < 0 || u > 4294967294 {
+			fail(cty.GetAttrPath("uids").Index(cty.NumberIntVal(int64(i))), "Invalid uid", "%v is not a uid.", u)
+		}
+		c.UIDs = append(c.UIDs, uint32(u))
+	}
+	if len(c.UIDs) > 0 && !ownerOK {
+		fail(cty.GetAttrPath("uids"), "Owner match from an input hook",
+			"uids match a packet's socket owner, which the kernel knows only in OUTPUT and POSTROUTING; this chain is hooked from %s. Hook it from OUTPUT, or drop uids.", strings.Join(c.Hooks, ", "))
+	}
+	for i, ifc := range strs(v, "interfaces") {
+		if !ifaceName.MatchString(ifc) {
+			fail(cty.GetAttrPath("interfaces").Index(cty.NumberIntVal(int64(i))), "Invalid interface name", "%q: an interface name has 1 to 15 letters, digits or ._:@- (a trailing + matches a prefix).", ifc)
+		}
+		c.Interfaces = append(c.Interfaces, ifc)
+	}
+	rules := v.GetAttr("rule")
+	if !rules.IsNull() && rules.IsKnown() {
+		for i, rv := range rules.AsValueSlice() {
+			p := cty.GetAttrPath("rule").Index(cty.NumberIntVal(int64(i)))
+			r := Rule{Action: str(rv, "action"), Jump: str(rv, "jump"), Protocol: str(rv, "protocol"), Source: str(rv, "source"),
+				Destination: str(rv, "destination"), Sport: str(rv, "sport"), Dport: str(rv, "dport"), InInterface: str(rv, "in_interface"),
+				OutInterface: str(rv, "out_interface"), CtState: strs(rv, "ct_state"), ICMPType: str(rv, "icmp_type"), Comment: str(rv, "comment")}
+			if u := rv.GetAttr("uid_owner"); !u.IsNull() && u.IsKnown() {
+				f, _ := u.AsBigFloat().Uint64()
+				uid := uint32(f)
+				r.UIDOwner = &uid
+				if !ownerOK {
+					fail(p.GetAttr("uid_owner"), "Owner match from an input hook",
+						"uid_owner matches a packet's socket owner, which the kernel knows only in OUTPUT and POSTROUTING; this chain is hooked from %s.", strings.Join(c.Hooks, ", "))
+				}
+			}
+			checkRule(r, p, c, fail)
+			c.Rules = append(c.Rules, r)
+		}
+	}
+	return c, errs
+}
+
+func checkRule(r Rule, p cty.Path, c *Chain, fail func(cty.Path, string, string, ...interface{})) {
+	switch r.Action {
+	case "accept", "drop", "reject", "return":
+		if r.Jump != "" {
+			fail(p.GetAttr("jump"), "Jump without action = \"jump\"", "jump names a chain to go to; set action = \"jump\" with it.")
+		}
+	case "jump":
+		if !chainName.MatchString(r.Jump) {
+			fail(p.GetAttr("jump"), "Invalid jump target", "%q: a chain's name has at most 28 letters, digits, '_' or '-'.", r.Jump)
+		}
+	default:
+		fail(p.GetAttr("action"), "Invalid action", "%q: a rule's action is accept, drop, reject, return or jump.", r.Action)
+	}
+	if r.Protocol != "" && !protocols[r.Protocol] {
+		if n, err := strconv.Atoi(r.Protocol); err != nil || n < 0 || n > 255 {
+			fail(p.GetAttr("protocol"), "Invalid protocol", "%q: use tcp, udp, icmp, icmpv6, sctp, esp, ... or a number 0-255.", r.Protocol)
+		}
+	}
+	for _, a := range []struct{ name, val string }{{"source", r.Source}, {"destination", r.Destination}} {
+		if a.val == "" {
+			continue
+		}
+		ip := net.ParseIP(a.val)
+		if ip == nil {
+			var err error
+			ip, _, err = net.ParseCIDR(a.val)
+			if err != nil {
+				fail(p.GetAttr(a.name), "Invalid address", "%q is neither an address nor a CIDR.", a.val)
+				continue
+			}
+		}
+		if len(c.Families) == 1 && (ip.To4() == nil) != (c.Families[0] == "ipv6") {
+			fail(p.GetAttr(a.name), "Address of the wrong family", "%q does not belong in an %s chain.", a.val, c.Families[0])
+		}
+	}
+	for _, a := range []struct{ name, val string }{{"sport", r.Sport}, {"dport", r.Dport}} {
+		if a.val == "" {
+			continue
+		}
+		if r.Protocol != "tcp" && r.Protocol != "udp" && r.Protocol != "sctp" && r.Protocol != "udplite" {
+			fail(p.GetAttr(a.name), "Port without a protocol", "%s needs protocol = tcp, udp, sctp or udplite.", a.name)
+		}
+		if !validPorts(a.val) {
+			fail(p.GetAttr(a.name), "Invalid port", "%q: a port is 1-65535, or a range such as 1000-2000.", a.val)
+		}
+	}
+	for _, a := range []struct{ name, val string }{{"in_interface", r.InInterface}, {"out_interface", r.OutInterface}} {
+		if a.val != "" && !ifaceName.MatchString(a.val) {
+			fail(p.GetAttr(a.name), "Invalid interface name", "%q: an interface name has 1 to 15 letters, digits or ._:@- (a trailing + matches a prefix).", a.val)
+		}
+	}
+	for i, s := range r.CtState {
+		if !ctStates[s] {
+			fail(p.GetAttr("ct_state").Index(cty.NumberIntVal(int64(i))), "Invalid conntrack state", "%q: the states are new, established, related, invalid and untracked.", s)
+		}
+	}
+	if r.ICMPType != "" {
+		if r.Protocol != "icmp" && r.Protocol != "icmpv6" {
+			fail(p.GetAttr("icmp_type"), "ICMP type without an ICMP protocol", "icmp_type needs protocol = icmp or icmpv6.")
+		} else if !regexp.MustCompile(`^[a-z0-9-]{1,40}(/[0-9]{1,3})?$`).MatchString(r.ICMPType) {
+			fail(p.GetAttr("icmp_type"), "Invalid ICMP type", "%q: a type is a name such as echo-request or a number.", r.ICMPType)
+		}
+	}
+	if !commentText.MatchString(r.Comment) {
+		fail(p.GetAttr("comment"), "Invalid comment", "%q: a comment holds up to 256 letters, digits, spaces and ._,:;/=+@()#- (no quotes or line breaks).", r.Comment)
+	}
+}
+
+func validPorts(s string) bool {
+	parts := strings.SplitN(s, "-", 2)
+	lo, err := strconv.Atoi(parts[0])
+	if err != nil || lo < 1 || lo > 65535 {
+		return false
+	}
+	if len(parts) == 2 {
+		hi, err := strconv.Atoi(parts[1])
+		return err == nil && hi >= lo && hi <= 65535
+	}
+	return true
+}
+
+// Body renders the chain's rules for one family as iptables-restore
+// lines (-A NAME ...), netd's semantics: an allowlist lets the system and
+// the listed owners and interfaces through, then the user's rules, then
+// drops; a denylist drops the listed owners, then the user's rules, and
+// returns. maxUID is the highest uid of the namespace (from
+// /proc/self/uid_map), which bounds "has a socket owner".
+func (c *Chain) Body(family string, maxUID uint32) []string {
+	var out []string
+	add := func(format string, args ...interface{}) {
+		out = append(out, fmt.Sprintf("-A %s ", c.Name)+fmt.Sprintf(format, args...))
+	}
+	owner := len(c.Hooks) > 0
+	for _, h := range c.Hooks {
+		owner = owner && ownerHooks[h]
+	}
+	if c.Mode == "allowlist" {
+		if owner {
+			add("-m owner --uid-owner 0-%d -j RETURN", appUIDStart-1)
+			add("-m owner ! --uid-owner 0-%d -j RETURN", maxUID)
+		}
+		add("-p esp -j RETURN")
+		// An allowed interface is matched the way packets cross the hook:
+		// incoming from INPUT and PREROUTING, outgoing from OUTPUT and
+		// POSTROUTING, both ways from FORWARD.
+		in, outDir := false, false
+		for _, h := range c.Hooks {
+			in = in || h == "INPUT" || h == "PREROUTING" || h == "FORWARD"
+			outDir = outDir || h == "OUTPUT" || h == "POSTROUTING" || h == "FORWARD"
+		}
+		for _, ifc := range c.Interfaces {
+			if in {
+				add("-i %s -j RETURN", ifc)
+			}
+			if outDir {
+				add("-o %s -j RETURN", ifc)
+			}
+		}
+	}
+	add("-i lo -j RETURN")
+	add("-o lo -j RETURN")
+	add("-p tcp --tcp-flags RST RST -j RETURN")
+	if c.Mode == "allowlist" && family == "ipv6" {
+		for _, t := range ndICMPTypes {
+			add("-p icmpv6 --icmpv6-type %s -j RETURN", t)
+		}
+	}
+	verdict := "RETURN"
+	if c.Mode == "denylist" {
+		verdict = "DROP"
+	}
+	for _, u := range c.UIDs {
+		add("-m owner --uid-owner %d -j %s", u, verdict)
+	}
+	for _, r := range c.Rules {
+		if line, ok := r.render(family); ok {
+			add("%s", line)
+		}
+	}
+	if c.Mode == "allowlist" {
+		add("-j DROP")
+	}
+	return out
+}
+
+// render is a rule's matches and target; a rule whose addresses belong to
+// the other family is left out of this family's chain.
+func (r Rule) render(family string) (string, bool) {
+	var m []string
+	for _, a := range []struct{ flag, val string }{{"-s", r.Source}, {"-d", r.Destination}} {
+		if a.val == "" {
+			continue
+		}
+		if (strings.Contains(a.val, ":")) != (family == "ipv6") {
+			return "", false
+		}
+		m = append(m, a.flag, a.val)
+	}
+	if r.Protocol == "icmp" && family == "ipv6" || r.Protocol == "icmpv6" && family == "ipv4" {
+		return "", false
+	}
+	if r.InInterface != "" {
+		m = append(m, "-i", r.InInterface)
+	}
+	if r.OutInterface != "" {
+		m = append(m, "-o", r.OutInterface)
+	}
+	if r.Protocol != "" {
+		m = append(m, "-p", r.Protocol)
+		if r.Sport != "" || r.Dport != "" {
+			m = append(m, "-m", r.Protocol)
+		}
+		if r.Sport != "" {
+			m = append(m, "--sport", strings.Replace(r.Sport, "-", ":", 1))
+		}
+		if r.Dport != "" {
+			m = append(m, "--dport", strings.Replace(r.Dport, "-", ":", 1))
+		}
+	}
+	if r.ICMPType != "" {
+		if r.Protocol == "icmpv6" {
+			m = append(m, "--icmpv6-type", r.ICMPType)
+		} else {
+			m = append(m, "--icmp-type", r.ICMPType)
+		}
+	}
+	if r.UIDOwner != nil {
+		m = append(m, "-m", "owner", "--uid-owner", strconv.FormatUint(uint64(*r.UIDOwner), 10))
+	}
+	if len(r.CtState) > 0 {
+		m = append(m, "-m", "conntrack", "--ctstate", strings.ToUpper(strings.Join(r.CtState, ",")))
+	}
+	if r.Comment != "" {
+		m = append(m, "-m", "comment", "--comment", strconv.Quote(r.Comment))
+	}
+	switch r.Action {
+	case "jump":
+		m = append(m, "-j", r.Jump)
+	default:
+		m = append(m, "-j", strings.ToUpper(r.Action))
+	}
+	return strings.Join(m, " "), true
+}
+
+// Restore renders the whole iptables-restore --noflush input for one
+// family: declaring the chain creates or flushes it, its body refills it,
+// and the jumps from its hooks are added where missing (present lists the
+// hooks that already jump to it, from the last read of the ruleset).
+func (c *Chain) Restore(family string, maxUID uint32, present map[string]bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", c.Table, c.Name)
+	for _, line := range c.Body(family, maxUID) {
+		b.WriteString(line + "\n")
+	}
+	for _, h := range c.Hooks {
+		if !present[h] {
+			fmt.Fprintf(&b, "-A %s -j %s\n", h, c.Name)
+		}
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+func str(v cty.Value, name string) string {
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return ""
+	}
+	return a.AsString()
+}
+
+func strs(v cty.Value, name string) []string {
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return nil
+	}
+	var out []string
+	for _, e := range a.AsValueSlice() {
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+func nums(v cty.Value, name string) []float64 {
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return nil
+	}
+	var out []float64
+	for _, e := range a.AsValueSlice() {
+		f, _ := e.AsBigFloat().Float64()
+		out = append(out, f)
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

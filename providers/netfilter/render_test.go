@@ -1,0 +1,158 @@
+package netfilter
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func evalFile(t *testing.T, name string) (*config.Desired, hcl.Diagnostics) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("../../testdata/netfilter", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := providers.NewRegistry()
+	reg.Register(container.New())
+	reg.Register(New())
+	l := config.NewLab("/lab", reg)
+	diags := l.AddFile(name, src)
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	if diags = append(diags, more...); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	return d, planner.Validate(reg, d)
+}
+
+// TestRestoreGolden pins the iptables-restore input of allowlist and
+// denylist chains in both families.
+func TestRestoreGolden(t *testing.T) {
+	d, diags := evalFile(t, "chains.lab.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var b bytes.Buffer
+	for _, a := range d.Order {
+		if a.Type != "firewall_chain" {
+			continue
+		}
+		c, errs := ParseChain(a.Name, d.Instances[a].Value)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", a, errs)
+		}
+		for _, fam := range c.Families {
+			fmt.Fprintf(&b, "# %s, %s\n%s\n", a, fam, c.Restore(fam, 65535, map[string]bool{}))
+		}
+	}
+	golden := "../../testdata/netfilter/restore.golden"
+	if *update {
+		os.WriteFile(golden, b.Bytes(), 0o644)
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(want, b.Bytes()) {
+		t.Errorf("%s differs (rerun with -update if intended)\ngot:\n%s", golden, b.Bytes())
+	}
+}
+
+var marker = regexp.MustCompile(`# ERROR: (.*)$`)
+
+// TestValidateChains: every value is checked before anything is rendered.
+func TestValidateChains(t *testing.T) {
+	src, _ := os.ReadFile("../../testdata/netfilter/invalid.lab.hcl")
+	want := map[int]string{}
+	for i, line := range strings.Split(string(src), "\n") {
+		if m := marker.FindStringSubmatch(line); m != nil {
+			want[i+1] = m[1]
+		}
+	}
+	_, diags := evalFile(t, "invalid.lab.hcl")
+	got := map[int]string{}
+	for _, d := range diags {
+		if d.Subject != nil {
+			got[d.Subject.Start.Line] = d.Summary
+		}
+	}
+	for line, s := range want {
+		if got[line] != s {
+			t.Errorf("line %d: got %q, want %q", line, got[line], s)
+		}
+	}
+	for line, s := range got {
+		if _, ok := want[line]; !ok {
+			t.Errorf("unexpected error on line %d: %s", line, s)
+		}
+	}
+}
+
+// TestSystem_restoreReplacesAtomically feeds the rendered input to the
+// real iptables-restore --noflush in a namespace of the test's own, twice:
+// the second run replaces the chain as a whole and adds no second jump.
+func TestSystem_restoreReplacesAtomically(t *testing.T) {
+	for _, tool := range []string{"ip", "iptables-restore", "iptables-save"} {
+		if _, err := exec.LookPath(tool); err != nil || os.Geteuid() != 0 {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("needs root and %s", tool)
+			}
+			t.Skipf("needs root and %s", tool)
+		}
+	}
+	d, _ := evalFile(t, "chains.lab.hcl")
+	var chain *Chain
+	for _, a := range d.Order {
+		if a.Name == "host_in" {
+			chain, _ = ParseChain(a.Name, d.Instances[a].Value)
+		}
+	}
+	ns := fmt.Sprintf("lfnf%d", os.Getpid()%100000)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	restore := func(input string) {
+		cmd := exec.Command("ip", "netns", "exec", ns, "iptables-restore", "--noflush")
+		cmd.Stdin = strings.NewReader(input)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("iptables-restore: %v: %s\ninput:\n%s", err, out, input)
+		}
+	}
+	save := func() string {
+		out, err := exec.Command("ip", "netns", "exec", ns, "iptables-save", "-t", "filter").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	before := save()
+	restore(chain.Restore("ipv4", 65535, nil))
+	first := save()
+	if !strings.Contains(first, "-A INPUT -j host_in") || !strings.Contains(first, "--dport 22 -j ACCEPT") {
+		t.Fatalf("the chain or its jump is missing:\n%s", first)
+	}
+	// Second apply: one rule fewer, and the jump already there.
+	chain.Rules = chain.Rules[:1]
+	restore(chain.Restore("ipv4", 65535, map[string]bool{"INPUT": true}))
+	second := save()
+	if strings.Contains(second, "icmp-type 8") || strings.Count(second, "-A INPUT -j host_in") != 1 {
+		t.Fatalf("the chain was not replaced as a whole, or the jump doubled:\n%s", second)
+	}
+	_ = before
+}

@@ -1,0 +1,67 @@
+container "host" {
+  rootfs = "rootfs"
+}
+
+# netd's allowlist, hooked from OUTPUT so that owner matches apply.
+firewall_chain "out_allow" {
+  target     = container.host
+  family     = "both"
+  hooks      = ["OUTPUT"]
+  mode       = "allowlist"
+  uids       = [10001, 10002]
+  interfaces = ["eth1"]
+  rule {
+    protocol = "tcp"
+    dport    = 443
+    action   = "accept"
+    comment  = "https out"
+  }
+  rule {
+    protocol    = "udp"
+    destination = "10.0.0.0/8"
+    dport       = "5000-5100"
+    ct_state    = ["new", "established"]
+    action      = "accept"
+  }
+  rule {
+    protocol    = "tcp"
+    destination = "2001:db8::/32"
+    action      = "reject"
+  }
+}
+
+# DESIGN.md's shape: an allowlist hooked from INPUT has no owner rules.
+firewall_chain "host_in" {
+  target = container.host
+  hooks  = ["INPUT"]
+  mode   = "allowlist"
+  rule {
+    protocol = "tcp"
+    dport    = 22
+    action   = "accept"
+  }
+  rule {
+    protocol  = "icmp"
+    icmp_type = "echo-request"
+    action    = "accept"
+  }
+}
+
+firewall_chain "deny" {
+  target = lab
+  family = "both"
+  hooks  = ["OUTPUT"]
+  mode   = "denylist"
+  uids   = [10005]
+  rule {
+    source  = "192.0.2.0/24"
+    action  = "drop"
+    comment = "TEST-NET-1"
+  }
+  rule {
+    protocol  = "icmpv6"
+    icmp_type = "echo-request"
+    action    = "jump"
+    jump      = "host_in"
+  }
+}

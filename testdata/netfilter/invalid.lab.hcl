@@ -1,0 +1,41 @@
+container "host" {
+  rootfs = "rootfs"
+}
+
+firewall_chain "bad" {
+  target = container.host
+  hooks  = ["INPUT", "PREROUTING"] # ERROR: Invalid hook
+  uids   = [10001]                 # ERROR: Owner match from an input hook
+  rule {
+    action = "allow" # ERROR: Invalid action
+  }
+  rule {
+    source = "10.0.0.300" # ERROR: Invalid address
+    action = "drop"
+  }
+  rule {
+    dport  = 22 # ERROR: Port without a protocol
+    action = "accept"
+  }
+  rule {
+    protocol = "tcp"
+    dport    = "70000" # ERROR: Invalid port
+    action   = "accept"
+  }
+  rule {
+    in_interface = "this-name-is-far-too-long" # ERROR: Invalid interface name
+    action       = "accept"
+  }
+  rule {
+    comment = "x\" -j ACCEPT\n-A INPUT" # ERROR: Invalid comment
+    action  = "drop"
+  }
+  rule {
+    ct_state = ["fresh"] # ERROR: Invalid conntrack state
+    action   = "accept"
+  }
+  rule {
+    source = "2001:db8::1" # ERROR: Address of the wrong family
+    action = "drop"
+  }
+}
