@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -18,25 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-func requireTools(t testing.TB, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("this system test needs %s (CI installs them with .ci/run)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
+func requireTools(t testing.TB, tools ...string) { t.Helper(); systest.Require(t, tools...) }
 
 // sysLab is a lab directory with a busybox rootfs, a state, and the real
 // container provider.
@@ -53,14 +36,7 @@ func newSysLab(t testing.TB) *sysLab {
 	requireTools(t, "runc", "busybox")
 	l := &sysLab{t: t, dir: t.TempDir(), name: fmt.Sprintf("lfct%d", os.Getpid()%100000), prov: New(), reg: providers.NewRegistry()}
 	l.reg.Register(l.prov)
-	bin := filepath.Join(l.dir, "rootfs", "bin")
-	os.MkdirAll(bin, 0o755)
-	bb, _ := exec.LookPath("busybox")
-	data, _ := os.ReadFile(bb)
-	os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755)
-	for _, a := range []string{"sh", "sleep", "ping", "ip", "cat"} {
-		os.Symlink("busybox", filepath.Join(bin, a))
-	}
+	systest.BusyboxRootfs(t, filepath.Join(l.dir, "rootfs"), "sh", "sleep", "ping", "ip", "cat")
 	s, err := state.Open(filepath.Join(l.dir, ".labform", "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)

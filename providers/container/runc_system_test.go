@@ -11,36 +11,15 @@ import (
 	"time"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/providers/all"
 	"github.com/labform/labform/providers/container"
 )
 
-// needTools skips a system test when a tool or root is missing, except in
-// CI (CI=true), where that is a failure.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("this system test needs %s (CI installs them with .ci/run)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
-
 // TestSystem_specRunsUnderRunc runs BuildSpec's output with the real runc
 // and checks from inside the container that the options took effect.
 func TestSystem_specRunsUnderRunc(t *testing.T) {
-	needTools(t, "runc", "ip", "busybox")
+	systest.Require(t, "runc", "ip", "busybox")
 	id := fmt.Sprintf("lftest%d", os.Getpid()%100000)
 	labDir := t.TempDir()
 	rootfs := filepath.Join(labDir, "rootfs")

@@ -485,7 +485,8 @@ func (b *specBuilder) hooks(v cty.Value, s *specs.Spec) {
 		case "prestart":
 			// runc 1.1 runs prestart hooks in the runtime namespace after
 			// the container is created: createRuntime is its successor.
-			s.Hooks.Prestart = append(s.Hooks.Prestart, hook) //nolint:staticcheck // runc 1.1 still runs them
+			//lint:ignore SA1019 the seeds' prestart hooks, which runc 1.1 runs
+			s.Hooks.Prestart = append(s.Hooks.Prestart, hook)
 		case "poststop":
 			s.Hooks.Poststop = append(s.Hooks.Poststop, hook)
 		default:
@@ -516,28 +517,18 @@ func ParseSize(s string) (int64, error) {
 	return int64(f * mult), nil
 }
 
-// Helpers reading the container's value, whose type the schema fixes.
+// Helpers reading the container's value; the shared ones are in providers.
 
-func str(v cty.Value, name string) string {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return ""
-	}
-	return a.AsString()
-}
+var (
+	str     = providers.String
+	num     = providers.Number
+	strList = providers.Strings
+	numList = providers.Numbers
+)
 
 func boolean(v cty.Value, name string) bool {
 	a := v.GetAttr(name)
 	return !a.IsNull() && a.IsKnown() && a.True()
-}
-
-func num(v cty.Value, name string) float64 {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return 0
-	}
-	f, _ := a.AsBigFloat().Float64()
-	return f
 }
 
 func optU64(v cty.Value, name string) *uint64 {
@@ -554,31 +545,6 @@ func optI64(v cty.Value, name string) *int64 {
 	}
 	i, _ := v.GetAttr(name).AsBigFloat().Int64()
 	return &i
-}
-
-func strList(v cty.Value, name string) []string {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return nil
-	}
-	var out []string
-	for _, e := range a.AsValueSlice() {
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
-func numList(v cty.Value, name string) []float64 {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return nil
-	}
-	var out []float64
-	for _, e := range a.AsValueSlice() {
-		f, _ := e.AsBigFloat().Float64()
-		out = append(out, f)
-	}
-	return out
 }
 
 func strMap(v cty.Value, name string) map[string]string {

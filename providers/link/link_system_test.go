@@ -12,6 +12,7 @@ import (
 
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
@@ -21,25 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-func requireTools(t testing.TB, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("this system test needs %s (CI installs them with .ci/run)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
+func requireTools(t testing.TB, tools ...string) { t.Helper(); systest.Require(t, tools...) }
 
 type netLab struct {
 	t     testing.TB
@@ -47,7 +30,6 @@ type netLab struct {
 	name  string
 	reg   *providers.Registry
 	store *state.Store
-	runc  string // the container provider's runc root
 }
 
 func newNetLab(t testing.TB) *netLab {
@@ -55,14 +37,7 @@ func newNetLab(t testing.TB) *netLab {
 	l := &netLab{t: t, dir: t.TempDir(), name: fmt.Sprintf("lflt%d", os.Getpid()%100000), reg: providers.NewRegistry()}
 	l.reg.Register(container.New())
 	l.reg.Register(link.New())
-	bin := filepath.Join(l.dir, "rootfs", "bin")
-	os.MkdirAll(bin, 0o755)
-	bb, _ := exec.LookPath("busybox")
-	data, _ := os.ReadFile(bb)
-	os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755)
-	for _, a := range []string{"sh", "sleep", "ping", "nc", "dd", "cat"} {
-		os.Symlink("busybox", filepath.Join(bin, a))
-	}
+	systest.BusyboxRootfs(t, filepath.Join(l.dir, "rootfs"), "sh", "sleep", "ping", "nc", "dd", "cat")
 	s, err := state.Open(filepath.Join(l.dir, ".labform", "state.db"), state.Options{})
 	if err != nil {
 		t.Fatal(err)

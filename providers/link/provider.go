@@ -63,43 +63,22 @@ func intAttr(v cty.Value, name string) int {
 	return int(n)
 }
 
-func strAttr(v cty.Value, name string) string {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return ""
-	}
-	return a.AsString()
-}
+var strAttr = providers.String
 
 // Create makes the bridge and joins the endpoints' ports to it.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	if err := p.checkNetem(req.Planned); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
-	}
-	labnet.Lock()
-	err := labnet.EnsureNetns(p.labNetns())
-	var h *netlink.Handle
-	if err == nil {
-		h, err = p.handle()
-	}
-	var br netlink.Link
-	if err == nil {
-		br, err = p.ensureBridge(h, req.Addr, intAttr(req.Planned, "mtu"))
-	}
-	labnet.Unlock()
-	if err != nil {
-		return providers.ApplyResponse{}, err
-	}
-	if err := p.wire(h, br, cty.NilVal, req.Planned); err != nil {
-		return providers.ApplyResponse{}, err
-	}
-	return providers.ApplyResponse{State: req.Planned}, nil
+	return p.apply(cty.NilVal, req.Addr, req.Planned)
 }
 
 // Update rewires, reshapes and sets the state in place; the nodes at the
 // ends are not touched.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	if err := p.checkNetem(req.Planned); err != nil {
+	return p.apply(req.Prior, req.Addr, req.Planned)
+}
+
+// apply makes the link what planned says, from prior (null for a create).
+func (p *Provider) apply(prior cty.Value, address string, planned cty.Value) (providers.ApplyResponse, error) {
+	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
 	labnet.Lock()
@@ -110,16 +89,16 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	}
 	var br netlink.Link
 	if err == nil {
-		br, err = p.ensureBridge(h, req.Addr, intAttr(req.Planned, "mtu"))
+		br, err = p.ensureBridge(h, address, intAttr(planned, "mtu"))
 	}
 	labnet.Unlock()
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if err := p.wire(h, br, req.Prior, req.Planned); err != nil {
+	if err := p.wire(h, br, prior, planned); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	return providers.ApplyResponse{State: req.Planned}, nil
+	return providers.ApplyResponse{State: planned}, nil
 }
 
 // handle returns a netlink handle in the lab's namespace. One handle

@@ -356,39 +356,6 @@ func (c *Chain) Restore(family string, maxUID uint32, present map[string]bool) s
 	return b.String()
 }
 
-func str(v cty.Value, name string) string {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return ""
-	}
-	return a.AsString()
-}
-
-func strs(v cty.Value, name string) []string {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return nil
-	}
-	var out []string
-	for _, e := range a.AsValueSlice() {
-		out = append(out, e.AsString())
-	}
-	return out
-}
-
-func nums(v cty.Value, name string) []float64 {
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return nil
-	}
-	var out []float64
-	for _, e := range a.AsValueSlice() {
-		f, _ := e.AsBigFloat().Float64()
-		out = append(out, f)
-	}
-	return out
-}
-
 func contains(l []string, s string) bool {
 	for _, x := range l {
 		if x == s {
@@ -397,3 +364,9 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+var (
+	str  = providers.String
+	strs = providers.Strings
+	nums = providers.Numbers
+)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
@@ -107,14 +108,7 @@ func TestValidateChains(t *testing.T) {
 // real iptables-restore --noflush in a namespace of the test's own, twice:
 // the second run replaces the chain as a whole and adds no second jump.
 func TestSystem_restoreReplacesAtomically(t *testing.T) {
-	for _, tool := range []string{"ip", "iptables-restore", "iptables-save"} {
-		if _, err := exec.LookPath(tool); err != nil || os.Geteuid() != 0 {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("needs root and %s", tool)
-			}
-			t.Skipf("needs root and %s", tool)
-		}
-	}
+	systest.Require(t, "ip", "iptables-restore", "iptables-save")
 	d, _ := evalFile(t, "chains.lab.hcl")
 	var chain *Chain
 	for _, a := range d.Order {
