@@ -2,8 +2,6 @@ package container
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,8 +23,7 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			path = r.AsString()
 		}
 	}
-	h := sha256.Sum256([]byte(req.Lab.Dir))
-	p.rt = ociRuntime{path: path, root: filepath.Join("/run/labform", "runc-"+hex.EncodeToString(h[:6]))}
+	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Dir)}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
 	return nil
 }

@@ -44,8 +44,9 @@ func newSysLab(t testing.TB) *sysLab {
 	l.store = s
 	t.Cleanup(func() {
 		// Destroy through labform, then make sure by hand: nothing of this
-		// test may outlive it, even when it failed halfway.
-		l.apply(planner.DestroyMode)
+		// test may outlive it, even when it failed halfway (a Fatal here
+		// would skip the rest, so the destroy only logs).
+		l.destroyQuietly()
 		s.Close()
 		if list, err := l.prov.rt.list(context.Background()); err == nil {
 			for id := range list {
@@ -389,4 +390,23 @@ func evalContainer(t testing.TB, src string) cty.Value {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// destroyQuietly destroys the lab, logging instead of failing: it runs in
+// cleanups, which must go on to remove what is left by hand.
+func (l *sysLab) destroyQuietly() {
+	lab, diags := config.Load(l.dir, l.reg)
+	if diags.HasErrors() {
+		l.t.Logf("cleanup: %s", diags.Error())
+		return
+	}
+	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode, Refresh: true})
+	if diags.HasErrors() {
+		l.t.Logf("cleanup: %s", diags.Error())
+		return
+	}
+	if res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{}); res != nil && res.Err() != nil {
+		l.t.Logf("cleanup: %v", res.Err())
+	}
 }

@@ -150,8 +150,15 @@ type names struct {
 func nameFor(labDir, address string) names {
 	h := sha256.Sum256([]byte(labDir + "\x00" + address))
 	x := hex.EncodeToString(h[:])
-	return names{id: "lf-" + x[:16], netns: "lfc-" + x[:10], labPortPrefix: labnet.PortPrefix(labDir, address)}
+	return names{id: "lf-" + x[:16], netns: labnet.ContainerNetns(labDir, address), labPortPrefix: labnet.PortPrefix(labDir, address)}
 }
 
 // labPort is the lab-side name of port n, as the link provider finds it.
 func (n names) labPort(i int) string { return fmt.Sprintf("%s%d", n.labPortPrefix, i) }
+
+// RuntimeRoot is the runtime's --root for a lab: one per lab directory,
+// so that a `runc list` sees that lab's containers only.
+func RuntimeRoot(labDir string) string {
+	h := sha256.Sum256([]byte(labDir))
+	return filepath.Join("/run/labform", "runc-"+hex.EncodeToString(h[:6]))
+}

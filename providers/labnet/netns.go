@@ -315,3 +315,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ContainerNetns is the name of a container's pinned network namespace
+// (under Dir): a hash of the lab directory and the container's address.
+func ContainerNetns(labDir, address string) string {
+	h := sha256.Sum256([]byte(labDir + "\x00" + address))
+	return "lfc-" + hex.EncodeToString(h[:5])
+}

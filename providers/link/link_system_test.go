@@ -44,9 +44,29 @@ func newNetLab(t testing.TB) *netLab {
 	}
 	l.store = s
 	t.Cleanup(func() {
-		l.apply(planner.DestroyMode)
+		// Destroy through labform, logging only (a Fatal would skip the
+		// rest), then remove by name whatever is left.
+		lab, diags := config.Load(l.dir, l.reg)
+		if !diags.HasErrors() {
+			p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
+			if plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode, Refresh: true}); !diags.HasErrors() {
+				if res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{}); res != nil && res.Err() != nil {
+					t.Logf("cleanup: %v", res.Err())
+				}
+			}
+		}
 		s.Close()
-		exec.Command("ip", "netns", "del", labnet.LabNetns(l.name)).Run()
+		root := container.RuntimeRoot(l.dir)
+		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
+			for _, id := range strings.Fields(string(out)) {
+				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
+			}
+		}
+		os.RemoveAll(root)
+		for _, a := range []string{"container.a", "container.b", "container.c"} {
+			labnet.DeleteNetns(labnet.ContainerNetns(l.dir, a))
+		}
+		labnet.DeleteNetns(labnet.LabNetns(l.name))
 	})
 	return l
 }
