@@ -69,8 +69,14 @@ func (r *ApplyResult) Err() error {
 	return merr.ErrorOrNil()
 }
 
-// vertex ids: one per change; a change's id is its address.
-func vertexID(c *Change) string { return c.Addr.String() }
+// vertex ids: one per change; a change's id is its address (a deposed
+// object's delete is a change of its own beside its address's).
+func vertexID(c *Change) string {
+	if c.Deposed {
+		return c.Addr.String() + " (deposed)"
+	}
+	return c.Addr.String()
+}
 
 // buildApplyGraph orders the plan's actions: creates and updates after
 // what they depend on; deletes before what the deleted object depended on
@@ -84,16 +90,18 @@ func buildApplyGraph(cs []*Change) (*Graph, map[string]*Change) {
 		if c.Action == NoOp || c.Action == Read {
 			continue
 		}
-		byAddr[c.Addr] = c
 		g.Add(vertexID(c))
 		ids[vertexID(c)] = c
+		if !c.Deposed { // a deposed object waits for nothing and nothing waits for it
+			byAddr[c.Addr] = c
+		}
 	}
 	creates := func(a Action) bool {
 		return a == Create || a == Update || a == Replace || a == CreateThenDelete
 	}
 	destroys := func(a Action) bool { return a == Delete || a == Replace }
 	for _, c := range cs {
-		if _, ok := byAddr[c.Addr]; !ok {
+		if byAddr[c.Addr] != c {
 			continue
 		}
 		if creates(c.Action) {
@@ -260,9 +268,12 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 	if err != nil {
 		return diagErr("Cannot read the journal", err)
 	}
-	// Every open intent was accounted for by the plan's refresh.
+	// Every open intent was accounted for by the plan's refresh, except a
+	// deposed object's: only its delete, when it succeeds, may close it.
 	for _, in := range intents {
-		seqs = append(seqs, in.Seq)
+		if in.Action != "delete-deposed" {
+			seqs = append(seqs, in.Seq)
+		}
 	}
 	if len(seqs) > 0 {
 		if err := p.Store.CloseIntents(seqs...); err != nil {
@@ -330,6 +341,14 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		n.added.Add(1)
 		return nil
 	}
+	if c.Deposed {
+		if err := prov.Delete(ctx, req); err != nil {
+			return fmt.Errorf("deleting the deposed object: %w", err)
+		}
+		n.destroyed.Add(1)
+		p.settleLater(c, p.Store.SettleAsync(c.DeposedIntent, nil, ""))
+		return nil
+	}
 	switch c.Action {
 	case Create:
 		return create()
@@ -346,7 +365,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		// The old object is deleted with its own private data; the record
 		// now holds the new one, so the settle closes the intent only.
-		seq := seqs["delete"]
+		seq := seqs["delete-deposed"]
 		if err := prov.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
@@ -386,26 +405,36 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			return nil, err
 		}
 		var acts []string
-		switch c.Action {
-		case Create:
+		switch {
+		case c.Deposed:
+			// Its journal entry exists already: the delete settles it.
+			continue
+		case c.Action == Create:
 			acts = []string{"create"}
-		case Update:
+		case c.Action == Update:
 			acts = []string{"update"}
-		case Delete:
+		case c.Action == Delete:
 			acts = []string{"delete"}
-		case Replace, CreateThenDelete:
+		case c.Action == Replace:
 			acts = []string{"delete", "create"}
+		case c.Action == CreateThenDelete:
+			// Once the new object is written, only this entry knows the
+			// old one: it carries the old object's private data.
+			acts = []string{"delete-deposed", "create"}
 		}
 		for _, act := range acts {
-			v := c.After
-			if act == "delete" {
+			v, private := c.After, []byte(nil)
+			if act == "delete" || act == "delete-deposed" {
 				v = c.Before
+			}
+			if act == "delete-deposed" {
+				private = c.Private
 			}
 			b, err := encodeValue(schema, v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 			}
-			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, Planned: b})
+			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, Planned: b, Private: private})
 			slots = append(slots, slot{id, act})
 		}
 	}

@@ -292,3 +292,67 @@ func TestEngine_journalAfterFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_deposedObjectIsDestroyedLater: a create_before_destroy whose
+// delete of the old object does not happen (it fails here; a kill -9 does
+// the same) leaves the old object in the journal, not lost: the next plan
+// destroys it, and only then is the entry closed.
+func TestEngine_deposedObjectIsDestroyedLater(t *testing.T) {
+	lab := `
+container "web" {
+  rootfs = "v1"
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+`
+	e := newEnv(t, map[string]string{"main.lab.hcl": lab})
+	e.apply(planner.PlanOptions{})
+	// The in-memory provider keys objects by address: make room for the new one.
+	e.mem["container"].Remove("container.web")
+	e.mem["container"].Fail = func(action, a string) error {
+		if action == "delete" {
+			return errors.New("the old container would not die")
+		}
+		return nil
+	}
+	e.write(map[string]string{"main.lab.hcl": strings.Replace(lab, `"v1"`, `"v2"`, 1)})
+	p, plan := e.plan(planner.PlanOptions{})
+	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "could not delete the old one") {
+		t.Fatalf("want the failed delete reported, got %v", res.Err())
+	}
+	if j, _ := e.store.Journal(); len(j) != 1 || j[0].Action != "delete-deposed" || len(j[0].Private) == 0 {
+		t.Fatalf("the old object must stay in the journal with its private data: %+v", j)
+	}
+
+	// The next plan destroys the deposed object; a failure keeps it.
+	_, plan = e.plan(planner.PlanOptions{Refresh: true})
+	var deposed *planner.Change
+	for _, c := range plan.Changes {
+		if c.Deposed {
+			deposed = c
+		}
+	}
+	if deposed == nil || deposed.Action != planner.Delete || deposed.Before.GetAttr("rootfs").AsString() != "v1" {
+		t.Fatalf("no delete of the deposed v1 object in the plan: %v", actions(plan))
+	}
+	if !strings.Contains(render.Plan(plan, false), "# container.web (deposed object) will be destroyed") {
+		t.Fatalf("the plan does not say so:\n%s", render.Plan(plan, false))
+	}
+	p, plan = e.plan(planner.PlanOptions{Refresh: true})
+	res, _ = p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if j, _ := e.store.Journal(); res.Err() == nil || len(j) != 1 {
+		t.Fatalf("a failed deposed delete must keep its entry: err %v, journal %v", res.Err(), j)
+	}
+	e.mem["container"].Fail = nil
+	p, plan = e.plan(planner.PlanOptions{Refresh: true})
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	mustOK(t, diags)
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := e.store.Journal(); len(j) != 0 {
+		t.Fatalf("after the deposed delete the journal must be empty: %v", j)
+	}
+}

@@ -47,6 +47,12 @@ type Change struct {
 	// Sensitive paths of Before and After.
 	BeforeSensitive, AfterSensitive []cty.Path
 	Reason                          string
+	// Deposed marks the delete of an object that a create_before_destroy
+	// replaced but did not get to delete (labform stopped in between): no
+	// record holds it; its journal entry does.
+	Deposed bool
+	// DeposedIntent is that journal entry's sequence number.
+	DeposedIntent uint64
 }
 
 // PathCost is a changed attribute and what its change costs.

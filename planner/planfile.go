@@ -48,6 +48,7 @@ type changeSrc struct {
 	BeforeSensitive []string   `json:"before_sensitive,omitempty"`
 	AfterSensitive  []string   `json:"after_sensitive,omitempty"`
 	Reason          string     `json:"reason,omitempty"`
+	Deposed         uint64     `json:"deposed,omitempty"` // the journal entry of a deposed object
 }
 
 type forceSrc struct {
@@ -89,6 +90,9 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, Action: c.Action, Cost: int(c.Cost),
 				Before: before, After: after, Private: c.Private, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
 				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason}
+			if c.Deposed {
+				cs.Deposed = c.DeposedIntent
+			}
 			for _, f := range c.ForcedBy {
 				cs.ForcedBy = append(cs.ForcedBy, forceSrc{Path: pathString(f.Path), Cost: int(f.Cost)})
 			}
@@ -163,7 +167,8 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			}
 			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
-				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason}
+				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason,
+				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
 			if c.Before, err = decodeValue(schema, s.Before); err != nil {
 				return nil, err
 			}

@@ -32,7 +32,8 @@ type Planner struct {
 	desired    *config.Desired
 	pendingMu  sync.Mutex
 	pending    []pendingSettle
-	applied    sync.Map // addr.Instance -> cty.Value: results of this apply
+	deposed    []*Change // deletes of objects deposed by an interrupted create_before_destroy
+	applied    sync.Map  // addr.Instance -> cty.Value: results of this apply
 }
 
 // PlanOptions select what a plan does.
@@ -64,6 +65,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if err != nil {
 		return nil, diagErr("Cannot read state", err)
 	}
+	p.deposed = nil
 	priors, d := p.loadPriors(ctx)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, diags
@@ -133,6 +135,11 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
 			}
 		}
+	}
+	// Objects deposed by an interrupted create_before_destroy are
+	// destroyed, whatever the mode (except refresh-only).
+	if opts.Mode != RefreshOnlyMode {
+		plan.Changes = append(plan.Changes, p.deposed...)
 	}
 	sortChanges(plan.Changes)
 	reapplyDependants(plan.Changes)
@@ -215,6 +222,14 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		if err != nil {
 			continue
 		}
+		if in.Action == "delete-deposed" {
+			if c, d := p.deposedChange(in, a); c != nil {
+				p.deposed = append(p.deposed, c)
+			} else {
+				diags = append(diags, d...)
+			}
+			continue
+		}
 		if pr, ok := priors[a]; ok {
 			// The record is there: refresh tells what became of it.
 			pr.intents = append(pr.intents, in.Seq)
@@ -256,6 +271,22 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		priors[a] = pr
 	}
 	return priors, diags
+}
+
+// deposedChange turns an open delete-deposed intent into the delete of
+// the old object it names.
+func (p *Planner) deposedChange(in *state.Intent, a addr.Instance) (*Change, hcl.Diagnostics) {
+	schema, err := p.Registry.Schema(in.Provider, in.Type)
+	if err != nil {
+		return nil, diagErr("Journal refers to an unknown provider", err)
+	}
+	before, err := decodeValue(schema, in.Planned)
+	if err != nil {
+		return nil, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))
+	}
+	return &Change{Addr: a, Type: in.Type, Provider: in.Provider, Action: Delete, Deposed: true, DeposedIntent: in.Seq,
+		Before: before, After: cty.NullVal(before.Type()), Private: in.Private,
+		Reason: "deposed: left by a create_before_destroy that was interrupted"}, nil
 }
 
 // refresh reads every prior object from the lab, in one batch per provider
@@ -551,6 +582,9 @@ func filterTargets(cs []*Change, targets, excludes []addr.Target) []*Change {
 	byAddr := map[addr.Instance]*Change{}
 	dependants := map[addr.Instance][]addr.Instance{}
 	for _, c := range cs {
+		if c.Deposed {
+			continue // kept or dropped below, by its own address
+		}
 		byAddr[c.Addr] = c
 		for _, d := range c.Deps {
 			dependants[d] = append(dependants[d], c.Addr)
@@ -615,7 +649,12 @@ func filterTargets(cs []*Change, targets, excludes []addr.Target) []*Change {
 	}
 	var out []*Change
 	for _, c := range cs {
-		if keep[c.Addr] {
+		switch {
+		case c.Deposed:
+			if (len(targets) == 0 || matches(targets, c.Addr)) && !matches(excludes, c.Addr) {
+				out = append(out, c)
+			}
+		case keep[c.Addr]:
 			out = append(out, c)
 		}
 	}
@@ -662,7 +701,9 @@ func ConfigHash(l *config.Lab) string {
 func reapplyDependants(cs []*Change) {
 	byAddr := make(map[addr.Instance]*Change, len(cs))
 	for _, c := range cs {
-		byAddr[c.Addr] = c
+		if !c.Deposed {
+			byAddr[c.Addr] = c
+		}
 	}
 	for _, c := range cs {
 		if c.Action != NoOp {

@@ -51,13 +51,17 @@ type Record struct {
 
 // Intent is an action recorded before it runs.
 type Intent struct {
-	Seq      uint64    `json:"-"`
-	Addr     string    `json:"addr"`
-	Action   string    `json:"action"` // create, update, delete
-	Type     string    `json:"type"`
-	Provider string    `json:"provider"`
-	Planned  []byte    `json:"planned,omitempty"` // cty msgpack, may hold unknowns
-	Started  time.Time `json:"started"`
+	Seq      uint64 `json:"-"`
+	Addr     string `json:"addr"`
+	Action   string `json:"action"` // create, update, delete, delete-deposed
+	Type     string `json:"type"`
+	Provider string `json:"provider"`
+	Planned  []byte `json:"planned,omitempty"` // cty msgpack, may hold unknowns
+	// Private is the provider's data of the object a delete-deposed
+	// intent removes: the old object of a create_before_destroy, which no
+	// record holds any more once the new one is written.
+	Private []byte    `json:"private,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // Output is an output value as stored.

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
@@ -36,6 +37,9 @@ type jsonResourceChange struct {
 	// Cost is labform's own: what the change costs the running object
 	// (in-place, restart, replace).
 	Cost string `json:"cost,omitempty"`
+	// Deposed names a deposed object's journal entry, as Terraform names
+	// its deposed key.
+	Deposed string `json:"deposed,omitempty"`
 }
 
 type jsonChange struct {
@@ -100,6 +104,9 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	}
 	if c.Action == planner.Update || c.Action == planner.Replace || c.Action == planner.CreateThenDelete {
 		rc.Cost = c.Cost.String()
+	}
+	if c.Deposed {
+		rc.Deposed = fmt.Sprintf("%08d", c.DeposedIntent)
 	}
 	rc.Change = jsonChange{Actions: actions(c.Action), Before: valueJSON(c.Before), After: valueJSON(c.After),
 		AfterUnknown: unknownJSON(c.After), BeforeSensitive: sensitiveJSON(c.BeforeSensitive), AfterSensitive: sensitiveJSON(c.AfterSensitive)}

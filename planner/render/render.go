@@ -141,6 +141,9 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 	case planner.Create:
 		return "+", fmt.Sprintf("# %s will be created", a)
 	case planner.Delete:
+		if ch.Deposed {
+			return "-", fmt.Sprintf("# %s (deposed object) will be destroyed", a)
+		}
 		return "-", fmt.Sprintf("# %s will be destroyed", a)
 	case planner.Replace:
 		return "-/+", fmt.Sprintf("# %s must be replaced", a)
