@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,20 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 		m["state"] = cty.StringVal(c.Status)
 	default:
 		m["state"] = cty.StringVal("stopped")
+	}
+	// Addresses and routes labform manages, read back from the namespace:
+	// one changed by hand is drift.
+	if want := addressMap(req.Prior); len(want) > 0 || len(strMap(req.Prior, "routes")) > 0 {
+		ifaces := sortedKeys(want)
+		dests := sortedKeys(strMap(req.Prior, "routes"))
+		if live, routes, err := labnet.ReadAddresses(n.netns, ifaces, dests); err == nil {
+			if !sameAddresses(want, live) {
+				m["addresses"] = addressValue(live, ifaces)
+			}
+			if prior := strMap(req.Prior, "routes"); !sameRoutes(prior, routes) {
+				m["routes"] = routesValue(routes)
+			}
+		}
 	}
 	// A port whose lab side vanished shows as fewer ports: drift.
 	if want := int(num(req.Prior, "ports")); want > 0 {
@@ -323,4 +338,71 @@ func addressMap(v cty.Value) map[string][]string {
 		}
 	}
 	return out
+}
+
+// sameAddresses compares addresses as sets per interface, as the kernel
+// lists them (10.0.0.2/24) against how the lab wrote them.
+func sameAddresses(want, live map[string][]string) bool {
+	for ifname, cidrs := range want {
+		got := map[string]bool{}
+		for _, c := range live[ifname] {
+			got[c] = true
+		}
+		if len(got) != len(cidrs) {
+			return false
+		}
+		for _, c := range cidrs {
+			ip, n, err := net.ParseCIDR(c)
+			if err != nil {
+				return false
+			}
+			n.IP = ip
+			if !got[n.String()] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sameRoutes(want, live map[string]string) bool {
+	if len(want) != len(live) {
+		return false
+	}
+	for dest, gw := range want {
+		if ip := net.ParseIP(gw); ip == nil || live[dest] != ip.String() {
+			return false
+		}
+	}
+	return true
+}
+
+func addressValue(live map[string][]string, ifaces []string) cty.Value {
+	m := map[string]cty.Value{}
+	for _, ifname := range ifaces {
+		var l []cty.Value
+		for _, c := range live[ifname] {
+			l = append(l, cty.StringVal(c))
+		}
+		if len(l) == 0 {
+			m[ifname] = cty.ListValEmpty(cty.String)
+		} else {
+			m[ifname] = cty.ListVal(l)
+		}
+	}
+	if len(m) == 0 {
+		return cty.MapValEmpty(cty.List(cty.String))
+	}
+	return cty.MapVal(m)
+}
+
+func routesValue(live map[string]string) cty.Value {
+	if len(live) == 0 {
+		return cty.MapValEmpty(cty.String)
+	}
+	m := map[string]cty.Value{}
+	for k, v := range live {
+		m[k] = cty.StringVal(v)
+	}
+	return cty.MapVal(m)
 }

@@ -253,6 +253,21 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Fatalf("ping the new address: %v\n%s\nb's addresses:\n%s", err, out, addrs)
 	}
 
+	// An address removed by hand inside the namespace is drift; apply puts
+	// it back without a restart.
+	exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "addr", "del", "10.201.0.3/24", "dev", "eth0").Run()
+	_, plan = l.plan(planner.NormalMode)
+	if len(plan.Drift) != 1 || actionOf(plan, "container.b") != "update/in-place" {
+		t.Fatalf("an address removed by hand: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
+	}
+	l.apply(planner.NormalMode)
+	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.3"); err != nil {
+		t.Fatalf("the address was not repaired: %v\n%s", err, out)
+	}
+	if st := l.state("container.b"); st.Pid != b.Pid {
+		t.Fatalf("repairing an address restarted b (pid %d, was %d)", st.Pid, b.Pid)
+	}
+
 	// A port whose lab side vanished is drift; apply repairs it.
 	port, _ := labH.LinkByName(nameFor(l.dir, "container.b").labPort(0))
 	labH.LinkDel(port)

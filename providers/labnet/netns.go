@@ -322,3 +322,62 @@ func ContainerNetns(labDir, address string) string {
 	h := sha256.Sum256([]byte(labDir + "\x00" + address))
 	return "lfc-" + hex.EncodeToString(h[:5])
 }
+
+// ReadAddresses returns the addresses (without link-local ones) of the
+// named interfaces, and the gateway of each of the given route
+// destinations ("default" or a CIDR) that is present, as labform set them.
+func ReadAddresses(nsName string, ifaces []string, dests []string) (map[string][]string, map[string]string, error) {
+	h, ns, err := HandleIn(nsName)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ns.Close()
+	defer h.Close()
+	addrs := map[string][]string{}
+	for _, ifname := range ifaces {
+		link, err := h.LinkByName(ifname)
+		if err != nil {
+			continue // a missing interface has no addresses
+		}
+		list, err := h.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, a := range list {
+			if !a.IP.IsLinkLocalUnicast() {
+				addrs[ifname] = append(addrs[ifname], a.IPNet.String())
+			}
+		}
+	}
+	routes := map[string]string{}
+	for _, dest := range dests {
+		var filter netlink.Route
+		mask := uint64(netlink.RT_FILTER_DST)
+		family := netlink.FAMILY_V4
+		if dest != "default" {
+			_, n, err := net.ParseCIDR(dest)
+			if err != nil {
+				continue
+			}
+			filter.Dst = n
+			if n.IP.To4() == nil {
+				family = netlink.FAMILY_V6
+			}
+		}
+		for _, fam := range []int{family, netlink.FAMILY_V6} {
+			rs, err := h.RouteListFiltered(fam, &filter, mask)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, r := range rs {
+				if r.Gw != nil && (dest != "default" || r.Dst == nil || r.Dst.IP.IsUnspecified()) {
+					routes[dest] = r.Gw.String()
+				}
+			}
+			if dest != "default" {
+				break
+			}
+		}
+	}
+	return addrs, routes, nil
+}
