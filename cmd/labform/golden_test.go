@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/labform/labform/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,19 +12,7 @@ import (
 // checkGolden compares got with the file, or rewrites it with -update.
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/labform -run Golden -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Check(t, path, []byte(got))
 }
 
 // The lineage is random, and the serial depends on how the group commit

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/all"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestMain lets the test binary act as labform with in-memory providers
 // (LABFORM_TEST_MAIN=1), for tests that need a separate process to kill.

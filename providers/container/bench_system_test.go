@@ -36,8 +36,8 @@ container "c" {
   }
 }
 `)
-		l.write(src.String())
-		p, plan := l.plan(planner.NormalMode)
+		l.Write(src.String())
+		p, plan := l.Plan(planner.NormalMode)
 		p.Parallelism = 10
 		b.StartTimer()
 		start := time.Now()
@@ -50,7 +50,7 @@ container "c" {
 		b.ReportMetric(floor.Seconds(), "runc-run-sum-s")
 		b.ReportMetric(elapsed.Seconds()/floor.Seconds(), "x-floor")
 		start = time.Now()
-		l.apply(planner.DestroyMode)
+		l.Apply(planner.DestroyMode)
 		b.ReportMetric(time.Since(start).Seconds(), "destroy-s")
 	}
 }

@@ -14,99 +14,56 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
-	"github.com/labform/labform/state"
 	"github.com/vishvananda/netlink"
 	"github.com/zclconf/go-cty/cty"
 )
 
 func requireTools(t testing.TB, tools ...string) { t.Helper(); systest.Require(t, tools...) }
 
-// sysLab is a lab directory with a busybox rootfs, a state, and the real
-// container provider.
+// sysLab is a lab with the real container provider and a busybox rootfs.
 type sysLab struct {
-	t     testing.TB
-	dir   string
-	name  string
-	reg   *providers.Registry
-	prov  *Provider
-	store *state.Store
+	*systest.Lab
+	prov *Provider
 }
 
 func newSysLab(t testing.TB) *sysLab {
 	requireTools(t, "runc", "busybox")
-	l := &sysLab{t: t, dir: t.TempDir(), name: fmt.Sprintf("lfct%d", os.Getpid()%100000), prov: New(), reg: providers.NewRegistry()}
-	l.reg.Register(l.prov)
-	systest.BusyboxRootfs(t, filepath.Join(l.dir, "rootfs"), "sh", "sleep", "ping", "ip", "cat")
-	s, err := state.Open(filepath.Join(l.dir, ".labform", "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.store = s
+	l := &sysLab{prov: New()}
+	l.Lab = systest.NewLab(t, fmt.Sprintf("lfct%d", os.Getpid()%100000), l.prov)
+	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs"), "sh", "sleep", "ping", "ip", "cat")
 	t.Cleanup(func() {
 		// Destroy through labform, then make sure by hand: nothing of this
-		// test may outlive it, even when it failed halfway (a Fatal here
-		// would skip the rest, so the destroy only logs).
-		l.destroyQuietly()
-		s.Close()
-		if list, err := l.prov.rt.list(context.Background()); err == nil {
+		// test may outlive it, even when it failed halfway.
+		l.DestroyQuietly()
+		root := RuntimeRoot(l.Dir)
+		if list, err := (ociRuntime{path: "runc", root: root}).list(context.Background()); err == nil {
 			for id := range list {
-				exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", id).Run()
+				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
 			}
 		}
-		os.RemoveAll(l.prov.rt.root)
+		os.RemoveAll(root)
 		for _, a := range []string{"container.a", "container.b"} {
-			labnet.DeleteNetns(nameFor(l.dir, a).netns)
+			labnet.DeleteNetns(nameFor(l.Dir, a).netns)
 		}
-		labnet.DeleteNetns(providers.LabNetns(l.name))
+		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})
 	return l
 }
 
-func (l *sysLab) write(src string) {
-	os.WriteFile(filepath.Join(l.dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n}\n%s", l.name, src)), 0o644)
-}
-
-func (l *sysLab) plan(mode planner.Mode) (*planner.Planner, *planner.Plan) {
-	l.t.Helper()
-	lab, diags := config.Load(l.dir, l.reg)
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true})
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	return p, plan
-}
-
-func (l *sysLab) apply(mode planner.Mode) *planner.Plan {
-	l.t.Helper()
-	p, plan := l.plan(mode)
-	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	if err := res.Err(); err != nil {
-		l.t.Fatal(err)
-	}
-	return plan
-}
-
 func (l *sysLab) state(addr string) containerState {
-	l.t.Helper()
-	st, err := l.prov.rt.state(context.Background(), nameFor(l.dir, addr).id)
+	l.T.Helper()
+	st, err := l.prov.rt.state(context.Background(), nameFor(l.Dir, addr).id)
 	if err != nil {
-		l.t.Fatal(err)
+		l.T.Fatal(err)
 	}
 	return st
 }
 
 // exec runs a command in a container, its output on a file (never a pipe).
 func (l *sysLab) exec(addr string, args ...string) (string, error) {
-	f, _ := os.CreateTemp(l.dir, "exec")
+	f, _ := os.CreateTemp(l.Dir, "exec")
 	defer f.Close()
-	cmd := exec.Command("runc", append([]string{"--root", l.prov.rt.root, "exec", nameFor(l.dir, addr).id}, args...)...)
+	cmd := exec.Command("runc", append([]string{"--root", l.prov.rt.root, "exec", nameFor(l.Dir, addr).id}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	err := cmd.Run()
 	out, _ := os.ReadFile(f.Name())
@@ -154,8 +111,8 @@ func lab(mem, st string) string {
 
 func TestSystem_containerLifecycle(t *testing.T) {
 	l := newSysLab(t)
-	l.write(lab("64MiB", "running"))
-	l.apply(planner.NormalMode)
+	l.Write(lab("64MiB", "running"))
+	l.Apply(planner.NormalMode)
 	a, b := l.state("container.a"), l.state("container.b")
 	if a.Status != "running" || b.Status != "running" {
 		t.Fatalf("after apply: a %s, b %s", a.Status, b.Status)
@@ -163,7 +120,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 
 	// Join the lab-side ends of the two ports with a bridge in the lab's
 	// namespace, as the link provider (issue 4) will.
-	labH, labNs, err := labnet.HandleIn(providers.LabNetns(l.name))
+	labH, labNs, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +132,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 	labH.LinkSetUp(br)
 	for _, addr := range []string{"container.a", "container.b"} {
-		port, err := labH.LinkByName(nameFor(l.dir, addr).labPort(0))
+		port, err := labH.LinkByName(nameFor(l.Dir, addr).labPort(0))
 		if err != nil {
 			t.Fatalf("%s's port 0 is not in the lab namespace: %v", addr, err)
 		}
@@ -184,35 +141,35 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.2"); err != nil {
 		t.Fatalf("ping a -> b: %v\n%s", err, out)
 	}
-	if out, _ := exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "-6", "-br", "addr").CombinedOutput(); !strings.Contains(string(out), "fd00:201::2/64") {
+	if out, _ := exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "-6", "-br", "addr").CombinedOutput(); !strings.Contains(string(out), "fd00:201::2/64") {
 		t.Fatalf("b lacks its IPv6 address:\n%s", out)
 	}
 
 	// Paused behind labform's back: drift, and apply resumes it.
-	exec.Command("runc", "--root", l.prov.rt.root, "pause", nameFor(l.dir, "container.b").id).Run()
-	_, plan0 := l.plan(planner.NormalMode)
+	exec.Command("runc", "--root", l.prov.rt.root, "pause", nameFor(l.Dir, "container.b").id).Run()
+	_, plan0 := l.Plan(planner.NormalMode)
 	if len(plan0.Drift) != 1 || actionOf(plan0, "container.b") != "update/in-place" {
 		t.Fatalf("after runc pause: drift %d, action %s", len(plan0.Drift), actionOf(plan0, "container.b"))
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if st := l.state("container.b"); st.Status != "running" || st.Pid != b.Pid {
 		t.Fatalf("after repairing the pause: %s pid %d (was %d)", st.Status, st.Pid, b.Pid)
 	}
 
 	// Pause in place: same pid.
-	l.write(lab("64MiB", "paused"))
-	_, plan := l.plan(planner.NormalMode)
+	l.Write(lab("64MiB", "paused"))
+	_, plan := l.Plan(planner.NormalMode)
 	if got := actionOf(plan, "container.a"); got != "update/in-place" {
 		t.Fatalf("pausing: %s", got)
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if st := l.state("container.a"); st.Status != "paused" || st.Pid != a.Pid {
 		t.Fatalf("paused: %s pid %d (was %d)", st.Status, st.Pid, a.Pid)
 	}
 
 	// Resume and raise the memory limit in place: same pid, new limit.
-	l.write(lab("96MiB", "running"))
-	l.apply(planner.NormalMode)
+	l.Write(lab("96MiB", "running"))
+	l.Apply(planner.NormalMode)
 	st := l.state("container.a")
 	if st.Status != "running" || st.Pid != a.Pid {
 		t.Fatalf("after the in-place update: %s pid %d (was %d)", st.Status, st.Pid, a.Pid)
@@ -223,13 +180,13 @@ func TestSystem_containerLifecycle(t *testing.T) {
 
 	// Drift: killed behind labform's back. The plan sees it and apply
 	// starts it again, in the same namespace (its address stays).
-	exec.Command("runc", "--root", l.prov.rt.root, "kill", nameFor(l.dir, "container.a").id, "KILL").Run()
+	exec.Command("runc", "--root", l.prov.rt.root, "kill", nameFor(l.Dir, "container.a").id, "KILL").Run()
 	waitStopped(t, l, "container.a")
-	_, plan = l.plan(planner.NormalMode)
+	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.a") != "update/in-place" {
 		t.Fatalf("after runc kill: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.a"))
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if st := l.state("container.a"); st.Status != "running" || st.Pid == a.Pid {
 		t.Fatalf("after repair: %s pid %d", st.Status, st.Pid)
 	}
@@ -239,28 +196,28 @@ func TestSystem_containerLifecycle(t *testing.T) {
 
 	// Addresses change in place: same pid, the new address is live.
 	b = l.state("container.b")
-	l.write(strings.Replace(lab("96MiB", "running"), "10.201.0.2/24", "10.201.0.3/24", 1))
-	_, plan = l.plan(planner.NormalMode)
+	l.Write(strings.Replace(lab("96MiB", "running"), "10.201.0.2/24", "10.201.0.3/24", 1))
+	_, plan = l.Plan(planner.NormalMode)
 	if got := actionOf(plan, "container.b"); got != "update/in-place" {
 		t.Fatalf("changing an address: %s", got)
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if st := l.state("container.b"); st.Pid != b.Pid {
 		t.Fatalf("changing an address restarted b (pid %d, was %d)", st.Pid, b.Pid)
 	}
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.3"); err != nil {
-		addrs, _ := exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "-br", "addr").CombinedOutput()
+		addrs, _ := exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "-br", "addr").CombinedOutput()
 		t.Fatalf("ping the new address: %v\n%s\nb's addresses:\n%s", err, out, addrs)
 	}
 
 	// An address removed by hand inside the namespace is drift; apply puts
 	// it back without a restart.
-	exec.Command("ip", "netns", "exec", nameFor(l.dir, "container.b").netns, "ip", "addr", "del", "10.201.0.3/24", "dev", "eth0").Run()
-	_, plan = l.plan(planner.NormalMode)
+	exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "addr", "del", "10.201.0.3/24", "dev", "eth0").Run()
+	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.b") != "update/in-place" {
 		t.Fatalf("an address removed by hand: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.3"); err != nil {
 		t.Fatalf("the address was not repaired: %v\n%s", err, out)
 	}
@@ -269,24 +226,24 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 
 	// A port whose lab side vanished is drift; apply repairs it.
-	port, _ := labH.LinkByName(nameFor(l.dir, "container.b").labPort(0))
+	port, _ := labH.LinkByName(nameFor(l.Dir, "container.b").labPort(0))
 	labH.LinkDel(port)
-	_, plan = l.plan(planner.NormalMode)
+	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.b") == "no-op/none" {
 		t.Fatalf("a vanished port: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
 	}
-	l.apply(planner.NormalMode)
-	if _, err := labH.LinkByName(nameFor(l.dir, "container.b").labPort(0)); err != nil {
+	l.Apply(planner.NormalMode)
+	if _, err := labH.LinkByName(nameFor(l.Dir, "container.b").labPort(0)); err != nil {
 		t.Fatal("apply did not bring the port back")
 	}
 
 	// Deleted behind labform's back: apply creates it again.
-	exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", nameFor(l.dir, "container.b").id).Run()
-	_, plan = l.plan(planner.NormalMode)
+	exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", nameFor(l.Dir, "container.b").id).Run()
+	_, plan = l.Plan(planner.NormalMode)
 	if got := actionOf(plan, "container.b"); got != "create/none" {
 		t.Fatalf("after runc delete: %s", got)
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if st := l.state("container.b"); st.Status != "running" {
 		t.Fatalf("not recreated: %s", st.Status)
 	}
@@ -295,7 +252,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	// lab netns.
 	cgroup := memoryCgroupDir(t, l.state("container.a").Pid)
 	labH.LinkDel(br)
-	l.apply(planner.DestroyMode)
+	l.Apply(planner.DestroyMode)
 	if fileExists(cgroup) {
 		t.Errorf("the container's cgroup %s is left", cgroup)
 	}
@@ -303,7 +260,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Errorf("containers left: %v", list)
 	}
 	for _, addr := range []string{"container.a", "container.b"} {
-		n := nameFor(l.dir, addr)
+		n := nameFor(l.Dir, addr)
 		if _, err := os.Stat(filepath.Join(labnet.Dir, n.netns)); err == nil {
 			t.Errorf("%s's namespace is left", addr)
 		}
@@ -311,14 +268,14 @@ func TestSystem_containerLifecycle(t *testing.T) {
 			t.Errorf("%s's bundle is left", addr)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.name))); err == nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); err == nil {
 		t.Error("the lab namespace is left")
 	}
 }
 
 func TestSystem_clearErrors(t *testing.T) {
 	l := newSysLab(t)
-	l.write(`
+	l.Write(`
 container "a" {
   rootfs  = "nosuchdir"
   command = ["sleep", "1"]
@@ -335,7 +292,7 @@ container "c" {
   }
 }
 `)
-	p, plan := l.plan(planner.NormalMode)
+	p, plan := l.Plan(planner.NormalMode)
 	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
 	err := res.Err()
 	if err == nil || !strings.Contains(err.Error(), "nosuchdir does not exist") || !strings.Contains(err.Error(), `the command "nosuchcommand" is not in the rootfs`) {
@@ -345,12 +302,12 @@ container "c" {
 	if !strings.Contains(err.Error(), "runc said:") || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "bundle "+l.prov.lab.WorkDir) {
 		t.Fatalf("want runc's message and the bundle path, got %v", err)
 	}
-	if n := nameFor(l.dir, "container.c"); fileExists(filepath.Join(labnet.Dir, n.netns)) || fileExists(l.prov.bundle(n)) {
+	if n := nameFor(l.Dir, "container.c"); fileExists(filepath.Join(labnet.Dir, n.netns)) || fileExists(l.prov.bundle(n)) {
 		t.Error("a failed create left its namespace or bundle behind")
 	}
 	// The refused ones leave no journal entry; the one runc failed keeps
 	// its entry, so that the next plan looks for what it may have left.
-	j, _ := l.store.Journal()
+	j, _ := l.Store.Journal()
 	if len(j) != 1 || j[0].Addr != "container.c" {
 		t.Errorf("open journal entries: %v, want only container.c's", j)
 	}
@@ -405,23 +362,4 @@ func evalContainer(t testing.TB, src string) cty.Value {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// destroyQuietly destroys the lab, logging instead of failing: it runs in
-// cleanups, which must go on to remove what is left by hand.
-func (l *sysLab) destroyQuietly() {
-	lab, diags := config.Load(l.dir, l.reg)
-	if diags.HasErrors() {
-		l.t.Logf("cleanup: %s", diags.Error())
-		return
-	}
-	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode, Refresh: true})
-	if diags.HasErrors() {
-		l.t.Logf("cleanup: %s", diags.Error())
-		return
-	}
-	if res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{}); res != nil && res.Err() != nil {
-		l.t.Logf("cleanup: %v", res.Err())
-	}
 }

@@ -2,7 +2,7 @@ package container_test
 
 import (
 	"encoding/json"
-	"flag"
+	"github.com/labform/labform/internal/golden"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,8 +15,6 @@ import (
 	"github.com/labform/labform/providers/all"
 	"github.com/labform/labform/providers/container"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // evalLab evaluates one testdata/container lab file.
 func evalLab(t *testing.T, name string) (*config.Desired, hcl.Diagnostics) {
@@ -57,18 +55,7 @@ func TestSpecGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := filepath.Join("../../testdata/container", name+".config.json")
-			if *update {
-				os.WriteFile(golden, got, 0o644)
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs (rerun with -update if intended)\ngot:\n%s", golden, got)
-			}
+			golden.Check(t, filepath.Join("../../testdata/container", name+".config.json"), got)
 		})
 	}
 }

@@ -14,49 +14,26 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
-	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/providers/link"
-	"github.com/labform/labform/state"
 	"github.com/vishvananda/netlink"
 )
 
 func requireTools(t testing.TB, tools ...string) { t.Helper(); systest.Require(t, tools...) }
 
-type netLab struct {
-	t     testing.TB
-	dir   string
-	name  string
-	reg   *providers.Registry
-	store *state.Store
-}
+// netLab is a lab with the real container and link providers and a
+// busybox rootfs.
+type netLab struct{ *systest.Lab }
 
 func newNetLab(t testing.TB) *netLab {
 	requireTools(t, "runc", "busybox")
-	l := &netLab{t: t, dir: t.TempDir(), name: fmt.Sprintf("lflt%d", os.Getpid()%100000), reg: providers.NewRegistry()}
-	l.reg.Register(container.New())
-	l.reg.Register(link.New())
-	systest.BusyboxRootfs(t, filepath.Join(l.dir, "rootfs"), "sh", "sleep", "ping", "nc", "dd", "cat")
-	s, err := state.Open(filepath.Join(l.dir, ".labform", "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.store = s
+	l := &netLab{systest.NewLab(t, fmt.Sprintf("lflt%d", os.Getpid()%100000), container.New(), link.New())}
+	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs"), "sh", "sleep", "ping", "nc", "dd", "cat")
 	t.Cleanup(func() {
-		// Destroy through labform, logging only (a Fatal would skip the
-		// rest), then remove by name whatever is left.
-		lab, diags := config.Load(l.dir, l.reg)
-		if !diags.HasErrors() {
-			p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
-			if plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode, Refresh: true}); !diags.HasErrors() {
-				if res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{}); res != nil && res.Err() != nil {
-					t.Logf("cleanup: %v", res.Err())
-				}
-			}
-		}
-		s.Close()
-		root := container.RuntimeRoot(l.dir)
+		// Destroy through labform, then remove by name whatever is left.
+		l.DestroyQuietly()
+		root := container.RuntimeRoot(l.Dir)
 		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
 			for _, id := range strings.Fields(string(out)) {
 				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
@@ -64,58 +41,28 @@ func newNetLab(t testing.TB) *netLab {
 		}
 		os.RemoveAll(root)
 		for _, a := range []string{"container.a", "container.b", "container.c"} {
-			labnet.DeleteNetns(labnet.ContainerNetns(l.dir, a))
+			labnet.DeleteNetns(labnet.ContainerNetns(l.Dir, a))
 		}
-		labnet.DeleteNetns(labnet.LabNetns(l.name))
+		labnet.DeleteNetns(labnet.LabNetns(l.Name))
 	})
 	return l
 }
 
-func (l *netLab) write(src string) {
-	os.WriteFile(filepath.Join(l.dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n}\n%s", l.name, src)), 0o644)
-}
-
+// plan plans the lab's normal mode.
 func (l *netLab) plan() (*planner.Planner, *planner.Plan) {
-	l.t.Helper()
-	return l.planMode(planner.NormalMode)
-}
-
-func (l *netLab) planMode(mode planner.Mode) (*planner.Planner, *planner.Plan) {
-	l.t.Helper()
-	lab, diags := config.Load(l.dir, l.reg)
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true})
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	return p, plan
-}
-
-func (l *netLab) apply(mode planner.Mode) *planner.Plan {
-	l.t.Helper()
-	p, plan := l.planMode(mode)
-	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
-	if diags.HasErrors() {
-		l.t.Fatal(diags.Error())
-	}
-	if err := res.Err(); err != nil {
-		l.t.Fatal(err)
-	}
-	return plan
+	l.T.Helper()
+	return l.Plan(planner.NormalMode)
 }
 
 // pid and netns of a container, from state.
 func (l *netLab) container(addr string) (pid int, netns string) {
-	rec, _ := l.store.Get(addr)
+	rec, _ := l.Store.Get(addr)
 	if rec == nil {
-		l.t.Fatalf("%s is not in state", addr)
+		l.T.Fatalf("%s is not in state", addr)
 	}
-	v, _, err := planner.DecodeRecord(l.reg, rec.Type, rec.Provider, rec.Value)
+	v, _, err := planner.DecodeRecord(l.Reg, rec.Type, rec.Provider, rec.Value)
 	if err != nil {
-		l.t.Fatal(err)
+		l.T.Fatal(err)
 	}
 	p, _ := v.GetAttr("pid").AsBigFloat().Int64()
 	return int(p), v.GetAttr("netns").AsString()
@@ -167,8 +114,8 @@ func TestSystem_links(t *testing.T) {
 	wire := func(state string, ends ...string) string {
 		return hosts + fmt.Sprintf("link \"l\" {\n  endpoints = [%s]\n  state     = %q\n}\n", strings.Join(ends, ", "), state)
 	}
-	l.write(wire("up", "container.a.port[0]", "container.b.port[0]"))
-	l.apply(planner.NormalMode)
+	l.Write(wire("up", "container.a.port[0]", "container.b.port[0]"))
+	l.Apply(planner.NormalMode)
 	if !l.ping("container.a", "10.203.0.2") {
 		t.Fatal("a cannot ping b over the link")
 	}
@@ -188,20 +135,20 @@ func TestSystem_links(t *testing.T) {
 	}
 
 	// Down: in place, the containers untouched, no traffic.
-	l.write(wire("down", "container.a.port[0]", "container.b.port[0]"))
+	l.Write(wire("down", "container.a.port[0]", "container.b.port[0]"))
 	_, plan := l.plan()
 	if action(plan, "link.l") != "update" || action(plan, "container.a") != "no-op" {
 		t.Fatalf("setting the link down: link %s, container %s", action(plan, "link.l"), action(plan, "container.a"))
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if l.ping("container.a", "10.203.0.2") {
 		t.Fatal("a still pings b over a link that is down")
 	}
 	samePids("link down")
 
 	// Rewire a to c, with a smaller mtu: in place, same pids.
-	l.write(strings.Replace(wire("up", "container.a.port[0]", "container.c.port[0]"), "state     = \"up\"", "state     = \"up\"\n  mtu       = 1400", 1))
-	l.apply(planner.NormalMode)
+	l.Write(strings.Replace(wire("up", "container.a.port[0]", "container.c.port[0]"), "state     = \"up\"", "state     = \"up\"\n  mtu       = 1400", 1))
+	l.Apply(planner.NormalMode)
 	if mtu := portMTU(t, l, "container.c"); mtu != 1400 {
 		t.Fatalf("c's port has mtu %d, want 1400", mtu)
 	}
@@ -211,8 +158,8 @@ func TestSystem_links(t *testing.T) {
 	samePids("rewire")
 
 	// A segment of three: everyone reaches everyone.
-	l.write(wire("up", "container.a.port[0]", "container.b.port[0]", "container.c.port[0]"))
-	l.apply(planner.NormalMode)
+	l.Write(wire("up", "container.a.port[0]", "container.b.port[0]", "container.c.port[0]"))
+	l.Apply(planner.NormalMode)
 	for _, pair := range [][2]string{{"container.a", "10.203.0.2"}, {"container.a", "10.203.0.3"}, {"container.b", "10.203.0.3"}} {
 		if !l.ping(pair[0], pair[1]) {
 			t.Fatalf("segment: %s cannot reach %s", pair[0], pair[1])
@@ -221,7 +168,7 @@ func TestSystem_links(t *testing.T) {
 	samePids("segment")
 
 	// Drift made by hand in the lab namespace, each repaired by apply.
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.name))
+	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +184,7 @@ func TestSystem_links(t *testing.T) {
 		t.Fatal("no bridge in the lab namespace")
 		return nil
 	}
-	portB, _ := h.LinkByName(labnet.PortName(l.dir, "container.b", 0))
+	portB, _ := h.LinkByName(labnet.PortName(l.Dir, "container.b", 0))
 	for name, breakIt := range map[string]func(){
 		"port detached":  func() { h.LinkSetNoMaster(portB) },
 		"link set down":  func() { h.LinkSetDown(bridgeOf()) },
@@ -248,7 +195,7 @@ func TestSystem_links(t *testing.T) {
 		if len(plan.Drift) != 1 || action(plan, "link.l") == "no-op" {
 			t.Fatalf("%s: drift %d, link %s", name, len(plan.Drift), action(plan, "link.l"))
 		}
-		l.apply(planner.NormalMode)
+		l.Apply(planner.NormalMode)
 		if !l.ping("container.b", "10.203.0.3") {
 			t.Fatalf("%s: not repaired", name)
 		}
@@ -256,8 +203,8 @@ func TestSystem_links(t *testing.T) {
 	}
 
 	// Destroy: no namespace, no interface left.
-	l.apply(planner.DestroyMode)
-	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.name))); err == nil {
+	l.Apply(planner.DestroyMode)
+	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
 		t.Fatal("the lab namespace is left")
 	}
 	out, _ := exec.Command("ip", "-o", "link").Output()
@@ -271,16 +218,16 @@ func TestSystem_links(t *testing.T) {
 func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
 	l := newNetLab(t)
 	src := hosts + "link \"l\" {\n  endpoints = [container.a.port[0], container.b.port[0]]\n}\n"
-	l.write(src)
-	l.apply(planner.NormalMode)
+	l.Write(src)
+	l.Apply(planner.NormalMode)
 	// Replace b (its rootfs path changes): the link must join b's new port.
-	os.Symlink("rootfs", filepath.Join(l.dir, "rootfs2"))
-	l.write(strings.Replace(src, "container \"b\" {\n  rootfs  = \"rootfs\"", "container \"b\" {\n  rootfs  = \"rootfs2\"", 1))
+	os.Symlink("rootfs", filepath.Join(l.Dir, "rootfs2"))
+	l.Write(strings.Replace(src, "container \"b\" {\n  rootfs  = \"rootfs\"", "container \"b\" {\n  rootfs  = \"rootfs2\"", 1))
 	_, plan := l.plan()
 	if action(plan, "container.b") != "replace" || action(plan, "link.l") != "update" {
 		t.Fatalf("replacing b: b %s, link %s", action(plan, "container.b"), action(plan, "link.l"))
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	if !l.ping("container.a", "10.203.0.2") {
 		t.Fatal("after b was replaced, the link does not reach it")
 	}
@@ -288,14 +235,14 @@ func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
 
 func TestSystem_rateAndDelay(t *testing.T) {
 	l := newNetLab(t)
-	l.write(hosts + `link "l" {
+	l.Write(hosts + `link "l" {
   endpoints = [container.a.port[0], container.b.port[0]]
   impairment {
     rate = "8mbit"
   }
 }
 `)
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	// 2 MB at 8 Mbit/s takes 2 s.
 	_, nsB := l.container("container.b")
 	_, nsA := l.container("container.a")
@@ -304,7 +251,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	listener := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(nsB), "busybox", "nc", "-l", "-p", "5001")
-	sink, _ := os.Create(filepath.Join(l.dir, "sink"))
+	sink, _ := os.Create(filepath.Join(l.Dir, "sink"))
 	defer sink.Close()
 	listener.Stdout = sink
 	if err := listener.Start(); err != nil {
@@ -321,7 +268,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 		t.Fatalf("receiving: %v", err)
 	}
 	elapsed := time.Since(start)
-	got, _ := os.Stat(filepath.Join(l.dir, "sink"))
+	got, _ := os.Stat(filepath.Join(l.Dir, "sink"))
 	if got == nil || got.Size() != 2<<20 {
 		t.Fatalf("the receiver got %v bytes", got)
 	}
@@ -332,8 +279,8 @@ func TestSystem_rateAndDelay(t *testing.T) {
 	}
 
 	// A qdisc changed by hand is drift; apply puts the 8mbit back.
-	port := labnet.PortName(l.dir, "container.b", 0)
-	if out, err := exec.Command("tc", "-n", labnet.LabNetns(l.name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
+	port := labnet.PortName(l.Dir, "container.b", 0)
+	if out, err := exec.Command("tc", "-n", labnet.LabNetns(l.Name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
 		"tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms").CombinedOutput(); err != nil {
 		t.Fatalf("tc: %v: %s", err, out)
 	}
@@ -341,24 +288,24 @@ func TestSystem_rateAndDelay(t *testing.T) {
 	if len(plan.Drift) != 1 || action(plan, "link.l") != "update" {
 		t.Fatalf("a qdisc changed by hand: drift %d, link %s", len(plan.Drift), action(plan, "link.l"))
 	}
-	l.apply(planner.NormalMode)
-	if out, _ := exec.Command("tc", "-n", labnet.LabNetns(l.name), "qdisc", "show", "dev", port).CombinedOutput(); !strings.Contains(string(out), "rate 8Mbit") {
+	l.Apply(planner.NormalMode)
+	if out, _ := exec.Command("tc", "-n", labnet.LabNetns(l.Name), "qdisc", "show", "dev", port).CombinedOutput(); !strings.Contains(string(out), "rate 8Mbit") {
 		t.Fatalf("the shaping was not repaired:\n%s", out)
 	}
 
 	// Delay needs netem: refused at plan time where the kernel lacks it.
-	l.write(hosts + `link "l" {
+	l.Write(hosts + `link "l" {
   endpoints = [container.a.port[0], container.b.port[0]]
   impairment {
     delay = "50ms"
   }
 }
 `)
-	lab, diags := config.Load(l.dir, l.reg)
+	lab, diags := config.Load(l.Dir, l.Reg)
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	p := &planner.Planner{Registry: l.reg, Store: l.store, Lab: lab, Inputs: config.NewInputs()}
+	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs()}
 	_, diags = p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true})
 	if diags.HasErrors() {
 		if !strings.Contains(diags.Error(), "Impairment not supported by this kernel") || !strings.Contains(diags[0].Detail, "netem") {
@@ -367,7 +314,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 		t.Logf("no netem on this kernel: the delay was refused at plan time (%s), so the 50 ms round-trip check did not run", diags[0].Detail)
 		return
 	}
-	l.apply(planner.NormalMode)
+	l.Apply(planner.NormalMode)
 	start = time.Now()
 	if !l.ping("container.a", "10.203.0.2") {
 		t.Fatal("no ping with delay")
@@ -383,13 +330,13 @@ func parseTarget(s string) ([]addr.Target, error) {
 }
 
 func portMTU(t *testing.T, l *netLab, node string) int {
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.name))
+	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
 	defer h.Close()
-	p, err := h.LinkByName(labnet.PortName(l.dir, node, 0))
+	p, err := h.LinkByName(labnet.PortName(l.Dir, node, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package link
 
 import (
 	"encoding/json"
-	"flag"
+	"github.com/labform/labform/internal/golden"
 	"os"
 	"regexp"
 	"strings"
@@ -15,8 +15,6 @@ import (
 	"github.com/labform/labform/providers/container"
 	"github.com/zclconf/go-cty/cty"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestImpairmentQdiscs pins down the qdisc (and so the netlink request)
 // each impairment becomes, for netem too, which this kernel cannot run.
@@ -45,18 +43,7 @@ func TestImpairmentQdiscs(t *testing.T) {
 	}
 	b, _ := json.MarshalIndent(got, "", "  ")
 	b = append(b, '\n')
-	golden := "../../testdata/link/qdiscs.golden.json"
-	if *update {
-		os.WriteFile(golden, b, 0o644)
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != string(b) {
-		t.Errorf("%s differs (rerun with -update if intended)\ngot:\n%s", golden, b)
-	}
+	golden.Check(t, "../../testdata/link/qdiscs.golden.json", b)
 }
 
 func kind(q interface{ Type() string }) string {

@@ -2,8 +2,8 @@ package netfilter
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
+	"github.com/labform/labform/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +18,6 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func evalFile(t *testing.T, name string) (*config.Desired, hcl.Diagnostics) {
 	t.Helper()
@@ -60,18 +58,7 @@ func TestRestoreGolden(t *testing.T) {
 			fmt.Fprintf(&b, "# %s, %s\n%s\n", a, fam, c.Restore(fam, 65535, map[string]bool{}))
 		}
 	}
-	golden := "../../testdata/netfilter/restore.golden"
-	if *update {
-		os.WriteFile(golden, b.Bytes(), 0o644)
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(want, b.Bytes()) {
-		t.Errorf("%s differs (rerun with -update if intended)\ngot:\n%s", golden, b.Bytes())
-	}
+	golden.Check(t, "../../testdata/netfilter/restore.golden", b.Bytes())
 }
 
 var marker = regexp.MustCompile(`# ERROR: (.*)$`)

@@ -1,0 +1,100 @@
+package systest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
+)
+
+// Lab is a lab directory of a test's own, its state and a registry of
+// the providers under test, driven through the real planner.
+type Lab struct {
+	T     testing.TB
+	Dir   string
+	Name  string // lab { name }: unique per test process
+	Reg   *providers.Registry
+	Store *state.Store
+}
+
+// NewLab makes the directory and the state; the state closes when the
+// test ends, after the cleanups the caller registers later.
+func NewLab(t testing.TB, name string, provs ...providers.Provider) *Lab {
+	t.Helper()
+	l := &Lab{T: t, Dir: t.TempDir(), Name: name, Reg: providers.NewRegistry()}
+	for _, p := range provs {
+		l.Reg.Register(p)
+	}
+	s, err := state.Open(filepath.Join(l.Dir, ".labform", "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Store = s
+	t.Cleanup(func() { s.Close() })
+	return l
+}
+
+// Write makes src, with a lab block naming the lab, the lab's one file.
+func (l *Lab) Write(src string) {
+	l.T.Helper()
+	if err := os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n}\n%s", l.Name, src)), 0o644); err != nil {
+		l.T.Fatal(err)
+	}
+}
+
+// Plan refreshes and plans in the given mode, failing the test on errors.
+func (l *Lab) Plan(mode planner.Mode) (*planner.Planner, *planner.Plan) {
+	l.T.Helper()
+	p, plan, err := l.plan(mode)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	return p, plan
+}
+
+func (l *Lab) plan(mode planner.Mode) (*planner.Planner, *planner.Plan, error) {
+	lab, diags := config.Load(l.Dir, l.Reg)
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true})
+	if diags.HasErrors() {
+		return nil, nil, diags
+	}
+	return p, plan, nil
+}
+
+// Apply plans and applies, failing the test on any error.
+func (l *Lab) Apply(mode planner.Mode) *planner.Plan {
+	l.T.Helper()
+	p, plan := l.Plan(mode)
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if diags.HasErrors() {
+		l.T.Fatal(diags.Error())
+	}
+	if err := res.Err(); err != nil {
+		l.T.Fatal(err)
+	}
+	return plan
+}
+
+// DestroyQuietly destroys the lab, logging instead of failing: it runs in
+// cleanups, which must go on to remove by hand whatever is left (a Fatal
+// there would skip the rest).
+func (l *Lab) DestroyQuietly() {
+	p, plan, err := l.plan(planner.DestroyMode)
+	if err != nil {
+		l.T.Logf("cleanup: %v", err)
+		return
+	}
+	if res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{}); res != nil && res.Err() != nil {
+		l.T.Logf("cleanup: %v", res.Err())
+	}
+}
