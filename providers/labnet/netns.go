@@ -285,12 +285,36 @@ func Unlock() { mu.Unlock() }
 // of every port live there.
 func LabNetns(lab string) string { return "lf-" + lab }
 
-// RemoveLabIfEmpty removes the lab namespace once it holds only lo. Call
-// it with the lock held.
+// RemoveLabIfEmpty removes the lab namespace once it holds only lo and
+// nothing holds it (a firewall chain with target = lab). Call it with the
+// lock held.
 func RemoveLabIfEmpty(lab string) {
-	if OnlyLoopback(LabNetns(lab)) {
+	holds, _ := os.ReadDir(holdDir(lab))
+	if len(holds) == 0 && OnlyLoopback(LabNetns(lab)) {
 		DeleteNetns(LabNetns(lab))
+		os.Remove(holdDir(lab))
 	}
+}
+
+// HoldsDir is where what keeps a lab namespace alive without an
+// interface in it is recorded, one file per holder, so that the holds
+// survive labform's exit and are seen by the next run.
+const HoldsDir = "/run/labform/holds"
+
+func holdDir(lab string) string { return filepath.Join(HoldsDir, LabNetns(lab)) }
+
+// Hold keeps the lab namespace from being removed while who (a stable
+// name, such as a hash of a resource's address) lives in it.
+func Hold(lab, who string) error {
+	if err := os.MkdirAll(holdDir(lab), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(holdDir(lab), who), nil, 0o644)
+}
+
+// Release drops who's hold; call RemoveLabIfEmpty after it.
+func Release(lab, who string) {
+	os.Remove(filepath.Join(holdDir(lab), who))
 }
 
 // PortPrefix is the start of the lab-side names of a node's ports: a hash

@@ -3,23 +3,49 @@
 package netfilter
 
 import (
+	"context"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // Provider serves firewall_chain resources.
 type Provider struct {
-	providers.Unimplemented
+	lab     providers.Lab
+	backend string
+	maxUID  uint32
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per namespace
+
+	// run executes a tool in a namespace; tests wrap it to count calls.
+	run func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error)
 }
 
 var _ providers.Provider = (*Provider)(nil)
 
 // New returns the netfilter provider.
 func New() *Provider {
-	return &Provider{providers.Unimplemented{ProviderName: "netfilter", Issue: "issue 5"}}
+	return &Provider{backend: "iptables", locks: map[string]*sync.Mutex{},
+		run: func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
+			return labnet.Output(ctx, ns, stdin, nil, name, args...)
+		}}
+}
+
+// errNftables: the nftables backend is declared in the schema (DESIGN.md)
+// but not built; validate refuses it, so apply never gets here.
+var errNftables = fmt.Errorf(`backend = "nftables" is not implemented yet; use the default backend, iptables: %w`, providers.ErrNothingDone)
+
+func (p *Provider) backendOf(v cty.Value) string {
+	if b := providers.String(v, "backend"); b != "" {
+		return b
+	}
+	return p.backend
 }
 
 func (p *Provider) Name() string { return "netfilter" }
@@ -88,8 +114,85 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("target"), Summary: "Invalid target",
 			Detail: fmt.Sprintf("%q: a chain lives in a container's network namespace (target = container.NAME) or in the lab's (target = lab).", t)})
 	}
-	// The resource's name is checked where it is written (config); here the
-	// chain name only needs to be a valid one to check the rest.
+	switch b := str(v, "backend"); b {
+	case "", "iptables":
+	case "nftables":
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("backend"), Summary: "Backend not implemented",
+			Detail: `backend = "nftables" is not implemented yet; leave backend out to use iptables-restore.`})
+	default:
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("backend"), Summary: "Invalid backend",
+			Detail: fmt.Sprintf("%q: the backends are iptables and nftables.", b)})
+	}
+	// The chain's name is the resource's name, checked by ValidateLab,
+	// which sees addresses; here any valid name lets the rest be checked.
 	_, more := ParseChain("LABFORM", v)
 	return append(errs, more...)
+}
+
+var _ providers.LabValidator = (*Provider)(nil)
+
+// ValidateLab checks what spans chains: a chain's name (the resource's
+// name) must suit iptables, two chains must not share a name in one
+// namespace and table (count with target = lab would do that), and a
+// jump must go to a chain declared in the same namespace, table and
+// families, which iptables needs to exist.
+func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[string][]*providers.AttrError {
+	if typ != "firewall_chain" {
+		return nil
+	}
+	type where struct{ target, table, name, family string }
+	owner := map[where]string{}
+	addrs := make([]string, 0, len(values))
+	for a := range values {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	out := map[string][]*providers.AttrError{}
+	for _, a := range addrs {
+		v := values[a]
+		if !v.IsWhollyKnown() {
+			continue
+		}
+		name := nameOf(a)
+		if !chainName.MatchString(name) {
+			out[a] = append(out[a], &providers.AttrError{Summary: "Invalid chain name",
+				Detail: fmt.Sprintf("%q: a chain is named after its resource, and iptables takes at most 28 letters, digits, '_' or '-'.", name)})
+			continue
+		}
+		for _, fam := range familiesOf(v) {
+			w := where{str(v, "target"), str(v, "table"), name, fam}
+			if first, dup := owner[w]; dup {
+				out[a] = append(out[a], &providers.AttrError{Path: cty.GetAttrPath("target"), Summary: "Two chains with one name",
+					Detail: fmt.Sprintf("%s and %s both put an %s chain %q in the %s table of %s. A chain is named after its resource: give them different names, or different targets.", first, a, fam, name, w.table, w.target)})
+				break
+			}
+			owner[w] = a
+		}
+	}
+	for _, a := range addrs {
+		v := values[a]
+		if !v.IsWhollyKnown() || len(out[a]) > 0 {
+			continue
+		}
+		rules := v.GetAttr("rule")
+		if rules.IsNull() {
+			continue
+		}
+		for i, r := range rules.AsValueSlice() {
+			if str(r, "action") != "jump" {
+				continue
+			}
+			to := str(r, "jump")
+			for _, fam := range familiesOf(v) {
+				if _, ok := owner[where{str(v, "target"), str(v, "table"), to, fam}]; !ok {
+					out[a] = append(out[a], &providers.AttrError{Path: cty.GetAttrPath("rule").Index(cty.NumberIntVal(int64(i))).GetAttr("jump"),
+						Summary: "Jump to an undeclared chain",
+						Detail: fmt.Sprintf("%q is not a firewall_chain of this lab with target = %s, table %q and family %s; iptables can only jump to a chain that exists there.",
+							to, str(v, "target"), str(v, "table"), fam)})
+					break
+				}
+			}
+		}
+	}
+	return out
 }

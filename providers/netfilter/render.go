@@ -221,9 +221,22 @@ func validPorts(s string) bool {
 // returns. maxUID is the highest uid of the namespace (from
 // /proc/self/uid_map), which bounds "has a socket owner".
 func (c *Chain) Body(family string, maxUID uint32) []string {
+	lines, _ := c.body(family, maxUID)
+	return lines
+}
+
+// fixed marks, in body's origins, a line that the mode, uids and
+// interfaces make rather than a rule block.
+const fixed = -1
+
+// body is Body with, for each line, the index of the rule block it comes
+// from (or fixed): refresh uses it to tell which rule was changed by hand.
+func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
 	var out []string
-	add := func(format string, args ...interface{}) {
+	var origin []int
+	add := func(from int, format string, args ...interface{}) {
 		out = append(out, fmt.Sprintf("-A %s ", c.Name)+fmt.Sprintf(format, args...))
+		origin = append(origin, from)
 	}
 	owner := len(c.Hooks) > 0
 	for _, h := range c.Hooks {
@@ -231,10 +244,10 @@ func (c *Chain) Body(family string, maxUID uint32) []string {
 	}
 	if c.Mode == "allowlist" {
 		if owner {
-			add("-m owner --uid-owner 0-%d -j RETURN", appUIDStart-1)
-			add("-m owner ! --uid-owner 0-%d -j RETURN", maxUID)
+			add(fixed, "-m owner --uid-owner 0-%d -j RETURN", appUIDStart-1)
+			add(fixed, "-m owner ! --uid-owner 0-%d -j RETURN", maxUID)
 		}
-		add("-p esp -j RETURN")
+		add(fixed, "-p esp -j RETURN")
 		// An allowed interface is matched the way packets cross the hook:
 		// incoming from INPUT and PREROUTING, outgoing from OUTPUT and
 		// POSTROUTING, both ways from FORWARD.
@@ -245,19 +258,19 @@ func (c *Chain) Body(family string, maxUID uint32) []string {
 		}
 		for _, ifc := range c.Interfaces {
 			if in {
-				add("-i %s -j RETURN", ifc)
+				add(fixed, "-i %s -j RETURN", ifc)
 			}
 			if outDir {
-				add("-o %s -j RETURN", ifc)
+				add(fixed, "-o %s -j RETURN", ifc)
 			}
 		}
 	}
-	add("-i lo -j RETURN")
-	add("-o lo -j RETURN")
-	add("-p tcp --tcp-flags RST RST -j RETURN")
+	add(fixed, "-i lo -j RETURN")
+	add(fixed, "-o lo -j RETURN")
+	add(fixed, "-p tcp --tcp-flags RST RST -j RETURN")
 	if c.Mode == "allowlist" && family == "ipv6" {
 		for _, t := range ndICMPTypes {
-			add("-p icmpv6 --icmpv6-type %s -j RETURN", t)
+			add(fixed, "-p icmpv6 --icmpv6-type %s -j RETURN", t)
 		}
 	}
 	verdict := "RETURN"
@@ -265,17 +278,17 @@ func (c *Chain) Body(family string, maxUID uint32) []string {
 		verdict = "DROP"
 	}
 	for _, u := range c.UIDs {
-		add("-m owner --uid-owner %d -j %s", u, verdict)
+		add(fixed, "-m owner --uid-owner %d -j %s", u, verdict)
 	}
-	for _, r := range c.Rules {
+	for i, r := range c.Rules {
 		if line, ok := r.render(family); ok {
-			add("%s", line)
+			add(i, "%s", line)
 		}
 	}
 	if c.Mode == "allowlist" {
-		add("-j DROP")
+		add(fixed, "-j DROP")
 	}
-	return out
+	return out, origin
 }
 
 // render is a rule's matches and target; a rule whose addresses belong to
@@ -338,19 +351,52 @@ func (r Rule) render(family string) (string, bool) {
 }
 
 // Restore renders the whole iptables-restore --noflush input for one
-// family: declaring the chain creates or flushes it, its body refills it,
-// and the jumps from its hooks are added where missing (present lists the
-// hooks that already jump to it, from the last read of the ruleset).
-func (c *Chain) Restore(family string, maxUID uint32, present map[string]bool) string {
+// family. Declaring the chain creates it or flushes it, its body refills
+// it, and its jumps are fixed: added from each hook that lacks one,
+// removed from every built-in chain that is no longer a hook. live is the
+// table as the namespace has it now (nil for an empty one). A chain this
+// one jumps to that does not exist yet is declared empty, so that chains
+// jumping to each other can be applied in any order: the target's own
+// apply fills it.
+func (c *Chain) Restore(family string, maxUID uint32, live *Table) string {
+	if live == nil {
+		live = &Table{Chains: map[string][]string{}}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", c.Table, c.Name)
+	declared := map[string]bool{c.Name: true}
+	for _, r := range c.Rules {
+		if r.Action == "jump" && !declared[r.Jump] && !live.Has(r.Jump) {
+			declared[r.Jump] = true
+			fmt.Fprintf(&b, ":%s - [0:0]\n", r.Jump)
+		}
+	}
 	for _, line := range c.Body(family, maxUID) {
 		b.WriteString(line + "\n")
 	}
-	for _, h := range c.Hooks {
-		if !present[h] {
+	for _, h := range builtins[c.Table] {
+		n := live.Jumps(h, c.Name)
+		if contains(c.Hooks, h) && n == 0 {
 			fmt.Fprintf(&b, "-A %s -j %s\n", h, c.Name)
 		}
+		for ; n > 0 && !contains(c.Hooks, h); n-- {
+			fmt.Fprintf(&b, "-D %s -j %s\n", h, c.Name)
+		}
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+// DeleteInput is the restore input that removes the chain from one
+// family's table: every rule anywhere that jumps to it, then the chain.
+func DeleteInput(table, name string, live *Table) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s\n", table)
+	for _, ref := range live.References(name) {
+		fmt.Fprintf(&b, "-D %s\n", ref)
+	}
+	if live.Has(name) {
+		fmt.Fprintf(&b, "-F %s\n-X %s\n", name, name)
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()

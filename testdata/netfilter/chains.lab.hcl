@@ -62,6 +62,17 @@ firewall_chain "deny" {
     protocol  = "icmpv6"
     icmp_type = "echo-request"
     action    = "jump"
-    jump      = "host_in"
+    jump      = "pings"
+  }
+}
+
+# A chain that other chains jump to, in the same namespace and families.
+firewall_chain "pings" {
+  target = lab
+  family = "both"
+  rule {
+    protocol = "icmpv6"
+    action   = "accept"
+    comment  = "echo"
   }
 }

@@ -39,3 +39,25 @@ firewall_chain "bad" {
     action = "drop"
   }
 }
+
+firewall_chain "jumper" {
+  target = lab
+  rule {
+    action = "jump"
+    jump   = "nowhere" # ERROR: Jump to an undeclared chain
+  }
+}
+
+firewall_chain "a_chain_named_longer_than_28_chars" { # ERROR: Invalid chain name
+  target = lab
+}
+
+firewall_chain "per_lab" {
+  count  = 2
+  target = lab # ERROR: Two chains with one name
+}
+
+firewall_chain "nft" {
+  target  = lab
+  backend = "nftables" # ERROR: Backend not implemented
+}
