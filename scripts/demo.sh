@@ -32,27 +32,46 @@ if [ ! -x $rootfs/bin/busybox ]; then
   done
 fi
 
-# The container and link providers are real: apply the LAN, which brings
-# the containers it joins (the VM, its uplinks and the firewall chain wait
-# for their providers, issues 5 and 6).
-step $bin -chdir=$lab apply -auto-approve -target link.lan
+# The container, link and netfilter providers are real: apply the LAN,
+# which brings the containers it joins, and host0's firewall chain (the VM
+# and its uplinks wait for the QEMU provider, issue 6).
+step $bin -chdir=$lab apply -auto-approve -target link.lan -target firewall_chain.host_in
 step $bin -chdir=$lab state list
 step $bin -chdir=$lab output host_netns
-host0=$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f1)
-step ip netns exec "$(basename "$host0")" ip -br addr
-step ip netns exec "$(basename "$host0")" busybox ping -c 3 -W 2 10.20.0.2
+ns0=$(basename "$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f1)")
+ns1=$(basename "$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f2)")
+step ip netns exec "$ns0" ip -br addr
+step ip netns exec "$ns0" iptables -S host_in
 
-# A second plan finds the containers and the LAN as they should be (only
-# the VM's output is still to come).
-step $bin -chdir=$lab plan -target link.lan
+# host0 reaches host1, and the replies come back in (established).
+step ip netns exec "$ns0" busybox ping -c 2 -W 2 10.20.0.2
+# host1 -> host0 on tcp 22 is allowed by the chain...
+ip netns exec "$ns0" busybox nc -l -p 22 </dev/null >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+sleep 0.3
+step ip netns exec "$ns1" busybox nc -w 2 10.20.0.1 22 </dev/null
+echo "allowed: host1 -> host0 tcp/22 connected"
+# ...and a ping from host1 to host0 is dropped.
+if ip netns exec "$ns1" busybox ping -c 1 -W 1 10.20.0.1; then
+  echo "host1's ping reached host0: the firewall chain did not drop it" >&2
+  exit 1
+fi
+echo "dropped: host1 -> host0 ping (icmp is not in host0's allowlist)"
+
+# A second plan finds the containers, the LAN and the chain as they should
+# be.
+step $bin -chdir=$lab plan -target link.lan -target firewall_chain.host_in
 
 cat <<'MSG'
 
 The two containers run with runc, each in its own pinned network
 namespace; their eth1 ports are joined by the link "lan" (a bridge in the
 lab's namespace lf-quickstart, shaped to 100mbit), and host0 pings host1
-across it. The QEMU VM, its uplinks and the firewall chain wait for their
-providers (issues 5 and 6): apply reports that they cannot act yet.
+across it. host0's firewall chain (netd's allowlist, installed with one
+iptables-restore) lets ssh in and drops host1's ping. The QEMU VM and its
+uplinks wait for their provider (issue 6): apply reports that it cannot
+act yet.
 
 To destroy the lab:  ./bin/labform -chdir=examples/quickstart destroy -auto-approve
 MSG

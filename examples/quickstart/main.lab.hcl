@@ -1,8 +1,8 @@
 # A small lab: one QEMU router with a busybox container on each of its
 # ports, the containers also on a shared LAN, and a firewall chain on the
-# first host. The containers and the LAN apply today (make demo builds the
-# rootfs); the VM, its uplinks and the chain wait for their providers
-# (issues 5 and 6).
+# first host. The containers, the LAN and the chain apply today (make demo
+# builds the rootfs); the VM and its uplinks wait for the QEMU provider
+# (issue 6).
 
 lab {
   name = "quickstart"
@@ -66,6 +66,8 @@ link "lan" {
   }
 }
 
+# host0 takes ssh and the replies to its own connections; anything else
+# coming in (a ping from host1, say) is dropped.
 firewall_chain "host_in" {
   target = container.host[0]
   hooks  = ["INPUT"]
@@ -75,6 +77,10 @@ firewall_chain "host_in" {
     dport    = 22
     action   = "accept"
     comment  = "ssh"
+  }
+  rule {
+    ct_state = ["established", "related"]
+    action   = "accept"
   }
 }
 

@@ -89,6 +89,9 @@ func (l *Lab) Apply(mode planner.Mode) *planner.Plan {
 // cleanups, which must go on to remove by hand whatever is left (a Fatal
 // there would skip the rest).
 func (l *Lab) DestroyQuietly() {
+	if _, err := os.Stat(filepath.Join(l.Dir, "main.lab.hcl")); err != nil {
+		return // never written: nothing was applied
+	}
 	p, plan, err := l.plan(planner.DestroyMode)
 	if err != nil {
 		l.T.Logf("cleanup: %v", err)

@@ -153,6 +153,9 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	defer unlock()
 	priv := private{Families: map[string]applied{}}
 	for _, fam := range families {
+		if !contains(c.Families, fam.name) && (req.Prior.IsNull() || !contains(familiesOf(req.Prior), fam.name)) {
+			continue // never applied in this family: nothing to remove
+		}
 		live, err := p.save(ctx, ns, fam.save)
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)

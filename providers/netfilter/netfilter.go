@@ -103,8 +103,7 @@ var _ providers.Validator = (*Provider)(nil)
 
 // ValidateResource checks a chain before anything is rendered: names,
 // addresses, ports, protocols, and owner matches only where the kernel
-// allows them. Apply is issue 5's remaining work; these checks already run
-// at validate and plan.
+// allows them, at validate and plan, so apply never renders a bad value.
 func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
 	if typ != "firewall_chain" || !v.IsWhollyKnown() {
 		return nil

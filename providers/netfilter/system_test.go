@@ -18,6 +18,7 @@ import (
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/vishvananda/netns"
 )
@@ -36,7 +37,7 @@ type nfLab struct {
 	before4, before6 string
 }
 
-func newNFLab(t *testing.T, tag string) *nfLab {
+func newNFLab(t testing.TB, tag string) *nfLab {
 	systest.Require(t, "ip", "iptables-restore", "iptables-save", "ip6tables-restore", "ip6tables-save", "iptables", "busybox")
 	id := fmt.Sprintf("%d%s", os.Getpid()%100000, tag)
 	prov := New()
@@ -382,5 +383,75 @@ func TestSystem_tenThousandRulesOneRestorePerFamily(t *testing.T) {
 		if n := strings.Count(save, "-A big -p tcp -m tcp --dport "); n != 10000 || !strings.Contains(save, "--dport 30000 -j ACCEPT") || strings.Contains(save, "--dport 20000 -j") {
 			t.Fatalf("%s: want the 10,000 new rules (20001-30000), found %d", tool, n)
 		}
+	}
+}
+
+// TestSystem_containerTarget: a chain lands in its container's pinned
+// namespace, comes back when the container is replaced (a new, empty
+// namespace), and goes with destroy.
+func TestSystem_containerTarget(t *testing.T) {
+	systest.Require(t, "runc", "busybox", "iptables-save", "iptables-restore")
+	l := systest.NewLab(t, fmt.Sprintf("lfnk%d", os.Getpid()%100000), container.New(), New())
+	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs"), "sleep")
+	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs2"), "sleep")
+	ns := labnet.ContainerNetns(l.Dir, "container.c")
+	t.Cleanup(func() {
+		l.DestroyQuietly()
+		root := container.RuntimeRoot(l.Dir)
+		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
+			for _, id := range strings.Fields(string(out)) {
+				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
+			}
+		}
+		os.RemoveAll(root)
+		labnet.DeleteNetns(ns)
+		labnet.DeleteNetns(labnet.LabNetns(l.Name))
+	})
+	lab := func(rootfs string) string {
+		return fmt.Sprintf(`
+container "c" {
+  rootfs  = %q
+  command = ["sleep", "3600"]
+}
+firewall_chain "c_in" {
+  target = container.c
+  hooks  = ["INPUT"]
+  mode   = "allowlist"
+  rule {
+    protocol = "tcp"
+    dport    = 22
+    action   = "accept"
+  }
+}
+`, rootfs)
+	}
+	l.Write(lab("rootfs"))
+	l.Apply(planner.NormalMode)
+	hasChain := func(when string) {
+		t.Helper()
+		if got := sh(t, ns, "iptables-save", "-t", "filter"); !strings.Contains(got, "-A INPUT -j c_in") || !strings.Contains(got, "--dport 22 -j ACCEPT") {
+			t.Fatalf("%s: the chain is not in the container's namespace %s:\n%s", when, ns, got)
+		}
+	}
+	hasChain("after create")
+	l.Write(lab("rootfs2"))
+	_, plan := l.Plan(planner.NormalMode)
+	var ch *planner.Change
+	for _, c := range plan.Changes {
+		if c.Addr.String() == "firewall_chain.c_in" {
+			ch = c
+		}
+	}
+	if ch == nil || ch.Action != planner.Update {
+		t.Fatalf("a replaced container: want its chain applied again:\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.NormalMode)
+	hasChain("after the container was replaced")
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.DestroyMode)
+	if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); err == nil {
+		t.Fatalf("destroy left the namespace %s", ns)
 	}
 }
