@@ -3,20 +3,32 @@
 package qemu
 
 import (
+	"sync"
+
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // Provider serves vm resources with provider = qemu.
 type Provider struct {
-	providers.Unimplemented
+	lab      providers.Lab
+	binary   string // the provider block's binary; empty: qemu-system-<platform>
+	accel    string // auto, kvm or tcg
+	platform string
+
+	mu    sync.Mutex
+	ports map[int]bool // console ports handed out by this process
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider    = (*Provider)(nil)
+	_ providers.Validator   = (*Provider)(nil)
+	_ providers.HostChecker = (*Provider)(nil)
+)
 
 // New returns the qemu provider.
 func New() *Provider {
-	return &Provider{providers.Unimplemented{ProviderName: "qemu", Issue: "issue 6"}}
+	return &Provider{accel: "auto", platform: "x86_64", ports: map[int]bool{}}
 }
 
 func (p *Provider) Name() string { return "qemu" }

@@ -1,0 +1,96 @@
+package labnet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// OpenTap creates a tap device in the named namespace and returns its
+// file. The tap lives as long as the file is open anywhere: handed to
+// QEMU, it goes when QEMU exits, with nothing to clean up. /dev/net/tun
+// is opened with the thread inside the namespace, because a tap belongs
+// to the namespace of whoever opened the device.
+func OpenTap(nsName, name string) (*os.File, error) {
+	// A tap whose last holder just exited keeps its name until the kernel
+	// has unregistered it (EBUSY meanwhile): a restarted VM waits for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f, err := openTapIn(nsName, name)
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return f, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openTapIn(nsName, name string) (*os.File, error) {
+	target, err := netns.GetFromName(nsName)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", nsName, err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	f, openErr := openTap(name)
+	if err := netns.Set(orig); err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("leaving network namespace %s: %w", nsName, err) // the thread stays locked: it dies
+	}
+	runtime.UnlockOSThread()
+	if openErr != nil {
+		return nil, fmt.Errorf("creating tap %s in %s: %w", name, nsName, openErr)
+	}
+	h, ns, err := HandleIn(nsName)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	defer ns.Close()
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err == nil {
+		err = h.LinkSetUp(l)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("setting tap %s up in %s: %w", name, nsName, err)
+	}
+	return f, nil
+}
+
+func openTap(name string) (*os.File, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var req struct {
+		name  [unix.IFNAMSIZ]byte
+		flags uint16
+		_     [22]byte
+	}
+	copy(req.name[:], name)
+	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); errno != 0 {
+		unix.Close(fd)
+		return nil, errno
+	}
+	return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), nil
+}

@@ -1,0 +1,224 @@
+package qemu
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/google/shlex"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// vmConfig is a vm value resolved for one start: what the command line is
+// built from. Paths are absolute.
+type vmConfig struct {
+	Addr       string // vm.router: the VM's name
+	UUID       string
+	Dir        string // the working directory: QMP socket, pidfile, log, overlays
+	Platform   string
+	Accel      string // kvm or tcg, resolved
+	Memory     int
+	CPUs       int
+	Adapters   int
+	NIC        string // the adapters' device model
+	MACs       []string
+	Disks      []disk
+	CDROM      string
+	BIOS       string
+	Kernel     string
+	Initrd     string
+	KernelArgs string
+	BootOrder  string
+	Console    string // telnet, vnc, spice, none
+	Port       int    // the console's host port
+	Paused     bool   // start with the CPUs stopped (state = paused)
+	Extra      []string
+}
+
+// disk is one of hda-hdd. Path is what QEMU opens: the overlay of a
+// linked clone, or the image itself.
+type disk struct {
+	Slot      string // hda, hdb, hdc, hdd
+	Image     string // the base image, as resolved
+	Path      string
+	Format    string // of Path
+	Interface string // ide, sata, scsi, virtio
+}
+
+var (
+	interfaces   = map[string]bool{"ide": true, "sata": true, "scsi": true, "virtio": true}
+	consoles     = map[string]bool{"telnet": true, "vnc": true, "spice": true, "none": true}
+	states       = map[string]bool{"running": true, "paused": true, "stopped": true}
+	adapterTypes = map[string]bool{"e1000": true, "e1000e": true, "e1000-82544gc": true, "e1000-82545em": true, "i82550": true,
+		"i82551": true, "i82557a": true, "i82557b": true, "i82557c": true, "i82558a": true, "i82558b": true, "i82559a": true,
+		"i82559b": true, "i82559c": true, "i82559er": true, "i82562": true, "i82801": true, "ne2k_pci": true, "pcnet": true,
+		"rtl8139": true, "virtio-net-pci": true, "vmxnet3": true}
+	// Linux priorities for GNS3's process_priority names.
+	priorities = map[string]int{"realtime": -20, "very high": -15, "high": -5, "normal": 0, "low": 5, "very low": 19}
+	macPattern = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+)
+
+// maxAdapters bounds adapters: one tap each, named lfp<hash><n> within
+// Linux's 15 characters, and PCI bridges of 32 slots.
+const maxAdapters = 200
+
+func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
+
+// validate checks a vm value beyond its types; every error names the
+// attribute, so the diagnostic points at its line.
+func validate(v cty.Value) []*providers.AttrError {
+	var errs []*providers.AttrError
+	fail := func(p cty.Path, summary, detail string, args ...interface{}) {
+		errs = append(errs, &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
+	}
+	attr := cty.GetAttrPath
+	if n := num(v, "memory"); n < 1 {
+		fail(attr("memory"), "Invalid memory", "%d MiB: a VM needs at least 1 MiB.", n)
+	}
+	if n := num(v, "cpus"); n < 1 || n > 255 {
+		fail(attr("cpus"), "Invalid cpus", "%d: between 1 and 255.", n)
+	}
+	if n := num(v, "adapters"); n < 0 || n > maxAdapters {
+		fail(attr("adapters"), "Invalid adapters", "%d: between 0 and %d.", n, maxAdapters)
+	}
+	if t := providers.String(v, "adapter_type"); t != "" && !adapterTypes[t] {
+		fail(attr("adapter_type"), "Unknown adapter type", "%q: use one of %s.", t, strings.Join(sortedKeys(adapterTypes), ", "))
+	}
+	if m := providers.String(v, "mac_address"); m != "" {
+		if !macPattern.MatchString(m) {
+			fail(attr("mac_address"), "Invalid MAC address", "%q: six hexadecimal pairs separated by colons, such as 0c:7a:1e:00:00:00.", m)
+		} else if hw, _ := net.ParseMAC(m); hw[0]&1 == 1 {
+			fail(attr("mac_address"), "Multicast MAC address", "%q: the first byte is odd, which makes a multicast address; a NIC needs a unicast one.", m)
+		}
+	}
+	if c := providers.String(v, "console"); !consoles[c] {
+		fail(attr("console"), "Invalid console", "%q: telnet, vnc, spice or none.", c)
+	}
+	if p := num(v, "console_port"); !v.GetAttr("console_port").IsNull() && v.GetAttr("console_port").IsKnown() {
+		if p < 1 || p > 65535 {
+			fail(attr("console_port"), "Invalid console port", "%d: between 1 and 65535.", p)
+		} else if providers.String(v, "console") == "vnc" && p < 5900 {
+			fail(attr("console_port"), "Invalid VNC port", "%d: a VNC display's port is 5900 or more.", p)
+		}
+	}
+	if s := providers.String(v, "state"); !states[s] {
+		fail(attr("state"), "Invalid state", "%q: running, paused or stopped.", s)
+	}
+	if pr := providers.String(v, "process_priority"); pr != "" {
+		if _, ok := priorities[pr]; !ok {
+			fail(attr("process_priority"), "Invalid process priority", "%q: realtime, very high, high, normal, low or very low.", pr)
+		}
+	}
+	if n := num(v, "cpu_throttling"); n < 0 || n > 800 {
+		fail(attr("cpu_throttling"), "Invalid cpu_throttling", "%d: a percentage of one CPU, 0 (off) to 800.", n)
+	}
+	if n := num(v, "shutdown_timeout"); n < 0 {
+		fail(attr("shutdown_timeout"), "Invalid shutdown_timeout", "%d: seconds, 0 or more.", n)
+	}
+	if a := providers.String(v, "accel"); a != "" && a != "kvm" && a != "tcg" && a != "auto" {
+		fail(attr("accel"), "Invalid accel", "%q: kvm, tcg or auto.", a)
+	}
+	if p := providers.String(v, "platform"); p != "" && !platformRe.MatchString(p) {
+		fail(attr("platform"), "Invalid platform", "%q: a qemu-system target such as x86_64 or aarch64.", p)
+	}
+	if i := providers.String(v, "hda_interface"); !interfaces[i] {
+		fail(attr("hda_interface"), "Invalid disk interface", "%q: ide, sata, scsi or virtio.", i)
+	}
+	if b := providers.String(v, "boot_order"); !regexp.MustCompile(`^[a-p]{1,4}$`).MatchString(b) {
+		fail(attr("boot_order"), "Invalid boot order", "%q: QEMU's drive letters, such as c (hard disk), d (cdrom) or n (network), in order.", b)
+	}
+	disks := v.GetAttr("disk")
+	if !disks.IsNull() && disks.IsKnown() {
+		for slot, d := range disks.AsValueMap() {
+			i := providers.String(d, "interface")
+			if !interfaces[i] {
+				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "Invalid disk interface", "%q: ide, sata, scsi or virtio.", i)
+			}
+			if slot == "hdc" && i == "ide" && providers.String(v, "cdrom") != "" {
+				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "hdc and the cdrom share a slot",
+					"QEMU puts the cdrom on IDE index 2, hdc's place; give hdc another interface (sata, scsi or virtio).")
+			}
+		}
+	}
+	if providers.String(v, "initrd") != "" && providers.String(v, "kernel") == "" {
+		fail(attr("initrd"), "initrd without a kernel", "initrd is loaded with kernel; set kernel too.")
+	}
+	if providers.String(v, "kernel_args") != "" && providers.String(v, "kernel") == "" {
+		fail(attr("kernel_args"), "kernel_args without a kernel", "kernel_args is the command line of kernel; set kernel too.")
+	}
+	if e := providers.String(v, "extra_args"); e != "" {
+		if _, err := shlex.Split(e); err != nil {
+			fail(attr("extra_args"), "Invalid extra_args", "%q cannot be split like a shell would: %v.", e, err)
+		}
+	}
+	return errs
+}
+
+var platformRe = regexp.MustCompile(`^[a-z0-9_]{2,16}$`)
+
+// vmUUID is the VM's stable identity: a name-based UUID of the lab and the
+// address, so the guest sees the same machine across restarts.
+func vmUUID(labDir, addr string) string {
+	h := sha256.Sum256([]byte(labDir + "\x00" + addr))
+	h[6] = h[6]&0x0f | 0x50 // version 5 layout, SHA-256 based
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// macs derives the adapters' addresses: adapter n gets base + n. Without
+// a base, a stable one is made from the VM's identity, in QEMU's
+// 52:54:00 range with the last byte free for the adapters.
+func macs(base, labDir, addr string, n int) []string {
+	var b uint64
+	if hw, err := net.ParseMAC(base); base != "" && err == nil {
+		for _, x := range hw {
+			b = b<<8 | uint64(x)
+		}
+	} else {
+		h := sha256.Sum256([]byte(labDir + "\x00" + addr))
+		b = 0x525400<<24 | uint64(h[0])<<16 | uint64(h[1])<<8
+	}
+	out := make([]string, n)
+	for i := range out {
+		m := (b + uint64(i)) & (1<<48 - 1)
+		out[i] = fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", byte(m>>40), byte(m>>32), byte(m>>24), byte(m>>16), byte(m>>8), byte(m))
+	}
+	return out
+}
+
+// extraArgs splits extra_args like a shell (without running one) and
+// substitutes %vm-name%, %vm-id%, %lab-name% and %lab-path% in each word,
+// after splitting, so that a value with spaces stays one word.
+func extraArgs(s string, c *vmConfig, labName, labDir string) ([]string, error) {
+	words, err := shlex.Split(s)
+	if err != nil {
+		return nil, err
+	}
+	r := strings.NewReplacer("%vm-name%", c.Addr, "%vm-id%", c.UUID, "%lab-name%", labName, "%lab-path%", labDir)
+	for i, w := range words {
+		words[i] = r.Replace(w)
+	}
+	return words, nil
+}
+
+// resolve makes a path of the lab absolute.
+func resolve(labDir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(labDir, p)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,520 @@
+package qemu
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
+	p.lab = req.Lab
+	if v := req.Config; !v.IsNull() {
+		if s := providers.String(v, "binary"); s != "" {
+			p.binary = s
+		}
+		if s := providers.String(v, "accel"); s != "" {
+			p.accel = s
+		}
+		if s := providers.String(v, "platform"); s != "" {
+			p.platform = s
+		}
+	}
+	return nil
+}
+
+// binaryFor is the qemu-system binary of a platform: the provider's
+// binary setting, or qemu-system-<platform> from PATH.
+func (p *Provider) binaryFor(platform string) string {
+	if p.binary != "" {
+		return p.binary
+	}
+	return "qemu-system-" + platform
+}
+
+// imgPath is the qemu-img beside the qemu binary (so that both come from
+// one QEMU build), else the one on PATH.
+func (p *Provider) imgPath() string {
+	bin := p.binaryFor(p.platform)
+	if path, err := exec.LookPath(bin); err == nil {
+		img := filepath.Join(filepath.Dir(path), "qemu-img")
+		if _, err := os.Stat(img); err == nil {
+			return img
+		}
+	}
+	return "qemu-img"
+}
+
+// kvmUsable reports whether /dev/kvm can be opened for use.
+func kvmUsable() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+func (p *Provider) accelOf(v cty.Value) string {
+	a := providers.String(v, "accel")
+	if a == "" {
+		a = p.accel
+	}
+	if a == "auto" {
+		if kvmUsable() {
+			return "kvm"
+		}
+		return "tcg"
+	}
+	return a
+}
+
+func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
+	if typ != "vm" || !v.IsWhollyKnown() {
+		return nil
+	}
+	return validate(v)
+}
+
+// CheckHost refuses accel = "kvm" on a host without a usable /dev/kvm, at
+// plan time rather than as a QEMU error at apply.
+func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
+	if typ != "vm" {
+		return nil
+	}
+	if a := providers.String(v, "accel"); (a == "kvm" || a == "" && p.accel == "kvm") && !kvmUsable() {
+		return []*providers.AttrError{{Path: cty.GetAttrPath("accel"), Summary: "KVM is not available",
+			Detail: "accel = \"kvm\" needs a usable /dev/kvm, which this host lacks (no hardware virtualisation, or no permission). Use accel = \"auto\" to fall back to tcg."}}
+	}
+	return nil
+}
+
+// private is what labform keeps about a running VM: the process (pid and
+// start time, never a name) and the console port it was given.
+type private struct {
+	Pid   int    `json:"pid,omitempty"`
+	Start uint64 `json:"start,omitempty"`
+	Port  int    `json:"port,omitempty"`
+}
+
+// dirOf is the VM's working directory: short, because the QMP socket's
+// path must fit in 108 bytes.
+func (p *Provider) dirOf(addr string) string {
+	h := sha256.Sum256([]byte(addr))
+	return filepath.Join(p.lab.WorkDir, hex.EncodeToString(h[:6]))
+}
+
+// cgroupID names the VM's cpu cgroup, unique per lab and VM.
+func (p *Provider) cgroupID(addr string) string {
+	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + addr))
+	return hex.EncodeToString(h[:8])
+}
+
+// config resolves a planned value into what one start needs.
+func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error) {
+	c := &vmConfig{
+		Addr: addr, UUID: vmUUID(p.lab.Dir, addr), Dir: p.dirOf(addr),
+		Platform: providers.String(v, "platform"), Accel: p.accelOf(v),
+		Memory: num(v, "memory"), CPUs: num(v, "cpus"), Adapters: num(v, "adapters"),
+		NIC: providers.String(v, "adapter_type"), CDROM: resolve(p.lab.Dir, providers.String(v, "cdrom")),
+		BIOS: resolve(p.lab.Dir, providers.String(v, "bios")), Kernel: resolve(p.lab.Dir, providers.String(v, "kernel")),
+		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
+		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
+		Paused: providers.String(v, "state") == "paused",
+	}
+	if c.Platform == "" {
+		c.Platform = p.platform
+	}
+	if c.NIC == "" {
+		c.NIC = "e1000"
+	}
+	c.MACs = macs(providers.String(v, "mac_address"), p.lab.Dir, addr, c.Adapters)
+	if img := providers.String(v, "image"); img != "" {
+		c.Disks = append(c.Disks, disk{Slot: "hda", Image: resolve(p.lab.Dir, img), Interface: providers.String(v, "hda_interface")})
+	}
+	if d := v.GetAttr("disk"); !d.IsNull() {
+		m := d.AsValueMap()
+		for _, slot := range sortedKeys(m) {
+			c.Disks = append(c.Disks, disk{Slot: slot, Image: resolve(p.lab.Dir, providers.String(m[slot], "image")), Interface: providers.String(m[slot], "interface")})
+		}
+	}
+	extra, err := extraArgs(providers.String(v, "extra_args"), c, p.lab.Name, p.lab.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("extra_args: %w", err)
+	}
+	c.Extra = extra
+	if sock := filepath.Join(c.Dir, qmpFile); len(sock) > 107 {
+		return nil, fmt.Errorf("the QMP socket path %s is %d bytes, over the 107 a unix socket allows; move the lab to a shorter path", sock, len(sock))
+	}
+	return c, nil
+}
+
+// checkFiles names the first file of the VM that is missing.
+func checkFiles(c *vmConfig) error {
+	for _, d := range c.Disks {
+		if err := checkImage("disk "+d.Slot+" image", d.Image); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ what, path string }{{"cdrom", c.CDROM}, {"bios", c.BIOS}, {"kernel", c.Kernel}, {"initrd", c.Initrd}} {
+		if f.path != "" {
+			if err := checkImage(f.what, f.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// allocPort finds a free console port: the one asked for, or the first
+// free one from the console type's base (5900 for VNC displays, 5000
+// otherwise) that this process has not handed out.
+func (p *Provider) allocPort(console string, want int) (int, error) {
+	if console == "none" {
+		return 0, nil
+	}
+	if want > 0 {
+		return want, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	base := 5000
+	if console == "vnc" {
+		base = 5900
+	}
+	for port := base; port < base+5000; port++ {
+		if p.ports[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		p.ports[port] = true
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free console port from %d to %d", base, base+5000)
+}
+
+// start opens the VM's taps in the lab namespace, starts QEMU (which
+// daemonizes once it is initialized, so its parent's exit means QMP is
+// ready) and checks it over QMP.
+func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return private{}, err
+	}
+	if err := p.prepareDisks(ctx, c, !v.GetAttr("linked_clone").False()); err != nil {
+		return private{}, err
+	}
+	os.Remove(filepath.Join(c.Dir, qmpFile))
+	var taps []*os.File
+	defer func() {
+		for _, f := range taps {
+			f.Close() // QEMU holds its own copies; the taps live as long as it does
+		}
+	}()
+	if c.Adapters > 0 {
+		labNS := labnet.LabNetns(p.lab.Name)
+		labnet.Lock()
+		err := labnet.EnsureNetns(labNS)
+		labnet.Unlock()
+		if err != nil {
+			return private{}, err
+		}
+		for n := 0; n < c.Adapters; n++ {
+			f, err := labnet.OpenTap(labNS, labnet.PortName(p.lab.Dir, c.Addr, n))
+			if err != nil {
+				return private{}, err
+			}
+			taps = append(taps, f)
+		}
+	}
+	logPath := filepath.Join(c.Dir, logFile)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return private{}, err
+	}
+	defer logf.Close()
+	bin := p.binaryFor(c.Platform)
+	args := argv(c)
+	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = logf, logf, taps
+	if err := cmd.Run(); err != nil {
+		return private{}, fmt.Errorf("%s failed to start (%v); the end of %s:\n%s", bin, err, logPath, logTail(logPath, 15))
+	}
+	b, err := os.ReadFile(filepath.Join(c.Dir, pidFile))
+	if err != nil {
+		return private{}, fmt.Errorf("QEMU started but wrote no pidfile: %w", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	start, ok := procStart(pid)
+	if !ok {
+		return private{}, fmt.Errorf("QEMU (pid %d) exited right after starting; the end of %s:\n%s", pid, logPath, logTail(logPath, 15))
+	}
+	q, err := dialQMP(ctx, filepath.Join(c.Dir, qmpFile))
+	if err != nil {
+		return private{Pid: pid, Start: start}, fmt.Errorf("%w; the end of %s:\n%s", err, logPath, logTail(logPath, 15))
+	}
+	q.Close()
+	priv := private{Pid: pid, Start: start, Port: c.Port}
+	if n := num(v, "cpu_throttling"); n > 0 {
+		if err := throttle(p.cgroupID(c.Addr), pid, n); err != nil {
+			return priv, err
+		}
+	}
+	if prio := priorities[providers.String(v, "process_priority")]; prio != 0 {
+		if err := renice(pid, prio); err != nil {
+			return priv, err
+		}
+	}
+	return priv, nil
+}
+
+// stop ends the VM: an ACPI power button press first when acpi_shutdown
+// is set (waiting shutdown_timeout), then QMP quit, then SIGKILL, each
+// only while the same process (pid and start time) still runs.
+func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv private) error {
+	defer unthrottle(p.cgroupID(addr))
+	if !alive(priv.Pid, priv.Start) {
+		return nil
+	}
+	sock := filepath.Join(p.dirOf(addr), qmpFile)
+	if v.GetAttr("acpi_shutdown").True() {
+		if q, err := dialQMP(ctx, sock); err == nil {
+			_, err = q.do("system_powerdown", nil)
+			q.Close()
+			if err == nil && waitGone(ctx, priv.Pid, priv.Start, time.Duration(num(v, "shutdown_timeout"))*time.Second) {
+				return nil
+			}
+		}
+	}
+	if q, err := dialQMP(ctx, sock); err == nil {
+		q.quit()
+		q.Close()
+		if waitGone(ctx, priv.Pid, priv.Start, 10*time.Second) {
+			return nil
+		}
+	}
+	kill(priv.Pid, priv.Start)
+	if !waitGone(ctx, priv.Pid, priv.Start, 10*time.Second) {
+		return fmt.Errorf("QEMU (pid %d) did not exit after SIGKILL", priv.Pid)
+	}
+	return nil
+}
+
+// state is the value labform records: the planned one with what the
+// provider computed.
+func (p *Provider) state(addr string, planned cty.Value, priv private, running string) cty.Value {
+	m := planned.AsValueMap()
+	m["pid"] = cty.NumberIntVal(int64(priv.Pid))
+	if priv.Pid == 0 {
+		m["pid"] = cty.NullVal(cty.Number)
+	}
+	if priv.Port > 0 {
+		m["console_port"] = cty.NumberIntVal(int64(priv.Port))
+	} else if !m["console_port"].IsKnown() {
+		m["console_port"] = cty.NullVal(cty.Number)
+	}
+	m["qmp_socket"] = cty.StringVal(filepath.Join(p.dirOf(addr), qmpFile))
+	c := macs(providers.String(planned, "mac_address"), p.lab.Dir, addr, num(planned, "adapters"))
+	l := make([]cty.Value, len(c))
+	for i, mac := range c {
+		l[i] = cty.StringVal(mac)
+	}
+	m["mac_addresses"] = cty.ListValEmpty(cty.String)
+	if len(l) > 0 {
+		m["mac_addresses"] = cty.ListVal(l)
+	}
+	if running != "" {
+		m["state"] = cty.StringVal(running)
+	}
+	return cty.ObjectVal(m)
+}
+
+func decodePrivate(b []byte) private {
+	var priv private
+	if len(b) > 0 {
+		json.Unmarshal(b, &priv)
+	}
+	return priv
+}
+
+func (priv private) bytes() []byte {
+	b, _ := json.Marshal(priv)
+	return b
+}
+
+func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	return p.run(ctx, req.Addr, req.Planned, private{})
+}
+
+// run brings a VM to its planned value from nothing running: the
+// console port, the disks and, unless state = stopped, the process.
+func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv private) (providers.ApplyResponse, error) {
+	want := 0
+	if cp := planned.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
+		want = num(planned, "console_port")
+	}
+	port, err := p.allocPort(providers.String(planned, "console"), want)
+	if err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+	}
+	c, err := p.config(addr, planned, port)
+	if err == nil {
+		err = checkFiles(c)
+	}
+	if err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+	}
+	priv = private{Port: port}
+	if providers.String(planned, "state") == "stopped" {
+		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+		}
+		return providers.ApplyResponse{State: p.state(addr, planned, priv, ""), Private: priv.bytes()}, nil
+	}
+	started, err := p.start(ctx, c, planned)
+	if err != nil {
+		if started.Pid != 0 {
+			p.stop(context.Background(), addr, planned, started)
+		}
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+	}
+	return providers.ApplyResponse{State: p.state(addr, planned, started, ""), Private: started.bytes()}, nil
+}
+
+func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	priv := decodePrivate(req.Private)
+	if req.Cost == providers.Restart {
+		if err := p.stop(ctx, req.Addr, req.Prior, priv); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		return p.run(ctx, req.Addr, req.Planned, priv)
+	}
+	to := providers.String(req.Planned, "state")
+	running := alive(priv.Pid, priv.Start)
+	switch {
+	case to == "stopped":
+		if err := p.stop(ctx, req.Addr, req.Planned, priv); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		priv.Pid, priv.Start = 0, 0
+	case !running:
+		return p.run(ctx, req.Addr, req.Planned, priv)
+	default:
+		q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile))
+		if err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		defer q.Close()
+		cmd := "cont"
+		if to == "paused" {
+			cmd = "stop"
+		}
+		if _, err := q.do(cmd, nil); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		if err := renice(priv.Pid, priorities[providers.String(req.Planned, "process_priority")]); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: process_priority: %w", req.Addr, err)
+		}
+	}
+	return providers.ApplyResponse{State: p.state(req.Addr, req.Planned, priv, ""), Private: priv.bytes()}, nil
+}
+
+// Delete stops the VM and removes its working directory (overlays, log,
+// socket); base images are never touched.
+func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	priv := decodePrivate(req.Private)
+	if priv.Pid == 0 {
+		priv = p.fromPidfile(req.Addr)
+	}
+	if err := p.stop(ctx, req.Addr, req.Prior, priv); err != nil {
+		return fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	p.mu.Lock()
+	delete(p.ports, priv.Port)
+	p.mu.Unlock()
+	if err := os.RemoveAll(p.dirOf(req.Addr)); err != nil {
+		return fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	labnet.Lock()
+	labnet.RemoveLabIfEmpty(p.lab.Name)
+	labnet.Unlock()
+	return nil
+}
+
+// fromPidfile finds the process of a VM whose create was interrupted
+// before its result was recorded: QEMU's pidfile, with the start time
+// read now.
+func (p *Provider) fromPidfile(addr string) private {
+	b, err := os.ReadFile(filepath.Join(p.dirOf(addr), pidFile))
+	if err != nil {
+		return private{}
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	start, ok := procStart(pid)
+	if !ok {
+		return private{}
+	}
+	return private{Pid: pid, Start: start}
+}
+
+// Read finds the VM's process by pid and start time and asks QMP for its
+// status. A VM that should run but whose process is gone (crashed,
+// killed) is gone: the plan starts it again, and its links are applied
+// again to its new taps.
+func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	priv := decodePrivate(req.Private)
+	if len(req.Private) == 0 {
+		found := p.fromPidfile(req.Addr)
+		if found.Pid == 0 {
+			if _, err := os.Stat(p.dirOf(req.Addr)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
+				return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
+			}
+		}
+		priv.Pid, priv.Start = found.Pid, found.Start
+		if cp := req.Prior.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
+			priv.Port = num(req.Prior, "console_port")
+		}
+	}
+	if _, err := os.Stat(p.dirOf(req.Addr)); errors.Is(err, os.ErrNotExist) {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
+	}
+	if !alive(priv.Pid, priv.Start) {
+		if providers.String(req.Prior, "state") == "stopped" {
+			return providers.ReadResponse{State: req.Prior, Private: priv.bytes()}, nil
+		}
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
+	}
+	status := "unresponsive"
+	if q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile)); err == nil {
+		if st, err := q.status(); err == nil {
+			status = st
+		}
+		q.Close()
+	}
+	switch status {
+	case "running":
+	case "paused", "prelaunch", "suspended":
+		status = "paused"
+	}
+	return providers.ReadResponse{State: p.state(req.Addr, req.Prior, priv, status), Private: priv.bytes()}, nil
+}

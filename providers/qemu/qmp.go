@@ -1,0 +1,118 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+)
+
+// qmp is a QMP connection: one command at a time, replies matched by id,
+// events (which QEMU interleaves, POWERDOWN after system_powerdown for
+// one) skipped.
+type qmp struct {
+	conn net.Conn
+	r    *bufio.Reader
+	id   int
+	path string
+}
+
+type qmpError struct {
+	Class string `json:"class"`
+	Desc  string `json:"desc"`
+}
+
+// dialQMP connects and leaves capabilities negotiation mode.
+func dialQMP(ctx context.Context, path string) (*qmp, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	q := &qmp{conn: conn, r: bufio.NewReader(conn), path: path}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	} else {
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	var greeting struct {
+		QMP json.RawMessage `json:"QMP"`
+	}
+	line, err := q.r.ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &greeting)
+	}
+	if err != nil || greeting.QMP == nil {
+		conn.Close()
+		return nil, fmt.Errorf("QMP %s: no greeting (%v): %q", path, err, line)
+	}
+	if _, err := q.do("qmp_capabilities", nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *qmp) Close() error { return q.conn.Close() }
+
+// do runs one command and returns its "return" value.
+func (q *qmp) do(cmd string, args interface{}) (json.RawMessage, error) {
+	q.id++
+	req := map[string]interface{}{"execute": cmd, "id": q.id}
+	if args != nil {
+		req["arguments"] = args
+	}
+	b, _ := json.Marshal(req)
+	if _, err := q.conn.Write(append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("QMP %s on %s: %w", cmd, q.path, err)
+	}
+	for {
+		line, err := q.r.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("QMP %s on %s: %w", cmd, q.path, err)
+		}
+		var resp struct {
+			Event  string          `json:"event"`
+			ID     int             `json:"id"`
+			Return json.RawMessage `json:"return"`
+			Error  *qmpError       `json:"error"`
+		}
+		if err := json.Unmarshal(line, &resp); err != nil {
+			return nil, fmt.Errorf("QMP %s on %s: unreadable reply %q", cmd, q.path, line)
+		}
+		if resp.Event != "" || resp.ID != q.id {
+			continue
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("QMP %s on %s: %s: %s", cmd, q.path, resp.Error.Class, resp.Error.Desc)
+		}
+		return resp.Return, nil
+	}
+}
+
+// status is query-status's answer, e.g. running, paused, prelaunch.
+func (q *qmp) status() (string, error) {
+	raw, err := q.do("query-status", nil)
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	err = json.Unmarshal(raw, &st)
+	return st.Status, err
+}
+
+// quit asks QEMU to exit. The connection may end in a reset rather than a
+// reply, so only a failure to send counts; the caller waits for the
+// process to go.
+func (q *qmp) quit() error {
+	q.id++
+	if _, err := fmt.Fprintf(q.conn, "{\"execute\": \"quit\", \"id\": %d}\n", q.id); err != nil {
+		return fmt.Errorf("QMP quit on %s: %w", q.path, err)
+	}
+	q.r.ReadBytes('\n') // the reply, an event or the reset: all mean it is going
+	return nil
+}

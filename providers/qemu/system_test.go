@@ -1,0 +1,306 @@
+package qemu
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/labform/labform/internal/systest"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// vmLab is a lab of the test's own with the real QEMU provider. Cleanup
+// destroys it through labform, then kills by pid (from the pidfiles in
+// the lab's own working directory, never by name) and removes the lab
+// namespace.
+type vmLab struct {
+	*systest.Lab
+	prov *Provider
+}
+
+func newVMLab(t testing.TB, tag string) *vmLab {
+	systest.Require(t, "qemu-system-x86_64", "qemu-img", "ip")
+	prov := New()
+	l := &vmLab{Lab: systest.NewLab(t, fmt.Sprintf("lfq%d%s", os.Getpid()%100000, tag), prov), prov: prov}
+	t.Cleanup(func() {
+		l.DestroyQuietly()
+		pids, _ := filepath.Glob(filepath.Join(l.Dir, ".labform", "qemu", "*", pidFile))
+		for _, f := range pids {
+			b, _ := os.ReadFile(f)
+			var pid int
+			fmt.Sscan(string(b), &pid)
+			if start, ok := procStart(pid); ok && pid > 1 {
+				t.Logf("cleanup: killing QEMU pid %d left by the test", pid)
+				kill(pid, start)
+			}
+		}
+		labnet.DeleteNetns(labnet.LabNetns(l.Name))
+	})
+	return l
+}
+
+// value is an instance's value in state.
+func (l *vmLab) value(addr string) cty.Value {
+	l.T.Helper()
+	rec, err := l.Store.Get(addr)
+	if err != nil || rec == nil {
+		l.T.Fatalf("%s is not in state (%v)", addr, err)
+	}
+	v, _, err := planner.DecodeRecord(l.Reg, rec.Type, rec.Provider, rec.Value)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	return v
+}
+
+func (l *vmLab) pid(addr string) int { return num(l.value(addr), "pid") }
+
+// status asks the VM's QMP socket directly.
+func (l *vmLab) status(addr string) string {
+	l.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q, err := dialQMP(ctx, l.value(addr).GetAttr("qmp_socket").AsString())
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	defer q.Close()
+	st, err := q.status()
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	return st
+}
+
+func (l *vmLab) change(p *planner.Plan, addr string) *planner.Change {
+	for _, c := range p.Changes {
+		if c.Addr.String() == addr {
+			return c
+		}
+	}
+	return nil
+}
+
+// taps lists the interfaces of the lab namespace.
+func (l *vmLab) taps() map[string]bool {
+	links, err := labnet.Links(labnet.LabNetns(l.Name))
+	if err != nil {
+		return map[string]bool{}
+	}
+	delete(links, "lo")
+	return links
+}
+
+func diskless(memory int, state string) string {
+	return fmt.Sprintf(`
+vm "a" {
+  provider = qemu
+  accel    = "tcg"
+  memory   = %d
+  adapters = 2
+  console  = "telnet"
+  state    = %q
+}
+`, memory, state)
+}
+
+// TestSystem_lifecycle: start, QMP running, console and taps in place;
+// pause and resume in place (same pid); a memory change restarts (new
+// pid); a killed QEMU is drift that apply repairs; destroy leaves no
+// process, tap or file.
+func TestSystem_lifecycle(t *testing.T) {
+	l := newVMLab(t, "l")
+	const a = "vm.a"
+	l.Write(diskless(64, "running"))
+	l.Apply(planner.NormalMode)
+	pid := l.pid(a)
+	if st := l.status(a); st != "running" {
+		t.Fatalf("QMP status %q, want running", st)
+	}
+	port := num(l.value(a), "console_port")
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second); err != nil {
+		t.Errorf("the telnet console on port %d does not answer from the host: %v", port, err)
+	} else {
+		c.Close()
+	}
+	taps := l.taps()
+	for n := 0; n < 2; n++ {
+		if name := labnet.PortName(l.Dir, a, n); !taps[name] {
+			t.Errorf("tap %s (port %d) is not in the lab namespace: %v", name, n, taps)
+		}
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("not converged after create:\n%s", render.Plan(plan, false))
+	}
+
+	for _, st := range []string{"paused", "running"} {
+		l.Write(diskless(64, st))
+		_, plan := l.Plan(planner.NormalMode)
+		if c := l.change(plan, a); c == nil || c.Action != planner.Update || c.Cost != 1 {
+			t.Fatalf("state %s: want an in-place update:\n%s", st, render.Plan(plan, false))
+		}
+		l.Apply(planner.NormalMode)
+		if got := l.pid(a); got != pid {
+			t.Fatalf("state %s: the pid changed from %d to %d; in place means the same process", st, pid, got)
+		}
+		if got := l.status(a); got != st {
+			t.Fatalf("QMP status %q, want %q", got, st)
+		}
+	}
+
+	l.Write(diskless(96, "running"))
+	_, plan := l.Plan(planner.NormalMode)
+	if c := l.change(plan, a); c == nil || c.Action != planner.Update || c.Cost.String() != "restart" {
+		t.Fatalf("memory change: want a restart:\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.NormalMode)
+	newPid := l.pid(a)
+	if newPid == pid || l.status(a) != "running" {
+		t.Fatalf("memory change: pid %d -> %d, status %s: want a new running process", pid, newPid, l.status(a))
+	}
+	if _, ok := procStart(pid); ok {
+		t.Fatalf("the old QEMU (pid %d) still runs after the restart", pid)
+	}
+
+	syscall.Kill(newPid, syscall.SIGKILL)
+	waitGone(context.Background(), newPid, 0, 5*time.Second)
+	for i := 0; i < 100; i++ {
+		if _, ok := procStart(newPid); !ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, plan = l.Plan(planner.NormalMode)
+	if c := l.change(plan, a); c == nil || c.Action != planner.Create {
+		t.Fatalf("a killed QEMU: want it created again:\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.NormalMode)
+	if l.status(a) != "running" || l.pid(a) == newPid {
+		t.Fatal("apply did not bring the killed VM back")
+	}
+	last := l.pid(a)
+	dir := l.prov.dirOf(a)
+
+	l.Apply(planner.DestroyMode)
+	if _, ok := procStart(last); ok {
+		t.Errorf("destroy left QEMU (pid %d) running", last)
+	}
+	if taps := l.taps(); len(taps) > 0 {
+		t.Errorf("destroy left taps: %v", taps)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("destroy left the working directory %s", dir)
+	}
+	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
+		t.Errorf("destroy left the lab namespace")
+	}
+}
+
+func sum(t testing.TB, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// TestSystem_linkedCloneLeavesBaseUnchanged: the VM writes to a qcow2
+// overlay whose backing file is the base; the base's checksum is the same
+// after the VM ran and after destroy. A missing image is an error that
+// names the disk and the path.
+func TestSystem_linkedCloneLeavesBaseUnchanged(t *testing.T) {
+	l := newVMLab(t, "c")
+	base := filepath.Join(l.Dir, "base.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", base, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	before := sum(t, base)
+	l.Write(`
+vm "c" {
+  provider = qemu
+  accel    = "tcg"
+  memory   = 64
+  image    = "base.qcow2"
+  adapters = 0
+  console  = "none"
+}
+`)
+	l.Apply(planner.NormalMode)
+	overlay := filepath.Join(l.prov.dirOf("vm.c"), "hda.qcow2")
+	out, err := exec.Command("qemu-img", "info", "-U", overlay).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "backing file: "+base) {
+		t.Fatalf("the overlay %s does not have the base as backing file: %v\n%s", overlay, err, out)
+	}
+	if l.status("vm.c") != "running" {
+		t.Fatal("the VM does not run")
+	}
+	if got := sum(t, base); got != before {
+		t.Fatal("the base image changed while the VM ran")
+	}
+	l.Apply(planner.DestroyMode)
+	if got := sum(t, base); got != before {
+		t.Fatal("the base image changed with destroy")
+	}
+
+	l.Write(`
+vm "missing" {
+  provider = qemu
+  accel    = "tcg"
+  image    = "images/nope.qcow2"
+  adapters = 0
+}
+`)
+	p, plan := l.Plan(planner.NormalMode)
+	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if res == nil || res.Err() == nil || !strings.Contains(res.Err().Error(), "disk hda image") || !strings.Contains(res.Err().Error(), filepath.Join(l.Dir, "images/nope.qcow2")) {
+		t.Fatalf("a missing image: want an error naming disk hda and the path, got %v", res.Err())
+	}
+}
+
+// TestSystem_fortyAdaptersAndStartErrors: forty adapters (PCI bridges)
+// start; a QEMU that refuses its arguments gives the end of its log.
+func TestSystem_fortyAdaptersAndStartErrors(t *testing.T) {
+	l := newVMLab(t, "f")
+	l.Write(`
+vm "many" {
+  provider = qemu
+  accel    = "tcg"
+  memory   = 64
+  adapters = 40
+  console  = "none"
+}
+`)
+	l.Apply(planner.NormalMode)
+	if st := l.status("vm.many"); st != "running" {
+		t.Fatalf("status %q", st)
+	}
+	if n := len(l.taps()); n != 40 {
+		t.Fatalf("%d taps in the lab namespace, want 40", n)
+	}
+	l.Write(`
+vm "many" {
+  provider   = qemu
+  accel      = "tcg"
+  memory     = 64
+  adapters   = 40
+  console    = "none"
+  extra_args = "-device no-such-device-model"
+}
+`)
+	p, plan := l.Plan(planner.NormalMode)
+	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if res == nil || res.Err() == nil || !strings.Contains(res.Err().Error(), "no-such-device-model") || !strings.Contains(res.Err().Error(), logFile) {
+		t.Fatalf("want QEMU's own complaint from the end of qemu.log, got %v", res.Err())
+	}
+}
