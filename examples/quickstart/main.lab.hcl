@@ -1,8 +1,7 @@
 # A small lab: one QEMU router with a busybox container on each of its
 # ports, the containers also on a shared LAN, and a firewall chain on the
-# first host. The containers, the LAN and the chain apply today (make demo
-# builds the rootfs); the VM and its uplinks wait for the QEMU provider
-# (issue 6).
+# first host. make demo builds the containers' rootfs and applies it all.
+# The router is diskless (give it an image to boot a real router OS).
 
 lab {
   name = "quickstart"

@@ -17,6 +17,7 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/labform/labform/providers/link"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -302,5 +303,69 @@ vm "many" {
 	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
 	if res == nil || res.Err() == nil || !strings.Contains(res.Err().Error(), "no-such-device-model") || !strings.Contains(res.Err().Error(), logFile) {
 		t.Fatalf("want QEMU's own complaint from the end of qemu.log, got %v", res.Err())
+	}
+}
+
+// TestSystem_tapsJoinLinks: a link joins a VM's tap like any
+// port, and after the VM restarts (new taps) the link joins the new ones.
+func TestSystem_tapsJoinLinks(t *testing.T) {
+	l := newVMLab(t, "k")
+	l.Reg.Register(link.New())
+	lab := func(memory int) string {
+		return fmt.Sprintf(`
+vm "a" {
+  provider = qemu
+  accel    = "tcg"
+  memory   = %d
+  adapters = 1
+  console  = "none"
+}
+vm "b" {
+  provider = qemu
+  accel    = "tcg"
+  memory   = 64
+  adapters = 1
+  console  = "none"
+}
+link "ab" {
+  endpoints = [vm.a.port[0], vm.b.port[0]]
+}
+`, memory)
+	}
+	joined := func(when string) {
+		t.Helper()
+		h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ns.Close()
+		defer h.Close()
+		masters := map[int]bool{}
+		for _, node := range []string{"vm.a", "vm.b"} {
+			tap, err := h.LinkByName(labnet.PortName(l.Dir, node, 0))
+			if err != nil {
+				t.Fatalf("%s: %s's tap: %v", when, node, err)
+			}
+			if tap.Attrs().MasterIndex == 0 {
+				t.Fatalf("%s: %s's tap is on no bridge", when, node)
+			}
+			masters[tap.Attrs().MasterIndex] = true
+		}
+		if len(masters) != 1 {
+			t.Fatalf("%s: the two taps are on different bridges", when)
+		}
+	}
+	l.Write(lab(64))
+	l.Apply(planner.NormalMode)
+	joined("after create")
+	pidB := l.pid("vm.b")
+	l.Write(lab(96))
+	l.Apply(planner.NormalMode)
+	joined("after vm.a restarted")
+	if l.pid("vm.b") != pidB {
+		t.Fatal("restarting vm.a restarted vm.b")
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
 	}
 }
