@@ -90,30 +90,53 @@ func HandleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
 // AddPorts creates a veth pair per port: eth<n> in the container's
 // namespace, labSide(n) in the lab's, both up.
 func AddPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
-	labH, _, err := HandleIn(labNetns)
-	if err != nil {
-		return err
-	}
-	defer labH.Close()
 	ctrH, ctrNs, err := HandleIn(ctrNetns)
 	if err != nil {
 		return err
 	}
 	defer ctrH.Close()
 	defer ctrNs.Close()
+	return addPairs(ctrH, ctrNs, labNetns, ports, labSide, func(n int) string { return fmt.Sprintf("eth%d", n) })
+}
+
+// AddHostPorts creates a veth pair per port between the host's namespace
+// (hostSide(n), where a VirtualBox bridged adapter attaches) and the
+// lab's (labSide(n), which links join), both up.
+func AddHostPorts(labNetns string, ports int, labSide, hostSide func(int) string) error {
+	runtime.LockOSThread()
+	hostNs, err := netns.Get()
+	runtime.UnlockOSThread()
+	if err != nil {
+		return err
+	}
+	defer hostNs.Close()
+	h, err := netlink.NewHandleAt(hostNs)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return addPairs(h, hostNs, labNetns, ports, labSide, hostSide)
+}
+
+func addPairs(otherH *netlink.Handle, otherNs netns.NsHandle, labNetns string, ports int, labSide, otherSide func(int) string) error {
+	labH, _, err := HandleIn(labNetns)
+	if err != nil {
+		return err
+	}
+	defer labH.Close()
 	for n := 0; n < ports; n++ {
-		name := labSide(n)
+		name, peer := labSide(n), otherSide(n)
 		if old, err := labH.LinkByName(name); err == nil {
 			labH.LinkDel(old) // left by an interrupted create
 		}
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: fmt.Sprintf("eth%d", n), PeerNamespace: netlink.NsFd(int(ctrNs))}
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer, PeerNamespace: netlink.NsFd(int(otherNs))}
 		if err := labH.LinkAdd(veth); err != nil {
-			return fmt.Errorf("creating port %d (veth %s <-> eth%d): %w", n, name, n, err)
+			return fmt.Errorf("creating port %d (veth %s <-> %s): %w", n, name, peer, err)
 		}
 		for _, side := range []struct {
 			h    *netlink.Handle
 			name string
-		}{{labH, name}, {ctrH, fmt.Sprintf("eth%d", n)}} {
+		}{{labH, name}, {otherH, peer}} {
 			l, err := side.h.LinkByName(side.name)
 			if err == nil {
 				err = side.h.LinkSetUp(l)

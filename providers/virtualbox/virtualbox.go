@@ -3,20 +3,31 @@
 package virtualbox
 
 import (
+	"sync"
+	"time"
+
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
 // Provider serves vm resources with provider = virtualbox.
 type Provider struct {
-	providers.Unimplemented
+	lab providers.Lab
+	vb  vbox
+
+	once     sync.Once
+	props    map[string]string // list systemproperties, read once
+	propsErr error
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider  = (*Provider)(nil)
+	_ providers.Validator = (*Provider)(nil)
+)
 
 // New returns the virtualbox provider.
 func New() *Provider {
-	return &Provider{providers.Unimplemented{ProviderName: "virtualbox", Issue: "issue 7"}}
+	return &Provider{vb: vbox{path: "VBoxManage", retries: 5, backoff: 100 * time.Millisecond}}
 }
 
 func (p *Provider) Name() string    { return "virtualbox" }
@@ -36,6 +47,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	attrs["headless"] = providers.OptionalDefault(cty.True, R, "start without a window")
 	attrs["adapter_start_index"] = providers.OptionalDefault(cty.NumberIntVal(0), R, "the first NIC labform uses")
 	attrs["state"].Description = "running, stopped, paused or saved"
+	attrs["shutdown_timeout"] = providers.OptionalDefault(cty.NumberIntVal(30), providers.InPlace, "seconds an ACPI shutdown may take before a power off")
 	return map[string]*providers.Schema{"vm": {
 		Block:       providers.Block{Attributes: attrs},
 		PortsAttr:   "adapters",

@@ -1,0 +1,502 @@
+package virtualbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// nicTypes maps adapter_type to VBoxManage's --nictype values: GNS3's
+// names, or the values themselves.
+var nicTypes = map[string]string{
+	"Am79C970A": "Am79C970A", "PCnet-PCI II (Am79C970A)": "Am79C970A",
+	"Am79C973": "Am79C973", "PCnet-FAST III (Am79C973)": "Am79C973",
+	"82540EM": "82540EM", "Intel PRO/1000 MT Desktop (82540EM)": "82540EM",
+	"82543GC": "82543GC", "Intel PRO/1000 T Server (82543GC)": "82543GC",
+	"82545EM": "82545EM", "Intel PRO/1000 MT Server (82545EM)": "82545EM",
+	"virtio": "virtio", "Paravirtualized Network (virtio-net)": "virtio",
+}
+
+var vmStates = map[string]bool{"running": true, "paused": true, "stopped": true, "saved": true}
+
+func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
+	p.lab = req.Lab
+	if v := req.Config; !v.IsNull() {
+		if s := providers.String(v, "vboxmanage"); s != "" {
+			p.vb.path = s
+		}
+	}
+	return nil
+}
+
+func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
+	if typ != "vm" || !v.IsWhollyKnown() {
+		return nil
+	}
+	var errs []*providers.AttrError
+	if t := providers.String(v, "adapter_type"); t != "" && nicTypes[t] == "" {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_type"), Summary: "Unknown adapter type",
+			Detail: fmt.Sprintf("%q: VirtualBox's types are Am79C970A, Am79C973, 82540EM, 82543GC, 82545EM and virtio.", t)})
+	}
+	if s := providers.String(v, "state"); !vmStates[s] {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("state"), Summary: "Invalid state",
+			Detail: fmt.Sprintf("%q: running, paused, stopped or saved.", s)})
+	}
+	if m := providers.String(v, "mac_address"); m != "" {
+		if _, err := net.ParseMAC(m); err != nil {
+			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("mac_address"), Summary: "Invalid MAC address", Detail: err.Error()})
+		}
+	}
+	if n := num(v, "adapter_start_index"); n < 0 {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_start_index"), Summary: "Invalid adapter_start_index", Detail: "0 or more."})
+	}
+	if c := providers.String(v, "console"); c != "telnet" && c != "none" {
+		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("console"), Summary: "Unsupported console",
+			Detail: fmt.Sprintf("%q: a VirtualBox VM's console is its serial port on a pipe (telnet) or none.", c)})
+	}
+	return errs
+}
+
+func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
+
+// vmName is the clone's VirtualBox name: the lab's and the address.
+func (p *Provider) vmName(addr string) string { return p.lab.Name + "-" + addr }
+
+func (p *Provider) hash(addr string) string {
+	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + addr))
+	return hex.EncodeToString(h[:6])
+}
+
+// hostPort is the host end of port n's veth pair, which the bridged
+// adapter attaches to; the lab end is labnet.PortName, which links join.
+func (p *Provider) hostPort(addr string, n int) string {
+	return "lfh" + strings.TrimPrefix(labnet.PortPrefix(p.lab.Dir, addr), "lfp") + strconv.Itoa(n)
+}
+
+func (p *Provider) pipe(addr string) string {
+	return filepath.Join(p.lab.WorkDir, p.hash(addr)+".pipe")
+}
+
+// checkAPI reads the system properties once and refuses VirtualBox
+// before 4.3 (API version 4_3), as GNS3 does.
+func (p *Provider) checkAPI(ctx context.Context) error {
+	p.once.Do(func() {
+		out, err := p.vb.run(ctx, "list", "systemproperties")
+		if err != nil {
+			p.propsErr = err
+			return
+		}
+		p.props = systemProperties(out)
+		api := p.props["API version"]
+		f, err := strconv.ParseFloat(strings.Replace(api, "_", ".", 1), 64)
+		if err != nil || f < 4.3 {
+			p.propsErr = fmt.Errorf("VirtualBox's API version is %q; labform needs 4.3 or later", api)
+		}
+	})
+	return p.propsErr
+}
+
+// maxAdapters is the chipset's NIC count: 8 for piix3, and for ich9 what
+// VirtualBox reports.
+func (p *Provider) maxAdapters(chipset string) int {
+	if chipset == "ich9" {
+		if n, err := strconv.Atoi(p.props["Maximum ICH9 Network Adapter count"]); err == nil {
+			return n
+		}
+		return 36
+	}
+	return 8
+}
+
+func (p *Provider) info(ctx context.Context, name string) (machineInfo, error) {
+	out, err := p.vb.run(ctx, "showvminfo", name, "--machinereadable")
+	if err != nil {
+		return nil, err
+	}
+	return parseMachineReadable(out), nil
+}
+
+func isNotFound(err error) bool {
+	var ve *vboxError
+	return errors.As(err, &ve) && ve.notFound()
+}
+
+// settings are modifyvm's arguments for the value: memory, cpus, the
+// serial console on a pipe, and each adapter bridged to its port's host
+// veth, cable connected.
+func (p *Provider) settings(addr string, v cty.Value) []string {
+	a := []string{"--memory", strconv.Itoa(num(v, "memory")), "--cpus", strconv.Itoa(num(v, "cpus"))}
+	if providers.String(v, "console") == "none" {
+		a = append(a, "--uart1", "off")
+	} else {
+		a = append(a, "--uart1", "0x3F8", "4", "--uartmode1", "server", p.pipe(addr))
+	}
+	typ := nicTypes[providers.String(v, "adapter_type")]
+	if typ == "" {
+		typ = "82540EM"
+	}
+	macs := p.macs(v)
+	for i := 0; i < num(v, "adapters"); i++ {
+		k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
+		a = append(a, "--nic"+k, "bridged", "--nictype"+k, typ, "--bridgeadapter"+k, p.hostPort(addr, i), "--cableconnected"+k, "on")
+		if macs != nil {
+			a = append(a, "--macaddress"+k, macs[i])
+		}
+	}
+	return a
+}
+
+// macs: adapter n gets base + n, in VirtualBox's form (12 hex digits);
+// nil leaves VirtualBox's own.
+func (p *Provider) macs(v cty.Value) []string {
+	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
+	if err != nil {
+		return nil
+	}
+	var b uint64
+	for _, x := range hw {
+		b = b<<8 | uint64(x)
+	}
+	out := make([]string, num(v, "adapters"))
+	for i := range out {
+		out[i] = fmt.Sprintf("%012X", (b+uint64(i))&(1<<48-1))
+	}
+	return out
+}
+
+// ports makes sure each port's veth pair exists: host end for the
+// bridged adapter, lab end for links.
+func (p *Provider) ports(addr string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	labNS := labnet.LabNetns(p.lab.Name)
+	labnet.Lock()
+	defer labnet.Unlock()
+	if err := labnet.EnsureNetns(labNS); err != nil {
+		return err
+	}
+	links, err := labnet.Links(labNS)
+	if err != nil {
+		return err
+	}
+	missing := false
+	for i := 0; i < n; i++ {
+		if _, err := net.InterfaceByName(p.hostPort(addr, i)); err != nil || !links[labnet.PortName(p.lab.Dir, addr, i)] {
+			missing = true
+		}
+	}
+	if !missing {
+		return nil
+	}
+	if err := labnet.DeletePorts(labNS, labnet.PortPrefix(p.lab.Dir, addr)); err != nil {
+		return err
+	}
+	return labnet.AddHostPorts(labNS, n, func(i int) string { return labnet.PortName(p.lab.Dir, addr, i) },
+		func(i int) string { return p.hostPort(addr, i) })
+}
+
+func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	if err := p.checkAPI(ctx); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+	}
+	v, name := req.Planned, p.vmName(req.Addr)
+	tpl := providers.String(v, "template")
+	info, err := p.info(ctx, tpl)
+	if err != nil {
+		if isNotFound(err) {
+			err = fmt.Errorf("template %q is not a registered VirtualBox VM (see VBoxManage list vms): %w", tpl, err)
+		}
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+	}
+	first, n := num(v, "adapter_start_index"), num(v, "adapters")
+	if max := p.maxAdapters(info["chipset"]); first+n > max {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: adapters %d from index %d need %d NICs; the %s chipset of %q has %d: %w",
+			req.Addr, n, first, first+n, info["chipset"], tpl, max, providers.ErrNothingDone)
+	}
+	clone := []string{"clonevm", tpl}
+	if !v.GetAttr("linked_clone").False() {
+		snap := info["CurrentSnapshotName"]
+		if snap == "" {
+			snap = "labform-base"
+			if _, err := p.vb.run(ctx, "snapshot", tpl, "take", snap); err != nil {
+				return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+			}
+		}
+		clone = append(clone, "--snapshot", snap, "--options", "link")
+	}
+	clone = append(clone, "--name", name, "--register")
+	if _, err := p.vb.run(ctx, clone...); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+	}
+	for _, step := range [][]string{
+		{"setextradata", name, "labform/lab", p.lab.Dir},
+		{"setextradata", name, "labform/address", req.Addr},
+		{"snapshot", name, "take", "reset"},
+	} {
+		if _, err := p.vb.run(ctx, step...); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+	}
+	if err := p.ports(req.Addr, n); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+	}
+	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(req.Addr, v)...)...); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	if err := p.setState(ctx, name, "poweroff", v); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	return p.readBack(ctx, req.Addr, v)
+}
+
+// readBack is the value after an apply, as showvminfo tells it.
+func (p *Provider) readBack(ctx context.Context, addr string, v cty.Value) (providers.ApplyResponse, error) {
+	resp, err := p.Read(ctx, providers.ReadRequest{Type: "vm", Addr: addr, Prior: v})
+	if err != nil {
+		return providers.ApplyResponse{}, err
+	}
+	if resp.State.IsNull() {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, p.vmName(addr))
+	}
+	return providers.ApplyResponse{State: resp.State}, nil
+}
+
+// liveState maps VirtualBox's VMState to labform's states.
+func liveState(vmState string) string {
+	switch vmState {
+	case "poweroff", "aborted":
+		return "stopped"
+	case "running", "paused", "saved":
+		return vmState
+	}
+	return vmState // starting, stopping, ...: shown as they are
+}
+
+// setState takes the VM from VirtualBox's state to the value's.
+func (p *Provider) setState(ctx context.Context, name, from string, v cty.Value) error {
+	want := providers.String(v, "state")
+	typ := "gui"
+	if v.GetAttr("headless").True() {
+		typ = "headless"
+	}
+	run := func(args ...string) error { _, err := p.vb.run(ctx, args...); return err }
+	cur := liveState(from)
+	if cur == want {
+		return nil
+	}
+	switch want {
+	case "running":
+		if cur == "paused" {
+			return run("controlvm", name, "resume")
+		}
+		return run("startvm", name, "--type", typ)
+	case "paused":
+		if cur != "running" {
+			if err := run("startvm", name, "--type", typ); err != nil {
+				return err
+			}
+		}
+		return run("controlvm", name, "pause")
+	case "saved":
+		if cur == "stopped" {
+			if err := run("startvm", name, "--type", typ); err != nil {
+				return err
+			}
+		}
+		return run("controlvm", name, "savestate")
+	case "stopped":
+		return p.powerOff(ctx, name, from, num(v, "shutdown_timeout"))
+	}
+	return fmt.Errorf("unknown state %q", want)
+}
+
+// powerOff stops a VM: a saved state is discarded; a running VM gets the
+// ACPI power button and shutdown_timeout seconds, then a hard power off.
+func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int) error {
+	switch from {
+	case "saved":
+		_, err := p.vb.run(ctx, "discardstate", name)
+		return err
+	case "running":
+		if _, err := p.vb.run(ctx, "controlvm", name, "acpipowerbutton"); err == nil {
+			deadline := time.Now().Add(time.Duration(timeout) * time.Second)
+			for {
+				info, err := p.info(ctx, name)
+				if err == nil && liveState(info["VMState"]) == "stopped" {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		fallthrough
+	case "paused":
+		_, err := p.vb.run(ctx, "controlvm", name, "poweroff")
+		return err
+	}
+	return nil
+}
+
+func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	name, v := p.vmName(req.Addr), req.Planned
+	info, err := p.info(ctx, name)
+	if err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	if err := p.ports(req.Addr, num(v, "adapters")); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+	}
+	from := info["VMState"]
+	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(req.Addr, v, info) {
+		// modifyvm needs a powered-off machine: stop it first, and never
+		// send modifyvm to a running one.
+		if liveState(from) != "stopped" {
+			if err := p.powerOff(ctx, name, from, num(req.Prior, "shutdown_timeout")); err != nil {
+				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			}
+			from = "poweroff"
+		}
+		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(req.Addr, v)...)...); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+	} else if !p.wired(req.Addr, v, info) {
+		// A running VM is rewired in place: controlvm, no restart.
+		for i := 0; i < num(v, "adapters"); i++ {
+			k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
+			if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", p.hostPort(req.Addr, i)); err != nil {
+				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			}
+			if _, err := p.vb.run(ctx, "controlvm", name, "setlinkstate"+k, "on"); err != nil {
+				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			}
+		}
+	}
+	if err := p.setState(ctx, name, from, v); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	return p.readBack(ctx, req.Addr, v)
+}
+
+// wired reports whether every adapter is bridged to its port's host veth
+// with the cable connected, and the veth is there.
+func (p *Provider) wired(addr string, v cty.Value, info machineInfo) bool {
+	return len(p.miswired(addr, v, info)) == 0
+}
+
+func (p *Provider) miswired(addr string, v cty.Value, info machineInfo) []string {
+	var bad []string
+	for i := 0; i < num(v, "adapters"); i++ {
+		k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
+		host := p.hostPort(addr, i)
+		switch {
+		case info["nic"+k] != "bridged" || info["bridgeadapter"+k] != host:
+			bad = append(bad, "nic"+k+" not bridged to "+host)
+		case info["cableconnected"+k] != "on":
+			bad = append(bad, "nic"+k+" cable disconnected")
+		default:
+			if _, err := net.InterfaceByName(host); err != nil {
+				bad = append(bad, "port "+host+" missing")
+			}
+		}
+	}
+	return bad
+}
+
+// Delete powers the clone off, unregisters it with its disks and removes
+// its ports. It checks the clone's extradata first: labform never deletes
+// a VM it did not create, and never the template.
+func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	name := p.vmName(req.Addr)
+	info, err := p.info(ctx, name)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return fmt.Errorf("%s: %w", req.Addr, err)
+	default:
+		out, err := p.vb.run(ctx, "getextradata", name, "labform/address")
+		if err != nil {
+			return fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		if strings.TrimSpace(strings.TrimPrefix(out, "Value:")) != req.Addr {
+			return fmt.Errorf("%s: the VirtualBox VM %q is not marked as this lab's %s (getextradata labform/address says %q); labform leaves it alone", req.Addr, name, req.Addr, strings.TrimSpace(out))
+		}
+		switch info["VMState"] {
+		case "running", "paused":
+			if _, err := p.vb.run(ctx, "controlvm", name, "poweroff"); err != nil {
+				return fmt.Errorf("%s: %w", req.Addr, err)
+			}
+		case "saved":
+			if _, err := p.vb.run(ctx, "discardstate", name); err != nil {
+				return fmt.Errorf("%s: %w", req.Addr, err)
+			}
+		}
+		if _, err := p.vb.run(ctx, "unregistervm", name, "--delete"); err != nil {
+			return fmt.Errorf("%s: %w", req.Addr, err)
+		}
+	}
+	labnet.Lock()
+	defer labnet.Unlock()
+	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(p.lab.Dir, req.Addr)); err != nil {
+		return fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	os.Remove(p.pipe(req.Addr))
+	labnet.RemoveLabIfEmpty(p.lab.Name)
+	return nil
+}
+
+// Read is showvminfo: the VM's state, memory, cpus and NICs. A VM powered
+// off behind labform's back reads as stopped; adapters no longer bridged
+// to their ports are noted next to the state, which apply repairs in
+// place (controlvm while it runs).
+func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	info, err := p.info(ctx, p.vmName(req.Addr))
+	if isNotFound(err) {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
+	}
+	if err != nil {
+		return providers.ReadResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	m := req.Prior.AsValueMap()
+	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
+	m["cpus"] = cty.NumberIntVal(int64(info.int("cpus")))
+	st := liveState(info["VMState"])
+	if bad := p.miswired(req.Addr, req.Prior, info); len(bad) > 0 {
+		st += " (" + strings.Join(bad, "; ") + ")"
+	}
+	m["state"] = cty.StringVal(st)
+	m["pid"] = cty.NullVal(cty.Number)
+	if !m["console_port"].IsKnown() {
+		m["console_port"] = cty.NullVal(cty.Number)
+	}
+	var macs []cty.Value
+	for i := 0; i < num(req.Prior, "adapters"); i++ {
+		k := strconv.Itoa(num(req.Prior, "adapter_start_index") + i + 1)
+		if hw := info["macaddress"+k]; len(hw) == 12 {
+			var parts []string
+			for j := 0; j < 12; j += 2 {
+				parts = append(parts, strings.ToLower(hw[j:j+2]))
+			}
+			macs = append(macs, cty.StringVal(strings.Join(parts, ":")))
+		}
+	}
+	m["mac_addresses"] = cty.ListValEmpty(cty.String)
+	if len(macs) > 0 {
+		m["mac_addresses"] = cty.ListVal(macs)
+	}
+	return providers.ReadResponse{State: cty.ObjectVal(m)}, nil
+}
