@@ -369,3 +369,48 @@ link "ab" {
 		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
 	}
 }
+
+// TestSystem_shutdownThrottleAndPriority: cpu_throttling puts QEMU in a
+// cpu cgroup with its quota, process_priority renices it, and with
+// acpi_shutdown a guest that ignores the power button (this diskless VM
+// has no OS) is quit once shutdown_timeout has passed.
+func TestSystem_shutdownThrottleAndPriority(t *testing.T) {
+	l := newVMLab(t, "s")
+	l.Write(`
+vm "t" {
+  provider         = qemu
+  accel            = "tcg"
+  memory           = 64
+  adapters         = 0
+  console          = "none"
+  cpu_throttling   = 50
+  process_priority = "low"
+  acpi_shutdown    = true
+  shutdown_timeout = 1
+}
+`)
+	l.Apply(planner.NormalMode)
+	pid := l.pid("vm.t")
+	cg := filepath.Join(cpuCgroupRoot, l.prov.cgroupID("vm.t"))
+	if b, err := os.ReadFile(filepath.Join(cg, "cpu.cfs_quota_us")); err != nil || strings.TrimSpace(string(b)) != "50000" {
+		t.Errorf("cpu_throttling = 50: want a quota of 50000us per 100000us in %s, got %q (%v)", cg, b, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs")); !strings.Contains(string(b), fmt.Sprint(pid)) {
+		t.Errorf("QEMU (pid %d) is not in its cpu cgroup %s: %q", pid, cg, b)
+	}
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) < 17 || f[16] != "5" {
+		t.Errorf("process_priority = low: want nice 5, /proc/%d/stat says %v", pid, f[16])
+	}
+	start := time.Now()
+	l.Apply(planner.DestroyMode)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("destroy took %v: with acpi_shutdown it must wait shutdown_timeout (1s) for the guest first", d)
+	}
+	if _, ok := procStart(pid); ok {
+		t.Fatalf("QEMU (pid %d) survived destroy", pid)
+	}
+	if _, err := os.Stat(cg); err == nil {
+		t.Errorf("destroy left the cgroup %s", cg)
+	}
+}
