@@ -41,6 +41,18 @@ func Output(ctx context.Context, nsName string, stdin []byte, cred *syscall.Cred
 func StartIn(nsName string, cmd *exec.Cmd) error { return startIn(nsName, cmd) }
 
 func startIn(nsName string, cmd *exec.Cmd) error {
+	if err := Within(nsName, cmd.Start); err != nil {
+		return fmt.Errorf("%s (in netns %s): %w", strings.Join(cmd.Args, " "), nsName, err)
+	}
+	return nil
+}
+
+// Within runs fn with the calling goroutine's thread inside the named
+// namespace, and puts the thread back. What fn creates there (a child
+// process, a tap's file) belongs to that namespace. If the thread cannot
+// be put back it stays locked, and dies with the goroutine rather than
+// serve others from the wrong namespace.
+func Within(nsName string, fn func() error) error {
 	target, err := netns.GetFromName(nsName)
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", nsName, err)
@@ -57,17 +69,12 @@ func startIn(nsName string, cmd *exec.Cmd) error {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("entering network namespace %s: %w", nsName, err)
 	}
-	startErr := cmd.Start()
+	fnErr := fn()
 	if err := netns.Set(orig); err != nil {
-		// The thread stays locked and dies with the goroutine's end rather
-		// than serve other goroutines from the wrong namespace.
 		return fmt.Errorf("leaving network namespace %s: %w", nsName, err)
 	}
 	runtime.UnlockOSThread()
-	if startErr != nil {
-		return fmt.Errorf("%s (in netns %s): %w", strings.Join(cmd.Args, " "), nsName, startErr)
-	}
-	return nil
+	return fnErr
 }
 
 // CommandError is a command that ran and failed: what was run, where, and

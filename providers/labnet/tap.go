@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 	"unsafe"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,32 +29,16 @@ func OpenTap(nsName, name string) (*os.File, error) {
 }
 
 func openTapIn(nsName, name string) (*os.File, error) {
-	target, err := netns.GetFromName(nsName)
+	var f *os.File
+	err := Within(nsName, func() (err error) {
+		f, err = openTap(name)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("network namespace %s: %w", nsName, err)
-	}
-	defer target.Close()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer orig.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	f, openErr := openTap(name)
-	if err := netns.Set(orig); err != nil {
 		if f != nil {
 			f.Close()
 		}
-		return nil, fmt.Errorf("leaving network namespace %s: %w", nsName, err) // the thread stays locked: it dies
-	}
-	runtime.UnlockOSThread()
-	if openErr != nil {
-		return nil, fmt.Errorf("creating tap %s in %s: %w", name, nsName, openErr)
+		return nil, fmt.Errorf("creating tap %s in %s: %w", name, nsName, err)
 	}
 	h, ns, err := HandleIn(nsName)
 	if err != nil {

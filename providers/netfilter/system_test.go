@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +19,6 @@ import (
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
-	"github.com/vishvananda/netns"
 )
 
 // nfLab is a lab whose chains use target = lab, with a client namespace
@@ -112,24 +110,13 @@ func (l *nfLab) save(tool string) string {
 	return strings.Join(keep, "\n")
 }
 
-// inNetns runs fn with the calling thread in the named namespace:
-// sockets made there stay there.
+// inNetns runs fn inside the named namespace: sockets made there stay
+// there.
 func inNetns(t testing.TB, name string, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, _ := netns.Get()
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
+	if err := labnet.Within(name, func() error { fn(); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	fn()
 }
 
 // listen accepts and closes connections on addr in a namespace until the

@@ -98,8 +98,17 @@ func throttle(id string, pid, pct int) error {
 	return nil
 }
 
-// unthrottle removes the cgroup once its process has gone.
-func unthrottle(id string) { os.Remove(filepath.Join(cpuCgroupRoot, id)) }
+// unthrottle removes the cgroup once its process has gone. A zombie not
+// yet reaped (PID 1 here is slow at it) keeps the cgroup busy for a
+// while, so removal is retried for a few seconds.
+func unthrottle(id string) {
+	dir := filepath.Join(cpuCgroupRoot, id)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := os.Remove(dir); err == nil || os.IsNotExist(err) || time.Now().After(deadline) {
+			return
+		}
+	}
+}
 
 // kill sends SIGKILL to the process if it is still the one that started
 // at start.

@@ -35,7 +35,13 @@ func newVMLab(t testing.TB, tag string) *vmLab {
 	prov := New()
 	l := &vmLab{Lab: systest.NewLab(t, fmt.Sprintf("lfq%d%s", os.Getpid()%100000, tag), prov), prov: prov}
 	t.Cleanup(func() {
+		recs, _ := l.Store.Resources() // before destroy: what might need removing by hand
 		l.DestroyQuietly()
+		defer func() {
+			for addr := range recs {
+				unthrottle(prov.cgroupID(addr))
+			}
+		}()
 		pids, _ := filepath.Glob(filepath.Join(l.Dir, ".labform", "qemu", "*", pidFile))
 		for _, f := range pids {
 			b, _ := os.ReadFile(f)
