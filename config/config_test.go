@@ -3,17 +3,15 @@ package config_test
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/providers/all"
 )
-
-var errorMarker = regexp.MustCompile(`# ERROR: (.*)$`)
 
 // TestInvalidFiles loads each file of testdata/config/invalid as a lab
 // and compares the errors, by line, with the file's "# ERROR: summary"
@@ -29,12 +27,7 @@ func TestInvalidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[int]string{}
-			for i, line := range strings.Split(string(src), "\n") {
-				if m := errorMarker.FindStringSubmatch(line); m != nil {
-					want[i+1] = m[1]
-				}
-			}
+			want := golden.Markers(src)
 			diags := loadAndEval(t, f, src)
 			got := map[int]string{}
 			for _, d := range diags {

@@ -2,12 +2,12 @@ package container_test
 
 import (
 	"encoding/json"
-	"github.com/labform/labform/internal/golden"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/labform/labform/internal/golden"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -60,18 +60,11 @@ func TestSpecGolden(t *testing.T) {
 	}
 }
 
-var errorMarker = regexp.MustCompile(`# ERROR: (.*)$`)
-
 // TestValidateCatchesSpecMistakes: mistakes that only the OCI translation
 // can see are validate-time diagnostics on the right line.
 func TestValidateCatchesSpecMistakes(t *testing.T) {
 	src, _ := os.ReadFile("../../testdata/container/invalid.lab.hcl")
-	want := map[int]string{}
-	for i, line := range strings.Split(string(src), "\n") {
-		if m := errorMarker.FindStringSubmatch(line); m != nil {
-			want[i+1] = m[1]
-		}
-	}
+	want := golden.Markers(src)
 	_, diags := evalLab(t, "invalid.lab.hcl")
 	got := map[int]string{}
 	for _, d := range diags {
@@ -81,16 +74,7 @@ func TestValidateCatchesSpecMistakes(t *testing.T) {
 		}
 		got[d.Subject.Start.Line] = d.Summary
 	}
-	for line, s := range want {
-		if got[line] != s {
-			t.Errorf("line %d: got %q, want %q", line, got[line], s)
-		}
-	}
-	for line, s := range got {
-		if _, ok := want[line]; !ok {
-			t.Errorf("unexpected error on line %d: %s", line, s)
-		}
-	}
+	golden.CheckLines(t, got, want)
 	var texts []string
 	for _, d := range diags {
 		texts = append(texts, d.Detail)

@@ -2,11 +2,11 @@ package link
 
 import (
 	"encoding/json"
-	"github.com/labform/labform/internal/golden"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/labform/labform/internal/golden"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -66,18 +66,11 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-var marker = regexp.MustCompile(`# ERROR: (.*)$`)
-
 // TestValidateLinks: too few endpoints, a port in two links, a bad rate
 // and a port a node does not have are validate-time errors on their line.
 func TestValidateLinks(t *testing.T) {
 	src, _ := os.ReadFile("../../testdata/link/invalid.lab.hcl")
-	want := map[int]string{}
-	for i, line := range strings.Split(string(src), "\n") {
-		if m := marker.FindStringSubmatch(line); m != nil {
-			want[i+1] = m[1]
-		}
-	}
+	want := golden.Markers(src)
 	reg := providers.NewRegistry()
 	reg.Register(container.New())
 	reg.Register(New())
@@ -98,16 +91,7 @@ func TestValidateLinks(t *testing.T) {
 			got[dg.Subject.Start.Line] = dg.Summary
 		}
 	}
-	for line, s := range want {
-		if got[line] != s {
-			t.Errorf("line %d: got %q, want %q", line, got[line], s)
-		}
-	}
-	for line, s := range got {
-		if _, ok := want[line]; !ok {
-			t.Errorf("unexpected error on line %d: %s", line, s)
-		}
-	}
+	golden.CheckLines(t, got, want)
 }
 
 func validateWithout(t *testing.T, reg *providers.Registry, src, drop string) hcl.Diagnostics {

@@ -3,13 +3,13 @@ package netfilter
 import (
 	"bytes"
 	"fmt"
-	"github.com/labform/labform/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/labform/labform/internal/golden"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -61,17 +61,10 @@ func TestRestoreGolden(t *testing.T) {
 	golden.Check(t, "../../testdata/netfilter/restore.golden", b.Bytes())
 }
 
-var marker = regexp.MustCompile(`# ERROR: (.*)$`)
-
 // TestValidateChains: every value is checked before anything is rendered.
 func TestValidateChains(t *testing.T) {
 	src, _ := os.ReadFile("../../testdata/netfilter/invalid.lab.hcl")
-	want := map[int]string{}
-	for i, line := range strings.Split(string(src), "\n") {
-		if m := marker.FindStringSubmatch(line); m != nil {
-			want[i+1] = m[1]
-		}
-	}
+	want := golden.Markers(src)
 	_, diags := evalFile(t, "invalid.lab.hcl")
 	got := map[int]string{}
 	for _, d := range diags {
@@ -79,16 +72,7 @@ func TestValidateChains(t *testing.T) {
 			got[d.Subject.Start.Line] = d.Summary
 		}
 	}
-	for line, s := range want {
-		if got[line] != s {
-			t.Errorf("line %d: got %q, want %q", line, got[line], s)
-		}
-	}
-	for line, s := range got {
-		if _, ok := want[line]; !ok {
-			t.Errorf("unexpected error on line %d: %s", line, s)
-		}
-	}
+	golden.CheckLines(t, got, want)
 }
 
 // TestSystem_restoreReplacesAtomically feeds the rendered input to the
