@@ -9,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labform/labform/internal/golden"
-
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
