@@ -100,13 +100,7 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		return d, diags
 	}
 	base := d.baseVariables()
-	for _, name := range sortedAttrKeys(l.Providers) {
-		pc := l.Providers[name]
-		ctx := d.contextFor(base, pc.Content.exprs(), nil)
-		v, dd := evalContent(pc.Content, l.Registry.ConfigSchema(name), ctx, nil, &marks{deps: map[addr.Instance]bool{}})
-		diags = append(diags, dd...)
-		d.Providers[name] = v
-	}
+	diags = append(diags, d.evalProviders(base)...)
 	for _, it := range order {
 		if it.local != "" {
 			lc := l.Locals[it.local]

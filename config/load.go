@@ -183,6 +183,11 @@ func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
 	if err != nil {
 		return nil, hcl.Diagnostics{sourceless("Invalid lab directory", err.Error())}
 	}
+	// The lab is known by its real directory: reached through a symlink,
+	// it is the same lab.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
 	files, err := LabFiles(abs)
 	if err != nil {
 		return nil, hcl.Diagnostics{sourceless("Cannot read the lab directory", err.Error())}
@@ -454,6 +459,10 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 	content, diags := b.Body.Content(lifecycleSchema)
 	if a, ok := content.Attributes["create_before_destroy"]; ok {
 		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { lc.CreateBeforeDestroy = x.True() })...)
+		if lc.CreateBeforeDestroy && schema.Singleton != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "create_before_destroy is not possible here",
+				Detail: schema.Singleton + " Remove create_before_destroy: the old object is destroyed before the new one is created.", Subject: a.Range.Ptr()})
+		}
 	}
 	if a, ok := content.Attributes["prevent_destroy"]; ok {
 		diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { lc.PreventDestroy = x.True() })...)

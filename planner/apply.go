@@ -169,6 +169,14 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if d := p.saveRefresh(plan); d.HasErrors() {
 		return nil, d
 	}
+	if err := p.claimLab(); err != nil {
+		return nil, diagErr("Cannot record the lab on this host", err)
+	}
+	for _, c := range plan.Changes {
+		if !c.Deposed && c.PriorID != "" {
+			p.setObjectID(c.Addr.String(), c.PriorID)
+		}
+	}
 	res := &ApplyResult{Errors: map[string]error{}}
 	if plan.Mode == RefreshOnlyMode {
 		return res, nil
@@ -222,6 +230,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	}
 	res.Stopped = opts.Stop.Err() != nil
 	res.Added, res.Changed, res.Destroyed = int(counts.added.Load()), int(counts.changed.Load()), int(counts.destroyed.Load())
+	p.releaseLab()
 	var diags hcl.Diagnostics
 	if plan.Mode != DestroyMode && p.desired != nil {
 		diags = append(diags, p.saveOutputs()...)
@@ -288,7 +297,7 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 	if err != nil {
 		return nil, err
 	}
-	return &state.Record{Addr: c.Addr.String(), Type: c.Type, Provider: c.Provider, Value: b, Private: private,
+	return &state.Record{Addr: c.Addr.String(), Type: c.Type, Provider: c.Provider, ID: c.ID, Value: b, Private: private,
 		Deps: addrStrings(deps), Sensitive: pathStrings(c.AfterSensitive)}, nil
 }
 
@@ -317,7 +326,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		c.After = resolved
 	}
-	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
+	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
 	del := func() error {
 		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {
@@ -330,11 +339,12 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 	create := func() error {
 		seq := seqs["create"]
 		creq := req
-		creq.Prior, creq.Private = cty.NullVal(c.After.Type()), nil
+		creq.Prior, creq.Private, creq.ID = cty.NullVal(c.After.Type()), nil, p.idOr(c.ID, c.Addr)
 		resp, err := prov.Create(ctx, creq)
 		if err != nil {
 			return err
 		}
+		p.setObjectID(c.Addr.String(), creq.ID)
 		if err := p.settle(seq, c, schema, resp); err != nil {
 			return err
 		}
@@ -434,7 +444,11 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			if err != nil {
 				return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 			}
-			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, Planned: b, Private: private})
+			objID := c.ID
+			if act == "delete" || act == "delete-deposed" {
+				objID = c.PriorID
+			}
+			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, ID: objID, Planned: b, Private: private})
 			slots = append(slots, slot{id, act})
 		}
 	}

@@ -40,6 +40,10 @@ type Change struct {
 	// ForcedBy lists the changed attributes with their cost, for display.
 	ForcedBy []PathCost
 	Private  []byte
+	// ID is the ID of the object the change leaves (a create's new one,
+	// chosen at plan time); PriorID the existing object's. Host names
+	// derive from them (providers/identity.go).
+	ID, PriorID string
 	// Deps are the instances After depends on; PriorDeps those the
 	// existing object depended on when it was written.
 	Deps      []addr.Instance

@@ -42,6 +42,8 @@ type changeSrc struct {
 	Before          []byte     `json:"before"`
 	After           []byte     `json:"after"`
 	Private         []byte     `json:"private,omitempty"`
+	ID              string     `json:"id,omitempty"`
+	PriorID         string     `json:"prior_id,omitempty"`
 	Deps            []string   `json:"deps,omitempty"`
 	PriorDeps       []string   `json:"prior_deps,omitempty"`
 	ForcedBy        []forceSrc `json:"forced_by,omitempty"`
@@ -88,7 +90,7 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 				return nil, fmt.Errorf("%s: %w", c.Addr, err)
 			}
 			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, Action: c.Action, Cost: int(c.Cost),
-				Before: before, After: after, Private: c.Private, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
+				Before: before, After: after, Private: c.Private, ID: c.ID, PriorID: c.PriorID, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
 				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason}
 			if c.Deposed {
 				cs.Deposed = c.DeposedIntent
@@ -166,7 +168,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 				return nil, err
 			}
 			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
-				Private: s.Private, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
+				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason,
 				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
 			if c.Before, err = decodeValue(schema, s.Before); err != nil {

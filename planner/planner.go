@@ -29,7 +29,14 @@ type Planner struct {
 	Parallelism int
 
 	configured sync.Map // provider name -> *configureOnce
-	desired    *config.Desired
+	// providerCfg holds the provider blocks' values, evaluated before
+	// refresh so that refresh runs with the lab's provider settings.
+	providerCfg map[string]cty.Value
+	desired     *config.Desired
+	labOnce     sync.Once
+	labIDv      string
+	ids         sync.Map // address -> the ID of the object now there
+	lost        bool     // the state is empty, but this lab runs here
 	pendingMu  sync.Mutex
 	pending    []pendingSettle
 	deposed    []*Change // deletes of objects deposed by an interrupted create_before_destroy
@@ -53,8 +60,13 @@ type prior struct {
 	value   cty.Value // as stored
 	current cty.Value // after refresh (null: gone)
 	private []byte
+	id      string   // the object's ID (empty in state written before IDs)
 	intents []uint64 // open intents that this object settles
 	adopted bool     // found through an open create intent
+	lost    bool     // found running while the lab's state was empty
+	// deleting: a delete of it was journaled and not settled; it is
+	// finished (deletes are idempotent) whatever refresh finds.
+	deleting bool
 }
 
 // Plan refreshes (unless told not to), evaluates the configuration and
@@ -66,6 +78,12 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		return nil, diagErr("Cannot read state", err)
 	}
 	p.deposed = nil
+	if diags = append(diags, p.checkLab(meta)...); diags.HasErrors() {
+		return nil, diags
+	}
+	if diags = append(diags, p.evalProviders()...); diags.HasErrors() {
+		return nil, diags
+	}
 	priors, d := p.loadPriors(ctx)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, diags
@@ -86,19 +104,42 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	for i, a := range addrs {
 		if pr := priors[a]; drifted[i] {
 			plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
-				Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
+				ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
 		}
 	}
 
-	desired, d := config.Evaluate(p.Lab, p.Inputs, func(a addr.Instance) (cty.Value, bool) {
-		if pr, ok := priors[a]; ok && !pr.current.IsNull() {
-			return pr.current, true
-		}
-		return cty.NilVal, false
-	})
+	evaluate := func() (*config.Desired, hcl.Diagnostics) {
+		return config.Evaluate(p.Lab, p.Inputs, func(a addr.Instance) (cty.Value, bool) {
+			if pr, ok := priors[a]; ok && !pr.current.IsNull() {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		})
+	}
+	desired, d := evaluate()
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if opts.Refresh && p.lost {
+		// .labform was deleted under a running lab: look for its objects
+		// where their IDs say they are, and adopt what is found.
+		found, d := p.findLost(ctx, desired, priors)
+		if diags = append(diags, d...); diags.HasErrors() {
+			return nil, diags
+		}
+		if found > 0 {
+			for _, a := range sortedPriorAddrs(priors) {
+				if pr := priors[a]; pr.adopted && pr.lost {
+					plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
+						ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
+				}
+			}
+			desired, d = evaluate()
+			if diags = append(diags, d...); diags.HasErrors() {
+				return nil, diags
+			}
+		}
 	}
 	p.desired = desired
 	// The providers' checks guard what would be created; they must not
@@ -119,7 +160,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, plan.Drift...)
 	case DestroyMode:
 		for _, a := range addrs {
-			if pr := priors[a]; !pr.current.IsNull() {
+			if pr := priors[a]; !pr.current.IsNull() || pr.deleting {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, pr, "destroy requested"))
 			}
 		}
@@ -131,7 +172,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		})
 		plan.Changes = append(plan.Changes, changes...)
 		for _, a := range addrs {
-			if _, ok := desired.Instances[a]; !ok && !priors[a].current.IsNull() {
+			if _, ok := desired.Instances[a]; !ok && (!priors[a].current.IsNull() || priors[a].deleting) {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
 			}
 		}
@@ -162,6 +203,8 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 
 func driftReason(pr *prior) string {
 	switch {
+	case pr.lost:
+		return "found running, though the lab's state was lost"
 	case pr.adopted:
 		return "found after an interrupted create"
 	case pr.current.IsNull():
@@ -199,7 +242,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			errs[i] = diagErr("Corrupt state record", fmt.Errorf("%s: %w", rec.Addr, err))
 			return
 		}
-		decoded[i] = &prior{rec: rec, schema: schema, value: v, current: v, private: rec.Private}
+		decoded[i] = &prior{rec: rec, schema: schema, value: v, current: v, private: rec.Private, id: rec.ID}
 	})
 	for i, rec := range list {
 		diags = append(diags, errs[i]...)
@@ -212,11 +255,13 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			continue
 		}
 		priors[a] = decoded[i]
+		p.setObjectID(rec.Addr, rec.ID)
 	}
 	intents, err := p.Store.Journal()
 	if err != nil {
 		return nil, diagErr("Cannot read the state's journal", err)
 	}
+	p.lost = p.stateLost(len(recs), len(intents))
 	for _, in := range intents {
 		a, err := addr.ParseInstance(in.Addr)
 		if err != nil {
@@ -231,8 +276,13 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			continue
 		}
 		if pr, ok := priors[a]; ok {
-			// The record is there: refresh tells what became of it.
+			// The record is there: refresh tells what became of it. A
+			// delete that was under way is finished whatever refresh
+			// finds: what it had not yet removed would leak otherwise.
 			pr.intents = append(pr.intents, in.Seq)
+			if in.Action == "delete" && (in.ID == "" || in.ID == pr.id) {
+				pr.deleting = true
+			}
 			continue
 		}
 		if in.Action != "create" {
@@ -256,17 +306,19 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		if diags = append(diags, d...); d.HasErrors() {
 			continue
 		}
-		resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, Prior: planned})
+		id := p.idOr(in.ID, a)
+		resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, ID: id, Prior: planned})
 		if err != nil {
 			diags = append(diags, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))...)
 			continue
 		}
-		pr := &prior{intents: []uint64{in.Seq}, schema: schema, private: resp.Private,
-			rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider}}
+		pr := &prior{intents: []uint64{in.Seq}, schema: schema, private: resp.Private, id: id,
+			rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider, ID: id}}
 		if resp.State == cty.NilVal || resp.State.IsNull() {
 			pr.value, pr.current = cty.NullVal(schema.ImpliedType()), cty.NullVal(schema.ImpliedType())
 		} else {
 			pr.value, pr.current, pr.adopted = cty.NullVal(schema.ImpliedType()), resp.State, true
+			p.setObjectID(in.Addr, id)
 		}
 		priors[a] = pr
 	}
@@ -284,7 +336,7 @@ func (p *Planner) deposedChange(in *state.Intent, a addr.Instance) (*Change, hcl
 	if err != nil {
 		return nil, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))
 	}
-	return &Change{Addr: a, Type: in.Type, Provider: in.Provider, Action: Delete, Deposed: true, DeposedIntent: in.Seq,
+	return &Change{Addr: a, Type: in.Type, Provider: in.Provider, Action: Delete, Deposed: true, DeposedIntent: in.Seq, PriorID: p.idOr(in.ID, a),
 		Before: before, After: cty.NullVal(before.Type()), Private: in.Private,
 		Reason: "deposed: left by a create_before_destroy that was interrupted"}, nil
 }
@@ -313,7 +365,7 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 		reqs := make([]providers.ReadRequest, len(addrs))
 		for i, a := range addrs {
 			pr := priors[a]
-			reqs[i] = providers.ReadRequest{Type: pr.rec.Type, Addr: pr.rec.Addr, Prior: pr.value, Private: pr.private}
+			reqs[i] = providers.ReadRequest{Type: pr.rec.Type, Addr: pr.rec.Addr, ID: p.idOr(pr.id, a), Prior: pr.value, Private: pr.private}
 		}
 		settle := func(i int, resp providers.ReadResponse, err error) {
 			pr := priors[addrs[i]]
@@ -380,7 +432,9 @@ func (p *Planner) provider(ctx context.Context, name string) (providers.Provider
 	c := v.(*configureOnce)
 	c.once.Do(func() {
 		cfg := cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType())
-		if p.desired != nil {
+		if v, ok := p.providerCfg[name]; ok {
+			cfg = v
+		} else if p.desired != nil {
 			if v, ok := p.desired.Providers[name]; ok {
 				cfg = v
 			}
@@ -405,7 +459,8 @@ type configureOnce struct {
 
 // LabInfo is what a provider learns about the lab.
 func (p *Planner) LabInfo(provider string) providers.Lab {
-	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider)}
+	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider),
+		ID: p.labID(), IDOf: p.objectID}
 }
 
 // validate runs the providers' checks of the values and of the host.
@@ -463,20 +518,35 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool) *Change {
 	c := &Change{Addr: inst.Addr, Type: inst.Addr.Type, Provider: inst.Resource.Provider, Deps: inst.Deps,
 		AfterSensitive: append(inst.SensitivePaths, schemaSensitive(inst.Resource.Schema)...)}
+	if pr != nil && pr.deleting && pr.schema != nil {
+		// The object's delete was interrupted: finish it, then create.
+		c.Before, c.Private, c.PriorID = pr.current, pr.private, p.idOr(pr.id, inst.Addr)
+		if c.Before.IsNull() {
+			c.Before = pr.value
+		}
+		c.PriorDeps, c.BeforeSensitive = parseAddrs(pr.rec.Deps), parsePaths(pr.rec.Sensitive)
+		c.Action, c.Cost, c.After = Replace, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
+		c.Reason = "its delete was interrupted: the delete is finished, then it is created again"
+		c.ID = p.newID(inst.Addr)
+		return c
+	}
 	if pr == nil || pr.current.IsNull() || pr.schema == nil {
 		c.Action, c.Before, c.After = Create, cty.NullVal(inst.Value.Type()), inst.Value
+		c.ID = p.newID(inst.Addr)
 		if pr != nil && !pr.value.IsNull() {
 			c.Reason = "deleted outside labform"
 		}
 		return c
 	}
 	c.Before, c.Private = pr.current, pr.private
+	c.PriorID = p.idOr(pr.id, inst.Addr)
+	c.ID = c.PriorID
 	c.PriorDeps = parseAddrs(pr.rec.Deps)
 	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
 	if pr.rec.Provider != inst.Resource.Provider {
 		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
 		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
-		c.applyCBD(inst)
+		p.applyCBD(c, inst)
 		return c
 	}
 	res := diffInstance(inst.Resource.Schema, inst.Resource.Lifecycle, pr.current, inst.Value)
@@ -493,14 +563,18 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 		c.Action = Update
 	}
 	if c.Action == Replace {
-		c.applyCBD(inst)
+		p.applyCBD(c, inst)
 	}
 	return c
 }
 
-func (c *Change) applyCBD(inst *config.Instance) {
+// applyCBD makes a replacement create_before_destroy when the resource
+// asks for it; the new object gets an ID the old one does not hold.
+func (p *Planner) applyCBD(c *Change, inst *config.Instance) {
+	c.ID = p.newID(inst.Addr)
 	if inst.Resource.Lifecycle.CreateBeforeDestroy {
 		c.Action = CreateThenDelete
+		c.ID = p.newID(inst.Addr, c.PriorID)
 	}
 }
 
@@ -525,8 +599,12 @@ func schemaSensitive(s *providers.Schema) []cty.Path {
 }
 
 func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Change {
-	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Delete,
-		Before: pr.current, After: cty.NullVal(pr.current.Type()), Private: pr.private,
+	before := pr.current
+	if before.IsNull() && pr.deleting {
+		before, reason = pr.value, "its delete was interrupted: finishing it"
+	}
+	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Delete, PriorID: p.idOr(pr.id, a),
+		Before: before, After: cty.NullVal(before.Type()), Private: pr.private,
 		PriorDeps: parseAddrs(pr.rec.Deps), BeforeSensitive: parsePaths(pr.rec.Sensitive), Reason: reason}
 }
 

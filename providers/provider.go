@@ -19,6 +19,13 @@ type Lab struct {
 	// WorkDir is where providers keep files of their own (bundles, QEMU
 	// working directories): <Dir>/.labform/<provider>.
 	WorkDir string
+	// ID is the lab's identity on the host (see identity.go); empty for
+	// labs built by hand, which then use one derived from Dir.
+	ID string
+	// IDOf returns the ID of the object that now stands at an address
+	// ("" when none is known): how a link finds its nodes' ports, and a
+	// firewall chain its container's namespace.
+	IDOf func(addr string) string
 }
 
 // ConfigureRequest carries the provider block's value (null when the lab
@@ -31,7 +38,8 @@ type ConfigureRequest struct {
 // ReadRequest asks for the live state of one instance.
 type ReadRequest struct {
 	Type    string
-	Addr    string    // readable address, e.g. vm.leaf[1]; stable identity
+	Addr    string    // readable address, e.g. vm.leaf[1]
+	ID      string    // the object's ID: host names derive from it (identity.go)
 	Prior   cty.Value // the last known value (from state, or the planned value of an unfinished create)
 	Private []byte    // the provider's own data from the last write
 }
@@ -45,8 +53,11 @@ type ReadResponse struct {
 
 // ApplyRequest asks to create, update or delete one instance.
 type ApplyRequest struct {
-	Type    string
-	Addr    string
+	Type string
+	Addr string
+	// ID is the object's ID, chosen by the engine before a create and
+	// recorded; host names derive from it (identity.go).
+	ID      string
 	Prior   cty.Value // null for a create
 	Planned cty.Value // null for a delete; computed attributes may be unknown
 	Private []byte

@@ -159,6 +159,10 @@ type Schema struct {
 	PortsAttr string
 	// Description is one sentence for documentation and errors.
 	Description string
+	// Singleton says that two objects of one address cannot exist at
+	// once (a firewall chain is named by its address in its namespace),
+	// so create_before_destroy is refused; the text says why.
+	Singleton string
 }
 
 // Finalize checks a schema for mistakes of the programmer (which panic, as

@@ -31,6 +31,8 @@ var (
 	keySerial  = []byte("serial")
 	keyFormat  = []byte("format_version")
 	keyNextSeq = []byte("next_intent")
+	keyLabID   = []byte("lab_id")
+	keyLabDir  = []byte("lab_dir")
 )
 
 // ErrLocked is returned (wrapped, with the holder) when another process
@@ -42,6 +44,7 @@ type Record struct {
 	Addr     string   `json:"-"`
 	Type     string   `json:"type"`
 	Provider string   `json:"provider"`
+	ID       string   `json:"id,omitempty"`      // the object's ID on the host (providers/identity.go)
 	Value    []byte   `json:"value"`             // cty msgpack of the schema's type
 	Private  []byte   `json:"private,omitempty"` // the provider's own data
 	Deps     []string `json:"deps,omitempty"`    // addresses it depended on when written
@@ -56,7 +59,10 @@ type Intent struct {
 	Action   string `json:"action"` // create, update, delete, delete-deposed
 	Type     string `json:"type"`
 	Provider string `json:"provider"`
-	Planned  []byte `json:"planned,omitempty"` // cty msgpack, may hold unknowns
+	// ID is the ID of the object the action makes or removes, recorded
+	// before it runs so that what an interrupted action left is found.
+	ID      string `json:"id,omitempty"`
+	Planned []byte `json:"planned,omitempty"` // cty msgpack, may hold unknowns
 	// Private is the provider's data of the object a delete-deposed
 	// intent removes: the old object of a create_before_destroy, which no
 	// record holds any more once the new one is written.
@@ -75,6 +81,9 @@ type Output struct {
 type Meta struct {
 	Lineage string
 	Serial  uint64
+	// LabID is the lab's identity on the host and LabDir where it was
+	// last applied from; both empty until the first apply.
+	LabID, LabDir string
 }
 
 // Options for Open.
@@ -239,9 +248,22 @@ func (s *Store) Meta() (Meta, error) {
 		meta := tx.Bucket(bucketMeta)
 		m.Lineage = string(meta.Get(keyLineage))
 		m.Serial = binary.BigEndian.Uint64(meta.Get(keySerial))
+		m.LabID = string(meta.Get(keyLabID))
+		m.LabDir = string(meta.Get(keyLabDir))
 		return nil
 	})
 	return m, err
+}
+
+// SetLab records the lab's ID and the directory it is applied from.
+func (s *Store) SetLab(id, dir string) error {
+	return s.write(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyLabID, []byte(id)); err != nil {
+			return err
+		}
+		return meta.Put(keyLabDir, []byte(dir))
+	})
 }
 
 // Resources returns every record, keyed by address. The records are

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/internal/memprovider"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/all"
@@ -18,6 +19,7 @@ import (
 // TestMain lets the test binary act as labform with in-memory providers
 // (LABFORM_TEST_MAIN=1), for tests that need a separate process to kill.
 func TestMain(m *testing.M) {
+	cleanup := labreg.ForTests()
 	if os.Getenv("LABFORM_TEST_MAIN") == "1" {
 		reg, _ := memRegistry(os.Getenv("LABFORM_TEST_MEMDIR"))
 		if d, err := time.ParseDuration(os.Getenv("LABFORM_TEST_DELAY")); err == nil {
@@ -28,7 +30,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(os.Args[1:], reg, stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // memRegistry has the real providers' names and schemas with in-memory

@@ -101,3 +101,24 @@ func (l *Lab) DestroyQuietly() {
 		l.T.Logf("cleanup: %v", res.Err())
 	}
 }
+
+// LabID is the lab's ID on the host, as the planner derives it.
+func (l *Lab) LabID() string {
+	if m, err := l.Store.Meta(); err == nil && m.LabID != "" {
+		return m.LabID
+	}
+	dir := l.Dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return providers.LabID(dir)
+}
+
+// ID is the object ID of the instance at addr: as recorded in state, or
+// slot 0's.
+func (l *Lab) ID(addr string) string {
+	if rec, err := l.Store.Get(addr); err == nil && rec != nil && rec.ID != "" {
+		return rec.ID
+	}
+	return providers.ObjectID(l.LabID(), addr, 0)
+}

@@ -24,7 +24,7 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			path = r.AsString()
 		}
 	}
-	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Dir)}
+	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key())}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
 	return nil
 }
@@ -60,7 +60,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 }
 
 func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerState, links map[string]bool) providers.ReadResponse {
-	n := nameFor(p.lab.Dir, req.Addr)
+	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
 	c, ok := list[n.id]
 	if !ok || req.Prior.IsNull() {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
@@ -106,7 +106,7 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 // routes, writes the bundle and starts the container.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	v := req.Planned
-	n := nameFor(p.lab.Dir, req.Addr)
+	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
 	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
@@ -189,7 +189,7 @@ func (p *Provider) current(ctx context.Context, n names, v cty.Value) (providers
 // update`, addresses and routes with netlink, the run state with pause,
 // resume, kill and start.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	n := nameFor(p.lab.Dir, req.Addr)
+	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
 	before, after := req.Prior, req.Planned
 	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
@@ -268,7 +268,7 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 // Delete stops the container and removes it, its namespace (and with it
 // the ports), its bundle, and the lab namespace once nothing is left in it.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	return p.cleanup(ctx, nameFor(p.lab.Dir, req.Addr))
+	return p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
 }
 
 func (p *Provider) cleanup(ctx context.Context, n names) error {

@@ -35,7 +35,7 @@ func newSysLab(t testing.TB) *sysLab {
 		// Destroy through labform, then make sure by hand: nothing of this
 		// test may outlive it, even when it failed halfway.
 		l.DestroyQuietly()
-		root := RuntimeRoot(l.Dir)
+		root := RuntimeRoot(l.LabID())
 		if list, err := (ociRuntime{path: "runc", root: root}).list(context.Background()); err == nil {
 			for id := range list {
 				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
@@ -43,7 +43,7 @@ func newSysLab(t testing.TB) *sysLab {
 		}
 		os.RemoveAll(root)
 		for _, a := range []string{"container.a", "container.b"} {
-			labnet.DeleteNetns(nameFor(l.Dir, a).netns)
+			labnet.DeleteNetns(nameFor(l.ID(a)).netns)
 		}
 		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})
@@ -52,7 +52,7 @@ func newSysLab(t testing.TB) *sysLab {
 
 func (l *sysLab) state(addr string) containerState {
 	l.T.Helper()
-	st, err := l.prov.rt.state(context.Background(), nameFor(l.Dir, addr).id)
+	st, err := l.prov.rt.state(context.Background(), nameFor(l.ID(addr)).id)
 	if err != nil {
 		l.T.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func (l *sysLab) state(addr string) containerState {
 func (l *sysLab) exec(addr string, args ...string) (string, error) {
 	f, _ := os.CreateTemp(l.Dir, "exec")
 	defer f.Close()
-	cmd := exec.Command("runc", append([]string{"--root", l.prov.rt.root, "exec", nameFor(l.Dir, addr).id}, args...)...)
+	cmd := exec.Command("runc", append([]string{"--root", l.prov.rt.root, "exec", nameFor(l.ID(addr)).id}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	err := cmd.Run()
 	out, _ := os.ReadFile(f.Name())
@@ -132,7 +132,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 	labH.LinkSetUp(br)
 	for _, addr := range []string{"container.a", "container.b"} {
-		port, err := labH.LinkByName(nameFor(l.Dir, addr).labPort(0))
+		port, err := labH.LinkByName(nameFor(l.ID(addr)).labPort(0))
 		if err != nil {
 			t.Fatalf("%s's port 0 is not in the lab namespace: %v", addr, err)
 		}
@@ -141,12 +141,12 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.2"); err != nil {
 		t.Fatalf("ping a -> b: %v\n%s", err, out)
 	}
-	if out, _ := exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "-6", "-br", "addr").CombinedOutput(); !strings.Contains(string(out), "fd00:201::2/64") {
+	if out, _ := exec.Command("ip", "netns", "exec", nameFor(l.ID("container.b")).netns, "ip", "-6", "-br", "addr").CombinedOutput(); !strings.Contains(string(out), "fd00:201::2/64") {
 		t.Fatalf("b lacks its IPv6 address:\n%s", out)
 	}
 
 	// Paused behind labform's back: drift, and apply resumes it.
-	exec.Command("runc", "--root", l.prov.rt.root, "pause", nameFor(l.Dir, "container.b").id).Run()
+	exec.Command("runc", "--root", l.prov.rt.root, "pause", nameFor(l.ID("container.b")).id).Run()
 	_, plan0 := l.Plan(planner.NormalMode)
 	if len(plan0.Drift) != 1 || actionOf(plan0, "container.b") != "update/in-place" {
 		t.Fatalf("after runc pause: drift %d, action %s", len(plan0.Drift), actionOf(plan0, "container.b"))
@@ -180,7 +180,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 
 	// Drift: killed behind labform's back. The plan sees it and apply
 	// starts it again, in the same namespace (its address stays).
-	exec.Command("runc", "--root", l.prov.rt.root, "kill", nameFor(l.Dir, "container.a").id, "KILL").Run()
+	exec.Command("runc", "--root", l.prov.rt.root, "kill", nameFor(l.ID("container.a")).id, "KILL").Run()
 	waitStopped(t, l, "container.a")
 	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.a") != "update/in-place" {
@@ -206,13 +206,13 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Fatalf("changing an address restarted b (pid %d, was %d)", st.Pid, b.Pid)
 	}
 	if out, err := l.exec("container.a", "ping", "-c", "1", "-W", "3", "10.201.0.3"); err != nil {
-		addrs, _ := exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "-br", "addr").CombinedOutput()
+		addrs, _ := exec.Command("ip", "netns", "exec", nameFor(l.ID("container.b")).netns, "ip", "-br", "addr").CombinedOutput()
 		t.Fatalf("ping the new address: %v\n%s\nb's addresses:\n%s", err, out, addrs)
 	}
 
 	// An address removed by hand inside the namespace is drift; apply puts
 	// it back without a restart.
-	exec.Command("ip", "netns", "exec", nameFor(l.Dir, "container.b").netns, "ip", "addr", "del", "10.201.0.3/24", "dev", "eth0").Run()
+	exec.Command("ip", "netns", "exec", nameFor(l.ID("container.b")).netns, "ip", "addr", "del", "10.201.0.3/24", "dev", "eth0").Run()
 	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.b") != "update/in-place" {
 		t.Fatalf("an address removed by hand: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
@@ -226,19 +226,19 @@ func TestSystem_containerLifecycle(t *testing.T) {
 	}
 
 	// A port whose lab side vanished is drift; apply repairs it.
-	port, _ := labH.LinkByName(nameFor(l.Dir, "container.b").labPort(0))
+	port, _ := labH.LinkByName(nameFor(l.ID("container.b")).labPort(0))
 	labH.LinkDel(port)
 	_, plan = l.Plan(planner.NormalMode)
 	if len(plan.Drift) != 1 || actionOf(plan, "container.b") == "no-op/none" {
 		t.Fatalf("a vanished port: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.b"))
 	}
 	l.Apply(planner.NormalMode)
-	if _, err := labH.LinkByName(nameFor(l.Dir, "container.b").labPort(0)); err != nil {
+	if _, err := labH.LinkByName(nameFor(l.ID("container.b")).labPort(0)); err != nil {
 		t.Fatal("apply did not bring the port back")
 	}
 
 	// Deleted behind labform's back: apply creates it again.
-	exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", nameFor(l.Dir, "container.b").id).Run()
+	exec.Command("runc", "--root", l.prov.rt.root, "delete", "-f", nameFor(l.ID("container.b")).id).Run()
 	_, plan = l.Plan(planner.NormalMode)
 	if got := actionOf(plan, "container.b"); got != "create/none" {
 		t.Fatalf("after runc delete: %s", got)
@@ -260,7 +260,7 @@ func TestSystem_containerLifecycle(t *testing.T) {
 		t.Errorf("containers left: %v", list)
 	}
 	for _, addr := range []string{"container.a", "container.b"} {
-		n := nameFor(l.Dir, addr)
+		n := nameFor(l.ID(addr))
 		if _, err := os.Stat(filepath.Join(labnet.Dir, n.netns)); err == nil {
 			t.Errorf("%s's namespace is left", addr)
 		}
@@ -302,7 +302,7 @@ container "c" {
 	if !strings.Contains(err.Error(), "runc said:") || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "bundle "+l.prov.lab.WorkDir) {
 		t.Fatalf("want runc's message and the bundle path, got %v", err)
 	}
-	if n := nameFor(l.Dir, "container.c"); fileExists(filepath.Join(labnet.Dir, n.netns)) || fileExists(l.prov.bundle(n)) {
+	if n := nameFor(l.ID("container.c")); fileExists(filepath.Join(labnet.Dir, n.netns)) || fileExists(l.prov.bundle(n)) {
 		t.Error("a failed create left its namespace or bundle behind")
 	}
 	// The refused ones leave no journal entry; the one runc failed keeps

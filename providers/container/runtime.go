@@ -3,8 +3,6 @@ package container
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,25 +138,22 @@ func tail(s string, lines int) string {
 }
 
 // names derives a container's runtime id, pinned namespace and port names
-// from the lab and its address: short (interface names have at most 15
-// characters), stable across runs and unique per lab, so that a create
-// interrupted by a crash is found again by its address alone.
+// from its object ID (providers/identity.go): short (interface names have
+// at most 15 characters) and recorded before the create, so that a create
+// interrupted by a crash is found again.
 type names struct {
 	id, netns, labPortPrefix string
 }
 
-func nameFor(labDir, address string) names {
-	h := sha256.Sum256([]byte(labDir + "\x00" + address))
-	x := hex.EncodeToString(h[:])
-	return names{id: "lf-" + x[:16], netns: labnet.ContainerNetns(labDir, address), labPortPrefix: labnet.PortPrefix(labDir, address)}
+func nameFor(id string) names {
+	return names{id: "lf-" + id, netns: labnet.ContainerNetns(id), labPortPrefix: labnet.PortPrefix(id)}
 }
 
 // labPort is the lab-side name of port n, as the link provider finds it.
 func (n names) labPort(i int) string { return fmt.Sprintf("%s%d", n.labPortPrefix, i) }
 
-// RuntimeRoot is the runtime's --root for a lab: one per lab directory,
+// RuntimeRoot is the runtime's --root for a lab: one per lab (by its ID),
 // so that a `runc list` sees that lab's containers only.
-func RuntimeRoot(labDir string) string {
-	h := sha256.Sum256([]byte(labDir))
-	return filepath.Join("/run/labform", "runc-"+hex.EncodeToString(h[:6]))
+func RuntimeRoot(labID string) string {
+	return filepath.Join("/run/labform", "runc-"+labID)
 }

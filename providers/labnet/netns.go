@@ -6,8 +6,6 @@
 package labnet
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -340,19 +338,14 @@ func Release(lab, who string) {
 	os.Remove(filepath.Join(holdDir(lab), who))
 }
 
-// PortPrefix is the start of the lab-side names of a node's ports: a hash
-// of the lab directory and the node's address, short enough for Linux's
-// 15-character interface names, stable across runs, unique per lab.
-func PortPrefix(labDir, node string) string {
-	h := sha256.Sum256([]byte(labDir + "\x00" + node))
-	return "lfp" + hex.EncodeToString(h[:4])
-}
+// PortPrefix is the start of the lab-side names of a node's ports: from
+// the node's object ID (providers/identity.go), short enough for Linux's
+// 15-character interface names.
+func PortPrefix(id string) string { return "lfp" + id[:8] }
 
 // PortName is the lab-side name of a node's port n (at most 15 characters
 // for n < 10000).
-func PortName(labDir, node string, n int) string {
-	return PortPrefix(labDir, node) + strconv.Itoa(n)
-}
+func PortName(id string, n int) string { return PortPrefix(id) + strconv.Itoa(n) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -364,11 +357,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // ContainerNetns is the name of a container's pinned network namespace
-// (under Dir): a hash of the lab directory and the container's address.
-func ContainerNetns(labDir, address string) string {
-	h := sha256.Sum256([]byte(labDir + "\x00" + address))
-	return "lfc-" + hex.EncodeToString(h[:5])
-}
+// (under Dir), from its object ID.
+func ContainerNetns(id string) string { return "lfc-" + id[:10] }
 
 // ReadAddresses returns the addresses (without link-local ones) of the
 // named interfaces, and the gateway of each of the given route

@@ -53,7 +53,7 @@ link "l" {
 		b.Cleanup(func() { exec.Command("ip", "netns", "del", netns).Run() })
 		var ports strings.Builder
 		for j := 0; j < 2*n; j++ {
-			fmt.Fprintf(&ports, "link add %s type veth peer name lfq%d\n", labnet.PortName(dir, fmt.Sprintf("container.n[%d]", j), 0), j)
+			fmt.Fprintf(&ports, "link add %s type veth peer name lfq%d\n", labnet.PortName(providers.ObjectID(providers.LabID(dir), fmt.Sprintf("container.n[%d]", j), 0), 0), j)
 		}
 		ipBatch(b, netns, ports.String())
 
@@ -100,7 +100,7 @@ link "l" {
 		for j := 0; j < n; j++ {
 			fmt.Fprintf(&add, "link add lfx%d type bridge\nlink set lfx%d up\n", j, j)
 			for k := 0; k < 2; k++ {
-				port := labnet.PortName(dir, fmt.Sprintf("container.n[%d]", 2*j+k), 0)
+				port := labnet.PortName(providers.ObjectID(providers.LabID(dir), fmt.Sprintf("container.n[%d]", 2*j+k), 0), 0)
 				fmt.Fprintf(&add, "link set %s master lfx%d\nlink set %s up\n", port, j, port)
 			}
 			fmt.Fprintf(&del, "link del lfx%d\n", j)

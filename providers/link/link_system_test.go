@@ -33,7 +33,7 @@ func newNetLab(t testing.TB) *netLab {
 	t.Cleanup(func() {
 		// Destroy through labform, then remove by name whatever is left.
 		l.DestroyQuietly()
-		root := container.RuntimeRoot(l.Dir)
+		root := container.RuntimeRoot(l.LabID())
 		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
 			for _, id := range strings.Fields(string(out)) {
 				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
@@ -41,7 +41,7 @@ func newNetLab(t testing.TB) *netLab {
 		}
 		os.RemoveAll(root)
 		for _, a := range []string{"container.a", "container.b", "container.c"} {
-			labnet.DeleteNetns(labnet.ContainerNetns(l.Dir, a))
+			labnet.DeleteNetns(labnet.ContainerNetns(l.ID(a)))
 		}
 		labnet.DeleteNetns(labnet.LabNetns(l.Name))
 	})
@@ -184,7 +184,7 @@ func TestSystem_links(t *testing.T) {
 		t.Fatal("no bridge in the lab namespace")
 		return nil
 	}
-	portB, _ := h.LinkByName(labnet.PortName(l.Dir, "container.b", 0))
+	portB, _ := h.LinkByName(labnet.PortName(l.ID("container.b"), 0))
 	for name, breakIt := range map[string]func(){
 		"port detached":  func() { h.LinkSetNoMaster(portB) },
 		"link set down":  func() { h.LinkSetDown(bridgeOf()) },
@@ -279,7 +279,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 	}
 
 	// A qdisc changed by hand is drift; apply puts the 8mbit back.
-	port := labnet.PortName(l.Dir, "container.b", 0)
+	port := labnet.PortName(l.ID("container.b"), 0)
 	if out, err := exec.Command("tc", "-n", labnet.LabNetns(l.Name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
 		"tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms").CombinedOutput(); err != nil {
 		t.Fatalf("tc: %v: %s", err, out)
@@ -336,7 +336,7 @@ func portMTU(t *testing.T, l *netLab, node string) int {
 	}
 	defer ns.Close()
 	defer h.Close()
-	p, err := h.LinkByName(labnet.PortName(l.Dir, node, 0))
+	p, err := h.LinkByName(labnet.PortName(l.ID(node), 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package link
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -24,12 +22,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 
 func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
 
-// bridgeName is the link's bridge: "lfb" and a hash of lab and address,
-// 15 characters, stable and unique per lab.
-func (p *Provider) bridgeName(address string) string {
-	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + address))
-	return "lfb" + hex.EncodeToString(h[:6])
-}
+// bridgeName is the bridge of the link of the given object ID: 15
+// characters. A create_before_destroy's new link has a bridge of its own.
+func bridgeName(id string) string { return "lfb" + id[:12] }
 
 type endpoint struct {
 	node string
@@ -52,7 +47,7 @@ func endpoints(v cty.Value) []endpoint {
 	return out
 }
 
-func (p *Provider) portName(e endpoint) string { return labnet.PortName(p.lab.Dir, e.node, e.port) }
+func (p *Provider) portName(e endpoint) string { return labnet.PortName(p.lab.Object(e.node), e.port) }
 
 func intAttr(v cty.Value, name string) int {
 	a := v.GetAttr(name)
@@ -67,17 +62,17 @@ var strAttr = providers.String
 
 // Create makes the bridge and joins the endpoints' ports to it.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(cty.NilVal, req.Addr, req.Planned)
+	return p.apply(cty.NilVal, p.lab.IDFor(req.ID, req.Addr), req.Planned)
 }
 
 // Update rewires, reshapes and sets the state in place; the nodes at the
 // ends are not touched.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(req.Prior, req.Addr, req.Planned)
+	return p.apply(req.Prior, p.lab.IDFor(req.ID, req.Addr), req.Planned)
 }
 
 // apply makes the link what planned says, from prior (null for a create).
-func (p *Provider) apply(prior cty.Value, address string, planned cty.Value) (providers.ApplyResponse, error) {
+func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (providers.ApplyResponse, error) {
 	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
@@ -89,7 +84,7 @@ func (p *Provider) apply(prior cty.Value, address string, planned cty.Value) (pr
 	}
 	var br netlink.Link
 	if err == nil {
-		br, err = p.ensureBridge(h, address, intAttr(planned, "mtu"))
+		br, err = p.ensureBridge(h, id, intAttr(planned, "mtu"))
 	}
 	labnet.Unlock()
 	if err != nil {
@@ -128,14 +123,14 @@ func (p *Provider) handle() (*netlink.Handle, error) {
 	return h, nil
 }
 
-func (p *Provider) ensureBridge(h *netlink.Handle, address string, mtu int) (netlink.Link, error) {
-	name := p.bridgeName(address)
+func (p *Provider) ensureBridge(h *netlink.Handle, id string, mtu int) (netlink.Link, error) {
+	name := bridgeName(id)
 	if br, err := h.LinkByName(name); err == nil {
 		return br, nil
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu}}
 	if err := h.LinkAdd(br); err != nil {
-		return nil, fmt.Errorf("creating bridge %s for %s: %w", name, address, err)
+		return nil, fmt.Errorf("creating bridge %s: %w", name, err)
 	}
 	return h.LinkByName(name)
 }
@@ -230,10 +225,12 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	if err != nil {
 		return err
 	}
-	if br, err := h.LinkByName(p.bridgeName(req.Addr)); err == nil {
-		// Deleting the bridge frees its ports; their shaping goes too.
+	if br, err := h.LinkByName(bridgeName(p.lab.IDFor(req.ID, req.Addr))); err == nil {
+		// Deleting the bridge frees its ports; their shaping goes too,
+		// unless a port now belongs to another bridge (the new link of a
+		// create_before_destroy took it over).
 		for _, e := range endpoints(req.Prior) {
-			if l, err := h.LinkByName(p.portName(e)); err == nil {
+			if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
 				clearQdisc(h, l)
 			}
 		}
@@ -296,7 +293,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 }
 
 func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
-	br, ok := links[p.bridgeName(req.Addr)]
+	br, ok := links[bridgeName(p.lab.IDFor(req.ID, req.Addr))]
 	if !ok || req.Prior.IsNull() {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}

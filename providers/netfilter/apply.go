@@ -91,7 +91,7 @@ func (p *Provider) netnsOf(target string) string {
 	if target == "lab" {
 		return labnet.LabNetns(p.lab.Name)
 	}
-	return labnet.ContainerNetns(p.lab.Dir, target)
+	return labnet.ContainerNetns(p.lab.Object(target))
 }
 
 // holder names a lab-target chain's hold on the lab namespace.

@@ -96,6 +96,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			},
 		},
 		Description: "a netfilter chain, replaced atomically",
+		Singleton:   "A firewall chain is named after its resource in its table and namespace, so the old and the new chain cannot exist at once.",
 	}}
 }
 

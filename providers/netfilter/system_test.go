@@ -381,10 +381,10 @@ func TestSystem_containerTarget(t *testing.T) {
 	l := systest.NewLab(t, fmt.Sprintf("lfnk%d", os.Getpid()%100000), container.New(), New())
 	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs"), "sleep")
 	systest.BusyboxRootfs(t, filepath.Join(l.Dir, "rootfs2"), "sleep")
-	ns := labnet.ContainerNetns(l.Dir, "container.c")
+	ns := labnet.ContainerNetns(l.ID("container.c"))
 	t.Cleanup(func() {
 		l.DestroyQuietly()
-		root := container.RuntimeRoot(l.Dir)
+		root := container.RuntimeRoot(l.LabID())
 		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
 			for _, id := range strings.Fields(string(out)) {
 				exec.Command("runc", "--root", root, "delete", "-f", id).Run()

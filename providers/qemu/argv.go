@@ -45,8 +45,8 @@ func argv(c *vmConfig) []string {
 	}
 	a = append(a, "-m", strconv.Itoa(c.Memory)+"M", "-smp", "cpus="+strconv.Itoa(c.CPUs),
 		"-nodefaults", "-no-user-config",
-		"-qmp", "unix:"+opt(filepath.Join(c.Dir, qmpFile))+",server=on,wait=off",
-		"-pidfile", filepath.Join(c.Dir, pidFile), "-daemonize")
+		"-qmp", "unix:"+opt(filepath.Join(c.RunDir, qmpFile))+",server=on,wait=off",
+		"-pidfile", filepath.Join(c.RunDir, pidFile), "-daemonize")
 	if c.Paused {
 		a = append(a, "-S")
 	}

@@ -38,6 +38,12 @@ func procStart(pid int) (uint64, bool) {
 	return start, err == nil
 }
 
+// cmdlineHas reports whether the process's command line holds arg.
+func cmdlineHas(pid int, arg string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(b), arg)
+}
+
 // alive reports whether the process that started at start still runs.
 func alive(pid int, start uint64) bool {
 	s, ok := procStart(pid)

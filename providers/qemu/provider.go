@@ -2,8 +2,6 @@ package qemu
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,23 +108,24 @@ type private struct {
 	Port  int    `json:"port,omitempty"`
 }
 
-// dirOf is the VM's working directory: short, because the QMP socket's
-// path must fit in 108 bytes.
-func (p *Provider) dirOf(addr string) string {
-	h := sha256.Sum256([]byte(addr))
-	return filepath.Join(p.lab.WorkDir, hex.EncodeToString(h[:6]))
-}
+// dirOf is the working directory of the VM of the given object ID: short,
+// because the QMP socket's path must fit in 108 bytes.
+func (p *Provider) dirOf(id string) string { return filepath.Join(p.lab.WorkDir, id[:12]) }
 
-// cgroupID names the VM's cpu cgroup, unique per lab and VM.
-func (p *Provider) cgroupID(addr string) string {
-	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + addr))
-	return hex.EncodeToString(h[:8])
-}
+// RunRoot holds each VM's run directory (QMP socket, pidfile), named by
+// its object ID.
+var RunRoot = "/run/labform/qemu"
+
+// runDirOf is the VM's run directory.
+func runDirOf(id string) string { return filepath.Join(RunRoot, id) }
+
+// cgroupID names the VM's cpu cgroup: its object ID, unique on the host.
+func cgroupID(id string) string { return id }
 
 // config resolves a planned value into what one start needs.
-func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error) {
+func (p *Provider) config(addr, id string, v cty.Value, port int) (*vmConfig, error) {
 	c := &vmConfig{
-		Addr: addr, UUID: vmUUID(p.lab.Dir, addr), Dir: p.dirOf(addr),
+		Addr: addr, ID: id, UUID: vmUUID(id, addr), Dir: p.dirOf(id), RunDir: runDirOf(id),
 		Platform: providers.String(v, "platform"), Accel: p.accelOf(v),
 		Memory: num(v, "memory"), CPUs: num(v, "cpus"), Adapters: num(v, "adapters"),
 		NIC: providers.String(v, "adapter_type"), CDROM: resolve(p.lab.Dir, providers.String(v, "cdrom")),
@@ -141,7 +140,7 @@ func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error)
 	if c.NIC == "" {
 		c.NIC = "e1000"
 	}
-	c.MACs = macs(providers.String(v, "mac_address"), p.lab.Dir, addr, c.Adapters)
+	c.MACs = macs(providers.String(v, "mac_address"), p.lab.Key(), addr, c.Adapters)
 	if img := providers.String(v, "image"); img != "" {
 		c.Disks = append(c.Disks, disk{Slot: "hda", Image: resolve(p.lab.Dir, img), Interface: providers.String(v, "hda_interface")})
 	}
@@ -156,7 +155,7 @@ func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error)
 		return nil, fmt.Errorf("extra_args: %w", err)
 	}
 	c.Extra = extra
-	if sock := filepath.Join(c.Dir, qmpFile); len(sock) > 107 {
+	if sock := filepath.Join(c.RunDir, qmpFile); len(sock) > 107 {
 		return nil, fmt.Errorf("the QMP socket path %s is %d bytes, over the 107 a unix socket allows; move the lab to a shorter path", sock, len(sock))
 	}
 	return c, nil
@@ -214,13 +213,16 @@ func (p *Provider) allocPort(console string, want int) (int, error) {
 // daemonizes once it is initialized, so its parent's exit means QMP is
 // ready) and checks it over QMP.
 func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private, error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return private{}, err
+	}
+	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
 		return private{}, err
 	}
 	if err := p.prepareDisks(ctx, c, !v.GetAttr("linked_clone").False()); err != nil {
 		return private{}, err
 	}
-	os.Remove(filepath.Join(c.Dir, qmpFile))
+	os.Remove(filepath.Join(c.RunDir, qmpFile))
 	var taps []*os.File
 	defer func() {
 		for _, f := range taps {
@@ -236,7 +238,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 			return private{}, err
 		}
 		for n := 0; n < c.Adapters; n++ {
-			f, err := labnet.OpenTap(labNS, labnet.PortName(p.lab.Dir, c.Addr, n))
+			f, err := labnet.OpenTap(labNS, labnet.PortName(c.ID, n))
 			if err != nil {
 				return private{}, err
 			}
@@ -257,7 +259,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if err := cmd.Run(); err != nil {
 		return private{}, fmt.Errorf("%s failed to start (%v); the end of %s:\n%s", bin, err, logPath, logTail(logPath, 15))
 	}
-	b, err := os.ReadFile(filepath.Join(c.Dir, pidFile))
+	b, err := os.ReadFile(filepath.Join(c.RunDir, pidFile))
 	if err != nil {
 		return private{}, fmt.Errorf("QEMU started but wrote no pidfile: %w", err)
 	}
@@ -266,14 +268,14 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if !ok {
 		return private{}, fmt.Errorf("QEMU (pid %d) exited right after starting; the end of %s:\n%s", pid, logPath, logTail(logPath, 15))
 	}
-	q, err := dialQMP(ctx, filepath.Join(c.Dir, qmpFile))
+	q, err := dialQMP(ctx, filepath.Join(c.RunDir, qmpFile))
 	if err != nil {
 		return private{Pid: pid, Start: start}, fmt.Errorf("%w; the end of %s:\n%s", err, logPath, logTail(logPath, 15))
 	}
 	q.Close()
 	priv := private{Pid: pid, Start: start, Port: c.Port}
 	if n := num(v, "cpu_throttling"); n > 0 {
-		if err := throttle(p.cgroupID(c.Addr), pid, n); err != nil {
+		if err := throttle(cgroupID(c.ID), pid, n); err != nil {
 			return priv, err
 		}
 	}
@@ -288,12 +290,12 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 // stop ends the VM: an ACPI power button press first when acpi_shutdown
 // is set (waiting shutdown_timeout), then QMP quit, then SIGKILL, each
 // only while the same process (pid and start time) still runs.
-func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv private) error {
-	defer unthrottle(p.cgroupID(addr))
+func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv private) error {
+	defer unthrottle(cgroupID(id))
 	if !alive(priv.Pid, priv.Start) {
 		return nil
 	}
-	sock := filepath.Join(p.dirOf(addr), qmpFile)
+	sock := filepath.Join(runDirOf(id), qmpFile)
 	if v.GetAttr("acpi_shutdown").True() {
 		if q, err := dialQMP(ctx, sock); err == nil {
 			_, err = q.do("system_powerdown", nil)
@@ -319,7 +321,7 @@ func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv priv
 
 // state is the value labform records: the planned one with what the
 // provider computed.
-func (p *Provider) state(addr string, planned cty.Value, priv private, running string) cty.Value {
+func (p *Provider) state(addr, id string, planned cty.Value, priv private, running string) cty.Value {
 	m := planned.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(priv.Pid))
 	if priv.Pid == 0 {
@@ -330,8 +332,8 @@ func (p *Provider) state(addr string, planned cty.Value, priv private, running s
 	} else if !m["console_port"].IsKnown() {
 		m["console_port"] = cty.NullVal(cty.Number)
 	}
-	m["qmp_socket"] = cty.StringVal(filepath.Join(p.dirOf(addr), qmpFile))
-	c := macs(providers.String(planned, "mac_address"), p.lab.Dir, addr, num(planned, "adapters"))
+	m["qmp_socket"] = cty.StringVal(filepath.Join(runDirOf(id), qmpFile))
+	c := macs(providers.String(planned, "mac_address"), p.lab.Key(), addr, num(planned, "adapters"))
 	l := make([]cty.Value, len(c))
 	for i, mac := range c {
 		l[i] = cty.StringVal(mac)
@@ -360,12 +362,12 @@ func (priv private) bytes() []byte {
 }
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.run(ctx, req.Addr, req.Planned, private{})
+	return p.run(ctx, req.Addr, p.lab.IDFor(req.ID, req.Addr), req.Planned, private{})
 }
 
 // run brings a VM to its planned value from nothing running: the
 // console port, the disks and, unless state = stopped, the process.
-func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv private) (providers.ApplyResponse, error) {
+func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, priv private) (providers.ApplyResponse, error) {
 	want := 0
 	if cp := planned.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
 		want = num(planned, "console_port")
@@ -374,7 +376,7 @@ func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
 	}
-	c, err := p.config(addr, planned, port)
+	c, err := p.config(addr, id, planned, port)
 	if err == nil {
 		err = checkFiles(c)
 	}
@@ -389,38 +391,39 @@ func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv
 		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
 		}
-		return providers.ApplyResponse{State: p.state(addr, planned, priv, ""), Private: priv.bytes()}, nil
+		return providers.ApplyResponse{State: p.state(addr, id, planned, priv, ""), Private: priv.bytes()}, nil
 	}
 	started, err := p.start(ctx, c, planned)
 	if err != nil {
 		if started.Pid != 0 {
-			p.stop(context.Background(), addr, planned, started)
+			p.stop(context.Background(), id, planned, started)
 		}
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
 	}
-	return providers.ApplyResponse{State: p.state(addr, planned, started, ""), Private: started.bytes()}, nil
+	return providers.ApplyResponse{State: p.state(addr, id, planned, started, ""), Private: started.bytes()}, nil
 }
 
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	priv := decodePrivate(req.Private)
+	id := p.lab.IDFor(req.ID, req.Addr)
+	priv := p.process(id, decodePrivate(req.Private))
 	if req.Cost == providers.Restart {
-		if err := p.stop(ctx, req.Addr, req.Prior, priv); err != nil {
+		if err := p.stop(ctx, id, req.Prior, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
-		return p.run(ctx, req.Addr, req.Planned, priv)
+		return p.run(ctx, req.Addr, id, req.Planned, priv)
 	}
 	to := providers.String(req.Planned, "state")
 	running := alive(priv.Pid, priv.Start)
 	switch {
 	case to == "stopped":
-		if err := p.stop(ctx, req.Addr, req.Planned, priv); err != nil {
+		if err := p.stop(ctx, id, req.Planned, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
 		priv.Pid, priv.Start = 0, 0
 	case !running:
-		return p.run(ctx, req.Addr, req.Planned, priv)
+		return p.run(ctx, req.Addr, id, req.Planned, priv)
 	default:
-		q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile))
+		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile))
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
@@ -436,24 +439,24 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			return providers.ApplyResponse{}, fmt.Errorf("%s: process_priority: %w", req.Addr, err)
 		}
 	}
-	return providers.ApplyResponse{State: p.state(req.Addr, req.Planned, priv, ""), Private: priv.bytes()}, nil
+	return providers.ApplyResponse{State: p.state(req.Addr, id, req.Planned, priv, ""), Private: priv.bytes()}, nil
 }
 
 // Delete stops the VM and removes its working directory (overlays, log,
 // socket); base images are never touched.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	priv := decodePrivate(req.Private)
-	if priv.Pid == 0 {
-		priv = p.fromPidfile(req.Addr)
-	}
-	if err := p.stop(ctx, req.Addr, req.Prior, priv); err != nil {
+	id := p.lab.IDFor(req.ID, req.Addr)
+	priv := p.process(id, decodePrivate(req.Private))
+	if err := p.stop(ctx, id, req.Prior, priv); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	p.mu.Lock()
 	delete(p.ports, priv.Port)
 	p.mu.Unlock()
-	if err := os.RemoveAll(p.dirOf(req.Addr)); err != nil {
-		return fmt.Errorf("%s: %w", req.Addr, err)
+	for _, dir := range []string{p.dirOf(id), runDirOf(id)} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("%s: %w", req.Addr, err)
+		}
 	}
 	labnet.Lock()
 	labnet.RemoveLabIfEmpty(p.lab.Name)
@@ -461,20 +464,37 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	return nil
 }
 
-// fromPidfile finds the process of a VM whose create was interrupted
-// before its result was recorded: QEMU's pidfile, with the start time
-// read now.
-func (p *Provider) fromPidfile(addr string) private {
-	b, err := os.ReadFile(filepath.Join(p.dirOf(addr), pidFile))
+// fromPidfile finds the process of a VM whose start was interrupted
+// before its result was recorded (a create, or a restart's new process):
+// QEMU's pidfile, trusted only if that process's command line names the
+// VM's own QMP socket, with the start time read now.
+func (p *Provider) fromPidfile(id string) private {
+	dir := runDirOf(id)
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		return private{}
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	start, ok := procStart(pid)
-	if !ok {
+	if !ok || !cmdlineHas(pid, filepath.Join(dir, qmpFile)) {
 		return private{}
 	}
 	return private{Pid: pid, Start: start}
+}
+
+// process is the VM's running process: the recorded one while it lives,
+// else the one its pidfile names (a restart killed between starting the
+// new process and recording it leaves that one running), keeping the
+// recorded console port.
+func (p *Provider) process(id string, priv private) private {
+	if alive(priv.Pid, priv.Start) {
+		return priv
+	}
+	if found := p.fromPidfile(id); found.Pid != 0 {
+		found.Port = priv.Port
+		return found
+	}
+	return priv
 }
 
 // Read finds the VM's process by pid and start time and asks QMP for its
@@ -482,11 +502,12 @@ func (p *Provider) fromPidfile(addr string) private {
 // killed) is gone: the plan starts it again, and its links are applied
 // again to its new taps.
 func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	priv := decodePrivate(req.Private)
+	id := p.lab.IDFor(req.ID, req.Addr)
+	priv := p.process(id, decodePrivate(req.Private))
 	if len(req.Private) == 0 {
-		found := p.fromPidfile(req.Addr)
+		found := p.fromPidfile(id)
 		if found.Pid == 0 {
-			if _, err := os.Stat(p.dirOf(req.Addr)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
+			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
 				return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 			}
 		}
@@ -495,7 +516,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 			priv.Port = num(req.Prior, "console_port")
 		}
 	}
-	if _, err := os.Stat(p.dirOf(req.Addr)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) && !alive(priv.Pid, priv.Start) {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if !alive(priv.Pid, priv.Start) {
@@ -505,9 +526,17 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	status := "unresponsive"
-	if q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile)); err == nil {
+	prior := req.Prior
+	if q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile)); err == nil {
 		if st, err := q.status(); err == nil {
 			status = st
+		}
+		// The memory the process really has: after a restart interrupted
+		// once its new process ran, state still holds the old value.
+		if mib, err := q.memoryMiB(); err == nil && mib > 0 && prior.GetAttr("memory").IsKnown() && !prior.GetAttr("memory").IsNull() {
+			m := prior.AsValueMap()
+			m["memory"] = cty.NumberIntVal(int64(mib))
+			prior = cty.ObjectVal(m)
 		}
 		q.Close()
 	}
@@ -516,5 +545,5 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	case "paused", "prelaunch", "suspended":
 		status = "paused"
 	}
-	return providers.ReadResponse{State: p.state(req.Addr, req.Prior, priv, status), Private: priv.bytes()}, nil
+	return providers.ReadResponse{State: p.state(req.Addr, id, prior, priv, status), Private: priv.bytes()}, nil
 }

@@ -116,3 +116,18 @@ func (q *qmp) quit() error {
 	q.r.ReadBytes('\n') // the reply, an event or the reset: all mean it is going
 	return nil
 }
+
+// memoryMiB is the guest's base memory in MiB (query-memory-size-summary).
+func (q *qmp) memoryMiB() (int, error) {
+	raw, err := q.do("query-memory-size-summary", nil)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Base int64 `json:"base-memory"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return 0, err
+	}
+	return int(r.Base >> 20), nil
+}

@@ -36,21 +36,22 @@ func newVMLab(t testing.TB, tag string) *vmLab {
 	l := &vmLab{Lab: systest.NewLab(t, fmt.Sprintf("lfq%d%s", os.Getpid()%100000, tag), prov), prov: prov}
 	t.Cleanup(func() {
 		recs, _ := l.Store.Resources() // before destroy: what might need removing by hand
+		ids := map[string]string{}
+		for addr := range recs {
+			ids[addr] = l.ID(addr)
+		}
 		l.DestroyQuietly()
-		defer func() {
-			for addr := range recs {
-				unthrottle(prov.cgroupID(addr))
-			}
-		}()
-		pids, _ := filepath.Glob(filepath.Join(l.Dir, ".labform", "qemu", "*", pidFile))
-		for _, f := range pids {
-			b, _ := os.ReadFile(f)
+		for _, id := range ids {
+			b, _ := os.ReadFile(filepath.Join(runDirOf(id), pidFile))
 			var pid int
 			fmt.Sscan(string(b), &pid)
-			if start, ok := procStart(pid); ok && pid > 1 {
+			if start, ok := procStart(pid); ok && pid > 1 && cmdlineHas(pid, runDirOf(id)) {
 				t.Logf("cleanup: killing QEMU pid %d left by the test", pid)
 				kill(pid, start)
+				waitGone(context.Background(), pid, start, 5*time.Second)
 			}
+			os.RemoveAll(runDirOf(id))
+			unthrottle(cgroupID(id))
 		}
 		labnet.DeleteNetns(labnet.LabNetns(l.Name))
 	})
@@ -143,7 +144,7 @@ func TestSystem_lifecycle(t *testing.T) {
 	}
 	taps := l.taps()
 	for n := 0; n < 2; n++ {
-		if name := labnet.PortName(l.Dir, a, n); !taps[name] {
+		if name := labnet.PortName(l.ID(a), n); !taps[name] {
 			t.Errorf("tap %s (port %d) is not in the lab namespace: %v", name, n, taps)
 		}
 	}
@@ -197,7 +198,7 @@ func TestSystem_lifecycle(t *testing.T) {
 		t.Fatal("apply did not bring the killed VM back")
 	}
 	last := l.pid(a)
-	dir := l.prov.dirOf(a)
+	dir := l.prov.dirOf(l.ID(a))
 
 	l.Apply(planner.DestroyMode)
 	if _, ok := procStart(last); ok {
@@ -244,7 +245,7 @@ vm "c" {
 }
 `)
 	l.Apply(planner.NormalMode)
-	overlay := filepath.Join(l.prov.dirOf("vm.c"), "hda.qcow2")
+	overlay := filepath.Join(l.prov.dirOf(l.ID("vm.c")), "hda.qcow2")
 	out, err := exec.Command("qemu-img", "info", "-U", overlay).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "backing file: "+base) {
 		t.Fatalf("the overlay %s does not have the base as backing file: %v\n%s", overlay, err, out)
@@ -348,7 +349,7 @@ link "ab" {
 		defer h.Close()
 		masters := map[int]bool{}
 		for _, node := range []string{"vm.a", "vm.b"} {
-			tap, err := h.LinkByName(labnet.PortName(l.Dir, node, 0))
+			tap, err := h.LinkByName(labnet.PortName(l.ID(node), 0))
 			if err != nil {
 				t.Fatalf("%s: %s's tap: %v", when, node, err)
 			}
@@ -397,7 +398,7 @@ vm "t" {
 `)
 	l.Apply(planner.NormalMode)
 	pid := l.pid("vm.t")
-	cg := filepath.Join(cpuCgroupRoot, l.prov.cgroupID("vm.t"))
+	cg := filepath.Join(cpuCgroupRoot, cgroupID(l.ID("vm.t")))
 	if b, err := os.ReadFile(filepath.Join(cg, "cpu.cfs_quota_us")); err != nil || strings.TrimSpace(string(b)) != "50000" {
 		t.Errorf("cpu_throttling = 50: want a quota of 50000us per 100000us in %s, got %q (%v)", cg, b, err)
 	}

@@ -2,8 +2,6 @@ package virtualbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -71,22 +69,24 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 
 func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
 
-// vmName is the clone's VirtualBox name: the lab's and the address.
-func (p *Provider) vmName(addr string) string { return p.lab.Name + "-" + addr }
-
-func (p *Provider) hash(addr string) string {
-	h := sha256.Sum256([]byte(p.lab.Dir + "\x00" + addr))
-	return hex.EncodeToString(h[:6])
+// vmName is the clone's VirtualBox name: the lab's and the address, and
+// for an object in its address's second slot (the new VM of a
+// create_before_destroy, which lives beside the old one) its ID.
+func (p *Provider) vmName(addr, id string) string {
+	if id == providers.ObjectID(p.lab.Key(), addr, 0) {
+		return p.lab.Name + "-" + addr
+	}
+	return p.lab.Name + "-" + addr + "-" + id[:6]
 }
 
 // hostPort is the host end of port n's veth pair, which the bridged
 // adapter attaches to; the lab end is labnet.PortName, which links join.
-func (p *Provider) hostPort(addr string, n int) string {
-	return "lfh" + strings.TrimPrefix(labnet.PortPrefix(p.lab.Dir, addr), "lfp") + strconv.Itoa(n)
+func (p *Provider) hostPort(id string, n int) string {
+	return "lfh" + strings.TrimPrefix(labnet.PortPrefix(id), "lfp") + strconv.Itoa(n)
 }
 
-func (p *Provider) pipe(addr string) string {
-	return filepath.Join(p.lab.WorkDir, p.hash(addr)+".pipe")
+func (p *Provider) pipe(id string) string {
+	return filepath.Join(p.lab.WorkDir, id[:12]+".pipe")
 }
 
 // checkAPI reads the system properties once and refuses VirtualBox
@@ -136,12 +136,12 @@ func isNotFound(err error) bool {
 // settings are modifyvm's arguments for the value: memory, cpus, the
 // serial console on a pipe, and each adapter bridged to its port's host
 // veth, cable connected.
-func (p *Provider) settings(addr string, v cty.Value) []string {
+func (p *Provider) settings(id string, v cty.Value) []string {
 	a := []string{"--memory", strconv.Itoa(num(v, "memory")), "--cpus", strconv.Itoa(num(v, "cpus"))}
 	if providers.String(v, "console") == "none" {
 		a = append(a, "--uart1", "off")
 	} else {
-		a = append(a, "--uart1", "0x3F8", "4", "--uartmode1", "server", p.pipe(addr))
+		a = append(a, "--uart1", "0x3F8", "4", "--uartmode1", "server", p.pipe(id))
 	}
 	typ := nicTypes[providers.String(v, "adapter_type")]
 	if typ == "" {
@@ -150,7 +150,7 @@ func (p *Provider) settings(addr string, v cty.Value) []string {
 	macs := p.macs(v)
 	for i := 0; i < num(v, "adapters"); i++ {
 		k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
-		a = append(a, "--nic"+k, "bridged", "--nictype"+k, typ, "--bridgeadapter"+k, p.hostPort(addr, i), "--cableconnected"+k, "on")
+		a = append(a, "--nic"+k, "bridged", "--nictype"+k, typ, "--bridgeadapter"+k, p.hostPort(id, i), "--cableconnected"+k, "on")
 		if macs != nil {
 			a = append(a, "--macaddress"+k, macs[i])
 		}
@@ -178,7 +178,7 @@ func (p *Provider) macs(v cty.Value) []string {
 
 // ports makes sure each port's veth pair exists: host end for the
 // bridged adapter, lab end for links.
-func (p *Provider) ports(addr string, n int) error {
+func (p *Provider) ports(id string, n int) error {
 	if n == 0 {
 		return nil
 	}
@@ -194,25 +194,26 @@ func (p *Provider) ports(addr string, n int) error {
 	}
 	missing := false
 	for i := 0; i < n; i++ {
-		if _, err := net.InterfaceByName(p.hostPort(addr, i)); err != nil || !links[labnet.PortName(p.lab.Dir, addr, i)] {
+		if _, err := net.InterfaceByName(p.hostPort(id, i)); err != nil || !links[labnet.PortName(id, i)] {
 			missing = true
 		}
 	}
 	if !missing {
 		return nil
 	}
-	if err := labnet.DeletePorts(labNS, labnet.PortPrefix(p.lab.Dir, addr)); err != nil {
+	if err := labnet.DeletePorts(labNS, labnet.PortPrefix(id)); err != nil {
 		return err
 	}
-	return labnet.AddHostPorts(labNS, n, func(i int) string { return labnet.PortName(p.lab.Dir, addr, i) },
-		func(i int) string { return p.hostPort(addr, i) })
+	return labnet.AddHostPorts(labNS, n, func(i int) string { return labnet.PortName(id, i) },
+		func(i int) string { return p.hostPort(id, i) })
 }
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	if err := p.checkAPI(ctx); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
 	}
-	v, name := req.Planned, p.vmName(req.Addr)
+	id := p.lab.IDFor(req.ID, req.Addr)
+	v, name := req.Planned, p.vmName(req.Addr, id)
 	tpl := providers.String(v, "template")
 	info, err := p.info(ctx, tpl)
 	if err != nil {
@@ -250,26 +251,26 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
 	}
-	if err := p.ports(req.Addr, n); err != nil {
+	if err := p.ports(id, n); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
 	}
-	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(req.Addr, v)...)...); err != nil {
+	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	if err := p.setState(ctx, name, "poweroff", v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	return p.readBack(ctx, req.Addr, v)
+	return p.readBack(ctx, req.Addr, id, v)
 }
 
 // readBack is the value after an apply, as showvminfo tells it.
-func (p *Provider) readBack(ctx context.Context, addr string, v cty.Value) (providers.ApplyResponse, error) {
+func (p *Provider) readBack(ctx context.Context, addr, id string, v cty.Value) (providers.ApplyResponse, error) {
 	resp, err := p.Read(ctx, providers.ReadRequest{Type: "vm", Addr: addr, Prior: v})
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
 	if resp.State.IsNull() {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, p.vmName(addr))
+		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, p.vmName(addr, id))
 	}
 	return providers.ApplyResponse{State: resp.State}, nil
 }
@@ -353,16 +354,17 @@ func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int)
 }
 
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	name, v := p.vmName(req.Addr), req.Planned
+	id := p.lab.IDFor(req.ID, req.Addr)
+	name, v := p.vmName(req.Addr, id), req.Planned
 	info, err := p.info(ctx, name)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	if err := p.ports(req.Addr, num(v, "adapters")); err != nil {
+	if err := p.ports(id, num(v, "adapters")); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
 	}
 	from := info["VMState"]
-	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(req.Addr, v, info) {
+	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(id, v, info) {
 		// modifyvm needs a powered-off machine: stop it first, and never
 		// send modifyvm to a running one.
 		if liveState(from) != "stopped" {
@@ -371,14 +373,14 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			}
 			from = "poweroff"
 		}
-		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(req.Addr, v)...)...); err != nil {
+		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
-	} else if !p.wired(req.Addr, v, info) {
+	} else if !p.wired(id, v, info) {
 		// A running VM is rewired in place: controlvm, no restart.
 		for i := 0; i < num(v, "adapters"); i++ {
 			k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
-			if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", p.hostPort(req.Addr, i)); err != nil {
+			if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", p.hostPort(id, i)); err != nil {
 				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 			}
 			if _, err := p.vb.run(ctx, "controlvm", name, "setlinkstate"+k, "on"); err != nil {
@@ -389,20 +391,20 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := p.setState(ctx, name, from, v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	return p.readBack(ctx, req.Addr, v)
+	return p.readBack(ctx, req.Addr, id, v)
 }
 
 // wired reports whether every adapter is bridged to its port's host veth
 // with the cable connected, and the veth is there.
-func (p *Provider) wired(addr string, v cty.Value, info machineInfo) bool {
-	return len(p.miswired(addr, v, info)) == 0
+func (p *Provider) wired(id string, v cty.Value, info machineInfo) bool {
+	return len(p.miswired(id, v, info)) == 0
 }
 
-func (p *Provider) miswired(addr string, v cty.Value, info machineInfo) []string {
+func (p *Provider) miswired(id string, v cty.Value, info machineInfo) []string {
 	var bad []string
 	for i := 0; i < num(v, "adapters"); i++ {
 		k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
-		host := p.hostPort(addr, i)
+		host := p.hostPort(id, i)
 		switch {
 		case info["nic"+k] != "bridged" || info["bridgeadapter"+k] != host:
 			bad = append(bad, "nic"+k+" not bridged to "+host)
@@ -421,7 +423,8 @@ func (p *Provider) miswired(addr string, v cty.Value, info machineInfo) []string
 // its ports. It checks the clone's extradata first: labform never deletes
 // a VM it did not create, and never the template.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	name := p.vmName(req.Addr)
+	id := p.lab.IDFor(req.ID, req.Addr)
+	name := p.vmName(req.Addr, id)
 	info, err := p.info(ctx, name)
 	switch {
 	case isNotFound(err):
@@ -451,10 +454,10 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	}
 	labnet.Lock()
 	defer labnet.Unlock()
-	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(p.lab.Dir, req.Addr)); err != nil {
+	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	os.Remove(p.pipe(req.Addr))
+	os.Remove(p.pipe(id))
 	labnet.RemoveLabIfEmpty(p.lab.Name)
 	return nil
 }
@@ -464,7 +467,8 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 // to their ports are noted next to the state, which apply repairs in
 // place (controlvm while it runs).
 func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	info, err := p.info(ctx, p.vmName(req.Addr))
+	id := p.lab.IDFor(req.ID, req.Addr)
+	info, err := p.info(ctx, p.vmName(req.Addr, id))
 	if isNotFound(err) {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
@@ -475,7 +479,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
 	m["cpus"] = cty.NumberIntVal(int64(info.int("cpus")))
 	st := liveState(info["VMState"])
-	if bad := p.miswired(req.Addr, req.Prior, info); len(bad) > 0 {
+	if bad := p.miswired(id, req.Prior, info); len(bad) > 0 {
 		st += " (" + strings.Join(bad, "; ") + ")"
 	}
 	m["state"] = cty.StringVal(st)

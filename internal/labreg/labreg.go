@@ -1,0 +1,110 @@
+// Package labreg records which labs have objects on this host, one file
+// per lab name: two labs of one name would share the lab namespace
+// (lf-<name>) and the names derived from it, so the second is refused
+// before it touches anything. The records live under /run, which a reboot
+// empties together with the namespaces and processes they speak of.
+package labreg
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Dir holds the records; tests point it elsewhere.
+var Dir = "/run/labform/labs"
+
+// Entry is what is known of the lab that holds a name.
+type Entry struct {
+	ID    string    `json:"id"`
+	Dir   string    `json:"dir"`
+	Since time.Time `json:"since"`
+}
+
+func path(name string) string { return filepath.Join(Dir, name+".json") }
+
+// Get returns the lab that holds name, or nil.
+func Get(name string) (*Entry, error) {
+	b, err := os.ReadFile(path(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, nil // torn by a crash: as if absent
+	}
+	return &e, nil
+}
+
+// Find returns the lab recorded with the given ID, under any name.
+func Find(id string) (*Entry, error) {
+	entries, err := os.ReadDir(Dir)
+	if err != nil {
+		return nil, nil
+	}
+	for _, de := range entries {
+		name, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if e, _ := Get(name); e != nil && e.ID == id {
+			return e, nil
+		}
+	}
+	return nil, nil
+}
+
+// Claim records that the lab id, at dir, holds name.
+func Claim(name, id, dir string) error {
+	if err := os.MkdirAll(Dir, 0o700); err != nil {
+		return err
+	}
+	if e, _ := Get(name); e != nil && e.ID == id && e.Dir == dir {
+		return nil
+	}
+	b, _ := json.Marshal(Entry{ID: id, Dir: dir, Since: time.Now().UTC()})
+	tmp := path(name) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path(name))
+}
+
+// Release drops the record of name if the lab id holds it.
+func Release(name, id string) {
+	if e, _ := Get(name); e != nil && e.ID == id {
+		os.Remove(path(name))
+	}
+}
+
+// HasState reports whether dir holds a lab's state: a record whose lab
+// still has one is alive, one whose directory is gone is stale.
+func HasState(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, ".labform", "state.db"))
+	return err == nil && st.Size() > 0
+}
+
+// ForTests points Dir at a directory of the test process's own (shared
+// with the subprocesses it starts, through the environment), for tests
+// whose labs make no host objects (in-memory providers) and may share
+// names. It returns the cleanup.
+func ForTests() func() {
+	const env = "LABFORM_TEST_LABREG"
+	if d := os.Getenv(env); d != "" {
+		Dir = d
+		return func() {}
+	}
+	d, err := os.MkdirTemp("", "labform-labreg-")
+	if err != nil {
+		panic(err)
+	}
+	Dir = d
+	os.Setenv(env, d)
+	return func() { os.RemoveAll(d) }
+}
