@@ -37,10 +37,10 @@ type Planner struct {
 	labIDv      string
 	ids         sync.Map // address -> the ID of the object now there
 	lost        bool     // the state is empty, but this lab runs here
-	pendingMu  sync.Mutex
-	pending    []pendingSettle
-	deposed    []*Change // deletes of objects deposed by an interrupted create_before_destroy
-	applied    sync.Map  // addr.Instance -> cty.Value: results of this apply
+	pendingMu   sync.Mutex
+	pending     []pendingSettle
+	deposed     []*Change // deletes of objects deposed by an interrupted create_before_destroy
+	applied     sync.Map  // addr.Instance -> cty.Value: results of this apply
 }
 
 // PlanOptions select what a plan does.

@@ -17,13 +17,13 @@ import (
 // vmConfig is a vm value resolved for one start: what the command line is
 // built from. Paths are absolute.
 type vmConfig struct {
-	Addr       string // vm.router: the VM's name
-	ID         string // the object ID its host names derive from
-	UUID       string
-	Dir        string // the working directory: log, overlays
+	Addr string // vm.router: the VM's name
+	ID   string // the object ID its host names derive from
+	UUID string
+	Dir  string // the working directory: log, overlays
 	// RunDir holds the QMP socket and the pidfile, under /run: what finds
 	// the process again even when the lab's .labform was deleted.
-	RunDir string
+	RunDir     string
 	Platform   string
 	Accel      string // kvm or tcg, resolved
 	Memory     int
