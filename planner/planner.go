@@ -135,6 +135,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 						ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
 				}
 			}
+			addrs = sortedPriorAddrs(priors)
 			desired, d = evaluate()
 			if diags = append(diags, d...); diags.HasErrors() {
 				return nil, diags

@@ -20,6 +20,10 @@ import (
 // (LABFORM_TEST_MAIN=1), for tests that need a separate process to kill.
 func TestMain(m *testing.M) {
 	cleanup := labreg.ForTests()
+	if os.Getenv("LABFORM_TEST_MAIN") == "real" {
+		// The real providers, for the chaos test's kills.
+		os.Exit(run(os.Args[1:], all.Registry(), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+	}
 	if os.Getenv("LABFORM_TEST_MAIN") == "1" {
 		reg, _ := memRegistry(os.Getenv("LABFORM_TEST_MEMDIR"))
 		if d, err := time.ParseDuration(os.Getenv("LABFORM_TEST_DELAY")); err == nil {

@@ -363,3 +363,41 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// TestSystem_providerSettingsReachRefresh: the provider block, set from a
+// variable, configures the provider before refresh (it used to be
+// configured before the configuration was evaluated, so refresh ran the
+// default runtime).
+func TestSystem_providerSettingsReachRefresh(t *testing.T) {
+	l := newSysLab(t)
+	logf := filepath.Join(l.Dir, "runtime.log")
+	wrapper := filepath.Join(l.Dir, "myruntime")
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho \"$@\" >> " + logf + "\nexec " + runc + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.Write(`
+variable "runtime" {
+  type    = string
+  default = "` + wrapper + `"
+}
+provider "container" {
+  runtime = var.runtime
+}
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+}
+`)
+	l.Apply(planner.NormalMode)
+	os.Remove(logf)
+	l.Plan(planner.NormalMode)
+	b, _ := os.ReadFile(logf)
+	if !strings.Contains(string(b), "list") {
+		t.Fatalf("refresh did not run the configured runtime %s (its log: %q)", wrapper, b)
+	}
+}

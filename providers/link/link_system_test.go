@@ -14,6 +14,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/providers/link"
@@ -41,7 +42,9 @@ func newNetLab(t testing.TB) *netLab {
 		}
 		os.RemoveAll(root)
 		for _, a := range []string{"container.a", "container.b", "container.c"} {
-			labnet.DeleteNetns(labnet.ContainerNetns(l.ID(a)))
+			for slot := 0; slot < providers.Slots; slot++ {
+				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(l.LabID(), a, slot)))
+			}
 		}
 		labnet.DeleteNetns(labnet.LabNetns(l.Name))
 	})
@@ -341,4 +344,119 @@ func portMTU(t *testing.T, l *netLab, node string) int {
 		t.Fatal(err)
 	}
 	return p.Attrs().MTU
+}
+
+// TestSystem_createBeforeDestroy replaces a container and a link with
+// create_before_destroy: the new object is made, under names of its own,
+// while the old one still runs; then the old one goes. Traffic flows
+// across the new objects, nothing of the old ones is left, and the next
+// plan is empty.
+func TestSystem_createBeforeDestroy(t *testing.T) {
+	l := newNetLab(t)
+	lab := func(cmd string) string {
+		return `
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = { eth0 = ["10.204.0.1/24"] }
+}
+container "b" {
+  rootfs  = "rootfs"
+  command = ["sleep", "` + cmd + `"]
+  addresses = { eth0 = ["10.204.0.2/24"] }
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+link "l" {
+  endpoints = [container.a.port[0], container.b.port[0]]
+  impairment {
+    rate = "20mbit"
+  }
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+`
+	}
+	l.Write(lab("3600"))
+	l.Apply(planner.NormalMode)
+	if !l.ping("container.a", "10.204.0.2") {
+		t.Fatal("a cannot ping b before the replacement")
+	}
+	oldB, _ := l.container("container.b")
+	oldID := l.ID("container.b")
+
+	l.Write(lab("3601"))
+	_, plan := l.plan()
+	if got := action(plan, "container.b"); got != string(planner.CreateThenDelete) {
+		t.Fatalf("container.b: %s, want create-then-delete", got)
+	}
+	l.Apply(planner.NormalMode)
+	newID := l.ID("container.b")
+	if newID == oldID {
+		t.Fatalf("the new container has the old one's ID %s", oldID)
+	}
+	if pid, _ := l.container("container.b"); pid == oldB || pid == 0 {
+		t.Fatalf("container.b's pid %d: want a new process (old %d)", pid, oldB)
+	}
+	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.ContainerNetns(oldID))); err == nil {
+		t.Fatalf("the old container's namespace %s is left", labnet.ContainerNetns(oldID))
+	}
+	// a's neighbour entry still names the old b's MAC: it is dropped, as
+	// a router's would age out, before pinging the new b.
+	_, nsA := l.container("container.a")
+	exec.Command("ip", "-n", filepath.Base(nsA), "neigh", "flush", "all").Run()
+	if !l.ping("container.a", "10.204.0.2") {
+		t.Fatal("a cannot ping the new b")
+	}
+	if _, plan := l.plan(); plan.HasChanges() {
+		t.Fatalf("plan after the replacement is not empty: %s=%s", "container.b", action(plan, "container.b"))
+	}
+
+	// The link itself, replaced with -replace: a bridge of its own takes
+	// the ports, keeping their shaping; the old bridge goes.
+	oldBridge := "lfb" + l.ID("link.l")[:12]
+	lb, diags := config.Load(l.Dir, l.Reg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lb, Inputs: config.NewInputs(), Parallelism: 4}
+	target, _ := addr.ParseInstance("link.l")
+	plan, diags = p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := action(plan, "link.l"); got != string(planner.CreateThenDelete) {
+		t.Fatalf("link.l: %s, want create-then-delete", got)
+	}
+	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
+		t.Fatal(diags, res.Err())
+	}
+	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer h.Close()
+	if _, err := h.LinkByName(oldBridge); err == nil {
+		t.Fatalf("the old bridge %s is left", oldBridge)
+	}
+	port, err := h.LinkByName(labnet.PortName(l.ID("container.b"), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := h.LinkByName("lfb" + l.ID("link.l")[:12])
+	if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
+		t.Fatalf("b's port is not on the new bridge (%v)", err)
+	}
+	if qs, _ := h.QdiscList(port); len(qs) == 0 || qs[0].Type() != "tbf" {
+		t.Fatalf("b's port lost its shaping: %v", qs)
+	}
+	if !l.ping("container.a", "10.204.0.2") {
+		t.Fatal("a cannot ping b across the new bridge")
+	}
+	if _, plan := l.plan(); plan.HasChanges() {
+		t.Fatal("plan after replacing the link is not empty")
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
@@ -419,5 +421,99 @@ vm "t" {
 	}
 	if _, err := os.Stat(cg); err == nil {
 		t.Errorf("destroy left the cgroup %s", cg)
+	}
+}
+
+// TestSystem_createBeforeDestroy: -replace on a VM with
+// create_before_destroy starts the new QEMU, with taps and a run
+// directory of its own, while the old one runs; then the old one goes.
+func TestSystem_createBeforeDestroy(t *testing.T) {
+	l := newVMLab(t, "c")
+	const a = "vm.a"
+	l.Write(diskless(64, "running") + "\n")
+	src, _ := os.ReadFile(filepath.Join(l.Dir, "main.lab.hcl"))
+	cbd := strings.Replace(string(src), `state    = "running"`, "state    = \"running\"\n  lifecycle {\n    create_before_destroy = true\n  }", 1)
+	os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(cbd), 0o644)
+	l.Apply(planner.NormalMode)
+	oldID, oldPid := l.ID(a), l.pid(a)
+
+	lab, diags := config.Load(l.Dir, l.Reg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
+	target, _ := addr.ParseInstance(a)
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if c := l.change(plan, a); c == nil || c.Action != planner.CreateThenDelete {
+		t.Fatalf("want create-then-delete:\n%s", render.Plan(plan, false))
+	}
+	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
+		t.Fatal(diags, res.Err())
+	}
+	newID, newPid := l.ID(a), l.pid(a)
+	if newID == oldID || newPid == oldPid || l.status(a) != "running" {
+		t.Fatalf("id %s -> %s, pid %d -> %d: want a new running VM under a new ID", oldID, newID, oldPid, newPid)
+	}
+	if _, ok := procStart(oldPid); ok {
+		t.Errorf("the old QEMU (pid %d) still runs", oldPid)
+	}
+	taps := l.taps()
+	for n := 0; n < 2; n++ {
+		if !taps[labnet.PortName(newID, n)] || taps[labnet.PortName(oldID, n)] {
+			t.Errorf("port %d: want the new VM's tap only: %v", n, taps)
+		}
+	}
+	for _, dir := range []string{runDirOf(oldID), l.prov.dirOf(oldID)} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("the old VM's %s is left", dir)
+		}
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
+	}
+}
+
+// TestSystem_restartInterruptedAfterStart: labform killed during a
+// restart, after the new QEMU started and before state recorded it. The
+// recorded process is gone, the new one runs and holds the taps. The next
+// plan finds the new process through its pidfile (no "tap busy", no
+// second QEMU), reads its real memory, and one apply converges.
+func TestSystem_restartInterruptedAfterStart(t *testing.T) {
+	l := newVMLab(t, "r")
+	const a = "vm.a"
+	l.Write(diskless(64, "running"))
+	l.Apply(planner.NormalMode)
+	id := l.ID(a)
+	rec, _ := l.Store.Get(a)
+	old := decodePrivate(rec.Private)
+	// What the killed apply did: stop the old process, start the new one.
+	v := l.value(a)
+	if err := l.prov.stop(context.Background(), id, v, old); err != nil {
+		t.Fatal(err)
+	}
+	m := v.AsValueMap()
+	m["memory"] = cty.NumberIntVal(96)
+	if _, err := l.prov.run(context.Background(), a, id, cty.ObjectVal(m), old); err != nil {
+		t.Fatal(err)
+	}
+	started := l.prov.fromPidfile(id)
+	if started.Pid == 0 || started.Pid == old.Pid {
+		t.Fatalf("no new QEMU from the pidfile: %+v", started)
+	}
+
+	l.Write(diskless(96, "running"))
+	_, plan := l.Plan(planner.NormalMode)
+	if c := l.change(plan, a); c == nil || c.Action != planner.NoOp {
+		t.Fatalf("want no change (the new process already has 96 MiB):\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.NormalMode)
+	if got := l.pid(a); got != started.Pid {
+		t.Fatalf("state's pid %d, want the running QEMU's %d", got, started.Pid)
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
 	}
 }
