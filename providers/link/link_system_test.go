@@ -460,3 +460,54 @@ link "l" {
 		t.Fatal("plan after replacing the link is not empty")
 	}
 }
+
+// TestSystem_renameKeepsTheObject: an instance moved to a new address in
+// state (labform state mv) keeps its object ID, so its host names stay:
+// the renamed container is not rebuilt, and the link that now names it
+// finds the same port.
+func TestSystem_renameKeepsTheObject(t *testing.T) {
+	l := newNetLab(t)
+	lab := func(name string) string {
+		return strings.ReplaceAll(`
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = { eth0 = ["10.205.0.1/24"] }
+}
+container "NAME" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  addresses = { eth0 = ["10.205.0.2/24"] }
+}
+link "l" {
+  endpoints = [container.a.port[0], container.NAME.port[0]]
+}
+`, "NAME", name)
+	}
+	l.Write(lab("b"))
+	l.Apply(planner.NormalMode)
+	pid, _ := l.container("container.b")
+	rec, _ := l.Store.Get("container.b")
+	rec.Addr = "container.c"
+	if err := l.Store.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Store.Delete("container.b"); err != nil {
+		t.Fatal(err)
+	}
+	l.Write(lab("c"))
+	_, plan := l.plan()
+	if got := action(plan, "container.c"); got != string(planner.NoOp) {
+		t.Fatalf("the renamed container: %s, want no change", got)
+	}
+	l.Apply(planner.NormalMode)
+	if now, _ := l.container("container.c"); now != pid {
+		t.Fatalf("the renamed container was rebuilt: pid %d -> %d", pid, now)
+	}
+	if !l.ping("container.a", "10.205.0.2") {
+		t.Fatal("a cannot ping the renamed container")
+	}
+	if _, plan := l.plan(); plan.HasChanges() {
+		t.Fatal("not converged after the rename")
+	}
+}
