@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
@@ -269,5 +271,47 @@ vm "r" {
 	}
 	if rec, _ := l.Store.Get("vm.r"); rec != nil {
 		t.Fatal("a failed create left the VM in state")
+	}
+}
+
+// TestSystem_createBeforeDestroy: -replace on a VM with
+// create_before_destroy clones the new VM under a name of its own while
+// the old one runs, then unregisters the old one; its ports are new
+// veths and the old ones go.
+func TestSystem_createBeforeDestroy(t *testing.T) {
+	l := newVBLab(t, "c")
+	l.write("running", 256)
+	src, _ := os.ReadFile(filepath.Join(l.Dir, "main.lab.hcl"))
+	cbd := strings.Replace(string(src), `state        = "running"`, "state        = \"running\"\n  lifecycle {\n    create_before_destroy = true\n  }", 1)
+	os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(cbd), 0o644)
+	l.Apply(planner.NormalMode)
+	oldID := l.ID("vm.r")
+
+	lab, diags := config.Load(l.Dir, l.Reg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
+	target, _ := addr.ParseInstance("vm.r")
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
+		t.Fatal(diags, res.Err())
+	}
+	newID := l.ID("vm.r")
+	vms := l.vbox("list", "vms")
+	if newID == oldID || strings.Contains(vms, `"`+l.Name+`-vm.r"`) || !strings.Contains(vms, l.Name+"-vm.r-"+newID[:6]) {
+		t.Fatalf("id %s -> %s; want only the new VM registered:\n%s", oldID, newID, vms)
+	}
+	links, _ := labnet.Links(labnet.LabNetns(l.Name))
+	for n := 0; n < 2; n++ {
+		if links[labnet.PortName(oldID, n)] || !links[labnet.PortName(newID, n)] {
+			t.Fatalf("port %d: want the new VM's veth only: %v", n, links)
+		}
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatal("not converged after the replacement")
 	}
 }
