@@ -169,19 +169,23 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if d := p.saveRefresh(plan); d.HasErrors() {
 		return nil, d
 	}
-	if err := p.claimLab(); err != nil {
-		return nil, diagErr("Cannot record the lab on this host", err)
+	res := &ApplyResult{Errors: map[string]error{}}
+	if plan.Mode == RefreshOnlyMode {
+		return res, nil
+	}
+	g, ids := buildApplyGraph(plan.Changes)
+	if len(ids) > 0 || meta.LabID != "" {
+		// Before the first action: this lab holds its name on the host
+		// (and a moved lab records its new place).
+		if err := p.claimLab(); err != nil {
+			return nil, diagErr("Cannot record the lab on this host", err)
+		}
 	}
 	for _, c := range plan.Changes {
 		if !c.Deposed && c.PriorID != "" {
 			p.setObjectID(c.Addr.String(), c.PriorID)
 		}
 	}
-	res := &ApplyResult{Errors: map[string]error{}}
-	if plan.Mode == RefreshOnlyMode {
-		return res, nil
-	}
-	g, ids := buildApplyGraph(plan.Changes)
 	if cyc := g.Cycles(); len(cyc) > 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: strings.Join(cyc, ", ")}}
 	}
