@@ -33,7 +33,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			p.platform = s
 		}
 	}
-	return nil
+	var err error
+	p.timeout, err = providers.ToolTimeout(req.Config)
+	return err
 }
 
 // binaryFor is the qemu-system binary of a platform: the provider's
@@ -252,9 +254,14 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	bin := p.binaryFor(c.Platform)
 	args := argv(c)
 	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = logf, logf, taps
-	if err := cmd.Run(); err != nil {
+	// QEMU daemonizes once it is initialized: its parent's exit is the
+	// end of the start, bounded by tool_timeout. The daemon is in a
+	// session of its own, so a timeout's kill of the group misses one
+	// that got that far; the pidfile finds it.
+	if _, err := labnet.Run(ctx, labnet.Tool{Name: bin, Args: args, Stdout: logf, Stderr: logf, ExtraFiles: taps, Timeout: p.timeout}); err != nil {
+		if pid, ok := p.pidIn(c.Dir); ok {
+			kill(pid.Pid, pid.Start)
+		}
 		return private{}, fmt.Errorf("%s failed to start (%v); the end of %s:\n%s", bin, err, logPath, logTail(logPath, 15))
 	}
 	b, err := os.ReadFile(filepath.Join(c.Dir, pidFile))
@@ -266,7 +273,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if !ok {
 		return private{}, fmt.Errorf("QEMU (pid %d) exited right after starting; the end of %s:\n%s", pid, logPath, logTail(logPath, 15))
 	}
-	q, err := dialQMP(ctx, filepath.Join(c.Dir, qmpFile))
+	q, err := dialQMP(ctx, filepath.Join(c.Dir, qmpFile), p.timeout)
 	if err != nil {
 		return private{Pid: pid, Start: start}, fmt.Errorf("%w; the end of %s:\n%s", err, logPath, logTail(logPath, 15))
 	}
@@ -295,7 +302,7 @@ func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv priv
 	}
 	sock := filepath.Join(p.dirOf(addr), qmpFile)
 	if v.GetAttr("acpi_shutdown").True() {
-		if q, err := dialQMP(ctx, sock); err == nil {
+		if q, err := dialQMP(ctx, sock, p.timeout); err == nil {
 			_, err = q.do("system_powerdown", nil)
 			q.Close()
 			if err == nil && waitGone(ctx, priv.Pid, priv.Start, time.Duration(num(v, "shutdown_timeout"))*time.Second) {
@@ -303,7 +310,7 @@ func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv priv
 			}
 		}
 	}
-	if q, err := dialQMP(ctx, sock); err == nil {
+	if q, err := dialQMP(ctx, sock, p.timeout); err == nil {
 		q.quit()
 		q.Close()
 		if waitGone(ctx, priv.Pid, priv.Start, 10*time.Second) {
@@ -420,7 +427,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	case !running:
 		return p.run(ctx, req.Addr, req.Planned, priv)
 	default:
-		q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile))
+		q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile), p.timeout)
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
@@ -465,16 +472,23 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 // before its result was recorded: QEMU's pidfile, with the start time
 // read now.
 func (p *Provider) fromPidfile(addr string) private {
-	b, err := os.ReadFile(filepath.Join(p.dirOf(addr), pidFile))
+	priv, _ := p.pidIn(p.dirOf(addr))
+	return priv
+}
+
+// pidIn reads the pidfile of a VM's working directory: the process, if
+// it runs.
+func (p *Provider) pidIn(dir string) (private, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
-		return private{}
+		return private{}, false
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	start, ok := procStart(pid)
 	if !ok {
-		return private{}
+		return private{}, false
 	}
-	return private{Pid: pid, Start: start}
+	return private{Pid: pid, Start: start}, true
 }
 
 // Read finds the VM's process by pid and start time and asks QMP for its
@@ -505,7 +519,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	status := "unresponsive"
-	if q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile)); err == nil {
+	if q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile), p.timeout); err == nil {
 		if st, err := q.status(); err == nil {
 			status = st
 		}
