@@ -11,7 +11,9 @@ import (
 
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
 )
 
 const oneContainer = `
@@ -151,4 +153,38 @@ func TestSystem_createInterruptedMidRunc(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 6 interrupted creates left a runc directory runc could not load", leftovers)
+}
+
+// TestSystem_hungRuncListTimesOut refreshes with a runc whose list hangs:
+// with tool_timeout = "1s" the refresh fails after about a second, saying
+// what was run and that it timed out.
+func TestSystem_hungRuncListTimesOut(t *testing.T) {
+	requireTools(t)
+	fake := filepath.Join(t.TempDir(), "runc")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nsleep 300\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lab := providers.Lab{Name: "lfhung", Dir: t.TempDir()}
+	p := New()
+	cfg := cty.ObjectVal(map[string]cty.Value{"runtime": cty.StringVal(fake), "tool_timeout": cty.StringVal("1s")})
+	if err := p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(p.rt.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(p.rt.root) })
+	start := time.Now()
+	_, errs := p.ReadMany(context.Background(), []providers.ReadRequest{{Type: "container", Addr: "container.a", Prior: cty.NullVal(cty.DynamicPseudoType)}})
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("the refresh took %v with tool_timeout = 1s", took)
+	}
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), fake+" --root "+p.rt.root+" list --format json") || !strings.Contains(errs[0].Error(), "timed out after 1s") {
+		t.Fatalf("want a timeout naming runc list, got %v", errs[0])
+	}
+	// A bad setting is refused at Configure.
+	bad := cty.ObjectVal(map[string]cty.Value{"runtime": cty.StringVal("runc"), "tool_timeout": cty.StringVal("soon")})
+	if err := New().Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: bad}); err == nil || !strings.Contains(err.Error(), `tool_timeout = "soon"`) {
+		t.Errorf("tool_timeout = \"soon\": %v", err)
+	}
 }
