@@ -89,11 +89,20 @@ var (
 	waiters   = map[*exec.Cmd]chan struct{}{}
 )
 
-// TestInterrupt_secondStopsAHungTool applies a VM whose qemu-system hangs
-// (tool_timeout is 10 minutes): a first SIGINT lets the running start go
-// on, a second ends labform at once, killing the hung tool and its child;
-// the next plan still wants to create the VM, and says nothing else.
+// TestInterrupt_secondStopsAHungTool applies two VMs: one whose
+// qemu-system hangs (tool_timeout is 10 minutes) and one that is only
+// prepared (state = "stopped": no process), which completes. A first
+// SIGINT lets the running start go on; a second signal (SIGINT again, or
+// SIGTERM) ends labform at once, killing the hung tool and its child. The
+// next plan knows the completed VM from state and wants to create the
+// other, and nothing else.
 func TestInterrupt_secondStopsAHungTool(t *testing.T) {
+	for _, second := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(second.String(), func(t *testing.T) { secondStopsAHungTool(t, second) })
+	}
+}
+
+func secondStopsAHungTool(t *testing.T, second syscall.Signal) {
 	dir := t.TempDir()
 	pids := filepath.Join(dir, "pids")
 	fake := filepath.Join(dir, "qemu-hangs")
@@ -116,10 +125,18 @@ vm "a" {
   adapters = 0
   console  = "none"
 }
+
+vm "ok" {
+  provider = qemu
+  adapters = 0
+  console  = "none"
+  state    = "stopped"
+}
 `, fake)
 	os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(lab), 0o644)
 	cmd, out := realLabform(t, dir, "apply", "-auto-approve")
 	waitFor(t, "the hung qemu starts", 30*time.Second, func() bool { return len(pidsRunning(pids)) == 2 })
+	waitFor(t, "vm.ok is created", 30*time.Second, func() bool { return strings.Contains(out.String(), "vm.ok: Creation complete") })
 
 	cmd.Process.Signal(syscall.SIGINT)
 	if took, ok := exited(cmd, 700*time.Millisecond); ok {
@@ -128,17 +145,17 @@ vm "a" {
 	if len(pidsRunning(pids)) != 2 {
 		t.Fatal("the first SIGINT killed the running tool")
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(second)
 	took, ok := exited(cmd, 10*time.Second)
 	if !ok {
-		t.Fatalf("labform still runs 10s after the second SIGINT\n%s", out)
+		t.Fatalf("labform still runs 10s after the second signal\n%s", out)
 	}
-	t.Logf("labform exited %v after the second SIGINT", took.Round(time.Millisecond))
+	t.Logf("labform exited %v after %v", took.Round(time.Millisecond), second)
 	if took > 3*time.Second {
-		t.Errorf("the second SIGINT took %v to end labform, want under 3s", took)
+		t.Errorf("the second signal took %v to end labform, want under 3s", took)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
-		t.Errorf("exit %d (%v) after two SIGINTs, want 1\n%s", code, cmd.ProcessState, out)
+		t.Errorf("exit %d (%v) after two signals, want 1\n%s", code, cmd.ProcessState, out)
 	}
 	contains(t, "apply's output", out.String(), "Interrupt received", "interrupt again to stop at once", "Second interrupt",
 		"interrupted; its process group was killed", fake, "Stopped at once")
@@ -146,8 +163,8 @@ vm "a" {
 
 	plan, pout := realLabform(t, dir, "plan", "-detailed-exitcode")
 	exited(plan, time.Minute)
-	if code := plan.ProcessState.ExitCode(); code != 2 || countLine(pout.String(), "to add") != 1 {
-		t.Fatalf("the plan after the stop: exit %d, want 2 with 1 to add\n%s", code, pout)
+	if code := plan.ProcessState.ExitCode(); code != 2 || countLine(pout.String(), "to add") != 1 || !strings.Contains(pout.String(), "vm.a will be created") {
+		t.Fatalf("the plan after the stop: exit %d, want 2 with vm.a, and only it, to add\n%s", code, pout)
 	}
 }
 
