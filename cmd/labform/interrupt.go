@@ -62,7 +62,7 @@ func (a *app) catchInterrupts() *interrupts {
 					if i.applying.Load() {
 						fmt.Fprintf(a.io.err, "\nInterrupt received (%s): no new actions will start; waiting for running ones to finish and saving state... (interrupt again to stop at once)\n", sig)
 					} else {
-						fmt.Fprintf(a.io.err, "\nInterrupt received (%s): stopping; nothing in the lab was changed.\n", sig)
+						fmt.Fprintf(a.io.err, "\nInterrupt received (%s): stopping.\n", sig)
 					}
 					softCancel()
 				case 2:

@@ -234,6 +234,7 @@ container "c" {
 		t.Errorf("plan: exit %d after SIGINT, want 1", plan.ProcessState.ExitCode())
 	}
 	contains(t, "plan's output", pout.String(), "Interrupt received", "nothing in the lab was changed")
+	t.Logf("plan output:\n%s", pout)
 	waitFor(t, "the hung runc list is killed", 2*time.Second, func() bool { return len(pidsRunning(pids)) == 0 })
 }
 
