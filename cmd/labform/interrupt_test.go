@@ -18,8 +18,15 @@ import (
 // realLabform starts the test binary as labform with the real providers.
 func realLabform(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	return startLabform(t, []string{"LABFORM_TEST_MAIN=real"}, dir, args...)
+}
+
+// startLabform starts the test binary as labform with env added, its
+// output readable while it runs.
+func startLabform(t *testing.T, env []string, dir string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-chdir=" + dir, "-no-color"}, args...)...)
-	cmd.Env = append(os.Environ(), "LABFORM_TEST_MAIN=real")
+	cmd.Env = append(os.Environ(), env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -255,4 +262,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestInterrupt_secondStopsEvenAnActionThatIgnoresIt applies with an
+// in-memory provider whose actions sleep 60s and do not heed their
+// context (as a provider stuck outside any tool call would): after a
+// second SIGINT labform waits hardStopGrace for them, then exits 1 anyway,
+// and the next plan runs (the lock is free) and adds what was not made.
+func TestInterrupt_secondStopsEvenAnActionThatIgnoresIt(t *testing.T) {
+	dir, memDir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(crashLab), 0o644)
+	cmd, out := startLabform(t, []string{"LABFORM_TEST_MAIN=1", "LABFORM_TEST_MEMDIR=" + memDir, "LABFORM_TEST_DELAY=60s"},
+		dir, "apply", "-auto-approve", "-parallelism=3")
+	waitFor(t, "the apply starts its actions", 30*time.Second, func() bool { return strings.Contains(out.String(), "Creating...") })
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	took, ok := exited(cmd, hardStopGrace+5*time.Second)
+	if !ok {
+		cmd.Process.Kill()
+		t.Fatalf("labform still runs %v after the second SIGINT\n%s", hardStopGrace+5*time.Second, out)
+	}
+	t.Logf("labform exited %v after the second SIGINT", took.Round(time.Millisecond))
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, out)
+	}
+	contains(t, "apply's output", out.String(), "Second interrupt", "did not stop within")
+	plan, pout := labformProcess(t, dir, memDir, "0s", "plan", "-refresh=false")
+	if exited(plan, time.Minute); countLine(pout.String(), "to add") != 30-objectsIn(memDir) {
+		t.Fatalf("%d objects exist; the plan after the stop:\n%s", objectsIn(memDir), pout)
+	}
 }
