@@ -90,6 +90,9 @@ func Run(ctx context.Context, t Tool) ([]byte, error) {
 		err = fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
 	}
 	if err != nil {
+		if ctx.Err() != nil { // never started: labform was already stopping
+			return nil, &CommandError{Netns: t.Netns, Argv: cmd.Args, Err: err, Interrupted: true}
+		}
 		return nil, err
 	}
 	err = cmd.Wait()

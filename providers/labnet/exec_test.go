@@ -152,3 +152,17 @@ func syscallKill(pid int) {
 		p.Kill()
 	}
 }
+
+func TestRun_afterCancelNothingStarts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	_, err := Run(ctx, Tool{Name: "sh", Args: []string{"-c", "touch " + filepath.Join(dir, "ran")}})
+	var ce *CommandError
+	if !errors.As(err, &ce) || !ce.Interrupted || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("got %v, want an interruption", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("the tool ran after the cancel")
+	}
+}

@@ -257,10 +257,12 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	// QEMU daemonizes once it is initialized: its parent's exit is the
 	// end of the start, bounded by tool_timeout. The daemon is in a
 	// session of its own, so a timeout's kill of the group misses one
-	// that got that far; the pidfile finds it.
+	// that got that far; the pidfile finds it (only a process that was
+	// not there before the start).
+	before, _ := p.pidIn(c.Dir)
 	if _, err := labnet.Run(ctx, labnet.Tool{Name: bin, Args: args, Stdout: logf, Stderr: logf, ExtraFiles: taps, Timeout: p.timeout}); err != nil {
-		if pid, ok := p.pidIn(c.Dir); ok {
-			kill(pid.Pid, pid.Start)
+		if now, ok := p.pidIn(c.Dir); ok && now != before {
+			kill(now.Pid, now.Start)
 		}
 		return private{}, fmt.Errorf("%s failed to start (%v); the end of %s:\n%s", bin, err, logPath, logTail(logPath, 15))
 	}
