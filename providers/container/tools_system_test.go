@@ -116,6 +116,9 @@ func TestSystem_createInterruptedMidRunc(t *testing.T) {
 	l := newSysLab(t)
 	l.Write(oneContainer)
 	n := nameFor(l.Dir, "container.a")
+	// The bundle's log, read while the provider runs: its path from the
+	// lab's WorkDir, never from the provider's fields.
+	logPath := filepath.Join(l.Dir, ".labform", "container", n.id, "container.log")
 	var leftovers int
 	for _, d := range []time.Duration{5, 15, 25, 35, 50, 80} {
 		d *= time.Millisecond
@@ -126,7 +129,7 @@ func TestSystem_createInterruptedMidRunc(t *testing.T) {
 		// Cancel once runc runs: the bundle's log appears just before.
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
-			for !fileExists(filepath.Join(l.prov.bundle(n), "container.log")) && ctx.Err() == nil {
+			for !fileExists(logPath) && ctx.Err() == nil {
 				time.Sleep(time.Millisecond)
 			}
 			time.Sleep(d)
