@@ -43,9 +43,10 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 
 // ReadMany refreshes containers with one `runc list` and one dump of the
 // lab namespace's interfaces. A container of these whose runtime state
-// runc cannot load (runc was killed mid-create) is broken: it is removed
-// with runc delete --force, by its exact id, and reads as absent, so the
-// plan creates it again instead of failing for good.
+// runc cannot load (runc was killed mid-create) is broken: it reads as
+// absent, so the plan creates it again instead of failing for good, and
+// once it is older than leftoverGrace it is removed with runc delete
+// --force, by its exact id.
 func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
 	resps := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
@@ -53,10 +54,14 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	if err == nil {
 		for i, req := range reqs {
 			id := nameFor(p.lab.Dir, req.Addr).id
-			if list[id].Status != leftover {
+			c := list[id]
+			if c.Status != leftover {
 				continue
 			}
 			delete(list, id)
+			if time.Since(c.since) < leftoverGrace {
+				continue
+			}
 			if derr := p.rt.removeLeftover(ctx, id); derr != nil {
 				errs[i] = fmt.Errorf("%s: %w", req.Addr, derr)
 			}

@@ -69,12 +69,21 @@ type containerState struct {
 	Pid    int    `json:"pid"`
 	Status string `json:"status"` // created, running, paused, stopped; leftover (below)
 	Bundle string `json:"bundle"`
+	// since is when a leftover's directory last changed.
+	since time.Time
 }
 
 // leftover is the status list gives a directory under the runtime's root
 // that runc cannot load: what a runc killed mid-create leaves (no
 // state.json yet). runc list skips it with a complaint on stderr.
 const leftover = "leftover"
+
+// leftoverGrace is how old a leftover must be before refresh removes it.
+// A younger one may be a create still under way: a runc that outlived a
+// killed labform (it runs in a process group of its own) finishes on its
+// own. Either way the container reads as absent, and a create meeting
+// the directory deletes it first.
+const leftoverGrace = 10 * time.Second
 
 // list returns every container under the runtime's root, in one call,
 // and the runtime's leftover directories with status leftover.
@@ -97,7 +106,11 @@ func (r ociRuntime) list(ctx context.Context) (map[string]containerState, error)
 	}
 	for _, e := range entries {
 		if _, ok := m[e.Name()]; !ok && e.IsDir() {
-			m[e.Name()] = containerState{ID: e.Name(), Status: leftover}
+			c := containerState{ID: e.Name(), Status: leftover}
+			if fi, err := e.Info(); err == nil {
+				c.since = fi.ModTime()
+			}
+			m[e.Name()] = c
 		}
 	}
 	return m, nil

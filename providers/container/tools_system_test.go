@@ -60,16 +60,28 @@ func TestSystem_runcLeftoverDoesNotBlock(t *testing.T) {
 	l.Apply(planner.NormalMode)
 	id := nameFor(l.Dir, "container.a").id
 	root := l.prov.rt.root
-	leave := func(id string) {
+	// leave makes the leftover, age old.
+	leave := func(id string, age time.Duration) {
 		exec.Command("runc", "--root", root, "delete", "--force", id).Run()
-		if err := os.MkdirAll(filepath.Join(root, id), 0o711); err != nil {
+		dir := filepath.Join(root, id)
+		if err := os.MkdirAll(dir, 0o711); err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(root, id, "exec.fifo"), nil, 0o600)
+		os.WriteFile(filepath.Join(dir, "exec.fifo"), nil, 0o600)
+		then := time.Now().Add(-age)
+		os.Chtimes(dir, then, then)
 	}
-	leave(id)
+	// A young leftover may be a create under way: absent, left alone.
+	leave(id, 0)
+	if plan := planOK(t, l, "with a young leftover"); !strings.HasPrefix(actionOf(plan, "container.a"), "create") {
+		t.Fatalf("container.a with a young leftover: %s, want create", actionOf(plan, "container.a"))
+	}
+	if !fileExists(filepath.Join(root, id)) {
+		t.Error("refresh removed a leftover younger than leftoverGrace")
+	}
+	leave(id, time.Minute)
 	foreign := "lf-notthislabs"
-	leave(foreign)
+	leave(foreign, time.Minute)
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(root, foreign)) })
 
 	// runc list complains on stderr about both: the JSON on stdout is read.
@@ -95,7 +107,7 @@ func TestSystem_runcLeftoverDoesNotBlock(t *testing.T) {
 	}
 
 	// A destroy meeting a leftover goes through too.
-	leave(id)
+	leave(id, time.Minute)
 	p, plan, err := tryPlan(l, planner.DestroyMode)
 	if err != nil {
 		t.Fatalf("destroy plan with a leftover: %v", err)
