@@ -18,7 +18,7 @@ import (
 
 // DefaultToolTimeout bounds one call of an external tool when the
 // provider's tool_timeout setting is not given.
-const DefaultToolTimeout = 60 * time.Second // providers.DefaultToolTimeout
+const DefaultToolTimeout = 60 * time.Second // the same as providers.DefaultToolTimeout (a test checks)
 
 // waitDelay is how long Run waits for a tool's output pipes to close once
 // the tool itself has exited or been killed: a process that left the
