@@ -166,3 +166,27 @@ func TestRun_afterCancelNothingStarts(t *testing.T) {
 		t.Error("the tool ran after the cancel")
 	}
 }
+
+// TestEveryToolCallGoesThroughRun keeps Run the one place where providers
+// start programs: a provider that calls exec.Command itself would escape
+// tool_timeout, the process group and the kill on a second Ctrl-C.
+func TestEveryToolCallGoesThroughRun(t *testing.T) {
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || path == "../labnet/exec.go" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, call := range []string{"exec.Command(", "exec.CommandContext(", "os.StartProcess(", "syscall.ForkExec(", "StartIn("} {
+			if strings.Contains(string(b), call) {
+				t.Errorf("%s calls %s: run tools through labnet.Run", path, call)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
