@@ -67,6 +67,9 @@ type prior struct {
 	// deleting: a delete of it was journaled and not settled; it is
 	// finished (deletes are idempotent) whatever refresh finds.
 	deleting bool
+	// leftover is the planned value of a create that was interrupted
+	// before the object existed (NilVal otherwise).
+	leftover cty.Value
 }
 
 // Plan refreshes (unless told not to), evaluates the configuration and
@@ -161,7 +164,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, plan.Drift...)
 	case DestroyMode:
 		for _, a := range addrs {
-			if pr := priors[a]; !pr.current.IsNull() || pr.deleting {
+			if pr := priors[a]; !pr.current.IsNull() || pr.deleting || pr.leftover != cty.NilVal {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, pr, "destroy requested"))
 			}
 		}
@@ -173,7 +176,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		})
 		plan.Changes = append(plan.Changes, changes...)
 		for _, a := range addrs {
-			if _, ok := desired.Instances[a]; !ok && (!priors[a].current.IsNull() || priors[a].deleting) {
+			if pr := priors[a]; desired.Instances[a] == nil && (!pr.current.IsNull() || pr.deleting || pr.leftover != cty.NilVal) {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
 			}
 		}
@@ -317,6 +320,9 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider, ID: id}}
 		if resp.State == cty.NilVal || resp.State.IsNull() {
 			pr.value, pr.current = cty.NullVal(schema.ImpliedType()), cty.NullVal(schema.ImpliedType())
+			// Not there, but its create may have left pieces (a namespace,
+			// a bundle): a destroy removes them; a create starts clean.
+			pr.leftover = cty.UnknownAsNull(planned)
 		} else {
 			pr.value, pr.current, pr.adopted = cty.NullVal(schema.ImpliedType()), resp.State, true
 			p.setObjectID(in.Addr, id)
@@ -601,8 +607,11 @@ func schemaSensitive(s *providers.Schema) []cty.Path {
 
 func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Change {
 	before := pr.current
-	if before.IsNull() && pr.deleting {
+	switch {
+	case before.IsNull() && pr.deleting:
 		before, reason = pr.value, "its delete was interrupted: finishing it"
+	case before.IsNull() && pr.leftover != cty.NilVal:
+		before, reason = pr.leftover, "its create was interrupted: removing what it may have left"
 	}
 	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Delete, PriorID: p.idOr(pr.id, a),
 		Before: before, After: cty.NullVal(before.Type()), Private: pr.private,

@@ -17,11 +17,11 @@ import (
 )
 
 // TestMain lets the test binary act as labform with in-memory providers
-// (LABFORM_TEST_MAIN=1), for tests that need a separate process to kill.
+// (LABFORM_TEST_MAIN=1), or with the real ones (LABFORM_TEST_MAIN=real),
+// for tests that need a separate process to kill.
 func TestMain(m *testing.M) {
 	cleanup := labreg.ForTests()
-	if os.Getenv("LABFORM_TEST_MAIN") == "real" {
-		// The real providers, for the chaos test's kills.
+	if os.Getenv("LABFORM_TEST_MAIN") == "real" { // the real providers, as the binary has them
 		os.Exit(run(os.Args[1:], all.Registry(), stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 	}
 	if os.Getenv("LABFORM_TEST_MAIN") == "1" {

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/labform/labform/config/addr"
@@ -181,12 +178,17 @@ func (a *app) printPlan(out io.Writer, plan *planner.Plan, asJSON bool) error {
 }
 
 func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
+	intr := a.catchInterrupts()
+	defer intr.stop()
 	s, err := a.openSession("labform plan", f, a.dir())
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	plan, err := a.makePlan(cmd.Context(), s, f)
+	plan, err := a.makePlan(intr.soft, s, f)
+	if ierr := intr.interrupted(); ierr != nil {
+		return ierr
+	}
 	if err != nil {
 		return err
 	}
@@ -208,12 +210,17 @@ func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 }
 
 func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
+	intr := a.catchInterrupts()
+	defer intr.stop()
 	s, err := a.openSession("labform apply", f, a.dir())
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	plan, err := a.makePlan(cmd.Context(), s, f)
+	plan, err := a.makePlan(intr.soft, s, f)
+	if ierr := intr.interrupted(); ierr != nil {
+		return ierr
+	}
 	if err != nil {
 		return err
 	}
@@ -225,7 +232,7 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 		if f.json {
 			a.jsonLine("info", "No changes", "change_summary", nil)
 		}
-		return a.finishApply(s, plan, f)
+		return a.finishApply(s, plan, f, intr)
 	}
 	if !f.autoApprove {
 		if !a.stdinTerminal() {
@@ -236,17 +243,29 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 			what = "destroy all the objects of this lab"
 		}
 		fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
-		line, _ := bufio.NewReader(a.io.in).ReadString('\n')
+		answer := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(a.io.in).ReadString('\n')
+			answer <- line
+		}()
+		var line string
+		select {
+		case line = <-answer:
+		case <-intr.soft.Done():
+			return intr.interrupted()
+		}
 		if strings.TrimSpace(line) != "yes" {
 			fmt.Fprintln(a.io.out, "\nApply cancelled.")
 			return exitError{1}
 		}
 		fmt.Fprintln(a.io.out)
 	}
-	return a.finishApply(s, plan, f)
+	return a.finishApply(s, plan, f, intr)
 }
 
 func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
+	intr := a.catchInterrupts()
+	defer intr.stop()
 	saved, err := planner.ReadPlanFile(a.path(path), a.reg)
 	if err != nil {
 		return err
@@ -260,26 +279,24 @@ func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
 	if err := s.p.Prepare(); err != nil {
 		return err
 	}
-	return a.finishApply(s, saved.Plan, f)
+	return a.finishApply(s, saved.Plan, f, intr)
 }
 
-// finishApply applies with progress, handles Ctrl-C and prints the result.
-func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags) error {
-	stop, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			fmt.Fprintln(a.io.err, "\nInterrupt received: no new actions will start; waiting for running ones to finish and saving state...")
-			cancel()
-		}
-	}()
+// finishApply applies with progress, handles Ctrl-C (see interrupts)
+// and prints the result.
+func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *interrupts) error {
+	if err := intr.interrupted(); err != nil {
+		return err
+	}
+	intr.applying.Store(true)
 	s.p.Hook = &uiHook{a: a, json: f.json}
-	// The providers' context is not cancelled by Ctrl-C: an action that
-	// has started finishes, so that its result is recorded.
-	res, diags := s.p.Apply(context.Background(), plan, planner.ApplyOptions{Stop: stop})
+	// The providers' context ends only at a second interrupt: after the
+	// first, an action that has started finishes, so that its result is
+	// recorded.
+	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: intr.soft})
+	if intr.hard.Err() != nil {
+		defer fmt.Fprintln(a.io.err, "\nStopped at once by a second interrupt: the actions cut short are in the journal, and the next plan looks for what they left. Run plan, then apply, to finish.")
+	}
 	if err := a.printDiags(diags, s.p.Lab.Parser.Files()); err != nil {
 		return err
 	}

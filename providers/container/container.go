@@ -27,7 +27,8 @@ func (p *Provider) Tools() []string { return []string{"runc"} }
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"runtime": providers.OptionalDefault(cty.StringVal("runc"), providers.Replace, "the OCI runtime (runc, crun, youki)"),
+		"runtime":      providers.OptionalDefault(cty.StringVal("runc"), providers.Replace, "the OCI runtime (runc, crun, youki)"),
+		"tool_timeout": providers.ToolTimeoutAttribute(),
 	}}
 }
 

@@ -24,7 +24,11 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			path = r.AsString()
 		}
 	}
-	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key())}
+	timeout, err := providers.ToolTimeout(req.Config)
+	if err != nil {
+		return err
+	}
+	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key()), timeout: timeout}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
 	return nil
 }
@@ -38,17 +42,39 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 }
 
 // ReadMany refreshes containers with one `runc list` and one dump of the
-// lab namespace's interfaces.
+// lab namespace's interfaces. A container of these whose runtime state
+// runc cannot load (runc was killed mid-create) is broken: it reads as
+// absent, so the plan creates it again instead of failing for good, and
+// once it is older than leftoverGrace it is removed with runc delete
+// --force, by its exact id.
 func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
 	resps := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
 	list, err := p.rt.list(ctx)
 	if err == nil {
+		for i, req := range reqs {
+			id := nameFor(p.lab.IDFor(req.ID, req.Addr)).id
+			c := list[id]
+			if c.Status != leftover {
+				continue
+			}
+			delete(list, id)
+			if time.Since(c.since) < leftoverGrace {
+				continue
+			}
+			if derr := p.rt.removeLeftover(ctx, id); derr != nil {
+				errs[i] = fmt.Errorf("%s: %w", req.Addr, derr)
+			}
+		}
+	}
+	if err == nil {
 		var links map[string]bool
 		links, err = labnet.Links(p.labNetns)
 		if err == nil {
 			for i, req := range reqs {
-				resps[i] = p.readOne(req, list, links)
+				if errs[i] == nil {
+					resps[i] = p.readOne(req, list, links)
+				}
 			}
 			return resps, errs
 		}
@@ -273,10 +299,12 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 
 func (p *Provider) cleanup(ctx context.Context, n names) error {
 	var problems []string
-	if _, err := p.rt.state(ctx, n.id); err == nil {
+	_, err := p.rt.state(ctx, n.id)
+	if _, serr := os.Stat(filepath.Join(p.rt.root, n.id)); err == nil || serr == nil {
 		// The container is going away: no grace period (a sleep running
 		// as pid 1 ignores SIGTERM). delete --force kills and removes it
-		// with its cgroup.
+		// with its cgroup, or the directory of a create that runc did
+		// not finish.
 		if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
 			problems = append(problems, err.Error())
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,28 +15,29 @@ import (
 )
 
 // ociRuntime runs the OCI runtime (runc) with labform's own --root, so that
-// one `runc list` sees this lab's containers and nothing else.
+// one `runc list` sees this lab's containers and nothing else. Every call
+// goes through labnet.Run: bounded by timeout (the provider's
+// tool_timeout), in a process group of its own, stderr apart from stdout.
 type ociRuntime struct {
-	path string // runc, crun, youki
-	root string // --root: the runtime's state directory for this lab
+	path    string // runc, crun, youki
+	root    string // --root: the runtime's state directory for this lab
+	timeout time.Duration
 }
 
-// run executes the runtime and returns its output. Commands that hand
-// their stdio to the container (run, create) must use start instead:
-// capturing their output through a pipe hangs (PLATFORM.md).
+// run executes the runtime and returns its standard output; a failure
+// carries what it said on stderr. Commands that hand their stdio to the
+// container (run, create) must use start instead: capturing their output
+// through a pipe hangs (PLATFORM.md).
 func (r ociRuntime) run(ctx context.Context, args ...string) ([]byte, error) {
 	full := append([]string{"--root", r.root}, args...)
-	cmd := exec.CommandContext(ctx, r.path, full...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("%s %s: %v: %s", r.path, strings.Join(full, " "), err, strings.TrimSpace(string(out)))
-	}
-	return out, nil
+	return labnet.Run(ctx, labnet.Tool{Name: r.path, Args: full, Timeout: r.timeout})
 }
 
 // start runs `runc run -d` with the container's stdio on a log file in the
 // bundle, and reports runc's own words when it fails. It returns the pid,
-// which runc writes to a file: no second call to ask.
+// which runc writes to a file: no second call to ask. The container's
+// init runs in a session of its own (runc calls setsid), so killing
+// runc's process group on a timeout never kills a started container.
 func (r ociRuntime) start(ctx context.Context, id, bundle string) (int, error) {
 	logPath := filepath.Join(bundle, "container.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -48,11 +48,9 @@ func (r ociRuntime) start(ctx context.Context, id, bundle string) (int, error) {
 	pidFile := filepath.Join(bundle, "pid")
 	os.Remove(pidFile)
 	args := []string{"--root", r.root, "run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id}
-	cmd := exec.CommandContext(ctx, r.path, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, logf, logf
-	if err := cmd.Run(); err != nil {
+	if _, err := labnet.Run(ctx, labnet.Tool{Name: r.path, Args: args, Stdout: logf, Stderr: logf, Timeout: r.timeout}); err != nil {
 		log, _ := os.ReadFile(logPath)
-		return 0, fmt.Errorf("%s %s failed (%v); bundle %s; runc said: %s", r.path, strings.Join(args, " "), err, bundle, tail(string(log), 20))
+		return 0, fmt.Errorf("%v; bundle %s; runc said: %s", err, bundle, tail(string(log), 20))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -67,13 +65,29 @@ func (r ociRuntime) start(ctx context.Context, id, bundle string) (int, error) {
 type containerState struct {
 	ID     string `json:"id"`
 	Pid    int    `json:"pid"`
-	Status string `json:"status"` // created, running, paused, stopped
+	Status string `json:"status"` // created, running, paused, stopped; leftover (below)
 	Bundle string `json:"bundle"`
+	// since is when a leftover's directory last changed.
+	since time.Time
 }
 
-// list returns every container under the runtime's root, in one call.
+// leftover is the status list gives a directory under the runtime's root
+// that runc cannot load: what a runc killed mid-create leaves (no
+// state.json yet). runc list skips it with a complaint on stderr.
+const leftover = "leftover"
+
+// leftoverGrace is how old a leftover must be before refresh removes it.
+// A younger one may be a create still under way: a runc that outlived a
+// killed labform (it runs in a process group of its own) finishes on its
+// own. Either way the container reads as absent, and a create meeting
+// the directory deletes it first.
+const leftoverGrace = 10 * time.Second
+
+// list returns every container under the runtime's root, in one call,
+// and the runtime's leftover directories with status leftover.
 func (r ociRuntime) list(ctx context.Context) (map[string]containerState, error) {
-	if _, err := os.Stat(r.root); errors.Is(err, os.ErrNotExist) {
+	entries, err := os.ReadDir(r.root)
+	if errors.Is(err, os.ErrNotExist) {
 		return map[string]containerState{}, nil
 	}
 	out, err := r.run(ctx, "list", "--format", "json")
@@ -82,13 +96,32 @@ func (r ociRuntime) list(ctx context.Context) (map[string]containerState, error)
 	}
 	var cs []containerState
 	if err := json.Unmarshal(bytes.TrimSpace(out), &cs); err != nil {
-		return nil, fmt.Errorf("reading `%s list`: %w", r.path, err)
+		return nil, fmt.Errorf("reading `%s --root %s list --format json`: %w: %q", r.path, r.root, err, tail(string(out), 5))
 	}
 	m := make(map[string]containerState, len(cs))
 	for _, c := range cs {
 		m[c.ID] = c
 	}
+	for _, e := range entries {
+		if _, ok := m[e.Name()]; !ok && e.IsDir() {
+			c := containerState{ID: e.Name(), Status: leftover}
+			if fi, err := e.Info(); err == nil {
+				c.since = fi.ModTime()
+			}
+			m[e.Name()] = c
+		}
+	}
 	return m, nil
+}
+
+// removeLeftover deletes a container that runc cannot load, by its exact
+// id: runc delete --force removes the directory of an aborted create.
+func (r ociRuntime) removeLeftover(ctx context.Context, id string) error {
+	if _, err := r.run(ctx, "delete", "--force", id); err != nil {
+		return fmt.Errorf("container %s: the runtime's state directory %s was left by an interrupted create (runc killed before it finished) and could not be removed: %w; remove it with `%s --root %s delete --force %s`",
+			id, filepath.Join(r.root, id), err, r.path, r.root, id)
+	}
+	return nil
 }
 
 func (r ociRuntime) state(ctx context.Context, id string) (containerState, error) {

@@ -3,38 +3,123 @@ package labnet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
 
-// Output runs a command inside the named network namespace and returns
-// its standard output. The calling goroutine's thread enters the
-// namespace only for the fork (the child inherits it), so no `ip netns
-// exec` process and no mount namespace are spent per call. cred, when
-// set, runs the command as another user. A failure says what was run and
-// what it answered on stderr.
-func Output(ctx context.Context, nsName string, stdin []byte, cred *syscall.Credential, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+// DefaultToolTimeout bounds one call of an external tool when the
+// provider's tool_timeout setting is not given.
+const DefaultToolTimeout = 60 * time.Second // the same as providers.DefaultToolTimeout (a test checks)
+
+// waitDelay is how long Run waits for a tool's output pipes to close once
+// the tool itself has exited or been killed: a process that left the
+// tool's process group (runc's container init, QEMU's daemon) may hold
+// them, and must not hold labform.
+const waitDelay = 2 * time.Second
+
+// Tool is one call of an external program: runc, iptables-restore,
+// qemu-img, qemu-system, VBoxManage. Every provider runs its tools through
+// Run, so that every call is bounded and killed the same way.
+type Tool struct {
+	Name string
+	Args []string
+	// Netns, when set, runs the program inside that network namespace.
+	Netns string
+	Stdin []byte
+	// Stdout and Stderr, when set, take the program's output instead of
+	// the buffers Run reads. A program that hands its stdio to what it
+	// starts (runc run --detach, QEMU) must get files here: a pipe would
+	// stay open as long as the container or VM runs.
+	Stdout, Stderr io.Writer
+	ExtraFiles     []*os.File
+	// Cred, when set, runs the program as another user.
+	Cred *syscall.Credential
+	// Timeout bounds the call; 0 means DefaultToolTimeout.
+	Timeout time.Duration
+}
+
+// Run runs the tool and returns its standard output. Standard error is
+// read apart, so that a warning never spoils output that is parsed (runc's
+// JSON), and a failure carries it: what was run, where, and what it said.
+//
+// The tool runs in a process group of its own. When the timeout passes or
+// ctx is done (a second Ctrl-C), the whole group gets SIGKILL, so that a
+// helper the tool started does not outlive it; the error then says that
+// it timed out, after how long, or that it was interrupted. Being in its
+// own group also keeps a terminal's Ctrl-C, which goes to labform's
+// group, from killing a tool mid-write: labform decides what is killed.
+func Run(ctx context.Context, t Tool) ([]byte, error) {
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = DefaultToolTimeout
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, t.Name, t.Args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: t.Cred}
+	cmd.Cancel = func() error {
+		// The group's id is the tool's pid (Setpgid with Pgid 0).
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = waitDelay
+	if t.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(t.Stdin)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if t.Stdout != nil {
+		cmd.Stdout = t.Stdout
 	}
-	if err := startIn(nsName, cmd); err != nil {
+	if t.Stderr != nil {
+		cmd.Stderr = t.Stderr
+	}
+	cmd.ExtraFiles = t.ExtraFiles
+	var err error
+	if t.Netns != "" {
+		err = startIn(t.Netns, cmd)
+	} else if err = cmd.Start(); err != nil {
+		err = fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	if err != nil {
+		if ctx.Err() != nil { // never started: labform was already stopping
+			return nil, &CommandError{Netns: t.Netns, Argv: cmd.Args, Err: err, Interrupted: true}
+		}
 		return nil, err
 	}
-	if err := cmd.Wait(); err != nil {
-		return stdout.Bytes(), &CommandError{Netns: nsName, Argv: cmd.Args, Err: err, Stderr: strings.TrimSpace(stderr.String())}
+	err = cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() && tctx.Err() == nil {
+		// The tool succeeded; something it started keeps the pipe.
+		err = nil
 	}
-	return stdout.Bytes(), nil
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	ce := &CommandError{Netns: t.Netns, Argv: cmd.Args, Err: err, Stderr: strings.TrimSpace(stderr.String())}
+	switch {
+	case ctx.Err() != nil:
+		ce.Interrupted = true
+	case tctx.Err() != nil:
+		ce.TimedOut = timeout
+	}
+	return stdout.Bytes(), ce
+}
+
+// Output runs a command inside the named network namespace and returns
+// its standard output, bounded by DefaultToolTimeout (see Run). cred,
+// when set, runs the command as another user. The calling goroutine's
+// thread enters the namespace only for the fork (the child inherits it),
+// so no `ip netns exec` process and no mount namespace are spent per call.
+func Output(ctx context.Context, nsName string, stdin []byte, cred *syscall.Credential, name string, args ...string) ([]byte, error) {
+	return Run(ctx, Tool{Name: name, Args: args, Netns: nsName, Stdin: stdin, Cred: cred})
 }
 
 // StartIn starts cmd inside the named network namespace; the caller waits.
@@ -77,17 +162,40 @@ func Within(nsName string, fn func() error) error {
 	return fnErr
 }
 
-// CommandError is a command that ran and failed: what was run, where, and
-// what it said.
+// CommandError is a command that ran and failed: what was run, where,
+// and what it said; or that it was killed because it took too long or
+// labform was interrupted.
 type CommandError struct {
 	Netns  string
 	Argv   []string
 	Err    error
 	Stderr string
+	// TimedOut, when not 0, is the timeout after which the tool's process
+	// group was killed.
+	TimedOut time.Duration
+	// Interrupted says the tool's process group was killed because labform
+	// was stopped (a second Ctrl-C).
+	Interrupted bool
 }
 
 func (e *CommandError) Error() string {
-	return fmt.Sprintf("%s (in netns %s): %v: %s", strings.Join(e.Argv, " "), e.Netns, e.Err, e.Stderr)
+	var b strings.Builder
+	b.WriteString(strings.Join(e.Argv, " "))
+	if e.Netns != "" {
+		fmt.Fprintf(&b, " (in netns %s)", e.Netns)
+	}
+	switch {
+	case e.TimedOut > 0:
+		fmt.Fprintf(&b, ": timed out after %s (the provider's tool_timeout); its process group was killed", e.TimedOut)
+	case e.Interrupted:
+		b.WriteString(": interrupted; its process group was killed")
+	default:
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.Stderr != "" {
+		b.WriteString(": " + e.Stderr)
+	}
+	return b.String()
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }

@@ -50,7 +50,8 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 		return err
 	}
 	p.maxUID = uid
-	return nil
+	p.timeout, err = providers.ToolTimeout(req.Config)
+	return err
 }
 
 // readMaxUID is the highest uid mapped into labform's user namespace, as

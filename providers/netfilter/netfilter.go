@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -19,6 +20,7 @@ type Provider struct {
 	lab     providers.Lab
 	backend string
 	maxUID  uint32
+	timeout time.Duration // tool_timeout; 0 is labnet's default
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per namespace
@@ -31,10 +33,15 @@ var _ providers.Provider = (*Provider)(nil)
 
 // New returns the netfilter provider.
 func New() *Provider {
-	return &Provider{backend: "iptables", locks: map[string]*sync.Mutex{},
-		run: func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
-			return labnet.Output(ctx, ns, stdin, nil, name, args...)
-		}}
+	p := &Provider{backend: "iptables", locks: map[string]*sync.Mutex{}}
+	p.run = p.runTool
+	return p
+}
+
+// runTool runs iptables-restore, iptables-save, ... in a namespace,
+// bounded by tool_timeout (labnet.Run).
+func (p *Provider) runTool(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
+	return labnet.Run(ctx, labnet.Tool{Name: name, Args: args, Netns: ns, Stdin: stdin, Timeout: p.timeout})
 }
 
 // errNftables: the nftables backend is declared in the schema (DESIGN.md)
@@ -55,7 +62,8 @@ func (p *Provider) Tools() []string {
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"backend": providers.OptionalDefault(cty.StringVal("iptables"), providers.Replace, "iptables or nftables"),
+		"backend":      providers.OptionalDefault(cty.StringVal("iptables"), providers.Replace, "iptables or nftables"),
+		"tool_timeout": providers.ToolTimeoutAttribute(),
 	}}
 }
 

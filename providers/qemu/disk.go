@@ -9,22 +9,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/labform/labform/providers/labnet"
 )
 
-// qemuImg runs qemu-img and says, on failure, what was run and what it
-// answered.
+// qemuImg runs qemu-img (through labnet.Run: tool_timeout, a process
+// group of its own) and returns its standard output and exit code; a
+// failure says what was run and what it answered on stderr.
 func (p *Provider) qemuImg(ctx context.Context, args ...string) ([]byte, int, error) {
-	cmd := exec.CommandContext(ctx, p.imgPath(), args...)
-	out, err := cmd.CombinedOutput()
+	out, err := labnet.Run(ctx, labnet.Tool{Name: p.imgPath(), Args: args, Timeout: p.timeout})
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	}
-	if err != nil {
-		return out, code, fmt.Errorf("%s %s: %v: %s", p.imgPath(), strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return out, 0, nil
+	return out, code, err
 }
 
 // checkImage stats a file of the VM (a disk's image, the kernel, ...)
@@ -95,7 +94,12 @@ func (p *Provider) checkBase(ctx context.Context, d *disk) error {
 		}
 		return nil
 	case 2:
-		return fmt.Errorf("disk %s: base image %s is corrupt; repair it (qemu-img check -r all) or use another: %s", d.Slot, d.Image, strings.TrimSpace(string(out)))
+		said := string(out)
+		var ce *labnet.CommandError
+		if errors.As(err, &ce) {
+			said += "\n" + ce.Stderr
+		}
+		return fmt.Errorf("disk %s: base image %s is corrupt; repair it (qemu-img check -r all) or use another: %s", d.Slot, d.Image, strings.TrimSpace(said))
 	}
 	return fmt.Errorf("disk %s: %w", d.Slot, err)
 }

@@ -31,7 +31,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			p.platform = s
 		}
 	}
-	return nil
+	var err error
+	p.timeout, err = providers.ToolTimeout(req.Config)
+	return err
 }
 
 // binaryFor is the qemu-system binary of a platform: the provider's
@@ -254,9 +256,16 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	bin := p.binaryFor(c.Platform)
 	args := argv(c)
 	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = logf, logf, taps
-	if err := cmd.Run(); err != nil {
+	// QEMU daemonizes once it is initialized: its parent's exit is the
+	// end of the start, bounded by tool_timeout. The daemon is in a
+	// session of its own, so a timeout's kill of the group misses one
+	// that got that far; the pidfile finds it (only a process that was
+	// not there before the start).
+	before, _ := p.pidIn(c.RunDir)
+	if _, err := labnet.Run(ctx, labnet.Tool{Name: bin, Args: args, Stdout: logf, Stderr: logf, ExtraFiles: taps, Timeout: p.timeout}); err != nil {
+		if now, ok := p.pidIn(c.RunDir); ok && now != before {
+			kill(now.Pid, now.Start)
+		}
 		return private{}, fmt.Errorf("%s failed to start (%v); the end of %s:\n%s", bin, err, logPath, logTail(logPath, 15))
 	}
 	b, err := os.ReadFile(filepath.Join(c.RunDir, pidFile))
@@ -268,7 +277,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if !ok {
 		return private{}, fmt.Errorf("QEMU (pid %d) exited right after starting; the end of %s:\n%s", pid, logPath, logTail(logPath, 15))
 	}
-	q, err := dialQMP(ctx, filepath.Join(c.RunDir, qmpFile))
+	q, err := dialQMP(ctx, filepath.Join(c.RunDir, qmpFile), p.timeout)
 	if err != nil {
 		return private{Pid: pid, Start: start}, fmt.Errorf("%w; the end of %s:\n%s", err, logPath, logTail(logPath, 15))
 	}
@@ -297,7 +306,7 @@ func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv privat
 	}
 	sock := filepath.Join(runDirOf(id), qmpFile)
 	if v.GetAttr("acpi_shutdown").True() {
-		if q, err := dialQMP(ctx, sock); err == nil {
+		if q, err := dialQMP(ctx, sock, p.timeout); err == nil {
 			_, err = q.do("system_powerdown", nil)
 			q.Close()
 			if err == nil && waitGone(ctx, priv.Pid, priv.Start, time.Duration(num(v, "shutdown_timeout"))*time.Second) {
@@ -305,7 +314,7 @@ func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv privat
 			}
 		}
 	}
-	if q, err := dialQMP(ctx, sock); err == nil {
+	if q, err := dialQMP(ctx, sock, p.timeout); err == nil {
 		q.quit()
 		q.Close()
 		if waitGone(ctx, priv.Pid, priv.Start, 10*time.Second) {
@@ -423,7 +432,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	case !running:
 		return p.run(ctx, req.Addr, id, req.Planned, priv)
 	default:
-		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile))
+		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile), p.timeout)
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
@@ -465,21 +474,26 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 }
 
 // fromPidfile finds the process of a VM whose start was interrupted
-// before its result was recorded (a create, or a restart's new process):
-// QEMU's pidfile, trusted only if that process's command line names the
-// VM's own QMP socket, with the start time read now.
+// before its result was recorded (a create, or a restart's new process).
 func (p *Provider) fromPidfile(id string) private {
-	dir := runDirOf(id)
+	priv, _ := p.pidIn(runDirOf(id))
+	return priv
+}
+
+// pidIn reads the pidfile of a VM's run directory: the process, if it
+// runs and its command line names that directory's QMP socket (a pid
+// reused by another program does not).
+func (p *Provider) pidIn(dir string) (private, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
-		return private{}
+		return private{}, false
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	start, ok := procStart(pid)
 	if !ok || !cmdlineHas(pid, filepath.Join(dir, qmpFile)) {
-		return private{}
+		return private{}, false
 	}
-	return private{Pid: pid, Start: start}
+	return private{Pid: pid, Start: start}, true
 }
 
 // process is the VM's running process: the recorded one while it lives,
@@ -527,7 +541,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	}
 	status := "unresponsive"
 	prior := req.Prior
-	if q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile)); err == nil {
+	if q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile), p.timeout); err == nil {
 		if st, err := q.status(); err == nil {
 			status = st
 		}

@@ -4,6 +4,7 @@ package qemu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -15,6 +16,7 @@ type Provider struct {
 	binary   string // the provider block's binary; empty: qemu-system-<platform>
 	accel    string // auto, kvm or tcg
 	platform string
+	timeout  time.Duration // tool_timeout: qemu-img, a QEMU start, a QMP connection; 0 is labnet's default
 
 	mu    sync.Mutex
 	ports map[int]bool // console ports handed out by this process
@@ -38,9 +40,10 @@ func (p *Provider) Tools() []string { return []string{"qemu-system-x86_64", "qem
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"accel":    providers.OptionalDefault(cty.StringVal("auto"), providers.Restart, "kvm when /dev/kvm is usable, else tcg (auto), or kvm or tcg"),
-		"binary":   providers.Optional(cty.String, providers.Restart, "the qemu-system binary; qemu-img is taken from beside it"),
-		"platform": providers.OptionalDefault(cty.StringVal("x86_64"), providers.Replace, "the default platform (x86_64, aarch64, ...)"),
+		"accel":        providers.OptionalDefault(cty.StringVal("auto"), providers.Restart, "kvm when /dev/kvm is usable, else tcg (auto), or kvm or tcg"),
+		"binary":       providers.Optional(cty.String, providers.Restart, "the qemu-system binary; qemu-img is taken from beside it"),
+		"platform":     providers.OptionalDefault(cty.StringVal("x86_64"), providers.Replace, "the default platform (x86_64, aarch64, ...)"),
+		"tool_timeout": providers.ToolTimeoutAttribute(),
 	}}
 }
 

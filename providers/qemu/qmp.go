@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/labform/labform/providers/labnet"
 )
 
 // qmp is a QMP connection: one command at a time, replies matched by id,
@@ -17,6 +19,7 @@ type qmp struct {
 	r    *bufio.Reader
 	id   int
 	path string
+	stop func() bool // ends the watch on the dial's context
 }
 
 type qmpError struct {
@@ -24,19 +27,27 @@ type qmpError struct {
 	Desc  string `json:"desc"`
 }
 
-// dialQMP connects and leaves capabilities negotiation mode.
-func dialQMP(ctx context.Context, path string) (*qmp, error) {
-	var d net.Dialer
+// dialQMP connects and leaves capabilities negotiation mode. The whole
+// connection is bounded: its socket's deadline is timeout (the provider's
+// tool_timeout; 0: labnet's default) from now, or ctx's deadline if that
+// comes first, so a QEMU that accepts and never answers cannot hold
+// labform; and ctx's end (a second Ctrl-C) ends any read or write at once.
+func dialQMP(ctx context.Context, path string, timeout time.Duration) (*qmp, error) {
+	if timeout <= 0 {
+		timeout = labnet.DefaultToolTimeout
+	}
+	dl := time.Now().Add(timeout)
+	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+		dl = cdl
+	}
+	d := net.Dialer{Deadline: dl}
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, err
 	}
-	q := &qmp{conn: conn, r: bufio.NewReader(conn), path: path}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	} else {
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
-	}
+	conn.SetDeadline(dl)
+	q := &qmp{conn: conn, r: bufio.NewReader(conn), path: path,
+		stop: context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })}
 	var greeting struct {
 		QMP json.RawMessage `json:"QMP"`
 	}
@@ -45,17 +56,20 @@ func dialQMP(ctx context.Context, path string) (*qmp, error) {
 		err = json.Unmarshal(line, &greeting)
 	}
 	if err != nil || greeting.QMP == nil {
-		conn.Close()
+		q.Close()
 		return nil, fmt.Errorf("QMP %s: no greeting (%v): %q", path, err, line)
 	}
 	if _, err := q.do("qmp_capabilities", nil); err != nil {
-		conn.Close()
+		q.Close()
 		return nil, err
 	}
 	return q, nil
 }
 
-func (q *qmp) Close() error { return q.conn.Close() }
+func (q *qmp) Close() error {
+	q.stop()
+	return q.conn.Close()
+}
 
 // do runs one command and returns its "return" value.
 func (q *qmp) do(cmd string, args interface{}) (json.RawMessage, error) {

@@ -81,7 +81,7 @@ func (l *vmLab) status(addr string) string {
 	l.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	q, err := dialQMP(ctx, l.value(addr).GetAttr("qmp_socket").AsString())
+	q, err := dialQMP(ctx, l.value(addr).GetAttr("qmp_socket").AsString(), 0)
 	if err != nil {
 		l.T.Fatal(err)
 	}

@@ -36,7 +36,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 			p.vb.path = s
 		}
 	}
-	return nil
+	var err error
+	p.vb.timeout, err = providers.ToolTimeout(req.Config)
+	return err
 }
 
 func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {

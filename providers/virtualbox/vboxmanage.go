@@ -2,13 +2,14 @@ package virtualbox
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labform/labform/providers/labnet"
 )
 
 // vbox runs VBoxManage. A call that fails because another session holds
@@ -21,20 +22,26 @@ type vbox struct {
 	path    string
 	retries int
 	backoff time.Duration
+	timeout time.Duration // tool_timeout, per call; 0 is labnet's default
 }
 
+// run calls VBoxManage through labnet.Run: bounded by tool_timeout, in a
+// process group of its own, stdout apart from stderr.
 func (v vbox) run(ctx context.Context, args ...string) (string, error) {
 	wait := v.backoff
 	for attempt := 0; ; attempt++ {
-		cmd := exec.CommandContext(ctx, v.path, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
+		out, err := labnet.Run(ctx, labnet.Tool{Name: v.path, Args: args, Timeout: v.timeout})
 		if err == nil {
-			return stdout.String(), nil
+			return string(out), nil
 		}
-		msg := strings.TrimSpace(stderr.String())
-		if isLockBusy(msg) && attempt < v.retries {
+		var ce *labnet.CommandError
+		if !errors.As(err, &ce) { // never ran: not found, not executable
+			return "", fmt.Errorf("cannot run %s: %v (is VirtualBox installed? the provider's vboxmanage setting names the program)", v.path, err)
+		}
+		if ce.TimedOut > 0 || ce.Interrupted {
+			return "", err
+		}
+		if isLockBusy(ce.Stderr) && attempt < v.retries {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
@@ -43,10 +50,7 @@ func (v vbox) run(ctx context.Context, args ...string) (string, error) {
 			wait *= 2
 			continue
 		}
-		if cmd.ProcessState == nil { // never ran: not found, not executable
-			return "", fmt.Errorf("cannot run %s: %v (is VirtualBox installed? the provider's vboxmanage setting names the program)", v.path, err)
-		}
-		return "", &vboxError{Args: args, Path: v.path, Err: err, Msg: msg}
+		return "", &vboxError{Args: args, Path: v.path, Err: ce.Err, Msg: ce.Stderr}
 	}
 }
 

@@ -35,7 +35,8 @@ func (p *Provider) Tools() []string { return []string{"VBoxManage"} }
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"vboxmanage": providers.OptionalDefault(cty.StringVal("VBoxManage"), providers.InPlace, "the VBoxManage program"),
+		"vboxmanage":   providers.OptionalDefault(cty.StringVal("VBoxManage"), providers.InPlace, "the VBoxManage program"),
+		"tool_timeout": providers.ToolTimeoutAttribute(),
 	}}
 }
 
