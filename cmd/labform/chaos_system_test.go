@@ -101,7 +101,9 @@ func TestChaos_killNineRealLab(t *testing.T) {
 	real, _ := filepath.EvalSymlinks(dir)
 	labID := providers.LabID(real)
 	t.Cleanup(func() {
-		exec.Command(os.Args[0], "-chdir="+dir, "destroy", "-auto-approve").Run()
+		cmd := exec.Command(os.Args[0], "-chdir="+dir, "destroy", "-auto-approve")
+		cmd.Env = append(os.Environ(), "LABFORM_TEST_MAIN=real")
+		cmd.Run()
 		removeChaosLeftovers(name, labID)
 	})
 	seed := time.Now().UnixNano()
@@ -278,6 +280,22 @@ func removeChaosLeftovers(name, labID string) {
 	for _, a := range chaosAddrs {
 		for slot := 0; slot < providers.Slots; slot++ {
 			id := providers.ObjectID(labID, a, slot)
+			// A container whose runc state is gone: its processes, by the
+			// cgroup named after it, then the cgroups.
+			cgs, _ := filepath.Glob("/sys/fs/cgroup/*/lf-" + id)
+			for _, cg := range cgs {
+				b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+				for _, f := range strings.Fields(string(b)) {
+					var pid int
+					fmt.Sscan(f, &pid)
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			for _, cg := range cgs {
+				for i := 0; i < 50 && os.Remove(cg) != nil; i++ {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
 			for _, pid := range qemuProcesses(filepath.Join(qemu.RunRoot, id)) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}

@@ -91,6 +91,14 @@ func (r ociRuntime) list(ctx context.Context) (map[string]containerState, error)
 		return map[string]containerState{}, nil
 	}
 	out, err := r.run(ctx, "list", "--format", "json")
+	// runc lists the root's directories, then stats each: one removed in
+	// between (a delete still running after a killed labform) fails the
+	// whole list. Read again.
+	for try := 0; err != nil && strings.Contains(err.Error(), "no such file or directory") && try < 5; try++ {
+		time.Sleep(time.Duration(20<<try) * time.Millisecond)
+		entries, _ = os.ReadDir(r.root)
+		out, err = r.run(ctx, "list", "--format", "json")
+	}
 	if err != nil {
 		return nil, err
 	}
