@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FormatVersion is the layout of the buckets and records. Bump it, and add
@@ -84,6 +84,12 @@ type Options struct {
 	LockTimeout time.Duration
 	// Command describes this run for others who find the state locked.
 	Command string
+	// ReadOnly reads a consistent snapshot of the file without taking the
+	// lock or writing anything (Terraform's -lock=false, and what the
+	// commands that only read use): it works on a read-only file or
+	// directory and while another run holds the lock. Writes fail. A
+	// missing file reads as an empty state without a lineage.
+	ReadOnly bool
 }
 
 // Store is an open state file. Its methods are safe for concurrent use.
@@ -91,8 +97,13 @@ type Store struct {
 	db       *bolt.DB
 	path     string
 	lockInfo string
+	readOnly bool
+	lineage  string // as read at Open, to name backups when damage shows later
 	ops      chan *op
 	done     chan struct{}
+
+	mu     sync.Mutex
+	broken error // set once bbolt has panicked on this file: no more writes
 }
 
 type op struct {
@@ -108,75 +119,15 @@ type LockHolder struct {
 	Since   time.Time `json:"since"`
 }
 
-// Open opens (creating if needed) the state file at path and takes its lock.
-func Open(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	timeout := opts.LockTimeout
-	if timeout <= 0 {
-		timeout = 50 * time.Millisecond // bbolt waits forever on 0
-	}
-	// NoFreelistSync: the freelist is rebuilt when the file is opened
-	// instead of being written at every commit, which makes the many small
-	// commits of an apply cheaper.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		holder := "an unknown process"
-		if b, rerr := os.ReadFile(path + ".lock-info"); rerr == nil {
-			var h LockHolder
-			if json.Unmarshal(b, &h) == nil {
-				holder = fmt.Sprintf("pid %d on %s (%s), since %s", h.PID, h.Host, h.Command, h.Since.Format(time.RFC3339))
-			}
-		}
-		return nil, fmt.Errorf("%w: %s holds %s. Wait for it to finish, or pass -lock-timeout=DURATION to wait", ErrLocked, holder, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening state %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path, lockInfo: path + ".lock-info", ops: make(chan *op, 1024), done: make(chan struct{})}
-	if err := s.init(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	info, _ := json.Marshal(LockHolder{PID: os.Getpid(), Command: opts.Command, Host: host, Since: time.Now().UTC()})
-	_ = os.WriteFile(s.lockInfo, info, 0o644) // advisory: only improves the message
-	go s.writer()
-	return s, nil
-}
-
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketResources, bucketJournal, bucketOutputs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyFormat); v != nil {
-			if got := binary.BigEndian.Uint64(v); got > FormatVersion {
-				return fmt.Errorf("state %s has format %d; this labform reads up to %d: upgrade labform", s.path, got, FormatVersion)
-			}
-		} else if err := meta.Put(keyFormat, u64(FormatVersion)); err != nil {
-			return err
-		}
-		if meta.Get(keyLineage) == nil {
-			if err := meta.Put(keyLineage, []byte(newLineage())); err != nil {
-				return err
-			}
-			return meta.Put(keySerial, u64(0))
-		}
-		return nil
-	})
-}
-
 // Close stops the writer and releases the lock.
 func (s *Store) Close() error {
+	if s.readOnly {
+		return s.db.Close()
+	}
 	close(s.ops)
 	<-s.done
 	os.Remove(s.lockInfo)
-	return s.db.Close()
+	return guard(s.db.Close)
 }
 
 // Path is the state file's path.
@@ -200,14 +151,22 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, o := range batch {
-				if err := o.fn(tx); err != nil {
-					return err
-				}
-			}
-			return bumpSerial(tx)
-		})
+		err := s.brokenErr()
+		if err == nil {
+			err = s.guardDamage(func() error {
+				return s.db.Update(func(tx *bolt.Tx) error {
+					for _, o := range batch {
+						if err := o.fn(tx); err != nil {
+							return err
+						}
+					}
+					if err := bumpSerial(tx); err != nil {
+						return err
+					}
+					return putSum(tx)
+				})
+			})
+		}
 		for _, o := range batch {
 			o.err <- err
 		}
@@ -223,8 +182,18 @@ func (s *Store) write(fn func(tx *bolt.Tx) error) error {
 // writeAsync queues fn; the channel yields the commit's result.
 func (s *Store) writeAsync(fn func(tx *bolt.Tx) error) <-chan error {
 	o := &op{fn: fn, err: make(chan error, 1)}
+	if s.readOnly {
+		o.err <- errReadOnly
+		return o.err
+	}
 	s.ops <- o
 	return o.err
+}
+
+func (s *Store) brokenErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
 }
 
 func bumpSerial(tx *bolt.Tx) error {
@@ -235,7 +204,7 @@ func bumpSerial(tx *bolt.Tx) error {
 // Meta returns the lineage and serial.
 func (s *Store) Meta() (Meta, error) {
 	var m Meta
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		m.Lineage = string(meta.Get(keyLineage))
 		m.Serial = binary.BigEndian.Uint64(meta.Get(keySerial))
@@ -248,7 +217,7 @@ func (s *Store) Meta() (Meta, error) {
 // copies; changing them changes nothing stored.
 func (s *Store) Resources() (map[string]*Record, error) {
 	out := map[string]*Record{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error {
 			r, err := decodeRecord(k, v)
 			if err != nil {
@@ -264,7 +233,7 @@ func (s *Store) Resources() (map[string]*Record, error) {
 // Get returns one record, or nil.
 func (s *Store) Get(address string) (*Record, error) {
 	var r *Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketResources).Get([]byte(address))
 		if v == nil {
 			return nil
@@ -406,7 +375,7 @@ func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
 // Journal returns the open intents, oldest first.
 func (s *Store) Journal() ([]*Intent, error) {
 	var out []*Intent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 			in := &Intent{Seq: binary.BigEndian.Uint64(k)}
 			if err := json.Unmarshal(v, in); err != nil {
@@ -461,7 +430,7 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 // Outputs returns the stored outputs.
 func (s *Store) Outputs() (map[string]*Output, error) {
 	out := map[string]*Output{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error {
 			o := &Output{}
 			if err := json.Unmarshal(v, o); err != nil {
@@ -485,7 +454,7 @@ func (s *Store) Backup(dir string, keep int) (string, error) {
 		return "", err
 	}
 	name := filepath.Join(dir, fmt.Sprintf("state-%08d-%s.db", m.Serial, time.Now().UTC().Format("20060102T150405.000")))
-	if err := s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(name, 0o600) }); err != nil {
+	if err := s.view(func(tx *bolt.Tx) error { return tx.CopyFile(name, 0o600) }); err != nil {
 		return "", err
 	}
 	entries, _ := os.ReadDir(dir)
