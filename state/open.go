@@ -42,13 +42,27 @@ type CorruptError struct {
 	Backup *BackupInfo
 	// BackupDir is where backups were looked for.
 	BackupDir string
+	// Lineage is the lineage the damaged file shows, "" when unreadable.
+	// When no backup has it, Backup is the newest good one of any
+	// lineage: the damage may be in the lineage itself.
+	Lineage string
+}
+
+// LineageDiffers says that Backup's lineage is not the one the damaged
+// file shows (restoring it needs -force).
+func (e *CorruptError) LineageDiffers() bool {
+	return e.Backup != nil && e.Lineage != "" && e.Backup.Lineage != e.Lineage
 }
 
 func (e *CorruptError) Error() string {
 	msg := fmt.Sprintf("the state file %s is damaged: %v. It was not used: labform never treats a damaged state as an empty one", e.Path, e.Reason)
 	if e.Backup != nil {
-		return msg + fmt.Sprintf(". The newest good backup is %s (lineage %s, serial %d, taken %s)",
+		msg += fmt.Sprintf(". The newest good backup is %s (lineage %s, serial %d, taken %s)",
 			e.Backup.Path, e.Backup.Lineage, e.Backup.Serial, e.Backup.Time.UTC().Format(time.RFC3339))
+		if e.LineageDiffers() {
+			msg += fmt.Sprintf("; no backup has the lineage the damaged file shows (%s), which may itself be damaged", e.Lineage)
+		}
+		return msg
 	}
 	return msg + fmt.Sprintf(". No good backup was found in %s", e.BackupDir)
 }
@@ -61,8 +75,11 @@ func BackupDir(path string) string { return filepath.Join(filepath.Dir(path), "b
 // corrupt builds the error for a damaged state file at path, naming the
 // newest good backup of the given lineage ("" when unknown).
 func corrupt(path, lineage string, reason error) error {
-	e := &CorruptError{Path: path, Reason: reason, BackupDir: BackupDir(path)}
+	e := &CorruptError{Path: path, Reason: reason, BackupDir: BackupDir(path), Lineage: lineage}
 	e.Backup, _ = NewestGoodBackup(path, lineage)
+	if e.Backup == nil && lineage != "" {
+		e.Backup, _ = NewestGoodBackup(path, "")
+	}
 	return e
 }
 

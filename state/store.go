@@ -104,6 +104,9 @@ type Store struct {
 
 	mu     sync.Mutex
 	broken error // set once bbolt has panicked on this file: no more writes
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type op struct {
@@ -120,14 +123,19 @@ type LockHolder struct {
 }
 
 // Close stops the writer and releases the lock.
+// A second Close does nothing.
 func (s *Store) Close() error {
-	if s.readOnly {
-		return s.db.Close()
-	}
-	close(s.ops)
-	<-s.done
-	os.Remove(s.lockInfo)
-	return guard(s.db.Close)
+	s.closeOnce.Do(func() {
+		if s.readOnly {
+			s.closeErr = s.db.Close()
+			return
+		}
+		close(s.ops)
+		<-s.done
+		os.Remove(s.lockInfo)
+		s.closeErr = guard(s.db.Close)
+	})
+	return s.closeErr
 }
 
 // Path is the state file's path.
