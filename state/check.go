@@ -52,12 +52,12 @@ func parseMeta(b []byte, off int) (boltMeta, error) {
 		return boltMeta{}, fmt.Errorf("meta page at byte %d is past the end of the file", off)
 	}
 	p := b[off:]
-	if le.Uint16(p[8:]) != metaPageFlag {
-		return boltMeta{}, fmt.Errorf("meta page at byte %d has page flags %#x", off, le.Uint16(p[8:]))
-	}
 	m := p[pageHeaderSize:]
 	if le.Uint32(m[0:]) != boltMagic {
 		return boltMeta{}, fmt.Errorf("meta page at byte %d has no bbolt magic number", off)
+	}
+	if le.Uint16(p[8:]) != metaPageFlag {
+		return boltMeta{}, fmt.Errorf("meta page at byte %d has page flags %#x", off, le.Uint16(p[8:]))
 	}
 	if v := le.Uint32(m[4:]); v != boltVersion {
 		return boltMeta{}, fmt.Errorf("meta page at byte %d has bbolt version %d, want %d", off, v, boltVersion)
