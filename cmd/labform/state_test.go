@@ -74,8 +74,6 @@ func TestCLI_emptyStateIsAnErrorNamingTheBackupAndTheRestoreCommand(t *testing.T
 	if n := len(strings.Fields(r.out)); n != 5 {
 		t.Fatalf("restored state lists %d instances, want the 5 of the first apply:\n%s", n, r.out)
 	}
-	// The plan is honest: the third host and its link are there but not
-	// in state; applying the 3-host lab adopts nothing twice.
 	c.must(0, "state", "restore", "-list")
 	r = c.must(1, "state", "restore")
 	contains(t, "restore over a good state", r.errOut, "not damaged", "-force")
