@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func mustOpen(t *testing.T, path string) *Store {
@@ -149,5 +151,130 @@ func TestStore_backupKeepsNewest(t *testing.T) {
 	defer b.Close()
 	if recs, _ := b.Resources(); len(recs) != 4 {
 		t.Fatalf("the newest backup holds %d records, want 4", len(recs))
+	}
+}
+
+// TestStore_panicInATransactionIsAnError damages the pages of an open
+// state under bbolt's feet: the reads that follow are errors naming the
+// backup, not panics, and the store writes no more.
+func TestStore_panicInATransactionIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s := mustOpen(t, path)
+	defer s.Close()
+	for i := 0; i < 50; i++ {
+		if err := s.Put(&Record{Addr: fmt.Sprint("r", i), Value: make([]byte, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Backup(BackupDir(path), 10); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	ps := os.Getpagesize()
+	junk := make([]byte, ps)
+	for i := range junk {
+		junk[i] = 0xa5
+	}
+	for off := int64(2 * ps); off < st.Size(); off += int64(ps) {
+		f.WriteAt(junk, off)
+	}
+	f.Close()
+	_, err = s.Resources()
+	var ce *CorruptError
+	var pe PanicError
+	if !errors.As(err, &ce) || !errors.As(err, &pe) || ce.Backup == nil {
+		t.Fatalf("reading damaged pages: got %v, want a CorruptError from a caught panic, naming a backup", err)
+	}
+	if err := s.Put(&Record{Addr: "x"}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a write after the panic: got %v, want the damage", err)
+	}
+}
+
+// TestStore_valueDamageIsCaughtByTheChecksum: a byte changed inside a
+// record, which bbolt's structure does not see, is an error.
+func TestStore_valueDamageIsCaughtByTheChecksum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := mustOpen(t, path)
+	s.Put(&Record{Addr: "vm.a", Type: "vm", Provider: "qemu", Private: []byte("pid=12345")})
+	s.Close()
+	b, _ := os.ReadFile(path)
+	i := strings.Index(string(b), "cGlkPTEyMzQ1") // base64 of pid=12345
+	if i < 0 {
+		t.Fatal("record not found in the file")
+	}
+	b[i+10] = 'Z'
+	os.WriteFile(path, b, 0o600)
+	for _, ro := range []bool{true, false} {
+		if _, err := Open(path, Options{ReadOnly: ro}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "checksum") {
+			t.Fatalf("readOnly=%v: got %v, want a checksum error", ro, err)
+		}
+	}
+}
+
+// TestStore_olderFileWithoutChecksum: a state written before the checksum
+// existed opens, and gets one at its first writable open.
+func TestStore_olderFileWithoutChecksum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := mustOpen(t, path)
+	s.Put(&Record{Addr: "vm.a"})
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keySum) })
+	db.Close()
+	r, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	w := mustOpen(t, path)
+	w.Close()
+	db, _ = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(keySum) == nil {
+			t.Error("the first writable open must add the checksum")
+		}
+		return nil
+	})
+}
+
+func TestStore_readOnlyTakesNoLockAndWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s := mustOpen(t, path)
+	defer s.Close()
+	s.Put(&Record{Addr: "vm.a"})
+	r, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a read-only open while the lock is held: %v", err)
+	}
+	defer r.Close()
+	if recs, _ := r.Resources(); len(recs) != 1 {
+		t.Fatalf("read-only: %d records, want 1", len(recs))
+	}
+	if err := r.Put(&Record{Addr: "vm.b"}); err == nil {
+		t.Fatal("a read-only store must refuse writes")
+	}
+	// A missing state reads as empty, without creating anything.
+	missing := filepath.Join(dir, "none", "state.db")
+	e, err := Open(missing, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.Meta()
+	e.Close()
+	if m.Lineage != "" {
+		t.Errorf("a missing state has lineage %q, want none", m.Lineage)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Error("a read-only open created the state's directory")
 	}
 }
