@@ -432,6 +432,28 @@ func inspectTx(tx *bolt.Tx, info *FileInfo) error {
 	}); err != nil {
 		return err
 	}
+	if want := meta.Get(keySum); want != nil {
+		if !bytes.Equal(want, contentSum(tx)) {
+			return fmt.Errorf("its content does not match its checksum")
+		}
+	} else if err := decodeAll(tx); err != nil {
+		return err
+	}
+	// bbolt's own check (page reachability, the freelist), now that the
+	// walker has made sure it will not crash on the way.
+	var first error
+	for err := range tx.Check() {
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// decodeAll decodes every record, intent and output: the check of a file
+// written before the checksum (a matching checksum says the values are
+// what labform wrote).
+func decodeAll(tx *bolt.Tx) error {
 	if err := tx.Bucket(bucketResources).ForEach(func(k, v []byte) error { _, err := decodeRecord(k, v); return err }); err != nil {
 		return err
 	}
@@ -446,31 +468,33 @@ func inspectTx(tx *bolt.Tx, info *FileInfo) error {
 	if err := tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error { return json.Unmarshal(v, &Output{}) }); err != nil {
 		return fmt.Errorf("an output is corrupt: %w", err)
 	}
-	if want := meta.Get(keySum); want != nil && !bytes.Equal(want, contentSum(tx)) {
-		return fmt.Errorf("its content does not match its checksum")
-	}
-	// bbolt's own check (page reachability, the freelist), now that the
-	// walker has made sure it will not crash on the way.
-	var first error
-	for err := range tx.Check() {
-		if first == nil {
-			first = err
-		}
-	}
-	return first
+	return nil
 }
 
-// contentSum hashes every key and value but the sum itself.
-func contentSum(tx *bolt.Tx) []byte {
+// The content sum is the XOR of a SHA-256 of every entry (bucket, key,
+// value) but the sum itself: a write updates it with what it changes,
+// without reading the rest.
+type sum [sha256.Size]byte
+
+func (s *sum) xor(bucket, k, v []byte) {
 	h := sha256.New()
 	var n [8]byte
-	put := func(b []byte) {
+	for _, b := range [][]byte{bucket, k, v} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
 		h.Write(n[:])
 		h.Write(b)
 	}
+	var d sum
+	h.Sum(d[:0])
+	for i := range s {
+		s[i] ^= d[i]
+	}
+}
+
+// contentSum computes the sum over the whole file.
+func contentSum(tx *bolt.Tx) []byte {
+	var s sum
 	for _, name := range [][]byte{bucketMeta, bucketResources, bucketJournal, bucketOutputs} {
-		put(name)
 		b := tx.Bucket(name)
 		if b == nil {
 			continue
@@ -480,14 +504,64 @@ func contentSum(tx *bolt.Tx) []byte {
 			if string(name) == string(bucketMeta) && bytes.Equal(k, keySum) {
 				continue
 			}
-			put(k)
-			put(v)
+			s.xor(name, k, v)
 		}
 	}
-	return h.Sum(nil)
+	return s[:]
 }
 
 func putSum(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySum, contentSum(tx)) }
+
+// wtx is a write transaction that keeps the content sum: every change to
+// a bucket goes through put, del or clear.
+type wtx struct {
+	*bolt.Tx
+	sum sum
+}
+
+func beginSum(tx *bolt.Tx) *wtx {
+	w := &wtx{Tx: tx}
+	if v := tx.Bucket(bucketMeta).Get(keySum); len(v) == len(w.sum) {
+		copy(w.sum[:], v)
+	} else {
+		copy(w.sum[:], contentSum(tx))
+	}
+	return w
+}
+
+func (w *wtx) put(bucket, k, v []byte) error {
+	b := w.Bucket(bucket)
+	if old := b.Get(k); old != nil {
+		w.sum.xor(bucket, k, old)
+	}
+	if err := b.Put(k, v); err != nil {
+		return err
+	}
+	w.sum.xor(bucket, k, v)
+	return nil
+}
+
+func (w *wtx) del(bucket, k []byte) error {
+	b := w.Bucket(bucket)
+	if old := b.Get(k); old != nil {
+		w.sum.xor(bucket, k, old)
+	}
+	return b.Delete(k)
+}
+
+// clear empties a bucket.
+func (w *wtx) clear(bucket []byte) error {
+	if err := w.Bucket(bucket).ForEach(func(k, v []byte) error { w.sum.xor(bucket, k, v); return nil }); err != nil {
+		return err
+	}
+	if err := w.DeleteBucket(bucket); err != nil {
+		return err
+	}
+	_, err := w.CreateBucket(bucket)
+	return err
+}
+
+func (w *wtx) commitSum() error { return w.Bucket(bucketMeta).Put(keySum, w.sum[:]) }
 
 // openBytes opens a bbolt database on a private in-memory copy of b.
 func openBytes(b []byte, writable bool) (*bolt.DB, error) {

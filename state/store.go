@@ -110,7 +110,7 @@ type Store struct {
 }
 
 type op struct {
-	fn  func(tx *bolt.Tx) error
+	fn  func(w *wtx) error
 	err chan error
 }
 
@@ -163,15 +163,16 @@ func (s *Store) writer() {
 		if err == nil {
 			err = s.guardDamage(func() error {
 				return s.db.Update(func(tx *bolt.Tx) error {
+					w := beginSum(tx)
 					for _, o := range batch {
-						if err := o.fn(tx); err != nil {
+						if err := o.fn(w); err != nil {
 							return err
 						}
 					}
-					if err := bumpSerial(tx); err != nil {
+					if err := bumpSerial(w); err != nil {
 						return err
 					}
-					return putSum(tx)
+					return w.commitSum()
 				})
 			})
 		}
@@ -183,12 +184,12 @@ func (s *Store) writer() {
 
 // write runs fn in a (grouped) read-write transaction and returns once it
 // is durable.
-func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+func (s *Store) write(fn func(w *wtx) error) error {
 	return <-s.writeAsync(fn)
 }
 
 // writeAsync queues fn; the channel yields the commit's result.
-func (s *Store) writeAsync(fn func(tx *bolt.Tx) error) <-chan error {
+func (s *Store) writeAsync(fn func(w *wtx) error) <-chan error {
 	o := &op{fn: fn, err: make(chan error, 1)}
 	if s.readOnly {
 		o.err <- errReadOnly
@@ -204,9 +205,8 @@ func (s *Store) brokenErr() error {
 	return s.broken
 }
 
-func bumpSerial(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	return meta.Put(keySerial, u64(binary.BigEndian.Uint64(meta.Get(keySerial))+1))
+func bumpSerial(w *wtx) error {
+	return w.put(bucketMeta, keySerial, u64(binary.BigEndian.Uint64(w.Bucket(bucketMeta).Get(keySerial))+1))
 }
 
 // Meta returns the lineage and serial.
@@ -271,10 +271,9 @@ func (s *Store) Put(recs ...*Record) error {
 		}
 		encoded[i] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResources)
+	return s.write(func(w *wtx) error {
 		for i, r := range recs {
-			if err := b.Put([]byte(r.Addr), encoded[i]); err != nil {
+			if err := w.put(bucketResources, []byte(r.Addr), encoded[i]); err != nil {
 				return err
 			}
 		}
@@ -284,10 +283,9 @@ func (s *Store) Put(recs ...*Record) error {
 
 // Delete removes records.
 func (s *Store) Delete(addrs ...string) error {
-	return s.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResources)
+	return s.write(func(w *wtx) error {
 		for _, a := range addrs {
-			if err := b.Delete([]byte(a)); err != nil {
+			if err := w.del(bucketResources, []byte(a)); err != nil {
 				return err
 			}
 		}
@@ -320,21 +318,19 @@ func (s *Store) BeginMany(ins []*Intent) ([]uint64, error) {
 		enc[i] = b
 	}
 	seqs := make([]uint64, len(ins))
-	err := s.write(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
+	err := s.write(func(w *wtx) error {
 		var seq uint64
-		if v := meta.Get(keyNextSeq); v != nil {
+		if v := w.Bucket(bucketMeta).Get(keyNextSeq); v != nil {
 			seq = binary.BigEndian.Uint64(v)
 		}
-		j := tx.Bucket(bucketJournal)
 		for i := range ins {
 			seq++
 			seqs[i] = seq
-			if err := j.Put(u64(seq), enc[i]); err != nil {
+			if err := w.put(bucketJournal, u64(seq), enc[i]); err != nil {
 				return err
 			}
 		}
-		return meta.Put(keyNextSeq, u64(seq))
+		return w.put(bucketMeta, keyNextSeq, u64(seq))
 	})
 	if err != nil {
 		return nil, err
@@ -366,15 +362,15 @@ func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
 			return ch
 		}
 	}
-	return s.writeAsync(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketJournal).Delete(u64(seq)); err != nil {
+	return s.writeAsync(func(w *wtx) error {
+		if err := w.del(bucketJournal, u64(seq)); err != nil {
 			return err
 		}
 		if rec != nil {
-			return tx.Bucket(bucketResources).Put([]byte(rec.Addr), enc)
+			return w.put(bucketResources, []byte(rec.Addr), enc)
 		}
 		if del != "" {
-			return tx.Bucket(bucketResources).Delete([]byte(del))
+			return w.del(bucketResources, []byte(del))
 		}
 		return nil
 	})
@@ -398,9 +394,9 @@ func (s *Store) Journal() ([]*Intent, error) {
 
 // CloseIntents removes intents that recovery has dealt with.
 func (s *Store) CloseIntents(seqs ...uint64) error {
-	return s.write(func(tx *bolt.Tx) error {
+	return s.write(func(w *wtx) error {
 		for _, seq := range seqs {
-			if err := tx.Bucket(bucketJournal).Delete(u64(seq)); err != nil {
+			if err := w.del(bucketJournal, u64(seq)); err != nil {
 				return err
 			}
 		}
@@ -418,16 +414,12 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		}
 		enc[k] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketOutputs); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketOutputs)
-		if err != nil {
+	return s.write(func(w *wtx) error {
+		if err := w.clear(bucketOutputs); err != nil {
 			return err
 		}
 		for k, v := range enc {
-			if err := b.Put([]byte(k), v); err != nil {
+			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
 				return err
 			}
 		}
@@ -499,29 +491,24 @@ func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output)
 		}
 		encOut[k] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
+	return s.write(func(w *wtx) error {
 		for _, name := range [][]byte{bucketResources, bucketOutputs} {
-			if err := tx.DeleteBucket(name); err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucket(name); err != nil {
+			if err := w.clear(name); err != nil {
 				return err
 			}
 		}
-		b := tx.Bucket(bucketResources)
 		for i, r := range recs {
-			if err := b.Put([]byte(r.Addr), enc[i]); err != nil {
+			if err := w.put(bucketResources, []byte(r.Addr), enc[i]); err != nil {
 				return err
 			}
 		}
-		ob := tx.Bucket(bucketOutputs)
 		for k, v := range encOut {
-			if err := ob.Put([]byte(k), v); err != nil {
+			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
 				return err
 			}
 		}
 		if lineage != "" {
-			return tx.Bucket(bucketMeta).Put(keyLineage, []byte(lineage))
+			return w.put(bucketMeta, keyLineage, []byte(lineage))
 		}
 		return nil
 	})

@@ -278,3 +278,90 @@ func TestStore_readOnlyTakesNoLockAndWritesNothing(t *testing.T) {
 		t.Error("a read-only open created the state's directory")
 	}
 }
+
+// state10k is a state of 10,000 records of about 1 KiB, the size of the
+// lab of the README's benchmarks.
+func state10k(b *testing.B) string {
+	path := filepath.Join(b.TempDir(), "state.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	recs := make([]*Record, 10000)
+	for i := range recs {
+		recs[i] = &Record{Addr: fmt.Sprintf("container.c[%d]", i), Type: "container", Provider: "container", Value: make([]byte, 700), Private: make([]byte, 100)}
+	}
+	if err := s.Put(recs...); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkOpen10k: the checks every Open makes.
+func BenchmarkOpen10k(b *testing.B) {
+	path := state10k(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
+// BenchmarkCommit10k: one small write to a 10,000-record state (the
+// checksum covers the whole content).
+func BenchmarkCommit10k(b *testing.B) {
+	s, err := Open(state10k(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Put(&Record{Addr: "vm.a", Value: []byte{byte(i)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestStore_checksumFollowsEveryWrite: after every kind of write the
+// file reopens, that is its kept checksum matches its content.
+func TestStore_checksumFollowsEveryWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	steps := []func(s *Store) error{
+		func(s *Store) error { return s.Put(&Record{Addr: "a"}, &Record{Addr: "b", Value: []byte{1}}) },
+		func(s *Store) error { return s.Put(&Record{Addr: "a", Value: []byte{2}}) },
+		func(s *Store) error { return s.Delete("b", "nothing") },
+		func(s *Store) error {
+			seq, err := s.Begin(&Intent{Addr: "c", Action: "create"})
+			if err == nil {
+				err = s.Settle(seq, &Record{Addr: "c"}, "")
+			}
+			return err
+		},
+		func(s *Store) error { _, err := s.BeginMany([]*Intent{{Addr: "d"}, {Addr: "e"}}); return err },
+		func(s *Store) error { return s.CloseIntents(4) },
+		func(s *Store) error { return s.SetOutputs(map[string]*Output{"o": {Value: []byte(`1`), Type: []byte(`"number"`)}}) },
+		func(s *Store) error { return s.SetOutputs(nil) },
+		func(s *Store) error { return s.Replace("", []*Record{{Addr: "z"}}, map[string]*Output{"p": {Value: []byte(`2`)}}) },
+		func(s *Store) error { return s.Replace("other-lineage", nil, nil) },
+	}
+	for i, step := range steps {
+		s := mustOpen(t, path)
+		if err := step(s); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		s.Close()
+		if _, err := inspectFileErr(path); err != nil {
+			t.Fatalf("after step %d: %v", i, err)
+		}
+	}
+}
+
+func inspectFileErr(path string) (BackupInfo, error) {
+	bi := InspectFile(path)
+	return bi, bi.Err
+}
