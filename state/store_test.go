@@ -344,9 +344,13 @@ func TestStore_checksumFollowsEveryWrite(t *testing.T) {
 		},
 		func(s *Store) error { _, err := s.BeginMany([]*Intent{{Addr: "d"}, {Addr: "e"}}); return err },
 		func(s *Store) error { return s.CloseIntents(4) },
-		func(s *Store) error { return s.SetOutputs(map[string]*Output{"o": {Value: []byte(`1`), Type: []byte(`"number"`)}}) },
+		func(s *Store) error {
+			return s.SetOutputs(map[string]*Output{"o": {Value: []byte(`1`), Type: []byte(`"number"`)}})
+		},
 		func(s *Store) error { return s.SetOutputs(nil) },
-		func(s *Store) error { return s.Replace("", []*Record{{Addr: "z"}}, map[string]*Output{"p": {Value: []byte(`2`)}}) },
+		func(s *Store) error {
+			return s.Replace("", []*Record{{Addr: "z"}}, map[string]*Output{"p": {Value: []byte(`2`)}})
+		},
 		func(s *Store) error { return s.Replace("other-lineage", nil, nil) },
 	}
 	for i, step := range steps {
