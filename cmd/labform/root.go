@@ -220,8 +220,11 @@ func (a *app) readState(dir string) (*state.Store, error) {
 // the backup it names.
 func (a *app) stateError(err error) error {
 	var ce *state.CorruptError
-	if !errors.As(err, &ce) || ce.Backup == nil {
+	if !errors.As(err, &ce) {
 		return err
+	}
+	if ce.Backup == nil {
+		return fmt.Errorf("%w.\n\nIf this lab was never applied, nothing depends on this file: remove it (rm %s) and labform starts a new state. Otherwise the objects it recorded are still running and would no longer be tracked", err, shellQuote(ce.Path))
 	}
 	cmd := "labform"
 	if a.chdir != "." && a.chdir != "" {

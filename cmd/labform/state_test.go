@@ -240,3 +240,15 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestCLI_damagedStateWithoutBackup(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	c.must(0, "plan")
+	if err := os.Truncate(c.statePath(), 0); err != nil {
+		t.Fatal(err)
+	}
+	r := c.must(1, "plan", "-detailed-exitcode")
+	contains(t, "no backup", r.errOut, "is damaged: the file is empty (0 bytes)", "No good backup was found", "never applied")
+	r = c.must(1, "state", "restore")
+	contains(t, "restore without backups", r.errOut, "no backup in")
+}
