@@ -54,6 +54,9 @@ func parseMeta(b []byte, off int) (boltMeta, error) {
 	p := b[off:]
 	m := p[pageHeaderSize:]
 	if le.Uint32(m[0:]) != boltMagic {
+		if off == 0 {
+			return boltMeta{}, fmt.Errorf("it is not a bbolt file, or its first page is damaged (no bbolt magic number at byte 0)")
+		}
 		return boltMeta{}, fmt.Errorf("meta page at byte %d has no bbolt magic number", off)
 	}
 	if le.Uint16(p[8:]) != metaPageFlag {

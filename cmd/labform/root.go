@@ -224,7 +224,7 @@ func (a *app) stateError(err error) error {
 		return err
 	}
 	if ce.Backup == nil {
-		return fmt.Errorf("%w.\n\nIf this lab was never applied, nothing depends on this file: remove it (rm %s) and labform starts a new state. Otherwise the objects it recorded are still running and would no longer be tracked", err, shellQuote(ce.Path))
+		return fmt.Errorf("%w.\n\nIf this lab was never applied, nothing depends on this file: remove it (rm %s) and labform starts a new state. Otherwise the objects it recorded would no longer be tracked.", err, shellQuote(ce.Path))
 	}
 	cmd := "labform"
 	if a.chdir != "." && a.chdir != "" {
@@ -234,7 +234,7 @@ func (a *app) stateError(err error) error {
 	if ce.LineageDiffers() {
 		cmd += " -force"
 	}
-	return fmt.Errorf("%w.\n\nTo restore it (the damaged file is kept beside it), run:\n    %s %s", err, cmd, shellQuote(filepath.Base(ce.Backup.Path)))
+	return fmt.Errorf("%w.\n\nTo restore it, run:\n    %s %s", err, cmd, shellQuote(filepath.Base(ce.Backup.Path)))
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
