@@ -202,13 +202,25 @@ func openOrCreate(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
+	t, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return nil, err
+	}
+	tmp := t.Name()
+	t.Close()
+	defer os.Remove(tmp)
 	if err := writeFileSync(tmp, b); err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp)
+	// A link never replaces a file another run made meanwhile.
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, err
+		// A file system without hard links: rename, unless one appeared.
+		if _, serr := os.Lstat(path); !errors.Is(serr, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, err
+		}
 	}
 	return os.OpenFile(path, os.O_RDWR, 0)
 }

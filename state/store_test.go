@@ -425,3 +425,34 @@ func TestStore_readOnlySnapshotsDuringWrites(t *testing.T) {
 	}
 	t.Logf("%d snapshots during %d writes, the last saw %d records", reads, written.Load(), last)
 }
+
+// TestStore_concurrentFirstOpens: runs that create the state at the same
+// moment all end up with the one state, and none finds it empty.
+func TestStore_concurrentFirstOpens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	var wg sync.WaitGroup
+	lineages := make([]string, 8)
+	for i := range lineages {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s, err := Open(path, Options{LockTimeout: 10 * time.Second})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			m, _ := s.Meta()
+			lineages[i] = m.Lineage
+			s.Close()
+		}(i)
+	}
+	wg.Wait()
+	for _, l := range lineages {
+		if l == "" || l != lineages[0] {
+			t.Fatalf("lineages %v: want one", lineages)
+		}
+	}
+	if m, _ := filepath.Glob(path + ".new-*"); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
