@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -340,12 +342,19 @@ func readAll(f *os.File) ([]byte, error) {
 	return b[:n], err
 }
 
+// snapshotRetries counts the snapshots read again (tests).
+var snapshotRetries atomic.Int64
+
+// snapshotBudget is how long Snapshot tries for a consistent copy.
+const snapshotBudget = 10 * time.Second
+
 // Snapshot reads the state file at path without the lock. bbolt never
 // overwrites a page the newest meta page refers to before a later meta
 // page is written, so a copy whose meta pages did not change while it was
 // read is consistent; otherwise it is read again.
 func Snapshot(path string) ([]byte, error) {
-	for try := 0; ; try++ {
+	deadline := time.Now().Add(snapshotBudget)
+	for {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
@@ -366,10 +375,12 @@ func Snapshot(path string) ([]byte, error) {
 		if err == nil && bytes.Equal(again, b[:len(again)]) {
 			return b, nil
 		}
-		if try == 50 {
-			return nil, fmt.Errorf("the state kept changing while being read; try again")
+		snapshotRetries.Add(1)
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the state kept changing while being read for %v (a run is writing it); try again", snapshotBudget)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Commits come in bursts: a random pause lands in a gap.
+		time.Sleep(time.Duration(1+mrand.IntN(10)) * time.Millisecond)
 	}
 }
 
