@@ -196,7 +196,7 @@ func openOrCreate(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS) {
-			return nil, fmt.Errorf("the state %s cannot be written (%w). Commands that only read it work with -lock=false", path, err)
+			return nil, fmt.Errorf("the state %s cannot be written (%w). The commands that only read it work: show, output, state list|show|pull, and plan -lock=false", path, err)
 		}
 		return f, err
 	}
