@@ -16,5 +16,13 @@
 //     bound by parallelism, not by fsyncs, and no caller returns before its
 //     write is on disk.
 //   - bbolt's file lock keeps a second writer out; the holder is recorded
-//     beside the file so that the refusal can name it.
+//     beside the file so that the refusal can name it. ReadOnly opens read
+//     a consistent snapshot without the lock and write nothing.
+//   - A damaged file is never an empty state. Open checks the whole file
+//     before bbolt uses it (check.go walks bbolt's pages with bounds
+//     checks, since bbolt panics, faults or recurses without end on a bad
+//     page; then every bucket, record, intent and output, and a SHA-256 of
+//     the content that every commit rewrites) and returns a *CorruptError
+//     naming the newest good backup. A panic or memory fault inside bbolt
+//     after that is caught the same way. Restore puts a backup back.
 package state

@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FormatVersion is the layout of the buckets and records. Bump it, and add
@@ -93,6 +93,12 @@ type Options struct {
 	LockTimeout time.Duration
 	// Command describes this run for others who find the state locked.
 	Command string
+	// ReadOnly reads a consistent snapshot of the file without taking the
+	// lock or writing anything (Terraform's -lock=false, and what the
+	// commands that only read use): it works on a read-only file or
+	// directory and while another run holds the lock. Writes fail. A
+	// missing file reads as an empty state without a lineage.
+	ReadOnly bool
 }
 
 // Store is an open state file. Its methods are safe for concurrent use.
@@ -100,12 +106,20 @@ type Store struct {
 	db       *bolt.DB
 	path     string
 	lockInfo string
+	readOnly bool
+	lineage  string // as read at Open, to name backups when damage shows later
 	ops      chan *op
 	done     chan struct{}
+
+	mu     sync.Mutex
+	broken error // set once bbolt has panicked on this file: no more writes
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type op struct {
-	fn  func(tx *bolt.Tx) error
+	fn  func(w *wtx) error
 	err chan error
 }
 
@@ -117,75 +131,20 @@ type LockHolder struct {
 	Since   time.Time `json:"since"`
 }
 
-// Open opens (creating if needed) the state file at path and takes its lock.
-func Open(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	timeout := opts.LockTimeout
-	if timeout <= 0 {
-		timeout = 50 * time.Millisecond // bbolt waits forever on 0
-	}
-	// NoFreelistSync: the freelist is rebuilt when the file is opened
-	// instead of being written at every commit, which makes the many small
-	// commits of an apply cheaper.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		holder := "an unknown process"
-		if b, rerr := os.ReadFile(path + ".lock-info"); rerr == nil {
-			var h LockHolder
-			if json.Unmarshal(b, &h) == nil {
-				holder = fmt.Sprintf("pid %d on %s (%s), since %s", h.PID, h.Host, h.Command, h.Since.Format(time.RFC3339))
-			}
-		}
-		return nil, fmt.Errorf("%w: %s holds %s. Wait for it to finish, or pass -lock-timeout=DURATION to wait", ErrLocked, holder, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening state %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path, lockInfo: path + ".lock-info", ops: make(chan *op, 1024), done: make(chan struct{})}
-	if err := s.init(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	info, _ := json.Marshal(LockHolder{PID: os.Getpid(), Command: opts.Command, Host: host, Since: time.Now().UTC()})
-	_ = os.WriteFile(s.lockInfo, info, 0o644) // advisory: only improves the message
-	go s.writer()
-	return s, nil
-}
-
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketResources, bucketJournal, bucketOutputs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyFormat); v != nil {
-			if got := binary.BigEndian.Uint64(v); got > FormatVersion {
-				return fmt.Errorf("state %s has format %d; this labform reads up to %d: upgrade labform", s.path, got, FormatVersion)
-			}
-		} else if err := meta.Put(keyFormat, u64(FormatVersion)); err != nil {
-			return err
-		}
-		if meta.Get(keyLineage) == nil {
-			if err := meta.Put(keyLineage, []byte(newLineage())); err != nil {
-				return err
-			}
-			return meta.Put(keySerial, u64(0))
-		}
-		return nil
-	})
-}
-
 // Close stops the writer and releases the lock.
+// A second Close does nothing.
 func (s *Store) Close() error {
-	close(s.ops)
-	<-s.done
-	os.Remove(s.lockInfo)
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		if s.readOnly {
+			s.closeErr = s.db.Close()
+			return
+		}
+		close(s.ops)
+		<-s.done
+		os.Remove(s.lockInfo)
+		s.closeErr = guard(s.db.Close)
+	})
+	return s.closeErr
 }
 
 // Path is the state file's path.
@@ -209,14 +168,23 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, o := range batch {
-				if err := o.fn(tx); err != nil {
-					return err
-				}
-			}
-			return bumpSerial(tx)
-		})
+		err := s.brokenErr()
+		if err == nil {
+			err = s.guardDamage(func() error {
+				return s.db.Update(func(tx *bolt.Tx) error {
+					w := beginSum(tx)
+					for _, o := range batch {
+						if err := o.fn(w); err != nil {
+							return err
+						}
+					}
+					if err := bumpSerial(w); err != nil {
+						return err
+					}
+					return w.commitSum()
+				})
+			})
+		}
 		for _, o := range batch {
 			o.err <- err
 		}
@@ -225,26 +193,35 @@ func (s *Store) writer() {
 
 // write runs fn in a (grouped) read-write transaction and returns once it
 // is durable.
-func (s *Store) write(fn func(tx *bolt.Tx) error) error {
+func (s *Store) write(fn func(w *wtx) error) error {
 	return <-s.writeAsync(fn)
 }
 
 // writeAsync queues fn; the channel yields the commit's result.
-func (s *Store) writeAsync(fn func(tx *bolt.Tx) error) <-chan error {
+func (s *Store) writeAsync(fn func(w *wtx) error) <-chan error {
 	o := &op{fn: fn, err: make(chan error, 1)}
+	if s.readOnly {
+		o.err <- errReadOnly
+		return o.err
+	}
 	s.ops <- o
 	return o.err
 }
 
-func bumpSerial(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	return meta.Put(keySerial, u64(binary.BigEndian.Uint64(meta.Get(keySerial))+1))
+func (s *Store) brokenErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
+func bumpSerial(w *wtx) error {
+	return w.put(bucketMeta, keySerial, u64(binary.BigEndian.Uint64(w.Bucket(bucketMeta).Get(keySerial))+1))
 }
 
 // Meta returns the lineage and serial.
 func (s *Store) Meta() (Meta, error) {
 	var m Meta
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		m.Lineage = string(meta.Get(keyLineage))
 		m.Serial = binary.BigEndian.Uint64(meta.Get(keySerial))
@@ -270,7 +247,7 @@ func (s *Store) SetLab(id, dir string) error {
 // copies; changing them changes nothing stored.
 func (s *Store) Resources() (map[string]*Record, error) {
 	out := map[string]*Record{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error {
 			r, err := decodeRecord(k, v)
 			if err != nil {
@@ -286,7 +263,7 @@ func (s *Store) Resources() (map[string]*Record, error) {
 // Get returns one record, or nil.
 func (s *Store) Get(address string) (*Record, error) {
 	var r *Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketResources).Get([]byte(address))
 		if v == nil {
 			return nil
@@ -316,10 +293,9 @@ func (s *Store) Put(recs ...*Record) error {
 		}
 		encoded[i] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResources)
+	return s.write(func(w *wtx) error {
 		for i, r := range recs {
-			if err := b.Put([]byte(r.Addr), encoded[i]); err != nil {
+			if err := w.put(bucketResources, []byte(r.Addr), encoded[i]); err != nil {
 				return err
 			}
 		}
@@ -329,10 +305,9 @@ func (s *Store) Put(recs ...*Record) error {
 
 // Delete removes records.
 func (s *Store) Delete(addrs ...string) error {
-	return s.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketResources)
+	return s.write(func(w *wtx) error {
 		for _, a := range addrs {
-			if err := b.Delete([]byte(a)); err != nil {
+			if err := w.del(bucketResources, []byte(a)); err != nil {
 				return err
 			}
 		}
@@ -365,21 +340,19 @@ func (s *Store) BeginMany(ins []*Intent) ([]uint64, error) {
 		enc[i] = b
 	}
 	seqs := make([]uint64, len(ins))
-	err := s.write(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
+	err := s.write(func(w *wtx) error {
 		var seq uint64
-		if v := meta.Get(keyNextSeq); v != nil {
+		if v := w.Bucket(bucketMeta).Get(keyNextSeq); v != nil {
 			seq = binary.BigEndian.Uint64(v)
 		}
-		j := tx.Bucket(bucketJournal)
 		for i := range ins {
 			seq++
 			seqs[i] = seq
-			if err := j.Put(u64(seq), enc[i]); err != nil {
+			if err := w.put(bucketJournal, u64(seq), enc[i]); err != nil {
 				return err
 			}
 		}
-		return meta.Put(keyNextSeq, u64(seq))
+		return w.put(bucketMeta, keyNextSeq, u64(seq))
 	})
 	if err != nil {
 		return nil, err
@@ -411,15 +384,15 @@ func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
 			return ch
 		}
 	}
-	return s.writeAsync(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketJournal).Delete(u64(seq)); err != nil {
+	return s.writeAsync(func(w *wtx) error {
+		if err := w.del(bucketJournal, u64(seq)); err != nil {
 			return err
 		}
 		if rec != nil {
-			return tx.Bucket(bucketResources).Put([]byte(rec.Addr), enc)
+			return w.put(bucketResources, []byte(rec.Addr), enc)
 		}
 		if del != "" {
-			return tx.Bucket(bucketResources).Delete([]byte(del))
+			return w.del(bucketResources, []byte(del))
 		}
 		return nil
 	})
@@ -428,7 +401,7 @@ func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
 // Journal returns the open intents, oldest first.
 func (s *Store) Journal() ([]*Intent, error) {
 	var out []*Intent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 			in := &Intent{Seq: binary.BigEndian.Uint64(k)}
 			if err := json.Unmarshal(v, in); err != nil {
@@ -443,9 +416,9 @@ func (s *Store) Journal() ([]*Intent, error) {
 
 // CloseIntents removes intents that recovery has dealt with.
 func (s *Store) CloseIntents(seqs ...uint64) error {
-	return s.write(func(tx *bolt.Tx) error {
+	return s.write(func(w *wtx) error {
 		for _, seq := range seqs {
-			if err := tx.Bucket(bucketJournal).Delete(u64(seq)); err != nil {
+			if err := w.del(bucketJournal, u64(seq)); err != nil {
 				return err
 			}
 		}
@@ -463,16 +436,12 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		}
 		enc[k] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketOutputs); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketOutputs)
-		if err != nil {
+	return s.write(func(w *wtx) error {
+		if err := w.clear(bucketOutputs); err != nil {
 			return err
 		}
 		for k, v := range enc {
-			if err := b.Put([]byte(k), v); err != nil {
+			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
 				return err
 			}
 		}
@@ -483,7 +452,7 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 // Outputs returns the stored outputs.
 func (s *Store) Outputs() (map[string]*Output, error) {
 	out := map[string]*Output{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error {
 			o := &Output{}
 			if err := json.Unmarshal(v, o); err != nil {
@@ -507,7 +476,7 @@ func (s *Store) Backup(dir string, keep int) (string, error) {
 		return "", err
 	}
 	name := filepath.Join(dir, fmt.Sprintf("state-%08d-%s.db", m.Serial, time.Now().UTC().Format("20060102T150405.000")))
-	if err := s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(name, 0o600) }); err != nil {
+	if err := s.view(func(tx *bolt.Tx) error { return tx.CopyFile(name, 0o600) }); err != nil {
 		return "", err
 	}
 	entries, _ := os.ReadDir(dir)
@@ -544,29 +513,24 @@ func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output)
 		}
 		encOut[k] = b
 	}
-	return s.write(func(tx *bolt.Tx) error {
+	return s.write(func(w *wtx) error {
 		for _, name := range [][]byte{bucketResources, bucketOutputs} {
-			if err := tx.DeleteBucket(name); err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucket(name); err != nil {
+			if err := w.clear(name); err != nil {
 				return err
 			}
 		}
-		b := tx.Bucket(bucketResources)
 		for i, r := range recs {
-			if err := b.Put([]byte(r.Addr), enc[i]); err != nil {
+			if err := w.put(bucketResources, []byte(r.Addr), enc[i]); err != nil {
 				return err
 			}
 		}
-		ob := tx.Bucket(bucketOutputs)
 		for k, v := range encOut {
-			if err := ob.Put([]byte(k), v); err != nil {
+			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
 				return err
 			}
 		}
 		if lineage != "" {
-			return tx.Bucket(bucketMeta).Put(keyLineage, []byte(lineage))
+			return w.put(bucketMeta, keyLineage, []byte(lineage))
 		}
 		return nil
 	})

@@ -272,7 +272,7 @@ func (a *app) showCommand() *cobra.Command {
 				}
 				return a.printPlan(a.io.out, saved.Plan, asJSON)
 			}
-			s, err := a.openState(a.dir(), "labform show", 0)
+			s, err := a.readState(a.dir())
 			if err != nil {
 				return err
 			}
@@ -281,6 +281,7 @@ func (a *app) showCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	readOnlyLockFlag(cmd)
 	return cmd
 }
 
@@ -370,10 +371,11 @@ func (a *app) printInstance(e stateEntry) {
 func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
 	open := func(name string) (*state.Store, error) { return a.openState(a.dir(), "labform state "+name, 0) }
-	cmd.AddCommand(&cobra.Command{
+	read := func(string) (*state.Store, error) { return a.readState(a.dir()) }
+	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("list")
+			s, err := read("list")
 			if err != nil {
 				return err
 			}
@@ -387,10 +389,11 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			return nil
 		},
-	}, &cobra.Command{
+	}
+	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("show")
+			s, err := read("show")
 			if err != nil {
 				return err
 			}
@@ -407,7 +410,12 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
 		},
-	}, &cobra.Command{
+	}
+	pull := a.statePullCommand(read)
+	for _, c := range []*cobra.Command{list, show, pull} {
+		readOnlyLockFlag(c)
+	}
+	cmd.AddCommand(list, show, &cobra.Command{
 		Use: "rm ADDRESS...", Short: "Forget instances; their objects keep running", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := open("rm")
@@ -467,7 +475,7 @@ func (a *app) stateCommand() *cobra.Command {
 			fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved 1 object(s).\n", args[0], args[1])
 			return nil
 		},
-	}, a.statePullCommand(open), a.statePushCommand(open))
+	}, pull, a.statePushCommand(open), a.stateRestoreCommand())
 	return cmd
 }
 
@@ -590,7 +598,7 @@ func (a *app) outputCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "output [NAME]", Short: "Show the lab's outputs", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openState(a.dir(), "labform output", 0)
+			s, err := a.readState(a.dir())
 			if err != nil {
 				return err
 			}
@@ -623,6 +631,7 @@ func (a *app) outputCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	cmd.Flags().BoolVar(&raw, "raw", false, "print a string output as it is, without quotes")
+	readOnlyLockFlag(cmd)
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/state"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +31,7 @@ type opFlags struct {
 	json        bool
 	parallelism int
 	lockTimeout time.Duration
+	lock        bool
 	autoApprove bool
 }
 
@@ -42,6 +44,7 @@ func (f *opFlags) addCommon(cmd *cobra.Command) {
 	fl.BoolVar(&f.json, "json", false, "machine-readable output")
 	fl.IntVar(&f.parallelism, "parallelism", 10, "how many provider actions run at once")
 	fl.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another run's state lock")
+	fl.BoolVar(&f.lock, "lock", true, "take the state's lock; plan -lock=false reads a snapshot of the state without it (apply and destroy always lock)")
 }
 
 func (a *app) planCommand() *cobra.Command {
@@ -116,7 +119,15 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	store, err := a.openState(dir, cmdName, f.lockTimeout)
+	var store *state.Store
+	switch {
+	case f.lock:
+		store, err = a.openState(dir, cmdName, f.lockTimeout)
+	case cmdName == "labform plan":
+		store, err = a.readState(dir)
+	default:
+		err = fmt.Errorf("-lock=false works with plan and the commands that only read the state: %s writes it, and always takes its lock", strings.TrimPrefix(cmdName, "labform "))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -199,9 +200,51 @@ func statePath(dir string) string { return filepath.Join(dir, ".labform", "state
 func (a *app) openState(dir, command string, lockTimeout time.Duration) (*state.Store, error) {
 	s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command})
 	if err != nil {
-		return nil, err
+		return nil, a.stateError(err)
 	}
 	return s, nil
+}
+
+// readState opens a snapshot of the lab's state without taking the lock
+// and without writing anything: for the commands that only read it, and
+// plan -lock=false. It works on a read-only state and during an apply.
+func (a *app) readState(dir string) (*state.Store, error) {
+	s, err := state.Open(statePath(dir), state.Options{ReadOnly: true})
+	if err != nil {
+		return nil, a.stateError(err)
+	}
+	return s, nil
+}
+
+// stateError adds to a damaged state's error the command that restores
+// the backup it names.
+func (a *app) stateError(err error) error {
+	var ce *state.CorruptError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Backup == nil {
+		return fmt.Errorf("%w.\n\nIf this lab was never applied, nothing depends on this file: remove it (rm %s) and labform starts a new state. Otherwise the objects it recorded would no longer be tracked.", err, shellQuote(ce.Path))
+	}
+	cmd := "labform"
+	if a.chdir != "." && a.chdir != "" {
+		cmd += " -chdir=" + shellQuote(a.chdir)
+	}
+	cmd += " state restore"
+	if ce.LineageDiffers() {
+		cmd += " -force"
+	}
+	return fmt.Errorf("%w.\n\nTo restore it, run:\n    %s %s", err, cmd, shellQuote(filepath.Base(ce.Backup.Path)))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=+,@%", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 func parseTargets(ss []string) ([]addr.Target, error) {
