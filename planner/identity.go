@@ -2,7 +2,9 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -88,6 +90,9 @@ func (p *Planner) checkLab(meta state.Meta) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	id, dir, name := p.labID(), p.Lab.Dir, p.Lab.Name
 	e, err := labreg.Get(name)
+	if errors.Is(err, fs.ErrPermission) {
+		e, err = nil, nil // a user who may not read them may not apply either
+	}
 	if err != nil {
 		return diagErr("Cannot read the host's lab records", err)
 	}

@@ -234,12 +234,11 @@ func (s *Store) Meta() (Meta, error) {
 
 // SetLab records the lab's ID and the directory it is applied from.
 func (s *Store) SetLab(id, dir string) error {
-	return s.write(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyLabID, []byte(id)); err != nil {
+	return s.write(func(w *wtx) error {
+		if err := w.put(bucketMeta, keyLabID, []byte(id)); err != nil {
 			return err
 		}
-		return meta.Put(keyLabDir, []byte(dir))
+		return w.put(bucketMeta, keyLabDir, []byte(dir))
 	})
 }
 
