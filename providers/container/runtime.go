@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers/labnet"
+
+	"github.com/labform/labform/providers"
 )
 
 // ociRuntime runs the OCI runtime (runc) with labform's own --root, so that
@@ -42,7 +44,7 @@ func (r ociRuntime) run(ctx context.Context, args ...string) ([]byte, error) {
 // which runc writes to a file: no second call to ask.
 func (r ociRuntime) start(ctx context.Context, id, bundle string) (int, error) {
 	logPath := filepath.Join(bundle, "container.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := providers.OpenPrivateLog(logPath)
 	if err != nil {
 		return 0, err
 	}
