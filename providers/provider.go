@@ -233,3 +233,28 @@ type LabValidator interface {
 type HostChecker interface {
 	CheckHost(typ string, v cty.Value) []*AttrError
 }
+
+// PlanRequest is a planned change of one instance, for ComputedPlanner.
+type PlanRequest struct {
+	Lab  Lab
+	Type string
+	Addr string
+	// Prior is null for a create. Planned has the arguments as the lab
+	// writes them; the computed attributes the planner could not keep from
+	// Prior are unknown.
+	Prior, Planned cty.Value
+	// Cost is InPlace or Restart for an update, Replace for a create or a
+	// replacement.
+	Cost Cost
+}
+
+// ComputedPlanner is implemented by providers that know at plan time what
+// some computed attributes will be after a change (MAC addresses derived
+// from a base address, a socket path derived from the address), or know
+// that an in-place change will change one (a stopped container started
+// again gets a new pid). PlanComputed returns req.Planned with those
+// attributes set: known values where the provider can tell, unknown ones
+// where the change will set them. It must not change anything else.
+type ComputedPlanner interface {
+	PlanComputed(req PlanRequest) cty.Value
+}

@@ -112,9 +112,11 @@ type private struct {
 
 // dirOf is the VM's working directory: short, because the QMP socket's
 // path must fit in 108 bytes.
-func (p *Provider) dirOf(addr string) string {
+func (p *Provider) dirOf(addr string) string { return dirIn(p.lab.WorkDir, addr) }
+
+func dirIn(workDir, addr string) string {
 	h := sha256.Sum256([]byte(addr))
-	return filepath.Join(p.lab.WorkDir, hex.EncodeToString(h[:6]))
+	return filepath.Join(workDir, hex.EncodeToString(h[:6]))
 }
 
 // cgroupID names the VM's cpu cgroup, unique per lab and VM.
@@ -331,15 +333,7 @@ func (p *Provider) state(addr string, planned cty.Value, priv private, running s
 		m["console_port"] = cty.NullVal(cty.Number)
 	}
 	m["qmp_socket"] = cty.StringVal(filepath.Join(p.dirOf(addr), qmpFile))
-	c := macs(providers.String(planned, "mac_address"), p.lab.Dir, addr, num(planned, "adapters"))
-	l := make([]cty.Value, len(c))
-	for i, mac := range c {
-		l[i] = cty.StringVal(mac)
-	}
-	m["mac_addresses"] = cty.ListValEmpty(cty.String)
-	if len(l) > 0 {
-		m["mac_addresses"] = cty.ListVal(l)
-	}
+	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), p.lab.Dir, addr, num(planned, "adapters")))
 	if running != "" {
 		m["state"] = cty.StringVal(running)
 	}

@@ -1,0 +1,161 @@
+package planner_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/labform/labform/internal/memprovider"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/all"
+	"github.com/labform/labform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// computing is an in-memory provider that plans computed attributes as
+// the real provider does.
+type computing struct {
+	*memprovider.Provider
+	real providers.ComputedPlanner
+}
+
+func (c computing) PlanComputed(r providers.PlanRequest) cty.Value { return c.real.PlanComputed(r) }
+
+// newComputingEnv is newEnv with the real providers' PlanComputed.
+func newComputingEnv(t *testing.T, files map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
+	for _, p := range all.Providers() {
+		m := memprovider.Wrap(p)
+		e.mem[p.Name()] = m
+		if cp, ok := p.(providers.ComputedPlanner); ok {
+			e.reg.Register(computing{m, cp})
+		} else {
+			e.reg.Register(m)
+		}
+	}
+	e.write(files)
+	s, err := state.Open(filepath.Join(e.dir, ".labform", "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = s
+	t.Cleanup(func() { s.Close() })
+	return e
+}
+
+const restartLab = `
+vm "r" {
+  memory      = 64
+  adapters    = 2
+  mac_address = "52:54:00:aa:00:10"
+}
+vm "plain" {
+  memory   = 64
+  adapters = 3
+}
+container "c" {
+  rootfs = "rootfs"
+  state  = "running"
+}
+output "r_pid" {
+  value = vm.r.pid
+}
+output "r_macs" {
+  value = vm.r.mac_addresses
+}
+output "plain_macs" {
+  value = vm.plain.mac_addresses
+}
+output "c_pid" {
+  value = container.c.pid
+}
+`
+
+func change(p *planner.Plan, a string) *planner.Change {
+	for _, c := range p.Changes {
+		if c.Addr.String() == a {
+			return c
+		}
+	}
+	return nil
+}
+
+func output(p *planner.Plan, name string) *planner.OutputChange {
+	for _, o := range p.Outputs {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// TestPlan_computedOverRestart: a restart plans the pid, and the outputs
+// that use it, as "(known after apply)" instead of today's pid; MAC
+// addresses derived from a base (or from the lab and the address) stay
+// known, in the planned value and in outputs. A container started again in
+// place gets a new pid too, so its pid is unknown, not the 0 of a stopped
+// container.
+func TestPlan_computedOverRestart(t *testing.T) {
+	e := newComputingEnv(t, map[string]string{"main.lab.hcl": restartLab})
+	plan, res := e.apply(planner.PlanOptions{Refresh: true})
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Known at create already.
+	if got := change(plan, "vm.r").After.GetAttr("mac_addresses"); !got.IsWhollyKnown() || got.LengthInt() != 2 {
+		t.Fatalf("mac_addresses planned at create: %#v", got)
+	}
+	v, _ := e.mem["qemu"].Get("vm.r")
+	wantMACs := cty.ListVal([]cty.Value{cty.StringVal("52:54:00:aa:00:10"), cty.StringVal("52:54:00:aa:00:11")})
+	if !v.GetAttr("mac_addresses").RawEquals(wantMACs) {
+		t.Fatalf("applied mac_addresses %#v", v.GetAttr("mac_addresses"))
+	}
+	plainMACs := func() cty.Value { v, _ := e.mem["qemu"].Get("vm.plain"); return v.GetAttr("mac_addresses") }()
+
+	// Restart both VMs (memory) and start the container, which was
+	// stopped behind labform's back (runc reports pid 0 for it).
+	c, _ := e.mem["container"].Get("container.c")
+	m := c.AsValueMap()
+	m["state"], m["pid"] = cty.StringVal("stopped"), cty.NumberIntVal(0)
+	e.mem["container"].Set("container.c", cty.ObjectVal(m))
+	e.write(map[string]string{"main.lab.hcl": strings.ReplaceAll(strings.ReplaceAll(restartLab, "memory      = 64", "memory      = 96"), "memory   = 64", "memory   = 96")})
+	_, plan = e.plan(planner.PlanOptions{Refresh: true})
+	if got := actions(plan); got["vm.r"] != "update/restart" || got["vm.plain"] != "update/restart" || got["container.c"] != "update/in-place" {
+		t.Fatalf("actions: %v", got)
+	}
+	r := change(plan, "vm.r").After
+	if r.GetAttr("pid").IsKnown() {
+		t.Errorf("restarted VM's planned pid is known: %#v", r.GetAttr("pid"))
+	}
+	if !r.GetAttr("mac_addresses").RawEquals(wantMACs) {
+		t.Errorf("restarted VM's planned mac_addresses %#v, want %#v", r.GetAttr("mac_addresses"), wantMACs)
+	}
+	if got := change(plan, "vm.plain").After.GetAttr("mac_addresses"); !got.RawEquals(plainMACs) {
+		t.Errorf("restarted VM (no base MAC): planned mac_addresses %#v, want %#v", got, plainMACs)
+	}
+	if got := change(plan, "container.c").After.GetAttr("pid"); got.IsKnown() {
+		t.Errorf("container started again in place: planned pid %#v, want unknown", got)
+	}
+	for name, known := range map[string]bool{"r_pid": false, "c_pid": false, "r_macs": true, "plain_macs": true} {
+		o := output(plan, name)
+		if o == nil {
+			t.Fatalf("no output %s", name)
+		}
+		if o.After.IsWhollyKnown() != known {
+			t.Errorf("output %s: planned %#v, known should be %v", name, o.After, known)
+		}
+	}
+	text := render.Plan(plan, false)
+	for _, s := range []string{"~ r_pid", "(known after apply)"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("rendered plan lacks %q:\n%s", s, text)
+		}
+	}
+	if strings.Contains(text, "~ mac_addresses") || strings.Contains(text, "~ qmp_socket") {
+		t.Errorf("derived attributes shown as changing:\n%s", text)
+	}
+	t.Log(text)
+}

@@ -1,0 +1,37 @@
+package container
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var _ providers.ComputedPlanner = (*Provider)(nil)
+
+// PlanComputed: a container's pinned namespace derives from its address,
+// so its path is known at plan time. Its pid is kept over an in-place
+// change only when the process stays (limits, addresses, a pause or a
+// resume); starting or stopping it changes the pid.
+func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
+	v := req.Planned
+	if v.IsNull() || !v.IsKnown() {
+		return v
+	}
+	m := v.AsValueMap()
+	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, nameFor(req.Lab.Dir, req.Addr).netns))
+	if req.Cost != providers.InPlace || req.Prior.IsNull() {
+		m["pid"] = cty.UnknownVal(cty.Number)
+		return cty.ObjectVal(m)
+	}
+	// A refreshed state may say more ("running (port eth2 missing)").
+	from, _, _ := strings.Cut(str(req.Prior, "state"), " ")
+	to := str(v, "state")
+	live := func(s string) bool { return s == "running" || s == "paused" }
+	if from != to && !(live(from) && live(to)) {
+		m["pid"] = cty.UnknownVal(cty.Number)
+	}
+	return cty.ObjectVal(m)
+}
