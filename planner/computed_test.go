@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,4 +159,89 @@ func TestPlan_computedOverRestart(t *testing.T) {
 		t.Errorf("derived attributes shown as changing:\n%s", text)
 	}
 	t.Log(text)
+}
+
+// deadVMs is an in-memory provider whose refresh says that some VMs are
+// in a state only a restart leaves, as the QEMU provider says of a QMP
+// status internal-error or guest-panicked.
+type deadVMs struct {
+	*memprovider.Provider
+	dead map[string]string // address -> live state
+}
+
+func (d deadVMs) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
+	resp, err := d.Provider.Read(ctx, req)
+	if st, ok := d.dead[req.Addr]; ok && err == nil && !resp.State.IsNull() {
+		m := resp.State.AsValueMap()
+		m["state"] = cty.StringVal(st)
+		resp.State, resp.Restart = cty.ObjectVal(m), "QMP status "+st+": only a reset leaves it"
+	}
+	return resp, err
+}
+
+func (d deadVMs) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
+	resps, errs := make([]providers.ReadResponse, len(reqs)), make([]error, len(reqs))
+	for i, r := range reqs {
+		resps[i], errs[i] = d.Read(ctx, r)
+	}
+	return resps, errs
+}
+
+// TestPlan_deadVMIsRestarted: refresh's "only a restart repairs this" turns
+// the VM's in-place change into a restart whose reason names the state,
+// except for a VM that is to be stopped anyway.
+func TestPlan_deadVMIsRestarted(t *testing.T) {
+	const lab = `
+vm "a" {
+  memory = 64
+}
+vm "b" {
+  memory = 64
+}
+vm "c" {
+  memory = 64
+  state  = "STATE"
+}
+`
+	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
+	dead := map[string]string{}
+	for _, p := range all.Providers() {
+		m := memprovider.Wrap(p)
+		e.mem[p.Name()] = m
+		if p.Name() == "qemu" {
+			e.reg.Register(deadVMs{m, dead})
+		} else {
+			e.reg.Register(m)
+		}
+	}
+	e.write(map[string]string{"main.lab.hcl": strings.Replace(lab, "STATE", "running", 1)})
+	s, err := state.Open(filepath.Join(e.dir, ".labform", "state.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = s
+	t.Cleanup(func() { s.Close() })
+	e.apply(planner.PlanOptions{Refresh: true})
+
+	dead["vm.a"], dead["vm.c"] = "internal-error", "guest-panicked"
+	_, plan := e.plan(planner.PlanOptions{Refresh: true})
+	if got := actions(plan); got["vm.a"] != "update/restart" || got["vm.b"] != "no-op/none" || got["vm.c"] != "update/restart" {
+		t.Fatalf("actions %v", got)
+	}
+	text := render.Plan(plan, false)
+	for _, s := range []string{"# vm.a will be restarted", "QMP status internal-error", "QMP status guest-panicked", `"internal-error" -> "running" # forces restart`} {
+		if !strings.Contains(text, s) {
+			t.Errorf("the plan lacks %q:\n%s", s, text)
+		}
+	}
+	if change(plan, "vm.a").After.GetAttr("pid").IsKnown() {
+		t.Error("the restarted VM's pid is planned as known")
+	}
+
+	// To be stopped anyway: stopping it in place is enough.
+	e.write(map[string]string{"main.lab.hcl": strings.Replace(lab, "STATE", "stopped", 1)})
+	_, plan = e.plan(planner.PlanOptions{Refresh: true})
+	if got := actions(plan)["vm.c"]; got != "update/in-place" {
+		t.Errorf("a dead VM to be stopped: %s, want update/in-place", got)
+	}
 }

@@ -55,6 +55,7 @@ type prior struct {
 	private []byte
 	intents []uint64 // open intents that this object settles
 	adopted bool     // found through an open create intent
+	restart string   // why refresh says only a restart repairs it
 }
 
 // Plan refreshes (unless told not to), evaluates the configuration and
@@ -337,7 +338,7 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 				pr.current = cty.NullVal(pr.schema.ImpliedType())
 				return
 			}
-			pr.current = resp.State
+			pr.current, pr.restart = resp.State, resp.Restart
 			if resp.Private != nil {
 				pr.private = resp.Private
 			}
@@ -506,6 +507,9 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	}
 	if c.Action == Replace {
 		c.applyCBD(inst)
+	}
+	if pr.restart != "" {
+		needsRestart(c, inst.Resource.Schema, pr.restart)
 	}
 	return c
 }

@@ -41,6 +41,11 @@ type ReadRequest struct {
 type ReadResponse struct {
 	State   cty.Value
 	Private []byte
+	// Restart, when set, says why the object cannot reach any running
+	// value in place (a VM whose QMP status is internal-error or shutdown,
+	// which `cont` refuses): the plan restarts it unless it is to be
+	// stopped, and gives this as the reason.
+	Restart string
 }
 
 // ApplyRequest asks to create, update or delete one instance.

@@ -298,7 +298,13 @@ func (p *Provider) stop(ctx context.Context, addr string, v cty.Value, priv priv
 	sock := filepath.Join(p.dirOf(addr), qmpFile)
 	if v.GetAttr("acpi_shutdown").True() {
 		if q, err := dialQMP(ctx, sock); err == nil {
-			_, err = q.do("system_powerdown", nil)
+			// A guest that is dead (shutdown, internal-error, panicked)
+			// cannot act on the power button: do not wait for it.
+			if st, serr := q.status(); serr == nil && resetStates[st] != "" {
+				err = fmt.Errorf("status %s", st)
+			} else {
+				_, err = q.do("system_powerdown", nil)
+			}
 			q.Close()
 			if err == nil && waitGone(ctx, priv.Pid, priv.Start, time.Duration(num(v, "shutdown_timeout"))*time.Second) {
 				return nil
@@ -505,10 +511,26 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		}
 		q.Close()
 	}
+	state, restart := liveState(status)
+	return providers.ReadResponse{State: p.state(req.Addr, req.Prior, priv, state), Private: priv.bytes(), Restart: restart}, nil
+}
+
+// resetStates are QMP run states that `cont` cannot leave (QEMU answers
+// "Resetting the Virtual Machine is required"), or where the guest is
+// dead: only a restart brings the VM back, and refresh says why.
+var resetStates = map[string]string{
+	"internal-error": "QMP status internal-error: the accelerator failed and QEMU refuses cont until a reset",
+	"shutdown":       "QMP status shutdown: the guest powered off and QEMU kept the VM stopped; cont refuses it until a reset",
+	"guest-panicked": "QMP status guest-panicked: the guest's kernel panicked",
+}
+
+// liveState maps a QMP status to the VM's state as the plan compares it,
+// and, for a state only a restart leaves, the reason.
+func liveState(status string) (state, restart string) {
 	switch status {
 	case "running":
 	case "paused", "prelaunch", "suspended":
 		status = "paused"
 	}
-	return providers.ReadResponse{State: p.state(req.Addr, req.Prior, priv, status), Private: priv.bytes()}, nil
+	return status, resetStates[status]
 }
