@@ -59,6 +59,10 @@ type ApplyRequest struct {
 	// reconfigure, start). Replace never reaches Update: the planner turns
 	// it into Delete and Create.
 	Cost Cost
+	// Sensitive are the paths of Planned that hold sensitive values: a
+	// provider keeps them out of argv where the tool allows, and out of
+	// its logs.
+	Sensitive []cty.Path
 }
 
 // ApplyResponse is the object's value after a create or update, wholly

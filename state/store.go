@@ -110,7 +110,7 @@ type LockHolder struct {
 
 // Open opens (creating if needed) the state file at path and takes its lock.
 func Open(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil { // holds lab values: owner only
 		return nil, err
 	}
 	timeout := opts.LockTimeout
@@ -141,7 +141,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	host, _ := os.Hostname()
 	info, _ := json.Marshal(LockHolder{PID: os.Getpid(), Command: opts.Command, Host: host, Since: time.Now().UTC()})
-	_ = os.WriteFile(s.lockInfo, info, 0o644) // advisory: only improves the message
+	_ = os.WriteFile(s.lockInfo, info, 0o600) // advisory: only improves the message
 	go s.writer()
 	return s, nil
 }
@@ -477,7 +477,7 @@ func (s *Store) Outputs() (map[string]*Output, error) {
 // Backup copies the state file into dir as state-<serial>-<time>.db and
 // keeps the newest keep backups.
 func (s *Store) Backup(dir string, keep int) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	m, err := s.Meta()

@@ -38,6 +38,11 @@ type vmConfig struct {
 	Port       int    // the console's host port
 	Paused     bool   // start with the CPUs stopped (state = paused)
 	Extra      []string
+	// Hidden are files of the working directory (name to content, written
+	// 0600) that hold a sensitive extra_args kept out of argv.
+	Hidden map[string][]byte
+	// Secrets are the sensitive strings qemu.log must not echo.
+	Secrets []string
 }
 
 // disk is one of hda-hdd. Path is what QEMU opens: the overlay of a

@@ -125,8 +125,9 @@ func (p *Provider) cgroupID(addr string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// config resolves a planned value into what one start needs.
-func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error) {
+// config resolves a planned value into what one start needs; sensitive
+// are the paths of v that hold sensitive values.
+func (p *Provider) config(addr string, v cty.Value, port int, sensitive []cty.Path) (*vmConfig, error) {
 	c := &vmConfig{
 		Addr: addr, UUID: vmUUID(p.lab.Dir, addr), Dir: p.dirOf(addr),
 		Platform: providers.String(v, "platform"), Accel: p.accelOf(v),
@@ -158,6 +159,14 @@ func (p *Provider) config(addr string, v cty.Value, port int) (*vmConfig, error)
 		return nil, fmt.Errorf("extra_args: %w", err)
 	}
 	c.Extra = extra
+	if len(extra) > 0 && isSensitive("extra_args", sensitive) {
+		h, err := hideArgs(extra, c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		c.Extra, c.Hidden = h.Args, h.Files
+	}
+	c.Secrets = sensitiveStrings(v, sensitive)
 	if sock := filepath.Join(c.Dir, qmpFile); len(sock) > 107 {
 		return nil, fmt.Errorf("the QMP socket path %s is %d bytes, over the 107 a unix socket allows; move the lab to a shorter path", sock, len(sock))
 	}
@@ -216,8 +225,13 @@ func (p *Provider) allocPort(console string, want int) (int, error) {
 // daemonizes once it is initialized, so its parent's exit means QMP is
 // ready) and checks it over QMP.
 func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private, error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	if err := p.workDir(c); err != nil {
 		return private{}, err
+	}
+	for name, data := range c.Hidden {
+		if err := providers.WritePrivateFile(filepath.Join(c.Dir, name), data); err != nil {
+			return private{}, err
+		}
 	}
 	if err := p.prepareDisks(ctx, c, !v.GetAttr("linked_clone").False()); err != nil {
 		return private{}, err
@@ -246,14 +260,14 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 		}
 	}
 	logPath := filepath.Join(c.Dir, logFile)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := providers.OpenPrivateLog(logPath)
 	if err != nil {
 		return private{}, err
 	}
 	defer logf.Close()
 	bin := p.binaryFor(c.Platform)
 	args := argv(c)
-	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, redact(strings.Join(args, " "), c.Secrets))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = logf, logf, taps
 	if err := cmd.Run(); err != nil {
@@ -360,12 +374,21 @@ func (priv private) bytes() []byte {
 }
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.run(ctx, req.Addr, req.Planned, private{})
+	return p.run(ctx, req.Addr, req.Planned, private{}, req.Sensitive)
+}
+
+// workDir makes the VM's working directory, and the provider's, 0700:
+// the log, the hidden options and the overlays are its owner's only.
+func (p *Provider) workDir(c *vmConfig) error {
+	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
+		return err
+	}
+	return providers.PrivateDir(c.Dir)
 }
 
 // run brings a VM to its planned value from nothing running: the
 // console port, the disks and, unless state = stopped, the process.
-func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv private) (providers.ApplyResponse, error) {
+func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv private, sensitive []cty.Path) (providers.ApplyResponse, error) {
 	want := 0
 	if cp := planned.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
 		want = num(planned, "console_port")
@@ -374,7 +397,7 @@ func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
 	}
-	c, err := p.config(addr, planned, port)
+	c, err := p.config(addr, planned, port, sensitive)
 	if err == nil {
 		err = checkFiles(c)
 	}
@@ -383,7 +406,7 @@ func (p *Provider) run(ctx context.Context, addr string, planned cty.Value, priv
 	}
 	priv = private{Port: port}
 	if providers.String(planned, "state") == "stopped" {
-		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		if err := p.workDir(c); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
@@ -407,7 +430,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if err := p.stop(ctx, req.Addr, req.Prior, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
-		return p.run(ctx, req.Addr, req.Planned, priv)
+		return p.run(ctx, req.Addr, req.Planned, priv, req.Sensitive)
 	}
 	to := providers.String(req.Planned, "state")
 	running := alive(priv.Pid, priv.Start)
@@ -418,7 +441,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		priv.Pid, priv.Start = 0, 0
 	case !running:
-		return p.run(ctx, req.Addr, req.Planned, priv)
+		return p.run(ctx, req.Addr, req.Planned, priv, req.Sensitive)
 	default:
 		q, err := dialQMP(ctx, filepath.Join(p.dirOf(req.Addr), qmpFile))
 		if err != nil {
