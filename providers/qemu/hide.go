@@ -213,3 +213,21 @@ func redact(line string, secrets []string) string {
 	}
 	return line
 }
+
+// hideKernelArgs moves a sensitive kernel command line out of argv: QEMU
+// takes -append as the machine property append, which a -readconfig
+// [machine] section sets as well.
+func hideKernelArgs(c *vmConfig) error {
+	if strings.ContainsAny(c.KernelArgs, "\"\n\r") || len(c.KernelArgs) > 1023 {
+		return fmt.Errorf("kernel_args is sensitive, but holds a double quote, a line break or more than 1023 bytes, which QEMU's config file cannot carry; without them it stays out of the process list")
+	}
+	if c.Hidden == nil {
+		c.Hidden = map[string][]byte{}
+	}
+	if _, ok := c.Hidden[hiddenFile]; !ok {
+		c.Extra = append(c.Extra, "-readconfig", filepath.Join(c.Dir, hiddenFile))
+	}
+	c.Hidden[hiddenFile] = append(c.Hidden[hiddenFile], fmt.Sprintf("[machine]\n  append = \"%s\"\n\n", c.KernelArgs)...)
+	c.KernelArgs = ""
+	return nil
+}

@@ -166,6 +166,11 @@ func (p *Provider) config(addr string, v cty.Value, port int, sensitive []cty.Pa
 		}
 		c.Extra, c.Hidden = h.Args, h.Files
 	}
+	if c.KernelArgs != "" && isSensitive("kernel_args", sensitive) {
+		if err := hideKernelArgs(c); err != nil {
+			return nil, err
+		}
+	}
 	c.Secrets = sensitiveStrings(v, sensitive)
 	if sock := filepath.Join(c.Dir, qmpFile); len(sock) > 107 {
 		return nil, fmt.Errorf("the QMP socket path %s is %d bytes, over the 107 a unix socket allows; move the lab to a shorter path", sock, len(sock))

@@ -53,10 +53,21 @@ func TestHideArgs(t *testing.T) {
 func TestSystem_sensitiveExtraArgs(t *testing.T) {
 	l := newVMLab(t, "x")
 	const a = "vm.a"
+	kernel, _ := guestKit(t)
 	l.Write(`
 variable "pw" {
   default   = "` + testSecret + `"
   sensitive = true
+}
+
+vm "k" {
+  provider    = qemu
+  accel       = "tcg"
+  memory      = 128
+  adapters    = 0
+  console     = "none"
+  kernel      = "` + kernel + `"
+  kernel_args = "console=ttyS0 panic=-1 labform.pw=${var.pw}"
 }
 
 vm "a" {
@@ -69,16 +80,22 @@ vm "a" {
 }
 `)
 	l.Apply(planner.NormalMode)
-	pid := l.pid(a)
-	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(cmdline), testSecret) {
-		t.Errorf("the secret is in /proc/%d/cmdline: %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
-	}
-	if !strings.Contains(string(cmdline), "-readconfig") {
-		t.Errorf("no -readconfig in the command line: %s", strings.ReplaceAll(string(cmdline), "\x00", " "))
+	for _, addr := range []string{a, "vm.k"} {
+		pid := l.pid(addr)
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(cmdline), testSecret) {
+			t.Errorf("the secret is in /proc/%d/cmdline: %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+		if !strings.Contains(string(cmdline), "-readconfig") {
+			t.Errorf("no -readconfig in the command line: %s", strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+		log, _ := os.ReadFile(filepath.Join(l.prov.dirOf(addr), logFile))
+		if strings.Contains(string(log), testSecret) {
+			t.Errorf("%s's qemu.log echoes the secret:\n%s", addr, log)
+		}
 	}
 	dir := l.prov.dirOf(a)
 	log, err := os.ReadFile(filepath.Join(dir, logFile))
@@ -112,5 +129,14 @@ vm "a" {
 		if err != nil || !strings.Contains(string(raw), want) {
 			t.Errorf("qom-list %s lacks %s: %s %v", path, want, raw, err)
 		}
+	}
+	qk, err := dialQMP(ctx, l.value("vm.k").GetAttr("qmp_socket").AsString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qk.Close()
+	raw, err := qk.do("qom-get", map[string]string{"path": "/machine", "property": "append"})
+	if want := `"console=ttyS0 panic=-1 labform.pw=` + testSecret + `"`; err != nil || string(raw) != want {
+		t.Errorf("the guest's kernel command line is %s (%v), want %s", raw, err, want)
 	}
 }
