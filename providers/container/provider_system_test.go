@@ -405,6 +405,18 @@ container "a" {
 	if b, _ := os.ReadFile(filepath.Join(l.prov.bundle(n), "config.json")); !strings.Contains(string(b), secret) {
 		t.Fatal("config.json lacks the env value: the test checks nothing")
 	}
+	// runc keeps its own copy of the config in its state directory.
+	filepath.Walk(RuntimeRoot(l.Dir), func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), secret) {
+			if info.Mode().Perm()&0o077 != 0 {
+				t.Errorf("runc's %s holds the secret with mode %o", path, info.Mode().Perm())
+			}
+		}
+		return nil
+	})
 	pid := l.state("container.a").Pid
 
 	// eth2 deleted by hand inside the container's namespace.
