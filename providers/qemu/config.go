@@ -158,7 +158,8 @@ func validate(v cty.Value) []*providers.AttrError {
 	}
 	if e := providers.String(v, "extra_args"); e != "" {
 		if _, err := shlex.Split(e); err != nil {
-			fail(attr("extra_args"), "Invalid extra_args", "%q cannot be split like a shell would: %v.", e, err)
+			// The value is not echoed: it may be sensitive.
+			fail(attr("extra_args"), "Invalid extra_args", "extra_args cannot be split like a shell would: %v.", err)
 		}
 	}
 	return errs
