@@ -636,9 +636,21 @@ func stripMarks(v cty.Value) cty.Value {
 func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
 	refs := d.refs
 	if value != nil {
-		refs = make(map[addr.Resource]cty.Value, len(d.Lab.Resources))
-		for ra := range d.Lab.Resources {
-			refs[ra] = d.currentCollection(ra, value)
+		// Only the resources the outputs mention: a lab of thousands of
+		// instances with a few outputs pays for those.
+		refs = map[addr.Resource]cty.Value{}
+		for _, o := range d.Lab.Outputs {
+			for _, tr := range o.Expr.Variables() {
+				if len(tr) < 2 {
+					continue
+				}
+				ra := addr.Resource{Type: tr.RootName(), Name: attrName(tr[1])}
+				if _, ok := d.Lab.Resources[ra]; ok {
+					if _, done := refs[ra]; !done {
+						refs[ra] = d.currentCollection(ra, value)
+					}
+				}
+			}
 		}
 	}
 	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
