@@ -233,6 +233,14 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if err := p.workDir(c); err != nil {
 		return private{}, err
 	}
+	// Hidden files of an earlier start that this one does not use go: a
+	// value that is no longer sensitive, or no longer there.
+	old, _ := filepath.Glob(filepath.Join(c.Dir, "secret-*"))
+	for _, f := range append(old, filepath.Join(c.Dir, hiddenFile)) {
+		if _, keep := c.Hidden[filepath.Base(f)]; !keep {
+			os.Remove(f)
+		}
+	}
 	for name, data := range c.Hidden {
 		if err := providers.WritePrivateFile(filepath.Join(c.Dir, name), data); err != nil {
 			return private{}, err
