@@ -230,7 +230,10 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	repaired := false
 	if strings.Contains(str(before, "state"), "missing") {
 		labnet.Lock()
-		err := labnet.AddMissingPorts(n.netns, p.labNetns, int(num(after, "ports")), n.labPort)
+		err := labnet.EnsureNetns(p.labNetns) // deleted by hand, it took every port along
+		if err == nil {
+			err = labnet.AddMissingPorts(n.netns, p.labNetns, int(num(after, "ports")), n.labPort)
+		}
 		labnet.Unlock()
 		if err != nil {
 			return providers.ApplyResponse{}, err

@@ -450,4 +450,27 @@ container "a" {
 	if _, plan := l.Plan(planner.NormalMode); len(plan.Drift) != 0 || actionOf(plan, "container.a") != "no-op/none" {
 		t.Errorf("after the repair: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.a"))
 	}
+
+	// The lab namespace deleted by hand takes every port along: all come
+	// back in place, in a new lab namespace.
+	if err := labnet.DeleteNetns(providers.LabNetns(l.Name)); err != nil {
+		t.Fatal(err)
+	}
+	_, plan = l.Plan(planner.NormalMode)
+	if actionOf(plan, "container.a") != "update/in-place" {
+		t.Fatalf("the lab namespace deleted: action %s", actionOf(plan, "container.a"))
+	}
+	l.Apply(planner.NormalMode)
+	links, err := labnet.Links(providers.LabNetns(l.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if !links[n.labPort(i)] {
+			t.Errorf("port %d is not back in the lab namespace", i)
+		}
+	}
+	if st := l.state("container.a"); st.Pid != pid {
+		t.Errorf("the repair restarted the container: pid %d (was %d)", st.Pid, pid)
+	}
 }
