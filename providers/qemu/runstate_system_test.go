@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +103,61 @@ vm "a" {
 	// A guestless VM ignores the power button: no ACPI wait at cleanup.
 	l.Write(strings.Replace(lab, "acpi_shutdown    = true", "acpi_shutdown    = false", 1))
 	l.Apply(planner.NormalMode)
+}
+
+// panicInit loads the pvpanic driver and crashes the kernel: QEMU's
+// pvpanic device tells QEMU, which (-action panic=pause) keeps the VM in
+// QMP status guest-panicked.
+const panicInit = `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+$B insmod /lib/pvpanic.ko
+$B insmod /lib/pvpanic-mmio.ko
+echo c > /proc/sysrq-trigger
+$B sleep 3600
+`
+
+// TestSystem_guestPanickedIsRestarted boots a real guest under TCG that
+// panics (Debian's kernel, pvpanic): the VM in QMP status guest-panicked
+// is planned as a restart naming the status, and apply starts a new
+// process.
+func TestSystem_guestPanickedIsRestarted(t *testing.T) {
+	l := newVMLab(t, "p")
+	const a = "vm.a"
+	kernel, initrd := guestKitWith(t, panicInit, []string{"pvpanic", "pvpanic-mmio"})
+	l.Write(fmt.Sprintf(`
+vm "a" {
+  provider    = qemu
+  accel       = "tcg"
+  memory      = 128
+  adapters    = 0
+  console     = "none"
+  kernel      = %q
+  initrd      = %q
+  kernel_args = "console=ttyS0 quiet"
+  extra_args  = "-device pvpanic -action panic=pause"
+}
+`, kernel, initrd))
+	l.Apply(planner.NormalMode)
+	pid := l.pid(a)
+	for i := 0; l.status(a) != "guest-panicked"; i++ {
+		if i == 600 {
+			t.Fatalf("QMP status %q after 60 s, want guest-panicked", l.status(a))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, plan := l.Plan(planner.NormalMode)
+	text := render.Plan(plan, false)
+	c := l.change(plan, a)
+	if c == nil || c.Action != planner.Update || c.Cost.String() != "restart" || !strings.Contains(c.Reason, "guest-panicked") {
+		t.Fatalf("a panicked guest: want a restart naming the status:\n%s", text)
+	}
+	l.Apply(planner.NormalMode)
+	// The new guest boots for seconds under TCG before it panics again.
+	if st := l.status(a); st != "running" || l.pid(a) == pid {
+		t.Fatalf("after apply: status %s, pid %d (was %d); want a new running process", st, l.pid(a), pid)
+	}
 }
