@@ -2,7 +2,6 @@ package planner_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,8 +9,6 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
-	"github.com/labform/labform/providers/all"
-	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -27,24 +24,12 @@ func (c computing) PlanComputed(r providers.PlanRequest) cty.Value { return c.re
 // newComputingEnv is newEnv with the real providers' PlanComputed.
 func newComputingEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
-	for _, p := range all.Providers() {
-		m := memprovider.Wrap(p)
-		e.mem[p.Name()] = m
-		if cp, ok := p.(providers.ComputedPlanner); ok {
-			e.reg.Register(computing{m, cp})
-		} else {
-			e.reg.Register(m)
+	return newEnvWith(t, files, func(real providers.Provider, m *memprovider.Provider) providers.Provider {
+		if cp, ok := real.(providers.ComputedPlanner); ok {
+			return computing{m, cp}
 		}
-	}
-	e.write(files)
-	s, err := state.Open(filepath.Join(e.dir, ".labform", "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = s
-	t.Cleanup(func() { s.Close() })
-	return e
+		return m
+	})
 }
 
 const restartLab = `
@@ -203,24 +188,14 @@ vm "c" {
   state  = "STATE"
 }
 `
-	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
 	dead := map[string]string{}
-	for _, p := range all.Providers() {
-		m := memprovider.Wrap(p)
-		e.mem[p.Name()] = m
-		if p.Name() == "qemu" {
-			e.reg.Register(deadVMs{m, dead})
-		} else {
-			e.reg.Register(m)
-		}
-	}
-	e.write(map[string]string{"main.lab.hcl": strings.Replace(lab, "STATE", "running", 1)})
-	s, err := state.Open(filepath.Join(e.dir, ".labform", "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = s
-	t.Cleanup(func() { s.Close() })
+	e := newEnvWith(t, map[string]string{"main.lab.hcl": strings.Replace(lab, "STATE", "running", 1)},
+		func(real providers.Provider, m *memprovider.Provider) providers.Provider {
+			if real.Name() == "qemu" {
+				return deadVMs{m, dead}
+			}
+			return m
+		})
 	e.apply(planner.PlanOptions{Refresh: true})
 
 	dead["vm.a"], dead["vm.c"] = "internal-error", "guest-panicked"

@@ -248,9 +248,10 @@ type PlanRequest struct {
 	Lab  Lab
 	Type string
 	Addr string
-	// Prior is null for a create. Planned has the arguments as the lab
-	// writes them; the computed attributes the planner could not keep from
-	// Prior are unknown.
+	// Prior is null for a create. Planned, never null, has the arguments
+	// as the lab writes them (some may be unknown until what they refer to
+	// is applied); the computed attributes the planner could not keep
+	// from Prior are unknown.
 	Prior, Planned cty.Value
 	// Cost is InPlace or Restart for an update, Replace for a create or a
 	// replacement.

@@ -17,9 +17,6 @@ var _ providers.ComputedPlanner = (*Provider)(nil)
 // resume); starting or stopping it changes the pid.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
-	if v.IsNull() || !v.IsKnown() {
-		return v
-	}
 	m := v.AsValueMap()
 	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, nameFor(req.Lab.Dir, req.Addr).netns))
 	if req.Cost != providers.InPlace || req.Prior.IsNull() {

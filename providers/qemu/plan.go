@@ -16,9 +16,6 @@ var _ providers.ComputedPlanner = (*Provider)(nil)
 // in-place start of a stopped VM; a stopped VM has none.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
-	if v.IsNull() || !v.IsKnown() {
-		return v
-	}
 	m := v.AsValueMap()
 	dir := dirIn(req.Lab.WorkDir, req.Addr)
 	m["qmp_socket"] = cty.StringVal(filepath.Join(dir, qmpFile))

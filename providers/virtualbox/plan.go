@@ -1,8 +1,6 @@
 package virtualbox
 
 import (
-	"strings"
-
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -15,9 +13,6 @@ var _ providers.ComputedPlanner = (*Provider)(nil)
 // adapters stay as they are. A VirtualBox VM has no pid of labform's.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
-	if v.IsNull() || !v.IsKnown() {
-		return v
-	}
 	m := v.AsValueMap()
 	m["pid"] = cty.NullVal(cty.Number)
 	switch {
@@ -26,11 +21,7 @@ func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	case providers.String(v, "mac_address") != "":
 		var l []cty.Value
 		for _, hw := range p.macs(v) {
-			var parts []string
-			for j := 0; j < 12; j += 2 {
-				parts = append(parts, strings.ToLower(hw[j:j+2]))
-			}
-			l = append(l, cty.StringVal(strings.Join(parts, ":")))
+			l = append(l, cty.StringVal(colonMAC(hw)))
 		}
 		m["mac_addresses"] = cty.ListValEmpty(cty.String)
 		if len(l) > 0 {
