@@ -1,24 +1,20 @@
 package container
 
 import (
-	"path/filepath"
 	"strings"
 
 	"github.com/labform/labform/providers"
-	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
 
 var _ providers.ComputedPlanner = (*Provider)(nil)
 
-// PlanComputed: a container's pinned namespace derives from its address,
-// so its path is known at plan time. Its pid is kept over an in-place
-// change only when the process stays (limits, addresses, a pause or a
-// resume); starting or stopping it changes the pid.
+// PlanComputed: a container's pid is kept over an in-place change only
+// when the process stays (limits, addresses, a pause or a resume);
+// starting or stopping it changes the pid.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
 	m := v.AsValueMap()
-	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, nameFor(req.Lab.Dir, req.Addr).netns))
 	if req.Cost != providers.InPlace || req.Prior.IsNull() {
 		m["pid"] = cty.UnknownVal(cty.Number)
 		return cty.ObjectVal(m)

@@ -1,27 +1,37 @@
 package qemu
 
 import (
-	"path/filepath"
-
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
 var _ providers.ComputedPlanner = (*Provider)(nil)
 
-// PlanComputed: a VM's MAC addresses derive from its base address (or
-// the lab and the VM's address) and its QMP socket from its working
-// directory, so both are known at plan time, over a restart too. Its pid
-// changes whenever a process is started: on a create, a restart, or an
-// in-place start of a stopped VM; a stopped VM has none.
+// PlanComputed: a VM's MAC addresses from a base address (adapter n gets
+// base + n) are known at plan time; without a base they are the VM's own,
+// kept over an update or a restart that keeps the adapters, as is its
+// QMP socket. Its pid changes whenever a process is started: on a
+// create, a restart, or an in-place start of a stopped VM; a stopped VM
+// has none.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
 	m := v.AsValueMap()
-	dir := dirIn(req.Lab.WorkDir, req.Addr)
-	m["qmp_socket"] = cty.StringVal(filepath.Join(dir, qmpFile))
-	if base, n := v.GetAttr("mac_address"), v.GetAttr("adapters"); base.IsKnown() && n.IsKnown() && !n.IsNull() {
-		m["mac_addresses"] = macList(macs(providers.String(v, "mac_address"), req.Lab.Dir, req.Addr, num(v, "adapters")))
-	} else {
+	prior := func(name string) cty.Value {
+		if req.Prior.IsNull() || req.Cost == providers.Replace || !req.Prior.GetAttr(name).IsWhollyKnown() {
+			return cty.UnknownVal(m[name].Type())
+		}
+		return req.Prior.GetAttr(name)
+	}
+	m["qmp_socket"] = prior("qmp_socket")
+	base, n := v.GetAttr("mac_address"), v.GetAttr("adapters")
+	switch {
+	case !base.IsKnown() || !n.IsKnown() || n.IsNull():
+		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
+	case !base.IsNull() && base.AsString() != "":
+		m["mac_addresses"] = macList(macs(base.AsString(), req.Lab.Dir, req.Addr, num(v, "adapters")))
+	case !req.Prior.IsNull() && req.Prior.GetAttr("adapters").RawEquals(n) && req.Prior.GetAttr("mac_address").RawEquals(base):
+		m["mac_addresses"] = prior("mac_addresses")
+	default:
 		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
 	}
 	to, from := providers.String(v, "state"), ""

@@ -112,11 +112,9 @@ type private struct {
 
 // dirOf is the VM's working directory: short, because the QMP socket's
 // path must fit in 108 bytes.
-func (p *Provider) dirOf(addr string) string { return dirIn(p.lab.WorkDir, addr) }
-
-func dirIn(workDir, addr string) string {
+func (p *Provider) dirOf(addr string) string {
 	h := sha256.Sum256([]byte(addr))
-	return filepath.Join(workDir, hex.EncodeToString(h[:6]))
+	return filepath.Join(p.lab.WorkDir, hex.EncodeToString(h[:6]))
 }
 
 // cgroupID names the VM's cpu cgroup, unique per lab and VM.
