@@ -223,6 +223,13 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	default:
 		insts = []inst{{}}
 	}
+	if len(insts) == 0 {
+		// No instance (count = 0, for_each = {}): the body is still checked,
+		// as Terraform does, once with count.index or each.key and
+		// each.value unknown, so a mistake does not wait for the day the
+		// count grows.
+		diags = append(diags, d.checkEmptyBody(r, ctx)...)
+	}
 
 	// Instances of one block are independent: evaluate them on every core
 	// (expressions, the context and cty values are immutable), then record
@@ -265,6 +272,26 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	}
 	d.refs[r.Addr] = collection(r, done, refs)
 	return diags
+}
+
+// checkEmptyBody evaluates the body of a resource that has no instance
+// with count.index, or each.key and each.value, unknown, and returns the
+// errors: an unknown value passes every check that needs a known one.
+func (d *Desired) checkEmptyBody(r *Resource, ctx *hcl.EvalContext) hcl.Diagnostics {
+	ictx := ctx.NewChild()
+	if r.Count != nil {
+		ictx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}
+	} else {
+		ictx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal})}
+	}
+	_, dd := evalContent(r.Content, &r.Schema.Block, ictx, nil, &marks{deps: map[addr.Instance]bool{}})
+	var errs hcl.Diagnostics
+	for _, diag := range improvePortDiags(d.Lab, dd) {
+		if diag.Severity == hcl.DiagError {
+			errs = append(errs, diag)
+		}
+	}
+	return errs
 }
 
 // collection is a resource as expressions see it: one object, a tuple
@@ -603,9 +630,21 @@ func stripMarks(v cty.Value) cty.Value {
 func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
 	refs := d.refs
 	if value != nil {
-		refs = make(map[addr.Resource]cty.Value, len(d.Lab.Resources))
-		for ra := range d.Lab.Resources {
-			refs[ra] = d.currentCollection(ra, value)
+		// Only the resources the outputs mention: a lab of thousands of
+		// instances with a few outputs pays for those.
+		refs = map[addr.Resource]cty.Value{}
+		for _, o := range d.Lab.Outputs {
+			for _, tr := range o.Expr.Variables() {
+				if len(tr) < 2 {
+					continue
+				}
+				ra := addr.Resource{Type: tr.RootName(), Name: attrName(tr[1])}
+				if _, ok := d.Lab.Resources[ra]; ok {
+					if _, done := refs[ra]; !done {
+						refs[ra] = d.currentCollection(ra, value)
+					}
+				}
+			}
 		}
 	}
 	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}

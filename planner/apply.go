@@ -330,7 +330,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		c.After = resolved
 	}
-	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost}
+	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive}
 	del := func() error {
 		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {

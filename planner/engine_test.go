@@ -30,11 +30,22 @@ type env struct {
 
 func newEnv(t *testing.T, files map[string]string) *env {
 	t.Helper()
+	return newEnvWith(t, files, nil)
+}
+
+// newEnvWith is newEnv with each in-memory provider registered as wrap
+// makes it (wrap may be nil): a test adds behaviour of the real provider.
+func newEnvWith(t *testing.T, files map[string]string, wrap func(real providers.Provider, m *memprovider.Provider) providers.Provider) *env {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
 	for _, p := range all.Providers() {
 		m := memprovider.Wrap(p)
 		e.mem[p.Name()] = m
-		e.reg.Register(m)
+		if wrap != nil {
+			e.reg.Register(wrap(p, m))
+		} else {
+			e.reg.Register(m)
+		}
 	}
 	e.write(files)
 	s, err := state.Open(filepath.Join(e.dir, ".labform", "state.db"), state.Options{})

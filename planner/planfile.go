@@ -113,7 +113,9 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o600)
+	// A plan holds the lab's values, sensitive ones included: 0600, also
+	// when it replaces an older, looser file.
+	return providers.WritePrivateFile(path, b)
 }
 
 func nullIfNil(v cty.Value, s *providers.Schema) cty.Value {

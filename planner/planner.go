@@ -70,6 +70,7 @@ type prior struct {
 	// leftover is the planned value of a create that was interrupted
 	// before the object existed (NilVal otherwise).
 	leftover cty.Value
+	restart  string // why refresh says only a restart repairs it
 }
 
 // Plan refreshes (unless told not to), evaluates the configuration and
@@ -187,13 +188,25 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
 	sortChanges(plan.Changes)
+	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)
 	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {
 		plan.Changes = filterTargets(plan.Changes, opts.Targets, opts.Excludes)
 	}
 	diags = append(diags, p.checkPreventDestroy(plan)...)
 	if opts.Mode != DestroyMode {
-		diags = append(diags, p.planOutputs(plan, desired)...)
+		// Outputs as they will be after the apply: a restarted node's pid
+		// is "(known after apply)", not the one it has now.
+		planned := plannedValues(plan.Changes)
+		diags = append(diags, p.planOutputs(plan, desired, func(a addr.Instance) (cty.Value, bool) {
+			if v, ok := planned[a]; ok {
+				return v, true
+			}
+			if pr, ok := priors[a]; ok && !pr.current.IsNull() {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		})...)
 	}
 	if g, _ := buildApplyGraph(plan.Changes); g != nil {
 		if cyc := g.Cycles(); len(cyc) > 0 {
@@ -384,7 +397,7 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 				pr.current = cty.NullVal(pr.schema.ImpliedType())
 				return
 			}
-			pr.current = resp.State
+			pr.current, pr.restart = resp.State, resp.Restart
 			if resp.Private != nil {
 				pr.private = resp.Private
 			}
@@ -572,6 +585,9 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	if c.Action == Replace {
 		p.applyCBD(c, inst)
 	}
+	if pr.restart != "" {
+		needsRestart(c, inst.Resource.Schema, pr.restart)
+	}
 	return c
 }
 
@@ -634,8 +650,8 @@ func (p *Planner) checkPreventDestroy(plan *Plan) hcl.Diagnostics {
 	return diags
 }
 
-func (p *Planner) planOutputs(plan *Plan, d *config.Desired) hcl.Diagnostics {
-	outs, diags := d.Outputs(nil)
+func (p *Planner) planOutputs(plan *Plan, d *config.Desired, value func(addr.Instance) (cty.Value, bool)) hcl.Diagnostics {
+	outs, diags := d.Outputs(value)
 	before, err := p.Store.Outputs()
 	if err != nil {
 		return append(diags, diagErr("Cannot read outputs from state", err)...)

@@ -49,6 +49,11 @@ type ReadRequest struct {
 type ReadResponse struct {
 	State   cty.Value
 	Private []byte
+	// Restart, when set, says why the object cannot reach any running
+	// value in place (a VM whose QMP status is internal-error or shutdown,
+	// which `cont` refuses): the plan restarts it unless it is to be
+	// stopped, and gives this as the reason.
+	Restart string
 }
 
 // ApplyRequest asks to create, update or delete one instance.
@@ -65,6 +70,10 @@ type ApplyRequest struct {
 	// reconfigure, start). Replace never reaches Update: the planner turns
 	// it into Delete and Create.
 	Cost Cost
+	// Sensitive are the paths of Planned that hold sensitive values: a
+	// provider keeps them out of argv where the tool allows, and out of
+	// its logs.
+	Sensitive []cty.Path
 }
 
 // ApplyResponse is the object's value after a create or update, wholly
@@ -243,4 +252,30 @@ type LabValidator interface {
 // clearly, only where it cannot run.
 type HostChecker interface {
 	CheckHost(typ string, v cty.Value) []*AttrError
+}
+
+// PlanRequest is a planned change of one instance, for ComputedPlanner.
+type PlanRequest struct {
+	Lab  Lab
+	Type string
+	Addr string
+	// Prior is null for a create. Planned, never null, has the arguments
+	// as the lab writes them (some may be unknown until what they refer to
+	// is applied); the computed attributes the planner could not keep
+	// from Prior are unknown.
+	Prior, Planned cty.Value
+	// Cost is InPlace or Restart for an update, Replace for a create or a
+	// replacement.
+	Cost Cost
+}
+
+// ComputedPlanner is implemented by providers that know at plan time what
+// some computed attributes will be after a change (MAC addresses derived
+// from a base address, a socket path derived from the address), or know
+// that an in-place change will change one (a stopped container started
+// again gets a new pid). PlanComputed returns req.Planned with those
+// attributes set: known values where the provider can tell, unknown ones
+// where the change will set them. It must not change anything else.
+type ComputedPlanner interface {
+	PlanComputed(req PlanRequest) cty.Value
 }

@@ -94,7 +94,7 @@ func Open(path string, opts Options) (st *Store, err error) {
 	if opts.ReadOnly {
 		return openReadOnly(path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil { // holds lab values: owner only
 		return nil, err
 	}
 	f, err := openOrCreate(path)
@@ -138,7 +138,7 @@ func Open(path string, opts Options) (st *Store, err error) {
 	}
 	host, _ := os.Hostname()
 	li, _ := json.Marshal(LockHolder{PID: os.Getpid(), Command: opts.Command, Host: host, Since: time.Now().UTC()})
-	_ = os.WriteFile(s.lockInfo, li, 0o644) // advisory: only improves the message
+	_ = os.WriteFile(s.lockInfo, li, 0o600) // advisory: only improves the message
 	go s.writer()
 	return s, nil
 }

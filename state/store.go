@@ -467,7 +467,7 @@ func (s *Store) Outputs() (map[string]*Output, error) {
 // Backup copies the state file into dir as state-<serial>-<time>.db and
 // keeps the newest keep backups.
 func (s *Store) Backup(dir string, keep int) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	m, err := s.Meta()

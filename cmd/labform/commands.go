@@ -39,7 +39,7 @@ func (a *app) initCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, _ := filepath.Abs(a.dir())
 			fmt.Fprintf(a.io.out, "Initializing the lab in %s...\n", dir)
-			if err := os.MkdirAll(filepath.Join(dir, ".labform"), 0o755); err != nil {
+			if err := providers.PrivateDir(filepath.Join(dir, ".labform")); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.io.out, "- .labform/ holds the state and the providers' files")

@@ -117,15 +117,25 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 			}
 		}
 	}
-	// A port whose lab side vanished shows as fewer ports: drift.
-	if want := int(num(req.Prior, "ports")); want > 0 {
-		have := 0
-		for have < want && links[n.labPort(have)] {
-			have++
-		}
-		m["ports"] = cty.NumberIntVal(int64(have))
+	// A port deleted by hand (a veth takes its peer with it) is drift that
+	// apply repairs in place by adding that port back: it shows in the run
+	// state, as VirtualBox's unplugged adapters do, and never as fewer
+	// ports, which would replace the container.
+	if missing := missingPorts(int(num(req.Prior, "ports")), n, links); len(missing) > 0 {
+		m["state"] = cty.StringVal(m["state"].AsString() + " (" + strings.Join(missing, ", ") + " missing)")
 	}
 	return providers.ReadResponse{State: cty.ObjectVal(m), Private: req.Private}
+}
+
+// missingPorts names the ports (eth<n>) whose lab side is not among links.
+func missingPorts(ports int, n names, links map[string]bool) []string {
+	var missing []string
+	for i := 0; i < ports; i++ {
+		if !links[n.labPort(i)] {
+			missing = append(missing, fmt.Sprintf("port eth%d", i))
+		}
+	}
+	return missing
 }
 
 // Create pins the network namespace, makes the ports, sets addresses and
@@ -191,15 +201,20 @@ func (p *Provider) value(n names, v cty.Value, pid int) providers.ApplyResponse 
 }
 
 func (p *Provider) writeBundle(n names, spec interface{}) error {
+	// The bundle holds the lab's values (env, hooks' env), sensitive ones
+	// included: owner only.
 	dir := p.bundle(n)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
+		return err
+	}
+	if err := providers.PrivateDir(dir); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	return providers.WritePrivateFile(filepath.Join(dir, "config.json"), b)
 }
 
 // current is v with the live pid, netns and state.
@@ -229,14 +244,29 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		res.Devices = nil // the device list does not change in place
 		b, _ := json.Marshal(res)
 		f := filepath.Join(p.bundle(n), "resources.json")
-		if err := os.WriteFile(f, b, 0o644); err != nil {
+		if err := providers.WritePrivateFile(f, b); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		if _, err := p.rt.run(ctx, "update", "--resources", f, n.id); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 	}
-	if !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
+	// Ports deleted by hand come back (the refresh said so in the state);
+	// the others, and the links joined to them, stay as they are.
+	repaired := false
+	if strings.Contains(str(before, "state"), "missing") {
+		labnet.Lock()
+		err := labnet.EnsureNetns(p.labNetns) // deleted by hand, it took every port along
+		if err == nil {
+			err = labnet.AddMissingPorts(n.netns, p.labNetns, int(num(after, "ports")), n.labPort)
+		}
+		labnet.Unlock()
+		if err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		repaired = true
+	}
+	if repaired || !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
 		if err := labnet.SyncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
 			return providers.ApplyResponse{}, err
 		}

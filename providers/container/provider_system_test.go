@@ -401,3 +401,114 @@ container "a" {
 		t.Fatalf("refresh did not run the configured runtime %s (its log: %q)", wrapper, b)
 	}
 }
+
+// TestSystem_portDeletedByHandAndSecrets: a container's bundle holds a
+// sensitive env value, so it is its owner's only (0600 in a 0700
+// directory). A port deleted by hand inside the container's namespace is
+// drift that apply repairs in place, adding back that one veth: the
+// container keeps its pid and its other ports.
+func TestSystem_portDeletedByHandAndSecrets(t *testing.T) {
+	l := newSysLab(t)
+	const secret = "s3cr3t-labform-value"
+	l.Write(`
+variable "token" {
+  default   = "` + secret + `"
+  sensitive = true
+}
+
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  ports   = 4
+  env     = { TOKEN = var.token }
+  addresses = {
+    eth2 = ["10.202.0.1/24"]
+  }
+}
+`)
+	l.Apply(planner.NormalMode)
+	n := nameFor(l.ID("container.a"))
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{l.prov.bundle(n), 0o700}, {filepath.Dir(l.prov.bundle(n)), 0o700}, {filepath.Join(l.prov.bundle(n), "config.json"), 0o600}, {filepath.Join(l.prov.bundle(n), "container.log"), 0o600}} {
+		st, err := os.Stat(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != f.mode {
+			t.Errorf("%s has mode %o, want %o", f.path, st.Mode().Perm(), f.mode)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(l.prov.bundle(n), "config.json")); !strings.Contains(string(b), secret) {
+		t.Fatal("config.json lacks the env value: the test checks nothing")
+	}
+	// runc keeps its own copy of the config in its state directory.
+	filepath.Walk(RuntimeRoot(l.Dir), func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), secret) {
+			if info.Mode().Perm()&0o077 != 0 {
+				t.Errorf("runc's %s holds the secret with mode %o", path, info.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	pid := l.state("container.a").Pid
+
+	// eth2 deleted by hand inside the container's namespace.
+	if out, err := exec.Command("ip", "netns", "exec", n.netns, "ip", "link", "del", "eth2").CombinedOutput(); err != nil {
+		t.Fatalf("ip link del eth2: %v\n%s", err, out)
+	}
+	_, plan := l.Plan(planner.NormalMode)
+	if len(plan.Drift) != 1 || actionOf(plan, "container.a") != "update/in-place" {
+		t.Fatalf("a port deleted by hand: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.a"))
+	}
+	drift := plan.Drift[0]
+	if got := drift.After.GetAttr("ports"); !got.RawEquals(cty.NumberIntVal(4)) {
+		t.Errorf("refresh says ports = %#v, want 4 (the count is not what drifted)", got)
+	}
+	if got := drift.After.GetAttr("state").AsString(); got != "running (port eth2 missing)" {
+		t.Errorf("refresh says state = %q", got)
+	}
+	l.Apply(planner.NormalMode)
+	out, err := exec.Command("ip", "netns", "exec", n.netns, "ip", "-br", "addr").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "10.202.0.1/24") {
+		t.Fatalf("eth2 or its address is not back: %v\n%s", err, out)
+	}
+	for i := 0; i < 4; i++ {
+		if !strings.Contains(string(out), fmt.Sprintf("eth%d@", i)) {
+			t.Errorf("eth%d missing after the repair:\n%s", i, out)
+		}
+	}
+	if st := l.state("container.a"); st.Pid != pid || st.Status != "running" {
+		t.Errorf("the repair restarted the container: %s pid %d (was %d)", st.Status, st.Pid, pid)
+	}
+	if _, plan := l.Plan(planner.NormalMode); len(plan.Drift) != 0 || actionOf(plan, "container.a") != "no-op/none" {
+		t.Errorf("after the repair: drift %d, action %s", len(plan.Drift), actionOf(plan, "container.a"))
+	}
+
+	// The lab namespace deleted by hand takes every port along: all come
+	// back in place, in a new lab namespace.
+	if err := labnet.DeleteNetns(providers.LabNetns(l.Name)); err != nil {
+		t.Fatal(err)
+	}
+	_, plan = l.Plan(planner.NormalMode)
+	if actionOf(plan, "container.a") != "update/in-place" {
+		t.Fatalf("the lab namespace deleted: action %s", actionOf(plan, "container.a"))
+	}
+	l.Apply(planner.NormalMode)
+	links, err := labnet.Links(providers.LabNetns(l.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if !links[n.labPort(i)] {
+			t.Errorf("port %d is not back in the lab namespace", i)
+		}
+	}
+	if st := l.state("container.a"); st.Pid != pid {
+		t.Errorf("the repair restarted the container: pid %d (was %d)", st.Pid, pid)
+	}
+}

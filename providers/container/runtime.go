@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers/labnet"
+
+	"github.com/labform/labform/providers"
 )
 
 // ociRuntime runs the OCI runtime (runc) with labform's own --root, so that
@@ -40,7 +42,7 @@ func (r ociRuntime) run(ctx context.Context, args ...string) ([]byte, error) {
 // runc's process group on a timeout never kills a started container.
 func (r ociRuntime) start(ctx context.Context, id, bundle string) (int, error) {
 	logPath := filepath.Join(bundle, "container.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := providers.OpenPrivateLog(logPath)
 	if err != nil {
 		return 0, err
 	}

@@ -97,6 +97,43 @@ func AddPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) er
 	return addPairs(ctrH, ctrNs, labNetns, ports, labSide, func(n int) string { return fmt.Sprintf("eth%d", n) })
 }
 
+// AddMissingPorts creates the ports among 0..ports-1 whose lab side is
+// gone (a veth deleted by hand on either side takes its peer with it),
+// leaving the others and their links alone.
+func AddMissingPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
+	labH, _, err := HandleIn(labNetns)
+	if err != nil {
+		return err
+	}
+	var missing []int
+	for n := 0; n < ports; n++ {
+		if _, err := labH.LinkByName(labSide(n)); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	labH.Close()
+	if len(missing) == 0 {
+		return nil
+	}
+	ctrH, ctrNs, err := HandleIn(ctrNetns)
+	if err != nil {
+		return err
+	}
+	defer ctrH.Close()
+	defer ctrNs.Close()
+	for _, n := range missing {
+		inside := fmt.Sprintf("eth%d", n)
+		if l, err := ctrH.LinkByName(inside); err == nil {
+			ctrH.LinkDel(l) // not a veth of ours any more: make room
+		}
+		err := addPairs(ctrH, ctrNs, labNetns, 1, func(int) string { return labSide(n) }, func(int) string { return inside })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AddHostPorts creates a veth pair per port between the host's namespace
 // (hostSide(n), where a VirtualBox bridged adapter attaches) and the
 // lab's (labSide(n), which links join), both up.

@@ -236,6 +236,45 @@ func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
 	}
 }
 
+// TestSystem_portDeletedInsideContainerIsAddedBack: a port deleted by hand
+// inside a container's namespace (the veth takes its lab side with it) is
+// repaired in place: the container gets that one veth back, keeping its
+// pid, and the link joins it again; nothing is replaced.
+func TestSystem_portDeletedInsideContainerIsAddedBack(t *testing.T) {
+	l := newNetLab(t)
+	l.Write(hosts + "link \"l\" {\n  endpoints = [container.a.port[0], container.b.port[0]]\n}\n")
+	l.Apply(planner.NormalMode)
+	pid, ns := l.container("container.b")
+	if out, err := exec.Command("ip", "netns", "exec", filepath.Base(ns), "ip", "link", "del", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if l.ping("container.a", "10.203.0.2") {
+		t.Fatal("b still answers without its port: the test checks nothing")
+	}
+	_, plan := l.plan()
+	if action(plan, "container.b") != "update" || action(plan, "link.l") != "update" {
+		t.Fatalf("a port deleted inside b: b %s, link %s; want both updated in place", action(plan, "container.b"), action(plan, "link.l"))
+	}
+	l.Apply(planner.NormalMode)
+	// b's port is a new veth with a new MAC: a's neighbour entry for b
+	// takes a few seconds to go stale and be asked again.
+	reached := false
+	for i := 0; i < 5 && !reached; i++ {
+		reached = l.ping("container.a", "10.203.0.2")
+	}
+	if !reached {
+		addrs, _ := exec.Command("ip", "netns", "exec", filepath.Base(ns), "ip", "-br", "addr").CombinedOutput()
+		lab, _ := exec.Command("ip", "netns", "exec", labnet.LabNetns(l.Name), "ip", "-d", "-br", "link").CombinedOutput()
+		t.Fatalf("after the repair, the link does not reach b\nb:\n%s\nlab:\n%s", addrs, lab)
+	}
+	if now, _ := l.container("container.b"); now != pid {
+		t.Errorf("b was restarted (pid %d, was %d)", now, pid)
+	}
+	if _, plan := l.plan(); plan.HasChanges() {
+		t.Error("not converged after the repair")
+	}
+}
+
 func TestSystem_rateAndDelay(t *testing.T) {
 	l := newNetLab(t)
 	l.Write(hosts + `link "l" {

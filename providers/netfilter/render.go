@@ -146,10 +146,9 @@ func checkRule(r Rule, p cty.Path, c *Chain, fail func(cty.Path, string, string,
 	default:
 		fail(p.GetAttr("action"), "Invalid action", "%q: a rule's action is accept, drop, reject, return or jump.", r.Action)
 	}
-	if r.Protocol != "" && !protocols[r.Protocol] {
-		if n, err := strconv.Atoi(r.Protocol); err != nil || n < 0 || n > 255 {
-			fail(p.GetAttr("protocol"), "Invalid protocol", "%q: use tcp, udp, icmp, icmpv6, sctp, esp, ... or a number 0-255.", r.Protocol)
-		}
+	if r.Protocol != "" && !validProtocol(r.Protocol) {
+		fail(p.GetAttr("protocol"), "Invalid protocol", "%q is not a protocol iptables knows: use tcp, udp, icmp, icmpv6, sctp, esp, a name from %s (ospf, vrrp, ...) or a number 0-255.%s",
+			r.Protocol, protocolsFile, protocolSuggestion(r.Protocol))
 	}
 	for _, a := range []struct{ name, val string }{{"source", r.Source}, {"destination", r.Destination}} {
 		if a.val == "" {

@@ -108,7 +108,8 @@ func TestSystem_restoreReplacesAtomically(t *testing.T) {
 	before := save()
 	restore(chain.Restore("ipv4", 65535, nil))
 	first := save()
-	if !strings.Contains(first, "-A INPUT -j host_in") || !strings.Contains(first, "--dport 22 -j ACCEPT") {
+	if !strings.Contains(first, "-A INPUT -j host_in") || !strings.Contains(first, "--dport 22 -j ACCEPT") ||
+		!strings.Contains(first, "-p ospf -j ACCEPT") || !strings.Contains(first, "-p vrrp -j ACCEPT") {
 		t.Fatalf("the chain or its jump is missing:\n%s", first)
 	}
 	// Second apply: one rule fewer, and the jump already there.
@@ -119,4 +120,22 @@ func TestSystem_restoreReplacesAtomically(t *testing.T) {
 		t.Fatalf("the chain was not replaced as a whole, or the jump doubled:\n%s", second)
 	}
 	_ = before
+}
+
+// TestProtocols: iptables takes any name of /etc/protocols (through
+// getprotobyname) and any number 0-255; an unknown name is refused with
+// the nearest known one.
+func TestProtocols(t *testing.T) {
+	for p, ok := range map[string]bool{"tcp": true, "icmpv6": true, "ospf": true, "OSPFIGP": true, "vrrp": true, "pim": true,
+		"0": true, "89": true, "255": true, "256": false, "-1": false, "089": false, "opsf": false, "tcp\n-A": false, "": false} {
+		if got := validProtocol(p); got != ok {
+			t.Errorf("validProtocol(%q) = %v, want %v", p, got, ok)
+		}
+	}
+	if got := protocolSuggestion("opsf"); got != ` Did you mean "ospf"?` {
+		t.Errorf("suggestion for opsf: %q", got)
+	}
+	if got := protocolSuggestion("zzzzzzzz"); got != "" {
+		t.Errorf("suggestion for nonsense: %q", got)
+	}
 }

@@ -38,7 +38,7 @@ func TestArgvGolden(t *testing.T) {
 	p.accel = "tcg" // the golden must not depend on this host's /dev/kvm
 	var b strings.Builder
 	for _, a := range d.Order {
-		c, err := p.config(a.String(), providers.ObjectID(p.lab.Key(), a.String(), 0), d.Instances[a].Value, num(d.Instances[a].Value, "console_port"))
+		c, err := p.config(a.String(), providers.ObjectID(p.lab.Key(), a.String(), 0), d.Instances[a].Value, num(d.Instances[a].Value, "console_port"), d.Instances[a].SensitivePaths)
 		if err != nil {
 			t.Fatalf("%s: %v", a, err)
 		}

@@ -42,6 +42,11 @@ type vmConfig struct {
 	Port       int    // the console's host port
 	Paused     bool   // start with the CPUs stopped (state = paused)
 	Extra      []string
+	// Hidden are files of the working directory (name to content, written
+	// 0600) that hold a sensitive extra_args kept out of argv.
+	Hidden map[string][]byte
+	// Secrets are the sensitive strings qemu.log must not echo.
+	Secrets []string
 }
 
 // disk is one of hda-hdd. Path is what QEMU opens: the overlay of a
@@ -157,7 +162,8 @@ func validate(v cty.Value) []*providers.AttrError {
 	}
 	if e := providers.String(v, "extra_args"); e != "" {
 		if _, err := shlex.Split(e); err != nil {
-			fail(attr("extra_args"), "Invalid extra_args", "%q cannot be split like a shell would: %v.", e, err)
+			// The value is not echoed: it may be sensitive.
+			fail(attr("extra_args"), "Invalid extra_args", "extra_args cannot be split like a shell would: %v.", err)
 		}
 	}
 	return errs

@@ -50,6 +50,13 @@ $B sleep 3600
 // nothing installed), busybox-static and the virtio-net modules.
 func guestKit(t *testing.T) (kernel, initrd string) {
 	t.Helper()
+	return guestKitWith(t, guestInit, virtioModules)
+}
+
+// guestKitWith is guestKit with another /init and other modules (in
+// /lib/<name>.ko).
+func guestKitWith(t *testing.T, init string, modules []string) (kernel, initrd string) {
+	t.Helper()
 	systest.Require(t, "apt-get", "apt-cache", "dpkg-deb", "busybox")
 	out, err := exec.Command("apt-cache", "depends", "linux-image-cloud-amd64").Output()
 	m := regexp.MustCompile(`Depends: (linux-image-(\S+)-cloud-amd64)`).FindStringSubmatch(string(out))
@@ -90,8 +97,8 @@ func guestKit(t *testing.T) (kernel, initrd string) {
 		mode int64
 		src  string
 		data []byte
-	}{{name: "init", mode: 0o755, data: []byte(guestInit)}, {name: "bin/busybox", mode: 0o755, src: bb}}
-	for _, mod := range virtioModules {
+	}{{name: "init", mode: 0o755, data: []byte(init)}, {name: "bin/busybox", mode: 0o755, src: bb}}
+	for _, mod := range modules {
 		if mods[mod] == "" {
 			t.Fatalf("module %s is not in %s", mod, dir)
 		}

@@ -124,8 +124,9 @@ func runDirOf(id string) string { return filepath.Join(RunRoot, id) }
 // cgroupID names the VM's cpu cgroup: its object ID, unique on the host.
 func cgroupID(id string) string { return id }
 
-// config resolves a planned value into what one start needs.
-func (p *Provider) config(addr, id string, v cty.Value, port int) (*vmConfig, error) {
+// config resolves a planned value into what one start needs; sensitive
+// are the paths of v that hold sensitive values.
+func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []cty.Path) (*vmConfig, error) {
 	c := &vmConfig{
 		Addr: addr, ID: id, UUID: vmUUID(id, addr), Dir: p.dirOf(id), RunDir: runDirOf(id),
 		Platform: providers.String(v, "platform"), Accel: p.accelOf(v),
@@ -157,6 +158,19 @@ func (p *Provider) config(addr, id string, v cty.Value, port int) (*vmConfig, er
 		return nil, fmt.Errorf("extra_args: %w", err)
 	}
 	c.Extra = extra
+	if len(extra) > 0 && isSensitive("extra_args", sensitive) {
+		h, err := hideArgs(extra, c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		c.Extra, c.Hidden = h.Args, h.Files
+	}
+	if c.KernelArgs != "" && isSensitive("kernel_args", sensitive) {
+		if err := hideKernelArgs(c); err != nil {
+			return nil, err
+		}
+	}
+	c.Secrets = sensitiveStrings(v, sensitive)
 	if sock := filepath.Join(c.RunDir, qmpFile); len(sock) > 107 {
 		return nil, fmt.Errorf("the QMP socket path %s is %d bytes, over the 107 a unix socket allows; move the lab to a shorter path", sock, len(sock))
 	}
@@ -215,11 +229,21 @@ func (p *Provider) allocPort(console string, want int) (int, error) {
 // daemonizes once it is initialized, so its parent's exit means QMP is
 // ready) and checks it over QMP.
 func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private, error) {
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+	if err := p.workDir(c); err != nil {
 		return private{}, err
 	}
-	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
-		return private{}, err
+	// Hidden files of an earlier start that this one does not use go: a
+	// value that is no longer sensitive, or no longer there.
+	old, _ := filepath.Glob(filepath.Join(c.Dir, "secret-*"))
+	for _, f := range append(old, filepath.Join(c.Dir, hiddenFile)) {
+		if _, keep := c.Hidden[filepath.Base(f)]; !keep {
+			os.Remove(f)
+		}
+	}
+	for name, data := range c.Hidden {
+		if err := providers.WritePrivateFile(filepath.Join(c.Dir, name), data); err != nil {
+			return private{}, err
+		}
 	}
 	if err := p.prepareDisks(ctx, c, !v.GetAttr("linked_clone").False()); err != nil {
 		return private{}, err
@@ -248,14 +272,14 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 		}
 	}
 	logPath := filepath.Join(c.Dir, logFile)
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := providers.OpenPrivateLog(logPath)
 	if err != nil {
 		return private{}, err
 	}
 	defer logf.Close()
 	bin := p.binaryFor(c.Platform)
 	args := argv(c)
-	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	fmt.Fprintf(logf, "== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, redact(strings.Join(args, " "), c.Secrets))
 	// QEMU daemonizes once it is initialized: its parent's exit is the
 	// end of the start, bounded by tool_timeout. The daemon is in a
 	// session of its own, so a timeout's kill of the group misses one
@@ -307,7 +331,13 @@ func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv privat
 	sock := filepath.Join(runDirOf(id), qmpFile)
 	if v.GetAttr("acpi_shutdown").True() {
 		if q, err := dialQMP(ctx, sock, p.timeout); err == nil {
-			_, err = q.do("system_powerdown", nil)
+			// A guest that is dead (shutdown, internal-error, panicked)
+			// cannot act on the power button: do not wait for it.
+			if st, serr := q.status(); serr == nil && resetStates[st] != "" {
+				err = fmt.Errorf("status %s", st)
+			} else {
+				_, err = q.do("system_powerdown", nil)
+			}
 			q.Close()
 			if err == nil && waitGone(ctx, priv.Pid, priv.Start, time.Duration(num(v, "shutdown_timeout"))*time.Second) {
 				return nil
@@ -342,15 +372,7 @@ func (p *Provider) state(addr, id string, planned cty.Value, priv private, runni
 		m["console_port"] = cty.NullVal(cty.Number)
 	}
 	m["qmp_socket"] = cty.StringVal(filepath.Join(runDirOf(id), qmpFile))
-	c := macs(providers.String(planned, "mac_address"), p.lab.Key(), addr, num(planned, "adapters"))
-	l := make([]cty.Value, len(c))
-	for i, mac := range c {
-		l[i] = cty.StringVal(mac)
-	}
-	m["mac_addresses"] = cty.ListValEmpty(cty.String)
-	if len(l) > 0 {
-		m["mac_addresses"] = cty.ListVal(l)
-	}
+	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), p.lab.Key(), addr, num(planned, "adapters")))
 	if running != "" {
 		m["state"] = cty.StringVal(running)
 	}
@@ -371,12 +393,25 @@ func (priv private) bytes() []byte {
 }
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.run(ctx, req.Addr, p.lab.IDFor(req.ID, req.Addr), req.Planned, private{})
+	return p.run(ctx, req.Addr, p.lab.IDFor(req.ID, req.Addr), req.Planned, private{}, req.Sensitive)
+}
+
+// workDir makes the VM's working directory, and the provider's, 0700:
+// the log, the hidden options and the overlays are its owner's only;
+// and its run directory.
+func (p *Provider) workDir(c *vmConfig) error {
+	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
+		return err
+	}
+	if err := providers.PrivateDir(c.RunDir); err != nil {
+		return err
+	}
+	return providers.PrivateDir(c.Dir)
 }
 
 // run brings a VM to its planned value from nothing running: the
 // console port, the disks and, unless state = stopped, the process.
-func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, priv private) (providers.ApplyResponse, error) {
+func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, priv private, sensitive []cty.Path) (providers.ApplyResponse, error) {
 	want := 0
 	if cp := planned.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
 		want = num(planned, "console_port")
@@ -385,7 +420,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
 	}
-	c, err := p.config(addr, id, planned, port)
+	c, err := p.config(addr, id, planned, port, sensitive)
 	if err == nil {
 		err = checkFiles(c)
 	}
@@ -394,7 +429,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	}
 	priv = private{Port: port}
 	if providers.String(planned, "state") == "stopped" {
-		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		if err := p.workDir(c); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
@@ -419,7 +454,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if err := p.stop(ctx, id, req.Prior, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
-		return p.run(ctx, req.Addr, id, req.Planned, priv)
+		return p.run(ctx, req.Addr, id, req.Planned, priv, req.Sensitive)
 	}
 	to := providers.String(req.Planned, "state")
 	running := alive(priv.Pid, priv.Start)
@@ -430,7 +465,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		priv.Pid, priv.Start = 0, 0
 	case !running:
-		return p.run(ctx, req.Addr, id, req.Planned, priv)
+		return p.run(ctx, req.Addr, id, req.Planned, priv, req.Sensitive)
 	default:
 		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile), p.timeout)
 		if err != nil {
@@ -554,10 +589,26 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		}
 		q.Close()
 	}
+	state, restart := liveState(status)
+	return providers.ReadResponse{State: p.state(req.Addr, id, prior, priv, state), Private: priv.bytes(), Restart: restart}, nil
+}
+
+// resetStates are QMP run states that `cont` cannot leave (QEMU answers
+// "Resetting the Virtual Machine is required"), or where the guest is
+// dead: only a restart brings the VM back, and refresh says why.
+var resetStates = map[string]string{
+	"internal-error": "QMP status internal-error: the accelerator failed and QEMU refuses cont until a reset",
+	"shutdown":       "QMP status shutdown: the guest powered off and QEMU kept the VM stopped; cont refuses it until a reset",
+	"guest-panicked": "QMP status guest-panicked: the guest's kernel panicked",
+}
+
+// liveState maps a QMP status to the VM's state as the plan compares it,
+// and, for a state only a restart leaves, the reason.
+func liveState(status string) (state, restart string) {
 	switch status {
 	case "running":
 	case "paused", "prelaunch", "suspended":
 		status = "paused"
 	}
-	return providers.ReadResponse{State: p.state(req.Addr, id, prior, priv, status), Private: priv.bytes()}, nil
+	return status, resetStates[status]
 }

@@ -496,7 +496,7 @@ func TestSystem_restartInterruptedAfterStart(t *testing.T) {
 	}
 	m := v.AsValueMap()
 	m["memory"] = cty.NumberIntVal(96)
-	if _, err := l.prov.run(context.Background(), a, id, cty.ObjectVal(m), old); err != nil {
+	if _, err := l.prov.run(context.Background(), a, id, cty.ObjectVal(m), old, nil); err != nil {
 		t.Fatal(err)
 	}
 	started := l.prov.fromPidfile(id)

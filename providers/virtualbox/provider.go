@@ -493,11 +493,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	for i := 0; i < num(req.Prior, "adapters"); i++ {
 		k := strconv.Itoa(num(req.Prior, "adapter_start_index") + i + 1)
 		if hw := info["macaddress"+k]; len(hw) == 12 {
-			var parts []string
-			for j := 0; j < 12; j += 2 {
-				parts = append(parts, strings.ToLower(hw[j:j+2]))
-			}
-			macs = append(macs, cty.StringVal(strings.Join(parts, ":")))
+			macs = append(macs, cty.StringVal(colonMAC(hw)))
 		}
 	}
 	m["mac_addresses"] = cty.ListValEmpty(cty.String)
@@ -505,4 +501,14 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		m["mac_addresses"] = cty.ListVal(macs)
 	}
 	return providers.ReadResponse{State: cty.ObjectVal(m)}, nil
+}
+
+// colonMAC writes VirtualBox's form of a MAC address (12 hex digits) as
+// labform shows them: 08:00:27:aa:bb:cc.
+func colonMAC(hw string) string {
+	var parts []string
+	for j := 0; j+2 <= len(hw); j += 2 {
+		parts = append(parts, strings.ToLower(hw[j:j+2]))
+	}
+	return strings.Join(parts, ":")
 }

@@ -45,6 +45,14 @@ firewall_chain "host_in" {
     icmp_type = "echo-request"
     action    = "accept"
   }
+  rule {
+    protocol = "ospf" # a name from /etc/protocols, as iptables takes it
+    action   = "accept"
+  }
+  rule {
+    protocol = "112" # vrrp, by number
+    action   = "accept"
+  }
 }
 
 firewall_chain "deny" {

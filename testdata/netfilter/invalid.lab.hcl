@@ -18,6 +18,14 @@ firewall_chain "bad" {
     action = "accept"
   }
   rule {
+    protocol = "opsf" # ERROR: Invalid protocol
+    action   = "accept"
+  }
+  rule {
+    protocol = "256" # ERROR: Invalid protocol
+    action   = "accept"
+  }
+  rule {
     protocol = "tcp"
     dport    = "70000" # ERROR: Invalid port
     action   = "accept"

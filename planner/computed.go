@@ -1,0 +1,96 @@
+package planner
+
+import (
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// planComputed lets each change's provider say what it knows of the
+// computed attributes of the planned value (providers.ComputedPlanner):
+// MAC addresses derived from a base stay known over a restart, while a
+// pid that an in-place start changes becomes unknown. Only the computed
+// attributes of the provider's answer are taken.
+func (p *Planner) planComputed(cs []*Change) {
+	for _, c := range cs {
+		switch c.Action {
+		case Create, Update, Replace, CreateThenDelete:
+		default:
+			continue
+		}
+		if c.Deposed || c.After == cty.NilVal || c.After.IsNull() || !c.After.IsKnown() {
+			continue
+		}
+		prov, ok := p.Registry.Provider(c.Provider)
+		if !ok {
+			continue
+		}
+		cp, ok := prov.(providers.ComputedPlanner)
+		if !ok {
+			continue
+		}
+		schema, err := p.Registry.Schema(c.Provider, c.Type)
+		if err != nil {
+			continue
+		}
+		prior := c.Before
+		cost := c.Cost
+		if c.Action != Update {
+			prior, cost = cty.NullVal(c.After.Type()), providers.Replace
+		}
+		got := cp.PlanComputed(providers.PlanRequest{Lab: p.LabInfo(c.Provider), Type: c.Type, Addr: c.Addr.String(),
+			Prior: prior, Planned: c.After, Cost: cost})
+		if got == cty.NilVal || got.IsNull() || !got.IsKnown() || !got.Type().Equals(c.After.Type()) {
+			continue
+		}
+		m := c.After.AsValueMap()
+		for name, a := range schema.Attributes {
+			if a.Computed && !a.Optional {
+				m[name] = got.GetAttr(name)
+			}
+		}
+		c.After = cty.ObjectVal(m)
+	}
+}
+
+// plannedValues maps each instance that the plan creates or keeps to its
+// value after the plan: what outputs will see once it is applied.
+func plannedValues(cs []*Change) map[addr.Instance]cty.Value {
+	m := make(map[addr.Instance]cty.Value, len(cs))
+	for _, c := range cs {
+		if c.Deposed || c.Action == Delete || c.After == cty.NilVal || c.After.IsNull() {
+			continue
+		}
+		m[c.Addr] = c.After
+	}
+	return m
+}
+
+// needsRestart turns an in-place update or a no-op into a restart when
+// refresh found the object in a state only a restart repairs (a VM whose
+// QMP status is internal-error or shutdown), unless it is to be stopped
+// anyway.
+func needsRestart(c *Change, s *providers.Schema, reason string) {
+	if c.Action != NoOp && c.Action != Update || c.Cost == providers.Restart {
+		return
+	}
+	if s.Attributes["state"] != nil {
+		if st := c.After.GetAttr("state"); st.IsKnown() && !st.IsNull() && st.AsString() == "stopped" {
+			return
+		}
+	}
+	c.Action, c.Cost, c.Reason = Update, providers.Restart, reason
+	m := c.After.AsValueMap()
+	for name, a := range s.Attributes {
+		if a.Computed && !a.Optional {
+			m[name] = cty.UnknownVal(a.Type)
+		}
+	}
+	c.After = cty.ObjectVal(m)
+	for i := range c.ForcedBy {
+		if len(c.ForcedBy[i].Path) == 1 && c.ForcedBy[i].Path[0] == (cty.GetAttrStep{Name: "state"}) {
+			c.ForcedBy[i].Cost = providers.Restart
+			return
+		}
+	}
+}

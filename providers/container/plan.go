@@ -1,0 +1,30 @@
+package container
+
+import (
+	"strings"
+
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var _ providers.ComputedPlanner = (*Provider)(nil)
+
+// PlanComputed: a container's pid is kept over an in-place change only
+// when the process stays (limits, addresses, a pause or a resume);
+// starting or stopping it changes the pid.
+func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
+	v := req.Planned
+	m := v.AsValueMap()
+	if req.Cost != providers.InPlace || req.Prior.IsNull() {
+		m["pid"] = cty.UnknownVal(cty.Number)
+		return cty.ObjectVal(m)
+	}
+	// A refreshed state may say more ("running (port eth2 missing)").
+	from, _, _ := strings.Cut(str(req.Prior, "state"), " ")
+	to := str(v, "state")
+	live := func(s string) bool { return s == "running" || s == "paused" }
+	if from != to && !(live(from) && live(to)) {
+		m["pid"] = cty.UnknownVal(cty.Number)
+	}
+	return cty.ObjectVal(m)
+}

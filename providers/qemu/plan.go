@@ -1,0 +1,63 @@
+package qemu
+
+import (
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var _ providers.ComputedPlanner = (*Provider)(nil)
+
+// PlanComputed: a VM's MAC addresses from a base address (adapter n gets
+// base + n) are known at plan time; without a base they are the VM's own,
+// kept over an update or a restart that keeps the adapters, as is its
+// QMP socket. Its pid changes whenever a process is started: on a
+// create, a restart, or an in-place start of a stopped VM; a stopped VM
+// has none.
+func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
+	v := req.Planned
+	m := v.AsValueMap()
+	prior := func(name string) cty.Value {
+		if req.Prior.IsNull() || req.Cost == providers.Replace || !req.Prior.GetAttr(name).IsWhollyKnown() {
+			return cty.UnknownVal(m[name].Type())
+		}
+		return req.Prior.GetAttr(name)
+	}
+	m["qmp_socket"] = prior("qmp_socket")
+	base, n := v.GetAttr("mac_address"), v.GetAttr("adapters")
+	switch {
+	case !base.IsKnown() || !n.IsKnown() || n.IsNull():
+		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
+	case !base.IsNull() && base.AsString() != "":
+		m["mac_addresses"] = macList(macs(base.AsString(), req.Lab.Dir, req.Addr, num(v, "adapters")))
+	case !req.Prior.IsNull() && req.Prior.GetAttr("adapters").RawEquals(n) && req.Prior.GetAttr("mac_address").RawEquals(base):
+		m["mac_addresses"] = prior("mac_addresses")
+	default:
+		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
+	}
+	to, from := providers.String(v, "state"), ""
+	if !req.Prior.IsNull() {
+		from = providers.String(req.Prior, "state")
+	}
+	switch {
+	case to == "stopped":
+		m["pid"] = cty.NullVal(cty.Number)
+	case req.Cost != providers.InPlace:
+		m["pid"] = cty.UnknownVal(cty.Number)
+	case from != "running" && from != "paused":
+		// Stopped, gone or in a state only a new process fixes.
+		m["pid"] = cty.UnknownVal(cty.Number)
+	}
+	return cty.ObjectVal(m)
+}
+
+// macList is a list value of MAC addresses (an empty list for none).
+func macList(l []string) cty.Value {
+	if len(l) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	vals := make([]cty.Value, len(l))
+	for i, s := range l {
+		vals[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(vals)
+}
