@@ -91,6 +91,8 @@ func TestDiagnosticDetails(t *testing.T) {
 		"duplicate.lab.hcl":              {"already declared at"},
 		"bad_provider.lab.hcl":           {"qemu, virtualbox"},
 		"missing_variable_value.lab.hcl": {"LABFORM_VAR_x"},
+		"enum.lab.hcl": {`"dwon" is not a value state takes; it takes "up" or "down". Did you mean "down"?`,
+			`Did you mean "stopped"?`, `Did you mean "running"?`, `Did you mean "kvm"?`, `Did you mean "established"?`},
 	}
 	for file, wants := range cases {
 		t.Run(file, func(t *testing.T) {

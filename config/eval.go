@@ -490,6 +490,11 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 					Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err),
 					Subject: attr.Expr.Range().Ptr(), Expression: attr.Expr, EvalContext: ctx})
 				conv = cty.UnknownVal(a.Type)
+			} else if d := checkAllowed(name, a, conv, attr.Expr.Range()); d != nil {
+				// The value is unknown from here on, so that a provider
+				// never sees it (nor reports it a second time).
+				diags = append(diags, d)
+				conv = cty.UnknownVal(a.Type)
 			}
 			vals[name] = conv
 		case a.Required:
@@ -542,6 +547,54 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 		}
 	}
 	return cty.ObjectVal(vals), diags
+}
+
+// checkAllowed checks a string (or each string of a list) against the
+// schema's allowed values.
+func checkAllowed(name string, a *providers.Attribute, v cty.Value, rng hcl.Range) *hcl.Diagnostic {
+	if len(a.Allowed) == 0 || v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	var given []cty.Value
+	if v.Type() == cty.String {
+		given = []cty.Value{v}
+	} else if v.CanIterateElements() {
+		given = v.AsValueSlice()
+	}
+	for _, g := range given {
+		if g.IsNull() || !g.IsKnown() || g.Type() != cty.String {
+			continue
+		}
+		s := g.AsString()
+		if contains(a.Allowed, s) {
+			continue
+		}
+		hint := didYouMean(s, a.Allowed)
+		if hint == "" {
+			// A value in another case is the likeliest slip: "UP" for "up".
+			for _, x := range a.Allowed {
+				if strings.EqualFold(x, s) {
+					hint = fmt.Sprintf(" Did you mean %q?", x)
+				}
+			}
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for " + name,
+			Detail:  fmt.Sprintf("%q is not a value %s takes; it takes %s.%s", s, name, orList(a.Allowed), hint),
+			Subject: rng.Ptr()}
+	}
+	return nil
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	q := make([]string, len(items))
+	for i, x := range items {
+		q[i] = strconv.Quote(x)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // fastConvert is convert.Convert with a shortcut for whole numbers written

@@ -50,6 +50,9 @@ var (
 		"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
 		"raw":    {"PREROUTING", "OUTPUT"},
 	}
+	// builtinChains are the built-in chains of all tables: what hooks
+	// may name, and names a firewall_chain may not take.
+	builtinChains = []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
 	// The owner match works only where packets leave from a local socket.
 	ownerHooks  = map[string]bool{"OUTPUT": true, "POSTROUTING": true}
 	protocols   = map[string]bool{"tcp": true, "udp": true, "icmp": true, "icmpv6": true, "sctp": true, "udplite": true, "esp": true, "ah": true, "gre": true, "all": true}

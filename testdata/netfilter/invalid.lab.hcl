@@ -7,9 +7,6 @@ firewall_chain "bad" {
   hooks  = ["INPUT", "PREROUTING"] # ERROR: Invalid hook
   uids   = [10001]                 # ERROR: Owner match from an input hook
   rule {
-    action = "allow" # ERROR: Invalid action
-  }
-  rule {
     source = "10.0.0.300" # ERROR: Invalid address
     action = "drop"
   }
@@ -29,10 +26,6 @@ firewall_chain "bad" {
   rule {
     comment = "x\" -j ACCEPT\n-A INPUT" # ERROR: Invalid comment
     action  = "drop"
-  }
-  rule {
-    ct_state = ["fresh"] # ERROR: Invalid conntrack state
-    action   = "accept"
   }
   rule {
     source = "2001:db8::1" # ERROR: Address of the wrong family
