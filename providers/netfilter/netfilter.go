@@ -152,9 +152,8 @@ func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[stri
 			continue
 		}
 		name := nameOf(a)
-		if !chainName.MatchString(name) {
-			out[a] = append(out[a], &providers.AttrError{Summary: "Invalid chain name",
-				Detail: fmt.Sprintf("%q: a chain is named after its resource, and iptables takes at most 28 letters, digits, '_' or '-'.", name)})
+		if e := checkChainName(name); e != nil {
+			out[a] = append(out[a], e)
 			continue
 		}
 		for _, fam := range familiesOf(v) {

@@ -54,3 +54,16 @@ firewall_chain "nft" {
   target  = lab
   backend = "nftables" # ERROR: Backend not implemented
 }
+
+firewall_chain "FORWARD" { # ERROR: Reserved chain name
+  target = lab
+}
+
+firewall_chain "input" { # ERROR: Reserved chain name
+  target = lab
+  hooks  = ["INPUT"]
+}
+
+firewall_chain "Accept" { # ERROR: Reserved chain name
+  target = lab
+}
