@@ -229,6 +229,18 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	default:
 		insts = []inst{{}}
 	}
+	if len(d.Instances)+len(insts) > MaxLabInstances {
+		rng := r.DeclRange
+		if r.Count != nil {
+			rng = r.Count.Range()
+		} else if r.ForEach != nil {
+			rng = r.ForEach.Range()
+		}
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
+			Detail: fmt.Sprintf("With %s's %d instance(s) the lab would have %d; a lab has at most %d (labform's limit).",
+				r.Addr, len(insts), len(d.Instances)+len(insts), MaxLabInstances),
+			Subject: rng.Ptr()})
+	}
 
 	// Instances of one block are independent: evaluate them on every core
 	// (expressions, the context and cty values are immutable), then record
@@ -396,8 +408,8 @@ func evalCount(e hcl.Expression, ctx *hcl.EvalContext) (int, hcl.Diagnostics) {
 		return bad("count is a whole number.")
 	}
 	i, acc := n.AsBigFloat().Int64()
-	if acc != 0 || !n.AsBigFloat().IsInt() || i < 0 || i > 100000 {
-		return bad(fmt.Sprintf("count is a whole number between 0 and 100000, not %s.", n.AsBigFloat().Text('g', 10)))
+	if acc != 0 || !n.AsBigFloat().IsInt() || i < 0 || i > MaxInstances {
+		return bad(fmt.Sprintf("count is a whole number between 0 and %d (labform's limit of instances per resource), not %s.", MaxInstances, n.AsBigFloat().Text('g', 10)))
 	}
 	return int(i), diags
 }
@@ -417,8 +429,11 @@ func evalForEach(e hcl.Expression, ctx *hcl.EvalContext) (map[string]cty.Value, 
 	if v.IsNull() {
 		return bad("for_each is a map or a set of strings, not null.")
 	}
-	out := map[string]cty.Value{}
 	ty := v.Type()
+	if (ty.IsMapType() || ty.IsObjectType() || ty.IsSetType()) && v.LengthInt() > MaxInstances {
+		return bad(fmt.Sprintf("for_each has %d elements; a resource has at most %d instances (labform's limit).", v.LengthInt(), MaxInstances))
+	}
+	out := map[string]cty.Value{}
 	switch {
 	case ty.IsMapType() || ty.IsObjectType():
 		for it := v.ElementIterator(); it.Next(); {
