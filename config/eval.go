@@ -3,12 +3,14 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
@@ -276,7 +278,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	done := make([]*Instance, len(results))
 	refs := make([]cty.Value, len(results))
 	for i, res := range results {
-		diags = append(diags, improvePortDiags(d.Lab, res.diags)...)
+		diags = append(diags, d.improveIndexDiags(res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
 		done[i], refs[i] = res.inst, res.ref
@@ -639,32 +641,132 @@ func referenceAddress(v cty.Value) cty.Value {
 	return v
 }
 
-// improvePortDiags explains an out-of-range port[n] in terms of ports.
-func improvePortDiags(l *Lab, diags hcl.Diagnostics) hcl.Diagnostics {
-	for _, d := range diags {
-		if d.Summary != "Invalid index" || d.Subject == nil {
+// improveIndexDiags explains an index that HCL found missing in terms of
+// the lab: a port beyond a node's ports, or an instance key or index that
+// a counted or for_each resource does not have (which names the keys it
+// has).
+func (d *Desired) improveIndexDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, diag := range diags {
+		if diag.Summary != "Invalid index" || diag.Subject == nil {
 			continue
 		}
-		src := sourceText(l, *d.Subject)
-		if strings.Contains(src, "port") {
-			d.Summary = "Port index out of range"
-			d.Detail = "This node has no such port. A node's ports are port[0] to port[n-1], where n is its adapters (vm) or ports (container). " + d.Detail
+		before := sourceBefore(d.Lab, *diag.Subject)
+		if portRef.MatchString(before) {
+			diag.Summary = "Port index out of range"
+			diag.Detail = "This node has no such port. A node's ports are port[0] to port[n-1], where n is its adapters (vm) or ports (container). " + diag.Detail
+			continue
+		}
+		m := resourceRef.FindStringSubmatch(before)
+		if m == nil {
+			continue
+		}
+		r, ok := d.Lab.Resources[addr.Resource{Type: m[1], Name: m[2]}]
+		if !ok || (r.Count == nil && r.ForEach == nil) {
+			continue
+		}
+		key, known := indexKey(d.Lab, diag)
+		keys := d.instanceKeys(r.Addr)
+		if r.ForEach != nil {
+			quoted := make([]string, 0, len(keys))
+			for i, k := range keys {
+				if i == 20 {
+					quoted = append(quoted, fmt.Sprintf("and %d more", len(keys)-20))
+					break
+				}
+				quoted = append(quoted, strconv.Quote(k.Str))
+			}
+			has := "it has no instances"
+			if len(keys) > 0 {
+				has = "its keys are " + strings.Join(quoted, ", ")
+			}
+			diag.Summary = "No instance with this key"
+			if known && key.Type() == cty.String {
+				diag.Detail = fmt.Sprintf("%s has no instance with key %q; %s.", r.Addr, key.AsString(), has)
+			} else {
+				diag.Detail = fmt.Sprintf("%s has no instance with this key; %s. It is a for_each resource: its instances are picked by the for_each keys.", r.Addr, has)
+			}
+			continue
+		}
+		diag.Summary = "No instance with this index"
+		count := fmt.Sprintf("its count is %d", len(keys))
+		if len(keys) > 0 {
+			count += fmt.Sprintf(" (indexes 0 to %d)", len(keys)-1)
+		}
+		if known && key.Type() == cty.Number {
+			diag.Detail = fmt.Sprintf("%s has no instance with index %s; %s.", r.Addr, key.AsBigFloat().Text('f', -1), count)
+		} else {
+			diag.Detail = fmt.Sprintf("%s has no instance with this index; %s.", r.Addr, count)
 		}
 	}
 	return diags
 }
 
-func sourceText(l *Lab, r hcl.Range) string {
+var (
+	portRef     = regexp.MustCompile(`\.\s*port\s*$`)
+	resourceRef = regexp.MustCompile(`(?:^|[^\w.-])(vm|container|link|firewall_chain)\s*\.\s*([A-Za-z_][\w-]*)\s*$`)
+)
+
+// instanceKeys lists the keys of a resource's instances evaluated so far
+// (a resource is evaluated before whatever refers to it).
+func (d *Desired) instanceKeys(ra addr.Resource) []addr.Key {
+	var keys []addr.Key
+	for _, ia := range d.Order {
+		if ia.Resource == ra {
+			keys = append(keys, ia.Key)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Kind == addr.IntKey {
+			return keys[i].Int < keys[j].Int
+		}
+		return keys[i].Str < keys[j].Str
+	})
+	return keys
+}
+
+// indexKey is the key an index diagnostic is about: the literal between
+// the brackets, or the value of the index expression.
+func indexKey(l *Lab, diag *hcl.Diagnostic) (cty.Value, bool) {
+	if ie, ok := diag.Expression.(*hclsyntax.IndexExpr); ok && diag.EvalContext != nil {
+		if v, dd := ie.Key.Value(diag.EvalContext); !dd.HasErrors() && v.IsWhollyKnown() && !v.IsNull() {
+			v, _ = v.Unmark()
+			return v, true
+		}
+	}
+	f := l.Parser.Files()[diag.Subject.Filename]
+	r := *diag.Subject
+	if f == nil || r.Start.Byte < 0 || r.End.Byte > len(f.Bytes) || r.End.Byte-r.Start.Byte < 2 {
+		return cty.NilVal, false
+	}
+	text := strings.TrimSpace(string(f.Bytes[r.Start.Byte:r.End.Byte]))
+	text = strings.TrimSuffix(strings.TrimPrefix(text, "["), "]")
+	e, dd := hclsyntax.ParseExpression([]byte(text), "", hcl.InitialPos)
+	if dd.HasErrors() {
+		return cty.NilVal, false
+	}
+	v, dd := e.Value(nil)
+	if dd.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// sourceBefore is the text of the line before r, where the value indexed
+// at r is written.
+func sourceBefore(l *Lab, r hcl.Range) string {
 	f := l.Parser.Files()[r.Filename]
-	if f == nil || r.End.Byte > len(f.Bytes) || r.Start.Byte < 0 {
+	if f == nil || r.Start.Byte > len(f.Bytes) || r.Start.Byte < 0 {
 		return ""
 	}
-	// The subject of an index error is the brackets; look a little before.
-	start := r.Start.Byte - 64
+	start := r.Start.Byte - 256
 	if start < 0 {
 		start = 0
 	}
-	return string(f.Bytes[start:r.End.Byte])
+	text := string(f.Bytes[start:r.Start.Byte])
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	}
+	return text
 }
 
 func stripMarks(v cty.Value) cty.Value {
