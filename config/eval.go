@@ -123,6 +123,7 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
 	}
 	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	diags = append(diags, d.checkHostPaths()...)
 	return d, diags
 }
 

@@ -25,14 +25,17 @@ var ResourceTypes = []string{"vm", "container", "link", "firewall_chain"}
 
 // Lab is a parsed, structurally checked lab directory.
 type Lab struct {
-	Name      string
-	Dir       string // absolute
-	Parser    *hclparse.Parser
-	Variables map[string]*Variable
-	Locals    map[string]*Local
-	Providers map[string]*ProviderConfig
-	Resources map[addr.Resource]*Resource
-	Outputs   map[string]*Output
+	Name string
+	Dir  string // absolute
+	// AllowHostPaths is the lab block's allow_host_paths: paths outside
+	// the lab directory (a rootfs, a disk image) are refused without it.
+	AllowHostPaths bool
+	Parser         *hclparse.Parser
+	Variables      map[string]*Variable
+	Locals         map[string]*Local
+	Providers      map[string]*ProviderConfig
+	Resources      map[addr.Resource]*Resource
+	Outputs        map[string]*Output
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -349,9 +352,13 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
 	attrs, diags := b.Body.JustAttributes()
 	for name, a := range attrs {
+		if name == "allow_host_paths" {
+			diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { l.AllowHostPaths = x.True() })...)
+			continue
+		}
 		if name != "name" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
-				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes only name.", name), Subject: a.NameRange.Ptr()})
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
 			continue
 		}
 		v, d := a.Expr.Value(nil)

@@ -40,7 +40,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
 	attrs := map[string]*providers.Attribute{
-		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab"),
+		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab").Path(),
 		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
 		"command":          opt(cty.List(str), RP, "the process's argv"),
 		"env":              opt(cty.Map(str), RP, "environment variables"),
@@ -67,7 +67,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			"additional_gids": opt(cty.List(num), RP, "more group ids"),
 		}, nil),
 		"mount": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab"),
+			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab").Path(),
 			"destination": providers.Required(str, RP, "the path in the container"),
 			"type":        providers.OptionalDefault(cty.StringVal("bind"), RP, "the filesystem type"),
 			"options":     opt(cty.List(str), RP, "mount options"),

@@ -48,12 +48,12 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	R, IP := providers.Restart, providers.InPlace
 	attrs := providers.CommonVMAttributes()
 	for k, v := range map[string]*providers.Attribute{
-		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default"),
+		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default").Path(),
 		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
-		"cdrom":            providers.Optional(cty.String, R, "an ISO image"),
-		"bios":             providers.Optional(cty.String, R, "a BIOS image"),
-		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly"),
-		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel"),
+		"cdrom":            providers.Optional(cty.String, R, "an ISO image").Path(),
+		"bios":             providers.Optional(cty.String, R, "a BIOS image").Path(),
+		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly").Path(),
+		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel").Path(),
 		"kernel_args":      providers.Optional(cty.String, R, "the kernel command line"),
 		"boot_order":       providers.OptionalDefault(cty.StringVal("c"), R, "qemu's -boot order letters"),
 		"linked_clone":     providers.OptionalDefault(cty.True, providers.Replace, "use qcow2 overlays over the images"),
@@ -72,7 +72,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: R,
 		Labels: []string{"hdb", "hdc", "hdd"},
 		Block: &providers.Block{Attributes: map[string]*providers.Attribute{
-			"image":     providers.Required(cty.String, providers.Replace, "the disk image"),
+			"image":     providers.Required(cty.String, providers.Replace, "the disk image").Path(),
 			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
 		}}}
 	return map[string]*providers.Schema{"vm": {

@@ -1,5 +1,9 @@
 # Representative QEMU VMs whose command lines are pinned in argv.golden.
 
+lab {
+  allow_host_paths = true # vm.disks's hdd is a host image
+}
+
 # Every disk interface, a cdrom, a BIOS and a boot order.
 vm "disks" {
   provider      = qemu
@@ -84,3 +88,4 @@ vm "arm" {
   console      = "telnet"
   console_port = 5005
 }
+
