@@ -170,17 +170,38 @@ func macs(base, labDir, addr string, n int) []string {
 
 // extraArgs splits extra_args like a shell (without running one) and
 // substitutes %vm-name%, %vm-id%, %lab-name% and %lab-path% in each word,
-// after splitting, so that a value with spaces stays one word.
+// after splitting, so that a value with spaces stays one word. Most QEMU
+// options take a comma-separated key=value list, where a comma in a
+// substituted value would start a sub-option of the user's value (a
+// for_each key "k,guest=on" in %vm-name%): there its commas are doubled,
+// QEMU's own escaping. The arguments of plainArgFlags are taken whole by
+// QEMU, so they get the values as they are.
 func extraArgs(s string, c *vmConfig, labName, labDir string) ([]string, error) {
 	words, err := shlex.Split(s)
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("%vm-name%", c.Addr, "%vm-id%", c.UUID, "%lab-name%", labName, "%lab-path%", labDir)
+	pairs := []string{"%vm-name%", c.Addr, "%vm-id%", c.UUID, "%lab-name%", labName, "%lab-path%", labDir}
+	plain := strings.NewReplacer(pairs...)
+	for i := 1; i < len(pairs); i += 2 {
+		pairs[i] = opt(pairs[i])
+	}
+	escaped := strings.NewReplacer(pairs...)
 	for i, w := range words {
-		words[i] = r.Replace(w)
+		if i > 0 && plainArgFlags[words[i-1]] {
+			words[i] = plain.Replace(w)
+		} else {
+			words[i] = escaped.Replace(w)
+		}
 	}
 	return words, nil
+}
+
+// plainArgFlags are the QEMU options whose argument is one value (a file
+// name, a command line), not a key=value list in which commas separate.
+var plainArgFlags = map[string]bool{
+	"-D": true, "-L": true, "-pidfile": true, "-kernel": true, "-initrd": true, "-bios": true, "-dtb": true,
+	"-append": true, "-uuid": true, "-k": true, "-loadvm": true,
 }
 
 // resolve makes a path of the lab absolute.
