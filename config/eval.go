@@ -102,6 +102,9 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		return d, diags
 	}
 	base := d.baseVariables()
+	if dd := l.checkLabInstances(base); dd.HasErrors() {
+		return d, append(diags, dd...)
+	}
 	for _, name := range sortedAttrKeys(l.Providers) {
 		pc := l.Providers[name]
 		ctx := d.contextFor(base, pc.Content.exprs(), nil)
@@ -125,6 +128,49 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
 	diags = append(diags, d.checkHostPaths()...)
 	return d, diags
+}
+
+// checkLabInstances adds up the counts that are known before anything
+// is evaluated (constants and variables), so that a lab far over
+// MaxLabInstances is refused at once rather than after evaluating
+// MaxLabInstances instances; evalResource checks the rest as it goes.
+func (l *Lab) checkLabInstances(base map[string]cty.Value) hcl.Diagnostics {
+	ctx := &hcl.EvalContext{Variables: base, Functions: Functions}
+	total := 0
+	for _, ra := range l.Order {
+		r := l.Resources[ra]
+		if r.Count == nil {
+			continue
+		}
+		early := true
+		for _, tr := range r.Count.Variables() {
+			early = early && tr.RootName() == "var"
+		}
+		if !early {
+			continue
+		}
+		n, dd := evalCount(r.Count, ctx)
+		if dd.HasErrors() {
+			continue // reported when the resource is evaluated
+		}
+		if total += n; total > MaxLabInstances {
+			return hcl.Diagnostics{tooManyInstances(r, n, total)}
+		}
+	}
+	return nil
+}
+
+func tooManyInstances(r *Resource, n, total int) *hcl.Diagnostic {
+	rng := r.DeclRange
+	if r.Count != nil {
+		rng = r.Count.Range()
+	} else if r.ForEach != nil {
+		rng = r.ForEach.Range()
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
+		Detail: fmt.Sprintf("With %s's %d instance(s) the lab would have at least %d; a lab has at most %d (labform's limit).",
+			r.Addr, n, total, MaxLabInstances),
+		Subject: rng.Ptr()}
 }
 
 // baseVariables are the variables every expression may use.
@@ -233,16 +279,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		insts = []inst{{}}
 	}
 	if len(d.Instances)+len(insts) > MaxLabInstances {
-		rng := r.DeclRange
-		if r.Count != nil {
-			rng = r.Count.Range()
-		} else if r.ForEach != nil {
-			rng = r.ForEach.Range()
-		}
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
-			Detail: fmt.Sprintf("With %s's %d instance(s) the lab would have %d; a lab has at most %d (labform's limit).",
-				r.Addr, len(insts), len(d.Instances)+len(insts), MaxLabInstances),
-			Subject: rng.Ptr()})
+		return append(diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
 	}
 
 	// Instances of one block are independent: evaluate them on every core
