@@ -22,6 +22,13 @@ const (
 	// template interpolations and operators (a chain of 600 + is 600
 	// deep), as a conservative count made before HCL parses the file.
 	MaxExprDepth = 500
+	// MaxTokens bounds the words, numbers, strings and punctuation of a
+	// lab's files together, as counted before HCL parses them: what HCL
+	// and the evaluation hold in memory grows with it (a 10 MiB file of
+	// [1,1,1,...] took 4 GiB and 20 s), while the file size alone says
+	// little. One million is about 400 MiB at worst, and some 10 MiB of
+	// lab files as people write them.
+	MaxTokens = 1000000
 	// MaxInstances is the most instances one resource may have, through
 	// count or for_each.
 	MaxInstances = 10000
@@ -30,16 +37,34 @@ const (
 )
 
 // CheckSource checks an HCL source before any parser sees it: its size
-// (MaxFileSize) and how deeply its expressions nest (MaxExprDepth), since
-// HCL's parsers recurse once per level and 100,000 levels overflow the
-// stack, a fatal error that no recover catches.
+// (MaxFileSize), its tokens (MaxTokens) and how deeply its expressions
+// nest (MaxExprDepth), since HCL's parsers recurse once per level and
+// 100,000 levels overflow the stack, a fatal error that no recover
+// catches.
 func CheckSource(filename string, src []byte) *hcl.Diagnostic {
+	_, d := checkSource(filename, src, 0)
+	return d
+}
+
+// checkSource is CheckSource for a file of a lab whose other files have
+// tokens tokens; it returns the file's.
+func checkSource(filename string, src []byte, tokens int) (int, *hcl.Diagnostic) {
+	start := &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	if len(src) > MaxFileSize {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab file too large",
+		return 0, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab file too large",
 			Detail:  fmt.Sprintf("This file has %d bytes; a lab file has at most %d (%d MiB). Split it into several files.", len(src), MaxFileSize, MaxFileSize>>20),
-			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}}
+			Subject: start}
 	}
-	return checkDepth(filename, src)
+	n, d := checkDepth(filename, src)
+	if d != nil {
+		return n, d
+	}
+	if tokens+n > MaxTokens {
+		return n, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
+			Detail:  fmt.Sprintf("The lab's files hold more than %d tokens (words, numbers, strings and punctuation), the most labform reads, so that a lab cannot make it use gigabytes of memory; this file is not read. Use count, for_each and functions rather than writing values out.", MaxTokens),
+			Subject: start}
+	}
+	return n, nil
 }
 
 // checkDepth scans a lab file's bytes, without parsing them, for an
@@ -51,15 +76,16 @@ func CheckSource(filename string, src []byte) *hcl.Diagnostic {
 // level each, and every operator character counts one level in its
 // bracket (binary operators chain into a tree as deep as the chain), until
 // a comma or, outside parentheses and brackets, a newline ends the item.
-// The count errs upward (== counts two), never downward.
-func checkDepth(filename string, src []byte) *hcl.Diagnostic {
+// The count errs upward (== counts two), never downward. It also counts
+// the file's tokens, as HCL's lexer would roughly make them.
+func checkDepth(filename string, src []byte) (int, *hcl.Diagnostic) {
 	type frame struct {
 		open byte // ( [ { for code; '"' a quoted string; '$' an interpolation; '<' a heredoc
 		ops  int
 		tag  string // a heredoc's closing marker
 	}
 	stack := []frame{{open: '{'}} // the file body
-	depth := 1
+	depth, tokens := 1, 0
 	line, col := 1, 1
 	fail := func(i int) *hcl.Diagnostic {
 		pos := hcl.Pos{Line: line, Column: col, Byte: i}
@@ -108,14 +134,18 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 			case (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == '{':
 				i++
 				col++
+				tokens += 2 // the interpolation and the text after it
 				if d := push(frame{open: '$'}, i); d != nil {
-					return d
+					return tokens, d
 				}
 			case c == '\n':
 				pop() // an unterminated string; HCL reports it
 			}
 			continue
 		case '<': // a heredoc: text up to a line holding only its marker
+			if c == '\n' {
+				tokens++ // HCL makes a token of each line
+			}
 			if startOfLine {
 				j := i
 				for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
@@ -136,13 +166,22 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 			if (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == '{' {
 				i++
 				col++
+				tokens += 2 // the interpolation and the text after it
 				if d := push(frame{open: '$'}, i); d != nil {
-					return d
+					return tokens, d
 				}
 			}
 			continue
 		}
 		// Code.
+		switch {
+		case isIdentByte(c):
+			if i == 0 || !isIdentByte(src[i-1]) {
+				tokens++
+			}
+		case c != ' ' && c != '\t' && c != '\r':
+			tokens++
+		}
 		switch c {
 		case '#':
 			for i+1 < len(src) && src[i+1] != '\n' {
@@ -171,8 +210,9 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 				depth++
 			}
 		case '"':
+			tokens += 2 // the quote and the text
 			if d := push(frame{open: '"'}, i); d != nil {
-				return d
+				return tokens, d
 			}
 		case '<':
 			if i+1 < len(src) && src[i+1] == '<' {
@@ -185,8 +225,9 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 					k++
 				}
 				if k > j && k < len(src) && (src[k] == '\n' || src[k] == '\r') {
+					tokens++
 					if d := push(frame{open: '<', tag: string(src[j:k])}, i); d != nil {
-						return d
+						return tokens, d
 					}
 					col += k - i - 1
 					i = k - 1
@@ -202,7 +243,7 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 				depth++
 			}
 			if d := push(frame{open: c}, i); d != nil {
-				return d
+				return tokens, d
 			}
 		case ')', ']', '}':
 			pop()
@@ -219,10 +260,10 @@ func checkDepth(filename string, src []byte) *hcl.Diagnostic {
 			depth++
 		}
 		if depth > MaxExprDepth {
-			return fail(i)
+			return tokens, fail(i)
 		}
 	}
-	return nil
+	return tokens, nil
 }
 
 func isIdentByte(c byte) bool {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,29 @@ func wantRefused(t *testing.T, diags hcl.Diagnostics, summary, file string) {
 	}
 	if d.Subject == nil || d.Subject.Filename != file || d.Subject.Start.Line != 1 {
 		t.Errorf("want the diagnostic on %s:1, got %v", file, d.Subject)
+	}
+}
+
+// TestTokenLimit: what HCL holds in memory grows with the tokens, so a
+// lab is refused past MaxTokens, over all its files, before any parser
+// runs; a large lab as people write it stays far below.
+func TestTokenLimit(t *testing.T) {
+	list := func(n int) []byte {
+		return []byte("locals {\n  x = [" + strings.Repeat("1,", n) + "]\n}\n")
+	}
+	l := config.NewLab("/lab", all.Registry())
+	if diags := l.AddFile("/lab/a.lab.hcl", list(config.MaxTokens/2-100)); diags.HasErrors() {
+		t.Fatalf("half the budget is refused: %v", diags)
+	}
+	diags := l.AddFile("/lab/b.lab.hcl", list(config.MaxTokens/4))
+	wantRefused(t, diags, "Lab too large", "/lab/b.lab.hcl")
+
+	var b strings.Builder
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, "container \"c%d\" {\n  rootfs   = \"rootfs\"\n  command  = [\"sleep\", \"infinity\"]\n  hostname = \"host%d\"\n  addresses = {\n    eth0 = [\"10.%d.%d.2/24\"]\n  }\n}\n", i, i, i/250, i%250)
+	}
+	l = config.NewLab("/lab", all.Registry())
+	if diags := l.AddFile("/lab/big.lab.hcl", []byte(b.String())); diags.HasErrors() {
+		t.Fatalf("a lab of 5,000 containers written out (%d bytes) is refused: %v", b.Len(), diags)
 	}
 }

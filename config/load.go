@@ -40,6 +40,8 @@ type Lab struct {
 	// that output and errors are stable.
 	Order    []addr.Resource
 	Registry *providers.Registry
+
+	tokens int // in the files added so far, for MaxTokens
 }
 
 // Variable is a variable block.
@@ -321,9 +323,11 @@ func NewLab(dir string, reg *providers.Registry) *Lab {
 
 // AddFile parses one lab file's source.
 func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
-	if d := CheckSource(filename, src); d != nil {
+	n, d := checkSource(filename, src, l.tokens)
+	if d != nil {
 		return hcl.Diagnostics{d}
 	}
+	l.tokens += n
 	f, diags := l.Parser.ParseHCL(src, filename)
 	if f == nil || f.Body == nil {
 		return diags
