@@ -196,11 +196,18 @@ func ReadLabFile(dir, name string) ([]byte, *hcl.Diagnostic) {
 		return nil, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(detail, args...),
 			Subject: &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}}
 	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return refuse("Cannot read a lab file", "%s", err)
 	}
-	real, err := filepath.EvalSymlinks(name)
+	absName := name
+	if abs, err := filepath.Abs(name); err == nil {
+		absName = abs
+	}
+	real, err := filepath.EvalSymlinks(absName)
 	if err != nil {
 		return refuse("Cannot read a lab file", "%s", err)
 	}

@@ -86,3 +86,38 @@ func TestCLI_hostileInputIsRefusedAtValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_fmtRefusesWhatValidateRefuses: fmt reads a directory's lab files
+// as validate does: a FIFO does not hang it, a link to a secret is not
+// shown in a diff, and the other files are still checked.
+func TestCLI_fmtRefusesWhatValidateRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "a.lab.hcl"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("password   =   \"s3cr3t\"\n"), 0o600)
+	os.Symlink(secret, filepath.Join(dir, "b.lab.hcl"))
+	os.WriteFile(filepath.Join(dir, "c.lab.hcl"), []byte("x   = 1\n"), 0o644)
+	done := make(chan [2]string, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		f := false
+		run([]string{"-chdir=" + dir, "-no-color", "fmt", "-check", "-diff"}, all.Registry(), stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &f})
+		done <- [2]string{out.String(), errOut.String()}
+	}()
+	select {
+	case r := <-done:
+		all := r[0] + r[1]
+		for _, w := range []string{"Lab file is not a regular file", "Lab file outside the lab directory", "c.lab.hcl"} {
+			if !strings.Contains(all, w) {
+				t.Errorf("fmt's output lacks %q:\n%s", w, all)
+			}
+		}
+		if strings.Contains(all, "s3cr3t") {
+			t.Errorf("fmt shows the secret:\n%s", all)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("fmt hangs on a FIFO")
+	}
+}
