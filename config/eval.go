@@ -932,5 +932,10 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 		ctx = ctx.NewChild()
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(a.Key.Str), "value": m[a.Key.Str]})}
 	}
-	return evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
+	v, diags := evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
+	if !diags.HasErrors() {
+		// A path that was not known at plan time is checked now.
+		diags = append(diags, d.Lab.hostPathDiags(a, r, v, nil)...)
+	}
+	return v, diags
 }

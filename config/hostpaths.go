@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -23,7 +24,22 @@ import (
 // applied, have a container write to the host's files or a VM boot from
 // them without saying so.
 func (d *Desired) checkHostPaths() hcl.Diagnostics {
-	l := d.Lab
+	var diags hcl.Diagnostics
+	if d.Lab.AllowHostPaths {
+		return nil
+	}
+	reported := map[string]bool{}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		diags = append(diags, d.Lab.hostPathDiags(a, inst.Resource, inst.Value, reported)...)
+	}
+	return diags
+}
+
+// hostPathDiags checks one instance's value. reported, when not nil,
+// keeps one diagnostic per source range and path for all the instances
+// of a counted resource.
+func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported map[string]bool) hcl.Diagnostics {
 	if l.AllowHostPaths {
 		return nil
 	}
@@ -31,44 +47,40 @@ func (d *Desired) checkHostPaths() hcl.Diagnostics {
 	if err != nil {
 		dir = l.Dir
 	}
-	labDir := resolveExisting(dir)
-	type seen struct {
-		rng  hcl.Range
-		path string
-	}
-	reported := map[seen]bool{}
-	cache := map[string]string{}
+	l.pathsOnce.Do(func() { l.labDirReal = resolveExisting(dir) })
+	labDir := l.labDirReal
 	var diags hcl.Diagnostics
-	for _, a := range d.Order {
-		inst := d.Instances[a]
-		walkHostPaths(&inst.Resource.Schema.Block, inst.Value, nil, func(path cty.Path, p string) {
-			abs := p
-			if !filepath.IsAbs(abs) {
-				abs = filepath.Join(dir, abs)
-			}
-			real, ok := cache[abs]
-			if !ok {
-				real = resolveExisting(abs)
-				cache[abs] = real
-			}
-			if within(labDir, real) {
+	walkHostPaths(&r.Schema.Block, v, nil, func(path cty.Path, p string) {
+		abs := p
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(dir, abs)
+		}
+		var real string
+		if x, ok := l.resolved.Load(abs); ok {
+			real = x.(string)
+		} else {
+			real = resolveExisting(abs)
+			l.resolved.Store(abs, real)
+		}
+		if within(labDir, real) {
+			return
+		}
+		rng := RangeOf(r, path)
+		if key := rng.String() + "\x00" + p; reported != nil {
+			if reported[key] {
 				return
 			}
-			rng := RangeOf(inst.Resource, path)
-			if reported[seen{rng, p}] {
-				return
-			}
-			reported[seen{rng, p}] = true
-			leads := ""
-			if real != filepath.Clean(abs) {
-				leads = fmt.Sprintf(", which leads to %s,", real)
-			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Path outside the lab directory",
-				Detail: fmt.Sprintf("%s: %s = %q%s is outside the lab directory %s. A lab uses only files of its own directory unless it says otherwise: move the file under the lab directory, or set allow_host_paths = true in the lab block to use host paths.",
-					a, pathString(path), p, leads, labDir),
-				Subject: rng.Ptr()})
-		})
-	}
+			reported[key] = true
+		}
+		leads := ""
+		if real != filepath.Clean(abs) {
+			leads = fmt.Sprintf(", which leads to %s,", real)
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Path outside the lab directory",
+			Detail: fmt.Sprintf("%s: %s = %q%s is outside the lab directory %s. A lab uses only files of its own directory unless it says otherwise: move the file under the lab directory, or set allow_host_paths = true in the lab block to use host paths.",
+				a, pathString(path), p, leads, labDir),
+			Subject: rng.Ptr()})
+	})
 	return diags
 }
 

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers/all"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // TestHostPaths: a path is judged by where it leads, symbolic links
@@ -91,5 +93,42 @@ func TestHostPaths(t *testing.T) {
 	_, diags := config.Evaluate(l, config.NewInputs(), nil)
 	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, "which leads to /etc") {
 		t.Errorf("the diagnostic should say where the link leads: %v", diags)
+	}
+}
+
+// TestHostPathsKnownAtApply: a path known only once what it refers to is
+// applied is checked when apply evaluates the instance again.
+func TestHostPathsKnownAtApply(t *testing.T) {
+	dir := t.TempDir()
+	l := config.NewLab(dir, all.Registry())
+	diags := l.AddFile(filepath.Join(dir, "main.lab.hcl"), []byte(`
+container "a" {
+  rootfs = "rootfs"
+}
+container "b" {
+  rootfs = "rootfs"
+  mount {
+    source      = container.a.netns
+    destination = "/ns"
+  }
+}
+`))
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	if diags = append(diags, more...); diags.HasErrors() {
+		t.Fatalf("an unknown path is checked at apply, not refused at plan: %v", diags)
+	}
+	a, _ := addr.ParseInstance("container.a")
+	b, _ := addr.ParseInstance("container.b")
+	_, diags = d.EvalInstance(b, func(i addr.Instance) (cty.Value, bool) {
+		if i != a {
+			return cty.NilVal, false
+		}
+		v := d.Instances[a].Value.AsValueMap()
+		v["netns"] = cty.StringVal("/var/run/netns/lfc-x")
+		return cty.ObjectVal(v), true
+	})
+	if !diags.HasErrors() || diags[0].Summary != "Path outside the lab directory" {
+		t.Fatalf("want the path refused at apply, got %v", diags)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
@@ -42,6 +43,10 @@ type Lab struct {
 	Registry *providers.Registry
 
 	tokens int // in the files added so far, for MaxTokens
+
+	pathsOnce  sync.Once
+	labDirReal string   // Dir with its links resolved, for host paths
+	resolved   sync.Map // host path -> resolved, for host paths
 }
 
 // Variable is a variable block.
