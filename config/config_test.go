@@ -91,6 +91,10 @@ func TestDiagnosticDetails(t *testing.T) {
 		"duplicate.lab.hcl":              {"already declared at"},
 		"bad_provider.lab.hcl":           {"qemu, virtualbox"},
 		"missing_variable_value.lab.hcl": {"LABFORM_VAR_x"},
+		"missing_instance_key.lab.hcl": {`container.c has no instance with key "x"; its keys are "a", "b", "c".`,
+			`container.c has no instance with key "z"`, "vm.leaf has no instance with index 5; its count is 2 (indexes 0 to 1)."},
+		"enum.lab.hcl": {`"dwon" is not a value state takes; it takes "up" or "down". Did you mean "down"?`,
+			`Did you mean "stopped"?`, `Did you mean "running"?`, `Did you mean "kvm"?`, `Did you mean "established"?`},
 	}
 	for file, wants := range cases {
 		t.Run(file, func(t *testing.T) {

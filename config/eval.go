@@ -3,12 +3,14 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
@@ -100,6 +102,9 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		return d, diags
 	}
 	base := d.baseVariables()
+	if dd := l.checkLabInstances(base); dd.HasErrors() {
+		return d, append(diags, dd...)
+	}
 	diags = append(diags, d.evalProviders(base)...)
 	for _, it := range order {
 		if it.local != "" {
@@ -115,7 +120,51 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
 	}
 	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	diags = append(diags, d.checkHostPaths()...)
 	return d, diags
+}
+
+// checkLabInstances adds up the counts that are known before anything
+// is evaluated (constants and variables), so that a lab far over
+// MaxLabInstances is refused at once rather than after evaluating
+// MaxLabInstances instances; evalResource checks the rest as it goes.
+func (l *Lab) checkLabInstances(base map[string]cty.Value) hcl.Diagnostics {
+	ctx := &hcl.EvalContext{Variables: base, Functions: Functions}
+	total := 0
+	for _, ra := range l.Order {
+		r := l.Resources[ra]
+		if r.Count == nil {
+			continue
+		}
+		early := true
+		for _, tr := range r.Count.Variables() {
+			early = early && tr.RootName() == "var"
+		}
+		if !early {
+			continue
+		}
+		n, dd := evalCount(r.Count, ctx)
+		if dd.HasErrors() {
+			continue // reported when the resource is evaluated
+		}
+		if total += n; total > MaxLabInstances {
+			return hcl.Diagnostics{tooManyInstances(r, n, total)}
+		}
+	}
+	return nil
+}
+
+func tooManyInstances(r *Resource, n, total int) *hcl.Diagnostic {
+	rng := r.DeclRange
+	if r.Count != nil {
+		rng = r.Count.Range()
+	} else if r.ForEach != nil {
+		rng = r.ForEach.Range()
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
+		Detail: fmt.Sprintf("With %s's %d instance(s) the lab would have at least %d; a lab has at most %d (labform's limit).",
+			r.Addr, n, total, MaxLabInstances),
+		Subject: rng.Ptr()}
 }
 
 // baseVariables are the variables every expression may use.
@@ -223,6 +272,9 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	default:
 		insts = []inst{{}}
 	}
+	if len(d.Instances)+len(insts) > MaxLabInstances {
+		return append(diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
+	}
 	if len(insts) == 0 {
 		// No instance (count = 0, for_each = {}): the body is still checked,
 		// as Terraform does, once with count.index or each.key and
@@ -265,7 +317,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	done := make([]*Instance, len(results))
 	refs := make([]cty.Value, len(results))
 	for i, res := range results {
-		diags = append(diags, improvePortDiags(d.Lab, res.diags)...)
+		diags = append(diags, d.improveIndexDiags(res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
 		done[i], refs[i] = res.inst, res.ref
@@ -286,7 +338,7 @@ func (d *Desired) checkEmptyBody(r *Resource, ctx *hcl.EvalContext) hcl.Diagnost
 	}
 	_, dd := evalContent(r.Content, &r.Schema.Block, ictx, nil, &marks{deps: map[addr.Instance]bool{}})
 	var errs hcl.Diagnostics
-	for _, diag := range improvePortDiags(d.Lab, dd) {
+	for _, diag := range d.improveIndexDiags(dd) {
 		if diag.Severity == hcl.DiagError {
 			errs = append(errs, diag)
 		}
@@ -417,8 +469,8 @@ func evalCount(e hcl.Expression, ctx *hcl.EvalContext) (int, hcl.Diagnostics) {
 		return bad("count is a whole number.")
 	}
 	i, acc := n.AsBigFloat().Int64()
-	if acc != 0 || !n.AsBigFloat().IsInt() || i < 0 || i > 100000 {
-		return bad(fmt.Sprintf("count is a whole number between 0 and 100000, not %s.", n.AsBigFloat().Text('g', 10)))
+	if acc != 0 || !n.AsBigFloat().IsInt() || i < 0 || i > MaxInstances {
+		return bad(fmt.Sprintf("count is a whole number between 0 and %d (labform's limit of instances per resource), not %s.", MaxInstances, n.AsBigFloat().Text('g', 10)))
 	}
 	return int(i), diags
 }
@@ -438,8 +490,11 @@ func evalForEach(e hcl.Expression, ctx *hcl.EvalContext) (map[string]cty.Value, 
 	if v.IsNull() {
 		return bad("for_each is a map or a set of strings, not null.")
 	}
-	out := map[string]cty.Value{}
 	ty := v.Type()
+	if (ty.IsMapType() || ty.IsObjectType() || ty.IsSetType()) && v.LengthInt() > MaxInstances {
+		return bad(fmt.Sprintf("for_each has %d elements; a resource has at most %d instances (labform's limit).", v.LengthInt(), MaxInstances))
+	}
+	out := map[string]cty.Value{}
 	switch {
 	case ty.IsMapType() || ty.IsObjectType():
 		for it := v.ElementIterator(); it.Next(); {
@@ -511,6 +566,11 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 					Detail:  fmt.Sprintf("Inappropriate value for attribute %q: %s.", name, err),
 					Subject: attr.Expr.Range().Ptr(), Expression: attr.Expr, EvalContext: ctx})
 				conv = cty.UnknownVal(a.Type)
+			} else if d := checkAllowed(name, a, conv, attr.Expr.Range()); d != nil {
+				// The value is unknown from here on, so that a provider
+				// never sees it (nor reports it a second time).
+				diags = append(diags, d)
+				conv = cty.UnknownVal(a.Type)
 			}
 			vals[name] = conv
 		case a.Required:
@@ -565,6 +625,54 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 	return cty.ObjectVal(vals), diags
 }
 
+// checkAllowed checks a string (or each string of a list) against the
+// schema's allowed values.
+func checkAllowed(name string, a *providers.Attribute, v cty.Value, rng hcl.Range) *hcl.Diagnostic {
+	if len(a.Allowed) == 0 || v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	var given []cty.Value
+	if v.Type() == cty.String {
+		given = []cty.Value{v}
+	} else if v.CanIterateElements() {
+		given = v.AsValueSlice()
+	}
+	for _, g := range given {
+		if g.IsNull() || !g.IsKnown() || g.Type() != cty.String {
+			continue
+		}
+		s := g.AsString()
+		if contains(a.Allowed, s) {
+			continue
+		}
+		hint := didYouMean(s, a.Allowed)
+		if hint == "" {
+			// A value in another case is the likeliest slip: "UP" for "up".
+			for _, x := range a.Allowed {
+				if strings.EqualFold(x, s) {
+					hint = fmt.Sprintf(" Did you mean %q?", x)
+				}
+			}
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for " + name,
+			Detail:  fmt.Sprintf("%q is not a value %s takes; it takes %s.%s", s, name, orList(a.Allowed), hint),
+			Subject: rng.Ptr()}
+	}
+	return nil
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	q := make([]string, len(items))
+	for i, x := range items {
+		q[i] = strconv.Quote(x)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
 // fastConvert is convert.Convert with a shortcut for whole numbers written
 // where a string is expected (dport = 22): cty formats numbers through
 // big.Float's shortest-decimal search, which dominated evaluating a large
@@ -592,32 +700,132 @@ func referenceAddress(v cty.Value) cty.Value {
 	return v
 }
 
-// improvePortDiags explains an out-of-range port[n] in terms of ports.
-func improvePortDiags(l *Lab, diags hcl.Diagnostics) hcl.Diagnostics {
-	for _, d := range diags {
-		if d.Summary != "Invalid index" || d.Subject == nil {
+// improveIndexDiags explains an index that HCL found missing in terms of
+// the lab: a port beyond a node's ports, or an instance key or index that
+// a counted or for_each resource does not have (which names the keys it
+// has).
+func (d *Desired) improveIndexDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, diag := range diags {
+		if diag.Summary != "Invalid index" || diag.Subject == nil {
 			continue
 		}
-		src := sourceText(l, *d.Subject)
-		if strings.Contains(src, "port") {
-			d.Summary = "Port index out of range"
-			d.Detail = "This node has no such port. A node's ports are port[0] to port[n-1], where n is its adapters (vm) or ports (container). " + d.Detail
+		before := sourceBefore(d.Lab, *diag.Subject)
+		if portRef.MatchString(before) {
+			diag.Summary = "Port index out of range"
+			diag.Detail = "This node has no such port. A node's ports are port[0] to port[n-1], where n is its adapters (vm) or ports (container). " + diag.Detail
+			continue
+		}
+		m := resourceRef.FindStringSubmatch(before)
+		if m == nil {
+			continue
+		}
+		r, ok := d.Lab.Resources[addr.Resource{Type: m[1], Name: m[2]}]
+		if !ok || (r.Count == nil && r.ForEach == nil) {
+			continue
+		}
+		key, known := indexKey(d.Lab, diag)
+		keys := d.instanceKeys(r.Addr)
+		if r.ForEach != nil {
+			quoted := make([]string, 0, len(keys))
+			for i, k := range keys {
+				if i == 20 {
+					quoted = append(quoted, fmt.Sprintf("and %d more", len(keys)-20))
+					break
+				}
+				quoted = append(quoted, strconv.Quote(k.Str))
+			}
+			has := "it has no instances"
+			if len(keys) > 0 {
+				has = "its keys are " + strings.Join(quoted, ", ")
+			}
+			diag.Summary = "No instance with this key"
+			if known && key.Type() == cty.String {
+				diag.Detail = fmt.Sprintf("%s has no instance with key %q; %s.", r.Addr, key.AsString(), has)
+			} else {
+				diag.Detail = fmt.Sprintf("%s has no instance with this key; %s. It is a for_each resource: its instances are picked by the for_each keys.", r.Addr, has)
+			}
+			continue
+		}
+		diag.Summary = "No instance with this index"
+		count := fmt.Sprintf("its count is %d", len(keys))
+		if len(keys) > 0 {
+			count += fmt.Sprintf(" (indexes 0 to %d)", len(keys)-1)
+		}
+		if known && key.Type() == cty.Number {
+			diag.Detail = fmt.Sprintf("%s has no instance with index %s; %s.", r.Addr, key.AsBigFloat().Text('f', -1), count)
+		} else {
+			diag.Detail = fmt.Sprintf("%s has no instance with this index; %s.", r.Addr, count)
 		}
 	}
 	return diags
 }
 
-func sourceText(l *Lab, r hcl.Range) string {
+var (
+	portRef     = regexp.MustCompile(`\.\s*port\s*$`)
+	resourceRef = regexp.MustCompile(`(?:^|[^\w.-])(vm|container|link|firewall_chain)\s*\.\s*([A-Za-z_][\w-]*)\s*$`)
+)
+
+// instanceKeys lists the keys of a resource's instances evaluated so far
+// (a resource is evaluated before whatever refers to it).
+func (d *Desired) instanceKeys(ra addr.Resource) []addr.Key {
+	var keys []addr.Key
+	for _, ia := range d.Order {
+		if ia.Resource == ra {
+			keys = append(keys, ia.Key)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Kind == addr.IntKey {
+			return keys[i].Int < keys[j].Int
+		}
+		return keys[i].Str < keys[j].Str
+	})
+	return keys
+}
+
+// indexKey is the key an index diagnostic is about: the literal between
+// the brackets, or the value of the index expression.
+func indexKey(l *Lab, diag *hcl.Diagnostic) (cty.Value, bool) {
+	if ie, ok := diag.Expression.(*hclsyntax.IndexExpr); ok && diag.EvalContext != nil {
+		if v, dd := ie.Key.Value(diag.EvalContext); !dd.HasErrors() && v.IsWhollyKnown() && !v.IsNull() {
+			v, _ = v.Unmark()
+			return v, true
+		}
+	}
+	f := l.Parser.Files()[diag.Subject.Filename]
+	r := *diag.Subject
+	if f == nil || r.Start.Byte < 0 || r.End.Byte > len(f.Bytes) || r.End.Byte-r.Start.Byte < 2 {
+		return cty.NilVal, false
+	}
+	text := strings.TrimSpace(string(f.Bytes[r.Start.Byte:r.End.Byte]))
+	text = strings.TrimSuffix(strings.TrimPrefix(text, "["), "]")
+	e, dd := hclsyntax.ParseExpression([]byte(text), "", hcl.InitialPos)
+	if dd.HasErrors() {
+		return cty.NilVal, false
+	}
+	v, dd := e.Value(nil)
+	if dd.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	return v, true
+}
+
+// sourceBefore is the text of the line before r, where the value indexed
+// at r is written.
+func sourceBefore(l *Lab, r hcl.Range) string {
 	f := l.Parser.Files()[r.Filename]
-	if f == nil || r.End.Byte > len(f.Bytes) || r.Start.Byte < 0 {
+	if f == nil || r.Start.Byte > len(f.Bytes) || r.Start.Byte < 0 {
 		return ""
 	}
-	// The subject of an index error is the brackets; look a little before.
-	start := r.Start.Byte - 64
+	start := r.Start.Byte - 256
 	if start < 0 {
 		start = 0
 	}
-	return string(f.Bytes[start:r.End.Byte])
+	text := string(f.Bytes[start:r.Start.Byte])
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	}
+	return text
 }
 
 func stripMarks(v cty.Value) cty.Value {
@@ -757,5 +965,10 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 		ctx = ctx.NewChild()
 		ctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(a.Key.Str), "value": m[a.Key.Str]})}
 	}
-	return evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
+	v, diags := evalContent(r.Content, &r.Schema.Block, ctx, nil, &marks{deps: map[addr.Instance]bool{}})
+	if !diags.HasErrors() {
+		// A path that was not known at plan time is checked now.
+		diags = append(diags, d.Lab.hostPathDiags(a, r, v, nil)...)
+	}
+	return v, diags
 }

@@ -2,10 +2,13 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -23,18 +26,27 @@ var ResourceTypes = []string{"vm", "container", "link", "firewall_chain"}
 
 // Lab is a parsed, structurally checked lab directory.
 type Lab struct {
-	Name      string
-	Dir       string // absolute
-	Parser    *hclparse.Parser
-	Variables map[string]*Variable
-	Locals    map[string]*Local
-	Providers map[string]*ProviderConfig
-	Resources map[addr.Resource]*Resource
-	Outputs   map[string]*Output
+	Name string
+	Dir  string // absolute
+	// AllowHostPaths is the lab block's allow_host_paths: paths outside
+	// the lab directory (a rootfs, a disk image) are refused without it.
+	AllowHostPaths bool
+	Parser         *hclparse.Parser
+	Variables      map[string]*Variable
+	Locals         map[string]*Local
+	Providers      map[string]*ProviderConfig
+	Resources      map[addr.Resource]*Resource
+	Outputs        map[string]*Output
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
 	Registry *providers.Registry
+
+	tokens int // in the files added so far, for MaxTokens
+
+	pathsOnce  sync.Once
+	labDirReal string   // Dir with its links resolved, for host paths
+	resolved   sync.Map // host path -> resolved, for host paths
 }
 
 // Variable is a variable block.
@@ -160,7 +172,9 @@ var outputSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"}, {Name: "depends_on"},
 }}
 
-// LabFiles lists the lab files of dir, sorted.
+// LabFiles lists the lab files of dir, sorted: every entry whose name
+// ends with FileSuffix, whatever it is. ReadLabFile refuses the ones that
+// are not regular files of the directory.
 func LabFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -168,12 +182,97 @@ func LabFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), FileSuffix) {
+		if strings.HasSuffix(e.Name(), FileSuffix) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// ReadLabFile reads the lab file name of the directory dir. Before
+// reading a byte it refuses a file that is not a regular file (a FIFO
+// would block, /dev/zero never end), that is larger than MaxFileSize, or
+// whose path, symbolic links resolved, leads outside dir (a link to a
+// secret would have its first line shown in a diagnostic). The
+// diagnostic names the file, never its content.
+func ReadLabFile(dir, name string) ([]byte, *hcl.Diagnostic) {
+	refuse := func(summary, detail string, args ...any) ([]byte, *hcl.Diagnostic) {
+		return nil, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(detail, args...),
+			Subject: &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}}
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return refuse("Cannot read a lab file", "%s", err)
+	}
+	absName := name
+	if abs, err := filepath.Abs(name); err == nil {
+		absName = abs
+	}
+	real, err := filepath.EvalSymlinks(absName)
+	if err != nil {
+		return refuse("Cannot read a lab file", "%s", err)
+	}
+	if !within(realDir, real) {
+		return refuse("Lab file outside the lab directory",
+			"%s leads to %s, outside the lab directory %s. labform reads only lab files that are in the lab's directory: copy the file there instead of linking to it.", filepath.Base(name), real, realDir)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return refuse("Cannot read a lab file", "%s", err)
+	}
+	if !st.Mode().IsRegular() {
+		return refuse("Lab file is not a regular file",
+			"%s is %s, not a regular file; labform reads only regular files as lab files. Rename it so that its name does not end with %s.", filepath.Base(name), fileKind(st.Mode()), FileSuffix)
+	}
+	if st.Size() > MaxFileSize {
+		return refuse("Lab file too large", "%s has %d bytes; a lab file has at most %d (%d MiB). Split it into several files.", filepath.Base(name), st.Size(), MaxFileSize, MaxFileSize>>20)
+	}
+	// Opened without blocking and checked again through the descriptor,
+	// so that a file swapped for a FIFO or a device meanwhile is refused
+	// too, and read through a limit in case it grows.
+	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return refuse("Cannot read a lab file", "%s", err)
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return refuse("Lab file is not a regular file", "%s changed while it was opened; it is not a regular file now.", filepath.Base(name))
+	}
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return refuse("Cannot read a lab file", "%s", err)
+	}
+	if len(src) > MaxFileSize {
+		return refuse("Lab file too large", "%s has more than %d bytes (%d MiB), the most a lab file may have. Split it into several files.", filepath.Base(name), MaxFileSize, MaxFileSize>>20)
+	}
+	return src, nil
+}
+
+// within reports whether path is dir or below it; both are clean and
+// absolute.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 // Load parses and checks every *.lab.hcl file of dir. The returned Lab is
@@ -198,13 +297,26 @@ func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
 	}
 	l := NewLab(abs, reg)
 	var diags hcl.Diagnostics
+	total, refused := 0, false
 	for _, name := range files {
-		src, err := os.ReadFile(name)
-		if err != nil {
-			diags = append(diags, sourceless("Cannot read a lab file", err.Error()))
+		src, d := ReadLabFile(abs, name)
+		if d != nil {
+			diags, refused = append(diags, d), true
 			continue
 		}
+		if total += len(src); total > MaxLabSize {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
+				Detail:  fmt.Sprintf("The lab's files have more than %d bytes (%d MiB) together, the most a lab may have; this file is not read.", MaxLabSize, MaxLabSize>>20),
+				Subject: &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}})
+			refused = true
+			break
+		}
 		diags = append(diags, l.AddFile(name, src)...)
+	}
+	if refused {
+		// A file that was not read leaves references to what it declares
+		// dangling; checking them would only add noise.
+		return l, diags
 	}
 	diags = append(diags, l.Check()...)
 	return l, diags
@@ -228,6 +340,11 @@ func NewLab(dir string, reg *providers.Registry) *Lab {
 
 // AddFile parses one lab file's source.
 func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
+	n, d := checkSource(filename, src, l.tokens)
+	if d != nil {
+		return hcl.Diagnostics{d}
+	}
+	l.tokens += n
 	f, diags := l.Parser.ParseHCL(src, filename)
 	if f == nil || f.Body == nil {
 		return diags
@@ -256,9 +373,13 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
 	attrs, diags := b.Body.JustAttributes()
 	for name, a := range attrs {
+		if name == "allow_host_paths" {
+			diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { l.AllowHostPaths = x.True() })...)
+			continue
+		}
 		if name != "name" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
-				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes only name.", name), Subject: a.NameRange.Ptr()})
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
 			continue
 		}
 		v, d := a.Expr.Value(nil)

@@ -72,6 +72,10 @@ func (in *Inputs) AddFile(path string) {
 		in.diags = append(in.diags, sourceless("Cannot read a variables file", err.Error()))
 		return
 	}
+	if d := CheckSource(path, src); d != nil {
+		in.diags = append(in.diags, d)
+		return
+	}
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	in.diags = append(in.diags, diags...)
 	if diags.HasErrors() {
@@ -146,6 +150,9 @@ func (v *Variable) value(raw rawInput, name string) (cty.Value, hcl.Diagnostics)
 		if v.Type == cty.String || v.Type == cty.DynamicPseudoType {
 			val = cty.StringVal(raw.str)
 		} else {
+			if d := CheckSource(raw.source, []byte(raw.str)); d != nil {
+				return cty.NilVal, hcl.Diagnostics{sourceless("Invalid value for variable", fmt.Sprintf("%s: %s", raw.source, d.Detail))}
+			}
 			e, diags := hclsyntax.ParseExpression([]byte(raw.str), raw.source, hcl.InitialPos)
 			if diags.HasErrors() {
 				return cty.NilVal, hcl.Diagnostics{sourceless("Invalid value for variable",

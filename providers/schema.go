@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,6 +60,28 @@ type Attribute struct {
 	// Reference marks a string attribute that takes a resource (or lab):
 	// target = container.host[0] stores that instance's address.
 	Reference bool
+	// Allowed lists the values a string attribute (or each element of a
+	// list of strings) may take; empty means any. The configuration
+	// checks it once, for every provider, with a "did you mean".
+	Allowed []string
+	// HostPath marks a string attribute that names a file or directory
+	// on the host (relative paths are relative to the lab directory).
+	// The configuration refuses one that leads outside the lab directory
+	// unless the lab block sets allow_host_paths = true.
+	HostPath bool
+}
+
+// OneOf sets the values an attribute allows and returns it, for one-line
+// schema declarations.
+func (a *Attribute) OneOf(values ...string) *Attribute {
+	a.Allowed = values
+	return a
+}
+
+// Path marks a as a host path (see HostPath) and returns it.
+func (a *Attribute) Path() *Attribute {
+	a.HostPath = true
+	return a
 }
 
 // Nesting is how many times a nested block may appear.
@@ -186,6 +209,15 @@ func finalizeBlock(b *Block, path string) {
 		}
 		if a.Default == cty.NilVal {
 			a.Default = cty.NullVal(a.Type)
+		}
+		if len(a.Allowed) > 0 && a.Type != cty.String && !a.Type.Equals(cty.List(cty.String)) {
+			panic(fmt.Sprintf("schema: attribute %s%s has allowed values but is not a string or a list of strings", path, name))
+		}
+		if a.HostPath && a.Type != cty.String {
+			panic(fmt.Sprintf("schema: host path %s%s is not a string", path, name))
+		}
+		if !a.Default.IsNull() && len(a.Allowed) > 0 && a.Type == cty.String && !slices.Contains(a.Allowed, a.Default.AsString()) {
+			panic(fmt.Sprintf("schema: the default of %s%s is not an allowed value", path, name))
 		}
 	}
 	for name, nb := range b.Blocks {

@@ -11,9 +11,9 @@ func CommonVMAttributes() map[string]*Attribute {
 		"adapters":      OptionalDefault(cty.NumberIntVal(1), Restart, "network adapters, which are the VM's ports"),
 		"adapter_type":  Optional(cty.String, Restart, "the adapters' model"),
 		"mac_address":   Optional(cty.String, Restart, "the base MAC address; adapter n gets base+n"),
-		"console":       OptionalDefault(cty.StringVal("telnet"), Restart, "telnet, vnc, spice or none"),
+		"console":       OptionalDefault(cty.StringVal("telnet"), Restart, "telnet, vnc, spice or none").OneOf("telnet", "vnc", "spice", "none"),
 		"console_port":  OptionalComputed(cty.Number, Restart, "the console's host port; allocated when not set"),
-		"state":         OptionalDefault(cty.StringVal("running"), InPlace, "running, stopped or paused"),
+		"state":         OptionalDefault(cty.StringVal("running"), InPlace, "running, stopped or paused").OneOf("running", "paused", "stopped"),
 		"pid":           Computed(cty.Number, "the VM process's pid"),
 		"mac_addresses": Computed(cty.List(cty.String), "the adapters' MAC addresses"),
 	}

@@ -188,28 +188,48 @@ func (a *app) fmtCommand() *cobra.Command {
 			for i := range args {
 				args[i] = a.path(args[i])
 			}
-			var files []string
+			// A file named on the command line is read as it is; the
+			// files of a directory are read as validate reads them, so
+			// that a FIFO or a link to a secret is refused unread.
+			type file struct{ path, dir string }
+			var files []file
 			for _, arg := range args {
 				st, err := os.Stat(arg)
 				if err != nil {
 					return err
 				}
 				if !st.IsDir() {
-					files = append(files, arg)
+					files = append(files, file{path: arg})
 					continue
 				}
 				fs, err := config.LabFiles(arg)
 				if err != nil {
 					return err
 				}
-				files = append(files, fs...)
+				for _, f := range fs {
+					files = append(files, file{path: f, dir: arg})
+				}
 			}
 			unformatted := false
 			var diags hcl.Diagnostics
-			for _, f := range files {
-				src, err := os.ReadFile(f)
-				if err != nil {
-					return err
+			for _, ff := range files {
+				f := ff.path
+				var src []byte
+				if ff.dir != "" {
+					var d *hcl.Diagnostic
+					if src, d = config.ReadLabFile(ff.dir, f); d != nil {
+						diags = append(diags, d)
+						continue
+					}
+				} else {
+					var err error
+					if src, err = os.ReadFile(f); err != nil {
+						return err
+					}
+				}
+				if d := config.CheckSource(f, src); d != nil {
+					diags = append(diags, d)
+					continue
 				}
 				if _, d := hclwrite.ParseConfig(src, f, hcl.InitialPos); d.HasErrors() {
 					diags = append(diags, d...)

@@ -16,11 +16,14 @@ import (
 // Lab is a lab directory of a test's own, its state and a registry of
 // the providers under test, driven through the real planner.
 type Lab struct {
-	T     testing.TB
-	Dir   string
-	Name  string // lab { name }: unique per test process
-	Reg   *providers.Registry
-	Store *state.Store
+	T    testing.TB
+	Dir  string
+	Name string // lab { name }: unique per test process
+	// AllowHostPaths writes allow_host_paths = true in the lab block,
+	// for tests that use the host's files (a kernel from its cache).
+	AllowHostPaths bool
+	Reg            *providers.Registry
+	Store          *state.Store
 }
 
 // NewLab makes the directory and the state; the state closes when the
@@ -43,7 +46,11 @@ func NewLab(t testing.TB, name string, provs ...providers.Provider) *Lab {
 // Write makes src, with a lab block naming the lab, the lab's one file.
 func (l *Lab) Write(src string) {
 	l.T.Helper()
-	if err := os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n}\n%s", l.Name, src)), 0o644); err != nil {
+	allow := ""
+	if l.AllowHostPaths {
+		allow = "  allow_host_paths = true\n"
+	}
+	if err := os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(fmt.Sprintf("lab {\n  name = %q\n%s}\n%s", l.Name, allow, src)), 0o644); err != nil {
 		l.T.Fatal(err)
 	}
 }

@@ -41,7 +41,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
 	attrs := map[string]*providers.Attribute{
-		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab"),
+		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab").Path(),
 		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
 		"command":          opt(cty.List(str), RP, "the process's argv"),
 		"env":              opt(cty.Map(str), RP, "environment variables"),
@@ -57,7 +57,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"gid_mappings":     opt(mapping, RP, "user namespace gid mappings"),
 		"apparmor_profile": opt(str, RP, "the AppArmor profile"),
 		"selinux_label":    opt(str, RP, "the SELinux process label"),
-		"state":            providers.OptionalDefault(cty.StringVal("running"), IP, "running, stopped or paused"),
+		"state":            providers.OptionalDefault(cty.StringVal("running"), IP, "running, stopped or paused").OneOf("running", "paused", "stopped"),
 		"pid":              providers.Computed(num, "the container's init pid"),
 		"netns":            providers.Computed(str, "the pinned network namespace's path"),
 	}
@@ -68,7 +68,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			"additional_gids": opt(cty.List(num), RP, "more group ids"),
 		}, nil),
 		"mount": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab"),
+			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab").Path(),
 			"destination": providers.Required(str, RP, "the path in the container"),
 			"type":        providers.OptionalDefault(cty.StringVal("bind"), RP, "the filesystem type"),
 			"options":     opt(cty.List(str), RP, "mount options"),
@@ -80,7 +80,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		}, nil),
 		"device": block(providers.NestingList, RP, map[string]*providers.Attribute{
 			"path":        providers.Required(str, RP, "the device node's path"),
-			"type":        providers.Required(str, RP, "c, b, u or p"),
+			"type":        providers.Required(str, RP, "c, b, u or p").OneOf("c", "b", "u", "p"),
 			"major":       opt(num, RP, "major number"),
 			"minor":       opt(num, RP, "minor number"),
 			"permissions": providers.OptionalDefault(cty.StringVal("rwm"), RP, "cgroup access: r, w, m"),
@@ -105,7 +105,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			"net_prio":             opt(cty.Map(num), IP, "interface name to net_prio priority"),
 		}, map[string]*providers.NestedBlock{
 			"blkio_throttle": block(providers.NestingList, IP, map[string]*providers.Attribute{
-				"direction": providers.Required(str, IP, "read_bps, write_bps, read_iops or write_iops"),
+				"direction": providers.Required(str, IP, "read_bps, write_bps, read_iops or write_iops").OneOf("read_bps", "write_bps", "read_iops", "write_iops"),
 				"major":     providers.Required(num, IP, "the block device's major number"),
 				"minor":     providers.Required(num, IP, "the block device's minor number"),
 				"rate":      providers.Required(num, IP, "bytes or operations per second"),
@@ -128,7 +128,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			}),
 		}),
 		"hook": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"when": providers.Required(str, RP, "prestart or poststop"),
+			"when": providers.Required(str, RP, "prestart or poststop").OneOf("prestart", "poststop"),
 			"path": providers.Required(str, RP, "the program"),
 			"args": opt(cty.List(str), RP, "its argv"),
 			"env":  opt(cty.List(str), RP, "its environment, K=V"),

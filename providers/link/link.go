@@ -44,7 +44,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			Attributes: map[string]*providers.Attribute{
 				"endpoints": providers.Required(cty.List(providers.EndpointType), IP, "the ports joined: two for a wire, more for a segment"),
 				"mtu":       providers.OptionalDefault(cty.NumberIntVal(1500), IP, "the MTU of the link's interfaces"),
-				"state":     providers.OptionalDefault(cty.StringVal("up"), IP, "up or down"),
+				"state":     providers.OptionalDefault(cty.StringVal("up"), IP, "up or down").OneOf("up", "down"),
 			},
 			Blocks: map[string]*providers.NestedBlock{
 				"impairment": {Nesting: providers.NestingSingle, Cost: IP, Block: &providers.Block{

@@ -128,6 +128,11 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 // longer has. The rules are read back for the next refresh to compare.
 func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	c, errs := ParseChain(nameOf(req.Addr), req.Planned)
+	if e := checkChainName(c.Name); e != nil {
+		// Validate refuses it; this keeps apply from ever writing to a
+		// built-in chain whatever reaches it.
+		errs = append(errs, e)
+	}
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, errs[0], providers.ErrNothingDone)
 	}

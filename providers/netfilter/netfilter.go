@@ -5,6 +5,8 @@ package netfilter
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,7 +64,7 @@ func (p *Provider) Tools() []string {
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"backend":      providers.OptionalDefault(cty.StringVal("iptables"), providers.Replace, "iptables or nftables"),
+		"backend":      providers.OptionalDefault(cty.StringVal("iptables"), providers.Replace, "iptables or nftables").OneOf("iptables", "nftables"),
 		"tool_timeout": providers.ToolTimeoutAttribute(),
 	}}
 }
@@ -71,7 +73,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	IP, str := providers.InPlace, cty.String
 	opt := providers.Optional
 	rule := &providers.Block{Attributes: map[string]*providers.Attribute{
-		"action":        providers.Required(str, IP, "accept, drop, reject, return or jump"),
+		"action":        providers.Required(str, IP, "accept, drop, reject, return or jump").OneOf("accept", "drop", "reject", "return", "jump"),
 		"jump":          opt(str, IP, "the chain to jump to, with action = jump"),
 		"protocol":      opt(str, IP, "tcp, udp, icmp, icmpv6, ..."),
 		"source":        opt(str, IP, "an address or CIDR"),
@@ -81,7 +83,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"in_interface":  opt(str, IP, "the incoming interface"),
 		"out_interface": opt(str, IP, "the outgoing interface"),
 		"uid_owner":     opt(cty.Number, IP, "the socket owner's uid (OUTPUT and POSTROUTING only)"),
-		"ct_state":      opt(cty.List(str), IP, "new, established, related, invalid"),
+		"ct_state":      opt(cty.List(str), IP, "new, established, related, invalid").OneOf(slices.Sorted(maps.Keys(ctStates))...),
 		"icmp_type":     opt(str, IP, "an icmp or icmpv6 type"),
 		"comment":       opt(str, IP, "a comment kept with the rule"),
 	}}
@@ -91,13 +93,13 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		Block: providers.Block{
 			Attributes: map[string]*providers.Attribute{
 				"target":     target,
-				"family":     providers.OptionalDefault(cty.StringVal("ipv4"), IP, "ipv4, ipv6 or both"),
-				"table":      providers.OptionalDefault(cty.StringVal("filter"), providers.Replace, "filter, nat, mangle or raw"),
-				"hooks":      opt(cty.List(str), IP, "built-in chains that jump to this one"),
-				"mode":       providers.OptionalDefault(cty.StringVal("denylist"), IP, "allowlist or denylist"),
+				"family":     providers.OptionalDefault(cty.StringVal("ipv4"), IP, "ipv4, ipv6 or both").OneOf("ipv4", "ipv6", "both"),
+				"table":      providers.OptionalDefault(cty.StringVal("filter"), providers.Replace, "filter, nat, mangle or raw").OneOf("filter", "nat", "mangle", "raw"),
+				"hooks":      opt(cty.List(str), IP, "built-in chains that jump to this one").OneOf(builtinChains...),
+				"mode":       providers.OptionalDefault(cty.StringVal("denylist"), IP, "allowlist or denylist").OneOf("allowlist", "denylist"),
 				"uids":       opt(cty.List(cty.Number), IP, "uids that RETURN (allowlist) or DROP (denylist)"),
 				"interfaces": opt(cty.List(str), IP, "interfaces that RETURN in an allowlist"),
-				"backend":    opt(str, providers.Replace, "iptables or nftables; defaults to the provider's"),
+				"backend":    opt(str, providers.Replace, "iptables or nftables; defaults to the provider's").OneOf("iptables", "nftables"),
 			},
 			Blocks: map[string]*providers.NestedBlock{
 				"rule": {Nesting: providers.NestingList, Cost: IP, Block: rule},
@@ -127,9 +129,6 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	case "nftables":
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("backend"), Summary: "Backend not implemented",
 			Detail: `backend = "nftables" is not implemented yet; leave backend out to use iptables-restore.`})
-	default:
-		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("backend"), Summary: "Invalid backend",
-			Detail: fmt.Sprintf("%q: the backends are iptables and nftables.", b)})
 	}
 	// The chain's name is the resource's name, checked by ValidateLab,
 	// which sees addresses; here any valid name lets the rest be checked.
@@ -162,9 +161,8 @@ func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[stri
 			continue
 		}
 		name := nameOf(a)
-		if !chainName.MatchString(name) {
-			out[a] = append(out[a], &providers.AttrError{Summary: "Invalid chain name",
-				Detail: fmt.Sprintf("%q: a chain is named after its resource, and iptables takes at most 28 letters, digits, '_' or '-'.", name)})
+		if e := checkChainName(name); e != nil {
+			out[a] = append(out[a], e)
 			continue
 		}
 		for _, fam := range familiesOf(v) {

@@ -50,12 +50,50 @@ var (
 		"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
 		"raw":    {"PREROUTING", "OUTPUT"},
 	}
+	// builtinChains are the built-in chains of all tables: what hooks
+	// may name, and names a firewall_chain may not take.
+	builtinChains = []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
 	// The owner match works only where packets leave from a local socket.
 	ownerHooks  = map[string]bool{"OUTPUT": true, "POSTROUTING": true}
 	protocols   = map[string]bool{"tcp": true, "udp": true, "icmp": true, "icmpv6": true, "sctp": true, "udplite": true, "esp": true, "ah": true, "gre": true, "all": true}
 	ctStates    = map[string]bool{"new": true, "established": true, "related": true, "invalid": true, "untracked": true}
 	ndICMPTypes = []string{"packet-too-big", "router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement", "redirect"}
 )
+
+// reservedNames are names iptables gives a meaning of its own: the
+// built-in chains and the standard targets. A chain named after one would
+// refill a built-in chain (FORWARD), fail at apply (INPUT in a table
+// where it is built in), or be read as a verdict (ACCEPT).
+var reservedNames = append(append([]string(nil), builtinChains...), "ACCEPT", "DROP", "QUEUE", "RETURN")
+
+// reservedName returns the reserved name that name is, in any case, or "".
+// Lower-case "forward" is a distinct chain to iptables, but not to a
+// reader of the lab or of iptables -L, so it is refused too.
+func reservedName(name string) string {
+	for _, r := range reservedNames {
+		if strings.EqualFold(name, r) {
+			return r
+		}
+	}
+	return ""
+}
+
+// checkChainName checks the name of a chain a lab declares.
+func checkChainName(name string) *providers.AttrError {
+	if r := reservedName(name); r != "" {
+		hint := fmt.Sprintf("rename the resource, e.g. firewall_chain %q.", "lab_"+strings.ToLower(r))
+		if contains(builtinChains, r) {
+			hint = fmt.Sprintf("rename the resource, e.g. firewall_chain %q, and set hooks = [%q] to have the built-in chain jump to it.", "lab_"+strings.ToLower(r), r)
+		}
+		return &providers.AttrError{Summary: "Reserved chain name",
+			Detail: fmt.Sprintf("%q is iptables' own %s, which labform must not flush and refill. A chain is named after its resource: %s", name, r, hint)}
+	}
+	if !chainName.MatchString(name) {
+		return &providers.AttrError{Summary: "Invalid chain name",
+			Detail: fmt.Sprintf("%q: a chain is named after its resource, and iptables takes at most 28 letters, digits, '_' or '-'.", name)}
+	}
+	return nil
+}
 
 // ParseChain reads and checks a firewall_chain value. Every string that
 // reaches the restore input is checked here, so nothing a user writes can

@@ -78,3 +78,70 @@ func TestMACs(t *testing.T) {
 		t.Fatalf("generated bases must be stable per VM, distinct between VMs, in 52:54:00 and counting up: %v", gen)
 	}
 }
+
+// TestExtraArgsCommas: whatever a for_each key (in %vm-name%) or the
+// lab's path holds, QEMU reads the option lists of the command line with
+// the keys the user wrote and no more; a value taken whole (-D) is the
+// value itself.
+func TestExtraArgsCommas(t *testing.T) {
+	cases := []struct {
+		addr, labDir string
+	}{
+		{`vm.a`, "/labs/x"},
+		{`vm.k["k,guest=on"]`, "/labs/x"},
+		{`vm.k[",,"]`, "/labs/x"},
+		{`vm.k["a,,b,"]`, "/labs/a,b=c"},
+		{`vm.k["x,id=evil,"]`, "/labs/,readonly=on"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.addr, func(t *testing.T) {
+			c := &vmConfig{Addr: tc.addr, UUID: "u", Dir: "/labs/x/.labform/qemu/d"}
+			words, err := extraArgs("-fw_cfg name=opt/n,string=%vm-name% -device e1000,netdev=n0,id=x%vm-name% -drive file=%lab-path%/d.img,if=none -D %lab-path%/%vm-name%.log -name %vm-name%", c, "lab", tc.labDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]string{
+				"-fw_cfg": {"name=opt/n", "string=" + tc.addr},
+				"-device": {"e1000", "netdev=n0", "id=x" + tc.addr},
+				"-drive":  {"file=" + tc.labDir + "/d.img", "if=none"},
+				"-name":   {tc.addr},
+			}
+			for i := 0; i+1 < len(words); i += 2 {
+				flag, arg := words[i], words[i+1]
+				if flag == "-D" {
+					if arg != tc.labDir+"/"+tc.addr+".log" {
+						t.Errorf("-D %q: a file name is taken whole and must not be escaped", arg)
+					}
+					continue
+				}
+				if got := qemuOpts(arg); strings.Join(got, "\x00") != strings.Join(want[flag], "\x00") {
+					t.Errorf("%s %s: QEMU reads %q, want %q", flag, arg, got, want[flag])
+				}
+			}
+			if a := argv(&vmConfig{Addr: tc.addr, Dir: c.Dir, BootOrder: "c"}); a[0] != "-name" || strings.Join(qemuOpts(a[1]), "") != tc.addr {
+				t.Errorf("-name %s: QEMU reads %q", a[1], qemuOpts(a[1]))
+			}
+		})
+	}
+}
+
+// qemuOpts splits an option list as QEMU's QemuOpts does: a comma ends an
+// item, two commas are one comma of the value.
+func qemuOpts(s string) []string {
+	var items []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' {
+			if i+1 < len(s) && s[i+1] == ',' {
+				cur.WriteByte(',')
+				i++
+				continue
+			}
+			items = append(items, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(s[i])
+	}
+	return append(items, cur.String())
+}

@@ -60,10 +60,10 @@ type disk struct {
 }
 
 var (
-	interfaces   = map[string]bool{"ide": true, "sata": true, "scsi": true, "virtio": true}
-	consoles     = map[string]bool{"telnet": true, "vnc": true, "spice": true, "none": true}
-	states       = map[string]bool{"running": true, "paused": true, "stopped": true}
-	adapterTypes = map[string]bool{"e1000": true, "e1000e": true, "e1000-82544gc": true, "e1000-82545em": true, "i82550": true,
+	// The enums below are the schema's allowed values, which the
+	// configuration checks before a provider sees a value.
+	diskInterfaces = []string{"ide", "sata", "scsi", "virtio"}
+	adapterTypes   = map[string]bool{"e1000": true, "e1000e": true, "e1000-82544gc": true, "e1000-82545em": true, "i82550": true,
 		"i82551": true, "i82557a": true, "i82557b": true, "i82557c": true, "i82558a": true, "i82558b": true, "i82559a": true,
 		"i82559b": true, "i82559c": true, "i82559er": true, "i82562": true, "i82801": true, "ne2k_pci": true, "pcnet": true,
 		"rtl8139": true, "virtio-net-pci": true, "vmxnet3": true}
@@ -95,18 +95,12 @@ func validate(v cty.Value) []*providers.AttrError {
 	if n := num(v, "adapters"); n < 0 || n > maxAdapters {
 		fail(attr("adapters"), "Invalid adapters", "%d: between 0 and %d.", n, maxAdapters)
 	}
-	if t := providers.String(v, "adapter_type"); t != "" && !adapterTypes[t] {
-		fail(attr("adapter_type"), "Unknown adapter type", "%q: use one of %s.", t, strings.Join(sortedKeys(adapterTypes), ", "))
-	}
 	if m := providers.String(v, "mac_address"); m != "" {
 		if !macPattern.MatchString(m) {
 			fail(attr("mac_address"), "Invalid MAC address", "%q: six hexadecimal pairs separated by colons, such as 0c:7a:1e:00:00:00.", m)
 		} else if hw, _ := net.ParseMAC(m); hw[0]&1 == 1 {
 			fail(attr("mac_address"), "Multicast MAC address", "%q: the first byte is odd, which makes a multicast address; a NIC needs a unicast one.", m)
 		}
-	}
-	if c := providers.String(v, "console"); !consoles[c] {
-		fail(attr("console"), "Invalid console", "%q: telnet, vnc, spice or none.", c)
 	}
 	if p := num(v, "console_port"); !v.GetAttr("console_port").IsNull() && v.GetAttr("console_port").IsKnown() {
 		if p < 1 || p > 65535 {
@@ -115,28 +109,14 @@ func validate(v cty.Value) []*providers.AttrError {
 			fail(attr("console_port"), "Invalid VNC port", "%d: a VNC display's port is 5900 or more.", p)
 		}
 	}
-	if s := providers.String(v, "state"); !states[s] {
-		fail(attr("state"), "Invalid state", "%q: running, paused or stopped.", s)
-	}
-	if pr := providers.String(v, "process_priority"); pr != "" {
-		if _, ok := priorities[pr]; !ok {
-			fail(attr("process_priority"), "Invalid process priority", "%q: realtime, very high, high, normal, low or very low.", pr)
-		}
-	}
 	if n := num(v, "cpu_throttling"); n < 0 || n > 800 {
 		fail(attr("cpu_throttling"), "Invalid cpu_throttling", "%d: a percentage of one CPU, 0 (off) to 800.", n)
 	}
 	if n := num(v, "shutdown_timeout"); n < 0 {
 		fail(attr("shutdown_timeout"), "Invalid shutdown_timeout", "%d: seconds, 0 or more.", n)
 	}
-	if a := providers.String(v, "accel"); a != "" && a != "kvm" && a != "tcg" && a != "auto" {
-		fail(attr("accel"), "Invalid accel", "%q: kvm, tcg or auto.", a)
-	}
 	if p := providers.String(v, "platform"); p != "" && !platformRe.MatchString(p) {
 		fail(attr("platform"), "Invalid platform", "%q: a qemu-system target such as x86_64 or aarch64.", p)
-	}
-	if i := providers.String(v, "hda_interface"); !interfaces[i] {
-		fail(attr("hda_interface"), "Invalid disk interface", "%q: ide, sata, scsi or virtio.", i)
 	}
 	if b := providers.String(v, "boot_order"); !regexp.MustCompile(`^[a-p]{1,4}$`).MatchString(b) {
 		fail(attr("boot_order"), "Invalid boot order", "%q: QEMU's drive letters, such as c (hard disk), d (cdrom) or n (network), in order.", b)
@@ -145,9 +125,6 @@ func validate(v cty.Value) []*providers.AttrError {
 	if !disks.IsNull() && disks.IsKnown() {
 		for slot, d := range disks.AsValueMap() {
 			i := providers.String(d, "interface")
-			if !interfaces[i] {
-				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "Invalid disk interface", "%q: ide, sata, scsi or virtio.", i)
-			}
 			if slot == "hdc" && i == "ide" && providers.String(v, "cdrom") != "" {
 				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "hdc and the cdrom share a slot",
 					"QEMU puts the cdrom on IDE index 2, hdc's place; give hdc another interface (sata, scsi or virtio).")
@@ -203,17 +180,38 @@ func macs(base, labDir, addr string, n int) []string {
 
 // extraArgs splits extra_args like a shell (without running one) and
 // substitutes %vm-name%, %vm-id%, %lab-name% and %lab-path% in each word,
-// after splitting, so that a value with spaces stays one word.
+// after splitting, so that a value with spaces stays one word. Most QEMU
+// options take a comma-separated key=value list, where a comma in a
+// substituted value would start a sub-option of the user's value (a
+// for_each key "k,guest=on" in %vm-name%): there its commas are doubled,
+// QEMU's own escaping. The arguments of plainArgFlags are taken whole by
+// QEMU, so they get the values as they are.
 func extraArgs(s string, c *vmConfig, labName, labDir string) ([]string, error) {
 	words, err := shlex.Split(s)
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("%vm-name%", c.Addr, "%vm-id%", c.UUID, "%lab-name%", labName, "%lab-path%", labDir)
+	pairs := []string{"%vm-name%", c.Addr, "%vm-id%", c.UUID, "%lab-name%", labName, "%lab-path%", labDir}
+	plain := strings.NewReplacer(pairs...)
+	for i := 1; i < len(pairs); i += 2 {
+		pairs[i] = opt(pairs[i])
+	}
+	escaped := strings.NewReplacer(pairs...)
 	for i, w := range words {
-		words[i] = r.Replace(w)
+		if i > 0 && plainArgFlags[words[i-1]] {
+			words[i] = plain.Replace(w)
+		} else {
+			words[i] = escaped.Replace(w)
+		}
 	}
 	return words, nil
+}
+
+// plainArgFlags are the QEMU options whose argument is one value (a file
+// name, a command line), not a key=value list in which commas separate.
+var plainArgFlags = map[string]bool{
+	"-D": true, "-L": true, "-pidfile": true, "-kernel": true, "-initrd": true, "-bios": true, "-dtb": true,
+	"-append": true, "-uuid": true, "-k": true, "-loadvm": true,
 }
 
 // resolve makes a path of the lab absolute.

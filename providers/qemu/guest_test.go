@@ -143,6 +143,7 @@ func TestSystem_twoGuestsPingOverALink(t *testing.T) {
 	l := newVMLab(t, "p")
 	l.Reg.Register(link.New())
 	kernel, initrd := guestKit(t)
+	l.AllowHostPaths = true // the kernel is the host's cached Debian kernel
 	vm := func(name, ip, peer string) string {
 		return fmt.Sprintf(`
 vm %q {

@@ -40,7 +40,7 @@ func (p *Provider) Tools() []string { return []string{"qemu-system-x86_64", "qem
 
 func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
-		"accel":        providers.OptionalDefault(cty.StringVal("auto"), providers.Restart, "kvm when /dev/kvm is usable, else tcg (auto), or kvm or tcg"),
+		"accel":        providers.OptionalDefault(cty.StringVal("auto"), providers.Restart, "kvm when /dev/kvm is usable, else tcg (auto), or kvm or tcg").OneOf("auto", "kvm", "tcg"),
 		"binary":       providers.Optional(cty.String, providers.Restart, "the qemu-system binary; qemu-img is taken from beside it"),
 		"platform":     providers.OptionalDefault(cty.StringVal("x86_64"), providers.Replace, "the default platform (x86_64, aarch64, ...)"),
 		"tool_timeout": providers.ToolTimeoutAttribute(),
@@ -51,31 +51,32 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	R, IP := providers.Restart, providers.InPlace
 	attrs := providers.CommonVMAttributes()
 	for k, v := range map[string]*providers.Attribute{
-		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default"),
-		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio"),
-		"cdrom":            providers.Optional(cty.String, R, "an ISO image"),
-		"bios":             providers.Optional(cty.String, R, "a BIOS image"),
-		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly"),
-		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel"),
+		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default").Path(),
+		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
+		"cdrom":            providers.Optional(cty.String, R, "an ISO image").Path(),
+		"bios":             providers.Optional(cty.String, R, "a BIOS image").Path(),
+		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly").Path(),
+		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel").Path(),
 		"kernel_args":      providers.Optional(cty.String, R, "the kernel command line"),
 		"boot_order":       providers.OptionalDefault(cty.StringVal("c"), R, "qemu's -boot order letters"),
 		"linked_clone":     providers.OptionalDefault(cty.True, providers.Replace, "use qcow2 overlays over the images"),
 		"acpi_shutdown":    providers.OptionalDefault(cty.False, IP, "stop with an ACPI power button press first"),
 		"shutdown_timeout": providers.OptionalDefault(cty.NumberIntVal(60), IP, "seconds to wait for an ACPI shutdown"),
 		"cpu_throttling":   providers.OptionalDefault(cty.NumberIntVal(0), R, "limit CPU use to this percentage (0: off)"),
-		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low"),
+		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low").OneOf(sortedKeys(priorities)...),
 		"extra_args":       providers.Optional(cty.String, R, "more qemu arguments, split like a shell; %vm-name% etc. substituted"),
-		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's"),
+		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
 		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
 		"qmp_socket":       providers.Computed(cty.String, "the QMP unix socket"),
 	} {
 		attrs[k] = v
 	}
+	attrs["adapter_type"].OneOf(sortedKeys(adapterTypes)...)
 	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: R,
 		Labels: []string{"hdb", "hdc", "hdd"},
 		Block: &providers.Block{Attributes: map[string]*providers.Attribute{
-			"image":     providers.Required(cty.String, providers.Replace, "the disk image"),
-			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio"),
+			"image":     providers.Required(cty.String, providers.Replace, "the disk image").Path(),
+			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
 		}}}
 	return map[string]*providers.Schema{"vm": {
 		Block:       providers.Block{Attributes: attrs, Blocks: map[string]*providers.NestedBlock{"disk": disk}},

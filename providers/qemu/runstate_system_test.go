@@ -126,6 +126,7 @@ $B sleep 3600
 // process.
 func TestSystem_guestPanickedIsRestarted(t *testing.T) {
 	l := newVMLab(t, "p")
+	l.AllowHostPaths = true // the kernel and initrd are the host's cached Debian kernel and a built initramfs
 	const a = "vm.a"
 	kernel, initrd := guestKitWith(t, panicInit, []string{"pvpanic", "pvpanic-mmio"})
 	l.Write(fmt.Sprintf(`

@@ -52,6 +52,7 @@ func TestHideArgs(t *testing.T) {
 // and the rest through a 0600 -readconfig file, in a 0700 directory.
 func TestSystem_sensitiveExtraArgs(t *testing.T) {
 	l := newVMLab(t, "x")
+	l.AllowHostPaths = true // the kernel is the host's cached Debian kernel
 	const a = "vm.a"
 	kernel, _ := guestKit(t)
 	l.Write(`

@@ -27,7 +27,8 @@ var nicTypes = map[string]string{
 	"virtio": "virtio", "Paravirtualized Network (virtio-net)": "virtio",
 }
 
-var vmStates = map[string]bool{"running": true, "paused": true, "stopped": true, "saved": true}
+// vmStates are the allowed values of state.
+var vmStates = []string{"running", "paused", "stopped", "saved"}
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
@@ -46,14 +47,6 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 		return nil
 	}
 	var errs []*providers.AttrError
-	if t := providers.String(v, "adapter_type"); t != "" && nicTypes[t] == "" {
-		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_type"), Summary: "Unknown adapter type",
-			Detail: fmt.Sprintf("%q: VirtualBox's types are Am79C970A, Am79C973, 82540EM, 82543GC, 82545EM and virtio.", t)})
-	}
-	if s := providers.String(v, "state"); !vmStates[s] {
-		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("state"), Summary: "Invalid state",
-			Detail: fmt.Sprintf("%q: running, paused, stopped or saved.", s)})
-	}
 	if m := providers.String(v, "mac_address"); m != "" {
 		if _, err := net.ParseMAC(m); err != nil {
 			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("mac_address"), Summary: "Invalid MAC address", Detail: err.Error()})
@@ -61,10 +54,6 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	}
 	if n := num(v, "adapter_start_index"); n < 0 {
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_start_index"), Summary: "Invalid adapter_start_index", Detail: "0 or more."})
-	}
-	if c := providers.String(v, "console"); c != "telnet" && c != "none" {
-		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("console"), Summary: "Unsupported console",
-			Detail: fmt.Sprintf("%q: a VirtualBox VM's console is its serial port on a pipe (telnet) or none.", c)})
 	}
 	return errs
 }

@@ -3,6 +3,8 @@
 package virtualbox
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +50,9 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	attrs["headless"] = providers.OptionalDefault(cty.True, R, "start without a window")
 	attrs["adapter_start_index"] = providers.OptionalDefault(cty.NumberIntVal(0), R, "the first NIC labform uses")
 	attrs["state"].Description = "running, stopped, paused or saved"
+	attrs["state"].OneOf(vmStates...)
+	attrs["console"].OneOf("telnet", "none")
+	attrs["adapter_type"].OneOf(slices.Sorted(maps.Keys(nicTypes))...)
 	attrs["shutdown_timeout"] = providers.OptionalDefault(cty.NumberIntVal(30), providers.InPlace, "seconds an ACPI shutdown may take before a power off")
 	return map[string]*providers.Schema{"vm": {
 		Block:       providers.Block{Attributes: attrs},

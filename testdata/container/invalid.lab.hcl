@@ -36,9 +36,4 @@ container "bad" {
       }
     }
   }
-
-  hook {
-    when = "poststart" # ERROR: Invalid hook stage
-    path = "/bin/true"
-  }
 }

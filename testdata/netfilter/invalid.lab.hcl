@@ -7,9 +7,6 @@ firewall_chain "bad" {
   hooks  = ["INPUT", "PREROUTING"] # ERROR: Invalid hook
   uids   = [10001]                 # ERROR: Owner match from an input hook
   rule {
-    action = "allow" # ERROR: Invalid action
-  }
-  rule {
     source = "10.0.0.300" # ERROR: Invalid address
     action = "drop"
   }
@@ -39,10 +36,6 @@ firewall_chain "bad" {
     action  = "drop"
   }
   rule {
-    ct_state = ["fresh"] # ERROR: Invalid conntrack state
-    action   = "accept"
-  }
-  rule {
     source = "2001:db8::1" # ERROR: Address of the wrong family
     action = "drop"
   }
@@ -68,4 +61,17 @@ firewall_chain "per_lab" {
 firewall_chain "nft" {
   target  = lab
   backend = "nftables" # ERROR: Backend not implemented
+}
+
+firewall_chain "FORWARD" { # ERROR: Reserved chain name
+  target = lab
+}
+
+firewall_chain "input" { # ERROR: Reserved chain name
+  target = lab
+  hooks  = ["INPUT"]
+}
+
+firewall_chain "Accept" { # ERROR: Reserved chain name
+  target = lab
 }

@@ -1,5 +1,9 @@
 # Representative QEMU VMs whose command lines are pinned in argv.golden.
 
+lab {
+  allow_host_paths = true # vm.disks's hdd is a host image
+}
+
 # Every disk interface, a cdrom, a BIOS and a boot order.
 vm "disks" {
   provider      = qemu
@@ -83,4 +87,16 @@ vm "arm" {
   kernel       = "boot/Image"
   console      = "telnet"
   console_port = 5005
+}
+
+# A for_each key with commas: in -name and wherever %vm-name% sits in an
+# option list, its commas are doubled (QEMU's escaping), so that it never
+# becomes a sub-option; -D takes a file name whole.
+vm "keyed" {
+  for_each     = toset(["k,guest=on"])
+  provider     = qemu
+  console      = "telnet"
+  console_port = 5006
+  adapters     = 0
+  extra_args   = "-fw_cfg name=opt/labform/name,string=%vm-name% -device e1000,id=%vm-name% -D %lab-path%/%vm-name%.log"
 }

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// checkHostPaths refuses the paths (attributes marked HostPath: a
+// container's rootfs and bind sources, a VM's disks, kernel, cdrom ...)
+// that lead outside the lab directory, unless the lab block sets
+// allow_host_paths = true. Relative paths are relative to the lab
+// directory, as the providers take them; symbolic links are resolved, so
+// a link inside the lab to /etc is outside. A lab thus cannot, by being
+// applied, have a container write to the host's files or a VM boot from
+// them without saying so.
+func (d *Desired) checkHostPaths() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if d.Lab.AllowHostPaths {
+		return nil
+	}
+	reported := map[string]bool{}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		diags = append(diags, d.Lab.hostPathDiags(a, inst.Resource, inst.Value, reported)...)
+	}
+	return diags
+}
+
+// hostPathDiags checks one instance's value. reported, when not nil,
+// keeps one diagnostic per source range and path for all the instances
+// of a counted resource.
+func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported map[string]bool) hcl.Diagnostics {
+	if l.AllowHostPaths {
+		return nil
+	}
+	dir, err := filepath.Abs(l.Dir)
+	if err != nil {
+		dir = l.Dir
+	}
+	l.pathsOnce.Do(func() { l.labDirReal = resolveExisting(dir) })
+	labDir := l.labDirReal
+	var diags hcl.Diagnostics
+	walkHostPaths(&r.Schema.Block, v, nil, func(path cty.Path, p string) {
+		abs := p
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(dir, abs)
+		}
+		var real string
+		if x, ok := l.resolved.Load(abs); ok {
+			real = x.(string)
+		} else {
+			real = resolveExisting(abs)
+			l.resolved.Store(abs, real)
+		}
+		if within(labDir, real) {
+			return
+		}
+		rng := RangeOf(r, path)
+		if key := rng.String() + "\x00" + p; reported != nil {
+			if reported[key] {
+				return
+			}
+			reported[key] = true
+		}
+		leads := ""
+		if real != filepath.Clean(abs) {
+			leads = fmt.Sprintf(", which leads to %s,", real)
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Path outside the lab directory",
+			Detail: fmt.Sprintf("%s: %s = %q%s is outside the lab directory %s. A lab uses only files of its own directory unless it says otherwise: move the file under the lab directory, or set allow_host_paths = true in the lab block to use host paths.",
+				a, pathString(path), p, leads, labDir),
+			Subject: rng.Ptr()})
+	})
+	return diags
+}
+
+// walkHostPaths calls fn with every known, non-empty host path of v.
+func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.Path, string)) {
+	if v.IsNull() || !v.IsKnown() {
+		return
+	}
+	for name, a := range b.Attributes {
+		if !a.HostPath {
+			continue
+		}
+		av := v.GetAttr(name)
+		if av.IsNull() || !av.IsKnown() || av.AsString() == "" {
+			continue
+		}
+		fn(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name}), av.AsString())
+	}
+	for name, nb := range b.Blocks {
+		bv := v.GetAttr(name)
+		if bv.IsNull() || !bv.IsKnown() {
+			continue
+		}
+		bp := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name})
+		switch nb.Nesting {
+		case providers.NestingSingle:
+			walkHostPaths(nb.Block, bv, bp, fn)
+		default:
+			for it := bv.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				walkHostPaths(nb.Block, ev, append(append(cty.Path{}, bp...), cty.IndexStep{Key: k}), fn)
+			}
+		}
+	}
+}
+
+// resolveExisting is the path with its symbolic links resolved, as far as
+// it exists; the part that does not exist yet is appended as written
+// (cleaned), so that "images/new.qcow2" stays inside and
+// "link-to-etc/new" is seen to be in /etc.
+func resolveExisting(p string) string {
+	p = filepath.Clean(p)
+	var rest []string
+	for {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(append([]string{real}, rest...)...)
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, os.ErrPermission) && !errors.Is(err, syscall.ENOTDIR) {
+			// A loop of links or the like: keep the path as written.
+			return filepath.Join(append([]string{p}, rest...)...)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(append([]string{p}, rest...)...)
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+		p = parent
+	}
+}
+
+// pathString writes a value path the way a lab writes it: mount[0].source.
+func pathString(p cty.Path) string {
+	var b strings.Builder
+	for _, s := range p {
+		switch s := s.(type) {
+		case cty.GetAttrStep:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.Name)
+		case cty.IndexStep:
+			if s.Key.Type() == cty.String {
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			} else {
+				fmt.Fprintf(&b, "[%s]", s.Key.AsBigFloat().Text('f', -1))
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,271 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Limits on what a lab may ask of labform. They bound the time and memory
+// that validate, plan and apply can spend on one lab, whatever its files
+// say: a mistake (count = 100000) or a hostile file (a megabyte of
+// parentheses) gets a diagnostic instead of minutes of work, gigabytes of
+// memory or a stack overflow. They are far above what the largest lab of
+// the benchmarks uses (10,000 instances, 2,500 per resource, nesting
+// below 10).
+const (
+	// MaxFileSize is the largest lab file read, in bytes (10 MiB).
+	MaxFileSize = 10 << 20
+	// MaxLabSize is the largest total of a lab's files, in bytes (32 MiB).
+	MaxLabSize = 32 << 20
+	// MaxExprDepth bounds how deeply an expression nests: brackets,
+	// template interpolations and operators (a chain of 600 + is 600
+	// deep), as a conservative count made before HCL parses the file.
+	MaxExprDepth = 500
+	// MaxTokens bounds the words, numbers, strings and punctuation of a
+	// lab's files together, as counted before HCL parses them: what HCL
+	// and the evaluation hold in memory grows with it (a 10 MiB file of
+	// [1,1,1,...] took 4 GiB and 20 s), while the file size alone says
+	// little. One million is about 400 MiB at worst, and some 10 MiB of
+	// lab files as people write them.
+	MaxTokens = 1000000
+	// MaxInstances is the most instances one resource may have, through
+	// count or for_each.
+	MaxInstances = 10000
+	// MaxLabInstances is the most instances a whole lab may have.
+	MaxLabInstances = 50000
+)
+
+// CheckSource checks an HCL source before any parser sees it: its size
+// (MaxFileSize), its tokens (MaxTokens) and how deeply its expressions
+// nest (MaxExprDepth), since HCL's parsers recurse once per level and
+// 100,000 levels overflow the stack, a fatal error that no recover
+// catches.
+func CheckSource(filename string, src []byte) *hcl.Diagnostic {
+	_, d := checkSource(filename, src, 0)
+	return d
+}
+
+// checkSource is CheckSource for a file of a lab whose other files have
+// tokens tokens; it returns the file's.
+func checkSource(filename string, src []byte, tokens int) (int, *hcl.Diagnostic) {
+	start := &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+	if len(src) > MaxFileSize {
+		return 0, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab file too large",
+			Detail:  fmt.Sprintf("This file has %d bytes; a lab file has at most %d (%d MiB). Split it into several files.", len(src), MaxFileSize, MaxFileSize>>20),
+			Subject: start}
+	}
+	n, d := checkDepth(filename, src)
+	if d != nil {
+		return n, d
+	}
+	if tokens+n > MaxTokens {
+		return n, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
+			Detail:  fmt.Sprintf("The lab's files hold more than %d tokens (words, numbers, strings and punctuation), the most labform reads, so that a lab cannot make it use gigabytes of memory; this file is not read. Use count, for_each and functions rather than writing values out.", MaxTokens),
+			Subject: start}
+	}
+	return n, nil
+}
+
+// checkDepth scans a lab file's bytes, without parsing them, for an
+// expression nested more than MaxExprDepth deep: HCL's parser and
+// evaluator recurse once per level, so 100,000 levels would overflow the
+// stack, a fatal error no recover can catch. It follows HCL's lexical
+// structure closely enough to tell code from the text of strings,
+// heredocs and comments: brackets and template interpolations count one
+// level each, and every operator character counts one level in its
+// bracket (binary operators chain into a tree as deep as the chain), until
+// a comma or, outside parentheses and brackets, a newline ends the item.
+// The count errs upward (== counts two), never downward. It also counts
+// the file's tokens, as HCL's lexer would roughly make them.
+func checkDepth(filename string, src []byte) (int, *hcl.Diagnostic) {
+	type frame struct {
+		open byte // ( [ { for code; '"' a quoted string; '$' an interpolation; '<' a heredoc
+		ops  int
+		tag  string // a heredoc's closing marker
+	}
+	stack := []frame{{open: '{'}} // the file body
+	depth, tokens := 1, 0
+	line, col := 1, 1
+	fail := func(i int) *hcl.Diagnostic {
+		pos := hcl.Pos{Line: line, Column: col, Byte: i}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Expression nested too deeply",
+			Detail:  fmt.Sprintf("An expression here nests more than %d levels deep (brackets, interpolations and chained operators). labform stops here rather than risk its stack; split the expression with locals.", MaxExprDepth),
+			Subject: &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: line, Column: col + 1, Byte: i + 1}}}
+	}
+	push := func(f frame, i int) *hcl.Diagnostic {
+		stack = append(stack, f)
+		depth++
+		if depth > MaxExprDepth {
+			return fail(i)
+		}
+		return nil
+	}
+	pop := func() {
+		if len(stack) > 1 {
+			top := stack[len(stack)-1]
+			depth -= 1 + top.ops
+			stack = stack[:len(stack)-1]
+		}
+	}
+	atLineStart := true
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		top := &stack[len(stack)-1]
+		startOfLine := atLineStart
+		atLineStart = false
+		if c == '\n' {
+			line, col = line+1, 1
+			atLineStart = true
+		} else {
+			col++
+		}
+		switch top.open {
+		case '"': // a quoted template
+			switch {
+			case c == '\\' && i+1 < len(src):
+				i++
+				col++
+			case c == '"':
+				pop()
+			case (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == c:
+				i++ // $${ and %%{ are a literal ${ and %{
+				col++
+			case (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == '{':
+				i++
+				col++
+				tokens += 2 // the interpolation and the text after it
+				if d := push(frame{open: '$'}, i); d != nil {
+					return tokens, d
+				}
+			case c == '\n':
+				pop() // an unterminated string; HCL reports it
+			}
+			continue
+		case '<': // a heredoc: text up to a line holding only its marker
+			if c == '\n' {
+				tokens++ // HCL makes a token of each line
+			}
+			if startOfLine {
+				j := i
+				for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+					j++
+				}
+				if end := j + len(top.tag); end <= len(src) && string(src[j:end]) == top.tag && (end == len(src) || src[end] == '\n' || src[end] == '\r') {
+					pop()
+					col += end - i - 1
+					i = end - 1
+					continue
+				}
+			}
+			if (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == c {
+				i++
+				col++
+				continue
+			}
+			if (c == '$' || c == '%') && i+1 < len(src) && src[i+1] == '{' {
+				i++
+				col++
+				tokens += 2 // the interpolation and the text after it
+				if d := push(frame{open: '$'}, i); d != nil {
+					return tokens, d
+				}
+			}
+			continue
+		}
+		// Code.
+		switch {
+		case isIdentByte(c):
+			if i == 0 || !isIdentByte(src[i-1]) {
+				tokens++
+			}
+		case c != ' ' && c != '\t' && c != '\r':
+			tokens++
+		}
+		switch c {
+		case '#':
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+		case '/':
+			switch {
+			case i+1 < len(src) && src[i+1] == '/':
+				for i+1 < len(src) && src[i+1] != '\n' {
+					i++
+				}
+			case i+1 < len(src) && src[i+1] == '*':
+				i += 2
+				for i < len(src) && !(src[i] == '*' && i+1 < len(src) && src[i+1] == '/') {
+					if src[i] == '\n' {
+						line, col = line+1, 1
+					} else {
+						col++
+					}
+					i++
+				}
+				i++
+				col += 2
+			default:
+				top.ops++
+				depth++
+			}
+		case '"':
+			tokens += 2 // the quote and the text
+			if d := push(frame{open: '"'}, i); d != nil {
+				return tokens, d
+			}
+		case '<':
+			if i+1 < len(src) && src[i+1] == '<' {
+				j := i + 2
+				if j < len(src) && src[j] == '-' {
+					j++
+				}
+				k := j
+				for k < len(src) && (isIdentByte(src[k])) {
+					k++
+				}
+				if k > j && k < len(src) && (src[k] == '\n' || src[k] == '\r') {
+					tokens++
+					if d := push(frame{open: '<', tag: string(src[j:k])}, i); d != nil {
+						return tokens, d
+					}
+					col += k - i - 1
+					i = k - 1
+					continue
+				}
+			}
+			top.ops++
+			depth++
+		case '(', '[', '{':
+			if c == '[' && i > 0 && (isIdentByte(src[i-1]) || src[i-1] == ')' || src[i-1] == ']' || src[i-1] == '}' || src[i-1] == '"') {
+				// An index or splat applied to a value nests it.
+				top.ops++
+				depth++
+			}
+			if d := push(frame{open: c}, i); d != nil {
+				return tokens, d
+			}
+		case ')', ']', '}':
+			pop()
+		case ',':
+			depth -= top.ops
+			top.ops = 0
+		case '\n':
+			if top.open == '{' {
+				depth -= top.ops
+				top.ops = 0
+			}
+		case '+', '-', '*', '%', '!', '?', ':', '>', '=', '&', '|':
+			top.ops++
+			depth++
+		}
+		if depth > MaxExprDepth {
+			return tokens, fail(i)
+		}
+	}
+	return tokens, nil
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
