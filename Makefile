@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static
 RACE ?= -race
 
-.PHONY: build test bench lint fuzz demo deps clean
+.PHONY: build test bench lint fuzz chaos demo deps clean
 
 build:
 	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/labform ./cmd/labform
@@ -24,6 +24,11 @@ lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The long chaos run: kill -9 at random moments of a real lab's applies,
+# restarts and destroys, counting what is left on the host (as root).
+chaos: deps
+	$(GO) test ./cmd/labform -run TestChaos -count=1 -v -timeout 30m -chaos.rounds=$(or $(ROUNDS),50)
 
 fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 60s

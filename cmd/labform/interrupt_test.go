@@ -120,6 +120,11 @@ func secondStopsAHungTool(t *testing.T, second syscall.Signal) {
 			fmt.Sscan(pid, &n)
 			syscall.Kill(n, syscall.SIGKILL)
 		}
+		// The prepared VM and what the cut start left.
+		d, dout := realLabform(t, dir, "destroy", "-auto-approve")
+		if exited(d, time.Minute); d.ProcessState.ExitCode() != 0 {
+			t.Errorf("destroy: %v\n%s", d.ProcessState, dout)
+		}
 	})
 	lab := fmt.Sprintf(`
 provider "qemu" {

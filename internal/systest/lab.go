@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
@@ -39,7 +40,12 @@ func NewLab(t testing.TB, name string, provs ...providers.Provider) *Lab {
 		t.Fatal(err)
 	}
 	l.Store = s
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		// Last of the cleanups: a lab the test left applied (or a
+		// failed create) must not keep its name on the host.
+		labreg.Release(l.Name, l.LabID())
+		s.Close()
+	})
 	return l
 }
 

@@ -232,6 +232,9 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if err := p.workDir(c); err != nil {
 		return private{}, err
 	}
+	if err := providers.PrivateDir(c.RunDir); err != nil {
+		return private{}, err
+	}
 	// Hidden files of an earlier start that this one does not use go: a
 	// value that is no longer sensitive, or no longer there.
 	old, _ := filepath.Glob(filepath.Join(c.Dir, "secret-*"))
@@ -397,13 +400,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 }
 
 // workDir makes the VM's working directory, and the provider's, 0700:
-// the log, the hidden options and the overlays are its owner's only;
-// and its run directory.
+// the log, the hidden options and the overlays are its owner's only.
 func (p *Provider) workDir(c *vmConfig) error {
 	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
-		return err
-	}
-	if err := providers.PrivateDir(c.RunDir); err != nil {
 		return err
 	}
 	return providers.PrivateDir(c.Dir)
@@ -441,6 +440,9 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	if err != nil {
 		if started.Pid != 0 {
 			p.stop(context.Background(), id, planned, started)
+		}
+		if p.fromPidfile(id).Pid == 0 {
+			os.RemoveAll(c.RunDir) // nothing runs: /run keeps nothing of it
 		}
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
 	}

@@ -76,6 +76,7 @@ func TestHungQEMUStartTimesOut(t *testing.T) {
 	}
 	prov := New()
 	l := systest.NewLab(t, fmt.Sprintf("lfqh%d", os.Getpid()%100000), prov)
+	t.Cleanup(l.DestroyQuietly)
 	l.Write(fmt.Sprintf(`
 provider "qemu" {
   binary       = %q
