@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
@@ -71,13 +72,13 @@ func (l *Lab) Plan(mode planner.Mode) (*planner.Planner, *planner.Plan) {
 	return p, plan
 }
 
-func (l *Lab) plan(mode planner.Mode) (*planner.Planner, *planner.Plan, error) {
+func (l *Lab) plan(mode planner.Mode, replace ...addr.Instance) (*planner.Planner, *planner.Plan, error) {
 	lab, diags := config.Load(l.Dir, l.Reg)
 	if diags.HasErrors() {
 		return nil, nil, diags
 	}
 	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true})
+	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: mode, Refresh: true, Replace: replace})
 	if diags.HasErrors() {
 		return nil, nil, diags
 	}
@@ -87,7 +88,25 @@ func (l *Lab) plan(mode planner.Mode) (*planner.Planner, *planner.Plan, error) {
 // Apply plans and applies, failing the test on any error.
 func (l *Lab) Apply(mode planner.Mode) *planner.Plan {
 	l.T.Helper()
-	p, plan := l.Plan(mode)
+	return l.ApplyReplacing(mode)
+}
+
+// ApplyReplacing plans with -replace of the given instances and applies,
+// failing the test on any error.
+func (l *Lab) ApplyReplacing(mode planner.Mode, replace ...string) *planner.Plan {
+	l.T.Helper()
+	var rs []addr.Instance
+	for _, a := range replace {
+		ia, err := addr.ParseInstance(a)
+		if err != nil {
+			l.T.Fatal(err)
+		}
+		rs = append(rs, ia)
+	}
+	p, plan, err := l.plan(mode, rs...)
+	if err != nil {
+		l.T.Fatal(err)
+	}
 	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
 	if diags.HasErrors() {
 		l.T.Fatal(diags.Error())

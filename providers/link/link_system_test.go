@@ -456,21 +456,9 @@ link "l" {
 	// The link itself, replaced with -replace: a bridge of its own takes
 	// the ports, keeping their shaping; the old bridge goes.
 	oldBridge := "lfb" + l.ID("link.l")[:12]
-	lb, diags := config.Load(l.Dir, l.Reg)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lb, Inputs: config.NewInputs(), Parallelism: 4}
-	target, _ := addr.ParseInstance("link.l")
-	plan, diags = p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	plan = l.ApplyReplacing(planner.NormalMode, "link.l")
 	if got := action(plan, "link.l"); got != string(planner.CreateThenDelete) {
 		t.Fatalf("link.l: %s, want create-then-delete", got)
-	}
-	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
-		t.Fatal(diags, res.Err())
 	}
 	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
 	if err != nil {

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labform/labform/config"
-	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
@@ -436,22 +434,9 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 	os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(cbd), 0o644)
 	l.Apply(planner.NormalMode)
 	oldID, oldPid := l.ID(a), l.pid(a)
-
-	lab, diags := config.Load(l.Dir, l.Reg)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
-	target, _ := addr.ParseInstance(a)
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	plan := l.ApplyReplacing(planner.NormalMode, a)
 	if c := l.change(plan, a); c == nil || c.Action != planner.CreateThenDelete {
 		t.Fatalf("want create-then-delete:\n%s", render.Plan(plan, false))
-	}
-	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
-		t.Fatal(diags, res.Err())
 	}
 	newID, newPid := l.ID(a), l.pid(a)
 	if newID == oldID || newPid == oldPid || l.status(a) != "running" {

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/labform/labform/config"
-	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
@@ -286,20 +284,7 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 	os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(cbd), 0o644)
 	l.Apply(planner.NormalMode)
 	oldID := l.ID("vm.r")
-
-	lab, diags := config.Load(l.Dir, l.Reg)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p := &planner.Planner{Registry: l.Reg, Store: l.Store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 4}
-	target, _ := addr.ParseInstance("vm.r")
-	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true, Replace: []addr.Instance{target}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	if res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{}); diags.HasErrors() || res.Err() != nil {
-		t.Fatal(diags, res.Err())
-	}
+	l.ApplyReplacing(planner.NormalMode, "vm.r")
 	newID := l.ID("vm.r")
 	vms := l.vbox("list", "vms")
 	if newID == oldID || strings.Contains(vms, `"`+l.Name+`-vm.r"`) || !strings.Contains(vms, l.Name+"-vm.r-"+newID[:6]) {
