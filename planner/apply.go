@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -177,7 +178,11 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if len(ids) > 0 || meta.LabID != "" {
 		// Before the first action: this lab holds its name on the host
 		// (and a moved lab records its new place).
-		if err := p.claimLab(); err != nil {
+		if err := p.claimLab(plan.Mode); err != nil {
+			var held *labreg.HeldError
+			if errors.As(err, &held) {
+				return nil, diagErr("Lab name in use", err)
+			}
 			return nil, diagErr("Cannot record the lab on this host", err)
 		}
 	}
@@ -282,9 +287,24 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 		return diagErr("Cannot read the journal", err)
 	}
 	// Every open intent was accounted for by the plan's refresh, except a
-	// deposed object's: only its delete, when it succeeds, may close it.
+	// deposed object's (the old object of a create_before_destroy, or its
+	// new object that was never recorded): only its delete, when it
+	// succeeds, may close it. The plan found some deposed entries stale.
+	stale := map[uint64]bool{}
+	for _, seq := range p.stale {
+		stale[seq] = true
+	}
 	for _, in := range intents {
-		if in.Action != "delete-deposed" {
+		switch {
+		case stale[in.Seq]:
+			seqs = append(seqs, in.Seq)
+		case in.Action == "delete-deposed":
+		case in.Action == "create" && in.ID != "":
+			if rec, err := p.Store.Get(in.Addr); err == nil && rec != nil && rec.ID != "" && rec.ID != in.ID {
+				continue
+			}
+			seqs = append(seqs, in.Seq)
+		default:
 			seqs = append(seqs, in.Seq)
 		}
 	}

@@ -26,8 +26,14 @@ func (p *Planner) labID() string {
 			p.labIDv = meta.LabID
 			return
 		}
-		// A new lab: its ID derives from its directory, unless a lab that
-		// was moved away from this directory still runs under that ID.
+		// A new state: the lab that runs from this directory under this
+		// name, if any (its .labform was deleted), else an ID derived from
+		// the directory, unless a lab that was moved away from it still
+		// runs under that ID.
+		if e, _ := labreg.Get(p.Lab.Name); e != nil && e.Dir == p.Lab.Dir {
+			p.labIDv = e.ID
+			return
+		}
 		for n := 0; ; n++ {
 			id := providers.LabID(p.Lab.Dir)
 			if n > 0 {
@@ -69,26 +75,71 @@ func (p *Planner) idOr(id string, a addr.Instance) string {
 	return providers.ObjectID(p.labID(), a.String(), 0)
 }
 
-// newID is the ID for a new object at a: slot 0's, or the first slot
-// whose ID no object that still exists holds (create_before_destroy).
-func (p *Planner) newID(a addr.Instance, taken ...string) string {
+// newID is the ID for a new object at a: the first slot's whose ID no
+// object may still hold (a record, of any address after a state mv; an
+// open journal entry, such as a deposed object's). reuse is an ID the
+// object may take although it is held: the old object's of a replace,
+// which is deleted first.
+func (p *Planner) newID(a addr.Instance, reuse string) string {
 	for slot := 0; ; slot++ {
 		id := providers.ObjectID(p.labID(), a.String(), slot)
-		free := true
-		for _, t := range taken {
-			free = free && t != id
-		}
-		if free {
+		if id == reuse || !p.taken[id] {
 			return id
 		}
 	}
 }
 
-// checkLab refuses a lab whose name another lab on this host holds, and
-// explains a lab that was moved or copied.
-func (p *Planner) checkLab(meta state.Meta) hcl.Diagnostics {
+// labName is the name the lab's host objects live under: the one
+// recorded at its first apply. A lab whose name changed since (lab { name },
+// or the directory's name without one) is refused by checkLab, except for
+// destroy, which removes the objects under the recorded name.
+func (p *Planner) labName() string {
+	if p.recordedName != "" {
+		return p.recordedName
+	}
+	return p.Lab.Name
+}
+
+// checkLab refuses a lab whose name another lab on this host holds, a
+// copy of a lab's state, and a lab whose name changed under its running
+// objects; it explains a lab that was moved. A destroy is only warned:
+// it removes what this lab's state holds, whoever holds the name.
+func (p *Planner) checkLab(meta state.Meta, mode Mode) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	id, dir, name := p.labID(), p.Lab.Dir, p.Lab.Name
+	sev := hcl.DiagError
+	if mode == DestroyMode {
+		sev = hcl.DiagWarning
+	}
+	id, dir := p.labID(), p.Lab.Dir
+	if meta.LabID != "" {
+		// Our state's ID recorded for another directory that still has a
+		// state (under any name), or our state's last directory still
+		// holding one: this state is a copy, and its objects are the
+		// other lab's.
+		other := ""
+		if e2, _ := labreg.Find(meta.LabID); e2 != nil && e2.Dir != dir && labreg.HasState(e2.Dir) {
+			other = e2.Dir
+		} else if meta.LabDir != "" && meta.LabDir != dir && labreg.HasState(meta.LabDir) {
+			other = meta.LabDir
+		}
+		if other != "" {
+			// Refused for destroy too: it would destroy the other lab's objects.
+			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Copy of a lab",
+				Detail: fmt.Sprintf("This directory's state is a copy of the state of the lab at %s (lab id %s): applying both would fight over the same objects. Work in %s, or remove %s/.labform to make this one a new lab (and give it another lab { name }).",
+					other, meta.LabID, other, dir)})
+		}
+	}
+	if meta.LabName != "" && meta.LabName != p.Lab.Name && p.hasObjects() {
+		if mode != DestroyMode {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Lab renamed",
+				Detail: fmt.Sprintf("This lab was applied under the name %q (its namespace is %s); its name is now %q, from lab { name } or, without one, its directory's name. Its objects live under the old name: set lab { name = %q } to go on with them, or destroy the lab first (destroy uses the recorded name) and apply it under the new one.",
+					meta.LabName, providers.LabNetns(meta.LabName), p.Lab.Name, meta.LabName)}}
+		}
+		p.recordedName = meta.LabName
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Lab renamed",
+			Detail: fmt.Sprintf("This lab was applied under the name %q; it is destroyed under that name.", meta.LabName)})
+	}
+	name := p.labName()
 	e, err := labreg.Get(name)
 	if errors.Is(err, fs.ErrPermission) {
 		e, err = nil, nil // a user who may not read them may not apply either
@@ -96,16 +147,10 @@ func (p *Planner) checkLab(meta state.Meta) hcl.Diagnostics {
 	if err != nil {
 		return diagErr("Cannot read the host's lab records", err)
 	}
-	switch {
-	case e != nil && e.ID != id && e.Dir != dir && labreg.HasState(e.Dir):
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Lab name in use",
+	if e != nil && e.ID != id && e.Dir != dir && labreg.HasState(e.Dir) {
+		diags = append(diags, &hcl.Diagnostic{Severity: sev, Summary: "Lab name in use",
 			Detail: fmt.Sprintf("The lab at %s, named %q, runs on this host (since %s). Two labs of one name would share the namespace %s and the names derived from it. Give this lab another name with lab { name = \"...\" }, or destroy the other one first.",
-				e.Dir, name, e.Since.Format("2006-01-02 15:04"), providers.LabNetns(name)),
-		}}
-	case e != nil && e.ID == id && e.Dir != dir && labreg.HasState(e.Dir) && meta.LabID != "":
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Copy of a running lab",
-			Detail: fmt.Sprintf("This directory's state is a copy of the state of the lab at %s, which runs on this host: applying both would fight over the same objects. Work in %s, or remove %s/.labform to make this one a new lab (and give it another lab { name }).",
-				e.Dir, e.Dir, dir)}}
+				e.Dir, name, e.Since.Format("2006-01-02 15:04"), providers.LabNetns(name))})
 	}
 	if meta.LabDir != "" && meta.LabDir != dir {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Lab directory moved",
@@ -115,19 +160,37 @@ func (p *Planner) checkLab(meta state.Meta) hcl.Diagnostics {
 	return diags
 }
 
+// hasObjects reports whether the state holds objects (or entries of
+// actions that may have made some).
+func (p *Planner) hasObjects() bool {
+	recs, err := p.Store.Resources()
+	if err != nil || len(recs) > 0 {
+		return true
+	}
+	in, err := p.Store.Journal()
+	return err != nil || len(in) > 0
+}
+
 // claimLab records, before the first action, that this lab holds its name
-// on this host and, in state, its ID and directory.
-func (p *Planner) claimLab() error {
+// on this host and, in state, its ID, directory and name. The claim is
+// checked again, atomically: a saved plan, or two plans at once, must not
+// put two labs under one name.
+func (p *Planner) claimLab(mode Mode) error {
 	meta, err := p.Store.Meta()
 	if err != nil {
 		return err
 	}
-	if meta.LabID != p.labID() || meta.LabDir != p.Lab.Dir {
-		if err := p.Store.SetLab(p.labID(), p.Lab.Dir); err != nil {
-			return err
+	if err := labreg.Claim(p.labName(), p.labID(), p.Lab.Dir); err != nil {
+		var held *labreg.HeldError
+		if errors.As(err, &held) && mode == DestroyMode {
+			return nil // destroy removes this lab's objects; the name stays the other's
 		}
+		return err
 	}
-	return labreg.Claim(p.Lab.Name, p.labID(), p.Lab.Dir)
+	if meta.LabID != p.labID() || meta.LabDir != p.Lab.Dir || meta.LabName != p.labName() {
+		return p.Store.SetLab(p.labID(), p.Lab.Dir, p.labName())
+	}
+	return nil
 }
 
 // releaseLab drops the host's record once the lab has nothing left.
@@ -137,18 +200,18 @@ func (p *Planner) releaseLab() {
 		return
 	}
 	if in, err := p.Store.Journal(); err == nil && len(in) == 0 {
-		labreg.Release(p.Lab.Name, p.labID())
+		labreg.Release(p.labName(), p.labID())
 	}
 }
 
-// stateLost reports whether this lab's state is empty although labform
+// stateLost reports whether this lab's state is new although labform
 // applied it on this host before and did not destroy it: .labform was
-// deleted under a running lab.
-func (p *Planner) stateLost(recs int, journal int) bool {
-	if recs > 0 || journal > 0 {
+// deleted under a running lab. (A state emptied by state rm is not new.)
+func (p *Planner) stateLost(meta state.Meta, recs int, journal int) bool {
+	if recs > 0 || journal > 0 || meta.LabID != "" || meta.Serial > 0 {
 		return false
 	}
-	e, _ := labreg.Get(p.Lab.Name)
+	e, _ := labreg.Get(p.labName())
 	return e != nil && e.ID == p.labID()
 }
 

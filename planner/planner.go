@@ -31,16 +31,19 @@ type Planner struct {
 	configured sync.Map // provider name -> *configureOnce
 	// providerCfg holds the provider blocks' values, evaluated before
 	// refresh so that refresh runs with the lab's provider settings.
-	providerCfg map[string]cty.Value
-	desired     *config.Desired
-	labOnce     sync.Once
-	labIDv      string
-	ids         sync.Map // address -> the ID of the object now there
-	lost        bool     // the state is empty, but this lab runs here
-	pendingMu   sync.Mutex
-	pending     []pendingSettle
-	deposed     []*Change // deletes of objects deposed by an interrupted create_before_destroy
-	applied     sync.Map  // addr.Instance -> cty.Value: results of this apply
+	providerCfg  map[string]cty.Value
+	desired      *config.Desired
+	labOnce      sync.Once
+	labIDv       string
+	ids          sync.Map        // address -> the ID of the object now there
+	lost         bool            // the state is empty, but this lab runs here
+	taken        map[string]bool // IDs that objects may still hold
+	recordedName string          // the name a renamed lab's objects live under (destroy)
+	stale        []uint64        // journal entries the plan found settled
+	pendingMu    sync.Mutex
+	pending      []pendingSettle
+	deposed      []*Change // deletes of objects deposed by an interrupted create_before_destroy
+	applied      sync.Map  // addr.Instance -> cty.Value: results of this apply
 }
 
 // PlanOptions select what a plan does.
@@ -82,7 +85,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		return nil, diagErr("Cannot read state", err)
 	}
 	p.deposed = nil
-	if diags = append(diags, p.checkLab(meta)...); diags.HasErrors() {
+	if diags = append(diags, p.checkLab(meta, opts.Mode)...); diags.HasErrors() {
 		return nil, diags
 	}
 	if diags = append(diags, p.evalProviders()...); diags.HasErrors() {
@@ -278,10 +281,39 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 	if err != nil {
 		return nil, diagErr("Cannot read the state's journal", err)
 	}
-	p.lost = p.stateLost(len(recs), len(intents))
+	meta, _ := p.Store.Meta()
+	p.lost = p.stateLost(meta, len(recs), len(intents))
+	// Every ID an object may still hold: a new object gets none of them.
+	p.taken = map[string]bool{}
+	for _, rec := range recs {
+		p.taken[rec.ID] = true
+	}
+	for _, in := range intents {
+		p.taken[in.ID] = true
+	}
+	delete(p.taken, "")
+	p.stale = nil
 	for _, in := range intents {
 		a, err := addr.ParseInstance(in.Addr)
 		if err != nil {
+			continue
+		}
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID == pr.id && in.Action == "delete-deposed" {
+			// A create_before_destroy stopped before its new object was
+			// recorded: the record still holds the old object, which
+			// stays. The entry is closed; the create's own entry says
+			// what the new object left.
+			p.stale = append(p.stale, in.Seq)
+			continue
+		}
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == "create" {
+			// The new object of such a create: never recorded, it is
+			// removed like a deposed one.
+			if c, d := p.orphanChange(ctx, in, a); c != nil {
+				p.deposed = append(p.deposed, c)
+			} else {
+				diags = append(diags, d...)
+			}
 			continue
 		}
 		if in.Action == "delete-deposed" {
@@ -343,6 +375,34 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		priors[a] = pr
 	}
 	return priors, diags
+}
+
+// orphanChange turns the open create intent of an object that was never
+// recorded beside the address's recorded one into its delete.
+func (p *Planner) orphanChange(ctx context.Context, in *state.Intent, a addr.Instance) (*Change, hcl.Diagnostics) {
+	schema, err := p.Registry.Schema(in.Provider, in.Type)
+	if err != nil {
+		return nil, diagErr("Journal refers to an unknown provider", err)
+	}
+	planned, err := decodeValue(schema, in.Planned)
+	if err != nil {
+		return nil, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))
+	}
+	prov, d := p.provider(ctx, in.Provider)
+	if d.HasErrors() {
+		return nil, d
+	}
+	before := cty.UnknownAsNull(planned)
+	reason := "an interrupted create_before_destroy may have left pieces of its new object"
+	resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, ID: in.ID, Prior: planned})
+	if err != nil {
+		return nil, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))
+	}
+	if resp.State != cty.NilVal && !resp.State.IsNull() {
+		before, reason = resp.State, "the new object of an interrupted create_before_destroy, never recorded"
+	}
+	return &Change{Addr: a, Type: in.Type, Provider: in.Provider, Action: Delete, Deposed: true, DeposedIntent: in.Seq, PriorID: in.ID,
+		Before: before, After: cty.NullVal(before.Type()), Private: resp.Private, Reason: reason}, nil
 }
 
 // deposedChange turns an open delete-deposed intent into the delete of
@@ -479,7 +539,7 @@ type configureOnce struct {
 
 // LabInfo is what a provider learns about the lab.
 func (p *Planner) LabInfo(provider string) providers.Lab {
-	return providers.Lab{Name: p.Lab.Name, Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider),
+	return providers.Lab{Name: p.labName(), Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider),
 		ID: p.labID(), IDOf: p.objectID}
 }
 
@@ -538,7 +598,7 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool) *Change {
 	c := &Change{Addr: inst.Addr, Type: inst.Addr.Type, Provider: inst.Resource.Provider, Deps: inst.Deps,
 		AfterSensitive: append(inst.SensitivePaths, schemaSensitive(inst.Resource.Schema)...)}
-	if pr != nil && pr.deleting && pr.schema != nil {
+	if pr != nil && pr.deleting && pr.current.IsNull() && pr.schema != nil {
 		// The object's delete was interrupted: finish it, then create.
 		c.Before, c.Private, c.PriorID = pr.current, pr.private, p.idOr(pr.id, inst.Addr)
 		if c.Before.IsNull() {
@@ -547,12 +607,16 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 		c.PriorDeps, c.BeforeSensitive = parseAddrs(pr.rec.Deps), parsePaths(pr.rec.Sensitive)
 		c.Action, c.Cost, c.After = Replace, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
 		c.Reason = "its delete was interrupted: the delete is finished, then it is created again"
-		c.ID = p.newID(inst.Addr)
+		c.ID = p.newID(inst.Addr, c.PriorID)
 		return c
 	}
 	if pr == nil || pr.current.IsNull() || pr.schema == nil {
 		c.Action, c.Before, c.After = Create, cty.NullVal(inst.Value.Type()), inst.Value
-		c.ID = p.newID(inst.Addr)
+		reuse := "" // a gone object's ID: its leftovers are cleaned by the create
+		if pr != nil {
+			reuse = pr.id
+		}
+		c.ID = p.newID(inst.Addr, reuse)
 		if pr != nil && !pr.value.IsNull() {
 			c.Reason = "deleted outside labform"
 		}
@@ -594,10 +658,10 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 // applyCBD makes a replacement create_before_destroy when the resource
 // asks for it; the new object gets an ID the old one does not hold.
 func (p *Planner) applyCBD(c *Change, inst *config.Instance) {
-	c.ID = p.newID(inst.Addr)
+	c.ID = p.newID(inst.Addr, c.PriorID) // the old object goes first
 	if inst.Resource.Lifecycle.CreateBeforeDestroy {
 		c.Action = CreateThenDelete
-		c.ID = p.newID(inst.Addr, c.PriorID)
+		c.ID = p.newID(inst.Addr, "") // beside the old object
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 var keySum = []byte("content_sum")
 
 var metaKeys = map[string]bool{string(keyLineage): true, string(keySerial): true, string(keyFormat): true,
-	string(keyNextSeq): true, string(keySum): true, string(keyLabID): true, string(keyLabDir): true}
+	string(keyNextSeq): true, string(keySum): true, string(keyLabID): true, string(keyLabDir): true, string(keyLabName): true}
 
 // ErrCorrupt is wrapped by every error about a damaged state file.
 var ErrCorrupt = errors.New("the state file is damaged")

@@ -33,6 +33,7 @@ var (
 	keyNextSeq = []byte("next_intent")
 	keyLabID   = []byte("lab_id")
 	keyLabDir  = []byte("lab_dir")
+	keyLabName = []byte("lab_name")
 )
 
 // ErrLocked is returned (wrapped, with the holder) when another process
@@ -83,7 +84,7 @@ type Meta struct {
 	Serial  uint64
 	// LabID is the lab's identity on the host and LabDir where it was
 	// last applied from; both empty until the first apply.
-	LabID, LabDir string
+	LabID, LabDir, LabName string
 }
 
 // Options for Open.
@@ -227,15 +228,20 @@ func (s *Store) Meta() (Meta, error) {
 		m.Serial = binary.BigEndian.Uint64(meta.Get(keySerial))
 		m.LabID = string(meta.Get(keyLabID))
 		m.LabDir = string(meta.Get(keyLabDir))
+		m.LabName = string(meta.Get(keyLabName))
 		return nil
 	})
 	return m, err
 }
 
-// SetLab records the lab's ID and the directory it is applied from.
-func (s *Store) SetLab(id, dir string) error {
+// SetLab records the lab's ID, the directory it is applied from and the
+// name its host objects live under.
+func (s *Store) SetLab(id, dir, name string) error {
 	return s.write(func(w *wtx) error {
 		if err := w.put(bucketMeta, keyLabID, []byte(id)); err != nil {
+			return err
+		}
+		if err := w.put(bucketMeta, keyLabName, []byte(name)); err != nil {
 			return err
 		}
 		return w.put(bucketMeta, keyLabDir, []byte(dir))

@@ -512,6 +512,7 @@ type stateDocResource struct {
 	Address   string          `json:"address"`
 	Type      string          `json:"type"`
 	Provider  string          `json:"provider"`
+	ID        string          `json:"id,omitempty"` // the object's ID: its names on the host
 	Values    json.RawMessage `json:"values"`
 	Private   []byte          `json:"private,omitempty"`
 	Deps      []string        `json:"depends_on,omitempty"`
@@ -541,7 +542,7 @@ func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.C
 				if err != nil {
 					return err
 				}
-				doc.Resources = append(doc.Resources, stateDocResource{Address: e.addr, Type: e.rec.Type, Provider: e.rec.Provider,
+				doc.Resources = append(doc.Resources, stateDocResource{Address: e.addr, Type: e.rec.Type, Provider: e.rec.Provider, ID: e.rec.ID,
 					Values: vb, Private: e.rec.Private, Deps: e.rec.Deps, Sensitive: e.rec.Sensitive})
 			}
 			if doc.Outputs, err = s.Outputs(); err != nil {
@@ -596,7 +597,7 @@ func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.C
 				if err != nil {
 					return err
 				}
-				recs = append(recs, &state.Record{Addr: r.Address, Type: r.Type, Provider: r.Provider, Value: enc, Private: r.Private, Deps: r.Deps, Sensitive: r.Sensitive})
+				recs = append(recs, &state.Record{Addr: r.Address, Type: r.Type, Provider: r.Provider, ID: r.ID, Value: enc, Private: r.Private, Deps: r.Deps, Sensitive: r.Sensitive})
 			}
 			lineage := ""
 			if force {

@@ -102,7 +102,7 @@ func TestLabIdentity_movedAndCopied(t *testing.T) {
 	}
 	dup := labAt(t, cp, mem, "moved-id3")
 	r = dup.must(1, "plan")
-	if !strings.Contains(r.errOut, "Copy of a running lab") {
+	if !strings.Contains(r.errOut, "Copy of a lab") {
 		t.Fatalf("want the copy refused:\n%s", r.errOut)
 	}
 	c.must(0, "destroy", "-auto-approve")
@@ -129,4 +129,48 @@ func TestLabIdentity_stateLost(t *testing.T) {
 	if n := objectsIn(mem); n != 0 {
 		t.Fatalf("%d objects left after destroy\n%s", n, r.out)
 	}
+}
+
+// TestLabIdentity_copyUnderAnotherName: a copy of a running lab's
+// directory is refused even when the copy takes another name (its state
+// still holds the original's ID, and so its objects' names).
+func TestLabIdentity_copyUnderAnotherName(t *testing.T) {
+	root, mem := t.TempDir(), t.TempDir()
+	c := labAt(t, filepath.Join(root, "orig"), mem, "orig-id5")
+	c.must(0, "apply", "-auto-approve")
+	cp := filepath.Join(root, "copy")
+	if out, err := exec.Command("cp", "-a", c.dir, cp).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	dup := labAt(t, cp, mem, "copy-id5")
+	if r := dup.must(1, "plan"); !strings.Contains(r.errOut, "Copy of a lab") || !strings.Contains(r.errOut, c.dir) {
+		t.Fatalf("want the copy refused, naming the original:\n%s", r.errOut)
+	}
+	c.must(0, "destroy", "-auto-approve")
+}
+
+// TestLabIdentity_renamedByItsDirectory: a lab without lab { name } takes
+// its directory's name; moved to a directory of another name, its objects
+// still live under the old one. Plan refuses and says how to go on;
+// destroy removes the objects under the recorded name.
+func TestLabIdentity_renamedByItsDirectory(t *testing.T) {
+	root, mem := t.TempDir(), t.TempDir()
+	c := labAt(t, filepath.Join(root, "campus"), mem, "x")
+	c.write(map[string]string{"main.lab.hcl": "container \"h\" {\n  rootfs = \"rootfs\"\n}\n"})
+	c.must(0, "apply", "-auto-approve")
+	moved := filepath.Join(root, "campus2")
+	if err := os.Rename(c.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	c.dir = moved
+	r := c.must(1, "plan")
+	if !strings.Contains(r.errOut, "Lab renamed") || !strings.Contains(r.errOut, `lab { name = "campus" }`) {
+		t.Fatalf("want the rename refused with the way on:\n%s", r.errOut)
+	}
+	r = c.must(0, "destroy", "-auto-approve")
+	if n := objectsIn(mem); n != 0 || !strings.Contains(r.out, "1 destroyed") {
+		t.Fatalf("%d objects left after destroy:\n%s%s", n, r.out, r.errOut)
+	}
+	c.must(0, "apply", "-auto-approve") // a new lab under the new name
+	c.must(0, "destroy", "-auto-approve")
 }

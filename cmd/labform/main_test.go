@@ -309,8 +309,12 @@ func TestCLI_fmt(t *testing.T) {
 
 func TestCLI_stateCommands(t *testing.T) {
 	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	for _, m := range c.mems {
+		m.ByID = true // an ID lost by pull and push reads as a missing object
+	}
 	c.must(0, "apply", "-auto-approve")
 	pulled := c.must(0, "state", "pull").out
+	contains(t, "state pull", pulled, `"id": "`)
 	c.must(0, "state", "mv", "link.wire[1]", "link.spare")
 	r := c.must(0, "state", "list", "link.spare")
 	if strings.TrimSpace(r.out) != "link.spare" {
@@ -330,6 +334,12 @@ func TestCLI_stateCommands(t *testing.T) {
 	r = c.must(0, "state", "list")
 	if len(strings.Fields(r.out)) != 5 {
 		t.Fatalf("after push: %s", r.out)
+	}
+	again := c.must(0, "state", "pull").out
+	for _, line := range strings.Split(pulled, "\n") {
+		if strings.Contains(line, `"id": "`) && !strings.Contains(again, line) {
+			t.Fatalf("push lost an object's ID: %s", strings.TrimSpace(line))
+		}
 	}
 	c.must(0, "plan", "-detailed-exitcode")
 }

@@ -8,9 +8,11 @@ package labreg
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -60,13 +62,39 @@ func Find(id string) (*Entry, error) {
 	return nil, nil
 }
 
-// Claim records that the lab id, at dir, holds name.
+// HeldError is Claim's answer when another lab holds the name.
+type HeldError struct {
+	Name string
+	By   Entry
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the lab name %q is held on this host by the lab at %s (since %s): two labs of one name would share its namespace. Give one of them another lab { name }, or destroy the other first",
+		e.Name, e.By.Dir, e.By.Since.Format("2006-01-02 15:04"))
+}
+
+// Claim records that the lab id, at dir, holds name, unless another lab
+// that still has its state holds it (a HeldError). The check and the
+// write are one step under a lock, so two labs cannot both claim a name.
 func Claim(name, id, dir string) error {
 	if err := os.MkdirAll(Dir, 0o700); err != nil {
 		return err
 	}
-	if e, _ := Get(name); e != nil && e.ID == id && e.Dir == dir {
-		return nil
+	lock, err := os.OpenFile(filepath.Join(Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	if e, _ := Get(name); e != nil {
+		if e.ID == id && e.Dir == dir {
+			return nil
+		}
+		if e.ID != id && e.Dir != dir && HasState(e.Dir) {
+			return &HeldError{Name: name, By: *e}
+		}
 	}
 	b, _ := json.Marshal(Entry{ID: id, Dir: dir, Since: time.Now().UTC()})
 	tmp := path(name) + ".tmp"

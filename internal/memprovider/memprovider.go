@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,19 @@ type Provider struct {
 	Calls   struct{ Read, ReadMany, Create, Update, Delete atomic.Int64 }
 	// Batch makes the provider a BatchReader.
 	Batch bool
+	// ByID keys objects by the object ID the engine hands over, as the
+	// real providers name host objects, instead of by address: two
+	// objects of one address (create_before_destroy) then coexist, and a
+	// wrong ID reads as a missing object.
+	ByID bool
+}
+
+// key is where an object of a request lives.
+func (p *Provider) key(address, id string) string {
+	if p.ByID && id != "" {
+		return id
+	}
+	return address
 }
 
 // Wrap returns an in-memory provider with p's name and schemas.
@@ -121,6 +135,18 @@ func (p *Provider) Remove(address string) {
 	delete(p.objects, address)
 }
 
+// Keys lists the keys of the objects held in memory, sorted.
+func (p *Provider) Keys() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]string, 0, len(p.objects))
+	for k := range p.objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // Len counts the objects.
 func (p *Provider) Len() int {
 	if p.Dir != "" {
@@ -134,7 +160,7 @@ func (p *Provider) Len() int {
 
 func (p *Provider) Read(_ context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
 	p.Calls.Read.Add(1)
-	v, ok := p.Get(req.Addr)
+	v, ok := p.Get(p.key(req.Addr, req.ID))
 	if !ok {
 		return providers.ReadResponse{State: cty.NullVal(p.schemas[req.Type].ImpliedType())}, nil
 	}
@@ -167,11 +193,11 @@ func (p *Provider) Create(_ context.Context, req providers.ApplyRequest) (provid
 	if err := p.act("create", req); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if _, exists := p.Get(req.Addr); exists {
+	if _, exists := p.Get(p.key(req.Addr, req.ID)); exists {
 		return providers.ApplyResponse{}, fmt.Errorf("%s already exists", req.Addr)
 	}
 	v := p.fill(req.Type, req.Addr, req.Planned)
-	p.Set(req.Addr, v)
+	p.Set(p.key(req.Addr, req.ID), v)
 	time.Sleep(p.Delay / 2)
 	return providers.ApplyResponse{State: v, Private: []byte("mem:" + req.Addr)}, nil
 }
@@ -181,11 +207,11 @@ func (p *Provider) Update(_ context.Context, req providers.ApplyRequest) (provid
 	if err := p.act("update", req); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if _, exists := p.Get(req.Addr); !exists {
+	if _, exists := p.Get(p.key(req.Addr, req.ID)); !exists {
 		return providers.ApplyResponse{}, fmt.Errorf("%s does not exist", req.Addr)
 	}
 	v := p.fill(req.Type, req.Addr, req.Planned)
-	p.Set(req.Addr, v)
+	p.Set(p.key(req.Addr, req.ID), v)
 	time.Sleep(p.Delay / 2)
 	return providers.ApplyResponse{State: v, Private: req.Private}, nil
 }
@@ -195,7 +221,7 @@ func (p *Provider) Delete(_ context.Context, req providers.ApplyRequest) error {
 	if err := p.act("delete", req); err != nil {
 		return err
 	}
-	p.Remove(req.Addr)
+	p.Remove(p.key(req.Addr, req.ID))
 	time.Sleep(p.Delay / 2)
 	return nil
 }
