@@ -2,6 +2,7 @@ package virtualbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -60,14 +61,35 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 
 func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
 
-// vmName is the clone's VirtualBox name: the lab's and the address, and
-// for an object in its address's second slot (the new VM of a
-// create_before_destroy, which lives beside the old one) its ID.
+// vmName is the name a new clone gets: the lab's and the address, and
+// for an object in another slot than its address's first (the new VM of
+// a create_before_destroy, which lives beside the old one) its ID. The
+// name is recorded in the object's private data at create, and found
+// there afterwards: a VM moved to another address (state mv) keeps it.
 func (p *Provider) vmName(addr, id string) string {
 	if id == providers.ObjectID(p.lab.Key(), addr, 0) {
 		return p.lab.Name + "-" + addr
 	}
 	return p.lab.Name + "-" + addr + "-" + id[:6]
+}
+
+// private is what labform records about a clone.
+type private struct {
+	Name string `json:"name"`
+}
+
+// nameOf is the clone's recorded name, or the one it would have been given.
+func (p *Provider) nameOf(priv []byte, addr, id string) string {
+	var pv private
+	if json.Unmarshal(priv, &pv) == nil && pv.Name != "" {
+		return pv.Name
+	}
+	return p.vmName(addr, id)
+}
+
+func privateOf(name string) []byte {
+	b, _ := json.Marshal(private{Name: name})
+	return b
 }
 
 // hostPort is the host end of port n's veth pair, which the bridged
@@ -236,6 +258,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	for _, step := range [][]string{
 		{"setextradata", name, "labform/lab", p.lab.Dir},
 		{"setextradata", name, "labform/address", req.Addr},
+		{"setextradata", name, "labform/id", id},
 		{"snapshot", name, "take", "reset"},
 	} {
 		if _, err := p.vb.run(ctx, step...); err != nil {
@@ -251,19 +274,19 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := p.setState(ctx, name, "poweroff", v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	return p.readBack(ctx, req.Addr, id, v)
+	return p.readBack(ctx, req.Addr, id, name, v)
 }
 
 // readBack is the value after an apply, as showvminfo tells it.
-func (p *Provider) readBack(ctx context.Context, addr, id string, v cty.Value) (providers.ApplyResponse, error) {
-	resp, err := p.Read(ctx, providers.ReadRequest{Type: "vm", Addr: addr, Prior: v})
+func (p *Provider) readBack(ctx context.Context, addr, id, name string, v cty.Value) (providers.ApplyResponse, error) {
+	resp, err := p.Read(ctx, providers.ReadRequest{Type: "vm", Addr: addr, ID: id, Prior: v, Private: privateOf(name)})
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
 	if resp.State.IsNull() {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, p.vmName(addr, id))
+		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, name)
 	}
-	return providers.ApplyResponse{State: resp.State}, nil
+	return providers.ApplyResponse{State: resp.State, Private: privateOf(name)}, nil
 }
 
 // liveState maps VirtualBox's VMState to labform's states.
@@ -346,7 +369,7 @@ func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int)
 
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	id := p.lab.IDFor(req.ID, req.Addr)
-	name, v := p.vmName(req.Addr, id), req.Planned
+	name, v := p.nameOf(req.Private, req.Addr, id), req.Planned
 	info, err := p.info(ctx, name)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
@@ -382,7 +405,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := p.setState(ctx, name, from, v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
-	return p.readBack(ctx, req.Addr, id, v)
+	return p.readBack(ctx, req.Addr, id, name, v)
 }
 
 // wired reports whether every adapter is bridged to its port's host veth
@@ -415,19 +438,26 @@ func (p *Provider) miswired(id string, v cty.Value, info machineInfo) []string {
 // a VM it did not create, and never the template.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
 	id := p.lab.IDFor(req.ID, req.Addr)
-	name := p.vmName(req.Addr, id)
+	name := p.nameOf(req.Private, req.Addr, id)
 	info, err := p.info(ctx, name)
 	switch {
 	case isNotFound(err):
 	case err != nil:
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	default:
-		out, err := p.vb.run(ctx, "getextradata", name, "labform/address")
+		// The clone is marked with its object ID (and, by labform
+		// before IDs, its address): anything else is not this object.
+		key, want := "labform/id", id
+		out, err := p.vb.run(ctx, "getextradata", name, key)
+		if err == nil && strings.Contains(out, "No value set") {
+			key, want = "labform/address", req.Addr
+			out, err = p.vb.run(ctx, "getextradata", name, key)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", req.Addr, err)
 		}
-		if strings.TrimSpace(strings.TrimPrefix(out, "Value:")) != req.Addr {
-			return fmt.Errorf("%s: the VirtualBox VM %q is not marked as this lab's %s (getextradata labform/address says %q); labform leaves it alone", req.Addr, name, req.Addr, strings.TrimSpace(out))
+		if strings.TrimSpace(strings.TrimPrefix(out, "Value:")) != want {
+			return fmt.Errorf("%s: the VirtualBox VM %q is not marked as this object (getextradata %s says %q, want %q); labform leaves it alone", req.Addr, name, key, strings.TrimSpace(out), want)
 		}
 		switch info["VMState"] {
 		case "running", "paused":
@@ -459,7 +489,8 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 // place (controlvm while it runs).
 func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
 	id := p.lab.IDFor(req.ID, req.Addr)
-	info, err := p.info(ctx, p.vmName(req.Addr, id))
+	name := p.nameOf(req.Private, req.Addr, id)
+	info, err := p.info(ctx, name)
 	if isNotFound(err) {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
@@ -489,7 +520,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	if len(macs) > 0 {
 		m["mac_addresses"] = cty.ListVal(macs)
 	}
-	return providers.ReadResponse{State: cty.ObjectVal(m)}, nil
+	return providers.ReadResponse{State: cty.ObjectVal(m), Private: privateOf(name)}, nil
 }
 
 // colonMAC writes VirtualBox's form of a MAC address (12 hex digits) as

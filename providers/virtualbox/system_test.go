@@ -108,6 +108,7 @@ var (
 	hashed  = regexp.MustCompile(`lf([hp])[0-9a-f]{8}`)
 	pipeRe  = regexp.MustCompile(`[0-9a-f]{12}\.pipe`)
 	uuidish = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	idRe    = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
 )
 
 // calls returns, and forgets, the VBoxManage calls since the last time,
@@ -121,7 +122,8 @@ func (l *vbLab) calls() string {
 	s = strings.ReplaceAll(s, l.Name, "$NAME")
 	s = hashed.ReplaceAllString(s, "lf${1}<hash>")
 	s = pipeRe.ReplaceAllString(s, "<hash>.pipe")
-	return uuidish.ReplaceAllString(s, "<uuid>")
+	s = uuidish.ReplaceAllString(s, "<uuid>")
+	return idRe.ReplaceAllString(s, "<id>")
 }
 
 func (l *vbLab) info() map[string]string {
@@ -298,5 +300,29 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 	}
 	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
 		t.Fatal("not converged after the replacement")
+	}
+}
+
+// TestSystem_renameKeepsTheVM: a VM moved to another address in state
+// keeps its clone: its name is found in the private data recorded at
+// create, and destroy finds the clone marked with the object's ID.
+func TestSystem_renameKeepsTheVM(t *testing.T) {
+	l := newVBLab(t, "m")
+	l.write("running", 256)
+	l.Apply(planner.NormalMode)
+	rec, _ := l.Store.Get("vm.r")
+	rec.Addr = "vm.s"
+	if err := l.Store.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	l.Store.Delete("vm.r")
+	src, _ := os.ReadFile(filepath.Join(l.Dir, "main.lab.hcl"))
+	os.WriteFile(filepath.Join(l.Dir, "main.lab.hcl"), []byte(strings.Replace(string(src), `vm "r"`, `vm "s"`, 1)), 0o644)
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Fatalf("the renamed VM is not kept:\n%s", render.Plan(plan, false))
+	}
+	l.Apply(planner.DestroyMode)
+	if vms := l.vbox("list", "vms"); strings.Contains(vms, l.Name+"-vm.r") {
+		t.Fatalf("destroy left the clone:\n%s", vms)
 	}
 }
