@@ -185,3 +185,23 @@ func TestIdentity_cutDestroyReplacesNothingHealthy(t *testing.T) {
 		t.Fatalf("a destroy cut before it touched anything: the plan changes %v", actions(plan))
 	}
 }
+
+// TestIdentity_stateOfAnOlderLabformIsRefused: records without an object
+// ID, in a state that never recorded the lab's ID, were written by a
+// labform that named host objects otherwise: planning them would build
+// every object again beside the old ones.
+func TestIdentity_stateOfAnOlderLabformIsRefused(t *testing.T) {
+	e := newEnv(t, map[string]string{"main.lab.hcl": cbdLab})
+	e.apply(planner.PlanOptions{})
+	rec, _ := e.store.Get("container.web")
+	rec.ID = ""
+	// A state of an older labform has no lab ID either: a new file.
+	old := newEnv(t, map[string]string{"main.lab.hcl": cbdLab})
+	if err := old.store.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := old.planner().Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "State from an older labform") {
+		t.Fatalf("want the older state refused, got %v", diags)
+	}
+}

@@ -282,6 +282,17 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		return nil, diagErr("Cannot read the state's journal", err)
 	}
 	meta, _ := p.Store.Meta()
+	if meta.LabID == "" {
+		// A state written by a labform before object IDs: its objects
+		// have names this one does not derive, and would be built again
+		// beside the old ones.
+		for _, rec := range recs {
+			if rec.ID == "" {
+				return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "State from an older labform",
+					Detail: fmt.Sprintf("%s (and maybe more) was recorded by a labform that named host objects after the lab's directory, not by object IDs; this labform would not find them and would build them again beside the old ones. Destroy the lab with the labform that applied it, then apply it with this one.", rec.Addr)}}
+			}
+		}
+	}
 	p.lost = p.stateLost(meta, len(recs), len(intents))
 	// Every ID an object may still hold: a new object gets none of them.
 	p.taken = map[string]bool{}

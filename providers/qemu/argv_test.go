@@ -68,13 +68,13 @@ func shellQuote(s string) string {
 
 // TestValidateVMs: bad values are diagnostics on their line.
 func TestMACs(t *testing.T) {
-	got := macs("0c:7a:1e:00:00:fe", "/lab", "vm.a", 3)
+	got := macs("0c:7a:1e:00:00:fe", "id-a", 3)
 	want := []string{"0c:7a:1e:00:00:fe", "0c:7a:1e:00:00:ff", "0c:7a:1e:00:01:00"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	gen := macs("", "/lab", "vm.a", 2)
-	if gen[0] == macs("", "/lab", "vm.b", 1)[0] || !strings.HasPrefix(gen[0], "52:54:00:") || !strings.HasSuffix(gen[1], ":01") {
+	gen := macs("", "id-a", 2)
+	if gen[0] == macs("", "id-b", 1)[0] || !strings.HasPrefix(gen[0], "52:54:00:") || !strings.HasSuffix(gen[1], ":01") {
 		t.Fatalf("generated bases must be stable per VM, distinct between VMs, in 52:54:00 and counting up: %v", gen)
 	}
 }

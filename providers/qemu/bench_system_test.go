@@ -58,7 +58,7 @@ func BenchmarkDirect10VMs(b *testing.B) {
 			vd := filepath.Join(dir, fmt.Sprint(v))
 			os.MkdirAll(vd, 0o755)
 			c := &vmConfig{Addr: fmt.Sprintf("vm.v[%d]", v), UUID: vmUUID(dir, fmt.Sprint(v)), Dir: vd, RunDir: vd, Platform: "x86_64", Accel: "tcg",
-				Memory: 64, CPUs: 1, Adapters: 2, NIC: "e1000", MACs: macs("", dir, fmt.Sprint(v), 2), BootOrder: "c", Console: "telnet", Port: 7000 + v}
+				Memory: 64, CPUs: 1, Adapters: 2, NIC: "e1000", MACs: macs("", dir+fmt.Sprint(v), 2), BootOrder: "c", Console: "telnet", Port: 7000 + v}
 			args := argv(c)
 			for j, a := range args {
 				if strings.HasPrefix(a, "tap,id=net") {

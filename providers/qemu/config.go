@@ -158,16 +158,16 @@ func vmUUID(labDir, addr string) string {
 }
 
 // macs derives the adapters' addresses: adapter n gets base + n. Without
-// a base, a stable one is made from the VM's identity, in QEMU's
+// a base, a stable one is made from the VM's object ID, in QEMU's
 // 52:54:00 range with the last byte free for the adapters.
-func macs(base, labDir, addr string, n int) []string {
+func macs(base, id string, n int) []string {
 	var b uint64
 	if hw, err := net.ParseMAC(base); base != "" && err == nil {
 		for _, x := range hw {
 			b = b<<8 | uint64(x)
 		}
 	} else {
-		h := sha256.Sum256([]byte(labDir + "\x00" + addr))
+		h := sha256.Sum256([]byte(id))
 		b = 0x525400<<24 | uint64(h[0])<<16 | uint64(h[1])<<8
 	}
 	out := make([]string, n)

@@ -28,7 +28,7 @@ func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	case !base.IsKnown() || !n.IsKnown() || n.IsNull():
 		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
 	case !base.IsNull() && base.AsString() != "":
-		m["mac_addresses"] = macList(macs(base.AsString(), req.Lab.Dir, req.Addr, num(v, "adapters")))
+		m["mac_addresses"] = macList(macs(base.AsString(), "", num(v, "adapters"))) // from the base alone
 	case !req.Prior.IsNull() && req.Prior.GetAttr("adapters").RawEquals(n) && req.Prior.GetAttr("mac_address").RawEquals(base):
 		m["mac_addresses"] = prior("mac_addresses")
 	default:

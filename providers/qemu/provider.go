@@ -143,7 +143,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 	if c.NIC == "" {
 		c.NIC = "e1000"
 	}
-	c.MACs = macs(providers.String(v, "mac_address"), p.lab.Key(), addr, c.Adapters)
+	c.MACs = macs(providers.String(v, "mac_address"), id, c.Adapters) // the object's own: kept by a state mv, new for a create_before_destroy
 	if img := providers.String(v, "image"); img != "" {
 		c.Disks = append(c.Disks, disk{Slot: "hda", Image: resolve(p.lab.Dir, img), Interface: providers.String(v, "hda_interface")})
 	}
@@ -375,7 +375,7 @@ func (p *Provider) state(addr, id string, planned cty.Value, priv private, runni
 		m["console_port"] = cty.NullVal(cty.Number)
 	}
 	m["qmp_socket"] = cty.StringVal(filepath.Join(runDirOf(id), qmpFile))
-	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), p.lab.Key(), addr, num(planned, "adapters")))
+	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), id, num(planned, "adapters")))
 	if running != "" {
 		m["state"] = cty.StringVal(running)
 	}
