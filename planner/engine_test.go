@@ -187,14 +187,18 @@ func TestEngine_lifecycle(t *testing.T) {
 	}
 
 	// Shrink: count 2 -> 1 destroys link.wire[1]; container.host[1] is
-	// already gone (the drift above), so it is not destroyed again.
+	// gone (the drift above), but what it may have left on the host (its
+	// namespace, its files) is removed too, saying so.
 	e.write(map[string]string{"main.lab.hcl": strings.Replace(twoNodes, "default = 2", "default = 1", 1)})
 	plan, res = e.apply(planner.PlanOptions{Refresh: true})
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if add, _, del := plan.Counts(); add != 0 || del != 1 || res.Destroyed != 1 {
-		t.Fatalf("shrinking: plan adds %d and destroys %d, apply destroyed %d; want 0, 1, 1", add, del, res.Destroyed)
+	if add, _, del := plan.Counts(); add != 0 || del != 2 || res.Destroyed != 2 {
+		t.Fatalf("shrinking: plan adds %d and destroys %d, apply destroyed %d; want 0, 2, 2", add, del, res.Destroyed)
+	}
+	if text := render.Plan(plan, false); !strings.Contains(text, "deleted outside labform: removing what it left") {
+		t.Errorf("the removal of what a deleted object left does not say why:\n%s", text)
 	}
 	if _, ok := e.mem["link"].Get("link.wire[1]"); ok {
 		t.Fatal("link.wire[1] should be gone")

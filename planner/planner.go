@@ -110,8 +110,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	})
 	for i, a := range addrs {
 		if pr := priors[a]; drifted[i] {
-			plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
-				ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
+			plan.Drift = append(plan.Drift, driftChange(a, pr))
 		}
 	}
 
@@ -138,8 +137,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		if found > 0 {
 			for _, a := range sortedPriorAddrs(priors) {
 				if pr := priors[a]; pr.adopted && pr.lost {
-					plan.Drift = append(plan.Drift, &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
-						ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr)})
+					plan.Drift = append(plan.Drift, driftChange(a, pr))
 				}
 			}
 			addrs = sortedPriorAddrs(priors)
@@ -168,7 +166,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, plan.Drift...)
 	case DestroyMode:
 		for _, a := range addrs {
-			if pr := priors[a]; !pr.current.IsNull() || pr.deleting || pr.leftover != cty.NilVal {
+			if pr := priors[a]; pr.remains() {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, pr, "destroy requested"))
 			}
 		}
@@ -180,7 +178,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		})
 		plan.Changes = append(plan.Changes, changes...)
 		for _, a := range addrs {
-			if pr := priors[a]; desired.Instances[a] == nil && (!pr.current.IsNull() || pr.deleting || pr.leftover != cty.NilVal) {
+			if pr := priors[a]; desired.Instances[a] == nil && pr.remains() {
 				plan.Changes = append(plan.Changes, p.deleteChange(a, priors[a], "no longer in the configuration"))
 			}
 		}
@@ -221,12 +219,32 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	return plan, diags
 }
 
+// driftChange is what refresh found of one object, with the sensitive
+// paths its record and schema name hidden on both sides.
+func driftChange(a addr.Instance, pr *prior) *Change {
+	sens := parsePaths(pr.rec.Sensitive)
+	if pr.schema != nil {
+		sens = append(sens, schemaSensitive(pr.schema)...)
+	}
+	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Read,
+		ID: pr.id, PriorID: pr.id, Before: pr.value, After: pr.current, Private: pr.private, Reason: driftReason(pr),
+		PriorDeps: parseAddrs(pr.rec.Deps), BeforeSensitive: sens, AfterSensitive: sens}
+}
+
+// remains reports whether something of the object may be on the host: it
+// runs, or its delete or create was cut short, or it was deleted outside
+// labform (a killed VM leaves its files and run directory). A destroy, or
+// a configuration without it, deletes it: deletes are idempotent.
+func (pr *prior) remains() bool {
+	return !pr.current.IsNull() || pr.deleting || pr.leftover != cty.NilVal || (pr.schema != nil && !pr.value.IsNull())
+}
+
 func driftReason(pr *prior) string {
 	switch {
 	case pr.lost:
-		return "found running, though the lab's state was lost"
+		return "it ran while the lab's state was lost"
 	case pr.adopted:
-		return "found after an interrupted create"
+		return "its create was interrupted"
 	case pr.current.IsNull():
 		return "deleted outside labform"
 	}
@@ -703,6 +721,8 @@ func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Chang
 		before, reason = pr.value, "its delete was interrupted: finishing it"
 	case before.IsNull() && pr.leftover != cty.NilVal:
 		before, reason = pr.leftover, "its create was interrupted: removing what it may have left"
+	case before.IsNull():
+		before, reason = pr.value, "deleted outside labform: removing what it left (files, ports)"
 	}
 	return &Change{Addr: a, Type: pr.rec.Type, Provider: pr.rec.Provider, Action: Delete, PriorID: p.idOr(pr.id, a),
 		Before: before, After: cty.NullVal(before.Type()), Private: pr.private,

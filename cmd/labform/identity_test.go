@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/state"
+	"github.com/zclconf/go-cty/cty"
 )
 
 const identityLab = `
@@ -173,4 +174,22 @@ func TestLabIdentity_renamedByItsDirectory(t *testing.T) {
 	}
 	c.must(0, "apply", "-auto-approve") // a new lab under the new name
 	c.must(0, "destroy", "-auto-approve")
+}
+
+// TestCLI_driftHidesSensitiveValues: what refresh found (an object
+// deleted or changed outside labform) is shown with the sensitive values
+// hidden, as the planned changes are.
+func TestCLI_driftHidesSensitiveValues(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	c.must(0, "apply", "-auto-approve")
+	c.mems["container"].Remove("container.host[0]")
+	v, _ := c.mems["container"].Get("container.host[1]")
+	m := v.AsValueMap()
+	m["hostname"] = cty.StringVal("changed-by-hand")
+	c.mems["container"].Set("container.host[1]", cty.ObjectVal(m))
+	r := c.must(2, "plan", "-detailed-exitcode")
+	contains(t, "plan after drift", r.out, "# container.host[0] has been deleted", "# container.host[1] has changed", "(sensitive value)")
+	if strings.Contains(r.out, "hunter2") {
+		t.Fatalf("the drift shows a sensitive value:\n%s", r.out)
+	}
 }

@@ -133,7 +133,11 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 		case ch.After.IsNull():
 			return "-", fmt.Sprintf("# %s has been deleted", a)
 		case ch.Before.IsNull():
-			return "+", fmt.Sprintf("# %s has been found (its create was interrupted; it is now in state)", a)
+			why := ch.Reason
+			if why == "" {
+				why = "its create was interrupted"
+			}
+			return "+", fmt.Sprintf("# %s has been found (%s; it is now in state)", a, why)
 		}
 		return "~", fmt.Sprintf("# %s has changed", a)
 	}

@@ -453,6 +453,15 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	id := p.lab.IDFor(req.ID, req.Addr)
 	priv := p.process(id, decodePrivate(req.Private))
 	if req.Cost == providers.Restart {
+		// What the new process needs is checked before the old one stops:
+		// a refused option or a missing image must leave the VM running.
+		c, err := p.config(req.Addr, id, req.Planned, 0, req.Sensitive)
+		if err == nil {
+			err = checkFiles(c)
+		}
+		if err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		}
 		if err := p.stop(ctx, id, req.Prior, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}

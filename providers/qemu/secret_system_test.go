@@ -141,3 +141,41 @@ vm "a" {
 		t.Errorf("the guest's kernel command line is %s (%v), want %s", raw, err, want)
 	}
 }
+
+// TestSystem_refusedRestartLeavesTheVMRunning: a restart whose new
+// command line cannot be built (a sensitive extra_args with an option
+// QEMU cannot read from a file) is refused before the running process is
+// stopped: the VM keeps running, and the error says nothing changed.
+func TestSystem_refusedRestartLeavesTheVMRunning(t *testing.T) {
+	l := newVMLab(t, "y")
+	const a = "vm.a"
+	lab := func(extra string) string {
+		return `
+variable "secret" {
+  type      = string
+  default   = "n0t-in-argv"
+  sensitive = true
+}
+vm "a" {
+  provider   = qemu
+  accel      = "tcg"
+  memory     = 64
+  adapters   = 0
+  console    = "none"
+  extra_args = "-object secret,id=s0,data=${var.secret}` + extra + `"
+}
+`
+	}
+	l.Write(lab(""))
+	l.Apply(planner.NormalMode)
+	pid := l.pid(a)
+	l.Write(lab(" -cpu ${var.secret}"))
+	p, plan := l.Plan(planner.NormalMode)
+	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if res == nil || res.Err() == nil || !strings.Contains(res.Err().Error(), "nothing was changed") || strings.Contains(res.Err().Error(), "n0t-in-argv") {
+		t.Fatalf("want the restart refused without the secret, got %v", res.Err())
+	}
+	if _, ok := procStart(pid); !ok || l.status(a) != "running" {
+		t.Fatalf("the refused restart stopped the VM (pid %d)", pid)
+	}
+}

@@ -502,3 +502,26 @@ func TestSystem_restartInterruptedAfterStart(t *testing.T) {
 		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
 	}
 }
+
+// TestSystem_killedVMLeavesNothingAfterDestroy: a QEMU killed outside
+// labform reads as gone; destroy still removes what it left (its run
+// directory, its working directory).
+func TestSystem_killedVMLeavesNothingAfterDestroy(t *testing.T) {
+	l := newVMLab(t, "k")
+	const a = "vm.a"
+	l.Write(diskless(64, "running"))
+	l.Apply(planner.NormalMode)
+	id, pid := l.ID(a), l.pid(a)
+	start, _ := procStart(pid)
+	kill(pid, start)
+	waitGone(context.Background(), pid, start, 5*time.Second)
+	plan := l.Apply(planner.DestroyMode)
+	if c := l.change(plan, a); c == nil || c.Action != planner.Delete || !strings.Contains(c.Reason, "deleted outside labform") {
+		t.Fatalf("want the remains of the killed VM destroyed:\n%s", render.Plan(plan, false))
+	}
+	for _, dir := range []string{runDirOf(id), l.prov.dirOf(id)} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("destroy left %s", dir)
+		}
+	}
+}
