@@ -10,7 +10,6 @@ import (
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/labreg"
-	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -195,11 +194,7 @@ func (p *Planner) claimLab(mode Mode) error {
 
 // releaseLab drops the host's record once the lab has nothing left.
 func (p *Planner) releaseLab() {
-	recs, err := p.Store.Resources()
-	if err != nil || len(recs) > 0 {
-		return
-	}
-	if in, err := p.Store.Journal(); err == nil && len(in) == 0 {
+	if !p.hasObjects() {
 		labreg.Release(p.labName(), p.labID())
 	}
 }
@@ -254,13 +249,7 @@ func (p *Planner) findLost(ctx context.Context, d *config.Desired, priors map[ad
 		for i, pb := range probes {
 			reqs[i] = providers.ReadRequest{Type: pb.a.Type, Addr: pb.a.String(), ID: pb.id, Prior: d.Instances[pb.a].Value}
 		}
-		resps := make([]providers.ReadResponse, len(reqs))
-		errs := make([]error, len(reqs))
-		if br, ok := prov.(providers.BatchReader); ok {
-			resps, errs = br.ReadMany(ctx, reqs)
-		} else {
-			par.For(len(reqs), func(i int) { resps[i], errs[i] = safeRead(ctx, prov, reqs[i]) })
-		}
+		resps, errs := p.readMany(ctx, prov, reqs)
 		for i, pb := range probes {
 			if errs[i] != nil || resps[i].State == cty.NilVal || resps[i].State.IsNull() || priors[pb.a] != nil {
 				continue

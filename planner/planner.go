@@ -370,24 +370,9 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 				rec: &state.Record{Addr: in.Addr, Type: in.Type, Provider: in.Provider}}
 			continue
 		}
-		schema, err := p.Registry.Schema(in.Provider, in.Type)
-		if err != nil {
-			diags = append(diags, diagErr("Journal refers to an unknown provider", err)...)
-			continue
-		}
-		planned, err := decodeValue(schema, in.Planned)
-		if err != nil {
-			diags = append(diags, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))...)
-			continue
-		}
-		prov, d := p.provider(ctx, in.Provider)
-		if diags = append(diags, d...); d.HasErrors() {
-			continue
-		}
 		id := p.idOr(in.ID, a)
-		resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, ID: id, Prior: planned})
-		if err != nil {
-			diags = append(diags, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))...)
+		schema, planned, resp, d := p.readCreated(ctx, in, id)
+		if diags = append(diags, d...); d.HasErrors() {
 			continue
 		}
 		pr := &prior{intents: []uint64{in.Seq}, schema: schema, private: resp.Private, id: id,
@@ -409,29 +394,41 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 // orphanChange turns the open create intent of an object that was never
 // recorded beside the address's recorded one into its delete.
 func (p *Planner) orphanChange(ctx context.Context, in *state.Intent, a addr.Instance) (*Change, hcl.Diagnostics) {
-	schema, err := p.Registry.Schema(in.Provider, in.Type)
-	if err != nil {
-		return nil, diagErr("Journal refers to an unknown provider", err)
-	}
-	planned, err := decodeValue(schema, in.Planned)
-	if err != nil {
-		return nil, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))
-	}
-	prov, d := p.provider(ctx, in.Provider)
+	_, planned, resp, d := p.readCreated(ctx, in, in.ID)
 	if d.HasErrors() {
 		return nil, d
 	}
 	before := cty.UnknownAsNull(planned)
 	reason := "an interrupted create_before_destroy may have left pieces of its new object"
-	resp, err := prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, ID: in.ID, Prior: planned})
-	if err != nil {
-		return nil, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))
-	}
 	if resp.State != cty.NilVal && !resp.State.IsNull() {
 		before, reason = resp.State, "the new object of an interrupted create_before_destroy, never recorded"
 	}
 	return &Change{Addr: a, Type: in.Type, Provider: in.Provider, Action: Delete, Deposed: true, DeposedIntent: in.Seq, PriorID: in.ID,
 		Before: before, After: cty.NullVal(before.Type()), Private: resp.Private, Reason: reason}, nil
+}
+
+// readCreated looks for the object an open create intent was making,
+// under the given ID: the schema, the value it was planned with, and what
+// the provider finds.
+func (p *Planner) readCreated(ctx context.Context, in *state.Intent, id string) (*providers.Schema, cty.Value, providers.ReadResponse, hcl.Diagnostics) {
+	var resp providers.ReadResponse
+	schema, err := p.Registry.Schema(in.Provider, in.Type)
+	if err != nil {
+		return nil, cty.NilVal, resp, diagErr("Journal refers to an unknown provider", err)
+	}
+	planned, err := decodeValue(schema, in.Planned)
+	if err != nil {
+		return nil, cty.NilVal, resp, diagErr("Corrupt journal entry", fmt.Errorf("%s: %w", in.Addr, err))
+	}
+	prov, d := p.provider(ctx, in.Provider)
+	if d.HasErrors() {
+		return nil, cty.NilVal, resp, d
+	}
+	resp, err = prov.Read(ctx, providers.ReadRequest{Type: in.Type, Addr: in.Addr, ID: id, Prior: planned})
+	if err != nil {
+		return nil, cty.NilVal, resp, diagErr("Cannot look for an object whose create was interrupted", fmt.Errorf("%s: %w", in.Addr, err))
+	}
+	return schema, planned, resp, nil
 }
 
 // deposedChange turns an open delete-deposed intent into the delete of
@@ -476,42 +473,52 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 			pr := priors[a]
 			reqs[i] = providers.ReadRequest{Type: pr.rec.Type, Addr: pr.rec.Addr, ID: p.idOr(pr.id, a), Prior: pr.value, Private: pr.private}
 		}
-		settle := func(i int, resp providers.ReadResponse, err error) {
-			pr := priors[addrs[i]]
-			if err != nil {
-				fail(diagErr("Refresh failed", fmt.Errorf("%s: %w", pr.rec.Addr, err))...)
-				return
+		wg.Add(1)
+		go func(addrs []addr.Instance) { // each provider's reads beside the others'
+			defer wg.Done()
+			resps, errs := p.readMany(ctx, prov, reqs)
+			for i, a := range addrs {
+				pr, resp := priors[a], resps[i]
+				switch {
+				case errs[i] != nil:
+					fail(diagErr("Refresh failed", fmt.Errorf("%s: %w", pr.rec.Addr, errs[i]))...)
+				case resp.State == cty.NilVal || resp.State.IsNull():
+					pr.current = cty.NullVal(pr.schema.ImpliedType())
+				default:
+					pr.current, pr.restart = resp.State, resp.Restart
+					if resp.Private != nil {
+						pr.private = resp.Private
+					}
+				}
 			}
-			if resp.State == cty.NilVal || resp.State.IsNull() {
-				pr.current = cty.NullVal(pr.schema.ImpliedType())
-				return
-			}
-			pr.current, pr.restart = resp.State, resp.Restart
-			if resp.Private != nil {
-				pr.private = resp.Private
-			}
-		}
-		if br, ok := prov.(providers.BatchReader); ok {
-			resps, errs := br.ReadMany(ctx, reqs)
-			for i := range reqs {
-				settle(i, resps[i], errs[i])
-			}
-			continue
-		}
-		sem := make(chan struct{}, p.parallelism())
-		for i := range reqs {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(i int) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				resp, err := safeRead(ctx, prov, reqs[i])
-				settle(i, resp, err)
-			}(i)
-		}
+		}(addrs)
 	}
 	wg.Wait()
 	return diags
+}
+
+// readMany reads one provider's objects: with one call where the
+// provider batches (one runc list, one dump of the lab namespace), else
+// one read each, at most parallelism at once.
+func (p *Planner) readMany(ctx context.Context, prov providers.Provider, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
+	if br, ok := prov.(providers.BatchReader); ok {
+		return br.ReadMany(ctx, reqs)
+	}
+	resps := make([]providers.ReadResponse, len(reqs))
+	errs := make([]error, len(reqs))
+	sem := make(chan struct{}, p.parallelism())
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			resps[i], errs[i] = safeRead(ctx, prov, reqs[i])
+		}(i)
+	}
+	wg.Wait()
+	return resps, errs
 }
 
 func safeRead(ctx context.Context, prov providers.Provider, req providers.ReadRequest) (resp providers.ReadResponse, err error) {

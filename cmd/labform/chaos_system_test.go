@@ -101,9 +101,7 @@ func TestChaos_killNineRealLab(t *testing.T) {
 	real, _ := filepath.EvalSymlinks(dir)
 	labID := providers.LabID(real)
 	t.Cleanup(func() {
-		cmd := exec.Command(os.Args[0], "-chdir="+dir, "destroy", "-auto-approve")
-		cmd.Env = append(os.Environ(), "LABFORM_TEST_MAIN=real")
-		cmd.Run()
+		realRun(t, dir, "destroy", "-auto-approve")
 		removeChaosLeftovers(name, labID)
 	})
 	seed := time.Now().UnixNano()
@@ -124,11 +122,7 @@ func TestChaos_killNineRealLab(t *testing.T) {
 		}
 		return cmd, &out
 	}
-	wait := func(args ...string) (int, string) {
-		cmd, out := run(false, args...)
-		cmd.Wait()
-		return cmd.ProcessState.ExitCode(), out.String()
-	}
+	wait := func(args ...string) (int, string) { return realRun(t, dir, args...) }
 	mem, orphans, kills, groupKills := 64, 0, 0, 0
 	// How long each operation takes when left alone: kills are drawn
 	// within it, so that most rounds interrupt something.
@@ -208,6 +202,18 @@ func TestChaos_killNineRealLab(t *testing.T) {
 	if len(left) > 0 {
 		t.Fatalf("after the final destroy, left on the host: %s", strings.Join(left, "; "))
 	}
+}
+
+// realRun runs labform with the real providers to its end (at most 5
+// minutes) and returns its exit code and output.
+func realRun(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	cmd, out := realLabform(t, dir, args...)
+	if _, ok := exited(cmd, 5*time.Minute); !ok {
+		cmd.Process.Kill()
+		exited(cmd, time.Minute)
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
 }
 
 // chaosLeftovers lists what of the lab is on the host: its namespaces,
@@ -321,12 +327,7 @@ func TestSystem_stateLostUnderRunningLab(t *testing.T) {
 	real, _ := filepath.EvalSymlinks(dir)
 	labID := providers.LabID(real)
 	t.Cleanup(func() { removeChaosLeftovers(name, labID) })
-	lf := func(args ...string) (int, string) {
-		cmd := exec.Command(os.Args[0], append([]string{"-chdir=" + dir, "-no-color"}, args...)...)
-		cmd.Env = append(os.Environ(), "LABFORM_TEST_MAIN=real")
-		out, _ := cmd.CombinedOutput()
-		return cmd.ProcessState.ExitCode(), string(out)
-	}
+	lf := func(args ...string) (int, string) { return realRun(t, dir, args...) }
 	if code, out := lf("apply", "-auto-approve"); code != 0 {
 		t.Fatalf("apply exits %d\n%s", code, out)
 	}

@@ -83,7 +83,7 @@ container "probe" {
 	b, _ := json.Marshal(spec)
 	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
 
-	// runc hands its stdio to the container: never a pipe (PLATFORM.md).
+	// runc hands its stdio to the container: never a pipe, which would hang it.
 	logf, _ := os.Create(filepath.Join(labDir, "runc.log"))
 	defer logf.Close()
 	cmd := exec.Command("runc", "run", "-d", "--bundle", bundle, id)

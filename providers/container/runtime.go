@@ -29,7 +29,7 @@ type ociRuntime struct {
 // run executes the runtime and returns its standard output; a failure
 // carries what it said on stderr. Commands that hand their stdio to the
 // container (run, create) must use start instead: capturing their output
-// through a pipe hangs (PLATFORM.md).
+// through a pipe hangs.
 func (r ociRuntime) run(ctx context.Context, args ...string) ([]byte, error) {
 	full := append([]string{"--root", r.root}, args...)
 	return labnet.Run(ctx, labnet.Tool{Name: r.path, Args: full, Timeout: r.timeout})

@@ -13,7 +13,7 @@ import (
 )
 
 // gone reports whether the process is gone; a zombie counts as gone, as
-// PID 1 here reaps orphans lazily (PLATFORM.md).
+// PID 1 here reaps orphans lazily on these machines.
 func gone(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 const guestCache = "/var/cache/labform-test"
 
 // virtioModules load virtio-net, in order (the cloud kernel builds them as
-// modules; PLATFORM.md).
+// modules).
 var virtioModules = []string{"virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net"}
 
 const guestInit = `#!/bin/busybox sh

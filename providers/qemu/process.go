@@ -16,7 +16,7 @@ import (
 // procStart reads a process's start time (clock ticks after boot, field
 // 22 of /proc/PID/stat), which with the pid identifies one process: a pid
 // reused by another program has another start time. A zombie counts as
-// gone: PID 1 here reaps daemonized processes lazily (PLATFORM.md).
+// gone: PID 1 here reaps daemonized processes lazily on these machines.
 func procStart(pid int) (uint64, bool) {
 	if pid <= 0 {
 		return 0, false

@@ -563,15 +563,13 @@ func (p *Provider) process(id string, priv private) private {
 // again to its new taps.
 func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
 	id := p.lab.IDFor(req.ID, req.Addr)
-	priv := p.process(id, decodePrivate(req.Private))
+	priv := p.process(id, decodePrivate(req.Private)) // the pidfile's process when nothing was recorded
 	if len(req.Private) == 0 {
-		found := p.fromPidfile(id)
-		if found.Pid == 0 {
+		if priv.Pid == 0 {
 			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
 				return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 			}
 		}
-		priv.Pid, priv.Start = found.Pid, found.Start
 		if cp := req.Prior.GetAttr("console_port"); cp.IsKnown() && !cp.IsNull() {
 			priv.Port = num(req.Prior, "console_port")
 		}
