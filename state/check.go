@@ -96,6 +96,13 @@ func checkFile(b []byte) (boltMeta, error) {
 	if m1.pageSize != m0.pageSize {
 		return boltMeta{}, fmt.Errorf("the meta pages disagree on the page size (%d, %d)", m0.pageSize, m1.pageSize)
 	}
+	// bbolt's own check asserts both meta pages' ids (and trips, in a
+	// goroutine of its own, on a wrong one).
+	for i := 0; i < 2; i++ {
+		if got := le.Uint64(b[i*ps:]); got != uint64(i) {
+			return boltMeta{}, fmt.Errorf("meta page %d says it is page %d", i, got)
+		}
+	}
 	m := m0
 	if m1.txid > m0.txid {
 		m = m1
@@ -178,10 +185,12 @@ func (w *walker) bucket(root uint64, depth int) error {
 	if depth > maxBucketDepth {
 		return fmt.Errorf("buckets nest deeper than %d", maxBucketDepth)
 	}
-	return w.node(root, depth, 0)
+	return w.node(root, depth, 0, nil, nil)
 }
 
-func (w *walker) node(id uint64, bdepth, tdepth int) error {
+// node checks the tree node at page id, whose keys must lie in [lo, hi)
+// (nil: unbounded): the bounds its ancestors' branch keys set.
+func (w *walker) node(id uint64, bdepth, tdepth int, lo, hi []byte) error {
 	if tdepth > maxTreeDepth {
 		return fmt.Errorf("the tree under page %d is deeper than %d", id, maxTreeDepth)
 	}
@@ -189,12 +198,12 @@ func (w *walker) node(id uint64, bdepth, tdepth int) error {
 	if err != nil {
 		return err
 	}
-	return w.nodeBytes(p, fmt.Sprintf("page %d", id), bdepth, tdepth)
+	return w.nodeBytes(p, fmt.Sprintf("page %d", id), bdepth, tdepth, lo, hi)
 }
 
 // nodeBytes checks a branch or leaf page held in p (a page of the file, or
 // an inline bucket's page inside a value).
-func (w *walker) nodeBytes(p []byte, where string, bdepth, tdepth int) error {
+func (w *walker) nodeBytes(p []byte, where string, bdepth, tdepth int, lo, hi []byte) error {
 	if len(p) < pageHeaderSize {
 		return fmt.Errorf("%s is cut short", where)
 	}
@@ -232,9 +241,22 @@ func (w *walker) nodeBytes(p []byte, where string, bdepth, tdepth int) error {
 		if i > 0 && bytes.Compare(prev, key) >= 0 {
 			return fmt.Errorf("%s: keys out of order at element %d", where, i)
 		}
+		if (lo != nil && bytes.Compare(key, lo) < 0) || (hi != nil && bytes.Compare(key, hi) >= 0) {
+			return fmt.Errorf("%s: element %d is out of the key range its parent branch gives it", where, i)
+		}
 		prev = key
 		if flags == branchPageFlag {
-			if err := w.node(le.Uint64(p[e+8:]), bdepth, tdepth+1); err != nil {
+			// The child holds the keys from this one up to the next
+			// element's (or this node's own upper bound).
+			next := hi
+			if i+1 < count {
+				ne := pageHeaderSize + (i+1)*esize
+				npos, nk := int(le.Uint32(p[ne:])), int(le.Uint32(p[ne+4:]))
+				if ns := ne + npos; npos >= 0 && nk >= 0 && ns >= ne && ns+nk <= len(p) {
+					next = p[ns : ns+nk]
+				}
+			}
+			if err := w.node(le.Uint64(p[e+8:]), bdepth, tdepth+1, key, next); err != nil {
 				return err
 			}
 			continue
@@ -252,7 +274,7 @@ func (w *walker) nodeBytes(p []byte, where string, bdepth, tdepth int) error {
 			}
 			continue
 		}
-		if err := w.nodeBytes(v[inBucketSize:], fmt.Sprintf("inline bucket %q", key), bdepth+1, 0); err != nil {
+		if err := w.nodeBytes(v[inBucketSize:], fmt.Sprintf("inline bucket %q", key), bdepth+1, 0, nil, nil); err != nil {
 			return err
 		}
 		if le.Uint16(v[inBucketSize+8:]) != leafPageFlag {
