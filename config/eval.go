@@ -120,8 +120,39 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
 	}
 	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	d.addManagementDeps()
 	diags = append(diags, d.checkHostPaths()...)
 	return d, diags
+}
+
+// ManagementNodeTypes are the resource types whose instances get an
+// interface on the lab's management network.
+var ManagementNodeTypes = []string{"vm", "container"}
+
+// addManagementDeps makes every node depend on the lab's management
+// network, when it has one: the network is created before the nodes and
+// destroyed after them.
+func (d *Desired) addManagementDeps() {
+	if d.Lab.Management() == nil {
+		return
+	}
+	mg := addr.Resource{Type: providers.ManagementType, Name: providers.ManagementName}.Instance(addr.Key{})
+	if d.Instances[mg] == nil {
+		return
+	}
+	for _, a := range d.Order {
+		if !contains(ManagementNodeTypes, a.Type) {
+			continue
+		}
+		inst := d.Instances[a]
+		i := sort.Search(len(inst.Deps), func(i int) bool { return !inst.Deps[i].Less(mg) })
+		if i < len(inst.Deps) && inst.Deps[i] == mg {
+			continue
+		}
+		inst.Deps = append(inst.Deps, addr.Instance{})
+		copy(inst.Deps[i+1:], inst.Deps[i:])
+		inst.Deps[i] = mg
+	}
 }
 
 // checkLabInstances adds up the counts that are known before anything

@@ -151,6 +151,17 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
+		diags = append(diags, p.assignManagement(desired, func(a addr.Instance) cty.Value {
+			if pr, ok := priors[a]; ok && pr.current != cty.NilVal && !pr.current.IsNull() {
+				return pr.current
+			} else if ok && pr.value != cty.NilVal {
+				return pr.value // deleted outside labform: it keeps its address
+			}
+			return cty.NilVal
+		})...)
+		if diags.HasErrors() {
+			return nil, diags
+		}
 		diags = append(diags, p.validate(desired)...)
 		if diags.HasErrors() {
 			return nil, diags
@@ -189,6 +200,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
 	sortChanges(plan.Changes)
+	keepManagementValues(desired, plan.Changes)
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)
 	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {
@@ -597,7 +609,7 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 
 // Validate runs the providers' own checks on the desired values.
 func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := checkManagement(d)
 	report := func(a addr.Instance, errs []*providers.AttrError) {
 		for _, e := range errs {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,

@@ -50,6 +50,7 @@ func (p *Provider) ConfigSchema() *providers.Block {
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	R, IP := providers.Restart, providers.InPlace
 	attrs := providers.CommonVMAttributes()
+	providers.AddManagementAttributes(attrs, R) // the management NIC comes with the process
 	for k, v := range map[string]*providers.Attribute{
 		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default").Path(),
 		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
