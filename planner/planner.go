@@ -151,13 +151,18 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
+		// A node keeps the address recorded in state (even when refresh
+		// found it gone or changed by hand), else the one an adopted
+		// object has.
 		diags = append(diags, p.assignManagement(desired, func(a addr.Instance) cty.Value {
-			if pr, ok := priors[a]; ok && pr.current != cty.NilVal && !pr.current.IsNull() {
-				return pr.current
-			} else if ok && pr.value != cty.NilVal {
-				return pr.value // deleted outside labform: it keeps its address
+			pr, ok := priors[a]
+			switch {
+			case !ok:
+				return cty.NilVal
+			case pr.value != cty.NilVal && !pr.value.IsNull():
+				return pr.value
 			}
-			return cty.NilVal
+			return pr.current
 		})...)
 		if diags.HasErrors() {
 			return nil, diags

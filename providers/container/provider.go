@@ -121,6 +121,7 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	// apply repairs in place by adding that port back: it shows in the run
 	// state, as VirtualBox's unplugged adapters do, and never as fewer
 	// ports, which would replace the container.
+	p.readManagement(p.lab.IDFor(req.ID, req.Addr), n, req.Prior, m)
 	if missing := missingPorts(int(num(req.Prior, "ports")), n, links); len(missing) > 0 {
 		m["state"] = cty.StringVal(m["state"].AsString() + " (" + strings.Join(missing, ", ") + " missing)")
 	}
@@ -147,6 +148,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
+	p.addManagementMount(spec, v)
 	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
@@ -167,6 +169,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err == nil {
 		err = labnet.SyncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
 	}
+	if err == nil && hasManagement(v) {
+		err = p.syncManagement(p.lab.IDFor(req.ID, req.Addr), n, v)
+	}
 	if err == nil {
 		err = p.writeBundle(n, spec)
 	}
@@ -181,6 +186,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	}
 	if err != nil {
 		p.cleanup(ctx, n)
+		if hasManagement(v) {
+			removeManagement(p.lab.IDFor(req.ID, req.Addr))
+		}
 		return providers.ApplyResponse{}, err
 	}
 	if st := str(v, "state"); st != "running" {
@@ -236,6 +244,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
+	p.addManagementMount(spec, after) // from the next start on, when the lab gained a management network
 	if err := p.writeBundle(n, spec); err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -268,6 +277,12 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	}
 	if repaired || !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
 		if err := labnet.SyncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
+	if hasManagement(before) || hasManagement(after) {
+		// Idempotent: also re-attaches to a management bridge made again.
+		if err := p.syncManagement(p.lab.IDFor(req.ID, req.Addr), n, after); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 	}
@@ -324,7 +339,13 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 // Delete stops the container and removes it, its namespace (and with it
 // the ports), its bundle, and the lab namespace once nothing is left in it.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	return p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
+	err := p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
+	if hasManagement(req.Prior) {
+		if merr := removeManagement(p.lab.IDFor(req.ID, req.Addr)); err == nil {
+			err = merr
+		}
+	}
+	return err
 }
 
 func (p *Provider) cleanup(ctx context.Context, n names) error {
