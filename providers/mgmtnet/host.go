@@ -399,3 +399,32 @@ func AttachHostVeth(bridge, hostSide, adapterSide string) error {
 	}
 	return nil
 }
+
+// Reattach makes an existing host-side interface (a VM's management tap)
+// a port of the management bridge again, and up. One that is gone is not
+// an error: its VM has stopped.
+func Reattach(hostSide, bridge string) error {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	l, err := h.LinkByName(hostSide)
+	if err != nil {
+		if notFound(err) {
+			return nil
+		}
+		return err
+	}
+	br, err := h.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
+	}
+	if l.Attrs().MasterIndex != br.Attrs().Index {
+		if err := h.LinkSetMaster(l, br); err != nil {
+			return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
+		}
+	}
+	return h.LinkSetUp(l)
+}

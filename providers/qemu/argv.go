@@ -112,8 +112,8 @@ func argv(c *vmConfig) []string {
 	// Adapters: each a tap in the lab's namespace, opened by labform and
 	// handed over as a file descriptor. Nothing else: no user-mode network.
 	bridges := 0
-	for n := 0; n < c.Adapters; n++ {
-		dev := fmt.Sprintf("%s,mac=%s,netdev=net%d", c.NIC, c.MACs[n], n)
+	for n, mac := range c.nics() { // the adapters, then the management NIC
+		dev := fmt.Sprintf("%s,mac=%s,netdev=net%d", c.NIC, mac, n)
 		if id := pci; id >= pciSlotsPerBus {
 			bridge := id / pciSlotsPerBus
 			for bridges < bridge {

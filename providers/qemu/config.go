@@ -31,6 +31,7 @@ type vmConfig struct {
 	Adapters   int
 	NIC        string // the adapters' device model
 	MACs       []string
+	MgmtMAC    string // the management NIC's MAC; "" for none (mgmt.go)
 	Disks      []disk
 	CDROM      string
 	BIOS       string
