@@ -229,8 +229,10 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 		if used[names[0]] {
 			names[0] = providers.ManagementHostsName(strings.Replace(inst.Addr.String(), ".", "-", 1))
 		}
-		if h := inst.Value.GetAttr("hostname"); inst.Value.Type().HasAttribute("hostname") && h.IsKnown() && !h.IsNull() && h.AsString() != "" {
-			names = append(names, h.AsString())
+		if inst.Value.Type().HasAttribute("hostname") {
+			if h := inst.Value.GetAttr("hostname"); h.IsKnown() && !h.IsNull() && h.AsString() != "" {
+				names = append(names, h.AsString())
+			}
 		}
 		for _, n := range names {
 			if n == "" || used[n] || n == "localhost" {
