@@ -141,9 +141,13 @@ func checkManagement(d *config.Desired) hcl.Diagnostics {
 
 // assignManagement gives every node of d its management addresses and
 // the management network its bridge, host addresses and hosts list. prior
-// gives an object's recorded value (null when none). Without a management
+// gives an object's recorded value (null when none); leaving are the
+// recorded values of nodes that are no longer in the configuration: their
+// addresses are not handed out by this plan, since the new node would
+// come up while the old one, still being deleted, answers to the same
+// address (a later plan may give them out again). Without a management
 // network, the nodes' management addresses are null.
-func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value) hcl.Diagnostics {
+func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []cty.Value) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	mi, subnets := managementSubnets(d)
 	var nodes []*config.Instance
@@ -159,6 +163,13 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			continue
 		}
 		taken := map[netip.Addr]bool{providers.ManagementHostAddress(subnet): true}
+		for _, v := range leaving {
+			if v != cty.NilVal && !v.IsNull() && v.IsKnown() && v.Type().IsObjectType() && v.Type().HasAttribute(managementAttrs[fam]) {
+				if ip, err := netip.ParseAddr(providers.String(v, managementAttrs[fam])); err == nil {
+					taken[ip] = true
+				}
+			}
+		}
 		for i, inst := range nodes {
 			if ip, ok := written(inst, fam); ok {
 				assigned[i][fam] = ip
@@ -279,4 +290,50 @@ func keepManagementValues(d *config.Desired, cs []*Change) {
 		}
 		c.After = cty.ObjectVal(m)
 	}
+}
+
+// settleManagement gives the objects refresh found without a record (a
+// lab whose state was lost) the management addresses just assigned, where
+// their provider could not read them (a VM's address lives in its guest):
+// otherwise an unknown address would differ from every planned one, and
+// the plan would restart them for nothing.
+func settleManagement(d *config.Desired, current func(addr.Instance) (cty.Value, bool), set func(addr.Instance, cty.Value)) {
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		if !hasManagementAttrs(inst) {
+			continue
+		}
+		v, ok := current(a)
+		if !ok || v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(managementAttrs[0]) {
+			continue
+		}
+		m := v.AsValueMap()
+		changed := false
+		for _, name := range managementAttrs {
+			if !m[name].IsKnown() {
+				m[name] = inst.Value.GetAttr(name)
+				changed = true
+			}
+		}
+		if changed {
+			set(a, cty.ObjectVal(m))
+		}
+	}
+}
+
+// leavingValues are the recorded values of the objects that are no longer
+// in the configuration.
+func leavingValues(d *config.Desired, priors map[addr.Instance]*prior) []cty.Value {
+	var out []cty.Value
+	for a, pr := range priors {
+		if d.Instances[a] != nil || !isNode(a) {
+			continue
+		}
+		if pr.value != cty.NilVal && !pr.value.IsNull() {
+			out = append(out, pr.value)
+		} else if pr.current != cty.NilVal {
+			out = append(out, pr.current)
+		}
+	}
+	return out
 }

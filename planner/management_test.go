@@ -52,6 +52,7 @@ func TestAssignManagement(t *testing.T) {
 		subnet string
 		nodes  string
 		prior  map[string]string // address -> recorded mgmt_address
+		gone   []string          // recorded mgmt_address of nodes no longer configured
 		want   map[string]string // address -> mgmt_address after
 		err    string            // a diagnostic's summary
 	}{
@@ -71,6 +72,13 @@ func TestAssignManagement(t *testing.T) {
 			nodes:  "container \"c\" {\n  count = 1\n" + ctr + "}\n",
 			prior:  map[string]string{"container.c[0]": "10.9.0.3"},
 			want:   map[string]string{"container.c[0]": "10.9.0.3"},
+		},
+		"an address being freed by this plan is not handed out again": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\ncontainer \"a\" {\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c": "10.9.0.3"},
+			gone:   []string{"10.9.0.2"},
+			want:   map[string]string{"container.a": "10.9.0.4", "container.c": "10.9.0.3"},
 		},
 		"a written address wins over a recorded one": {
 			subnet: "10.9.0.0/24",
@@ -106,7 +114,7 @@ func TestAssignManagement(t *testing.T) {
 				m := d.Instances[a].Value.AsValueMap()
 				m["mgmt_address"] = cty.StringVal(ip)
 				return cty.ObjectVal(m)
-			})
+			}, leaving(tc.gone))
 			if tc.err != "" {
 				if !diags.HasErrors() || diags[0].Summary != tc.err || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
 					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q at line 3 (the subnet)", diags, tc.err)
@@ -146,7 +154,7 @@ container "leaf_host" {
 ` + ctr + `}
 `
 	d, p := mgmtLab(t, src)
-	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }); diags.HasErrors() {
+	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	v := d.Instances[managementAddr].Value
@@ -161,7 +169,7 @@ container "leaf_host" {
 	}
 
 	d, p = mgmtLab(t, "container \"c\" {\n"+ctr+"}\n")
-	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }); diags.HasErrors() {
+	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	c := d.Instances[addr.Resource{Type: "container", Name: "c"}.Instance(addr.Key{})].Value
@@ -241,4 +249,12 @@ func TestValidateManagementSubnet(t *testing.T) {
 			}
 		})
 	}
+}
+
+func leaving(ips []string) []cty.Value {
+	var out []cty.Value
+	for _, ip := range ips {
+		out = append(out, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)}))
+	}
+	return out
 }

@@ -163,10 +163,16 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 				return pr.value
 			}
 			return pr.current
-		})...)
+		}, leavingValues(desired, priors))...)
 		if diags.HasErrors() {
 			return nil, diags
 		}
+		settleManagement(desired, func(a addr.Instance) (cty.Value, bool) {
+			if pr, ok := priors[a]; ok {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
 		diags = append(diags, p.validate(desired)...)
 		if diags.HasErrors() {
 			return nil, diags

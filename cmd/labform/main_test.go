@@ -426,7 +426,7 @@ func TestCLI_variableSources(t *testing.T) {
 	r = c.must(1, "plan", "-var", "nosuch=1")
 	contains(t, "an undeclared variable", r.errOut, "Value for undeclared variable")
 	r = c.must(0, "version")
-	contains(t, "version", r.out, "labform v", "providers: container, link, netfilter, qemu, virtualbox")
+	contains(t, "version", r.out, "labform v", "providers: container, link, management, netfilter, qemu, virtualbox")
 }
 
 // TestDesignExampleValidatesWithTheRealProviders: DESIGN.md's example

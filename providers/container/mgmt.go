@@ -56,7 +56,26 @@ func (p *Provider) syncManagement(objectID string, n names, v cty.Value) error {
 // readManagement is drift of the management interface: its host side gone
 // or off the bridge, or its addresses changed by hand, shows as the
 // addresses it has now ("" for none), which apply puts right in place.
+//
+// A container found without a record (its lab's state was lost) has its
+// management addresses unknown in prior: they are read from mgmt0.
 func (p *Provider) readManagement(objectID string, n names, prior cty.Value, m map[string]cty.Value) {
+	if !prior.GetAttr("mgmt_address").IsKnown() || !prior.GetAttr("mgmt_address6").IsKnown() {
+		live, _ := mgmtnet.ContainerAddresses(n.netns)
+		for i, name := range []string{"mgmt_address", "mgmt_address6"} {
+			if prior.GetAttr(name).IsKnown() {
+				continue
+			}
+			m[name] = cty.NullVal(cty.String)
+			for _, a := range live {
+				if a.Addr().Is6() == (i == 1) {
+					m[name] = cty.StringVal(a.Addr().String())
+					break
+				}
+			}
+		}
+		return
+	}
 	if !hasManagement(prior) {
 		return
 	}
