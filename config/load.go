@@ -124,6 +124,10 @@ type Content struct {
 	HasDynamic bool
 	// MissingRange is where to point at for a missing attribute.
 	MissingRange hcl.Range
+	// NullComputed names computed attributes that are null, not unknown,
+	// when the block leaves them out: a node's management addresses in a
+	// lab without a management network.
+	NullComputed map[string]bool
 }
 
 // NestedContent is one nested block.

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -150,6 +151,9 @@ func checkManagement(d *config.Desired) hcl.Diagnostics {
 func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []cty.Value) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	mi, subnets := managementSubnets(d)
+	if mi == nil {
+		return nil // config made every node's management addresses null
+	}
 	var nodes []*config.Instance
 	for _, a := range d.Order {
 		if inst := d.Instances[a]; hasManagementAttrs(inst) {
@@ -211,25 +215,31 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			taken[next] = true
 		}
 	}
-	hosts := map[string]cty.Value{}
-	used := map[string]bool{}
-	for i, inst := range nodes {
+	// The nodes' values, rebuilt on every core: most of this pass's time
+	// on a large lab.
+	par.For(len(nodes), func(i int) {
+		inst := nodes[i]
 		m := inst.Value.AsValueMap()
-		var list []string
 		for fam, name := range managementAttrs {
-			switch {
-			case assigned[i][fam].IsValid():
+			if assigned[i][fam].IsValid() {
 				m[name] = cty.StringVal(assigned[i][fam].String())
-				list = append(list, assigned[i][fam].String())
-			default:
+			} else if _, ok := inst.Resource.Content.Attrs[name]; !ok {
 				// No subnet of this family: no address (one the lab
 				// writes anyway is refused by checkManagement).
-				if _, ok := inst.Resource.Content.Attrs[name]; !ok {
-					m[name] = cty.NullVal(cty.String)
-				}
+				m[name] = cty.NullVal(cty.String)
 			}
 		}
 		inst.Value = cty.ObjectVal(m)
+	})
+	hosts := map[string]cty.Value{}
+	used := map[string]bool{}
+	for i, inst := range nodes {
+		var list []string
+		for fam := range managementAttrs {
+			if assigned[i][fam].IsValid() {
+				list = append(list, assigned[i][fam].String())
+			}
+		}
 		if len(list) == 0 {
 			continue
 		}
@@ -252,9 +262,6 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			used[n] = true
 			hosts[n] = cty.StringVal(strings.Join(list, " "))
 		}
-	}
-	if mi == nil {
-		return diags
 	}
 	m := mi.Value.AsValueMap()
 	m["bridge"] = cty.StringVal(providers.ManagementBridge(p.labID()))
