@@ -230,6 +230,30 @@ container "fixed" {
 		t.Errorf("a second plan has changes: %v", plan.Changes)
 	}
 
+	// The bridge deleted by hand: apply makes it again and joins every
+	// container's mgmt0 to it, in place (same processes).
+	pids := func() string {
+		var b strings.Builder
+		for _, a := range nodes {
+			rec, _ := l.Store.Get(a)
+			v, _, err := planner.DecodeRecord(l.Reg, rec.Type, rec.Provider, rec.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s=%s ", a, v.GetAttr("pid").AsBigFloat().String())
+		}
+		return b.String()
+	}
+	pidsBefore := pids()
+	if out, err := exec.Command("ip", "link", "del", providers.ManagementBridge(l.LabID())).CombinedOutput(); err != nil {
+		t.Fatalf("deleting the bridge by hand: %v\n%s", err, out)
+	}
+	l.Apply(planner.NormalMode)
+	ping(after)
+	if now := pids(); now != pidsBefore {
+		t.Errorf("repairing the bridge restarted containers\ngot:  %s\nwant: %s", now, pidsBefore)
+	}
+
 	l.Apply(planner.DestroyMode)
 	now := hostNet(t)
 	// Other tests may come and go on this machine meanwhile: what this lab
