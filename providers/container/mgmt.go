@@ -50,7 +50,7 @@ func (p *Provider) syncManagement(objectID string, n names, v cty.Value) error {
 		return mgmtnet.Detach(port)
 	}
 	v4, v6 := providers.ManagementAddresses(v)
-	return mgmtnet.AttachContainer(n.netns, providers.ManagementBridge(p.lab.Key()), port, v4, v6)
+	return mgmtnet.AttachContainer(n.netns, providers.ManagementBridge(p.lab.Key()), mgmtnet.Group(p.lab.Key()), port, v4, v6)
 }
 
 // readManagement is drift of the management interface: its host side gone
@@ -114,8 +114,9 @@ func containsAddr(list []string, want string) bool {
 	return false
 }
 
-// removeManagement deletes the host side of the management interface, in
-// case the container's namespace is kept alive by something else.
+// removeManagement deletes the host side of the management interface now
+// (a create that failed halfway); a deleted container's goes with its
+// namespace, and the management network's delete removes any left.
 func removeManagement(objectID string) error {
 	return mgmtnet.Detach(providers.ManagementPort(objectID))
 }

@@ -339,13 +339,7 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 // Delete stops the container and removes it, its namespace (and with it
 // the ports), its bundle, and the lab namespace once nothing is left in it.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	err := p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
-	if hasManagement(req.Prior) {
-		if merr := removeManagement(p.lab.IDFor(req.ID, req.Addr)); err == nil {
-			err = merr
-		}
-	}
-	return err
+	return p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
 }
 
 func (p *Provider) cleanup(ctx context.Context, n names) error {

@@ -326,6 +326,12 @@ func (p *Provider) Delete(_ context.Context, _ providers.ApplyRequest) error {
 	}
 	defer h.Close()
 	defer hostNs.Close()
+	// What is left of the nodes' host-side interfaces (a container's
+	// goes with its namespace, which the kernel frees in the background)
+	// goes in one request.
+	if err := DeleteGroup(Group(p.lab.Key())); err != nil {
+		return err
+	}
 	name := p.bridge()
 	if l, err := h.LinkByName(name); err == nil {
 		if _, ok := l.(*netlink.Bridge); !ok {

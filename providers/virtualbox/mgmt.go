@@ -58,5 +58,5 @@ func (p *Provider) managementPorts(id string, prior, v cty.Value) error {
 		}
 		return nil
 	}
-	return mgmtnet.AttachHostVeth(providers.ManagementBridge(p.lab.Key()), providers.ManagementPort(id), managementAdapter(id))
+	return mgmtnet.AttachHostVeth(providers.ManagementBridge(p.lab.Key()), mgmtnet.Group(p.lab.Key()), providers.ManagementPort(id), managementAdapter(id))
 }
