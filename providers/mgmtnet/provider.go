@@ -232,7 +232,20 @@ func (p *Provider) Read(_ context.Context, req providers.ReadRequest) (providers
 		return providers.ReadResponse{}, err
 	}
 	m := req.Prior.AsValueMap()
-	for _, name := range []string{"host_address", "host_address6"} {
+	m["bridge"] = cty.StringVal(p.bridge())
+	for i, name := range []string{"host_address", "host_address6"} {
+		if !req.Prior.GetAttr(name).IsKnown() {
+			// Found without a record (the lab's state was lost): what the
+			// bridge holds.
+			m[name] = cty.NullVal(cty.String)
+			for _, a := range have {
+				if a.Addr().Is6() == (i == 1) {
+					m[name] = cty.StringVal(a.Addr().String())
+					break
+				}
+			}
+			continue
+		}
 		want := providers.String(req.Prior, name)
 		if want == "" {
 			continue
