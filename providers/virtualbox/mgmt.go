@@ -1,6 +1,7 @@
 package virtualbox
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -59,4 +60,38 @@ func (p *Provider) managementPorts(id string, prior, v cty.Value) error {
 		return nil
 	}
 	return mgmtnet.AttachHostVeth(providers.ManagementBridge(p.lab.Key()), mgmtnet.Group(p.lab.Key()), providers.ManagementPort(id), managementAdapter(id))
+}
+
+// managementMiswired is what refresh finds wrong with the management NIC:
+// not bridged to its host veth, its cable disconnected, or the veth gone.
+func (p *Provider) managementMiswired(id string, v cty.Value, info machineInfo) []string {
+	n := managementNIC(v)
+	if n == 0 {
+		return nil
+	}
+	k, host := strconv.Itoa(n), managementAdapter(id)
+	switch {
+	case info["nic"+k] != "bridged" || info["bridgeadapter"+k] != host:
+		return []string{"management nic" + k + " not bridged to " + host}
+	case info["cableconnected"+k] != "on":
+		return []string{"management nic" + k + " cable disconnected"}
+	case !mgmtnet.Attached(providers.ManagementBridge(p.lab.Key()), providers.ManagementPort(id)):
+		return []string{"management port " + providers.ManagementPort(id) + " not on the management bridge"}
+	}
+	return nil
+}
+
+// rewireManagement bridges a running VM's management NIC to its host veth
+// again and connects its cable, in place.
+func (p *Provider) rewireManagement(ctx context.Context, name, id string, v cty.Value) error {
+	n := managementNIC(v)
+	if n == 0 {
+		return nil
+	}
+	k := strconv.Itoa(n)
+	if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", managementAdapter(id)); err != nil {
+		return err
+	}
+	_, err := p.vb.run(ctx, "controlvm", name, "setlinkstate"+k, "on")
+	return err
 }

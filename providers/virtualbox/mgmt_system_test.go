@@ -78,6 +78,20 @@ vm "r" {
 		t.Errorf("the adapter's host interface %s: %v", managementAdapter(id), err)
 	}
 	create := l.calls()
+
+	// The management NIC's cable disconnected by hand: drift, rewired in
+	// place.
+	l.vbox("controlvm", l.Name+"-vm.r", "setlinkstate3", "off")
+	_, plan := l.Plan(planner.NormalMode)
+	if c := l.change(plan); c == nil || c.Action != planner.Update || c.Cost != providers.InPlace {
+		t.Fatalf("a disconnected management NIC must plan an in-place update: %+v", c)
+	}
+	l.calls()
+	l.Apply(planner.NormalMode)
+	rewire := l.calls()
+	if got := l.info(); got["cableconnected3"] != "on" || got["VMState"] != "running" {
+		t.Fatalf("after the repair: %v", got)
+	}
 	l.Apply(planner.DestroyMode)
 	for _, name := range []string{bridge, providers.ManagementPort(id), managementAdapter(id)} {
 		if _, err := net.InterfaceByName(name); err == nil {
@@ -85,5 +99,5 @@ vm "r" {
 		}
 	}
 	lfv := regexp.MustCompile(`lfv[0-9a-f]{12}`)
-	golden.Check(t, "../../testdata/virtualbox/calls-mgmt.golden", []byte("# create\n"+lfv.ReplaceAllString(create, "lfv<hash>")+"\n# destroy\n"+lfv.ReplaceAllString(l.calls(), "lfv<hash>")))
+	golden.Check(t, "../../testdata/virtualbox/calls-mgmt.golden", []byte("# create\n"+lfv.ReplaceAllString(create, "lfv<hash>")+"\n# management cable reconnected (in place)\n"+lfv.ReplaceAllString(rewire, "lfv<hash>")+"\n# destroy\n"+lfv.ReplaceAllString(l.calls(), "lfv<hash>")))
 }

@@ -424,6 +424,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 			}
 		}
+		if err := p.rewireManagement(ctx, name, id, v); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
 	}
 	if err := p.setState(ctx, name, from, v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
@@ -453,7 +456,7 @@ func (p *Provider) miswired(id string, v cty.Value, info machineInfo) []string {
 			}
 		}
 	}
-	return bad
+	return append(bad, p.managementMiswired(id, v, info)...)
 }
 
 // Delete powers the clone off, unregisters it with its disks and removes
