@@ -40,17 +40,6 @@ import (
 // Label is the volume label cloud-init's NoCloud data source looks for.
 const Label = "cidata"
 
-// CloudInitBlock is a vm's cloud_init block: the standard NoCloud files,
-// written as they are to the config disk.
-func CloudInitBlock() *providers.NestedBlock {
-	R := providers.Restart
-	return &providers.NestedBlock{Nesting: providers.NestingSingle, Cost: R, Block: &providers.Block{Attributes: map[string]*providers.Attribute{
-		"user_data":      providers.Optional(cty.String, R, "the user-data file (a #cloud-config, a script, ...); by default a #cloud-config that writes the file blocks"),
-		"meta_data":      providers.Optional(cty.String, R, "the meta-data file; by default an instance-id and a local-hostname"),
-		"network_config": providers.Optional(cty.String, R, "the network-config file (cloud-init's network config version 1 or 2)"),
-	}}}
-}
-
 // Disk is what goes on a config disk.
 type Disk struct {
 	// UserData, MetaData and NetworkConfig are the cloud_init block's;

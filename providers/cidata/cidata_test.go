@@ -14,7 +14,7 @@ import (
 
 // vmValue is a vm value with only what FromValue reads.
 func vmValue(files []cty.Value, ci cty.Value) cty.Value {
-	schema := &providers.Block{Blocks: map[string]*providers.NestedBlock{"file": providers.FileBlock(), "cloud_init": CloudInitBlock()}}
+	schema := &providers.Block{Blocks: map[string]*providers.NestedBlock{"file": providers.FileBlock(), "cloud_init": providers.CloudInitBlock()}}
 	(&providers.Schema{Block: *schema}).Finalize()
 	fileType := schema.Blocks["file"].Block.ImpliedType()
 	fv := cty.ListValEmpty(fileType)
