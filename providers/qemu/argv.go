@@ -13,7 +13,7 @@ const (
 	pidFile    = "qemu.pid"
 	logFile    = "qemu.log"
 	ciDataFile = "cidata.iso" // the config disk
-	firstTapFD = 3 // the taps are handed to QEMU as fds 3, 4, ...
+	firstTapFD = 3            // the taps are handed to QEMU as fds 3, 4, ...
 )
 
 // pciSlotsPerBus is a PCI bus's slots; adapters beyond the root bus go
