@@ -24,20 +24,16 @@ type vmConfig struct {
 	Dir  string // the working directory: log, overlays
 	// RunDir holds the QMP socket and the pidfile, under /run: what finds
 	// the process again even when the lab's .labform was deleted.
-	RunDir   string
-	Platform string
-	Accel    string // kvm or tcg, resolved
-	Memory   int
-	CPUs     int
-	Adapters int
-	NIC      string // the adapters' device model
-	MACs     []string
-	Disks    []disk
-	CDROM    string
-	// ConfigDisk is the NoCloud config disk of the file blocks and the
-	// cloud_init block (nil without them), written to CIData at start.
-	ConfigDisk *cidata.Disk
-	CIData     string
+	RunDir     string
+	Platform   string
+	Accel      string // kvm or tcg, resolved
+	Memory     int
+	CPUs       int
+	Adapters   int
+	NIC        string // the adapters' device model
+	MACs       []string
+	Disks      []disk
+	CDROM      string
 	BIOS       string
 	Kernel     string
 	Initrd     string
@@ -52,6 +48,10 @@ type vmConfig struct {
 	Hidden map[string][]byte
 	// Secrets are the sensitive strings qemu.log must not echo.
 	Secrets []string
+	// ConfigDisk is the NoCloud config disk of the file blocks and the
+	// cloud_init block (nil without them), written to CIData at start.
+	ConfigDisk *cidata.Disk
+	CIData     string
 }
 
 // disk is one of hda-hdd. Path is what QEMU opens: the overlay of a
