@@ -188,6 +188,9 @@ func Files(v cty.Value, labDir string) ([]NodeFile, error) {
 			return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)
 		}
 		if !fi.IsDir() {
+			if !fi.Mode().IsRegular() {
+				return nil, fmt.Errorf("file[%d] %s: source %s is not a regular file or a directory", i, dst, src)
+			}
 			data, err := readLimited(src, MaxNodeFiles-total)
 			if err != nil {
 				return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
@@ -132,6 +133,12 @@ func TestFiles(t *testing.T) {
 	big.Close()
 	if _, err := Files(withFiles(fileObj("/y", "", "big", "0644", "")), lab); err == nil || !strings.Contains(err.Error(), "the most labform puts in one node") {
 		t.Errorf("a source over MaxNodeFiles gave %v", err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(lab, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Files(withFiles(fileObj("/y", "", "fifo", "0644", "")), lab); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a FIFO source gave %v", err)
 	}
 	a, b := FilesDigest(files), FilesDigest(files[:3])
 	if a == b || a != FilesDigest(files) {
