@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -159,7 +160,12 @@ func (ff *fileFuncs) readFile(p string) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	f, err := os.Open(abs)
+	// Stat first, and open without blocking: a FIFO must be an error,
+	// not a validate that waits for a writer.
+	if fi, err := os.Stat(abs); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a regular file", abs, fileKind(fi.Mode()))
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no file exists at %s; the file functions read files that are part of the lab, not files that resources create", abs)
 	}

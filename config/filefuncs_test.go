@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -44,6 +45,9 @@ func fileFuncLab(t *testing.T) (lab, outside string) {
 	if err := os.Symlink(outside, filepath.Join(lab, "out")); err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Mkfifo(filepath.Join(lab, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	big, err := os.Create(filepath.Join(lab, "big"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +75,8 @@ func TestFileFunctions(t *testing.T) {
 		"file missing":                {expr: `file("configs/none")`, wantErr: "no file exists at " + lab + "/configs/none"},
 		"file not UTF-8":              {expr: `file("configs/binary")`, wantErr: "not valid UTF-8; use filebase64"},
 		"file directory":              {expr: `file("configs")`, wantErr: "is a directory, not a regular file"},
+		"file FIFO":                   {expr: `file("fifo")`, wantErr: "is a named pipe (FIFO), not a regular file"},
+		"templatefile FIFO":           {expr: `templatefile("fifo", {})`, wantErr: "is a named pipe (FIFO), not a regular file"},
 		"file outside":                {expr: `file("../outside/secret")`, wantErr: "is outside the lab directory"},
 		"file through a link":         {expr: `file("out/secret")`, wantErr: "which leads to " + outside + "/secret"},
 		"file outside allowed":        {expr: `file("../outside/secret")`, host: true, want: cty.StringVal("host file")},
