@@ -3,6 +3,7 @@ package virtualbox
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,16 +71,31 @@ vm "r" {
 		}
 		return files
 	}
+	if err := os.WriteFile(filepath.Join(l.Dir, "daemons"), []byte("zebra=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	file := func(content string) string {
-		return fmt.Sprintf("  file {\n    path    = \"/etc/motd\"\n    content = %q\n  }\n  cloud_init {\n    network_config = \"version: 2\\n\"\n  }\n", content)
+		return fmt.Sprintf("  file {\n    path    = \"/etc/motd\"\n    content = %q\n  }\n  file {\n    path   = \"/etc/frr/daemons\"\n    source = \"daemons\"\n  }\n  cloud_init {\n    network_config = \"version: 2\\n\"\n  }\n", content)
 	}
 	step("create", file("one\n"), planner.NormalMode)
-	if got := readBack(); string(got["labform/files/0"]) != "one\n" || string(got["network-config"]) != "version: 2\n" {
+	if got := readBack(); string(got["labform/files/0"]) != "one\n" || string(got["labform/files/1"]) != "zebra=yes\n" || string(got["network-config"]) != "version: 2\n" {
 		t.Fatalf("the attached config disk holds %q", got)
 	}
 	step("changed file (restart)", file("two\n"), planner.NormalMode)
 	if got := readBack(); string(got["labform/files/0"]) != "two\n" {
 		t.Fatalf("after the change the config disk holds %q", got)
+	}
+	// A source edited since: refresh finds it, and the VM restarts.
+	if err := os.WriteFile(filepath.Join(l.Dir, "daemons"), []byte("zebra=no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, plan := l.Plan(planner.NormalMode)
+	if c := l.change(plan); c == nil || c.Cost != providers.Restart || !strings.Contains(c.Reason, "source of its file blocks changed") {
+		t.Fatalf("a changed source must restart the VM; got %+v", c)
+	}
+	step("changed source (restart)", file("two\n"), planner.NormalMode)
+	if got := readBack(); string(got["labform/files/1"]) != "zebra=no\n" {
+		t.Fatalf("after the source changed the config disk holds %q", got)
 	}
 	step("no files (restart)", "", planner.NormalMode)
 	if got := readBack(); got != nil {

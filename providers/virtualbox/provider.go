@@ -533,7 +533,11 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	if len(macs) > 0 {
 		m["mac_addresses"] = cty.ListVal(macs)
 	}
-	return providers.ReadResponse{State: cty.ObjectVal(m), Private: privateOf(name)}, nil
+	resp := providers.ReadResponse{State: cty.ObjectVal(m), Private: privateOf(name)}
+	if cidata.Wanted(req.Prior) {
+		resp.Restart = p.filesChanged(ctx, name, req.Prior)
+	}
+	return resp, nil
 }
 
 // colonMAC writes VirtualBox's form of a MAC address (12 hex digits) as
@@ -573,6 +577,9 @@ func (p *Provider) configDisk(ctx context.Context, addr, name, id string, v cty.
 			if _, err := p.vb.run(ctx, "storagectl", name, "--name", configDiskController, "--remove"); err != nil {
 				return err
 			}
+			if _, err := p.vb.run(ctx, "setextradata", name, configDiskKey, ""); err != nil {
+				return err
+			}
 		}
 		os.Remove(iso)
 		return nil
@@ -593,6 +600,32 @@ func (p *Provider) configDisk(ctx context.Context, addr, name, id string, v cty.
 			return err
 		}
 	}
-	_, err = p.vb.run(ctx, "storageattach", name, "--storagectl", configDiskController, "--port", "0", "--device", "0", "--type", "dvddrive", "--medium", iso)
+	if _, err := p.vb.run(ctx, "storageattach", name, "--storagectl", configDiskController, "--port", "0", "--device", "0", "--type", "dvddrive", "--medium", iso); err != nil {
+		return err
+	}
+	// What refresh compares the file blocks' sources with.
+	_, err = p.vb.run(ctx, "setextradata", name, configDiskKey, d.Digest())
 	return err
+}
+
+// configDiskKey is the extradata that records the digest of the config
+// disk the VM has (cidata.Disk.Digest).
+const configDiskKey = "labform/cidata"
+
+// filesChanged says why the VM must restart when the files its config
+// disk would hold now (the file blocks' sources read again) differ from
+// the ones it has; "" when they are the same or it has none.
+func (p *Provider) filesChanged(ctx context.Context, name string, v cty.Value) string {
+	out, err := p.vb.run(ctx, "getextradata", name, configDiskKey)
+	if err != nil || strings.Contains(out, "No value set") {
+		return ""
+	}
+	d, err := cidata.FromValue(v, p.lab.Dir)
+	if err != nil {
+		return fmt.Sprintf("its file blocks cannot be read again (%v)", err)
+	}
+	if d.Digest() != strings.TrimSpace(strings.TrimPrefix(out, "Value:")) {
+		return "a source of its file blocks changed since its config disk was built; it is built again"
+	}
+	return ""
 }
