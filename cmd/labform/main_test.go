@@ -445,3 +445,45 @@ func TestDesignExampleValidatesWithTheRealProviders(t *testing.T) {
 		t.Fatalf("validate: exit %d\n%s", code, errOut.String())
 	}
 }
+
+// TestApply_progress: an action that runs long is reported while it runs,
+// as Terraform does ("Still creating... [10s elapsed]"), for every kind
+// of action, in the human and the JSON output.
+func TestApply_progress(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": `
+container "a" {
+  rootfs = "rootfs"
+}
+`})
+	for _, m := range c.mems {
+		m.Delay = 300 * time.Millisecond
+	}
+	apply := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		terminal := false
+		code := run(append([]string{"-chdir=" + c.dir, "-no-color"}, args...), c.reg,
+			stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &terminal, progressEvery: 100 * time.Millisecond})
+		if code != 0 {
+			t.Fatalf("labform %v: exit %d\n%s%s", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	// In order: each case builds on the one before.
+	steps := []struct {
+		src  string
+		args []string
+		want string
+	}{
+		{args: []string{"apply", "-auto-approve"}, want: "container.a: Still creating... [100ms elapsed]\ncontainer.a: Still creating... [200ms elapsed]\n"},
+		{src: "hostname = \"x\"\n", args: []string{"apply", "-auto-approve"}, want: "container.a: Still replacing... [100ms elapsed]\n"},
+		{src: "hostname = \"y\"\n", args: []string{"apply", "-auto-approve", "-json"}, want: `"@message":"container.a: Still replacing... [100ms elapsed]"`},
+		{args: []string{"destroy", "-auto-approve"}, want: "container.a: Still destroying... [100ms elapsed]\n"},
+	}
+	for _, st := range steps {
+		c.write(map[string]string{"main.lab.hcl": "container \"a\" {\n  rootfs = \"rootfs\"\n" + st.src + "}\n"})
+		if out := apply(st.args...); !strings.Contains(out, st.want) {
+			t.Errorf("labform %v: no %q in:\n%s", st.args, st.want, out)
+		}
+	}
+}

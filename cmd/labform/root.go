@@ -31,6 +31,9 @@ type stdio struct {
 	out, err io.Writer
 	// terminal overrides terminal detection (tests).
 	terminal *bool
+	// progressEvery overrides how often apply says an action still runs
+	// (tests); 0 means every 10 s.
+	progressEvery time.Duration
 }
 
 // app is what every command shares: no package-level settings.
