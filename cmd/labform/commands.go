@@ -718,36 +718,6 @@ func (a *app) printOutputs(s *state.Store, name string, asJSON bool, header stri
 	return nil
 }
 
-func (a *app) graphCommand() *cobra.Command {
-	return &cobra.Command{
-		Use: "graph", Short: "Print the lab's dependency graph in Graphviz DOT", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			lab, err := a.loadLab()
-			if err != nil {
-				return err
-			}
-			in := config.NewInputs()
-			in.AddEnv(os.Environ())
-			in.Unknowns = true
-			d, diags := config.Evaluate(lab, in, nil)
-			if err := a.printDiags(diags, lab.Parser.Files()); err != nil {
-				return err
-			}
-			g := planner.NewGraph()
-			for _, ia := range d.Order {
-				g.Add(ia.String())
-			}
-			for _, ia := range d.Order {
-				for _, dep := range d.Instances[ia].Deps {
-					g.Connect(dep.String(), ia.String())
-				}
-			}
-			fmt.Fprint(a.io.out, g.Dot())
-			return nil
-		},
-	}
-}
-
 func (a *app) versionCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{

@@ -204,7 +204,7 @@ func TestCLI_workflow(t *testing.T) {
 	}
 	r = c.must(0, "show", "-json")
 	contains(t, "show -json", r.out, `"address": "vm.router"`, `"router_pid"`)
-	r = c.must(0, "graph")
+	r = c.must(0, "graph", "-type=plan")
 	contains(t, "graph", r.out, `"vm.router" -> "link.wire[0]"`, `"container.host[1]" -> "link.wire[1]"`)
 
 	// -var changes the lab: one more host, wire and a restart of the router

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/labview"
+	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) graphCommand() *cobra.Command {
+	var typ, format string
+	vf := &varFlags{}
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Draw the lab's topology (or, with -type=plan, its dependency graph)",
+		Long: `graph draws the lab as its users draw it (-type=topology, the default):
+nodes shaped by kind, ports labelled with interface names, point-to-point
+links as edges, segments as a bridge node, impairment and state on the
+links, firewall chains on their node. -format is dot (Graphviz), mermaid,
+svg or html (laid out by the Graphviz built into labform: no binary
+needed; the page shows each node's details on hover).
+
+-type=plan prints the dependency graph of the lab's resources in DOT.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lab, err := a.loadLab()
+			if err != nil {
+				return err
+			}
+			in, err := vf.inputs(a)
+			if err != nil {
+				return err
+			}
+			in.Unknowns = true
+			d, diags := config.Evaluate(lab, in, nil)
+			if err := a.printDiags(diags, lab.Parser.Files()); err != nil {
+				return err
+			}
+			switch typ {
+			case "plan":
+				if format != "dot" {
+					return fmt.Errorf("-type=plan draws in dot only, not %s", format)
+				}
+				g := planner.NewGraph()
+				for _, ia := range d.Order {
+					g.Add(ia.String())
+				}
+				for _, ia := range d.Order {
+					for _, dep := range d.Instances[ia].Deps {
+						g.Connect(dep.String(), ia.String())
+					}
+				}
+				fmt.Fprint(a.io.out, g.Dot())
+				return nil
+			case "topology":
+			default:
+				return fmt.Errorf("-type must be topology or plan, not %q", typ)
+			}
+			// The configuration as written: nothing is read from the lab,
+			// so the picture is the same before and after an apply.
+			model := labview.Build(labview.Input{Lab: providers.Lab{Name: lab.Name, Dir: lab.Dir}, Registry: a.reg, Desired: d, PreferDesired: true})
+			switch format {
+			case "dot":
+				return labview.WriteDOT(a.io.out, model)
+			case "mermaid":
+				return labview.WriteMermaid(a.io.out, model)
+			}
+			return fmt.Errorf("-format must be dot, mermaid, svg or html, not %q", format)
+		},
+	}
+	vf.add(cmd)
+	cmd.Flags().StringVar(&typ, "type", "topology", "topology (the lab as drawn) or plan (the dependency graph)")
+	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid, svg or html")
+	return cmd
+}
