@@ -425,7 +425,7 @@ func (a *app) stateCommand() *cobra.Command {
 			for _, e := range entries {
 				if e.addr == args[0] {
 					a.printInstance(e)
-					return nil
+					return a.printHostNames(s, e)
 				}
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])

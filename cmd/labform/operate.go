@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/labform/labform/internal/labview"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -164,7 +166,11 @@ command it starts the node's shell.`,
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT)
 			defer signal.Stop(sigs)
-			code, err := ex.Exec(ctx, providers.ExecRequest{DescribeRequest: a.describeRequest(v, o), Argv: args[1:],
+			argv := args[1:]
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			code, err := ex.Exec(ctx, providers.ExecRequest{DescribeRequest: a.describeRequest(v, o), Argv: argv,
 				Stdin: a.io.in, Stdout: a.io.out, Stderr: a.io.err, TTY: a.stdinTerminal() && isTerminal(a.io.out)})
 			if err != nil {
 				return err
@@ -219,7 +225,7 @@ to reach it without labform.`,
 			signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT)
 			defer signal.Stop(sigs)
 			err = console.Attach(remote, console.Options{In: a.io.in, Out: a.io.out, Telnet: d.Console.Kind == "telnet",
-				Banner: fmt.Sprintf("Connected to %s's console (%s). Ctrl-] detaches; the node keeps running.", o.Addr, where)})
+				Banner: fmt.Sprintf("Connected to %s's console: %s\r\nCtrl-] detaches; the node keeps running.", o.Addr, where)})
 			if errors.Is(err, console.ErrClosed) {
 				fmt.Fprintf(a.io.err, "\r\nThe console of %s was closed.\r\n", o.Addr)
 				return nil
@@ -262,4 +268,40 @@ func (a *app) openConsole(ctx context.Context, prov providers.Provider, dr provi
 		return nil, fmt.Errorf("connecting to %s's console at %s: %w (is the node running? labform status shows it)", dr.Addr, d.Console.Address, err)
 	}
 	return c, nil
+}
+
+// printHostNames writes, after state show's attributes, the host names
+// the object's provider derives from its ID: the lab as state records it
+// (name, ID), without the configuration.
+func (a *app) printHostNames(s *state.Store, e stateEntry) error {
+	prov, ok := a.reg.Provider(e.rec.Provider)
+	if !ok {
+		return nil
+	}
+	d, ok := prov.(providers.Describer)
+	if !ok {
+		return nil
+	}
+	meta, err := s.Meta()
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(a.dir())
+	if err != nil {
+		return err
+	}
+	name := meta.LabName
+	if name == "" {
+		name = filepath.Base(dir)
+	}
+	lab := providers.Lab{Name: name, Dir: dir, WorkDir: filepath.Join(dir, ".labform", e.rec.Provider), ID: meta.LabID,
+		IDOf: func(addr string) string {
+			if rec, err := s.Get(addr); err == nil && rec != nil {
+				return rec.ID
+			}
+			return ""
+		}}
+	labview.WriteHostNames(a.io.out, e.addr, d.Describe(providers.DescribeRequest{Lab: lab, Type: e.rec.Type, Addr: e.addr,
+		ID: e.rec.ID, Value: e.value, Private: e.rec.Private}))
+	return nil
 }
