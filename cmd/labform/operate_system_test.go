@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/labform/labform/providers/qemu"
 )
 
 // realExec runs the test binary as labform with the real providers, the
@@ -282,5 +284,102 @@ func TestSystem_statusExecConsole(t *testing.T) {
 	}
 	if code, out, _ := realExec(t, dir, "", "exec", "container.a", "--", "echo", "still here"); code != 0 || out != "still here\n" {
 		t.Errorf("after the console detached: exit %d, %q", code, out)
+	}
+}
+
+// consoleInit boots to a shell on the serial console: what a person
+// reaches with labform console.
+const consoleInit = `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev
+$B mount -t proc proc /proc
+$B mount -t devtmpfs dev /dev
+echo GUEST-SHELL-READY
+exec $B sh
+`
+
+const consoleLab = `
+lab {
+  name             = %q
+  allow_host_paths = true # the cached Debian kernel
+}
+
+vm "r" {
+  provider    = qemu
+  accel       = "tcg"
+  memory      = 128
+  adapters    = 1
+  console     = "telnet"
+  kernel      = %q
+  initrd      = %q
+  kernel_args = "console=ttyS0 panic=-1 quiet"
+}
+`
+
+// TestSystem_consoleOfAQEMUGuest boots the busybox-initramfs guest the
+// QEMU tests boot, attaches to its serial console (QEMU's telnet port)
+// through tmux as a person would, runs a command there and detaches; the
+// VM runs on. exec on it says it has no guest agent.
+func TestSystem_consoleOfAQEMUGuest(t *testing.T) {
+	systest.Require(t, "qemu-system-x86_64", "tmux")
+	kernel, initrd := systest.GuestKit(t, consoleInit, nil)
+	dir := t.TempDir()
+	name := fmt.Sprintf("lfcon%d", os.Getpid()%100000)
+	os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(fmt.Sprintf(consoleLab, name, kernel, initrd)), 0o644)
+	real, _ := filepath.EvalSymlinks(dir)
+	labID := providers.LabID(real)
+	t.Cleanup(func() {
+		realRun(t, dir, "destroy", "-auto-approve")
+		for slot := 0; slot < providers.Slots; slot++ {
+			run := filepath.Join(qemu.RunRoot, providers.ObjectID(labID, "vm.r", slot))
+			for _, pid := range qemuProcesses(run) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			os.RemoveAll(run)
+		}
+		labnet.DeleteNetns(labnet.LabNetns(name))
+	})
+	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	_, out, _ := realExec(t, dir, "", "status")
+	if !strings.Contains(out, "vm.r  qemu") || !strings.Contains(out, "telnet 127.0.0.1 ") {
+		t.Fatalf("status shows no running VM with a telnet console:\n%s", out)
+	}
+
+	tm := newTmux(t, []string{"LABFORM_TEST_MAIN=real"}, os.Args[0], "-chdir="+dir, "console", "vm.r")
+	tm.waitFor("Ctrl-] detaches", 20*time.Second)
+	// The guest boots under TCG for a few seconds: type until its shell
+	// answers.
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(tm.screen(), "console-42") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest's shell never answered on the console:\n%s", tm.screen())
+		}
+		tm.send("echo console-$((6*7))", "Enter")
+		time.Sleep(2 * time.Second)
+	}
+	tm.send("C-]")
+	tm.waitFor("Detached; the node keeps running.", 10*time.Second)
+	for i := 0; !tm.exited(); i++ {
+		if i == 50 {
+			t.Fatalf("labform console still runs after Ctrl-]:\n%s", tm.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, out, _ := realExec(t, dir, "", "status", "-json"); !strings.Contains(out, `"state": "running"`) {
+		t.Errorf("the VM does not run on after the console detached:\n%s", out)
+	}
+	// A second attachment works: the console was left free.
+	tm2 := newTmux(t, []string{"LABFORM_TEST_MAIN=real"}, os.Args[0], "-chdir="+dir, "console", "vm.r")
+	tm2.waitFor("Ctrl-] detaches", 20*time.Second)
+	tm2.send("echo again-$((6*8))", "Enter")
+	tm2.waitFor("again-48", 20*time.Second)
+	tm2.send("C-]")
+	tm2.waitFor("Detached", 10*time.Second)
+
+	code, _, errOut := realExec(t, dir, "", "exec", "vm.r", "--", "uname", "-a")
+	if code != 1 || !strings.Contains(errOut, "no guest agent channel (guest_agent = false)") || !strings.Contains(errOut, "labform console vm.r") {
+		t.Errorf("exec on a VM without a guest agent: exit %d\n%s", code, errOut)
 	}
 }
