@@ -13,7 +13,6 @@ import (
 	"github.com/labform/labform/providers/link"
 )
 
-
 // virtioModules load virtio-net, in order (the cloud kernel builds them as
 // modules).
 var virtioModules = []string{"virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net"}
