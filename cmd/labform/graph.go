@@ -67,6 +67,10 @@ needed; the page shows each node's details on hover).
 				return labview.WriteDOT(a.io.out, model)
 			case "mermaid":
 				return labview.WriteMermaid(a.io.out, model)
+			case "svg":
+				return labview.WriteSVG(cmd.Context(), a.io.out, model)
+			case "html":
+				return labview.WriteHTML(cmd.Context(), a.io.out, model)
 			}
 			return fmt.Errorf("-format must be dot, mermaid, svg or html, not %q", format)
 		},

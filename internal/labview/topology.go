@@ -60,7 +60,7 @@ func WriteDOT(w io.Writer, lab *Lab) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %s {\n", dotQuote(lab.Name))
 	fmt.Fprintf(&b, "  graph [label=%s, labelloc=t, rankdir=LR, fontname=\"Helvetica\"]\n", dotQuote("lab "+lab.Name))
-	b.WriteString("  node [fontname=\"Helvetica\", fontsize=11]\n  edge [fontname=\"Helvetica\", fontsize=9]\n")
+	b.WriteString("  node [fontname=\"Helvetica\", fontsize=11, margin=\"0.25,0.08\"]\n  edge [fontname=\"Helvetica\", fontsize=9]\n")
 	for _, n := range lab.Nodes {
 		shape := "box"
 		style := "rounded"
@@ -107,7 +107,11 @@ func iface(e Endpoint) string {
 
 // tooltip is a node's details, for the HTML page's hover.
 func tooltip(n *Node) string {
-	lines := []string{n.Address + " (" + n.Provider + " " + n.Type + ")"}
+	kind := n.Type
+	if n.Provider != n.Type {
+		kind = n.Provider + " " + n.Type
+	}
+	lines := []string{n.Address + " (" + kind + ")"}
 	if n.State != "" {
 		lines = append(lines, "state: "+n.State)
 	}
