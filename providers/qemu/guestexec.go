@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
 )
 
 var _ providers.Execer = (*Provider)(nil)
@@ -29,7 +30,7 @@ const guestPoll = 50 * time.Millisecond
 // output and exit code are the command's. A VM without the channel gets
 // an error that says how to add it and points at the console.
 func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, error) {
-	if !req.Value.GetAttr("guest_agent").True() {
+	if !hasGuestAgent(req.Value) {
 		return 1, fmt.Errorf("%s has no guest agent channel (guest_agent = false), so labform cannot run commands in it: set guest_agent = true (a restart) and run qemu-ga in the guest, or use its serial console: labform console %s", req.Addr, req.Addr)
 	}
 	if st := providers.String(req.Value, "state"); st != "running" {
@@ -177,4 +178,11 @@ func (g *guestAgent) read(ret interface{}) error {
 		}
 		return json.Unmarshal(reply.Return, ret)
 	}
+}
+
+// hasGuestAgent reads guest_agent; a value from before the attribute
+// existed (null) has none.
+func hasGuestAgent(v cty.Value) bool {
+	a := v.GetAttr("guest_agent")
+	return a.IsKnown() && !a.IsNull() && a.True()
 }

@@ -136,7 +136,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
 		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
 		Paused:     providers.String(v, "state") == "paused",
-		GuestAgent: v.GetAttr("guest_agent").True(),
+		GuestAgent: hasGuestAgent(v),
 	}
 	if c.Platform == "" {
 		c.Platform = p.platform
