@@ -31,8 +31,8 @@ type LiveObject struct {
 // Live reads every object in state (refreshing it unless refresh is
 // false) and evaluates the configuration against what it found. It
 // changes nothing, in the lab or in state: it is a plan's first half.
-// The desired configuration is nil when it does not evaluate (a lab
-// file broken since the last apply still shows its running objects).
+// The desired configuration is nil when it does not evaluate; the
+// diagnostics say why, and the objects are still returned.
 func (p *Planner) Live(ctx context.Context, refresh bool) ([]LiveObject, *config.Desired, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if diags = append(diags, p.evalProviders()...); diags.HasErrors() {

@@ -616,9 +616,29 @@ func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.C
 
 func (a *app) outputCommand() *cobra.Command {
 	var asJSON, raw bool
+	vf := &varFlags{}
 	cmd := &cobra.Command{
 		Use: "output [NAME]", Short: "Show the lab's outputs", Args: cobra.MaximumNArgs(1),
+		Long: `output shows the outputs as the last apply recorded them. It takes -var
+and -var-file like every command that evaluates the lab, so that one set
+of flags serves a script's every call; they are checked, and the values
+shown are still those of the last apply.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(vf.vars)+len(vf.varFiles) > 0 {
+				// Checked against the lab's declarations and validations.
+				in, err := vf.inputs(a)
+				if err != nil {
+					return err
+				}
+				lab, err := a.loadLab()
+				if err != nil {
+					return err
+				}
+				in.Unknowns = true
+				if _, diags := config.Evaluate(lab, in, nil); diags.HasErrors() {
+					return a.printDiags(diags, lab.Parser.Files())
+				}
+			}
 			s, err := a.readState(a.dir())
 			if err != nil {
 				return err
@@ -652,6 +672,7 @@ func (a *app) outputCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	cmd.Flags().BoolVar(&raw, "raw", false, "print a string output as it is, without quotes")
+	vf.add(cmd)
 	readOnlyLockFlag(cmd)
 	return cmd
 }

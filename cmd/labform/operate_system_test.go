@@ -89,6 +89,12 @@ func (tm *tmux) waitFor(s string, d time.Duration) string {
 	}
 }
 
+// deadStatus is the exit code of the window's program, once it ended.
+func (tm *tmux) deadStatus() string {
+	out, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "-t", "0", "#{pane_dead_status}").Output()
+	return strings.TrimSpace(string(out))
+}
+
 // exited tells whether the window's program has ended.
 func (tm *tmux) exited() bool {
 	out, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "-t", "0", "#{pane_dead}").Output()
@@ -284,6 +290,25 @@ func TestSystem_statusExecConsole(t *testing.T) {
 	}
 	if code, out, _ := realExec(t, dir, "", "exec", "container.a", "--", "echo", "still here"); code != 0 || out != "still here\n" {
 		t.Errorf("after the console detached: exit %d, %q", code, out)
+	}
+
+	// exec from a terminal gets a terminal; the shell's exit code is
+	// labform's.
+	tm = newTmux(t, []string{"LABFORM_TEST_MAIN=real"}, os.Args[0], "-chdir="+dir, "exec", "container.a")
+	tm.send("tty; echo tty-$((2*3))", "Enter")
+	scr := tm.waitFor("tty-6", 20*time.Second)
+	if !strings.Contains(scr, "/dev/pts/") {
+		t.Errorf("exec from a terminal has no terminal inside:\n%s", scr)
+	}
+	tm.send("exit 5", "Enter")
+	for i := 0; !tm.exited(); i++ {
+		if i == 100 {
+			t.Fatalf("labform exec still runs after the shell's exit:\n%s", tm.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := tm.deadStatus(); st != "5" {
+		t.Errorf("labform exec exited %s, want the shell's 5", st)
 	}
 }
 

@@ -94,3 +94,31 @@ func TestGoldenStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestVarFlags_everyCommandThatEvaluates: graph, status, exec, console
+// and output take -var and -var-file, and refuse a value the lab's
+// validation refuses.
+func TestVarFlags_everyCommandThatEvaluates(t *testing.T) {
+	src, err := os.ReadFile(topologyCases["quickstart"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t, map[string]string{"main.lab.hcl": string(src), "bad.vars": "hosts = 7\n", "good.vars": "hosts = 3\n"})
+	c.must(0, "apply", "-auto-approve", "-var-file=good.vars")
+	for _, args := range [][]string{
+		{"graph"}, {"status"}, {"inspect", "-json"}, {"output"}, {"exec", "container.host[0]", "--", "true"}, {"console", "vm.router"},
+	} {
+		for _, bad := range [][]string{{"-var", "hosts=7"}, {"-var-file", "bad.vars"}} {
+			full := append(append([]string{args[0]}, bad...), args[1:]...)
+			if r := c.run("", false, full...); r.code != 1 || !strings.Contains(r.errOut, "hosts must be between 2 and 4") {
+				t.Errorf("labform %v: exit %d, want 1 with the validation's message:\n%s", full, r.code, r.errOut)
+			}
+		}
+	}
+	if out := c.must(0, "status", "-var-file=good.vars").out; !strings.Contains(out, "container.host[2]  container  running") {
+		t.Errorf("status -var-file=good.vars:\n%s", out)
+	}
+	if out := c.must(0, "output", "-var", "hosts=3", "host_netns").out; !strings.Contains(out, "mem://container.host[2]/netns") {
+		t.Errorf("output -var hosts=3 host_netns:\n%s", out)
+	}
+}
