@@ -288,6 +288,23 @@ func TestSystem_statusExecConsole(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The console's shell is gone with it: only the container's init is
+	// left in its cgroup.
+	procs, _ := filepath.Glob("/sys/fs/cgroup/pids/*/" + a.Host.RuntimeID + "/cgroup.procs")
+	procs2, _ := filepath.Glob("/sys/fs/cgroup/pids/" + a.Host.RuntimeID + "/cgroup.procs")
+	procs = append(procs, procs2...)
+	if len(procs) != 1 {
+		t.Fatalf("container.a's pids cgroup: %v", procs)
+	}
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(procs[0])
+		if n := len(strings.Fields(string(b))); n == 1 {
+			break
+		} else if i == 50 {
+			t.Fatalf("%d processes left in container.a after the console detached (%s)", n, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if code, out, _ := realExec(t, dir, "", "exec", "container.a", "--", "echo", "still here"); code != 0 || out != "still here\n" {
 		t.Errorf("after the console detached: exit %d, %q", code, out)
 	}
