@@ -72,11 +72,17 @@ func (l *netLab) container(addr string) (pid int, netns string) {
 }
 
 // ping from a container's namespace (the host's ping is not installed; use
-// busybox through ip netns exec).
+// busybox through ip netns exec): a reply to one of three pings, each
+// given a second. Asking again covers a port whose carrier just came
+// back, which the kernel finishes applying asynchronously.
 func (l *netLab) ping(from, to string) bool {
 	_, ns := l.container(from)
-	cmd := exec.Command("ip", "netns", "exec", filepath.Base(ns), "busybox", "ping", "-c", "1", "-W", "2", to)
-	return cmd.Run() == nil
+	for i := 0; i < 3; i++ {
+		if exec.Command("ip", "netns", "exec", filepath.Base(ns), "busybox", "ping", "-c", "1", "-W", "1", to).Run() == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func action(p *planner.Plan, addr string) string {
