@@ -10,6 +10,7 @@ RACE ?= -race
 
 build:
 	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/labform ./cmd/labform
+	$(GO) build -o bin/labform-graphviz ./cmd/labform-graphviz
 
 test:
 	$(GO) vet ./...

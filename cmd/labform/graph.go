@@ -1,7 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/internal/labview"
@@ -68,9 +75,9 @@ needed; the page shows each node's details on hover).
 			case "mermaid":
 				return labview.WriteMermaid(a.io.out, model)
 			case "svg":
-				return labview.WriteSVG(cmd.Context(), a.io.out, model)
+				return labview.WriteSVG(cmd.Context(), a.io.out, model, graphvizLayout)
 			case "html":
-				return labview.WriteHTML(cmd.Context(), a.io.out, model)
+				return labview.WriteHTML(cmd.Context(), a.io.out, model, graphvizLayout)
 			}
 			return fmt.Errorf("-format must be dot, mermaid, svg or html, not %q", format)
 		},
@@ -79,4 +86,47 @@ needed; the page shows each node's details on hover).
 	cmd.Flags().StringVar(&typ, "type", "topology", "topology (the lab as drawn) or plan (the dependency graph)")
 	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid, svg or html")
 	return cmd
+}
+
+// graphvizHelper is the program that lays graphs out (internal/graphviz):
+// labform does not link Graphviz itself, whose start would slow every
+// command.
+const graphvizHelper = "labform-graphviz"
+
+// graphvizLayout runs the helper: LABFORM_GRAPHVIZ when set, else the
+// one beside labform's executable (make build puts it there), else the
+// one on PATH.
+func graphvizLayout(ctx context.Context, dot []byte) ([]byte, error) {
+	path := os.Getenv("LABFORM_GRAPHVIZ")
+	if path == "" {
+		if self, err := os.Executable(); err == nil {
+			if p := filepath.Join(filepath.Dir(self), graphvizHelper); fileExists(p) {
+				path = p
+			}
+		}
+	}
+	if path == "" {
+		p, err := exec.LookPath(graphvizHelper)
+		if err != nil {
+			return nil, fmt.Errorf("-format=svg and -format=html need %s, labform's layout helper (Graphviz built in; no dot binary needed), beside labform or on PATH: make build builds both into bin/ (or go install ./cmd/%s); -format=dot and -format=mermaid need nothing", graphvizHelper, graphvizHelper)
+		}
+		path = p
+	}
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Stdin = bytes.NewReader(dot)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("%s failed (%v): %s", path, err, strings.TrimSpace(errOut.String()))
+		}
+		return nil, fmt.Errorf("running %s: %w", path, err)
+	}
+	return out.Bytes(), nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

@@ -375,6 +375,11 @@ func TestBinaryDoesNotLinkTheTestProvider(t *testing.T) {
 	if strings.Contains(string(out), "internal/memprovider") {
 		t.Fatal("the labform binary links the in-memory test provider")
 	}
+	// Graphviz compiles itself in a package init, in every process that
+	// links it: labform runs it in its helper (internal/graphviz).
+	if strings.Contains(string(out), "goccy/go-graphviz") || strings.Contains(string(out), "internal/graphviz") {
+		t.Fatal("the labform binary links go-graphviz")
+	}
 }
 
 func TestNormalizeArgs(t *testing.T) {

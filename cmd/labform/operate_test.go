@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -120,5 +121,36 @@ func TestVarFlags_everyCommandThatEvaluates(t *testing.T) {
 	}
 	if out := c.must(0, "output", "-var", "hosts=3", "host_netns").out; !strings.Contains(out, "mem://container.host[2]/netns") {
 		t.Errorf("output -var hosts=3 host_netns:\n%s", out)
+	}
+}
+
+// TestGraph_svgAndHTML: svg and html are laid out by labform-graphviz,
+// the helper make build puts beside labform; without it the error says
+// how to get it.
+func TestGraph_svgAndHTML(t *testing.T) {
+	helper := filepath.Join(t.TempDir(), "labform-graphviz")
+	if out, err := exec.Command("go", "build", "-o", helper, "../labform-graphviz").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/labform-graphviz: %v\n%s", err, out)
+	}
+	src, err := os.ReadFile(topologyCases["segment"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t, map[string]string{"main.lab.hcl": string(src)})
+	t.Setenv("LABFORM_GRAPHVIZ", helper)
+	svg := c.must(0, "graph", "-format=svg").out
+	for _, want := range []string{"<svg", "<title>vm.core</title>", "<title>link.lan</title>", ">firewall core_in</text>", `stroke="red"`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the SVG has no %q", want)
+		}
+	}
+	page := c.must(0, "graph", "-format", "html").out
+	if !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.Contains(page, "<svg") || !strings.Contains(page, `"address":"container.r[1]"`) {
+		t.Errorf("the page lacks its SVG or its data:\n%.1500s", page)
+	}
+	t.Setenv("LABFORM_GRAPHVIZ", "")
+	t.Setenv("PATH", t.TempDir())
+	if r := c.run("", false, "graph", "-format=svg"); r.code != 1 || !strings.Contains(r.errOut, "make build builds both into bin/") {
+		t.Errorf("graph -format=svg without the helper: exit %d\n%s", r.code, r.errOut)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/graphviz"
 	"github.com/labform/labform/internal/labview"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/providers"
@@ -71,7 +72,7 @@ func TestHTML_inABrowser(t *testing.T) {
 	lab := segmentLab(t)
 	page := filepath.Join(t.TempDir(), "lab.html")
 	var b bytes.Buffer
-	if err := labview.WriteHTML(context.Background(), &b, lab); err != nil {
+	if err := labview.WriteHTML(context.Background(), &b, lab, graphviz.SVG); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {

@@ -4,18 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"html/template"
+	"html"
 	"io"
-
-	"github.com/goccy/go-graphviz"
+	"strings"
 )
 
-// WriteSVG lays the topology out with the Graphviz compiled into labform
-// (go-graphviz runs it as WebAssembly: no dot binary, no cgo) and writes
-// the SVG. Each node's tooltip holds its details.
-func WriteSVG(ctx context.Context, w io.Writer, lab *Lab) error {
-	svg, err := renderSVG(ctx, lab)
+// Layout lays out a DOT graph as SVG (internal/graphviz, run by labform
+// in its helper program).
+type Layout func(ctx context.Context, dot []byte) ([]byte, error)
+
+// WriteSVG writes the topology laid out as SVG. Each node's tooltip holds
+// its details.
+func WriteSVG(ctx context.Context, w io.Writer, lab *Lab, layout Layout) error {
+	svg, err := renderSVG(ctx, lab, layout)
 	if err != nil {
 		return err
 	}
@@ -23,35 +24,21 @@ func WriteSVG(ctx context.Context, w io.Writer, lab *Lab) error {
 	return err
 }
 
-func renderSVG(ctx context.Context, lab *Lab) ([]byte, error) {
+func renderSVG(ctx context.Context, lab *Lab, layout Layout) ([]byte, error) {
 	var dot bytes.Buffer
 	if err := WriteDOT(&dot, lab); err != nil {
 		return nil, err
 	}
-	gv, err := graphviz.New(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("starting the built-in Graphviz: %w", err)
-	}
-	defer gv.Close()
-	g, err := graphviz.ParseBytes(dot.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("the built-in Graphviz refused the lab's DOT: %w", err)
-	}
-	defer g.Close()
-	var out bytes.Buffer
-	if err := gv.Render(ctx, g, graphviz.SVG, &out); err != nil {
-		return nil, fmt.Errorf("laying out the topology: %w", err)
-	}
-	return out.Bytes(), nil
+	return layout(ctx, dot.Bytes())
 }
 
 // pageTemplate is the HTML page: the SVG, and a panel that shows the
 // details of the node under the pointer (from the status model, as JSON).
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+const pageTemplate = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>lab {{.Name}}</title>
+<title>lab {{NAME}}</title>
 <style>
 body { font-family: Helvetica, Arial, sans-serif; margin: 1em; background: #fff; color: #222; }
 #picture svg { max-width: 100%; height: auto; }
@@ -64,9 +51,9 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 1em; background: #fff;
 </head>
 <body>
 <h1>labform topology</h1>
-<div id="picture">{{.SVG}}</div>
+<div id="picture">{{SVG}}</div>
 <div id="details"></div>
-<script id="lab-data" type="application/json">{{.Data}}</script>
+<script id="lab-data" type="application/json">{{DATA}}</script>
 <script>
 (function () {
   var lab = JSON.parse(document.getElementById("lab-data").textContent);
@@ -104,12 +91,12 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 1em; background: #fff;
 </script>
 </body>
 </html>
-`))
+`
 
 // WriteHTML writes a page that shows the topology's SVG and each node's
 // details on hover; it needs nothing but a browser.
-func WriteHTML(ctx context.Context, w io.Writer, lab *Lab) error {
-	svg, err := renderSVG(ctx, lab)
+func WriteHTML(ctx context.Context, w io.Writer, lab *Lab, layout Layout) error {
+	svg, err := renderSVG(ctx, lab, layout)
 	if err != nil {
 		return err
 	}
@@ -117,13 +104,11 @@ func WriteHTML(ctx context.Context, w io.Writer, lab *Lab) error {
 	if i := bytes.Index(svg, []byte("<svg")); i > 0 {
 		svg = svg[i:]
 	}
-	data, err := json.Marshal(lab)
+	data, err := json.Marshal(lab) // escapes <, > and & as \u003c...: safe in a script element
 	if err != nil {
 		return err
 	}
-	return pageTemplate.Execute(w, struct {
-		Name string
-		SVG  template.HTML
-		Data template.JS
-	}{lab.Name, template.HTML(svg), template.JS(data)})
+	page := strings.NewReplacer("{{NAME}}", html.EscapeString(lab.Name), "{{SVG}}", string(svg), "{{DATA}}", string(data)).Replace(pageTemplate)
+	_, err = io.WriteString(w, page)
+	return err
 }
