@@ -114,6 +114,14 @@ func graphvizLayout(ctx context.Context, dot []byte) ([]byte, error) {
 	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Stdin = bytes.NewReader(dot)
+	// go-graphviz caches its compiled WebAssembly under $TMPDIR, in files
+	// only their creator can read: each user gets a cache of their own.
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache := filepath.Join(dir, "labform", "graphviz")
+		if err := os.MkdirAll(cache, 0o700); err == nil {
+			cmd.Env = append(os.Environ(), "TMPDIR="+cache)
+		}
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
