@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/console"
 	"github.com/labform/labform/internal/labview"
 	"github.com/labform/labform/planner"
@@ -102,13 +103,17 @@ state.`,
 
 // node finds a node of the lab by address, as refresh found it.
 func (a *app) node(ctx context.Context, v *view, address string) (*planner.LiveObject, providers.Provider, error) {
+	want, err := addr.ParseInstance(address)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%q is not a node's address (like container.host[0] or vm.router): %w", address, err)
+	}
 	objs, _, err := a.live(ctx, v, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i := range objs {
 		o := &objs[i]
-		if o.Addr.String() != address {
+		if o.Addr != want {
 			continue
 		}
 		if o.Value.IsNull() {
