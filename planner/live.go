@@ -82,3 +82,51 @@ func (p *Planner) ConfiguredProvider(ctx context.Context, name string) (provider
 	}
 	return p.provider(ctx, name)
 }
+
+// nodeCarrier is providers.Lab's Carrier: it finds the node (as this
+// apply made it, else as state records it) and asks its provider to plug
+// or pull the cable at the port, when the provider can.
+func (p *Planner) nodeCarrier(ctx context.Context, node string, port int, up bool) error {
+	a, err := addr.ParseInstance(node)
+	if err != nil || p.Store == nil {
+		return nil
+	}
+	// Which provider first, without decoding anything: most nodes'
+	// providers (containers) have nothing to do here.
+	provName, typ := "", a.Type
+	if p.desired != nil {
+		if inst := p.desired.Instances[a]; inst != nil {
+			provName = inst.Resource.Provider
+		}
+	}
+	rec, _ := p.Store.Get(node)
+	if provName == "" && rec != nil {
+		provName = rec.Provider
+	}
+	if prov, ok := p.Registry.Provider(provName); !ok {
+		return nil
+	} else if _, ok := prov.(providers.CarrierSetter); !ok {
+		return nil
+	}
+	var value cty.Value
+	var private []byte
+	if v, ok := p.applied.Load(a); ok {
+		value = v.(cty.Value)
+	} else if rec != nil {
+		if v, _, err := DecodeRecord(p.Registry, rec.Type, rec.Provider, rec.Value); err == nil {
+			value = v
+		}
+	}
+	if rec != nil {
+		private = rec.Private
+	}
+	if value == cty.NilVal || value.IsNull() {
+		return nil // not running as far as this lab knows: nothing to plug
+	}
+	prov, diags := p.provider(ctx, provName)
+	if diags.HasErrors() {
+		return diags
+	}
+	return prov.(providers.CarrierSetter).SetCarrier(ctx, providers.CarrierRequest{DescribeRequest: providers.DescribeRequest{Lab: p.LabInfo(provName),
+		Type: typ, Addr: node, ID: p.objectID(node), Value: value, Private: private}, Port: port, Up: up})
+}

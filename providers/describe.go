@@ -113,3 +113,18 @@ type ConsoleRequest struct {
 type ConsoleOpener interface {
 	OpenConsole(ctx context.Context, req ConsoleRequest) (io.ReadWriteCloser, error)
 }
+
+// CarrierRequest plugs or pulls the cable at one of a node's ports.
+type CarrierRequest struct {
+	DescribeRequest
+	Port int
+	Up   bool
+}
+
+// CarrierSetter is implemented by providers whose nodes do not lose
+// carrier when the lab-side end of a port goes down (QEMU: set_link). A
+// node that does not run is left alone: it starts with its links applied
+// again.
+type CarrierSetter interface {
+	SetCarrier(ctx context.Context, req CarrierRequest) error
+}

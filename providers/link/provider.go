@@ -157,6 +157,7 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 				h.LinkSetNoMaster(l)
 				clearQdisc(h, l)
 				setCarrier(h, l, false) // unplugged: its node sees no carrier
+				p.nodeCarrier(e, false)
 			}
 		}
 	}
@@ -183,6 +184,9 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 		}
 		if err := setCarrier(h, l, up); err != nil {
 			return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
+		}
+		if err := p.nodeCarrier(e, up); err != nil {
+			return err
 		}
 		if shaping {
 			if err := setQdisc(h, l, imp); err != nil {
@@ -213,6 +217,17 @@ func setCarrier(h *netlink.Handle, l netlink.Link, up bool) error {
 		return fmt.Errorf("setting %s down (carrier off): %w", l.Attrs().Name, err)
 	}
 	return nil
+}
+
+// nodeCarrier plugs or pulls the cable inside the node too, for nodes
+// whose provider does it there (a QEMU VM: QMP set_link).
+func (p *Provider) nodeCarrier(e endpoint, up bool) error {
+	if p.lab.Carrier == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), labnet.DefaultToolTimeout)
+	defer cancel()
+	return p.lab.Carrier(ctx, e.node, e.port, up)
 }
 
 // portsUp tells whether every port of the link that is joined to br is
@@ -265,6 +280,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 			if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
 				clearQdisc(h, l)
 				setCarrier(h, l, false) // the cable goes before the bridge
+				p.nodeCarrier(e, false)
 			}
 		}
 		if err := h.LinkDel(br); err != nil {

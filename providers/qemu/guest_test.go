@@ -103,3 +103,78 @@ func tailString(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// carrierInit brings eth0 up and prints its carrier each time it changes.
+const carrierInit = `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in ` + "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net" + `; do $B insmod /lib/$m.ko; done
+$B ip link set eth0 up
+prev=none
+while true; do
+  c=$($B cat /sys/class/net/eth0/carrier 2>/dev/null)
+  if [ "$c" != "$prev" ]; then echo GUEST-CARRIER-$c; prev=$c; fi
+  $B usleep 50000
+done
+`
+
+// TestSystem_linkDownPullsTheGuestsCable: a link set down takes carrier
+// from a QEMU guest's adapter (QMP set_link; the tap's own state does not
+// reach the guest), up gives it back.
+func TestSystem_linkDownPullsTheGuestsCable(t *testing.T) {
+	l := newVMLab(t, "c")
+	l.Reg.Register(link.New())
+	kernel, initrd := guestKitWith(t, carrierInit, virtioModules)
+	l.AllowHostPaths = true
+	lab := func(state string) string {
+		return fmt.Sprintf(`
+vm "a" {
+  provider     = qemu
+  accel        = "tcg"
+  memory       = 128
+  adapters     = 2
+  adapter_type = "virtio-net-pci"
+  console      = "none"
+  kernel       = %q
+  initrd       = %q
+  kernel_args  = "console=ttyS0 panic=-1 quiet"
+  extra_args   = "-serial file:%%lab-path%%/a.serial -no-reboot"
+}
+
+link "loop" {
+  endpoints = [vm.a.port[0], vm.a.port[1]]
+  state     = %q
+}
+`, kernel, initrd, state)
+	}
+	serial := filepath.Join(l.Dir, "a.serial")
+	// waitFor waits until the serial log has n lines saying the carrier is c.
+	waitFor := func(c string, n int, d time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for {
+			b, _ := os.ReadFile(serial)
+			if bytes.Count(b, []byte("GUEST-CARRIER-"+c+"\r\n"))+bytes.Count(b, []byte("GUEST-CARRIER-"+c+"\n")) >= n {
+				return time.Since(start)
+			}
+			if time.Since(start) > d {
+				t.Fatalf("the guest never said GUEST-CARRIER-%s (%d times) within %v:\n%s", c, n, d, tailString(b, 2000))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	l.Write(lab("up"))
+	l.Apply(planner.NormalMode)
+	waitFor("1", 1, 90*time.Second)
+
+	l.Write(lab("down"))
+	l.Apply(planner.NormalMode)
+	t.Logf("carrier gone in the guest %v after the apply (the guest looks every 50 ms)", waitFor("0", 1, 10*time.Second))
+
+	l.Write(lab("up"))
+	l.Apply(planner.NormalMode)
+	t.Logf("carrier back in the guest %v after the apply", waitFor("1", 2, 10*time.Second))
+}
