@@ -7,6 +7,7 @@ import (
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -99,14 +100,19 @@ func (p *Planner) nodeCarrier(ctx context.Context, node string, port int, up boo
 			provName = inst.Resource.Provider
 		}
 	}
-	rec, _ := p.Store.Get(node)
-	if provName == "" && rec != nil {
-		provName = rec.Provider
+	var rec *state.Record
+	if provName == "" {
+		if rec, _ = p.Store.Get(node); rec != nil {
+			provName = rec.Provider
+		}
 	}
 	if prov, ok := p.Registry.Provider(provName); !ok {
 		return nil
 	} else if _, ok := prov.(providers.CarrierSetter); !ok {
 		return nil
+	}
+	if rec == nil {
+		rec, _ = p.Store.Get(node)
 	}
 	var value cty.Value
 	var private []byte
