@@ -383,10 +383,16 @@ func TestBinaryDoesNotLinkTheTestProvider(t *testing.T) {
 }
 
 func TestNormalizeArgs(t *testing.T) {
-	got := normalizeArgs([]string{"plan", "-out=x", "-var", "a=-1", "-h", "--json", "-parallelism", "-5", "--", "-x"})
-	want := "plan --out=x --var a=-1 -h --json --parallelism -5 -- -x"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("got %q\nwant %q", strings.Join(got, " "), want)
+	for _, tc := range []struct{ args, want string }{
+		{"plan -out=x -var a=-1 -h --json -parallelism -5 -- -x", "plan --out=x --var a=-1 -h --json --parallelism -5 -- -x"},
+		// exec: what follows the address is the command's, as it is.
+		{"-chdir lab exec -var a=-1 c ls -l -var", "--chdir lab exec --var a=-1 c ls -l -var"},
+		{"exec -var-file=x.vars container.a[0] ip -br addr", "exec --var-file=x.vars container.a[0] ip -br addr"},
+		{"exec c -- sh -c 'x'", "exec c -- sh -c 'x'"},
+	} {
+		if got := strings.Join(normalizeArgs(strings.Fields(tc.args)), " "); got != tc.want {
+			t.Errorf("normalizeArgs(%s)\ngot:  %q\nwant: %q", tc.args, got, tc.want)
+		}
 	}
 }
 

@@ -250,6 +250,7 @@ func TestSystem_statusExecConsole(t *testing.T) {
 		{stdin: "typed in\n", args: []string{"container.a", "--", "cat"}, out: "typed in\n"},
 		{args: []string{"container.b", "--", "ip", "-o", "addr", "show", "eth0"}, out: "10.204.0.2/24"},
 		{stdin: "echo from the default shell\n", args: []string{"container.a"}, out: "from the default shell\n"},
+		{args: []string{"container.a", "ls", "-d", "/bin"}, out: "/bin\n"}, // no --: the flags are ls's
 	} {
 		code, out, errOut := realExec(t, dir, tc.stdin, append([]string{"exec"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(out, tc.out) {
