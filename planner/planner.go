@@ -599,7 +599,7 @@ type configureOnce struct {
 // LabInfo is what a provider learns about the lab.
 func (p *Planner) LabInfo(provider string) providers.Lab {
 	return providers.Lab{Name: p.labName(), Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider),
-		ID: p.labID(), IDOf: p.objectID}
+		ID: p.labID(), IDOf: p.objectID, Carrier: p.nodeCarrier}
 }
 
 // validate runs the providers' checks of the values and of the host.

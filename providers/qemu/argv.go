@@ -10,6 +10,7 @@ import (
 // Files in a VM's working directory.
 const (
 	qmpFile    = "qmp.sock"
+	qgaFile    = "qga.sock" // the guest agent's channel (guest_agent = true)
 	pidFile    = "qemu.pid"
 	logFile    = "qemu.log"
 	ciDataFile = "cidata.iso" // the config disk
@@ -131,6 +132,10 @@ func argv(c *vmConfig) []string {
 		}
 		pci++
 		a = append(a, "-netdev", fmt.Sprintf("tap,id=net%d,fd=%d", n, firstTapFD+n), "-device", dev)
+	}
+	if c.GuestAgent {
+		a = append(a, "-chardev", "socket,id=qga0,path="+opt(filepath.Join(c.RunDir, qgaFile))+",server=on,wait=off",
+			"-device", "virtio-serial-pci,id=qga-serial0", "-device", "virtserialport,bus=qga-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0")
 	}
 	return append(a, c.Extra...)
 }

@@ -159,7 +159,8 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		BIOS: resolve(p.lab.Dir, providers.String(v, "bios")), Kernel: resolve(p.lab.Dir, providers.String(v, "kernel")),
 		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
 		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
-		Paused: providers.String(v, "state") == "paused",
+		Paused:     providers.String(v, "state") == "paused",
+		GuestAgent: hasGuestAgent(v),
 	}
 	if c.Platform == "" {
 		c.Platform = p.platform

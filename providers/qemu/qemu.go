@@ -69,6 +69,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
 		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
 		"qmp_socket":       providers.Computed(cty.String, "the QMP unix socket"),
+		"guest_agent":      providers.OptionalDefault(cty.False, R, "a virtio-serial channel for qemu-ga (org.qemu.guest_agent.0), which labform exec uses"),
 	} {
 		attrs[k] = v
 	}
