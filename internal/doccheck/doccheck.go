@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -80,7 +81,7 @@ func Check(root, rel string, src []byte, pending map[string]bool) []Problem {
 			}
 		}
 	}
-	doc := goldmark.New().Parser().Parse(text.NewReader(src))
+	doc := parse(src)
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
@@ -94,7 +95,7 @@ func Check(root, rel string, src []byte, pending map[string]bool) []Problem {
 		default:
 			return ast.WalkContinue, nil
 		}
-		if msg := checkLink(root, rel, dest, pending); msg != "" {
+		if msg := checkLink(root, rel, dest, src, pending); msg != "" {
 			probs = append(probs, Problem{rel, lineOf(n, src, dest), msg})
 		}
 		return ast.WalkContinue, nil
@@ -103,15 +104,22 @@ func Check(root, rel string, src []byte, pending map[string]bool) []Problem {
 	return probs
 }
 
-// checkLink says what is wrong with a link from document rel to dest, or
-// "" when nothing is: links with a scheme (https:, mailto:) and links to
-// an anchor of the same document are not checked.
-func checkLink(root, rel, dest string, pending map[string]bool) string {
+// checkLink says what is wrong with a link from document rel (whose
+// content is src) to dest, or "" when nothing is. Links with a scheme
+// (https:, mailto:) are not checked; an anchor (#part) is checked against
+// the headings of the Markdown file it names.
+func checkLink(root, rel, dest string, src []byte, pending map[string]bool) string {
 	u, err := url.Parse(dest)
 	if err != nil {
 		return fmt.Sprintf("link %q is not a valid URL: %v", dest, err)
 	}
-	if u.Scheme != "" || u.Host != "" || u.Path == "" {
+	if u.Scheme != "" || u.Host != "" {
+		return ""
+	}
+	if u.Path == "" {
+		if u.Fragment != "" && !Anchors(src)[u.Fragment] {
+			return fmt.Sprintf("link %q: %s has no heading with that anchor", dest, rel)
+		}
 		return ""
 	}
 	if strings.HasPrefix(u.Path, "/") {
@@ -124,10 +132,79 @@ func checkLink(root, rel, dest string, pending map[string]bool) string {
 	if pending[target] {
 		return ""
 	}
-	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(target))); err != nil {
+	file := filepath.Join(root, filepath.FromSlash(target))
+	if _, err := os.Stat(file); err != nil {
 		return fmt.Sprintf("link %q: %s does not exist in the repository", dest, target)
 	}
+	if u.Fragment != "" && strings.HasSuffix(target, ".md") {
+		other, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Sprintf("link %q: %v", dest, err)
+		}
+		if !Anchors(other)[u.Fragment] {
+			return fmt.Sprintf("link %q: %s has no heading with that anchor", dest, target)
+		}
+	}
 	return ""
+}
+
+func parse(src []byte) ast.Node { return goldmark.New().Parser().Parse(text.NewReader(src)) }
+
+// Anchors gives the anchors GitHub makes of a Markdown document's
+// headings: the heading's text in lower case, without punctuation, spaces
+// made hyphens, and "-1", "-2"... after a repeated one.
+func Anchors(src []byte) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	_ = ast.Walk(parse(src), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering || n.Kind() != ast.KindHeading {
+			return ast.WalkContinue, nil
+		}
+		slug := slugify(plainText(n, src))
+		if k := seen[slug]; k > 0 {
+			anchors[fmt.Sprintf("%s-%d", slug, k)] = true
+		} else {
+			anchors[slug] = true
+		}
+		seen[slug]++
+		return ast.WalkSkipChildren, nil
+	})
+	return anchors
+}
+
+// plainText is the text of an inline tree, code spans and link texts
+// included.
+func plainText(n ast.Node, src []byte) string {
+	var b strings.Builder
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch t := c.(type) {
+		case *ast.Text:
+			b.Write(t.Segment.Value(src))
+			if t.SoftLineBreak() || t.HardLineBreak() {
+				b.WriteByte(' ')
+			}
+		case *ast.String:
+			b.Write(t.Value)
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
+}
+
+func slugify(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // lineOf finds the line of a link: goldmark keeps positions for blocks

@@ -57,12 +57,17 @@ func TestRepositoryDocs(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	root := t.TempDir()
-	for _, f := range []string{"README.md", "docs/state.md", "docs/providers/qemu.md", "examples/quickstart/main.lab.hcl"} {
+	for f, content := range map[string]string{
+		"README.md":                        "# labform\n",
+		"docs/state.md":                    "# State\n\n## Backups\n\n## The `state` commands\n\n## Backups\n",
+		"docs/providers/qemu.md":           "",
+		"examples/quickstart/main.lab.hcl": "",
+	} {
 		p := filepath.Join(root, filepath.FromSlash(f))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,6 +94,9 @@ func TestCheck(t *testing.T) {
 		{"absolute path", "README.md", "See [design](/etc/passwd).\n", []string{`is an absolute path`}},
 		{"image", "README.md", "![graph](docs/graph.svg)\n", []string{`docs/graph.svg does not exist`}},
 		{"reference link", "README.md", "See [the state][s].\n\n[s]: docs/missing.md\n", []string{`docs/missing.md does not exist`}},
+		{"anchors", "docs/state.md", "See [the commands](#the-state-commands), [the second](state.md#backups-1),\n[the README](../README.md#labform).\n\n## The `state` commands\n", nil},
+		{"missing anchor here", "README.md", "# labform\n\nSee [below](#install).\n", []string{`README.md:3: link "#install": README.md has no heading with that anchor`}},
+		{"missing anchor there", "README.md", "See [backups](docs/state.md#restore).\n", []string{`docs/state.md has no heading with that anchor`}},
 		{"pending page", "README.md", "See [the language](docs/language.md).\n", nil},
 		{"link in a code span is text", "README.md", "Write `[x](nothing.md)` to link.\n", nil},
 	}
@@ -125,5 +133,33 @@ func TestFiles(t *testing.T) {
 	want := "README.md docs/a.md docs/b.md docs/providers/qemu.md"
 	if strings.Join(got, " ") != want {
 		t.Errorf("Files = %v, want %s", got, want)
+	}
+}
+
+func TestAnchors(t *testing.T) {
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"# labform\n", []string{"labform"}},
+		{"## Five-minute tutorial\n", []string{"five-minute-tutorial"}},
+		{"## The engine: `make bench`\n", []string{"the-engine-make-bench"}},
+		{"## What labform does (an overview)\n", []string{"what-labform-does-an-overview"}},
+		{"## Tool calls and their timeout\n", []string{"tool-calls-and-their-timeout"}},
+		{"## Backups\n\n## Backups\n\n## Backups\n", []string{"backups", "backups-1", "backups-2"}},
+		{"Setext heading\n==============\n", []string{"setext-heading"}},
+		{"Not a heading.\n\n```\n# in a code block\n```\n", nil},
+	}
+	for _, tt := range tests {
+		got := Anchors([]byte(tt.src))
+		if len(got) != len(tt.want) {
+			t.Errorf("Anchors(%q) = %v, want %v", tt.src, got, tt.want)
+			continue
+		}
+		for _, w := range tt.want {
+			if !got[w] {
+				t.Errorf("Anchors(%q) = %v, want %v", tt.src, got, tt.want)
+			}
+		}
 	}
 }
