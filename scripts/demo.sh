@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: labform's workflow on examples/quickstart, as far as the real
-# providers go today (validate, plan, saved plans, graph). Run by make demo.
+# The demo: labform's workflow on examples/quickstart (validate, plan,
+# saved plans, graph, apply, a ping and the firewall chain at work, a
+# no-change plan). Run by make demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./bin/labform
