@@ -80,11 +80,10 @@ func (l *Lab) decodeCheck(b *hcl.Block) hcl.Diagnostics {
 	diags = append(diags, d...)
 	c := &Check{Name: name, DeclRange: b.DefRange}
 	for _, pb := range content.Blocks {
+		// A probe with errors is kept, so that its references are
+		// checked too; the lab does not run with errors anyway.
 		pc, d := pb.Body.Content(probeSchemas[pb.Type])
 		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
 		p := &Probe{Kind: pb.Type, Attrs: pc.Attributes, DeclRange: pb.DefRange}
 		diags = append(diags, checkProbeConstants(p)...)
 		c.Probes = append(c.Probes, p)
@@ -326,7 +325,7 @@ func CheckProbeArg(kind, name string, v cty.Value) string {
 			allowed = TCPExpect
 		}
 		if msg != "" || !contains(allowed, s) {
-			return fmt.Sprintf("A %s probe's expect is %s.%s", kind, orList(quoteAll(allowed)), didYouMean(s, allowed))
+			return fmt.Sprintf("A %s probe's expect is %s.%s", kind, orList(allowed), didYouMean(s, allowed))
 		}
 	case "output":
 		s, msg := stringArg(v)
@@ -348,14 +347,6 @@ func CheckProbeArg(kind, name string, v cty.Value) string {
 		return msg
 	}
 	return ""
-}
-
-func quoteAll(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
-	}
-	return out
 }
 
 // checkChecks checks the references of the check blocks; Check calls it.
