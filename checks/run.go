@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -121,6 +122,7 @@ func Run(ctx context.Context, env Env, names []string) []Result {
 func runCheck(ctx context.Context, env Env, c *config.Check) Result {
 	start := time.Now()
 	r := Result{Name: c.Name, Passed: true, Range: c.DeclRange}
+	r.Range.Filename = relName(env.Desired.Lab.Dir, r.Range.Filename)
 	for _, p := range c.Probes {
 		pr := runProbe(ctx, env, p)
 		r.Probes = append(r.Probes, pr)
@@ -260,6 +262,7 @@ func lastLines(s string, n int) string {
 // evalProbe evaluates a probe's arguments against the state as it now is.
 func evalProbe(env Env, p *config.Probe) (*probe, error) {
 	ctx := env.Desired.ProbeContext(p.Exprs(), env.Current)
+	dir := env.Desired.Lab.Dir
 	pb := &probe{kind: p.Kind, count: DefaultPingCount, exitCode: 0}
 	switch p.Kind {
 	case "ping":
@@ -274,22 +277,26 @@ func evalProbe(env Env, p *config.Probe) (*probe, error) {
 		a := p.Attrs[name]
 		v, diags := a.Expr.Value(ctx)
 		if diags.HasErrors() {
-			errs = append(errs, fmt.Sprintf("%s: %s", rangeText(a.Expr.Range()), diags.Error()))
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError {
+					errs = append(errs, fmt.Sprintf("%s: %s: %s", rangeText(dir, a.Expr.Range()), d.Summary, d.Detail))
+				}
+			}
 			continue
 		}
 		v, _ = v.UnmarkDeep()
 		if !v.IsWhollyKnown() {
-			errs = append(errs, fmt.Sprintf("%s: %s is not known: what it refers to has not been applied", rangeText(a.Expr.Range()), name))
+			errs = append(errs, fmt.Sprintf("%s: %s is not known: what it refers to has not been applied", rangeText(dir, a.Expr.Range()), name))
 			continue
 		}
 		if name != "from" && name != "on" && name != "condition" && name != "error_message" {
 			if msg := config.CheckProbeArg(p.Kind, name, v); msg != "" {
-				errs = append(errs, fmt.Sprintf("%s: %s", rangeText(a.Expr.Range()), msg))
+				errs = append(errs, fmt.Sprintf("%s: %s", rangeText(dir, a.Expr.Range()), msg))
 				continue
 			}
 		}
 		if err := pb.set(name, v); err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %s", rangeText(a.Expr.Range()), err))
+			errs = append(errs, fmt.Sprintf("%s: %s", rangeText(dir, a.Expr.Range()), err))
 		}
 	}
 	if len(errs) > 0 {
@@ -418,6 +425,15 @@ func sortedNames(m hcl.Attributes) []string {
 	return names
 }
 
-func rangeText(r hcl.Range) string {
-	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+func rangeText(dir string, r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", relName(dir, r.Filename), r.Start.Line, r.Start.Column)
+}
+
+// relName is a file name relative to the lab's directory dir, as a user
+// reads it.
+func relName(dir, name string) string {
+	if rel, err := filepath.Rel(dir, name); err == nil && dir != "" && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return name
 }
