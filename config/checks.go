@@ -361,3 +361,61 @@ func (l *Lab) checkChecks() hcl.Diagnostics {
 	}
 	return diags
 }
+
+// ReadySpec is a ready block's conditions, read.
+type ReadySpec struct {
+	TCP      string         // ADDRESS:PORT, "" when not asked
+	Console  *regexp.Regexp // nil when not asked
+	Exec     []string       // nil when not asked
+	Timeout  time.Duration
+	Interval time.Duration
+}
+
+// Default timing of a ready block.
+const (
+	DefaultReadyTimeout  = 120 * time.Second
+	DefaultReadyInterval = time.Second
+)
+
+// Spec reads the ready block; load checked every argument.
+func (r *Ready) Spec() (ReadySpec, error) {
+	s := ReadySpec{Timeout: DefaultReadyTimeout, Interval: DefaultReadyInterval}
+	for _, name := range sortedAttrNames(r.Attrs) {
+		v, diags := r.Attrs[name].Expr.Value(nil)
+		if diags.HasErrors() {
+			return s, diags
+		}
+		if msg := CheckReadyArg("container", name, v); msg != "" {
+			return s, fmt.Errorf("%s: %s", r.Attrs[name].Expr.Range(), msg)
+		}
+		str, _ := stringArg(v)
+		switch name {
+		case "tcp":
+			s.TCP = str
+		case "console":
+			s.Console = regexp.MustCompile(str)
+		case "exec":
+			s.Exec, _ = ArgvArg(v)
+		case "timeout":
+			s.Timeout, _ = ParseDuration(str)
+		case "interval":
+			s.Interval, _ = ParseDuration(str)
+		}
+	}
+	return s, nil
+}
+
+// Conditions describes the conditions, for progress lines and errors.
+func (s ReadySpec) Conditions() string {
+	var parts []string
+	if s.Console != nil {
+		parts = append(parts, fmt.Sprintf("console %q", s.Console.String()))
+	}
+	if s.TCP != "" {
+		parts = append(parts, "tcp "+s.TCP)
+	}
+	if s.Exec != nil {
+		parts = append(parts, "exec "+strings.Join(s.Exec, " "))
+	}
+	return strings.Join(parts, ", ")
+}

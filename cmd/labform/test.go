@@ -146,3 +146,20 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 	fmt.Fprintln(a.io.out)
 	return a.runChecks(ctx, s.p, s.p.Lab.CheckOrder, false, "", f.checks != "warn")
 }
+
+// Waiting shows that a node's ready gate still waits.
+func (h *uiHook) Waiting(c *planner.Change, pending string, elapsed time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	el := elapsed.Round(time.Second).String()
+	if h.json {
+		h.a.jsonLine("info", fmt.Sprintf("%s: Still waiting to be ready (%s) [%s elapsed]", c.Addr, pending, el), "ready_progress",
+			map[string]interface{}{"resource": c.Addr.String(), "pending": pending, "elapsed_seconds": elapsed.Seconds()})
+		return
+	}
+	if elapsed < time.Second {
+		fmt.Fprintf(h.a.io.out, "%s: Waiting to be ready (%s)...\n", h.a.colors().Bold(c.Addr.String()), pending)
+		return
+	}
+	fmt.Fprintf(h.a.io.out, "%s: Still waiting to be ready (%s) [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), pending, el)
+}
