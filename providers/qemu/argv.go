@@ -9,10 +9,12 @@ import (
 
 // Files in a VM's working directory.
 const (
-	qmpFile    = "qmp.sock"
-	pidFile    = "qemu.pid"
-	logFile    = "qemu.log"
-	firstTapFD = 3 // the taps are handed to QEMU as fds 3, 4, ...
+	qmpFile = "qmp.sock"
+	pidFile = "qemu.pid"
+	// consoleLogFile logs a telnet console's serial port.
+	consoleLogFile = "console.log"
+	logFile        = "qemu.log"
+	firstTapFD     = 3 // the taps are handed to QEMU as fds 3, 4, ...
 )
 
 // pciSlotsPerBus is a PCI bus's slots; adapters beyond the root bus go
@@ -100,7 +102,11 @@ func argv(c *vmConfig) []string {
 	// Console.
 	switch c.Console {
 	case "telnet":
-		a = append(a, "-display", "none", "-serial", fmt.Sprintf("telnet:127.0.0.1:%d,server=on,wait=off", c.Port))
+		// The serial port is also logged, for ready blocks' console
+		// conditions (ConsoleLog); QEMU truncates the log at each start.
+		a = append(a, "-display", "none",
+			"-chardev", fmt.Sprintf("socket,id=console0,host=127.0.0.1,port=%d,server=on,wait=off,telnet=on,logfile=%s", c.Port, opt(filepath.Join(c.RunDir, consoleLogFile))),
+			"-serial", "chardev:console0")
 	case "vnc":
 		a = append(a, "-vga", "std", "-vnc", fmt.Sprintf("127.0.0.1:%d", c.Port-5900))
 	case "spice":
