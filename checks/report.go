@@ -107,13 +107,17 @@ type junitCase struct {
 	File      string        `xml:"file,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
@@ -137,7 +141,7 @@ func WriteJUnit(path, lab string, started time.Time, rs []Result) error {
 		}
 		c := junitCase{Name: r.Name, Classname: "labform." + lab, File: r.Range.Filename, Time: seconds(r.Duration)}
 		if r.Passed {
-			c.SystemOut = strings.Join(lines, "\n")
+			c.SystemOut = &junitText{Text: strings.Join(lines, "\n")}
 		} else {
 			typ := ""
 			for _, p := range r.Probes {

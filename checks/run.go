@@ -285,6 +285,14 @@ func evalProbe(env Env, p *config.Probe) (*probe, error) {
 			continue
 		}
 		v, _ = v.UnmarkDeep()
+		if name == "from" || name == "on" {
+			// A node not applied yet has unknown computed attributes;
+			// setNode says so.
+			if err := pb.setNode(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %s", rangeText(dir, a.Expr.Range()), err))
+			}
+			continue
+		}
 		if !v.IsWhollyKnown() {
 			errs = append(errs, fmt.Sprintf("%s: %s is not known: what it refers to has not been applied", rangeText(dir, a.Expr.Range()), name))
 			continue
@@ -359,7 +367,7 @@ func (pb *probe) set(name string, v cty.Value) error {
 // setNode takes from or on: a node's value (its address, and for from its
 // network namespace).
 func (pb *probe) setNode(v cty.Value) error {
-	if !v.Type().IsObjectType() || !v.Type().HasAttribute("address") {
+	if !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute("address") {
 		return fmt.Errorf("a probe runs from or on one node; this is %s (a resource with count or for_each needs an index: container.pc[\"PC1\"])", v.Type().FriendlyName())
 	}
 	pb.node = v.GetAttr("address").AsString()
@@ -370,7 +378,7 @@ func (pb *probe) setNode(v cty.Value) error {
 		return fmt.Errorf("%s has no network namespace to probe from", pb.node)
 	}
 	ns := v.GetAttr("netns")
-	if ns.IsNull() {
+	if !ns.IsKnown() || ns.IsNull() {
 		return fmt.Errorf("%s has no network namespace: it is not created (run apply)", pb.node)
 	}
 	pb.netns = ns.AsString()
