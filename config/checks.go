@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -114,7 +115,11 @@ func decodeReady(b *hcl.Block, typ string) (*Ready, hcl.Diagnostics) {
 			}
 		}
 	}
-	for _, name := range sortedAttrNames(content.Attributes) {
+	names := sortedAttrNames(content.Attributes)
+	sort.SliceStable(names, func(i, j int) bool {
+		return content.Attributes[names[i]].Range.Start.Byte < content.Attributes[names[j]].Range.Start.Byte
+	})
+	for _, name := range names {
 		a := content.Attributes[name]
 		if len(a.Expr.Variables()) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid ready condition",
@@ -230,7 +235,9 @@ func CheckPort(s string) string {
 // load time; the rest is checked when the check runs.
 func checkProbeConstants(p *Probe) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, name := range sortedAttrNames(p.Attrs) {
+	names := sortedAttrNames(p.Attrs)
+	sort.SliceStable(names, func(i, j int) bool { return p.Attrs[names[i]].Range.Start.Byte < p.Attrs[names[j]].Range.Start.Byte })
+	for _, name := range names {
 		a := p.Attrs[name]
 		if name == "from" || name == "on" {
 			diags = append(diags, checkNodeRef(p, a)...)
