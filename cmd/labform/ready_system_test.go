@@ -94,6 +94,9 @@ func TestReady_realContainers(t *testing.T) {
 		t.Fatalf("plan after a ready timeout exits %d, want 2\n%s", code, out)
 	}
 	contains(t, "the plan", out, "# container.slow is tainted, so must be replaced (not ready 2s after its create)", "Plan: 1 to add, 0 to change, 1 to destroy.")
+	if _, out := realRun(t, dir, "show"); !strings.Contains(out, "# container.slow: (tainted: not ready 2s after its create)") {
+		t.Errorf("show does not mark the tainted node:\n%s", out)
+	}
 
 	write("its last line")
 	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 {
