@@ -119,6 +119,7 @@ func Ping(ctx context.Context, nsPath string, ip net.IP, count int, timeout time
 	pingID.Unlock()
 
 	res := PingResult{}
+	lost := 0 // requests that never left
 	got := map[int]bool{}
 	done := make(chan struct{})
 	go func() {
@@ -155,6 +156,7 @@ func Ping(ctx context.Context, nsPath string, ip net.IP, count int, timeout time
 		if _, err := conn.WriteTo(b, &net.IPAddr{IP: ip}); errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
 			// No route: the request is lost, as it would be on a wire.
 			res.Sent++
+			lost++
 			res.Note = "the node has no route to " + ip.String()
 			continue
 		} else if err != nil {
@@ -170,10 +172,12 @@ func Ping(ctx context.Context, nsPath string, ip net.IP, count int, timeout time
 			}
 		}
 	}
-	select {
-	case <-done:
-	case <-time.After(timeout):
-	case <-ctx.Done():
+	if lost < res.Sent { // no reply can come to requests that never left
+		select {
+		case <-done:
+		case <-time.After(timeout):
+		case <-ctx.Done():
+		}
 	}
 	conn.Close()
 	<-done

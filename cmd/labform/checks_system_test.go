@@ -92,6 +92,14 @@ check "daemon_running" {
     output  = "sleep 3601"
   }
 }
+check "lab_isolated" {
+  ping {
+    from   = lab
+    to     = "10.77.1.3"
+    count  = 1
+    expect = "no-reply"
+  }
+}
 check "three_pcs" {
   assert {
     condition     = length(container.pc) == 3
@@ -100,7 +108,7 @@ check "three_pcs" {
 }
 `
 
-var allChecks = []string{"daemon_running", "pc2_reaches_pc3", "ssh_refused", "telnet_dropped", "three_pcs", "web_open"}
+var allChecks = []string{"daemon_running", "lab_isolated", "pc2_reaches_pc3", "ssh_refused", "telnet_dropped", "three_pcs", "web_open"}
 
 // TestChecks_realLab applies the lab (its checks pass at the end of the
 // apply), runs labform test, then breaks the lab three ways by hand — a
@@ -124,7 +132,7 @@ func TestChecks_realLab(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply exits %d\n%s", code, out)
 	}
-	contains(t, "apply's output", out, "Running 6 check(s)", "Checks: 6 passed, 0 failed.", "web_open", "tcp container.pc[\"PC1\"] -> 10.77.1.3:80, expect open")
+	contains(t, "apply's output", out, "Running 7 check(s)", "Checks: 7 passed, 0 failed.", "web_open", "tcp container.pc[\"PC1\"] -> 10.77.1.3:80, expect open")
 	t.Logf("apply:\n%s", out)
 
 	junit := filepath.Join(dir, "report", "checks.xml")
@@ -175,7 +183,7 @@ func TestChecks_realLab(t *testing.T) {
 				t.Fatalf("no telnet drop rule in PC3's filter table:\n%s", save)
 			}
 		}, func() {
-			if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 || !strings.Contains(out, "Checks: 6 passed") {
+			if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 || !strings.Contains(out, "Checks: 7 passed") {
 				t.Fatalf("apply to repair the rule exits %d\n%s", code, out)
 			}
 		}, "telnet_dropped", "tcp container.pc[\"PC1\"] -> 10.77.1.3:23, expect dropped: refused"},
@@ -187,7 +195,7 @@ func TestChecks_realLab(t *testing.T) {
 		if code != 1 || len(failed) != 1 || failed[0] != b.failed {
 			t.Fatalf("after %s: test exits %d and fails %v, want exit 1 and %s only\n%s", b.name, code, failed, b.failed, out)
 		}
-		contains(t, "test's output after "+b.name, out, "Checks: 5 passed, 1 failed.", fmt.Sprintf("Error: check %q failed (main.lab.hcl:", b.failed), b.says)
+		contains(t, "test's output after "+b.name, out, "Checks: 6 passed, 1 failed.", fmt.Sprintf("Error: check %q failed (main.lab.hcl:", b.failed), b.says)
 		if x, _ := os.ReadFile(junit); !strings.Contains(string(x), xmlEscape(b.says)) {
 			t.Errorf("the JUnit file lacks %q:\n%s", b.says, x)
 		}
@@ -205,15 +213,15 @@ func TestChecks_realLab(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc.Passed != 2 || len(doc.Checks) != 2 {
 		t.Errorf("test -json -only: exit %d, %+v (%v)\n%s", code, doc, err, out)
 	}
-	if code, out := realRun(t, dir, "test", "-only", "nosuch"); code != 1 || !strings.Contains(out, "its checks are pc2_reaches_pc3, web_open") {
+	if code, out := realRun(t, dir, "test", "-only", "nosuch"); code != 1 || !strings.Contains(out, "its checks are pc2_reaches_pc3, web_open, ssh_refused") {
 		t.Errorf("test -only nosuch: exit %d\n%s", code, out)
 	}
 	// A failed check fails apply after everything is saved, unless
 	// -checks=warn.
-	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 1 || !strings.Contains(out, "Apply complete!") || !strings.Contains(out, "Checks: 5 passed, 1 failed.") {
+	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 1 || !strings.Contains(out, "Apply complete!") || !strings.Contains(out, "Checks: 6 passed, 1 failed.") {
 		t.Errorf("apply with a failing check exits %d, want 1\n%s", code, out)
 	}
-	if code, out := realRun(t, dir, "apply", "-auto-approve", "-checks=warn"); code != 0 || !strings.Contains(out, "Checks: 5 passed, 1 failed.") {
+	if code, out := realRun(t, dir, "apply", "-auto-approve", "-checks=warn"); code != 0 || !strings.Contains(out, "Checks: 6 passed, 1 failed.") {
 		t.Errorf("apply -checks=warn with a failing check exits %d, want 0\n%s", code, out)
 	}
 }
