@@ -64,22 +64,25 @@ func TestProbes_inANamespace(t *testing.T) {
 		{"::1", 2, ""},
 		{"10.99.0.1", 0, "the node has no route to 10.99.0.1"},
 	} {
-		r, err := checks.Ping(ctx, path, net.ParseIP(c.ip), 2, 500*time.Millisecond)
+		// The wait ends as soon as both replies are in; it is long for a
+		// loaded machine.
+		r, err := checks.Ping(ctx, path, net.ParseIP(c.ip), 2, 3*time.Second)
 		if err != nil || r.Sent != 2 || r.Received != c.received || r.Note != c.note {
 			t.Errorf("ping %s: %+v, %v; want %d replies", c.ip, r, err, c.received)
 		}
 	}
 	for _, c := range []struct {
-		host string
-		port int
-		want string
+		host    string
+		port    int
+		timeout time.Duration
+		want    string
 	}{
-		{"127.0.0.1", port, "open"},
-		{"127.0.0.1", 22, "refused"},
-		{"127.0.0.1", 23, "dropped"},
-		{"10.99.0.1", 80, "unreachable (no route to the network)"},
+		{"127.0.0.1", port, 3 * time.Second, "open"},
+		{"127.0.0.1", 22, 3 * time.Second, "refused"},
+		{"127.0.0.1", 23, 500 * time.Millisecond, "dropped"},
+		{"10.99.0.1", 80, 3 * time.Second, "unreachable (no route to the network)"},
 	} {
-		got, err := checks.DialTCP(ctx, path, c.host, c.port, 500*time.Millisecond)
+		got, err := checks.DialTCP(ctx, path, c.host, c.port, c.timeout)
 		if err != nil || got != c.want {
 			t.Errorf("tcp %s:%d: %q, %v; want %q", c.host, c.port, got, err, c.want)
 		}
