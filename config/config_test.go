@@ -95,6 +95,9 @@ func TestDiagnosticDetails(t *testing.T) {
 			`container.c has no instance with key "z"`, "vm.leaf has no instance with index 5; its count is 2 (indexes 0 to 1)."},
 		"enum.lab.hcl": {`"dwon" is not a value state takes; it takes "up" or "down". Did you mean "down"?`,
 			`Did you mean "stopped"?`, `Did you mean "running"?`, `Did you mean "kvm"?`, `Did you mean "established"?`},
+		"checks.lab.hcl": {`A ping probe's expect is "reply" or "no-reply". Did you mean "reply"?`, `Did you mean "timeout"?`,
+			`"Full(" is not a regular expression (Go RE2 syntax): missing closing )`, "the port is a number from 1 to 65535; 70000 is not."},
+		"ready.lab.hcl": {`tcp is ADDRESS:PORT`, "exec readiness needs a guest agent", "A ready block belongs to a vm or a container, not to a link."},
 	}
 	for file, wants := range cases {
 		t.Run(file, func(t *testing.T) {

@@ -280,7 +280,13 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 
 func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
 	exprs := r.exprs()
-	ctx := d.contextFor(base, exprs, nil)
+	// The context holds what depends_on names too, even when nothing
+	// else in the block refers to it.
+	ctxExprs := exprs[:len(exprs):len(exprs)]
+	for _, tr := range r.DependsOn {
+		ctxExprs = append(ctxExprs, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
+	}
+	ctx := d.contextFor(base, ctxExprs, nil)
 	var diags hcl.Diagnostics
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.

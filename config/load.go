@@ -38,6 +38,10 @@ type Lab struct {
 	Providers      map[string]*ProviderConfig
 	Resources      map[addr.Resource]*Resource
 	Outputs        map[string]*Output
+	// Checks are the check blocks (checks.go), CheckOrder their names in
+	// declaration order.
+	Checks     map[string]*Check
+	CheckOrder []string
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -119,6 +123,7 @@ type Resource struct {
 	ForEach   hcl.Expression // nil when absent
 	DependsOn []hcl.Traversal
 	Lifecycle Lifecycle
+	Ready     *Ready // the ready block (checks.go), nil when absent
 	Content   *Content
 	DeclRange hcl.Range
 }
@@ -157,6 +162,7 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "locals"},
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "check", LabelNames: []string{"name"}},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -168,7 +174,7 @@ var metaSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "provider"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "lifecycle"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "lifecycle"}, {Type: "ready"}},
 }
 
 var lifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -350,6 +356,7 @@ func NewLab(dir string, reg *providers.Registry) *Lab {
 		Providers: map[string]*ProviderConfig{},
 		Resources: map[addr.Resource]*Resource{},
 		Outputs:   map[string]*Output{},
+		Checks:    map[string]*Check{},
 		Registry:  reg,
 	}
 }
@@ -379,6 +386,8 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeProvider(b)...)
 		case "output":
 			diags = append(diags, l.decodeOutput(b)...)
+		case "check":
+			diags = append(diags, l.decodeCheck(b)...)
 		default:
 			diags = append(diags, l.decodeResource(b)...)
 		}
@@ -628,6 +637,17 @@ func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
 		}
 	}
 	for _, lb := range meta.Blocks {
+		if lb.Type == "ready" {
+			if r.Ready != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate ready block",
+					Detail: fmt.Sprintf("A node has one ready block; another was declared at %s. Put every condition in one.", r.Ready.DeclRange), Subject: lb.DefRange.Ptr()})
+				continue
+			}
+			rd, d := decodeReady(lb, b.Type)
+			diags = append(diags, d...)
+			r.Ready = rd
+			continue
+		}
 		diags = append(diags, decodeLifecycle(lb, schema, &r.Lifecycle)...)
 	}
 	c, d := decodeContent(remain, &schema.Block)

@@ -54,6 +54,7 @@ func (l *Lab) Check() hcl.Diagnostics {
 	for _, name := range sortedAttrKeys(l.Outputs) {
 		diags = append(diags, l.checkExpr(l.Outputs[name].Expr, nil)...)
 	}
+	diags = append(diags, l.checkChecks()...)
 	for _, name := range sortedAttrKeys(l.Providers) {
 		for _, e := range l.Providers[name].Content.exprs() {
 			diags = append(diags, l.checkExpr(e, nil)...)

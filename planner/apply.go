@@ -270,6 +270,9 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 		if err != nil {
 			return diagErr("Cannot save refreshed state", err)
 		}
+		if old, err := p.Store.Get(rec.Addr); err == nil && old != nil && old.ID == rec.ID {
+			rec.Tainted = old.Tainted // drift does not clear a taint
+		}
 		puts = append(puts, rec)
 	}
 	if len(puts) > 0 {
@@ -369,11 +372,22 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 			return err
 		}
 		p.setObjectID(c.Addr.String(), creq.ID)
-		if err := p.settle(seq, c, schema, resp); err != nil {
+		// The ready gate runs before the result is written: a create
+		// interrupted while waiting is found through its journal entry
+		// like any other.
+		tainted := ""
+		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID)
+		var nr *NotReadyError
+		if errors.As(readyErr, &nr) {
+			tainted = fmt.Sprintf("not ready %s after its create", nr.Timeout)
+		} else if readyErr != nil {
+			tainted = "its ready wait did not finish: " + readyErr.Error()
+		}
+		if err := p.settleAs(seq, c, schema, resp, tainted); err != nil {
 			return err
 		}
 		n.added.Add(1)
-		return nil
+		return readyErr
 	}
 	if c.Deposed {
 		if err := prov.Delete(ctx, req); err != nil {
@@ -494,6 +508,12 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 }
 
 func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse) error {
+	return p.settleAs(seq, c, schema, resp, "")
+}
+
+// settleAs is settle with the record marked tainted (for the reason
+// given) when tainted is not "".
+func (p *Planner) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string) error {
 	v := resp.State
 	if v == cty.NilVal || v.IsNull() {
 		return fmt.Errorf("the %s provider returned no value for %s (a bug in the provider)", c.Provider, c.Addr)
@@ -505,6 +525,7 @@ func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp p
 	if err != nil {
 		return err
 	}
+	rec.Tainted = tainted
 	p.applied.Store(c.Addr, v)
 	p.settleLater(c, p.Store.SettleAsync(seq, rec, ""))
 	return nil

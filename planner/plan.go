@@ -51,6 +51,9 @@ type Change struct {
 	// Sensitive paths of Before and After.
 	BeforeSensitive, AfterSensitive []cty.Path
 	Reason                          string
+	// Tainted marks the replacement of an object that state records as
+	// tainted (Reason says why).
+	Tainted bool
 	// Deposed marks the delete of an object that a create_before_destroy
 	// replaced but did not get to delete (labform stopped in between): no
 	// record holds it; its journal entry does.

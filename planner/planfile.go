@@ -50,6 +50,7 @@ type changeSrc struct {
 	BeforeSensitive []string   `json:"before_sensitive,omitempty"`
 	AfterSensitive  []string   `json:"after_sensitive,omitempty"`
 	Reason          string     `json:"reason,omitempty"`
+	Tainted         bool       `json:"tainted,omitempty"`
 	Deposed         uint64     `json:"deposed,omitempty"` // the journal entry of a deposed object
 }
 
@@ -91,7 +92,7 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			}
 			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, Action: c.Action, Cost: int(c.Cost),
 				Before: before, After: after, Private: c.Private, ID: c.ID, PriorID: c.PriorID, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
-				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason}
+				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason, Tainted: c.Tainted}
 			if c.Deposed {
 				cs.Deposed = c.DeposedIntent
 			}
@@ -171,7 +172,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			}
 			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
-				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason,
+				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason, Tainted: s.Tainted,
 				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
 			if c.Before, err = decodeValue(schema, s.Before); err != nil {
 				return nil, err

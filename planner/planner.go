@@ -698,6 +698,9 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	case forceReplace:
 		c.Action, c.Cost, c.Reason = Replace, providers.Replace, "replacement requested with -replace"
 		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
+	case pr.rec.Tainted != "":
+		c.Action, c.Cost, c.Reason, c.Tainted = Replace, providers.Replace, pr.rec.Tainted, true
+		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
 	case res.cost == providers.Replace:
 		c.Action = Replace
 	case res.cost == providers.CostNone:

@@ -37,6 +37,8 @@ fi
 # here, but boots no guest), the containers, the links between them and
 # host0's firewall chain.
 step $bin -chdir=$lab apply -auto-approve
+# The lab's check blocks, alone, as CI runs them (docs/checks.md).
+step $bin -chdir=$lab test -junit-xml .labform/checks.xml
 step $bin -chdir=$lab state list
 step $bin -chdir=$lab output router_console
 # The router's four ports are taps in the lab namespace, each joined to

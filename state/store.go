@@ -51,6 +51,9 @@ type Record struct {
 	Deps     []string `json:"deps,omitempty"`    // addresses it depended on when written
 	// Sensitive lists attribute paths to hide, as "a.b[0]" strings.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// Tainted, when set, says why the object cannot be trusted (its
+	// ready block timed out after its create): the next plan replaces it.
+	Tainted string `json:"tainted,omitempty"`
 }
 
 // Intent is an action recorded before it runs.

@@ -338,8 +338,12 @@ func (a *app) showState(s *state.Store, asJSON bool) error {
 		var resources []map[string]interface{}
 		for _, e := range entries {
 			vb, _ := ctyjson.Marshal(e.value, e.value.Type())
-			resources = append(resources, map[string]interface{}{"address": e.addr, "mode": "managed", "type": e.rec.Type,
-				"provider_name": e.rec.Provider, "values": json.RawMessage(vb), "depends_on": e.rec.Deps})
+			r := map[string]interface{}{"address": e.addr, "mode": "managed", "type": e.rec.Type,
+				"provider_name": e.rec.Provider, "values": json.RawMessage(vb), "depends_on": e.rec.Deps}
+			if e.rec.Tainted != "" {
+				r["tainted"] = true // as Terraform writes it
+			}
+			resources = append(resources, r)
 		}
 		outs, err := a.outputsJSON(s)
 		if err != nil {
@@ -366,7 +370,11 @@ func (a *app) printInstance(e stateEntry) {
 	for _, p := range e.rec.Sensitive {
 		sens[strings.FieldsFunc(p, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
 	}
-	fmt.Fprintf(a.io.out, "# %s:\n%s %q {\n", e.addr, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
+	tainted := ""
+	if e.rec.Tainted != "" {
+		tainted = " (tainted: " + e.rec.Tainted + ")"
+	}
+	fmt.Fprintf(a.io.out, "# %s:%s\n%s %q {\n", e.addr, tainted, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
 	var names []string
 	for n := range e.value.Type().AttributeTypes() {
 		names = append(names, n)

@@ -33,6 +33,7 @@ type opFlags struct {
 	lockTimeout time.Duration
 	lock        bool
 	autoApprove bool
+	checks      string // apply: fail, warn or off (checks.go)
 }
 
 func (f *opFlags) addCommon(cmd *cobra.Command) {
@@ -86,6 +87,7 @@ func (a *app) applyCommand() *cobra.Command {
 	fl.BoolVar(&f.refreshOnly, "refresh-only", false, "only bring state in line with the live lab")
 	fl.BoolVar(&f.destroy, "destroy", false, "destroy everything")
 	fl.StringArrayVar(&f.replace, "replace", nil, "replace this instance even if unchanged (repeatable)")
+	fl.StringVar(&f.checks, "checks", "fail", "after applying, run the lab's check blocks: fail (a failed check exits 1), warn (report only) or off")
 	return cmd
 }
 
@@ -330,13 +332,15 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	if f.json {
 		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
 			"change_summary", map[string]interface{}{"add": res.Added, "change": res.Changed, "remove": res.Destroyed, "operation": strings.ToLower(verb)})
-		return nil
+		return a.applyChecks(intr.soft, s, plan, f)
 	}
 	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
 	if plan.Mode != planner.DestroyMode {
-		return a.printOutputs(s.p.Store, "", false, "\nOutputs:\n\n")
+		if err := a.printOutputs(s.p.Store, "", false, "\nOutputs:\n\n"); err != nil {
+			return err
+		}
 	}
-	return nil
+	return a.applyChecks(intr.soft, s, plan, f)
 }
 
 // progressEvery is how often apply says that a long action still runs,

@@ -90,3 +90,37 @@ output "router_console" {
 output "host_netns" {
   value = container.host[*].netns
 }
+
+# What the lab must do, checked after every apply and by `labform test`
+# (docs/checks.md).
+check "hosts_share_the_lan" {
+  ping {
+    from = container.host[0]
+    to   = "10.20.0.2"
+  }
+}
+
+check "host0_drops_pings" {
+  ping {
+    from   = container.host[1]
+    to     = "10.20.0.1"
+    count  = 1
+    expect = "no-reply"
+  }
+}
+
+check "host0_takes_ssh" {
+  tcp {
+    from   = container.host[1]
+    to     = "10.20.0.1"
+    port   = 22
+    expect = "refused" # let through by host_in; nothing listens, so a RST
+  }
+  tcp {
+    from    = container.host[1]
+    to      = "10.20.0.1"
+    port    = 23
+    expect  = "dropped" # not in host_in's allowlist
+    timeout = "1s"
+  }
+}

@@ -150,8 +150,14 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 		}
 		return "-", fmt.Sprintf("# %s will be destroyed", a)
 	case planner.Replace:
+		if ch.Tainted {
+			return "-/+", fmt.Sprintf("# %s is tainted, so must be replaced", a)
+		}
 		return "-/+", fmt.Sprintf("# %s must be replaced", a)
 	case planner.CreateThenDelete:
+		if ch.Tainted {
+			return "+/-", fmt.Sprintf("# %s is tainted, so must be replaced (create before destroy)", a)
+		}
 		return "+/-", fmt.Sprintf("# %s must be replaced (create before destroy)", a)
 	case planner.Update:
 		if ch.Cost == providers.Restart {

@@ -9,12 +9,14 @@ import (
 
 // Files in a VM's working directory.
 const (
-	qmpFile    = "qmp.sock"
-	qgaFile    = "qga.sock" // the guest agent's channel (guest_agent = true)
-	pidFile    = "qemu.pid"
-	logFile    = "qemu.log"
-	ciDataFile = "cidata.iso" // the config disk
-	firstTapFD = 3            // the taps are handed to QEMU as fds 3, 4, ...
+	qmpFile = "qmp.sock"
+	qgaFile = "qga.sock" // the guest agent's channel (guest_agent = true)
+	pidFile = "qemu.pid"
+	// consoleLogFile logs a telnet console's serial port.
+	consoleLogFile = "console.log"
+	logFile        = "qemu.log"
+	ciDataFile     = "cidata.iso" // the config disk
+	firstTapFD     = 3            // the taps are handed to QEMU as fds 3, 4, ...
 )
 
 // pciSlotsPerBus is a PCI bus's slots; adapters beyond the root bus go
@@ -107,7 +109,11 @@ func argv(c *vmConfig) []string {
 	// Console.
 	switch c.Console {
 	case "telnet":
-		a = append(a, "-display", "none", "-serial", fmt.Sprintf("telnet:127.0.0.1:%d,server=on,wait=off", c.Port))
+		// The serial port is also logged, for ready blocks' console
+		// conditions (ConsoleLog); QEMU truncates the log at each start.
+		a = append(a, "-display", "none",
+			"-chardev", fmt.Sprintf("socket,id=console0,host=127.0.0.1,port=%d,server=on,wait=off,telnet=on,logfile=%s", c.Port, opt(filepath.Join(c.RunDir, consoleLogFile))),
+			"-serial", "chardev:console0")
 	case "vnc":
 		a = append(a, "-vga", "std", "-vnc", fmt.Sprintf("127.0.0.1:%d", c.Port-5900))
 	case "spice":

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labform/labform/checks"
+	"github.com/labform/labform/planner"
+	"github.com/spf13/cobra"
+)
+
+// testFlags are the flags of labform test.
+type testFlags struct {
+	vars  varFlags
+	junit string
+	json  bool
+	only  []string
+}
+
+func (a *app) testCommand() *cobra.Command {
+	f := &testFlags{}
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run the lab's check blocks against the live lab",
+		Long: `test runs the lab's check blocks (ping, tcp, exec and assert probes) against
+the lab as it runs, without changing anything. It exits 0 when every check
+passes and 1 when any fails; -junit-xml writes a report CI systems read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runTest(f)
+		},
+	}
+	f.vars.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.junit, "junit-xml", "", "write the results to this file as JUnit XML")
+	fl.BoolVar(&f.json, "json", false, "machine-readable output")
+	fl.StringArrayVar(&f.only, "only", nil, "run only this check (repeatable)")
+	return cmd
+}
+
+func (a *app) runTest(f *testFlags) error {
+	intr := a.catchInterrupts()
+	defer intr.stop()
+	lab, err := a.loadLab()
+	if err != nil {
+		return err
+	}
+	names, err := checks.Select(lab, f.only)
+	if err != nil {
+		return err
+	}
+	in, err := f.vars.inputs(a)
+	if err != nil {
+		return err
+	}
+	store, err := a.readState(a.dir())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p := &planner.Planner{Registry: a.reg, Store: store, Lab: lab, Inputs: in}
+	if err := p.Prepare(); err != nil {
+		return err
+	}
+	return a.runChecks(intr.soft, p, names, f.json, f.junit, true)
+}
+
+// runChecks runs the named checks and reports them: a table (or JSON), and
+// a JUnit file when junit is set. It returns exitError{1} when a check
+// fails and fail is set.
+func (a *app) runChecks(ctx context.Context, p *planner.Planner, names []string, asJSON bool, junit string, fail bool) error {
+	env, err := p.CheckEnv(ctx)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	if !asJSON && len(names) > 0 {
+		fmt.Fprintf(a.io.out, "Running %d check(s)...\n\n", len(names))
+	}
+	results := checks.Run(ctx, env, names)
+	if ctx.Err() != nil {
+		return intrErr(ctx)
+	}
+	if junit != "" {
+		if err := checks.WriteJUnit(a.path(junit), p.Lab.Name, started, results); err != nil {
+			return fmt.Errorf("writing the JUnit report: %w", err)
+		}
+	}
+	if asJSON {
+		if err := checks.WriteJSON(a.io.out, results); err != nil {
+			return err
+		}
+	} else if len(names) == 0 {
+		fmt.Fprintln(a.io.out, "The lab has no check blocks: nothing to test.")
+	} else {
+		checks.WriteTable(a.io.out, results, a.colors().Bold)
+		for _, r := range results {
+			if !r.Passed {
+				fmt.Fprintf(a.io.err, "\nError: check %q failed (%s): %s\n", r.Name, r.Location(), r.Message)
+			}
+		}
+	}
+	if fail && checks.Failed(results) > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+func intrErr(ctx context.Context) error {
+	return fmt.Errorf("interrupted: the checks were stopped (%v)", context.Cause(ctx))
+}
+
+// applyChecks runs the lab's checks at the end of an apply that went
+// well, everything being applied and saved: a failed check exits 1 unless
+// -checks=warn. A destroy, a refresh-only apply and -checks=off run none.
+func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f *opFlags) error {
+	switch f.checks {
+	case "", "fail", "warn":
+	case "off":
+		return nil
+	default:
+		return fmt.Errorf("-checks is fail, warn or off, not %q", f.checks)
+	}
+	if plan.Mode != planner.NormalMode || len(s.p.Lab.CheckOrder) == 0 || s.p.Desired() == nil {
+		return nil
+	}
+	if f.json {
+		env, err := s.p.CheckEnv(ctx)
+		if err != nil {
+			return err
+		}
+		results := checks.Run(ctx, env, s.p.Lab.CheckOrder)
+		for _, r := range results {
+			level := "info"
+			if !r.Passed {
+				level = "error"
+			}
+			a.jsonLine(level, fmt.Sprintf("check %s: %s", r.Name, map[bool]string{true: "passed", false: "failed: " + r.Message}[r.Passed]), "check_result", r)
+		}
+		if f.checks != "warn" && checks.Failed(results) > 0 {
+			return exitError{1}
+		}
+		return nil
+	}
+	fmt.Fprintln(a.io.out)
+	return a.runChecks(ctx, s.p, s.p.Lab.CheckOrder, false, "", f.checks != "warn")
+}
+
+// Waiting shows that a node's ready gate still waits.
+func (h *uiHook) Waiting(c *planner.Change, pending string, elapsed time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	el := elapsed.Round(time.Second).String()
+	if h.json {
+		h.a.jsonLine("info", fmt.Sprintf("%s: Still waiting to be ready (%s) [%s elapsed]", c.Addr, pending, el), "ready_progress",
+			map[string]interface{}{"resource": c.Addr.String(), "pending": pending, "elapsed_seconds": elapsed.Seconds()})
+		return
+	}
+	if elapsed < time.Second {
+		fmt.Fprintf(h.a.io.out, "%s: Waiting to be ready (%s)...\n", h.a.colors().Bold(c.Addr.String()), pending)
+		return
+	}
+	fmt.Fprintf(h.a.io.out, "%s: Still waiting to be ready (%s) [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), pending, el)
+}
