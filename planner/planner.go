@@ -189,6 +189,11 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
 	sortChanges(plan.Changes)
+	if opts.Mode == NormalMode {
+		if diags = append(diags, p.resolveArguments(ctx, plan.Changes, opts.Refresh)...); diags.HasErrors() {
+			return nil, diags
+		}
+	}
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)
 	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {

@@ -4,6 +4,7 @@ package container
 
 import (
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container/image"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -12,6 +13,7 @@ type Provider struct {
 	lab      providers.Lab
 	rt       ociRuntime
 	labNetns string
+	store    image.Store
 }
 
 var (
@@ -29,6 +31,7 @@ func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
 		"runtime":      providers.OptionalDefault(cty.StringVal("runc"), providers.Replace, "the OCI runtime (runc, crun, youki)"),
 		"tool_timeout": providers.ToolTimeoutAttribute(),
+		"image_store":  providers.OptionalDefault(cty.StringVal(image.DefaultStore), providers.Replace, "where images are kept unpacked, shared by every lab"),
 	}}
 }
 
@@ -41,7 +44,9 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
 	attrs := map[string]*providers.Attribute{
-		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab").Path(),
+		"rootfs":           opt(str, RP, "the root filesystem directory, relative to the lab (or image)").Path(),
+		"image":            opt(str, RP, "the image: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE (or rootfs)"),
+		"image_digest":     providers.Computed(str, "the digest the image reference named when planned"),
 		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
 		"command":          opt(cty.List(str), RP, "the process's argv"),
 		"env":              opt(cty.Map(str), RP, "environment variables"),
@@ -154,10 +159,12 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	// from another resource and is checked when apply knows it.
 	m := v.AsValueMap()
 	m["pid"], m["netns"] = cty.NullVal(cty.Number), cty.NullVal(cty.String)
+	m["image_digest"] = cty.NullVal(cty.String)
 	v = cty.ObjectVal(m)
+	errs := validateRoot(v)
 	if !v.IsWhollyKnown() {
-		return nil
+		return errs
 	}
-	_, errs := BuildSpec(v, SpecEnv{})
-	return errs
+	_, specErrs := BuildSpec(v, SpecEnv{})
+	return append(errs, specErrs...)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container/image"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -29,6 +30,12 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 		return err
 	}
 	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key()), timeout: timeout}
+	p.store = image.Store{Dir: image.DefaultStore}
+	if !req.Config.IsNull() {
+		if s := req.Config.GetAttr("image_store"); !s.IsNull() && s.IsKnown() {
+			p.store.Dir = s.AsString()
+		}
+	}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
 	return nil
 }
@@ -147,7 +154,15 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
-	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
+	p.unmountRoot(n) // an interrupted create's: a new container starts clean
+	os.RemoveAll(p.bundle(n))
+	v, err := p.finishSpec(ctx, n, v, spec)
+	if err == nil {
+		err = checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env)
+	}
+	if err != nil {
+		p.unmountRoot(n)
+		os.RemoveAll(p.bundle(n))
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
 	// runc refuses a rootfs path that is a symlink: hand it the real one.
@@ -155,7 +170,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		spec.Root.Path = real
 	}
 	labnet.Lock()
-	err := labnet.EnsureNetns(p.labNetns)
+	err = labnet.EnsureNetns(p.labNetns)
 	if err == nil {
 		labnet.DeleteNetns(n.netns) // left by an interrupted create
 		err = labnet.CreateNetns(n.netns)
@@ -235,6 +250,10 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+	}
+	after, err := p.finishSpec(ctx, n, after, spec)
+	if err != nil {
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.writeBundle(n, spec); err != nil {
 		return providers.ApplyResponse{}, err
@@ -317,6 +336,9 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 	if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
 		return err
 	}
+	if err := p.remountRoot(n); err != nil {
+		return err
+	}
 	_, err := p.rt.start(ctx, n.id, p.bundle(n))
 	return err
 }
@@ -339,7 +361,9 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 			problems = append(problems, err.Error())
 		}
 	}
-	if err := os.RemoveAll(p.bundle(n)); err != nil {
+	if err := p.unmountRoot(n); err != nil {
+		problems = append(problems, err.Error())
+	} else if err := os.RemoveAll(p.bundle(n)); err != nil {
 		problems = append(problems, err.Error())
 	}
 	labnet.Lock()

@@ -1,0 +1,41 @@
+package providers
+
+import (
+	"context"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// ResolveRequest is one planned create or update, for Resolver.
+type ResolveRequest struct {
+	Lab  Lab
+	Type string
+	Addr string
+	// Prior is the object's value in state (refreshed unless the plan was
+	// made with -refresh=false); null for a create or a replacement.
+	Prior   cty.Value
+	Planned cty.Value
+	// Refresh is false under -refresh=false: what the state recorded
+	// stands for arguments that did not change.
+	Refresh bool
+}
+
+// ResolveResponse is what the provider resolved.
+type ResolveResponse struct {
+	// Resolved sets computed attributes to the values resolved now (an
+	// image's digest); the plan shows them and apply uses them.
+	Resolved map[string]cty.Value
+	// Replace, when set, says why the object must be replaced although
+	// its arguments did not change (the image's tag now names another
+	// digest); ReplacePath is the attribute the plan marks.
+	Replace     string
+	ReplacePath cty.Path
+}
+
+// Resolver is implemented by providers whose arguments name something
+// that can change outside the lab (a registry tag that moves). The
+// planner calls it for every create and update, and for objects the plan
+// keeps, after the diff.
+type Resolver interface {
+	Resolve(ctx context.Context, req ResolveRequest) (ResolveResponse, error)
+}
