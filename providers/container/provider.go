@@ -158,7 +158,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	os.RemoveAll(p.bundle(n))
 	v, err := p.finishSpec(ctx, n, v, spec)
 	if err == nil {
-		err = checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env)
+		err = checkCommand(spec)
 	}
 	if err != nil {
 		p.unmountRoot(n)
@@ -380,32 +380,6 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// checkRootfs says clearly when the rootfs or the command is missing,
-// before runc does so obscurely.
-func checkRootfs(rootfs, command string, env []string) error {
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
-		return fmt.Errorf("the rootfs %s does not exist or is not a directory", rootfs)
-	}
-	if strings.Contains(command, "/") {
-		if _, err := os.Lstat(filepath.Join(rootfs, command)); err != nil {
-			return fmt.Errorf("the command %s is not in the rootfs %s", command, rootfs)
-		}
-		return nil
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range env {
-		if strings.HasPrefix(e, "PATH=") {
-			path = e[5:]
-		}
-	}
-	for _, dir := range strings.Split(path, ":") {
-		if _, err := os.Lstat(filepath.Join(rootfs, dir, command)); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("the command %q is not in the rootfs %s (searched %s)", command, rootfs, path)
 }
 
 func addressMap(v cty.Value) map[string][]string {

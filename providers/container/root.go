@@ -321,3 +321,59 @@ func findEntry(file string, match func([]string) bool) ([]string, bool) {
 // progress reports an image's fetch on stderr: none for now beyond the
 // store's own errors.
 func (p *Provider) progress(string) image.Progress { return nil }
+
+// checkCommand says clearly when the root filesystem or the command is
+// missing, before runc does so obscurely. It looks where the container
+// will: a path under a bind mount's destination is looked up in the
+// mount's source, anything else in the root (an image's overlay).
+func checkCommand(spec *specs.Spec) error {
+	rootfs, command := spec.Root.Path, spec.Process.Args[0]
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		return fmt.Errorf("the rootfs %s does not exist or is not a directory", rootfs)
+	}
+	where := rootfs
+	if strings.HasSuffix(rootfs, "/rootfs") && isOverlay(rootfs) {
+		where = "the image"
+	}
+	if strings.Contains(command, "/") {
+		if _, err := os.Lstat(hostPath(spec, command)); err != nil {
+			return fmt.Errorf("the command %s is not in %s nor in a bind mount", command, where)
+		}
+		return nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range spec.Process.Env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[5:]
+		}
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if _, err := os.Lstat(hostPath(spec, filepath.Join("/", dir, command))); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the command %q is not in %s nor in a bind mount (searched PATH %s)", command, where, path)
+}
+
+// hostPath is where the host sees the container's path p: in the source
+// of the bind mount with the longest destination holding p, else in the
+// root filesystem.
+func hostPath(spec *specs.Spec, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join("/", spec.Process.Cwd, p)
+	}
+	p = filepath.Clean(p)
+	best, host := -1, filepath.Join(spec.Root.Path, p)
+	for _, m := range spec.Mounts {
+		if m.Type != "bind" && !containsStr(m.Options, "bind") && !containsStr(m.Options, "rbind") {
+			continue
+		}
+		d := filepath.Clean(m.Destination)
+		rel, err := filepath.Rel(d, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || len(d) <= best {
+			continue
+		}
+		best, host = len(d), filepath.Join(m.Source, rel)
+	}
+	return host
+}

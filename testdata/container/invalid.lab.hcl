@@ -37,3 +37,16 @@ container "bad" {
     }
   }
 }
+
+container "both" {
+  rootfs = "rootfs"
+  image  = "frrouting/frr:v8.4.1" # ERROR: Both image and rootfs
+}
+
+container "neither" { # ERROR: Missing root filesystem
+  command = ["sleep", "1"]
+}
+
+container "badref" {
+  image = "Not A Reference" # ERROR: Invalid image reference
+}
