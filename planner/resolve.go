@@ -75,12 +75,23 @@ func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error
 	if err != nil {
 		return err
 	}
-	if resp.Replace != "" && (c.Action == Update || c.Action == NoOp) {
-		c.Action, c.Cost, c.Reason = Replace, providers.Replace, resp.Replace
-		c.After = unknownComputed(schema, c.After)
-		c.ForcedBy = append(c.ForcedBy, PathCost{Path: resp.ReplacePath, Cost: providers.Replace})
-		if inst := p.desired.Instances[c.Addr]; inst != nil {
-			p.applyCBD(c, inst)
+	if c.Action == Update || c.Action == NoOp {
+		switch {
+		case resp.Cost == providers.Replace:
+			c.Action, c.Cost, c.Reason = Replace, providers.Replace, resp.Reason
+			c.After = unknownComputed(schema, c.After)
+			c.ForcedBy = append(c.ForcedBy, PathCost{Path: resp.Path, Cost: providers.Replace})
+			if inst := p.desired.Instances[c.Addr]; inst != nil {
+				p.applyCBD(c, inst)
+			}
+		case resp.Cost == providers.Restart && c.Cost != providers.Restart:
+			needsRestart(c, schema, resp.Reason)
+			if c.Action == NoOp { // to be stopped anyway: the change is made in place
+				c.Action, c.Cost, c.Reason = Update, providers.InPlace, resp.Reason
+			}
+			c.ForcedBy = append(c.ForcedBy, PathCost{Path: resp.Path, Cost: c.Cost})
+		case resp.Cost == providers.InPlace && c.Action == NoOp:
+			c.Action, c.Cost, c.Reason = Update, providers.InPlace, resp.Reason
 		}
 	}
 	if len(resp.Resolved) > 0 {

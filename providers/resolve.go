@@ -25,11 +25,13 @@ type ResolveResponse struct {
 	// Resolved sets computed attributes to the values resolved now (an
 	// image's digest); the plan shows them and apply uses them.
 	Resolved map[string]cty.Value
-	// Replace, when set, says why the object must be replaced although
-	// its arguments did not change (the image's tag now names another
-	// digest); ReplacePath is the attribute the plan marks.
-	Replace     string
-	ReplacePath cty.Path
+	// Cost, when set, is what the change must at least do although the
+	// arguments alone do not say so, and Reason why: Replace when an
+	// image's tag now names another digest, Restart or InPlace when a file
+	// the lab supplies changed. Path is the attribute the plan marks.
+	Cost   Cost
+	Reason string
+	Path   cty.Path
 }
 
 // Resolver is implemented by providers whose arguments name something

@@ -31,8 +31,8 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 	}
 	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key()), timeout: timeout}
 	p.store = image.Store{Dir: image.DefaultStore}
-	if !req.Config.IsNull() {
-		if s := req.Config.GetAttr("image_store"); !s.IsNull() && s.IsKnown() {
+	if c := req.Config; !c.IsNull() && c.Type().IsObjectType() && c.Type().HasAttribute("image_store") {
+		if s := c.GetAttr("image_store"); !s.IsNull() && s.IsKnown() {
 			p.store.Dir = s.AsString()
 		}
 	}

@@ -83,8 +83,8 @@ func (p *Provider) Resolve(ctx context.Context, req providers.ResolveRequest) (p
 	}
 	resp := providers.ResolveResponse{Resolved: map[string]cty.Value{"image_digest": cty.StringVal(digest)}}
 	if priorDigest != "" && priorDigest != digest {
-		resp.Replace = fmt.Sprintf("the image %s now names %s; the container runs %s", given, digest, priorDigest)
-		resp.ReplacePath = cty.GetAttrPath("image_digest")
+		resp.Cost, resp.Path = providers.Replace, cty.GetAttrPath("image_digest")
+		resp.Reason = fmt.Sprintf("the image %s now names %s; the container runs %s", given, digest, priorDigest)
 	}
 	return resp, nil
 }
