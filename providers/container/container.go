@@ -47,6 +47,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"rootfs":           opt(str, RP, "the root filesystem directory, relative to the lab (or image)").Path(),
 		"image":            opt(str, RP, "the image: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE (or rootfs)"),
 		"image_digest":     providers.Computed(str, "the digest the image reference named when planned"),
+		"files_digest":     providers.Computed(cty.Map(str), "each file block's path to the digest of what it puts there"),
 		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
 		"command":          opt(cty.List(str), RP, "the process's argv"),
 		"env":              opt(cty.Map(str), RP, "environment variables"),
@@ -68,6 +69,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"netns":            providers.Computed(str, "the pinned network namespace's path"),
 	}
 	blocks := map[string]*providers.NestedBlock{
+		"file": block(providers.NestingList, IP, fileBlockAttrs(), nil),
 		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
 			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "user id"),
 			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "group id"),
@@ -161,8 +163,9 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	m := v.AsValueMap()
 	m["pid"], m["netns"] = cty.NullVal(cty.Number), cty.NullVal(cty.String)
 	m["image_digest"] = cty.NullVal(cty.String)
+	m["files_digest"] = cty.NullVal(cty.Map(cty.String))
 	v = cty.ObjectVal(m)
-	errs := validateRoot(v)
+	errs := append(validateRoot(v), validateFiles(v)...)
 	if !v.IsWhollyKnown() {
 		return errs
 	}

@@ -158,6 +158,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	os.RemoveAll(p.bundle(n))
 	v, err := p.finishSpec(ctx, n, v, spec)
 	if err == nil {
+		err = writeFiles(spec.Root.Path, filesOf(v, p.lab.Dir))
+	}
+	if err == nil {
 		err = checkCommand(spec)
 	}
 	if err != nil {
@@ -269,6 +272,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if _, err := p.rt.run(ctx, "update", "--resources", f, n.id); err != nil {
 			return providers.ApplyResponse{}, err
 		}
+	}
+	if err := p.updateFiles(ctx, n, req, after, spec.Root.Path); err != nil {
+		return providers.ApplyResponse{}, err
 	}
 	// Ports deleted by hand come back (the refresh said so in the state);
 	// the others, and the links joined to them, stay as they are.

@@ -54,15 +54,22 @@ var _ providers.Resolver = (*Provider)(nil)
 // replaced: it would otherwise run an image the lab no longer names.
 // Under -refresh=false the digest in state stands.
 func (p *Provider) Resolve(ctx context.Context, req providers.ResolveRequest) (providers.ResolveResponse, error) {
+	resp := providers.ResolveResponse{Resolved: map[string]cty.Value{}}
 	if req.Type != "container" {
-		return providers.ResolveResponse{}, nil
+		return resp, nil
+	}
+	if f := req.Planned.GetAttr("file"); f.IsWhollyKnown() {
+		if err := resolveFiles(req.Prior, req.Planned, req.Lab.Dir, &resp); err != nil {
+			return resp, err
+		}
 	}
 	img := req.Planned.GetAttr("image")
 	if !img.IsKnown() {
-		return providers.ResolveResponse{}, nil // another resource's value: resolved at apply
+		return resp, nil // another resource's value: resolved at apply
 	}
 	if img.IsNull() {
-		return providers.ResolveResponse{Resolved: map[string]cty.Value{"image_digest": cty.NullVal(cty.String)}}, nil
+		resp.Resolved["image_digest"] = cty.NullVal(cty.String)
+		return resp, nil
 	}
 	given := img.AsString()
 	priorDigest := ""
@@ -70,18 +77,19 @@ func (p *Provider) Resolve(ctx context.Context, req providers.ResolveRequest) (p
 		priorDigest = str(req.Prior, "image_digest")
 	}
 	if priorDigest != "" && !req.Refresh {
-		return providers.ResolveResponse{Resolved: map[string]cty.Value{"image_digest": cty.StringVal(priorDigest)}}, nil
+		resp.Resolved["image_digest"] = cty.StringVal(priorDigest)
+		return resp, nil
 	}
 	ref, err := image.Parse(given, req.Lab.Dir)
 	if err != nil {
-		return providers.ResolveResponse{}, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Invalid image reference", Detail: err.Error()}
+		return resp, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Invalid image reference", Detail: err.Error()}
 	}
 	digest, err := image.Resolve(ctx, ref)
 	if err != nil {
-		return providers.ResolveResponse{}, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Cannot resolve the image",
+		return resp, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Cannot resolve the image",
 			Detail: fmt.Sprintf("image %s: %v", given, err)}
 	}
-	resp := providers.ResolveResponse{Resolved: map[string]cty.Value{"image_digest": cty.StringVal(digest)}}
+	resp.Resolved["image_digest"] = cty.StringVal(digest)
 	if priorDigest != "" && priorDigest != digest {
 		resp.Cost, resp.Path = providers.Replace, cty.GetAttrPath("image_digest")
 		resp.Reason = fmt.Sprintf("the image %s now names %s; the container runs %s", given, digest, priorDigest)
@@ -101,6 +109,15 @@ func (p *Provider) rootDirs(n names) (lowerFile, upper, work, merged string) {
 // rootfs directory is used as it is (nil, nil).
 func (p *Provider) prepareRoot(ctx context.Context, n names, v cty.Value, spec *specs.Spec) (*v1.ConfigFile, string, error) {
 	if v.GetAttr("image").IsNull() {
+		if len(list(v, "file")) == 0 {
+			return nil, "", nil
+		}
+		// Files go into an upper layer, never into the lab's rootfs.
+		if err := p.mountRoot(n, spec.Root.Path); err != nil {
+			return nil, "", err
+		}
+		_, _, _, merged := p.rootDirs(n)
+		spec.Root.Path = merged
 		return nil, "", nil
 	}
 	given := str(v, "image")
@@ -137,12 +154,17 @@ func (p *Provider) finishSpec(ctx context.Context, n names, v cty.Value, spec *s
 	if err := applyImageConfig(v, spec, cfg); err != nil {
 		return v, err
 	}
+	m := v.AsValueMap()
 	if digest != "" {
-		m := v.AsValueMap()
 		m["image_digest"] = cty.StringVal(digest)
-		v = cty.ObjectVal(m)
 	}
-	return v, nil
+	if fd := v.GetAttr("files_digest"); !fd.IsKnown() {
+		var errs []*providers.AttrError
+		if m["files_digest"], errs = filesDigest(filesOf(v, p.lab.Dir)); len(errs) > 0 {
+			return v, errs[0]
+		}
+	}
+	return cty.ObjectVal(m), nil
 }
 
 // mountRoot mounts the overlay of lower (read-only) and the container's
