@@ -16,7 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container/image/imagetest"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // imageLab is a sysLab with an in-process registry and an image store of
@@ -193,5 +195,56 @@ container "a" {
 	l.Apply(planner.NormalMode)
 	if out, err := l.exec("container.a", "cat", "/proc/1/cmdline"); err != nil || !strings.Contains(out, "7200") {
 		t.Fatalf("after the replacement pid 1 runs %q, %v; want the new image's sleep 7200", out, err)
+	}
+}
+
+// TestSystem_prefetch: init's prefetch fetches each image once, with
+// plain progress lines off a terminal and a redrawn line on one, and says
+// when an image is already in the store.
+func TestSystem_prefetch(t *testing.T) {
+	l := newImageLab(t)
+	digest := l.push("lab/frr:v1", frrLike(t))
+	l.write(twoFromOneImage)
+	lab, diags := config.Load(l.Dir, l.Reg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	d, diags := config.Evaluate(lab, config.NewInputs(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	req := providers.PrefetchRequest{Values: map[string]cty.Value{}, Types: map[string]string{}}
+	for _, a := range d.Order {
+		req.Values[a.String()], req.Types[a.String()] = d.Instances[a].Value, a.Type
+	}
+	p := New()
+	if err := p.Configure(context.Background(), providers.ConfigureRequest{Lab: providers.Lab{Dir: l.Dir}, Config: d.Providers["container"]}); err != nil {
+		t.Fatal(err)
+	}
+	ref := l.host + "/lab/frr:v1"
+	for _, tc := range []struct {
+		terminal bool
+		want     []string
+	}{
+		{false, []string{"- " + ref + ": fetching " + digest + "\n", "- " + ref + ": " + digest + ", fetched and unpacked in "}},
+		{false, []string{"- " + ref + ": " + digest + ", already in the store\n"}},
+		{true, []string{"\r\x1b[K- " + ref + ": " + digest + ", fetched and unpacked in ", " of "}},
+	} {
+		if tc.terminal {
+			os.RemoveAll(l.store)
+		}
+		var out strings.Builder
+		req.Out, req.Terminal = &out, tc.terminal
+		if err := p.Prefetch(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("terminal %v: output %q lacks %q", tc.terminal, out.String(), w)
+			}
+		}
+		if n := strings.Count(out.String(), "- "+ref+": "+digest+","); n != 1 {
+			t.Errorf("the image is reported %d times; two containers use it, it is fetched once", n)
+		}
 	}
 }

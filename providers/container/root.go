@@ -131,7 +131,7 @@ func (p *Provider) prepareRoot(ctx context.Context, n names, v cty.Value, spec *
 	} else if digest, err = image.Resolve(ctx, ref); err != nil {
 		return nil, "", fmt.Errorf("image %s: %w", given, err)
 	}
-	u, err := p.store.Ensure(ctx, ref, digest, p.progress(given))
+	u, err := p.store.Ensure(ctx, ref, digest, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -339,10 +339,6 @@ func findEntry(file string, match func([]string) bool) ([]string, bool) {
 	}
 	return nil, false
 }
-
-// progress reports an image's fetch on stderr: none for now beyond the
-// store's own errors.
-func (p *Provider) progress(string) image.Progress { return nil }
 
 // checkCommand says clearly when the root filesystem or the command is
 // missing, before runc does so obscurely. It looks where the container

@@ -50,3 +50,27 @@ container "neither" { # ERROR: Missing root filesystem
 container "badref" {
   image = "Not A Reference" # ERROR: Invalid image reference
 }
+
+container "files" {
+  rootfs = "rootfs"
+  file {
+    path    = "etc/frr/frr.conf" # ERROR: Invalid file path
+    content = "x"
+  }
+  file { # ERROR: Invalid file block
+    path    = "/etc/a"
+    content = "x"
+    source  = "configs/a"
+  }
+  file {
+    path    = "/etc/b"
+    content = "x"
+    mode    = "rw-r--r--" # ERROR: Invalid file mode
+    owner   = "frr" # ERROR: Invalid file owner
+  }
+  file {
+    path      = "/etc/c"
+    content   = "x"
+    on_change = [] # ERROR: Empty on_change
+  }
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// prefetch lets the providers that can fetch what the lab needs before
+// apply (container images) do so now, with progress.
+func (a *app) prefetch(ctx context.Context, lab *config.Lab, dir string) error {
+	in := config.NewInputs()
+	in.Unknowns = true
+	d, diags := config.Evaluate(lab, in, nil)
+	if diags.HasErrors() {
+		return nil // validate and plan say what is wrong
+	}
+	byProvider := map[string]*providers.PrefetchRequest{}
+	for _, ia := range d.Order {
+		inst := d.Instances[ia]
+		name := inst.Resource.Provider
+		p, ok := a.reg.Provider(name)
+		if !ok {
+			continue
+		}
+		if _, ok := p.(providers.Prefetcher); !ok {
+			continue
+		}
+		r := byProvider[name]
+		if r == nil {
+			r = &providers.PrefetchRequest{Values: map[string]cty.Value{}, Types: map[string]string{}, Out: a.io.out, Terminal: isTerminal(a.io.out)}
+			byProvider[name] = r
+		}
+		r.Values[ia.String()], r.Types[ia.String()] = inst.Value, ia.Type
+	}
+	for _, name := range a.reg.Names() {
+		r := byProvider[name]
+		if r == nil {
+			continue
+		}
+		p, _ := a.reg.Provider(name)
+		cfg := cty.NullVal(a.reg.ConfigSchema(name).ImpliedType())
+		if v, ok := d.Providers[name]; ok && v.IsWhollyKnown() {
+			cfg = v
+		}
+		labInfo := providers.Lab{Dir: dir, WorkDir: filepath.Join(dir, ".labform", name)}
+		if err := p.Configure(ctx, providers.ConfigureRequest{Lab: labInfo, Config: cfg}); err != nil {
+			return fmt.Errorf("configuring the %s provider: %w", name, err)
+		}
+		if err := p.(providers.Prefetcher).Prefetch(ctx, *r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
