@@ -25,8 +25,9 @@ import (
 // its own.
 type imageLab struct {
 	*sysLab
-	host  string // the registry's host:port
-	store string
+	host          string // the registry's host:port
+	store         string
+	closeRegistry func()
 }
 
 func newImageLab(t *testing.T) *imageLab {
@@ -34,7 +35,7 @@ func newImageLab(t *testing.T) *imageLab {
 	l := &imageLab{sysLab: newSysLab(t), store: t.TempDir()}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	l.host = strings.TrimPrefix(srv.URL, "http://")
+	l.host, l.closeRegistry = strings.TrimPrefix(srv.URL, "http://"), srv.Close
 	return l
 }
 
@@ -246,5 +247,46 @@ func TestSystem_prefetch(t *testing.T) {
 		if n := strings.Count(out.String(), "- "+ref+": "+digest+","); n != 1 {
 			t.Errorf("the image is reported %d times; two containers use it, it is fetched once", n)
 		}
+	}
+}
+
+// TestSystem_imageBadInput: an unknown image is a plan diagnostic on the
+// image line; a registry gone between plan and apply fails the create
+// naming the image, and the state, the store and the lab's directory
+// keep nothing of it.
+func TestSystem_imageBadInput(t *testing.T) {
+	l := newImageLab(t)
+	l.write(`
+container "a" {
+  image = "REGISTRY/lab/nope:v1"
+}
+`)
+	_, _, err := tryPlan(l.sysLab, planner.NormalMode)
+	if err == nil || !strings.Contains(err.Error(), "main.lab.hcl:9,") || !strings.Contains(err.Error(), "Cannot resolve the image") || !strings.Contains(err.Error(), "lab/nope:v1") {
+		t.Fatalf("plan of an unknown image: %v; want a diagnostic on the image line naming it", err)
+	}
+	l.push("lab/bb:v1", imagetest.Busybox(t))
+	l.write(`
+container "a" {
+  image = "REGISTRY/lab/bb:v1"
+}
+`)
+	p, plan, err := tryPlan(l.sysLab, planner.NormalMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.closeRegistry()
+	res, _ := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), l.host+"/lab/bb:v1") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("apply with the registry gone: %v; want an error naming the image and what failed", err)
+	}
+	if rec, err := l.Store.Get("container.a"); err != nil || rec != nil {
+		t.Fatalf("the state holds %+v, %v after a failed fetch; want nothing", rec, err)
+	}
+	es, _ := os.ReadDir(filepath.Join(l.store, "sha256"))
+	tmp, _ := os.ReadDir(filepath.Join(l.store, "tmp"))
+	bundles, _ := filepath.Glob(filepath.Join(l.prov.lab.WorkDir, "lf-*"))
+	if len(es)+len(tmp)+len(bundles) > 0 {
+		t.Fatalf("a failed fetch left %d images, %d temporary directories, bundles %v", len(es), len(tmp), bundles)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/providers/container/image/imagetest"
+	"golang.org/x/sys/unix"
 )
 
 // testRegistry serves go-containerregistry's in-process registry; it
@@ -274,4 +275,25 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %+v, %v", tc.in, r, err)
 		}
 	}
+}
+
+// TestSystem_fullDisk: a store on a filesystem too small for the image
+// fails naming the image and the lack of space, and keeps nothing.
+func TestSystem_fullDisk(t *testing.T) {
+	systest.Require(t, "busybox", "tar")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+	s := Store{Dir: t.TempDir()}
+	if err := unix.Mount("tmpfs", s.Dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mounting a small tmpfs for the store: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(s.Dir, unix.MNT_DETACH) })
+	ref, _ := Parse("oci:layout:v1", dir)
+	_, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil)
+	if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("err = %v; want one naming the image and the full disk", err)
+	}
+	t.Log(err)
+	storeEmpty(t, s)
 }
