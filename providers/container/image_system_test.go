@@ -30,7 +30,7 @@ type imageLab struct {
 	closeRegistry func()
 }
 
-func newImageLab(t *testing.T) *imageLab {
+func newImageLab(t testing.TB) *imageLab {
 	requireTools(t, "runc", "busybox", "tar")
 	l := &imageLab{sysLab: newSysLab(t), store: t.TempDir()}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
