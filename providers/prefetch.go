@@ -16,6 +16,8 @@ type PrefetchRequest struct {
 	// in place, otherwise each line is final.
 	Out      io.Writer
 	Terminal bool
+	// Quiet says nothing of what needs no fetch (apply's prefetch).
+	Quiet bool
 }
 
 // Prefetcher is implemented by providers that fetch what a lab's objects

@@ -18,13 +18,16 @@ var _ providers.Prefetcher = (*Provider)(nil)
 // each once, with progress: on a terminal one line per image redrawn as
 // bytes arrive, otherwise a line when it starts and one when it is done.
 func (p *Provider) Prefetch(ctx context.Context, req providers.PrefetchRequest) error {
-	refs := map[string]bool{}
+	refs := map[string]string{} // reference -> digest, when planned
 	for addr, v := range req.Values {
-		if req.Types[addr] != "container" || v.IsNull() || !v.IsWhollyKnown() && !v.GetAttr("image").IsKnown() {
+		if req.Types[addr] != "container" || v.IsNull() {
 			continue
 		}
 		if img := v.GetAttr("image"); img.IsKnown() && !img.IsNull() {
-			refs[img.AsString()] = true
+			refs[img.AsString()] = ""
+			if d := v.GetAttr("image_digest"); d.IsKnown() && !d.IsNull() {
+				refs[img.AsString()] = d.AsString()
+			}
 		}
 	}
 	if len(refs) == 0 {
@@ -35,19 +38,30 @@ func (p *Provider) Prefetch(ctx context.Context, req providers.PrefetchRequest) 
 		given = append(given, r)
 	}
 	sort.Strings(given)
-	fmt.Fprintf(req.Out, "\nContainer images (store %s):\n", p.store.Dir)
+	header := false
+	if !req.Quiet {
+		fmt.Fprintf(req.Out, "\nContainer images (store %s):\n", p.store.Dir)
+	}
 	for _, g := range given {
 		ref, err := image.Parse(g, p.lab.Dir)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", g, err)
 		}
-		digest, err := image.Resolve(ctx, ref)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", g, err)
+		digest := refs[g]
+		if digest == "" {
+			if digest, err = image.Resolve(ctx, ref); err != nil {
+				return fmt.Errorf("image %s: %w", g, err)
+			}
 		}
 		if _, ok := p.store.Lookup(digest); ok {
-			fmt.Fprintf(req.Out, "- %s: %s, already in the store\n", g, digest)
+			if !req.Quiet {
+				fmt.Fprintf(req.Out, "- %s: %s, already in the store\n", g, digest)
+			}
 			continue
+		}
+		if req.Quiet && !header {
+			fmt.Fprintf(req.Out, "Container images (store %s):\n", p.store.Dir)
+			header = true
 		}
 		pr := newProgress(req.Out, req.Terminal, g)
 		start := time.Now()
