@@ -6,6 +6,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container/image"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sync/singleflight"
 )
 
 // Provider serves container resources.
@@ -14,6 +15,8 @@ type Provider struct {
 	rt       ociRuntime
 	labNetns string
 	store    image.Store
+	// resolving collapses concurrent resolutions of one reference.
+	resolving singleflight.Group
 }
 
 var (

@@ -84,7 +84,9 @@ func (p *Provider) Resolve(ctx context.Context, req providers.ResolveRequest) (p
 	if err != nil {
 		return resp, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Invalid image reference", Detail: err.Error()}
 	}
-	digest, err := image.Resolve(ctx, ref)
+	// Containers on one image resolve it at once: one request.
+	d, err, _ := p.resolving.Do(string(ref.Transport)+":"+ref.Name+":"+ref.Tag, func() (interface{}, error) { return image.Resolve(ctx, ref) })
+	digest, _ := d.(string)
 	if err != nil {
 		return resp, &providers.AttrError{Path: cty.GetAttrPath("image"), Summary: "Cannot resolve the image",
 			Detail: fmt.Sprintf("image %s: %v", given, err)}
