@@ -7,8 +7,8 @@ import (
 
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
-	"github.com/zclconf/go-cty/cty"
 	vmsgpack "github.com/vmihailenco/msgpack/v5"
+	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/msgpack"
 )
 
