@@ -138,3 +138,35 @@ container "a" {
 		t.Fatal("the file block was written into the lab's rootfs directory")
 	}
 }
+
+// TestSystem_rootfsFirstFileReplaces: a rootfs container given its first
+// file block moves onto an overlay: the plan replaces it and says why.
+func TestSystem_rootfsFirstFileReplaces(t *testing.T) {
+	l := newSysLab(t)
+	l.Write(`
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+}
+`)
+	l.Apply(planner.NormalMode)
+	l.Write(`
+container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+  file {
+    path    = "/etc/motd"
+    content = "hello\n"
+  }
+}
+`)
+	_, plan := l.Plan(planner.NormalMode)
+	c := changeOf(plan, "container.a")
+	if got := actionOf(plan, "container.a"); got != "replace/replace" || !strings.Contains(c.Reason, "overlay") {
+		t.Fatalf("plan: %s (%s); want a replacement saying why", got, c.Reason)
+	}
+	l.Apply(planner.NormalMode)
+	if out, err := l.exec("container.a", "cat", "/etc/motd"); err != nil || out != "hello\n" {
+		t.Fatalf("/etc/motd = %q, %v", out, err)
+	}
+}

@@ -299,12 +299,12 @@ func lookupOwner(root, spec string, userOnly bool) (uid, gid uint32, err error) 
 	primary := uint32(0)
 	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
 		uid = uint32(n)
-		if e, ok := findEntry(filepath.Join(root, "etc/passwd"), func(f []string) bool { return len(f) > 3 && f[2] == u }); ok {
+		if e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[2] == u }); ok {
 			p, _ := strconv.ParseUint(e[3], 10, 32)
 			primary = uint32(p)
 		}
 	} else {
-		e, ok := findEntry(filepath.Join(root, "etc/passwd"), func(f []string) bool { return len(f) > 3 && f[0] == u })
+		e, ok := findEntry(root, "etc/passwd", func(f []string) bool { return len(f) > 3 && f[0] == u })
 		if !ok {
 			return 0, 0, fmt.Errorf("no user %q in the container's /etc/passwd", u)
 		}
@@ -318,7 +318,7 @@ func lookupOwner(root, spec string, userOnly bool) (uid, gid uint32, err error) 
 	if n, err := strconv.ParseUint(g, 10, 32); err == nil {
 		return uid, uint32(n), nil
 	}
-	e, ok := findEntry(filepath.Join(root, "etc/group"), func(f []string) bool { return len(f) > 2 && f[0] == g })
+	e, ok := findEntry(root, "etc/group", func(f []string) bool { return len(f) > 2 && f[0] == g })
 	if !ok {
 		return 0, 0, fmt.Errorf("no group %q in the container's /etc/group", g)
 	}
@@ -326,11 +326,19 @@ func lookupOwner(root, spec string, userOnly bool) (uid, gid uint32, err error) 
 	return uid, uint32(n), nil
 }
 
-func findEntry(file string, match func([]string) bool) ([]string, bool) {
-	f, err := os.Open(file)
+// findEntry finds a line of root's /etc/passwd or /etc/group, the path
+// resolved inside root: a symlink in the node never leads to the host's.
+func findEntry(root, rel string, match func([]string) bool) ([]string, bool) {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
+	defer unix.Close(rfd)
+	fd, err := unix.Openat2(rfd, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: resolveInRoot})
+	if err != nil {
+		return nil, false
+	}
+	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
