@@ -59,6 +59,9 @@ func validateFiles(v cty.Value) []*providers.AttrError {
 			path := p.AsString()
 			if !filepath.IsAbs(path) || filepath.Clean(path) == "/" {
 				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "Invalid file path", Detail: fmt.Sprintf("%q: a file's path is absolute, in the node, e.g. /etc/frr/frr.conf.", path)})
+			} else if m := underMount(v, path); m != "" {
+				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "File under a mount",
+					Detail: fmt.Sprintf("%s is under the mount at %s, which would hide it: labform writes files into the node's own layer, never into a mounted directory.", path, m)})
 			} else if seen[filepath.Clean(path)] {
 				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "Duplicate file", Detail: fmt.Sprintf("%s is given by two file blocks.", path)})
 			}
@@ -476,4 +479,22 @@ func (p *Provider) updateFiles(ctx context.Context, n names, req providers.Apply
 		}
 	}
 	return nil
+}
+
+// underMount returns the destination of the container's mount that holds
+// path, if any.
+func underMount(v cty.Value, path string) string {
+	dests := []string{"/proc", "/dev", "/sys"} // every container's
+	for _, m := range list(v, "mount") {
+		if d := m.GetAttr("destination"); d.IsKnown() && !d.IsNull() {
+			dests = append(dests, d.AsString())
+		}
+	}
+	for _, dest := range dests {
+		dest = filepath.Clean(dest)
+		if rel, err := filepath.Rel(dest, filepath.Clean(path)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return dest
+		}
+	}
+	return ""
 }

@@ -73,4 +73,12 @@ container "files" {
     content   = "x"
     on_change = [] # ERROR: Empty on_change
   }
+  file {
+    path    = "/opt/scripts/start.sh" # ERROR: File under a mount
+    content = "x"
+  }
+  mount {
+    source      = "scripts"
+    destination = "/opt/scripts"
+  }
 }
