@@ -1,7 +1,3 @@
-// Package image resolves container image references (skopeo's transport
-// syntax) to digests and keeps the images a lab uses unpacked in a
-// content-addressed store. Registries, manifests and layers are read
-// with github.com/google/go-containerregistry.
 package image
 
 import (
