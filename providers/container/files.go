@@ -250,6 +250,9 @@ func resolveFiles(prior, planned cty.Value, labDir string, resp *providers.Resol
 // in the node never leads out of it. Parent directories are made as
 // needed. Each file is written beside its place and renamed over it.
 func writeFiles(root string, files []fileBlock) error {
+	if len(files) == 0 {
+		return nil
+	}
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the container's root %s: %w", root, err)

@@ -9,15 +9,16 @@ import (
 	"hash"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/labform/labform/providers/labnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -189,45 +190,42 @@ var tarArgs = []string{"-x", "-f", "-", "--numeric-owner", "--same-owner", "--sa
 // over what tar says of the stream cut short.
 func untar(ctx context.Context, rc io.ReadCloser, dir string) error {
 	defer rc.Close()
-	cmd := exec.CommandContext(ctx, "tar", append(tarArgs, "-C", dir)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	w, err := cmd.StdinPipe()
+	in := &readErr{r: rc}
+	_, err := labnet.Run(ctx, labnet.Tool{Name: "tar", Args: append(tarArgs, "-C", dir), StdinReader: in, Timeout: unpackTimeout})
+	if in.err != nil {
+		return in.err
+	}
 	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("running tar: %w", err)
-	}
-	_, cerr := io.Copy(w, rc)
-	w.Close()
-	werr := cmd.Wait()
-	if cerr != nil && !errors.Is(cerr, unix.EPIPE) {
-		return cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("unpacking the layers with `tar %s -C %s`: %v: %s", strings.Join(tarArgs, " "), dir, werr, tail(stderr.String()))
+		return fmt.Errorf("unpacking the layers: %w", err)
 	}
 	return nil
+}
+
+// unpackTimeout bounds one image's fetch and unpack through tar.
+const unpackTimeout = time.Hour
+
+// readErr remembers the error its reader gave, other than EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
 }
 
 func untarFile(ctx context.Context, file, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, "tar", "-x", "-f", file, "-C", dir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("unpacking the OCI archive with `tar -x -f %s -C %s`: %v: %s", file, dir, err, tail(string(out)))
+	if _, err := labnet.Run(ctx, labnet.Tool{Name: "tar", Args: []string{"-x", "-f", file, "-C", dir}, Timeout: unpackTimeout}); err != nil {
+		return fmt.Errorf("unpacking the OCI archive: %w", err)
 	}
 	return nil
-}
-
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // watched wraps the image's layers so that reading them reports progress
@@ -262,7 +260,7 @@ func watched(img v1.Image, t Transport, local bool, progress Progress) (v1.Image
 		if err != nil {
 			return nil, err
 		}
-		wrapped[i] = wl
+		wrapped[i] = &namedLayer{Layer: wl}
 	}
 	return &layersImage{Image: img, layers: wrapped}, nil
 }
@@ -273,6 +271,34 @@ type layersImage struct {
 }
 
 func (i *layersImage) Layers() ([]v1.Layer, error) { return i.layers, nil }
+
+// namedLayer names the layer in the errors of its uncompressed stream (a
+// gzip checksum that fails).
+type namedLayer struct{ v1.Layer }
+
+func (l *namedLayer) Uncompressed() (io.ReadCloser, error) {
+	d, _ := l.Digest()
+	rc, err := l.Layer.Uncompressed()
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d, err)
+	}
+	return &namedReader{rc: rc, name: "layer " + d.String()}, nil
+}
+
+type namedReader struct {
+	rc   io.ReadCloser
+	name string
+}
+
+func (r *namedReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !strings.HasPrefix(err.Error(), r.name) {
+		err = fmt.Errorf("%s: %w", r.name, err)
+	}
+	return n, err
+}
+
+func (r *namedReader) Close() error { return r.rc.Close() }
 
 type compressedWatch struct {
 	v1.Layer

@@ -223,6 +223,23 @@ func TestSystem_badInput(t *testing.T) {
 		t.Log(err)
 		storeEmpty(t, s)
 	})
+	t.Run("blob replaced", func(t *testing.T) {
+		// A well-formed blob of other content: only its digest tells.
+		dir := t.TempDir()
+		writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+		other, _ := imagetest.Whiteout(t).Compressed()
+		data, _ := io.ReadAll(other)
+		if err := os.WriteFile(filepath.Join(dir, "layout", "blobs", "sha256", ld.Hex), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := Store{Dir: t.TempDir()}
+		ref, _ := Parse("oci:layout:v1", dir)
+		_, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil)
+		if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !strings.Contains(err.Error(), "blob "+ld.String()+" is corrupt: its content has digest sha256:") {
+			t.Fatalf("err = %v; want one naming the image and the blob whose digest does not match", err)
+		}
+		storeEmpty(t, s)
+	})
 	t.Run("unknown tag", func(t *testing.T) {
 		ref, _ := Parse(host+"/lab/bb:nope", "")
 		if _, err := Resolve(context.Background(), ref); err == nil || !strings.Contains(err.Error(), "lab/bb:nope") {
