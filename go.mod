@@ -4,11 +4,13 @@ go 1.26.8
 
 require (
 	github.com/agext/levenshtein v1.2.3
+	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/cavaliergopher/cpio v1.0.1
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/hashicorp/go-multierror v1.1.1
 	github.com/hashicorp/hcl/v2 v2.25.0
+	github.com/kdomanski/iso9660 v0.4.0
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/sergi/go-diff v1.4.0
 	github.com/spf13/cobra v1.10.2

@@ -129,7 +129,7 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 // MaxLabInstances is refused at once rather than after evaluating
 // MaxLabInstances instances; evalResource checks the rest as it goes.
 func (l *Lab) checkLabInstances(base map[string]cty.Value) hcl.Diagnostics {
-	ctx := &hcl.EvalContext{Variables: base, Functions: Functions}
+	ctx := &hcl.EvalContext{Variables: base, Functions: l.Funcs()}
 	total := 0
 	for _, ra := range l.Order {
 		r := l.Resources[ra]
@@ -228,7 +228,7 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 	for k, v := range extra {
 		vars[k] = v
 	}
-	return &hcl.EvalContext{Variables: vars, Functions: Functions}
+	return &hcl.EvalContext{Variables: vars, Functions: d.Lab.Funcs()}
 }
 
 func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {

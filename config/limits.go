@@ -79,6 +79,31 @@ func checkSource(filename string, src []byte, tokens int) (int, *hcl.Diagnostic)
 // The count errs upward (== counts two), never downward. It also counts
 // the file's tokens, as HCL's lexer would roughly make them.
 func checkDepth(filename string, src []byte) (int, *hcl.Diagnostic) {
+	return scanDepth(filename, src, false)
+}
+
+// checkTemplateSource checks a template file (templatefile's) before
+// HCL parses it: its size and tokens as a lab file's, and the nesting of
+// its interpolations, the template's text being read as a heredoc's.
+func checkTemplateSource(filename string, src []byte) *hcl.Diagnostic {
+	if len(src) > MaxFileSize {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Template file too large",
+			Detail:  fmt.Sprintf("This file has %d bytes; a template has at most %d (%d MiB).", len(src), MaxFileSize, MaxFileSize>>20),
+			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}}
+	}
+	n, d := scanDepth(filename, src, true)
+	if d == nil && n > MaxTokens {
+		d = &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Template too large",
+			Detail:  fmt.Sprintf("The template holds more than %d tokens, the most labform reads.", MaxTokens),
+			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}}
+	}
+	return d
+}
+
+// scanDepth is checkDepth for a lab file, or, with template, for a
+// template file: text, as in a heredoc that never ends, with
+// interpolations and directives.
+func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic) {
 	type frame struct {
 		open byte // ( [ { for code; '"' a quoted string; '$' an interpolation; '<' a heredoc
 		ops  int
@@ -86,6 +111,10 @@ func checkDepth(filename string, src []byte) (int, *hcl.Diagnostic) {
 	}
 	stack := []frame{{open: '{'}} // the file body
 	depth, tokens := 1, 0
+	if template {
+		stack = append(stack, frame{open: '<', tag: "\x00"}) // a marker no line holds
+		depth++
+	}
 	line, col := 1, 1
 	fail := func(i int) *hcl.Diagnostic {
 		pos := hcl.Pos{Line: line, Column: col, Byte: i}

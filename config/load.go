@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/zclconf/go-cty/cty/function"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,6 +48,17 @@ type Lab struct {
 	pathsOnce  sync.Once
 	labDirReal string   // Dir with its links resolved, for host paths
 	resolved   sync.Map // host path -> resolved, for host paths
+
+	funcsOnce sync.Once
+	funcs     map[string]function.Function // Functions plus the file functions
+}
+
+// Funcs are the functions the lab's expressions call: Functions plus the
+// file functions, which read files relative to the lab directory
+// (fileFuncs).
+func (l *Lab) Funcs() map[string]function.Function {
+	l.funcsOnce.Do(func() { l.funcs = newFileFuncs(l.Dir, l.AllowHostPaths).functions(Functions) })
+	return l.funcs
 }
 
 // Variable is a variable block.

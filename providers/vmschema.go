@@ -18,3 +18,23 @@ func CommonVMAttributes() map[string]*Attribute {
 		"mac_addresses": Computed(cty.List(cty.String), "the adapters' MAC addresses"),
 	}
 }
+
+// CommonVMBlocks are the vm blocks every VM provider has: file blocks and
+// a cloud_init block, which go on the VM's config disk (providers/cidata).
+func CommonVMBlocks() map[string]*NestedBlock {
+	return map[string]*NestedBlock{"file": FileBlock(), "cloud_init": CloudInitBlock()}
+}
+
+// VMNoOnChange is why a vm's file block cannot have on_change.
+const VMNoOnChange = "on_change runs a command in the node, which for a VM needs an agent in the guest that labform does not have yet. Leave it out: a change of a VM's files rebuilds its config disk and restarts the VM, and a cloud-init guest writes the new files at boot."
+
+// CloudInitBlock is a vm's cloud_init block: the standard NoCloud files,
+// written as they are to the config disk.
+func CloudInitBlock() *NestedBlock {
+	R := Restart
+	return &NestedBlock{Nesting: NestingSingle, Cost: R, Block: &Block{Attributes: map[string]*Attribute{
+		"user_data":      Optional(cty.String, R, "the user-data file (a #cloud-config, a script, ...); by default a #cloud-config that writes the file blocks"),
+		"meta_data":      Optional(cty.String, R, "the meta-data file; by default an instance-id and a local-hostname"),
+		"network_config": Optional(cty.String, R, "the network-config file (cloud-init's network config version 1 or 2)"),
+	}}}
+}

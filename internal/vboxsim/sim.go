@@ -1,6 +1,7 @@
 // Package vboxsim is a stand-in for VirtualBox's VBoxManage, for tests on
 // machines where VirtualBox cannot be installed. It implements the
-// subcommands the virtualbox provider uses, with VirtualBox's output
+// subcommands the virtualbox provider uses (storagectl and storageattach
+// for its config disk among them), with VirtualBox's output
 // formats (showvminfo --machinereadable key="value" lines, list vms with
 // names and {uuids}, list systemproperties, list hdds), its rules
 // (settings that need a powered-off VM fail while it runs, controlvm needs
@@ -62,6 +63,16 @@ type machine struct {
 	Parent          string            `json:"parent,omitempty"` // a linked clone's template
 	DiskLocation    string            `json:"disk"`
 	SessionHeadless bool              `json:"headless"`
+	// Controllers are the storage controllers (name to bus: ide, sata,
+	// ...) in the order added; Media the attached media by
+	// "controller-port-device" (a path, or "emptydrive").
+	Controllers []controller      `json:"controllers,omitempty"`
+	Media       map[string]string `json:"media,omitempty"`
+}
+
+type controller struct {
+	Name, Bus, Type string
+	Ports           int
 }
 
 type world struct {
@@ -258,6 +269,10 @@ func (w *world) run(args []string) (string, error) {
 			return "Value: " + v + "\n", nil
 		}
 		return "No value set!\n", nil
+	case "storagectl":
+		return "", w.storagectl(m, args[2:])
+	case "storageattach":
+		return "", w.storageattach(m, args[2:])
 	case "discardstate":
 		if m.State != "saved" {
 			return "", fail(fmt.Sprintf("Machine '%s' is not in the saved state", m.Name), "VBOX_E_INVALID_VM_STATE (0x80bb0002)", "Machine")
@@ -450,6 +465,19 @@ func (m *machine) info() string {
 		}
 		kv("SnapshotName"+suffix, s)
 		kv("SnapshotUUID"+suffix, newUUIDFor(m.UUID, s))
+	}
+	for i, c := range m.Controllers {
+		kv(fmt.Sprintf("storagecontrollername%d", i), c.Name)
+		kv(fmt.Sprintf("storagecontrollertype%d", i), c.Type)
+		kv(fmt.Sprintf("storagecontrollerportcount%d", i), c.Ports)
+		for port := 0; port < c.Ports; port++ {
+			key := fmt.Sprintf("%s-%d-0", c.Name, port)
+			if med, ok := m.Media[key]; ok {
+				kv(key, med)
+			} else {
+				kv(key, "none")
+			}
+		}
 	}
 	if len(m.Snapshots) > 0 {
 		last := m.Snapshots[len(m.Snapshots)-1]
@@ -754,4 +782,124 @@ func (w *world) clonevm(src *machine, args []string) (string, error) {
 		w.Machines[name] = c
 	}
 	return fmt.Sprintf("0%%...10%%...20%%...30%%...40%%...50%%...60%%...70%%...80%%...90%%...100%%\nMachine has been successfully cloned as \"%s\"\n", name), nil
+}
+
+// options reads --name value pairs.
+func options(cmd string, args []string) (map[string]string, error) {
+	o := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		if !strings.HasPrefix(args[i], "--") {
+			return nil, syntax("%s: unexpected '%s'", cmd, args[i])
+		}
+		if args[i] == "--remove" {
+			o["remove"] = "on"
+			continue
+		}
+		if i+1 >= len(args) {
+			return nil, syntax("%s: %s needs a value", cmd, args[i])
+		}
+		o[strings.TrimPrefix(args[i], "--")] = args[i+1]
+		i++
+	}
+	return o, nil
+}
+
+// controllerTypes are the --controller values of each --add bus.
+var controllerTypes = map[string]map[string]bool{
+	"ide":  {"PIIX3": true, "PIIX4": true, "ICH6": true},
+	"sata": {"IntelAhci": true},
+	"scsi": {"LSILogic": true, "BusLogic": true},
+}
+
+// storagectl adds (--add bus --controller type --portcount n) or removes
+// (--remove) a storage controller of a powered-off VM.
+func (w *world) storagectl(m *machine, args []string) error {
+	o, err := options("storagectl", args)
+	if err != nil {
+		return err
+	}
+	if m.State == "running" || m.State == "paused" {
+		return locked(m.Name)
+	}
+	name := o["name"]
+	if name == "" {
+		return syntax("storagectl: --name is required")
+	}
+	idx := -1
+	for i, c := range m.Controllers {
+		if c.Name == name {
+			idx = i
+		}
+	}
+	if o["remove"] != "" {
+		if idx < 0 {
+			return fail(fmt.Sprintf("Could not find a storage controller named '%s'", name), "VBOX_E_OBJECT_NOT_FOUND (0x80bb0001)", "Machine")
+		}
+		m.Controllers = append(m.Controllers[:idx], m.Controllers[idx+1:]...)
+		for k := range m.Media {
+			if strings.HasPrefix(k, name+"-") {
+				delete(m.Media, k)
+			}
+		}
+		return nil
+	}
+	bus, typ := o["add"], o["controller"]
+	if controllerTypes[bus] == nil || !controllerTypes[bus][typ] {
+		return syntax("storagectl: invalid --add %q --controller %q", bus, typ)
+	}
+	if idx >= 0 {
+		return fail(fmt.Sprintf("Storage controller named '%s' already exists", name), "VBOX_E_OBJECT_IN_USE (0x80bb000c)", "Machine")
+	}
+	ports := 1
+	if n, err := strconv.Atoi(o["portcount"]); err == nil && n > 0 {
+		ports = n
+	}
+	m.Controllers = append(m.Controllers, controller{Name: name, Bus: bus, Type: typ, Ports: ports})
+	return nil
+}
+
+// storageattach attaches a medium: --storagectl --port --device --type
+// dvddrive|hdd --medium path|emptydrive|none. A DVD's medium may change
+// while the VM runs; anything else needs it powered off.
+func (w *world) storageattach(m *machine, args []string) error {
+	o, err := options("storageattach", args)
+	if err != nil {
+		return err
+	}
+	var c *controller
+	for i := range m.Controllers {
+		if m.Controllers[i].Name == o["storagectl"] {
+			c = &m.Controllers[i]
+		}
+	}
+	if c == nil {
+		return fail(fmt.Sprintf("Could not find a controller named '%s'", o["storagectl"]), "VBOX_E_OBJECT_NOT_FOUND (0x80bb0001)", "Machine")
+	}
+	port, err := strconv.Atoi(o["port"])
+	if err != nil || port < 0 || port >= c.Ports {
+		return fail(fmt.Sprintf("The port number %s is out of range [0:%d]", o["port"], c.Ports-1), "E_INVALIDARG (0x80070057)", "Machine")
+	}
+	key := fmt.Sprintf("%s-%d-%s", c.Name, port, o["device"])
+	_, attached := m.Media[key]
+	if (m.State == "running" || m.State == "paused") && !(attached && o["type"] == "dvddrive") {
+		return locked(m.Name)
+	}
+	med := o["medium"]
+	switch {
+	case med == "none":
+		delete(m.Media, key)
+		return nil
+	case med == "emptydrive" && o["type"] == "dvddrive":
+	case o["type"] != "dvddrive" && o["type"] != "hdd":
+		return syntax("storageattach: invalid --type %q", o["type"])
+	default:
+		if _, err := os.Stat(med); err != nil {
+			return fail(fmt.Sprintf("Could not find file for the medium '%s' (VERR_FILE_NOT_FOUND)", med), "VBOX_E_FILE_ERROR (0x80bb0004)", "Medium")
+		}
+	}
+	if m.Media == nil {
+		m.Media = map[string]string{}
+	}
+	m.Media[key] = med
+	return nil
 }

@@ -378,24 +378,51 @@ func (w *writer) seq(before, after cty.Value, indent int) {
 			kept = 0
 		}
 	}
+	// Walk the LCS into runs of changes between kept elements. In a run,
+	// the k-th removed element and the k-th added one, when both are
+	// objects (a nested block such as a file or a rule), are shown as
+	// one element changed in place: only what differs, with a line diff
+	// of a changed text, rather than the whole element twice.
+	var dels, adds []cty.Value
+	flushRun := func() {
+		k := 0
+		for ; k < len(dels) && k < len(adds) && isObject(dels[k]) && isObject(adds[k]); k++ {
+			fmt.Fprintf(w.b, "%s%s {\n", pad, w.c.sym("~"))
+			w.object(dels[k], adds[k], indent+4, cty.Path{cty.IndexStep{Key: cty.NumberIntVal(int64(k))}})
+			fmt.Fprintf(w.b, "%s  },\n", pad)
+		}
+		for _, v := range dels[k:] {
+			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("-"), value(v, false, indent))
+		}
+		for _, v := range adds[k:] {
+			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("+"), value(v, false, indent))
+		}
+		dels, adds = dels[:0], adds[:0]
+	}
 	i, j := 0, 0
 	for i < n || j < m {
 		switch {
 		case i < n && j < m && same(bs[i], as[j]):
+			flushRun()
 			kept++
 			i++
 			j++
 		case j < m && (i == n || l[i][j+1] >= l[i+1][j]):
 			flushKept()
-			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("+"), value(as[j], false, indent))
+			adds = append(adds, as[j])
 			j++
 		default:
 			flushKept()
-			fmt.Fprintf(w.b, "%s%s %s,\n", pad, w.c.sym("-"), value(bs[i], false, indent))
+			dels = append(dels, bs[i])
 			i++
 		}
 	}
+	flushRun()
 	flushKept()
+}
+
+func isObject(v cty.Value) bool {
+	return v.IsKnown() && !v.IsNull() && v.Type().IsObjectType()
 }
 
 func isSeq(v cty.Value) bool {
@@ -408,29 +435,94 @@ func isMultiline(a, b cty.Value) bool {
 		(strings.Contains(a.AsString(), "\n") || strings.Contains(b.AsString(), "\n"))
 }
 
-// lineDiff renders a line-by-line diff of two texts with go-diff.
+// diffContext is how many unchanged lines a line diff shows around a
+// change.
+const diffContext = 3
+
+// lineDiff renders a line-by-line diff of two texts with go-diff, in
+// unified-style hunks: the changed lines and diffContext unchanged lines
+// around them. When lines are left out, each hunk starts with a
+// "@@ -l,n +l,n @@" header giving its lines in the old and the new text.
 func lineDiff(a, b string, indent int, c Colors) string {
 	dmp := diffmatchpatch.New()
 	ca, cb, lines := dmp.DiffLinesToChars(a, b)
 	diffs := dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines)
-	var out strings.Builder
-	pad := strings.Repeat(" ", indent-2)
+	type op struct {
+		typ  diffmatchpatch.Operation
+		line string
+	}
+	var ops []op
 	for _, d := range diffs {
-		sym := " "
-		switch d.Type {
-		case diffmatchpatch.DiffInsert:
-			sym = "+"
-		case diffmatchpatch.DiffDelete:
-			sym = "-"
-		}
 		for _, line := range strings.SplitAfter(d.Text, "\n") {
-			if line == "" {
-				continue
+			if line != "" {
+				ops = append(ops, op{d.Type, strings.TrimSuffix(line, "\n")})
 			}
-			fmt.Fprintf(&out, "%s%s %s\n", pad, c.sym(sym), strings.TrimSuffix(line, "\n"))
 		}
 	}
+	// shown[i]: op i is a change or within diffContext of one.
+	shown := make([]bool, len(ops))
+	hidden := false
+	last := -diffContext - 1 // the last change seen
+	for i := range ops {
+		if ops[i].typ != diffmatchpatch.DiffEqual {
+			last = i
+		}
+		shown[i] = i-last <= diffContext
+	}
+	last = len(ops) + diffContext + 1
+	for i := len(ops) - 1; i >= 0; i-- {
+		if ops[i].typ != diffmatchpatch.DiffEqual {
+			last = i
+		}
+		shown[i] = shown[i] || last-i <= diffContext
+		hidden = hidden || !shown[i]
+	}
+	var out strings.Builder
+	pad := strings.Repeat(" ", indent-2)
+	oldLine, newLine := 1, 1
+	for i := 0; i < len(ops); {
+		if !shown[i] {
+			oldLine++
+			newLine++
+			i++
+			continue
+		}
+		j := i
+		oldN, newN := 0, 0
+		for ; j < len(ops) && shown[j]; j++ {
+			if ops[j].typ != diffmatchpatch.DiffInsert {
+				oldN++
+			}
+			if ops[j].typ != diffmatchpatch.DiffDelete {
+				newN++
+			}
+		}
+		if hidden {
+			fmt.Fprintf(&out, "%s  %s\n", pad, c.wrap("36", fmt.Sprintf("@@ -%s +%s @@", hunkRange(oldLine, oldN), hunkRange(newLine, newN))))
+		}
+		for _, o := range ops[i:j] {
+			sym := " "
+			switch o.typ {
+			case diffmatchpatch.DiffInsert:
+				sym = "+"
+			case diffmatchpatch.DiffDelete:
+				sym = "-"
+			}
+			fmt.Fprintf(&out, "%s%s %s\n", pad, c.sym(sym), o.line)
+		}
+		oldLine, newLine = oldLine+oldN, newLine+newN
+		i = j
+	}
 	return out.String()
+}
+
+// hunkRange is a hunk's lines as unified diffs write them: the first line
+// and the count, the line before the hunk when it has none.
+func hunkRange(start, n int) string {
+	if n == 0 {
+		start--
+	}
+	return fmt.Sprintf("%d,%d", start, n)
 }
 
 func plural(n int) string {

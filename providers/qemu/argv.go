@@ -12,7 +12,8 @@ const (
 	qmpFile    = "qmp.sock"
 	pidFile    = "qemu.pid"
 	logFile    = "qemu.log"
-	firstTapFD = 3 // the taps are handed to QEMU as fds 3, 4, ...
+	ciDataFile = "cidata.iso" // the config disk
+	firstTapFD = 3            // the taps are handed to QEMU as fds 3, 4, ...
 )
 
 // pciSlotsPerBus is a PCI bus's slots; adapters beyond the root bus go
@@ -82,6 +83,11 @@ func argv(c *vmConfig) []string {
 	}
 	if c.CDROM != "" {
 		a = append(a, "-drive", "file="+opt(c.CDROM)+",if=ide,index=2,media=cdrom,readonly=on")
+	}
+	if c.CIData != "" {
+		// The config disk: a cdrom on IDE index 3 (hdd's place), which
+		// cloud-init finds by its label.
+		a = append(a, "-drive", "file="+opt(c.CIData)+",if=ide,index=3,media=cdrom,readonly=on,format=raw,id=cidata")
 	}
 	if c.BIOS != "" {
 		a = append(a, "-bios", c.BIOS)

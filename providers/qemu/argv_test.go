@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/planner"
@@ -144,4 +145,31 @@ func qemuOpts(s string) []string {
 		cur.WriteByte(s[i])
 	}
 	return append(items, cur.String())
+}
+
+// TestValidateFiles: a vm's file blocks and config disk are checked at
+// validate, each error on its line (testdata/qemu/invalid_files.lab.hcl):
+// on_change is refused on a VM.
+func TestValidateFiles(t *testing.T) {
+	src, err := os.ReadFile("../../testdata/qemu/invalid_files.lab.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := providers.NewRegistry()
+	reg.Register(New())
+	l := config.NewLab("/lab", reg)
+	diags := l.AddFile("invalid_files.lab.hcl", src)
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	diags = append(diags, more...)
+	if !diags.HasErrors() {
+		diags = append(diags, planner.Validate(reg, d)...)
+	}
+	got := map[int]string{}
+	for _, dg := range diags {
+		if dg.Severity == hcl.DiagError && dg.Subject != nil {
+			got[dg.Subject.Start.Line] = dg.Summary
+		}
+	}
+	golden.CheckLines(t, got, golden.Markers(src))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/shlex"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/cidata"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -47,6 +48,10 @@ type vmConfig struct {
 	Hidden map[string][]byte
 	// Secrets are the sensitive strings qemu.log must not echo.
 	Secrets []string
+	// ConfigDisk is the NoCloud config disk of the file blocks and the
+	// cloud_init block (nil without them), written to CIData at start.
+	ConfigDisk *cidata.Disk
+	CIData     string
 }
 
 // disk is one of hda-hdd. Path is what QEMU opens: the overlay of a
@@ -129,6 +134,10 @@ func validate(v cty.Value) []*providers.AttrError {
 				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "hdc and the cdrom share a slot",
 					"QEMU puts the cdrom on IDE index 2, hdc's place; give hdc another interface (sata, scsi or virtio).")
 			}
+			if slot == "hdd" && i == "ide" && cidata.Wanted(v) {
+				fail(attr("disk").Index(cty.StringVal(slot)).GetAttr("interface"), "hdd and the config disk share a slot",
+					"The VM's file blocks and cloud_init go on a config disk, a cdrom that QEMU puts on IDE index 3, hdd's place; give hdd another interface (sata, scsi or virtio).")
+			}
 		}
 	}
 	if providers.String(v, "initrd") != "" && providers.String(v, "kernel") == "" {
@@ -137,6 +146,7 @@ func validate(v cty.Value) []*providers.AttrError {
 	if providers.String(v, "kernel_args") != "" && providers.String(v, "kernel") == "" {
 		fail(attr("kernel_args"), "kernel_args without a kernel", "kernel_args is the command line of kernel; set kernel too.")
 	}
+	errs = append(errs, providers.ValidateFiles(v, providers.VMNoOnChange)...)
 	if e := providers.String(v, "extra_args"); e != "" {
 		if _, err := shlex.Split(e); err != nil {
 			// The value is not echoed: it may be sensitive.

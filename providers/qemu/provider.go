@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/cidata"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -83,10 +84,29 @@ func (p *Provider) accelOf(v cty.Value) string {
 }
 
 func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
-	if typ != "vm" || !v.IsWhollyKnown() {
+	if typ != "vm" || !argumentsKnown(v) {
 		return nil
 	}
 	return validate(v)
+}
+
+// argumentsKnown reports whether the attributes a lab writes are known:
+// at validate, the computed ones (pid, console_port, ...) are not yet,
+// which must not keep the arguments from being checked.
+func argumentsKnown(v cty.Value) bool {
+	if !v.IsKnown() || v.IsNull() {
+		return false
+	}
+	for name, a := range v.AsValueMap() {
+		switch name {
+		case "pid", "mac_addresses", "qmp_socket", "console_port": // computed; validate checks a known console_port
+			continue
+		}
+		if !a.IsWhollyKnown() {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckHost refuses accel = "kvm" on a host without a usable /dev/kvm, at
@@ -108,6 +128,10 @@ type private struct {
 	Pid   int    `json:"pid,omitempty"`
 	Start uint64 `json:"start,omitempty"`
 	Port  int    `json:"port,omitempty"`
+	// Files is the digest of the config disk the process started with
+	// (cidata.Disk.Digest): a source file of a file block changed since
+	// then asks for a restart.
+	Files string `json:"files,omitempty"`
 }
 
 // dirOf is the working directory of the VM of the given object ID: short,
@@ -169,6 +193,14 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		if err := hideKernelArgs(c); err != nil {
 			return nil, err
 		}
+	}
+	if cidata.Wanted(v) {
+		d, err := cidata.FromValue(v, p.lab.Dir)
+		if err != nil {
+			return nil, err
+		}
+		d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+		c.ConfigDisk, c.CIData = d, filepath.Join(c.Dir, ciDataFile)
 	}
 	c.Secrets = sensitiveStrings(v, sensitive)
 	if sock := filepath.Join(c.RunDir, qmpFile); len(sock) > 107 {
@@ -251,6 +283,15 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	if err := p.prepareDisks(ctx, c, !v.GetAttr("linked_clone").False()); err != nil {
 		return private{}, err
 	}
+	files := ""
+	if c.ConfigDisk != nil {
+		if err := c.ConfigDisk.Write(c.CIData); err != nil {
+			return private{}, err
+		}
+		files = c.ConfigDisk.Digest()
+	} else {
+		os.Remove(filepath.Join(c.Dir, ciDataFile))
+	}
 	os.Remove(filepath.Join(c.RunDir, qmpFile))
 	var taps []*os.File
 	defer func() {
@@ -309,7 +350,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 		return private{Pid: pid, Start: start}, fmt.Errorf("%w; the end of %s:\n%s", err, logPath, logTail(logPath, 15))
 	}
 	q.Close()
-	priv := private{Pid: pid, Start: start, Port: c.Port}
+	priv := private{Pid: pid, Start: start, Port: c.Port, Files: files}
 	if n := num(v, "cpu_throttling"); n > 0 {
 		if err := throttle(cgroupID(c.ID), pid, n); err != nil {
 			return priv, err
@@ -599,6 +640,9 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		q.Close()
 	}
 	state, restart := liveState(status)
+	if restart == "" && priv.Files != "" && cidata.Wanted(req.Prior) {
+		restart = filesChanged(req.Prior, p.lab.Dir, priv.Files)
+	}
 	return providers.ReadResponse{State: p.state(req.Addr, id, prior, priv, state), Private: priv.bytes(), Restart: restart}, nil
 }
 
@@ -620,4 +664,18 @@ func liveState(status string) (state, restart string) {
 		status = "paused"
 	}
 	return status, resetStates[status]
+}
+
+// filesChanged says why a running VM must restart when the files its
+// config disk would hold now (the file blocks' sources read again) differ
+// from the ones it started with; "" when they are the same.
+func filesChanged(v cty.Value, labDir, started string) string {
+	d, err := cidata.FromValue(v, labDir)
+	if err != nil {
+		return fmt.Sprintf("its file blocks cannot be read again (%v)", err)
+	}
+	if d.Digest() != started {
+		return "a source of its file blocks changed since it started; its config disk is built again"
+	}
+	return ""
 }

@@ -78,8 +78,10 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 			"image":     providers.Required(cty.String, providers.Replace, "the disk image").Path(),
 			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
 		}}}
+	blocks := providers.CommonVMBlocks()
+	blocks["disk"] = disk
 	return map[string]*providers.Schema{"vm": {
-		Block:       providers.Block{Attributes: attrs, Blocks: map[string]*providers.NestedBlock{"disk": disk}},
+		Block:       providers.Block{Attributes: attrs, Blocks: blocks},
 		PortsAttr:   "adapters",
 		Description: "a QEMU virtual machine",
 	}}

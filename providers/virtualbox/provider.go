@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/cidata"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -44,10 +45,15 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 }
 
 func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
-	if typ != "vm" || !v.IsWhollyKnown() {
+	if typ != "vm" || !v.IsKnown() || v.IsNull() {
 		return nil
 	}
-	var errs []*providers.AttrError
+	// The file blocks are checked as far as they are known; the rest only
+	// once the whole value is.
+	errs := providers.ValidateFiles(v, providers.VMNoOnChange)
+	if !v.IsWhollyKnown() {
+		return errs
+	}
 	if m := providers.String(v, "mac_address"); m != "" {
 		if _, err := net.ParseMAC(m); err != nil {
 			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("mac_address"), Summary: "Invalid MAC address", Detail: err.Error()})
@@ -271,6 +277,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
+	if err := p.configDisk(ctx, req.Addr, name, id, v, nil); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
 	if err := p.setState(ctx, name, "poweroff", v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
@@ -390,6 +399,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
+		if err := p.configDisk(ctx, req.Addr, name, id, v, info); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
 	} else if !p.wired(id, v, info) {
 		// A running VM is rewired in place: controlvm, no restart.
 		for i := 0; i < num(v, "adapters"); i++ {
@@ -479,6 +491,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	os.Remove(p.pipe(id))
+	os.Remove(p.configDiskPath(id))
 	labnet.RemoveLabIfEmpty(p.lab.Name)
 	return nil
 }
@@ -520,7 +533,11 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	if len(macs) > 0 {
 		m["mac_addresses"] = cty.ListVal(macs)
 	}
-	return providers.ReadResponse{State: cty.ObjectVal(m), Private: privateOf(name)}, nil
+	resp := providers.ReadResponse{State: cty.ObjectVal(m), Private: privateOf(name)}
+	if cidata.Wanted(req.Prior) {
+		resp.Restart = p.filesChanged(ctx, name, req.Prior)
+	}
+	return resp, nil
 }
 
 // colonMAC writes VirtualBox's form of a MAC address (12 hex digits) as
@@ -531,4 +548,84 @@ func colonMAC(hw string) string {
 		parts = append(parts, strings.ToLower(hw[j:j+2]))
 	}
 	return strings.Join(parts, ":")
+}
+
+// configDiskController is the storage controller labform adds for the
+// config disk: a SATA controller of its own, so that the template's
+// controllers and their ports stay as they are.
+const configDiskController = "labform-cidata"
+
+// configDiskPath is where the VM's config disk image is written.
+func (p *Provider) configDiskPath(id string) string {
+	return filepath.Join(p.lab.WorkDir, id[:12]+".cidata.iso")
+}
+
+// configDisk builds the VM's config disk (file blocks and cloud_init; see
+// providers/cidata) and attaches it as a DVD on a controller of its own,
+// or removes that controller when the VM has none. The VM is powered
+// off. info is the VM's showvminfo, nil for a new clone.
+func (p *Provider) configDisk(ctx context.Context, addr, name, id string, v cty.Value, info machineInfo) error {
+	has := false
+	for k, val := range info {
+		if strings.HasPrefix(k, "storagecontrollername") && val == configDiskController {
+			has = true
+		}
+	}
+	iso := p.configDiskPath(id)
+	if !cidata.Wanted(v) {
+		if has {
+			if _, err := p.vb.run(ctx, "storagectl", name, "--name", configDiskController, "--remove"); err != nil {
+				return err
+			}
+			if _, err := p.vb.run(ctx, "setextradata", name, configDiskKey, ""); err != nil {
+				return err
+			}
+		}
+		os.Remove(iso)
+		return nil
+	}
+	d, err := cidata.FromValue(v, p.lab.Dir)
+	if err != nil {
+		return err
+	}
+	d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
+		return err
+	}
+	if err := d.Write(iso); err != nil {
+		return err
+	}
+	if !has {
+		if _, err := p.vb.run(ctx, "storagectl", name, "--name", configDiskController, "--add", "sata", "--controller", "IntelAhci", "--portcount", "1"); err != nil {
+			return err
+		}
+	}
+	if _, err := p.vb.run(ctx, "storageattach", name, "--storagectl", configDiskController, "--port", "0", "--device", "0", "--type", "dvddrive", "--medium", iso); err != nil {
+		return err
+	}
+	// What refresh compares the file blocks' sources with.
+	_, err = p.vb.run(ctx, "setextradata", name, configDiskKey, d.Digest())
+	return err
+}
+
+// configDiskKey is the extradata that records the digest of the config
+// disk the VM has (cidata.Disk.Digest).
+const configDiskKey = "labform/cidata"
+
+// filesChanged says why the VM must restart when the files its config
+// disk would hold now (the file blocks' sources read again) differ from
+// the ones it has; "" when they are the same or it has none.
+func (p *Provider) filesChanged(ctx context.Context, name string, v cty.Value) string {
+	out, err := p.vb.run(ctx, "getextradata", name, configDiskKey)
+	if err != nil || strings.Contains(out, "No value set") {
+		return ""
+	}
+	d, err := cidata.FromValue(v, p.lab.Dir)
+	if err != nil {
+		return fmt.Sprintf("its file blocks cannot be read again (%v)", err)
+	}
+	if d.Digest() != strings.TrimSpace(strings.TrimPrefix(out, "Value:")) {
+		return "a source of its file blocks changed since its config disk was built; it is built again"
+	}
+	return ""
 }

@@ -55,7 +55,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	attrs["adapter_type"].OneOf(slices.Sorted(maps.Keys(nicTypes))...)
 	attrs["shutdown_timeout"] = providers.OptionalDefault(cty.NumberIntVal(30), providers.InPlace, "seconds an ACPI shutdown may take before a power off")
 	return map[string]*providers.Schema{"vm": {
-		Block:       providers.Block{Attributes: attrs},
+		Block:       providers.Block{Attributes: attrs, Blocks: providers.CommonVMBlocks()},
 		PortsAttr:   "adapters",
 		Description: "a VirtualBox virtual machine",
 	}}

@@ -100,3 +100,21 @@ vm "keyed" {
   adapters     = 0
   extra_args   = "-fw_cfg name=opt/labform/name,string=%vm-name% -device e1000,id=%vm-name% -D %lab-path%/%vm-name%.log"
 }
+
+# File blocks and cloud_init: a config disk (NoCloud, label cidata) on IDE
+# index 3, beside the cdrom on index 2.
+vm "configured" {
+  provider = qemu
+  image    = "images/debian.qcow2"
+  cdrom    = "iso/tools.iso"
+  console  = "none"
+  file {
+    path    = "/etc/frr/frr.conf"
+    content = "hostname configured\n"
+    mode    = "0640"
+    owner   = "frr:frr"
+  }
+  cloud_init {
+    network_config = "version: 2\n"
+  }
+}

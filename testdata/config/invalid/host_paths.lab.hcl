@@ -30,4 +30,12 @@ vm "v" {
   disk "hdb" {
     image = "/var/lib/images/disk.qcow2" # ERROR: Path outside the lab directory
   }
+  file {
+    path   = "/etc/shadow"
+    source = "/etc/shadow" # ERROR: Path outside the lab directory
+  }
+  file {
+    path   = "/etc/frr"
+    source = "configs/frr"
+  }
 }

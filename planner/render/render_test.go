@@ -1,0 +1,64 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// numbered is lines "l1\n" to "l<n>\n", with line i replaced by repl[i].
+func numbered(n int, repl map[int]string) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if r, ok := repl[i]; ok {
+			b.WriteString(r)
+			continue
+		}
+		fmt.Fprintf(&b, "l%d\n", i)
+	}
+	return b.String()
+}
+
+func TestLineDiff(t *testing.T) {
+	tests := map[string]struct {
+		a, b string
+		want string
+	}{
+		"short text whole": {
+			a: "a\nb\nc\n", b: "a\nB\nc\n",
+			want: "  a\n- b\n+ B\n  c\n",
+		},
+		"one hunk with context": {
+			a: numbered(20, nil), b: numbered(20, map[int]string{10: "ten\n"}),
+			want: "  @@ -7,7 +7,7 @@\n  l7\n  l8\n  l9\n- l10\n+ ten\n  l11\n  l12\n  l13\n",
+		},
+		"two hunks": {
+			a: numbered(30, nil), b: numbered(30, map[int]string{2: "", 25: "l25\nnew\n"}),
+			want: "  @@ -1,5 +1,4 @@\n  l1\n- l2\n  l3\n  l4\n  l5\n" +
+				"  @@ -23,6 +22,7 @@\n  l23\n  l24\n  l25\n+ new\n  l26\n  l27\n  l28\n",
+		},
+		"close changes share a hunk": {
+			a: numbered(20, nil), b: numbered(20, map[int]string{8: "8\n", 14: "14\n"}),
+			want: "  @@ -5,13 +5,13 @@\n  l5\n  l6\n  l7\n- l8\n+ 8\n  l9\n  l10\n  l11\n  l12\n  l13\n- l14\n+ 14\n  l15\n  l16\n  l17\n",
+		},
+		"appended at the end": {
+			a: numbered(10, nil), b: numbered(10, nil) + "l11\n",
+			want: "  @@ -8,3 +8,4 @@\n  l8\n  l9\n  l10\n+ l11\n",
+		},
+		"from empty": {
+			a: "", b: "x\ny\n",
+			want: "+ x\n+ y\n",
+		},
+		"last line without newline": {
+			a: "a\nb", b: "a\nc",
+			want: "  a\n- b\n+ c\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := lineDiff(tc.a, tc.b, 2, false); got != tc.want {
+				t.Errorf("wrong diff\ngot:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
