@@ -92,7 +92,26 @@ func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error
 			c.ForcedBy = append(c.ForcedBy, PathCost{Path: resp.Path, Cost: c.Cost})
 		case resp.Cost == providers.InPlace && c.Action == NoOp:
 			c.Action, c.Cost, c.Reason = Update, providers.InPlace, resp.Reason
+		case resp.Exact && resp.Cost == providers.InPlace && c.Action == Update && c.Cost == providers.Restart:
+			// The same process stays: what the restart would change
+			// (the pid) keeps its value.
+			c.Cost, c.Reason = providers.InPlace, resp.Reason
+			m := c.After.AsValueMap()
+			for name, a := range schema.Attributes {
+				if a.Computed && !a.Optional && !c.Before.IsNull() {
+					m[name] = c.Before.GetAttr(name)
+				}
+			}
+			c.After = cty.ObjectVal(m)
+			for i := range c.ForcedBy {
+				if c.ForcedBy[i].Cost == providers.Restart {
+					c.ForcedBy[i].Cost = providers.InPlace
+				}
+			}
 		}
+	}
+	if resp.Reason != "" && c.Reason == "" && resp.Cost == c.Cost && c.Action == Update {
+		c.Reason = resp.Reason // the schema's cost already; the provider says why
 	}
 	if len(resp.Resolved) > 0 {
 		m := c.After.AsValueMap()

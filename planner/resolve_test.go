@@ -19,6 +19,7 @@ type resolving struct {
 	mu      sync.Mutex
 	digest  string
 	cost    providers.Cost
+	exact   bool
 	reason  string
 	err     error
 	refresh []bool
@@ -33,7 +34,7 @@ func (r *resolving) Resolve(_ context.Context, req providers.ResolveRequest) (pr
 	}
 	resp := providers.ResolveResponse{Resolved: map[string]cty.Value{"image_digest": cty.StringVal(r.digest)}}
 	if !req.Prior.IsNull() {
-		resp.Cost, resp.Reason, resp.Path = r.cost, r.reason, cty.GetAttrPath("image_digest")
+		resp.Cost, resp.Reason, resp.Path, resp.Exact = r.cost, r.reason, cty.GetAttrPath("image_digest"), r.exact
 	}
 	return resp, nil
 }
@@ -103,4 +104,54 @@ func TestPlan_resolve(t *testing.T) {
 	if !diags.HasErrors() || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 || !strings.Contains(diags[0].Detail, "no such tag") {
 		t.Fatalf("a resolve error: %v; want a diagnostic on line 3", diags)
 	}
+}
+
+// TestPlan_resolveExact: a change the schema makes a restart (a file's
+// content) is planned in place when the provider says exactly so (the file
+// has on_change), and the pid stays known.
+func TestPlan_resolveExact(t *testing.T) {
+	var fake *resolving
+	e := newEnvWith(t, map[string]string{"main.lab.hcl": fileLab("one")}, func(real providers.Provider, m *memprovider.Provider) providers.Provider {
+		if real.Name() == "container" {
+			fake = &resolving{Provider: m, digest: "sha256:one"}
+			return fake
+		}
+		return m
+	})
+	if _, res := e.apply(planner.PlanOptions{Refresh: true}); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	e.write(map[string]string{"main.lab.hcl": fileLab("two")})
+	for _, tc := range []struct {
+		exact bool
+		want  string
+	}{{false, "update/restart"}, {true, "update/in-place"}} {
+		fake.cost, fake.exact, fake.reason = providers.InPlace, tc.exact, "on_change"
+		_, plan := e.plan(planner.PlanOptions{Refresh: true})
+		c := change(plan, "container.c")
+		if got := actions(plan)["container.c"]; got != tc.want {
+			t.Fatalf("exact %v: %s, want %s", tc.exact, got, tc.want)
+		}
+		if pid := c.After.GetAttr("pid"); pid.IsKnown() != tc.exact {
+			t.Errorf("exact %v: planned pid %#v", tc.exact, pid)
+		}
+		for _, f := range c.ForcedBy {
+			if tc.exact && f.Cost == providers.Restart {
+				t.Errorf("an in-place change still marks %v as forcing a restart", f.Path)
+			}
+		}
+	}
+}
+
+func fileLab(content string) string {
+	return `
+container "c" {
+  image = "lab/img:v1"
+  file {
+    path      = "/etc/x"
+    content   = "` + content + `"
+    on_change = ["true"]
+  }
+}
+`
 }

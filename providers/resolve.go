@@ -32,6 +32,11 @@ type ResolveResponse struct {
 	Cost   Cost
 	Reason string
 	Path   cty.Path
+	// Exact says that Cost is the whole change's cost, even below what
+	// the schema's costs make it: the provider judged every changed
+	// attribute (a file changed with on_change is rewritten in place,
+	// although a file's change restarts the node in the schema).
+	Exact bool
 }
 
 // Resolver is implemented by providers whose arguments name something

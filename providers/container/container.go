@@ -72,7 +72,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"netns":            providers.Computed(str, "the pinned network namespace's path"),
 	}
 	blocks := map[string]*providers.NestedBlock{
-		"file": block(providers.NestingList, IP, fileBlockAttrs(), nil),
+		"file": providers.FileBlock(),
 		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
 			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "user id"),
 			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "group id"),

@@ -2,15 +2,11 @@ package container
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,205 +22,105 @@ import (
 // with on_change, is rewritten in place and on_change runs in the
 // container (runc exec): same process, same pid.
 
-// fileBlock is one file block.
+// fileBlock is one file block, read: the files it puts in the node (a
+// directory source gives one per file, see providers.Files) and the
+// digest of them all (paths, modes, owner, contents).
 type fileBlock struct {
 	Path     string
-	Content  string
-	Source   string // absolute, on the host
-	Mode     os.FileMode
 	Owner    string
 	OnChange []string
+	Files    []providers.NodeFile
+	Digest   string
 }
 
-func fileBlockAttrs() map[string]*providers.Attribute {
-	IP, str := providers.InPlace, cty.String
-	return map[string]*providers.Attribute{
-		"path":      providers.Required(str, IP, "the absolute path in the node"),
-		"content":   providers.Optional(str, IP, "the file's content (or source)"),
-		"source":    providers.Optional(str, IP, "a file or directory of the lab's to copy (or content)").Path(),
-		"mode":      providers.OptionalDefault(cty.StringVal("0644"), IP, "the file's mode, octal"),
-		"owner":     providers.Optional(str, IP, "user:group, names from the node's /etc/passwd and /etc/group, or uid:gid"),
-		"on_change": providers.Optional(cty.List(str), IP, "a command run in the node when the file changes, instead of a restart"),
-	}
-}
-
-// validateFiles checks the file blocks: absolute paths, one each, content
-// or source, an octal mode, an owner of the form user:group.
+// validateFiles checks the file blocks (providers.ValidateFiles: paths,
+// content or source, mode, owner) and that none lies under a mount, which
+// would hide it.
 func validateFiles(v cty.Value) []*providers.AttrError {
-	var errs []*providers.AttrError
-	seen := map[string]bool{}
+	errs := providers.ValidateFiles(v, "")
 	for i, f := range list(v, "file") {
-		at := cty.GetAttrPath("file").Index(cty.NumberIntVal(int64(i)))
-		if p := f.GetAttr("path"); p.IsKnown() && !p.IsNull() {
-			path := p.AsString()
-			if !filepath.IsAbs(path) || filepath.Clean(path) == "/" {
-				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "Invalid file path", Detail: fmt.Sprintf("%q: a file's path is absolute, in the node, e.g. /etc/frr/frr.conf.", path)})
-			} else if m := underMount(v, path); m != "" {
-				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "File under a mount",
-					Detail: fmt.Sprintf("%s is under the mount at %s, which would hide it: labform writes files into the node's own layer, never into a mounted directory.", path, m)})
-			} else if seen[filepath.Clean(path)] {
-				errs = append(errs, &providers.AttrError{Path: at.GetAttr("path"), Summary: "Duplicate file", Detail: fmt.Sprintf("%s is given by two file blocks.", path)})
-			}
-			seen[filepath.Clean(path)] = true
+		p := f.GetAttr("path")
+		if !p.IsKnown() || p.IsNull() || !filepath.IsAbs(p.AsString()) {
+			continue
 		}
-		content, source := f.GetAttr("content"), f.GetAttr("source")
-		if content.IsKnown() && source.IsKnown() && content.IsNull() == source.IsNull() {
-			errs = append(errs, &providers.AttrError{Path: at, Summary: "Invalid file block", Detail: "a file block has either content or source, not both nor neither."})
-		}
-		if m := f.GetAttr("mode"); m.IsKnown() && !m.IsNull() {
-			if _, err := parseMode(m.AsString()); err != nil {
-				errs = append(errs, &providers.AttrError{Path: at.GetAttr("mode"), Summary: "Invalid file mode", Detail: err.Error()})
-			}
-		}
-		if o := f.GetAttr("owner"); o.IsKnown() && !o.IsNull() {
-			u, g, ok := strings.Cut(o.AsString(), ":")
-			if !ok || u == "" || g == "" {
-				errs = append(errs, &providers.AttrError{Path: at.GetAttr("owner"), Summary: "Invalid file owner", Detail: fmt.Sprintf("%q: an owner is \"user:group\" (names in the node) or \"uid:gid\".", o.AsString())})
-			}
-		}
-		if oc := f.GetAttr("on_change"); oc.IsKnown() && !oc.IsNull() && oc.LengthInt() == 0 {
-			errs = append(errs, &providers.AttrError{Path: at.GetAttr("on_change"), Summary: "Empty on_change", Detail: "on_change is a command: its argv, e.g. [\"vtysh\", \"-b\"]. Leave it out to restart the node instead."})
+		if m := underMount(v, p.AsString()); m != "" {
+			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("file").IndexInt(i).GetAttr("path"), Summary: "File under a mount",
+				Detail: fmt.Sprintf("%s is under the mount at %s, which would hide it: labform writes files into the node's own layer, never into a mounted directory.", p.AsString(), m)})
 		}
 	}
 	return errs
 }
 
-func parseMode(s string) (os.FileMode, error) {
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		return 0, fmt.Errorf("%q is not a file mode: write it in octal, e.g. \"0644\"", s)
-	}
-	m := os.FileMode(n & 0o777)
-	if n&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if n&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if n&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m, nil
-}
-
-func filesOf(v cty.Value, labDir string) []fileBlock {
+// filesOf reads the container's file blocks, their sources from the lab
+// directory now.
+func filesOf(v cty.Value, labDir string) ([]fileBlock, error) {
 	var out []fileBlock
-	for _, f := range list(v, "file") {
-		fb := fileBlock{Path: filepath.Clean(str(f, "path")), Content: str(f, "content"), Owner: str(f, "owner"), OnChange: strList(f, "on_change")}
-		if s := str(f, "source"); s != "" {
-			if !filepath.IsAbs(s) {
-				s = filepath.Join(labDir, s)
-			}
-			fb.Source = s
-		}
-		fb.Mode, _ = parseMode(str(f, "mode"))
-		out = append(out, fb)
-	}
-	return out
-}
-
-// digest is the sha256 of what the file block puts in the node: its
-// content, or its source's (a directory's names, modes and contents).
-func (f fileBlock) digest() (string, error) {
-	h := sha256.New()
-	if f.Source == "" {
-		io.WriteString(h, f.Content)
-		return fmt.Sprintf("sha256:%x", h.Sum(nil)), nil
-	}
-	err := filepath.WalkDir(f.Source, func(p string, d fs.DirEntry, err error) error {
+	for i, b := range list(v, "file") {
+		one := cty.ObjectVal(map[string]cty.Value{"file": cty.ListVal([]cty.Value{b})})
+		files, err := providers.Files(one, labDir)
 		if err != nil {
-			return err
+			return nil, &providers.AttrError{Path: cty.GetAttrPath("file").IndexInt(i), Summary: "Cannot read the file",
+				Detail: strings.Replace(err.Error(), "file[0]", fmt.Sprintf("file[%d]", i), 1)}
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(f.Source, p)
-		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode())
-		switch {
-		case info.Mode().IsRegular():
-			r, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			_, err = io.Copy(h, r)
-			return err
-		case info.Mode()&os.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			io.WriteString(h, l)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("the file %s's source: %w", f.Path, err)
+		out = append(out, fileBlock{Path: filepath.Clean(str(b, "path")), Owner: str(b, "owner"), OnChange: strList(b, "on_change"),
+			Files: files, Digest: "sha256:" + providers.FilesDigest(files)})
 	}
-	return fmt.Sprintf("sha256:%x", h.Sum(nil)), nil
+	return out, nil
 }
 
 // filesDigest is the files_digest value: each file block's path to the
 // digest of what it puts there; null without file blocks.
-func filesDigest(files []fileBlock) (cty.Value, []*providers.AttrError) {
-	if len(files) == 0 {
-		return cty.NullVal(cty.Map(cty.String)), nil
+func filesDigest(blocks []fileBlock) cty.Value {
+	if len(blocks) == 0 {
+		return cty.NullVal(cty.Map(cty.String))
 	}
 	m := map[string]cty.Value{}
-	var errs []*providers.AttrError
-	for i, f := range files {
-		d, err := f.digest()
-		if err != nil {
-			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("file").Index(cty.NumberIntVal(int64(i))).GetAttr("source"),
-				Summary: "Cannot read the file's source", Detail: err.Error()})
-			continue
-		}
-		m[f.Path] = cty.StringVal(d)
+	for _, b := range blocks {
+		m[b.Path] = cty.StringVal(b.Digest)
 	}
-	return cty.MapVal(m), errs
+	return cty.MapVal(m)
 }
 
-// fileChanges compares the files of two values: those written anew (new,
-// or changed in content, mode or owner) and the paths no longer given.
-func fileChanges(before, after cty.Value, labDir string) (changed []fileBlock, removed []string) {
-	old := map[string]fileBlock{}
-	for _, f := range filesOf(before, labDir) {
-		old[f.Path] = f
-	}
-	bd, ad := strMap(before, "files_digest"), strMap(after, "files_digest")
-	for _, f := range filesOf(after, labDir) {
-		o, ok := old[f.Path]
-		delete(old, f.Path)
-		if !ok || bd[f.Path] != ad[f.Path] || o.Mode != f.Mode || o.Owner != f.Owner || o.Source != f.Source {
-			changed = append(changed, f)
+// fileChanges compares the file blocks of two values by their digests:
+// the blocks to write anew (new or changed) and the paths no longer given.
+func fileChanges(before, after cty.Value, blocks []fileBlock) (changed []fileBlock, removed []string) {
+	bd := strMap(before, "files_digest")
+	now := map[string]bool{}
+	for _, b := range blocks {
+		now[b.Path] = true
+		if d, ok := bd[b.Path]; !ok || d != b.Digest {
+			changed = append(changed, b)
 		}
 	}
-	for p := range old {
-		removed = append(removed, p)
+	for p := range bd {
+		if !now[p] {
+			removed = append(removed, p)
+		}
 	}
 	sort.Strings(removed)
 	return changed, removed
 }
 
 // resolveFiles is the file part of Resolve: the digests of what the
-// files hold now, and what their change costs.
+// files hold now, and what their change costs. The schema says a file's
+// change restarts the node; when every changed file has on_change, the
+// change is made in place instead, which the response says exactly.
 func resolveFiles(prior, planned cty.Value, labDir string, resp *providers.ResolveResponse) error {
-	files := filesOf(planned, labDir)
-	fd, errs := filesDigest(files)
-	if len(errs) > 0 {
-		return errs[0]
+	blocks, err := filesOf(planned, labDir)
+	if err != nil {
+		return err
 	}
+	fd := filesDigest(blocks)
 	resp.Resolved["files_digest"] = fd
 	if prior.IsNull() {
 		return nil
 	}
-	if planned.GetAttr("image").IsNull() && (len(list(prior, "file")) == 0) != (len(files) == 0) {
+	if planned.GetAttr("image").IsNull() && (len(list(prior, "file")) == 0) != (len(blocks) == 0) {
 		resp.Cost, resp.Path = providers.Replace, cty.GetAttrPath("file")
 		resp.Reason = "a rootfs container runs on an overlay of its rootfs once it has file blocks: the first file block added or the last removed replaces it"
 		return nil
 	}
-	m := planned.AsValueMap()
-	m["files_digest"] = fd
-	changed, removed := fileChanges(prior, cty.ObjectVal(m), labDir)
+	changed, removed := fileChanges(prior, planned, blocks)
 	var restart, inPlace []string
 	for _, f := range changed {
 		if len(f.OnChange) > 0 {
@@ -234,12 +130,13 @@ func resolveFiles(prior, planned cty.Value, labDir string, resp *providers.Resol
 		}
 	}
 	restart = append(restart, removed...)
+	resp.Path = cty.GetAttrPath("file")
 	switch {
 	case len(restart) > 0:
-		resp.Cost, resp.Path = providers.Restart, cty.GetAttrPath("files_digest")
+		resp.Cost = providers.Restart
 		resp.Reason = fmt.Sprintf("%s %s changed or went, with no on_change", plural(len(restart), "file", "files"), strings.Join(restart, ", "))
 	case len(inPlace) > 0:
-		resp.Cost, resp.Path = providers.InPlace, cty.GetAttrPath("files_digest")
+		resp.Cost, resp.Exact = providers.InPlace, true
 		resp.Reason = fmt.Sprintf("%s %s changed: rewritten, and on_change run in the node", plural(len(inPlace), "file", "files"), strings.Join(inPlace, ", "))
 	}
 	return nil
@@ -275,51 +172,12 @@ func writeFile(root string, rootFd int, f fileBlock) error {
 		}
 		uid, gid = int(u), int(g)
 	}
-	if f.Source == "" {
-		return putFile(rootFd, f.Path, []byte(f.Content), f.Mode, uid, gid)
-	}
-	st, err := os.Stat(f.Source)
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	if !st.IsDir() {
-		data, err := os.ReadFile(f.Source)
-		if err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
-		return putFile(rootFd, f.Path, data, f.Mode, uid, gid)
-	}
-	// A directory: its files keep their own modes; owner applies to all.
-	return filepath.WalkDir(f.Source, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	for _, nf := range f.Files {
+		if err := putFile(rootFd, nf.Path, nf.Content, nf.Mode, uid, gid); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(f.Source, p)
-		dest := filepath.Join(f.Path, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			fd, err := mkdirAllIn(rootFd, dest, info.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if uid >= 0 {
-				unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH)
-			}
-			unix.Close(fd)
-			return nil
-		case info.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return putFile(rootFd, dest, data, info.Mode().Perm(), uid, gid)
-		}
-		return nil // symlinks, devices: not copied
-	})
+	}
+	return nil
 }
 
 var resolveInRoot = uint64(unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS)
@@ -438,7 +296,11 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 // upper directory and the others written (setState starts it again);
 // in place, changed files are rewritten and their on_change run.
 func (p *Provider) updateFiles(ctx context.Context, n names, req providers.ApplyRequest, after cty.Value, root string) error {
-	changed, removed := fileChanges(req.Prior, after, p.lab.Dir)
+	blocks, err := filesOf(after, p.lab.Dir)
+	if err != nil {
+		return err
+	}
+	changed, removed := fileChanges(req.Prior, after, blocks)
 	if len(changed)+len(removed) == 0 {
 		return nil
 	}

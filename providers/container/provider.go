@@ -158,7 +158,10 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	os.RemoveAll(p.bundle(n))
 	v, err := p.finishSpec(ctx, n, v, spec)
 	if err == nil {
-		err = writeFiles(spec.Root.Path, filesOf(v, p.lab.Dir))
+		var blocks []fileBlock
+		if blocks, err = filesOf(v, p.lab.Dir); err == nil {
+			err = writeFiles(spec.Root.Path, blocks)
+		}
 	}
 	if err == nil {
 		err = checkCommand(spec)

@@ -161,10 +161,11 @@ func (p *Provider) finishSpec(ctx context.Context, n names, v cty.Value, spec *s
 		m["image_digest"] = cty.StringVal(digest)
 	}
 	if fd := v.GetAttr("files_digest"); !fd.IsKnown() {
-		var errs []*providers.AttrError
-		if m["files_digest"], errs = filesDigest(filesOf(v, p.lab.Dir)); len(errs) > 0 {
-			return v, errs[0]
+		blocks, err := filesOf(v, p.lab.Dir)
+		if err != nil {
+			return v, err
 		}
+		m["files_digest"] = filesDigest(blocks)
 	}
 	return cty.ObjectVal(m), nil
 }

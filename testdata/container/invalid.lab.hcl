@@ -57,10 +57,10 @@ container "files" {
     path    = "etc/frr/frr.conf" # ERROR: Invalid file path
     content = "x"
   }
-  file { # ERROR: Invalid file block
+  file {
     path    = "/etc/a"
     content = "x"
-    source  = "configs/a"
+    source  = "configs/a" # ERROR: Both content and source
   }
   file {
     path    = "/etc/b"
