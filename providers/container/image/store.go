@@ -105,6 +105,13 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
 	}
+	// What a fetch of this image killed midway left (under the lock, no
+	// other fetch of it runs).
+	if old, _ := filepath.Glob(filepath.Join(tmpRoot, filepath.Base(final)+"-*")); len(old) > 0 {
+		for _, o := range old {
+			os.RemoveAll(o)
+		}
+	}
 	tmp, err := os.MkdirTemp(tmpRoot, filepath.Base(final)+"-")
 	if err != nil {
 		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)

@@ -128,6 +128,20 @@ func TestSystem_transports(t *testing.T) {
 			if last == 0 || (total != 0 && last != total) {
 				t.Fatalf("progress ended at %d of %d", last, total)
 			}
+			if tc.ref == "oci:layout" {
+				// A fetch killed midway left its temporary directory: the
+				// next fetch of the image removes it.
+				h, _ := v1.NewHash(got)
+				os.RemoveAll(u.Dir)
+				left := filepath.Join(s.Dir, "tmp", h.Hex+"-killed")
+				os.MkdirAll(filepath.Join(left, "rootfs"), 0o755)
+				if _, err := s.Ensure(context.Background(), ref, got, nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(left); err == nil {
+					t.Fatal("a killed fetch's temporary directory outlived the next fetch")
+				}
+			}
 			again, ok := s.Lookup(got)
 			if !ok || again.Rootfs != u.Rootfs {
 				t.Fatalf("Lookup after Ensure: %v %v", again, ok)
