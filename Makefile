@@ -3,13 +3,14 @@ GO      ?= go
 export PATH := $(PATH):/usr/local/go/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # The Debian packages of the tools the providers drive.
-DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static
+DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static tmux chromium
 RACE ?= -race
 
 .PHONY: build test bench lint fuzz chaos demo deps clean
 
 build:
 	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/labform ./cmd/labform
+	$(GO) build -o bin/labform-graphviz ./cmd/labform-graphviz
 
 test:
 	$(GO) vet ./...

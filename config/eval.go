@@ -101,6 +101,7 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 	if diags = append(diags, od...); diags.HasErrors() {
 		return d, diags
 	}
+	l.markManagement()
 	base := d.baseVariables()
 	if dd := l.checkLabInstances(base); dd.HasErrors() {
 		return d, append(diags, dd...)
@@ -120,8 +121,54 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
 	}
 	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	d.addManagementDeps()
 	diags = append(diags, d.checkHostPaths()...)
 	return d, diags
+}
+
+// ManagementNodeTypes are the resource types whose instances get an
+// interface on the lab's management network.
+var ManagementNodeTypes = []string{"vm", "container"}
+
+// markManagement makes a node's management addresses null when the lab
+// has no management network (and leaves them unknown, for the planner to
+// assign, when it has one).
+func (l *Lab) markManagement() {
+	var null map[string]bool
+	if l.Management() == nil {
+		null = map[string]bool{"mgmt_address": true, "mgmt_address6": true}
+	}
+	for _, ra := range l.Order {
+		if r := l.Resources[ra]; contains(ManagementNodeTypes, ra.Type) && r.Content != nil {
+			r.Content.NullComputed = null
+		}
+	}
+}
+
+// addManagementDeps makes every node depend on the lab's management
+// network, when it has one: the network is created before the nodes and
+// destroyed after them.
+func (d *Desired) addManagementDeps() {
+	if d.Lab.Management() == nil {
+		return
+	}
+	mg := addr.Resource{Type: providers.ManagementType, Name: providers.ManagementName}.Instance(addr.Key{})
+	if d.Instances[mg] == nil {
+		return
+	}
+	for _, a := range d.Order {
+		if !contains(ManagementNodeTypes, a.Type) {
+			continue
+		}
+		inst := d.Instances[a]
+		i := sort.Search(len(inst.Deps), func(i int) bool { return !inst.Deps[i].Less(mg) })
+		if i < len(inst.Deps) && inst.Deps[i] == mg {
+			continue
+		}
+		inst.Deps = append(inst.Deps, addr.Instance{})
+		copy(inst.Deps[i+1:], inst.Deps[i:])
+		inst.Deps[i] = mg
+	}
 }
 
 // checkLabInstances adds up the counts that are known before anything
@@ -577,6 +624,8 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
 				Detail: fmt.Sprintf("The argument %q is required, but no definition was found.", name), Subject: c.MissingRange.Ptr()})
 			vals[name] = cty.UnknownVal(a.Type)
+		case a.Computed && c.NullComputed[name]:
+			vals[name] = cty.NullVal(a.Type)
 		case a.Computed:
 			vals[name] = cty.UnknownVal(a.Type)
 		default:

@@ -136,6 +136,10 @@ type Content struct {
 	HasDynamic bool
 	// MissingRange is where to point at for a missing attribute.
 	MissingRange hcl.Range
+	// NullComputed names computed attributes that are null, not unknown,
+	// when the block leaves them out: a node's management addresses in a
+	// lab without a management network.
+	NullComputed map[string]bool
 }
 
 // NestedContent is one nested block.
@@ -382,16 +386,34 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 	return diags
 }
 
+var labSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "allow_host_paths"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "management"}},
+}
+
 func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
-	attrs, diags := b.Body.JustAttributes()
-	for name, a := range attrs {
+	content, rest, diags := b.Body.PartialContent(labSchema)
+	// Anything else is an unknown argument or block, said with the lab
+	// block's own words.
+	if extra, d := rest.JustAttributes(); !d.HasErrors() {
+		for name, a := range extra {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths, and a management block.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
+		}
+	} else {
+		for _, dd := range d {
+			if dd.Summary == "Unexpected \"management\" block" {
+				continue
+			}
+			diags = append(diags, dd)
+		}
+	}
+	for _, mb := range content.Blocks {
+		diags = append(diags, l.decodeManagement(mb)...)
+	}
+	for name, a := range content.Attributes {
 		if name == "allow_host_paths" {
 			diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { l.AllowHostPaths = x.True() })...)
-			continue
-		}
-		if name != "name" {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
-				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
 			continue
 		}
 		v, d := a.Expr.Value(nil)
@@ -407,6 +429,34 @@ func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
 		l.Name = v.AsString()
 	}
 	return diags
+}
+
+// decodeManagement turns the lab's management block into the resource
+// management_network.lab (see providers/mgmt.go): a resource the lab does
+// not write as a block of its own, served by the management provider,
+// whose attributes point at the management block's lines.
+func (l *Lab) decodeManagement(b *hcl.Block) hcl.Diagnostics {
+	ra := addr.Resource{Type: providers.ManagementType, Name: providers.ManagementName}
+	if prev, dup := l.Resources[ra]; dup {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate management block",
+			Detail: fmt.Sprintf("A lab has one management network; another management block was declared at %s.", prev.DeclRange), Subject: b.DefRange.Ptr()}}
+	}
+	schema, err := l.Registry.Schema(providers.ManagementProvider, providers.ManagementType)
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Management networks are not available",
+			Detail: err.Error(), Subject: b.DefRange.Ptr()}}
+	}
+	c, diags := decodeContent(b.Body, &schema.Block)
+	r := &Resource{Addr: ra, Provider: providers.ManagementProvider, Schema: schema, Content: c, DeclRange: b.DefRange}
+	l.Resources[ra] = r
+	l.Order = append(l.Order, ra)
+	return diags
+}
+
+// Management is the lab's management network resource, nil without a
+// management block.
+func (l *Lab) Management() *Resource {
+	return l.Resources[addr.Resource{Type: providers.ManagementType, Name: providers.ManagementName}]
 }
 
 func (l *Lab) decodeVariable(b *hcl.Block) hcl.Diagnostics {

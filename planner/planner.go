@@ -151,6 +151,28 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
+		// A node keeps the address recorded in state (even when refresh
+		// found it gone or changed by hand), else the one an adopted
+		// object has.
+		diags = append(diags, p.assignManagement(desired, func(a addr.Instance) cty.Value {
+			pr, ok := priors[a]
+			switch {
+			case !ok:
+				return cty.NilVal
+			case pr.value != cty.NilVal && !pr.value.IsNull():
+				return pr.value
+			}
+			return pr.current
+		}, leavingValues(desired, priors))...)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		settleManagement(desired, func(a addr.Instance) (cty.Value, bool) {
+			if pr, ok := priors[a]; ok {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
 		diags = append(diags, p.validate(desired)...)
 		if diags.HasErrors() {
 			return nil, diags
@@ -194,6 +216,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			return nil, diags
 		}
 	}
+	keepManagementValues(desired, plan.Changes)
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)
 	if len(opts.Targets) > 0 || len(opts.Excludes) > 0 {
@@ -581,7 +604,7 @@ type configureOnce struct {
 // LabInfo is what a provider learns about the lab.
 func (p *Planner) LabInfo(provider string) providers.Lab {
 	return providers.Lab{Name: p.labName(), Dir: p.Lab.Dir, WorkDir: filepath.Join(p.Lab.Dir, ".labform", provider),
-		ID: p.labID(), IDOf: p.objectID}
+		ID: p.labID(), IDOf: p.objectID, Carrier: p.nodeCarrier}
 }
 
 // validate runs the providers' checks of the values and of the host.
@@ -602,7 +625,7 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 
 // Validate runs the providers' own checks on the desired values.
 func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := checkManagement(d)
 	report := func(a addr.Instance, errs []*providers.AttrError) {
 		for _, e := range errs {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,

@@ -124,9 +124,3 @@ func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error
 	}
 	return nil
 }
-
-// ConfiguredProvider returns the named provider configured with the lab's
-// settings, as plan and apply use it (the CLI prefetches with it).
-func (p *Planner) ConfiguredProvider(ctx context.Context, name string) (providers.Provider, hcl.Diagnostics) {
-	return p.provider(ctx, name)
-}

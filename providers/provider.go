@@ -26,6 +26,13 @@ type Lab struct {
 	// ("" when none is known): how a link finds its nodes' ports, and a
 	// firewall chain its container's namespace.
 	IDOf func(addr string) string
+	// Carrier, when set, plugs (up) or pulls the cable at a node's port
+	// inside the node, through the node's provider (CarrierSetter): for
+	// nodes whose ports take no carrier from the lab namespace (a QEMU
+	// adapter is a tap; its guest sees carrier only through QMP set_link).
+	// The link provider calls it beside setting its lab-side end; nodes
+	// whose provider has no CarrierSetter are left alone.
+	Carrier func(ctx context.Context, node string, port int, up bool) error
 }
 
 // ConfigureRequest carries the provider block's value (null when the lab

@@ -428,7 +428,7 @@ func (a *app) stateCommand() *cobra.Command {
 			for _, e := range entries {
 				if e.addr == args[0] {
 					a.printInstance(e)
-					return nil
+					return a.printHostNames(s, e)
 				}
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
@@ -619,9 +619,29 @@ func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.C
 
 func (a *app) outputCommand() *cobra.Command {
 	var asJSON, raw bool
+	vf := &varFlags{}
 	cmd := &cobra.Command{
 		Use: "output [NAME]", Short: "Show the lab's outputs", Args: cobra.MaximumNArgs(1),
+		Long: `output shows the outputs as the last apply recorded them. It takes -var
+and -var-file like every command that evaluates the lab, so that one set
+of flags serves a script's every call; they are checked, and the values
+shown are still those of the last apply.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(vf.vars)+len(vf.varFiles) > 0 {
+				// Checked against the lab's declarations and validations.
+				in, err := vf.inputs(a)
+				if err != nil {
+					return err
+				}
+				lab, err := a.loadLab()
+				if err != nil {
+					return err
+				}
+				in.Unknowns = true
+				if _, diags := config.Evaluate(lab, in, nil); diags.HasErrors() {
+					return a.printDiags(diags, lab.Parser.Files())
+				}
+			}
 			s, err := a.readState(a.dir())
 			if err != nil {
 				return err
@@ -655,6 +675,7 @@ func (a *app) outputCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	cmd.Flags().BoolVar(&raw, "raw", false, "print a string output as it is, without quotes")
+	vf.add(cmd)
 	readOnlyLockFlag(cmd)
 	return cmd
 }
@@ -719,36 +740,6 @@ func (a *app) printOutputs(s *state.Store, name string, asJSON bool, header stri
 		fmt.Fprintf(a.io.out, "%s = %s\n", n, render.Value(v, outs[n].Sensitive))
 	}
 	return nil
-}
-
-func (a *app) graphCommand() *cobra.Command {
-	return &cobra.Command{
-		Use: "graph", Short: "Print the lab's dependency graph in Graphviz DOT", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			lab, err := a.loadLab()
-			if err != nil {
-				return err
-			}
-			in := config.NewInputs()
-			in.AddEnv(os.Environ())
-			in.Unknowns = true
-			d, diags := config.Evaluate(lab, in, nil)
-			if err := a.printDiags(diags, lab.Parser.Files()); err != nil {
-				return err
-			}
-			g := planner.NewGraph()
-			for _, ia := range d.Order {
-				g.Add(ia.String())
-			}
-			for _, ia := range d.Order {
-				for _, dep := range d.Instances[ia].Deps {
-					g.Connect(dep.String(), ia.String())
-				}
-			}
-			fmt.Fprint(a.io.out, g.Dot())
-			return nil
-		},
-	}
 }
 
 func (a *app) versionCommand() *cobra.Command {

@@ -20,6 +20,9 @@ func checkGolden(t *testing.T, path, got string) {
 var (
 	lineageRE = regexp.MustCompile(`"lineage": "[^"]*"`)
 	serialRE  = regexp.MustCompile(`"serial": [0-9]+`)
+	// The management bridge is named after the lab's ID, which derives
+	// from the test's temporary directory.
+	bridgeRE = regexp.MustCompile(`"lfm[0-9a-f]{12}"`)
 )
 
 // TestGoldenPlans runs each testdata/plans case: before.lab.hcl, when
@@ -47,6 +50,7 @@ func TestGoldenPlans(t *testing.T) {
 			js := c.must(0, "plan", "-json").out
 			js = lineageRE.ReplaceAllString(js, `"lineage": "LINEAGE"`)
 			js = serialRE.ReplaceAllString(js, `"serial": SERIAL`)
+			js = bridgeRE.ReplaceAllString(js, `"lfmLABID"`)
 			checkGolden(t, filepath.Join(dir, "plan.json.golden"), js)
 		})
 	}

@@ -204,7 +204,7 @@ func TestCLI_workflow(t *testing.T) {
 	}
 	r = c.must(0, "show", "-json")
 	contains(t, "show -json", r.out, `"address": "vm.router"`, `"router_pid"`)
-	r = c.must(0, "graph")
+	r = c.must(0, "graph", "-type=plan")
 	contains(t, "graph", r.out, `"vm.router" -> "link.wire[0]"`, `"container.host[1]" -> "link.wire[1]"`)
 
 	// -var changes the lab: one more host, wire and a restart of the router
@@ -375,13 +375,24 @@ func TestBinaryDoesNotLinkTheTestProvider(t *testing.T) {
 	if strings.Contains(string(out), "internal/memprovider") {
 		t.Fatal("the labform binary links the in-memory test provider")
 	}
+	// Graphviz compiles itself in a package init, in every process that
+	// links it: labform runs it in its helper (internal/graphviz).
+	if strings.Contains(string(out), "goccy/go-graphviz") || strings.Contains(string(out), "internal/graphviz") {
+		t.Fatal("the labform binary links go-graphviz")
+	}
 }
 
 func TestNormalizeArgs(t *testing.T) {
-	got := normalizeArgs([]string{"plan", "-out=x", "-var", "a=-1", "-h", "--json", "-parallelism", "-5", "--", "-x"})
-	want := "plan --out=x --var a=-1 -h --json --parallelism -5 -- -x"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("got %q\nwant %q", strings.Join(got, " "), want)
+	for _, tc := range []struct{ args, want string }{
+		{"plan -out=x -var a=-1 -h --json -parallelism -5 -- -x", "plan --out=x --var a=-1 -h --json --parallelism -5 -- -x"},
+		// exec: what follows the address is the command's, as it is.
+		{"-chdir lab exec -var a=-1 c ls -l -var", "--chdir lab exec --var a=-1 c ls -l -var"},
+		{"exec -var-file=x.vars container.a[0] ip -br addr", "exec --var-file=x.vars container.a[0] ip -br addr"},
+		{"exec c -- sh -c 'x'", "exec c -- sh -c 'x'"},
+	} {
+		if got := strings.Join(normalizeArgs(strings.Fields(tc.args)), " "); got != tc.want {
+			t.Errorf("normalizeArgs(%s)\ngot:  %q\nwant: %q", tc.args, got, tc.want)
+		}
 	}
 }
 
@@ -426,7 +437,7 @@ func TestCLI_variableSources(t *testing.T) {
 	r = c.must(1, "plan", "-var", "nosuch=1")
 	contains(t, "an undeclared variable", r.errOut, "Value for undeclared variable")
 	r = c.must(0, "version")
-	contains(t, "version", r.out, "labform v", "providers: container, link, netfilter, qemu, virtualbox")
+	contains(t, "version", r.out, "labform v", "providers: container, link, management, netfilter, qemu, virtualbox")
 }
 
 // TestDesignExampleValidatesWithTheRealProviders: DESIGN.md's example
@@ -443,5 +454,47 @@ func TestDesignExampleValidatesWithTheRealProviders(t *testing.T) {
 	f := false
 	if code := run([]string{"-chdir=" + dir, "validate"}, all.Registry(), stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &f}); code != 0 {
 		t.Fatalf("validate: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// TestApply_progress: an action that runs long is reported while it runs,
+// as Terraform does ("Still creating... [10s elapsed]"), for every kind
+// of action, in the human and the JSON output.
+func TestApply_progress(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": `
+container "a" {
+  rootfs = "rootfs"
+}
+`})
+	for _, m := range c.mems {
+		m.Delay = 300 * time.Millisecond
+	}
+	apply := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		terminal := false
+		code := run(append([]string{"-chdir=" + c.dir, "-no-color"}, args...), c.reg,
+			stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &terminal, progressEvery: 100 * time.Millisecond})
+		if code != 0 {
+			t.Fatalf("labform %v: exit %d\n%s%s", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	// In order: each case builds on the one before.
+	steps := []struct {
+		src  string
+		args []string
+		want string
+	}{
+		{args: []string{"apply", "-auto-approve"}, want: "container.a: Still creating... [100ms elapsed]\ncontainer.a: Still creating... [200ms elapsed]\n"},
+		{src: "hostname = \"x\"\n", args: []string{"apply", "-auto-approve"}, want: "container.a: Still replacing... [100ms elapsed]\n"},
+		{src: "hostname = \"y\"\n", args: []string{"apply", "-auto-approve", "-json"}, want: `"@message":"container.a: Still replacing... [100ms elapsed]"`},
+		{args: []string{"destroy", "-auto-approve"}, want: "container.a: Still destroying... [100ms elapsed]\n"},
+	}
+	for _, st := range steps {
+		c.write(map[string]string{"main.lab.hcl": "container \"a\" {\n  rootfs = \"rootfs\"\n" + st.src + "}\n"})
+		if out := apply(st.args...); !strings.Contains(out, st.want) {
+			t.Errorf("labform %v: no %q in:\n%s", st.args, st.want, out)
+		}
 	}
 }

@@ -305,7 +305,7 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 		a.prefetchPlanned(intr.hard, s.p, plan)
 	}
 	intr.applying.Store(true)
-	s.p.Hook = &uiHook{a: a, json: f.json}
+	s.p.Hook = &uiHook{a: a, json: f.json, every: a.io.progressEvery}
 	// The providers' context ends only at a second interrupt: after the
 	// first, an action that has started finishes, so that its result is
 	// recorded.
@@ -344,32 +344,44 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	return nil
 }
 
+// progressEvery is how often apply says that a long action still runs,
+// as Terraform does.
+const progressEvery = 10 * time.Second
+
 // uiHook prints apply's progress the way Terraform does.
 type uiHook struct {
 	a    *app
 	json bool
 	mu   sync.Mutex
+	// every is the interval of "Still creating..." lines (progressEvery;
+	// tests shorten it).
+	every time.Duration
+	// running holds a stop function per action under way.
+	running map[string]func()
 }
 
-func verbs(c *planner.Change) (start, done, failed string) {
+// verbs are what apply prints for a change: when it starts, while it
+// runs (every 10 s), and when it ends.
+func verbs(c *planner.Change) (start, still, done, failed string) {
 	switch c.Action {
 	case planner.Create:
-		return "Creating...", "Creation complete", "Creation failed"
+		return "Creating...", "Still creating...", "Creation complete", "Creation failed"
 	case planner.Delete:
-		return "Destroying...", "Destruction complete", "Destruction failed"
+		return "Destroying...", "Still destroying...", "Destruction complete", "Destruction failed"
 	case planner.Replace, planner.CreateThenDelete:
-		return "Replacing...", "Replacement complete", "Replacement failed"
+		return "Replacing...", "Still replacing...", "Replacement complete", "Replacement failed"
 	}
 	if c.Cost.String() == "restart" {
-		return "Restarting...", "Restart complete", "Restart failed"
+		return "Restarting...", "Still restarting...", "Restart complete", "Restart failed"
 	}
-	return "Modifying...", "Modifications complete", "Modifications failed"
+	return "Modifying...", "Still modifying...", "Modifications complete", "Modifications failed"
 }
 
 func (h *uiHook) PreApply(c *planner.Change) {
-	start, _, _ := verbs(c)
+	start, _, _, _ := verbs(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.startProgress(c)
 	if h.json {
 		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", map[string]interface{}{"resource": c.Addr.String(), "action": c.Action})
 		return
@@ -377,8 +389,49 @@ func (h *uiHook) PreApply(c *planner.Change) {
 	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
 }
 
+// startProgress prints "addr: Still creating... [10s elapsed]" every
+// interval until the action's PostApply. Called with h.mu held.
+func (h *uiHook) startProgress(c *planner.Change) {
+	every := h.every
+	if every <= 0 {
+		every = progressEvery
+	}
+	if h.running == nil {
+		h.running = map[string]func(){}
+	}
+	_, still, _, _ := verbs(c)
+	began := time.Now()
+	stop := make(chan struct{})
+	var once sync.Once
+	h.running[c.Addr.String()] = func() { once.Do(func() { close(stop) }) }
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				el := now.Sub(began).Round(every)
+				h.mu.Lock()
+				select {
+				case <-stop: // finished while this tick waited for the lock
+				default:
+					if h.json {
+						h.a.jsonLine("info", fmt.Sprintf("%s: %s [%s elapsed]", c.Addr, still, el), "apply_progress",
+							map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": el.Seconds()})
+					} else {
+						fmt.Fprintf(h.a.io.out, "%s: %s [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), still, el)
+					}
+				}
+				h.mu.Unlock()
+			}
+		}
+	}()
+}
+
 func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) {
-	_, done, failed := verbs(c)
+	_, _, done, failed := verbs(c)
 	msg := done
 	if err != nil {
 		msg = failed
@@ -386,6 +439,10 @@ func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) 
 	el := elapsed.Round(time.Second).String()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if stop, ok := h.running[c.Addr.String()]; ok {
+		stop()
+		delete(h.running, c.Addr.String())
+	}
 	if h.json {
 		typ, level := "apply_complete", "info"
 		if err != nil {

@@ -31,6 +31,9 @@ type stdio struct {
 	out, err io.Writer
 	// terminal overrides terminal detection (tests).
 	terminal *bool
+	// progressEvery overrides how often apply says an action still runs
+	// (tests); 0 means every 10 s.
+	progressEvery time.Duration
 }
 
 // app is what every command shares: no package-level settings.
@@ -70,11 +73,28 @@ func run(args []string, reg *providers.Registry, io stdio) (code int) {
 
 // normalizeArgs accepts Terraform's single-dash long flags (-out=FILE,
 // -auto-approve) by turning them into the double-dash form cobra parses.
+//
+// exec's command is the user's, not labform's: what follows the node's
+// address is passed on as it is (labform exec c ls -l).
 func normalizeArgs(args []string) []string {
 	out := make([]string, 0, len(args))
+	command := ""       // the subcommand, once seen
+	takesValue := false // the previous flag takes the next argument
 	for i, a := range args {
 		if a == "--" {
 			return append(out, args[i:]...)
+		}
+		switch {
+		case takesValue:
+			takesValue = false
+		case strings.HasPrefix(a, "-"):
+			name := strings.TrimLeft(a, "-")
+			takesValue = !strings.Contains(name, "=") && valueFlags[name]
+		case command == "":
+			command = a
+		case command == "exec":
+			// The node's address: the rest is the command's.
+			return append(append(out, a), args[i+1:]...)
 		}
 		if len(a) > 2 && a[0] == '-' && a[1] != '-' && !(a[1] >= '0' && a[1] <= '9') {
 			a = "-" + a
@@ -83,6 +103,10 @@ func normalizeArgs(args []string) []string {
 	}
 	return out
 }
+
+// valueFlags are the flags exec's arguments may hold before the address
+// that take a value in the next argument.
+var valueFlags = map[string]bool{"chdir": true, "var": true, "var-file": true}
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -96,7 +120,8 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	root.PersistentFlags().StringVar(&a.chdir, "chdir", ".", "the lab directory")
 	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
 	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
-		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand())
+		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand(),
+		a.statusCommand(), a.execCommand(), a.consoleCommand())
 	return root
 }
 

@@ -45,6 +45,9 @@ type Provider struct {
 	Calls   struct{ Read, ReadMany, Create, Update, Delete atomic.Int64 }
 	// Batch makes the provider a BatchReader.
 	Batch bool
+	// names is the wrapped real provider, whose Describe gives the host
+	// names its objects would have (nil for New).
+	names providers.Provider
 	// ByID keys objects by the object ID the engine hands over, as the
 	// real providers name host objects, instead of by address: two
 	// objects of one address (create_before_destroy) then coexist, and a
@@ -62,7 +65,19 @@ func (p *Provider) key(address, id string) string {
 
 // Wrap returns an in-memory provider with p's name and schemas.
 func Wrap(p providers.Provider) *Provider {
-	return New(p.Name(), p.Schemas(), p.ConfigSchema())
+	m := New(p.Name(), p.Schemas(), p.ConfigSchema())
+	m.names = p
+	return m
+}
+
+// Describe gives the host names the wrapped provider would give the
+// object (a pure function of the lab, the ID and the value), so that
+// views of a lab read as they would with the real providers.
+func (p *Provider) Describe(req providers.DescribeRequest) providers.Description {
+	if d, ok := p.names.(providers.Describer); ok {
+		return d.Describe(req)
+	}
+	return providers.Description{}
 }
 
 // New returns an in-memory provider.

@@ -6,6 +6,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/link"
+	"github.com/labform/labform/providers/mgmtnet"
 	"github.com/labform/labform/providers/netfilter"
 	"github.com/labform/labform/providers/qemu"
 	"github.com/labform/labform/providers/virtualbox"
@@ -14,7 +15,7 @@ import (
 // Providers returns every provider. qemu comes before virtualbox, so it is
 // the default provider of vm.
 func Providers() []providers.Provider {
-	return []providers.Provider{qemu.New(), virtualbox.New(), container.New(), link.New(), netfilter.New()}
+	return []providers.Provider{qemu.New(), virtualbox.New(), container.New(), link.New(), netfilter.New(), mgmtnet.New()}
 }
 
 // Registry returns a registry of all providers.

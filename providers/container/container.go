@@ -71,6 +71,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"pid":              providers.Computed(num, "the container's init pid"),
 		"netns":            providers.Computed(str, "the pinned network namespace's path"),
 	}
+	providers.AddManagementAttributes(attrs, IP) // set on mgmt0 in place
 	blocks := map[string]*providers.NestedBlock{
 		"file": providers.FileBlock(),
 		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{

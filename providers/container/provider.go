@@ -128,6 +128,7 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	// apply repairs in place by adding that port back: it shows in the run
 	// state, as VirtualBox's unplugged adapters do, and never as fewer
 	// ports, which would replace the container.
+	p.readManagement(p.lab.IDFor(req.ID, req.Addr), n, req.Prior, m)
 	if missing := missingPorts(int(num(req.Prior, "ports")), n, links); len(missing) > 0 {
 		m["state"] = cty.StringVal(m["state"].AsString() + " (" + strings.Join(missing, ", ") + " missing)")
 	}
@@ -154,6 +155,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
+	p.addManagementMount(spec, v)
 	p.unmountRoot(n) // an interrupted create's: a new container starts clean
 	os.RemoveAll(p.bundle(n))
 	v, err := p.finishSpec(ctx, n, v, spec)
@@ -188,6 +190,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err == nil {
 		err = labnet.SyncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
 	}
+	if err == nil && hasManagement(v) {
+		err = p.syncManagement(p.lab.IDFor(req.ID, req.Addr), n, v)
+	}
 	if err == nil {
 		err = p.writeBundle(n, spec)
 	}
@@ -202,6 +207,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	}
 	if err != nil {
 		p.cleanup(ctx, n)
+		if hasManagement(v) {
+			removeManagement(p.lab.IDFor(req.ID, req.Addr))
+		}
 		return providers.ApplyResponse{}, err
 	}
 	if st := str(v, "state"); st != "running" {
@@ -257,6 +265,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if len(errs) > 0 {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
+	p.addManagementMount(spec, after) // from the next start on, when the lab gained a management network
 	after, err := p.finishSpec(ctx, n, after, spec)
 	if err != nil {
 		return providers.ApplyResponse{}, err
@@ -296,6 +305,12 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	}
 	if repaired || !before.GetAttr("addresses").RawEquals(after.GetAttr("addresses")) || !before.GetAttr("routes").RawEquals(after.GetAttr("routes")) {
 		if err := labnet.SyncAddresses(n.netns, addressMap(after), strMap(after, "routes"), strMap(before, "routes")); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
+	if hasManagement(before) || hasManagement(after) {
+		// Idempotent: also re-attaches to a management bridge made again.
+		if err := p.syncManagement(p.lab.IDFor(req.ID, req.Addr), n, after); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/vishvananda/netns"
 )
 
@@ -204,3 +205,62 @@ func (e *CommandError) Error() string {
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// Attach runs an interactive program (runc exec, a shell) with the
+// caller's stdio until it exits, and returns its exit code. Unlike Run it
+// has no timeout (a shell lasts as long as its user wants) and stays in
+// labform's process group, so that a terminal's Ctrl-C reaches it as it
+// reaches labform; the caller keeps labform alive through it. ctx ends it
+// (SIGKILL). An error means the program could not be started or was
+// killed; a command that failed returns its code and no error.
+func Attach(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.WaitDelay = waitDelay
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee) && ee.Exited():
+		return ee.ExitCode(), nil
+	case errors.As(err, &ee):
+		return 128 + int(ee.Sys().(syscall.WaitStatus).Signal()), fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return 1, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+}
+
+// PTY is a program running on a pseudo-terminal: reading and writing it
+// are the program's terminal output and input. Close ends the program
+// (SIGKILL to its process group) and waits for it.
+type PTY struct {
+	*os.File
+	cmd *exec.Cmd
+}
+
+// StartPTY starts an interactive program (a container's shell through
+// runc exec -t) on a new pseudo-terminal of the given size (0 keeps the
+// default). Like Attach it has no timeout: it lasts until Close.
+func StartPTY(name string, args []string, rows, cols uint16) (*PTY, error) {
+	cmd := exec.Command(name, args...)
+	var size *pty.Winsize
+	if rows > 0 && cols > 0 {
+		size = &pty.Winsize{Rows: rows, Cols: cols}
+	}
+	f, err := pty.StartWithSize(cmd, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return &PTY{File: f, cmd: cmd}, nil
+}
+
+// Close ends the program and releases the terminal.
+func (p *PTY) Close() error {
+	if p.cmd.Process != nil {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) // pty.Start makes it a session leader
+		p.cmd.Process.Kill()
+	}
+	err := p.File.Close()
+	p.cmd.Wait()
+	return err
+}

@@ -156,9 +156,12 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 			if l, err := h.LinkByName(p.portName(e)); err == nil && !want[l.Attrs().Name] && l.Attrs().MasterIndex == br.Attrs().Index {
 				h.LinkSetNoMaster(l)
 				clearQdisc(h, l)
+				setCarrier(h, l, false) // unplugged: its node sees no carrier
+				p.nodeCarrier(e, false)
 			}
 		}
 	}
+	up := strAttr(planned, "state") != "down"
 	imp, _ := parseImpairment(planned.GetAttr("impairment"))
 	// Qdiscs are touched only when there is or was an impairment: listing
 	// them costs a dump per port.
@@ -179,7 +182,10 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
 			}
 		}
-		if err := h.LinkSetUp(l); err != nil {
+		if err := setCarrier(h, l, up); err != nil {
+			return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
+		}
+		if err := p.nodeCarrier(e, up); err != nil {
 			return err
 		}
 		if shaping {
@@ -188,10 +194,51 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 			}
 		}
 	}
-	if strAttr(planned, "state") == "down" {
+	if !up {
 		return h.LinkSetDown(br)
 	}
 	return h.LinkSetUp(br)
+}
+
+// setCarrier plugs or pulls the cable at one port: it sets the lab-side
+// end of the node's port up or down. A veth's peer has carrier only while
+// this end is up, so a container (or a VirtualBox adapter bridged to a
+// veth) sees NO-CARRIER at once when the link goes down, and routing
+// daemons react without waiting for a dead timer; the bridge's state
+// alone would leave the node's interface with carrier.
+func setCarrier(h *netlink.Handle, l netlink.Link, up bool) error {
+	if up {
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("setting %s up (carrier on): %w", l.Attrs().Name, err)
+		}
+		return nil
+	}
+	if err := h.LinkSetDown(l); err != nil {
+		return fmt.Errorf("setting %s down (carrier off): %w", l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// nodeCarrier plugs or pulls the cable inside the node too, for nodes
+// whose provider does it there (a QEMU VM: QMP set_link).
+func (p *Provider) nodeCarrier(e endpoint, up bool) error {
+	if p.lab.Carrier == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), labnet.DefaultToolTimeout)
+	defer cancel()
+	return p.lab.Carrier(ctx, e.node, e.port, up)
+}
+
+// portsUp tells whether every port of the link that is joined to br is
+// up: the carrier its nodes see.
+func portsUp(ports []netlink.Link) bool {
+	for _, l := range ports {
+		if l.Attrs().Flags&net.FlagUp == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func setQdisc(h *netlink.Handle, l netlink.Link, imp impairment) error {
@@ -232,6 +279,8 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		for _, e := range endpoints(req.Prior) {
 			if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
 				clearQdisc(h, l)
+				setCarrier(h, l, false) // the cable goes before the bridge
+				p.nodeCarrier(e, false)
 			}
 		}
 		if err := h.LinkDel(br); err != nil {
@@ -301,6 +350,7 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 	// Endpoints: those of the prior value whose port is still joined to
 	// this bridge. A port gone or moved shows as a missing endpoint.
 	var eps []cty.Value
+	var joined []netlink.Link
 	shaped := true
 	imp, _ := parseImpairment(req.Prior.GetAttr("impairment"))
 	for _, e := range endpoints(req.Prior) {
@@ -309,6 +359,7 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 			continue
 		}
 		eps = append(eps, providers.EndpointVal(e.node, e.port))
+		joined = append(joined, l)
 		if !qdiscMatches(qdiscs[l.Attrs().Index], imp) {
 			shaped = false
 		}
@@ -319,10 +370,22 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 		m["endpoints"] = cty.ListVal(eps)
 	}
 	m["mtu"] = cty.NumberIntVal(int64(br.Attrs().MTU))
-	if br.Attrs().Flags&net.FlagUp != 0 {
-		m["state"] = cty.StringVal("up")
-	} else {
+	// A link is what it was set to only when the bridge and every joined
+	// port agree; anything else reads as the other state, so that the plan
+	// repairs it (a port set up by hand on a link that is down carries
+	// traffic to its node's interface, which then has carrier).
+	brUp, portsOn := br.Attrs().Flags&net.FlagUp != 0, portsUp(joined)
+	allDown := !brUp
+	for _, l := range joined {
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			allDown = false
+		}
+	}
+	switch {
+	case strAttr(req.Prior, "state") == "down" && allDown, strAttr(req.Prior, "state") != "down" && !(brUp && portsOn):
 		m["state"] = cty.StringVal("down")
+	default:
+		m["state"] = cty.StringVal("up")
 	}
 	if !shaped {
 		// Changed by hand: say so without guessing what it became.

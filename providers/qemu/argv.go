@@ -10,6 +10,7 @@ import (
 // Files in a VM's working directory.
 const (
 	qmpFile    = "qmp.sock"
+	qgaFile    = "qga.sock" // the guest agent's channel (guest_agent = true)
 	pidFile    = "qemu.pid"
 	logFile    = "qemu.log"
 	ciDataFile = "cidata.iso" // the config disk
@@ -118,8 +119,8 @@ func argv(c *vmConfig) []string {
 	// Adapters: each a tap in the lab's namespace, opened by labform and
 	// handed over as a file descriptor. Nothing else: no user-mode network.
 	bridges := 0
-	for n := 0; n < c.Adapters; n++ {
-		dev := fmt.Sprintf("%s,mac=%s,netdev=net%d", c.NIC, c.MACs[n], n)
+	for n, mac := range c.nics() { // the adapters, then the management NIC
+		dev := fmt.Sprintf("%s,mac=%s,netdev=net%d", c.NIC, mac, n)
 		if id := pci; id >= pciSlotsPerBus {
 			bridge := id / pciSlotsPerBus
 			for bridges < bridge {
@@ -131,6 +132,10 @@ func argv(c *vmConfig) []string {
 		}
 		pci++
 		a = append(a, "-netdev", fmt.Sprintf("tap,id=net%d,fd=%d", n, firstTapFD+n), "-device", dev)
+	}
+	if c.GuestAgent {
+		a = append(a, "-chardev", "socket,id=qga0,path="+opt(filepath.Join(c.RunDir, qgaFile))+",server=on,wait=off",
+			"-device", "virtio-serial-pci,id=qga-serial0", "-device", "virtserialport,bus=qga-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0")
 	}
 	return append(a, c.Extra...)
 }

@@ -32,6 +32,7 @@ type vmConfig struct {
 	Adapters   int
 	NIC        string // the adapters' device model
 	MACs       []string
+	MgmtMAC    string // the management NIC's MAC; "" for none (mgmt.go)
 	Disks      []disk
 	CDROM      string
 	BIOS       string
@@ -42,6 +43,9 @@ type vmConfig struct {
 	Console    string // telnet, vnc, spice, none
 	Port       int    // the console's host port
 	Paused     bool   // start with the CPUs stopped (state = paused)
+	// GuestAgent adds a virtio-serial channel for qemu-ga, on a socket in
+	// RunDir (what exec talks to).
+	GuestAgent bool
 	Extra      []string
 	// Hidden are files of the working directory (name to content, written
 	// 0600) that hold a sensitive extra_args kept out of argv.

@@ -2,24 +2,16 @@ package qemu
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/cavaliergopher/cpio"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers/link"
 )
-
-// guestCache keeps Debian's cloud kernel between runs (26 MB).
-const guestCache = "/var/cache/labform-test"
 
 // virtioModules load virtio-net, in order (the cloud kernel builds them as
 // modules).
@@ -57,83 +49,7 @@ func guestKit(t *testing.T) (kernel, initrd string) {
 // /lib/<name>.ko).
 func guestKitWith(t *testing.T, init string, modules []string) (kernel, initrd string) {
 	t.Helper()
-	systest.Require(t, "apt-get", "apt-cache", "dpkg-deb", "busybox")
-	out, err := exec.Command("apt-cache", "depends", "linux-image-cloud-amd64").Output()
-	m := regexp.MustCompile(`Depends: (linux-image-(\S+)-cloud-amd64)`).FindStringSubmatch(string(out))
-	if err != nil || m == nil {
-		t.Fatalf("apt-cache depends linux-image-cloud-amd64: %v: %s (run apt-get update)", err, out)
-	}
-	pkg, abi := m[1], m[2]+"-cloud-amd64"
-	dir := filepath.Join(guestCache, abi)
-	kernel = filepath.Join(dir, "boot", "vmlinuz-"+abi)
-	if _, err := os.Stat(kernel); err != nil {
-		os.MkdirAll(guestCache, 0o755)
-		debs, _ := filepath.Glob(filepath.Join(guestCache, pkg+"_*.deb"))
-		if len(debs) == 0 {
-			cmd := exec.Command("apt-get", "download", pkg)
-			cmd.Dir = guestCache
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("apt-get download %s: %v: %s", pkg, err, out)
-			}
-			debs, _ = filepath.Glob(filepath.Join(guestCache, pkg+"_*.deb"))
-		}
-		if len(debs) == 0 {
-			t.Fatalf("apt-get download %s left no .deb in %s", pkg, guestCache)
-		}
-		if out, err := exec.Command("dpkg-deb", "-x", debs[0], dir).CombinedOutput(); err != nil {
-			t.Fatalf("dpkg-deb -x: %v: %s", err, out)
-		}
-	}
-	mods := map[string]string{}
-	filepath.Walk(filepath.Join(dir, "lib", "modules"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && strings.HasSuffix(p, ".ko") {
-			mods[strings.TrimSuffix(filepath.Base(p), ".ko")] = p
-		}
-		return nil
-	})
-	bb, _ := exec.LookPath("busybox")
-	files := []struct {
-		name string
-		mode int64
-		src  string
-		data []byte
-	}{{name: "init", mode: 0o755, data: []byte(init)}, {name: "bin/busybox", mode: 0o755, src: bb}}
-	for _, mod := range modules {
-		if mods[mod] == "" {
-			t.Fatalf("module %s is not in %s", mod, dir)
-		}
-		files = append(files, struct {
-			name string
-			mode int64
-			src  string
-			data []byte
-		}{name: "lib/" + mod + ".ko", mode: 0o644, src: mods[mod]})
-	}
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	w := cpio.NewWriter(gz)
-	for _, d := range []string{"bin", "lib", "proc", "sys", "dev"} {
-		w.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755})
-	}
-	for _, f := range files {
-		data := f.data
-		if f.src != "" {
-			if data, err = os.ReadFile(f.src); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.WriteHeader(&cpio.Header{Name: f.name, Mode: cpio.TypeReg | cpio.FileMode(f.mode), Size: int64(len(data))}); err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-	}
-	w.Close()
-	gz.Close()
-	initrd = filepath.Join(t.TempDir(), "initrd.gz")
-	if err := os.WriteFile(initrd, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return kernel, initrd
+	return systest.GuestKit(t, init, modules)
 }
 
 // TestSystem_twoGuestsPingOverALink boots two VMs (Debian's kernel and a
@@ -186,4 +102,79 @@ func tailString(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// carrierInit brings eth0 up and prints its carrier each time it changes.
+const carrierInit = `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in ` + "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net" + `; do $B insmod /lib/$m.ko; done
+$B ip link set eth0 up
+prev=none
+while true; do
+  c=$($B cat /sys/class/net/eth0/carrier 2>/dev/null)
+  if [ "$c" != "$prev" ]; then echo GUEST-CARRIER-$c; prev=$c; fi
+  $B usleep 50000
+done
+`
+
+// TestSystem_linkDownPullsTheGuestsCable: a link set down takes carrier
+// from a QEMU guest's adapter (QMP set_link; the tap's own state does not
+// reach the guest), up gives it back.
+func TestSystem_linkDownPullsTheGuestsCable(t *testing.T) {
+	l := newVMLab(t, "c")
+	l.Reg.Register(link.New())
+	kernel, initrd := guestKitWith(t, carrierInit, virtioModules)
+	l.AllowHostPaths = true
+	lab := func(state string) string {
+		return fmt.Sprintf(`
+vm "a" {
+  provider     = qemu
+  accel        = "tcg"
+  memory       = 128
+  adapters     = 2
+  adapter_type = "virtio-net-pci"
+  console      = "none"
+  kernel       = %q
+  initrd       = %q
+  kernel_args  = "console=ttyS0 panic=-1 quiet"
+  extra_args   = "-serial file:%%lab-path%%/a.serial -no-reboot"
+}
+
+link "loop" {
+  endpoints = [vm.a.port[0], vm.a.port[1]]
+  state     = %q
+}
+`, kernel, initrd, state)
+	}
+	serial := filepath.Join(l.Dir, "a.serial")
+	// waitFor waits until the serial log has n lines saying the carrier is c.
+	waitFor := func(c string, n int, d time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for {
+			b, _ := os.ReadFile(serial)
+			if bytes.Count(b, []byte("GUEST-CARRIER-"+c+"\r\n"))+bytes.Count(b, []byte("GUEST-CARRIER-"+c+"\n")) >= n {
+				return time.Since(start)
+			}
+			if time.Since(start) > d {
+				t.Fatalf("the guest never said GUEST-CARRIER-%s (%d times) within %v:\n%s", c, n, d, tailString(b, 2000))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	l.Write(lab("up"))
+	l.Apply(planner.NormalMode)
+	waitFor("1", 1, 90*time.Second)
+
+	l.Write(lab("down"))
+	l.Apply(planner.NormalMode)
+	t.Logf("carrier gone in the guest %v after the apply (the guest looks every 50 ms)", waitFor("0", 1, 10*time.Second))
+
+	l.Write(lab("up"))
+	l.Apply(planner.NormalMode)
+	t.Logf("carrier back in the guest %v after the apply", waitFor("1", 2, 10*time.Second))
 }

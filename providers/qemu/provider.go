@@ -159,7 +159,8 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		BIOS: resolve(p.lab.Dir, providers.String(v, "bios")), Kernel: resolve(p.lab.Dir, providers.String(v, "kernel")),
 		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
 		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
-		Paused: providers.String(v, "state") == "paused",
+		Paused:     providers.String(v, "state") == "paused",
+		GuestAgent: hasGuestAgent(v),
 	}
 	if c.Platform == "" {
 		c.Platform = p.platform
@@ -168,6 +169,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		c.NIC = "e1000"
 	}
 	c.MACs = macs(providers.String(v, "mac_address"), id, c.Adapters) // the object's own: kept by a state mv, new for a create_before_destroy
+	c.MgmtMAC = managementMAC(v, id, c.Adapters)
 	if img := providers.String(v, "image"); img != "" {
 		c.Disks = append(c.Disks, disk{Slot: "hda", Image: resolve(p.lab.Dir, img), Interface: providers.String(v, "hda_interface")})
 	}
@@ -314,6 +316,11 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 			}
 			taps = append(taps, f)
 		}
+	}
+	if f, err := p.openManagementTap(c); err != nil {
+		return private{}, err
+	} else if f != nil {
+		taps = append(taps, f)
 	}
 	logPath := filepath.Join(c.Dir, logFile)
 	logf, err := providers.OpenPrivateLog(logPath)
@@ -533,6 +540,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		if err := renice(priv.Pid, priorities[providers.String(req.Planned, "process_priority")]); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: process_priority: %w", req.Addr, err)
+		}
+		if err := p.reattachManagement(id, req.Planned); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
 	}
 	return providers.ApplyResponse{State: p.state(req.Addr, id, req.Planned, priv, ""), Private: priv.bytes()}, nil

@@ -50,6 +50,7 @@ func (p *Provider) ConfigSchema() *providers.Block {
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	R, IP := providers.Restart, providers.InPlace
 	attrs := providers.CommonVMAttributes()
+	providers.AddManagementAttributes(attrs, R) // the management NIC comes with the process
 	for k, v := range map[string]*providers.Attribute{
 		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default").Path(),
 		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
@@ -68,6 +69,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
 		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
 		"qmp_socket":       providers.Computed(cty.String, "the QMP unix socket"),
+		"guest_agent":      providers.OptionalDefault(cty.False, R, "a virtio-serial channel for qemu-ga (org.qemu.guest_agent.0), which labform exec uses"),
 	} {
 		attrs[k] = v
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/cidata"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/labform/labform/providers/mgmtnet"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -174,7 +175,20 @@ func (p *Provider) settings(id string, v cty.Value) []string {
 			a = append(a, "--macaddress"+k, macs[i])
 		}
 	}
-	return a
+	return append(a, p.managementSettings(id, v, typ)...)
+}
+
+// baseMAC is the mac_address as a number, -1 without one.
+func (p *Provider) baseMAC(v cty.Value) int64 {
+	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
+	if err != nil {
+		return -1
+	}
+	var b int64
+	for _, x := range hw {
+		b = b<<8 | int64(x)
+	}
+	return b
 }
 
 // macs: adapter n gets base + n, in VirtualBox's form (12 hex digits);
@@ -242,6 +256,9 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
 	}
 	first, n := num(v, "adapter_start_index"), num(v, "adapters")
+	if onManagement(v) {
+		n++ // the management NIC
+	}
 	if max := p.maxAdapters(info["chipset"]); first+n > max {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: adapters %d from index %d need %d NICs; the %s chipset of %q has %d: %w",
 			req.Addr, n, first, first+n, info["chipset"], tpl, max, providers.ErrNothingDone)
@@ -271,7 +288,10 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
 	}
-	if err := p.ports(id, n); err != nil {
+	if err := p.managementPorts(id, cty.NullVal(v.Type()), v); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	if err := p.ports(id, num(v, "adapters")); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
 	}
 	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
@@ -383,6 +403,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 	}
+	if err := p.managementPorts(id, req.Prior, v); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+	}
 	if err := p.ports(id, num(v, "adapters")); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
 	}
@@ -413,6 +436,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 			}
 		}
+		if err := p.rewireManagement(ctx, name, id, v); err != nil {
+			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		}
 	}
 	if err := p.setState(ctx, name, from, v); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
@@ -442,7 +468,7 @@ func (p *Provider) miswired(id string, v cty.Value, info machineInfo) []string {
 			}
 		}
 	}
-	return bad
+	return append(bad, p.managementMiswired(id, v, info)...)
 }
 
 // Delete powers the clone off, unregisters it with its disks and removes
@@ -493,6 +519,9 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	os.Remove(p.pipe(id))
 	os.Remove(p.configDiskPath(id))
 	labnet.RemoveLabIfEmpty(p.lab.Name)
+	if onManagement(req.Prior) {
+		return mgmtnet.Detach(providers.ManagementPort(id))
+	}
 	return nil
 }
 

@@ -45,6 +45,7 @@ func (p *Provider) ConfigSchema() *providers.Block {
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	R := providers.Restart
 	attrs := providers.CommonVMAttributes()
+	providers.AddManagementAttributes(attrs, R) // the management adapter is set while powered off
 	attrs["template"] = providers.Required(cty.String, providers.Replace, "the VirtualBox VM to clone")
 	attrs["linked_clone"] = providers.OptionalDefault(cty.True, providers.Replace, "a linked clone from a snapshot of the template")
 	attrs["headless"] = providers.OptionalDefault(cty.True, R, "start without a window")

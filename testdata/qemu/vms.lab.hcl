@@ -40,6 +40,7 @@ vm "kernel" {
   console     = "none"
   state       = "paused"
   memory      = 128
+  guest_agent = true
 }
 
 vm "vnc" {

@@ -1,0 +1,282 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container"
+	"github.com/labform/labform/providers/mgmtnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// mgmtLab evaluates src (lab files' content) with the container and
+// management providers.
+func mgmtLab(t *testing.T, src string) (*config.Desired, *Planner) {
+	t.Helper()
+	reg := providers.NewRegistry()
+	reg.Register(container.New())
+	reg.Register(mgmtnet.New())
+	l := config.NewLab("/labs/m", reg)
+	diags := l.AddFile("main.lab.hcl", []byte(src))
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	if diags = append(diags, more...); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := &Planner{Registry: reg, Lab: l}
+	p.labOnce.Do(func() { p.labIDv = "0123456789abcdef" })
+	return d, p
+}
+
+func mgmtSrc(subnet, nodes string) string {
+	return fmt.Sprintf(`lab {
+  management {
+    subnet = %q
+  }
+}
+%s`, subnet, nodes)
+}
+
+const ctr = `  rootfs  = "rootfs"
+  command = ["sleep", "infinity"]
+`
+
+// TestAssignManagement: which node gets which address, and that recorded
+// addresses stay put.
+func TestAssignManagement(t *testing.T) {
+	for name, tc := range map[string]struct {
+		subnet string
+		nodes  string
+		prior  map[string]string // address -> recorded mgmt_address
+		gone   []string          // recorded mgmt_address of nodes no longer configured
+		want   map[string]string // address -> mgmt_address after
+		err    string            // a diagnostic's summary
+	}{
+		"a new lab is numbered in address order": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n  count = 3\n" + ctr + "}\ncontainer \"a\" {\n" + ctr + "}\n",
+			want:   map[string]string{"container.a": "10.9.0.2", "container.c[0]": "10.9.0.3", "container.c[1]": "10.9.0.4", "container.c[2]": "10.9.0.5"},
+		},
+		"recorded addresses stay, a new node takes the lowest free one": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n  count = 3\n" + ctr + "}\ncontainer \"a\" {\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c[0]": "10.9.0.7", "container.c[1]": "10.9.0.2", "container.c[2]": "10.9.0.3"},
+			want:   map[string]string{"container.a": "10.9.0.4", "container.c[0]": "10.9.0.7", "container.c[1]": "10.9.0.2", "container.c[2]": "10.9.0.3"},
+		},
+		"a removed node's address is not reused while lower ones are free": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n  count = 1\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c[0]": "10.9.0.3"},
+			want:   map[string]string{"container.c[0]": "10.9.0.3"},
+		},
+		"an address being freed by this plan is not handed out again": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\ncontainer \"a\" {\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c": "10.9.0.3"},
+			gone:   []string{"10.9.0.2"},
+			want:   map[string]string{"container.a": "10.9.0.4", "container.c": "10.9.0.3"},
+		},
+		"a written address wins over a recorded one": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\ncontainer \"f\" {\n" + ctr + "  mgmt_address = \"10.9.0.2\"\n}\n",
+			prior:  map[string]string{"container.c": "10.9.0.2"},
+			want:   map[string]string{"container.c": "10.9.0.3", "container.f": "10.9.0.2"},
+		},
+		"a recorded address outside a new subnet moves": {
+			subnet: "10.8.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c": "10.9.0.9"},
+			want:   map[string]string{"container.c": "10.8.0.2"},
+		},
+		"the host's address is never recorded for a node": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\n",
+			prior:  map[string]string{"container.c": "10.9.0.1"},
+			want:   map[string]string{"container.c": "10.9.0.2"},
+		},
+		"a full subnet": {
+			subnet: "10.9.0.0/30", // network, host, one node, broadcast
+			nodes:  "container \"c\" {\n  count = 2\n" + ctr + "}\n",
+			err:    "Management subnet full",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, p := mgmtLab(t, mgmtSrc(tc.subnet, tc.nodes))
+			diags := p.assignManagement(d, func(a addr.Instance) cty.Value {
+				ip, ok := tc.prior[a.String()]
+				if !ok {
+					return cty.NilVal
+				}
+				m := d.Instances[a].Value.AsValueMap()
+				m["mgmt_address"] = cty.StringVal(ip)
+				return cty.ObjectVal(m)
+			}, leaving(tc.gone))
+			if tc.err != "" {
+				if !diags.HasErrors() || diags[0].Summary != tc.err || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q at line 3 (the subnet)", diags, tc.err)
+				}
+				return
+			}
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			got := map[string]string{}
+			for _, a := range d.Order {
+				if a.Type == "container" {
+					got[a.String()] = providers.String(d.Instances[a].Value, "mgmt_address")
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("wrong addresses\ngot:  %v\nwant: %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAssignManagement_networkValue: the management network's planned
+// value names the bridge after the lab's ID, gives the host the first
+// addresses and lists every node (and a container's hostname) for
+// /etc/hosts; without a management block nodes have no address.
+func TestAssignManagement_networkValue(t *testing.T) {
+	src := `lab {
+  management {
+    subnet  = "10.9.0.0/24"
+    subnet6 = "fd00:9::/64"
+  }
+}
+container "leaf_host" {
+  count    = 2
+  hostname = "h${count.index}"
+` + ctr + `}
+`
+	d, p := mgmtLab(t, src)
+	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	v := d.Instances[managementAddr].Value
+	hosts := map[string]string{}
+	for k, h := range v.GetAttr("hosts").AsValueMap() {
+		hosts[k] = h.AsString()
+	}
+	got := fmt.Sprintf("%s %s %s %v", providers.String(v, "bridge"), providers.String(v, "host_address"), providers.String(v, "host_address6"), hosts)
+	want := "lfm0123456789ab 10.9.0.1 fd00:9::1 map[h0:10.9.0.2 fd00:9::2 h1:10.9.0.3 fd00:9::3 leaf-host-0:10.9.0.2 fd00:9::2 leaf-host-1:10.9.0.3 fd00:9::3]"
+	if got != want {
+		t.Fatalf("wrong management network value\ngot:  %s\nwant: %s", got, want)
+	}
+
+	d, p = mgmtLab(t, "container \"c\" {\n"+ctr+"}\n")
+	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	c := d.Instances[addr.Resource{Type: "container", Name: "c"}.Instance(addr.Key{})].Value
+	if !c.GetAttr("mgmt_address").IsNull() || !c.GetAttr("mgmt_address6").IsNull() {
+		t.Fatalf("without a management block a node has no management address: %v", c)
+	}
+	if d.Instances[managementAddr] != nil {
+		t.Fatal("without a management block there is no management network")
+	}
+}
+
+// TestCheckManagement: written addresses are checked, with the
+// attribute's line.
+func TestCheckManagement(t *testing.T) {
+	for name, tc := range map[string]struct {
+		src     string
+		summary string
+		detail  string
+		line    int
+	}{
+		"outside the subnet": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"c\" {\n"+ctr+"  mgmt_address = \"10.8.0.5\"\n}\n"),
+			summary: "Invalid management address", detail: "outside the management subnet", line: 9,
+		},
+		"the host's address": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"c\" {\n"+ctr+"  mgmt_address = \"10.9.0.1\"\n}\n"),
+			summary: "Invalid management address", detail: "the host's address", line: 9,
+		},
+		"the broadcast address": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"c\" {\n"+ctr+"  mgmt_address = \"10.9.0.255\"\n}\n"),
+			summary: "Invalid management address", detail: "broadcast", line: 9,
+		},
+		"an IPv6 address for IPv4": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"c\" {\n"+ctr+"  mgmt_address = \"fd00::5\"\n}\n"),
+			summary: "Invalid management address", detail: "not an IPv4 address", line: 9,
+		},
+		"two nodes, one address": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"a\" {\n"+ctr+"  mgmt_address = \"10.9.0.5\"\n}\ncontainer \"b\" {\n"+ctr+"  mgmt_address = \"10.9.0.5\"\n}\n"),
+			summary: "Duplicate management address", detail: "container.a", line: 14,
+		},
+		"no management network": {
+			src:     "container \"c\" {\n" + ctr + "  mgmt_address = \"10.9.0.5\"\n}\n",
+			summary: "Management address without a management network", detail: "lab { management", line: 4,
+		},
+		"no subnet6": {
+			src:     mgmtSrc("10.9.0.0/24", "container \"c\" {\n"+ctr+"  mgmt_address6 = \"fd00::5\"\n}\n"),
+			summary: "Management address without a subnet", detail: "no subnet6", line: 9,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, p := mgmtLab(t, tc.src)
+			diags := Validate(p.Registry, d)
+			if len(diags) != 1 || diags[0].Summary != tc.summary || !strings.Contains(diags[0].Detail, tc.detail) || diags[0].Subject == nil || diags[0].Subject.Start.Line != tc.line {
+				t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q (detail with %q) at line %d", diags, tc.summary, tc.detail, tc.line)
+			}
+		})
+	}
+}
+
+// TestValidateManagementSubnet: the subnets' own checks, at their lines.
+func TestValidateManagementSubnet(t *testing.T) {
+	for name, tc := range map[string]struct {
+		block, summary, detail string
+	}{
+		"host bits":       {`subnet = "10.9.0.5/24"`, "Invalid management subnet", "write the network's address, 10.9.0.0/24"},
+		"too small":       {`subnet = "10.9.0.0/31"`, "Invalid management subnet", "/30 at most"},
+		"IPv6 in subnet":  {`subnet = "fd00::/64"`, "Invalid management subnet", "not an IPv4 prefix"},
+		"IPv4 in subnet6": {`subnet6 = "10.9.0.0/24"`, "Invalid management subnet", "not an IPv6 prefix"},
+		"not a prefix":    {`subnet = "10.9.0.0"`, "Invalid management subnet", "not a CIDR prefix"},
+		"no subnet":       {``, "Management network without a subnet", "needs subnet"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, p := mgmtLab(t, "lab {\n  management {\n    "+tc.block+"\n  }\n}\n")
+			diags := Validate(p.Registry, d)
+			if len(diags) != 1 || diags[0].Summary != tc.summary || !strings.Contains(diags[0].Detail, tc.detail) || diags[0].Subject == nil || diags[0].Subject.Start.Line < 2 || diags[0].Subject.Start.Line > 3 {
+				t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q (detail with %q) in the management block", diags, tc.summary, tc.detail)
+			}
+		})
+	}
+}
+
+func leaving(ips []string) []cty.Value {
+	var out []cty.Value
+	for _, ip := range ips {
+		out = append(out, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)}))
+	}
+	return out
+}
+
+// BenchmarkAssignManagement10k: the planner's management pass over 10,000
+// containers, with a management network (every address assigned) and
+// without one (every address null).
+func BenchmarkAssignManagement10k(b *testing.B) {
+	for name, src := range map[string]string{
+		"with":    mgmtSrc("10.0.0.0/16", "container \"c\" {\n  count = 10000\n"+ctr+"}\n"),
+		"without": "container \"c\" {\n  count = 10000\n" + ctr + "}\n",
+	} {
+		b.Run(name, func(b *testing.B) {
+			d, p := mgmtLab(&testing.T{}, src)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// Each pass rebuilds every node's value, assigned or not:
+				// running it again on its own result costs the same.
+				if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
+					b.Fatal(diags.Error())
+				}
+			}
+		})
+	}
+}

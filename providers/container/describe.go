@@ -1,0 +1,110 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var (
+	_ providers.Describer = (*Provider)(nil)
+	_ providers.Execer    = (*Provider)(nil)
+)
+
+// Describe gives a container's host names: its runc id and root, its
+// namespace, its ports (eth<n> inside, lfp<id><n> in the lab namespace)
+// and its log.
+func (p *Provider) Describe(req providers.DescribeRequest) providers.Description {
+	id := req.Lab.IDFor(req.ID, req.Addr)
+	n := nameFor(id)
+	d := providers.Description{
+		Image:       rootOf(req.Value),
+		Netns:       filepath.Join(labnet.Dir, n.netns),
+		RuntimeID:   n.id,
+		RuntimeRoot: RuntimeRoot(req.Lab.Key()),
+		LabNetns:    providers.LabNetns(req.Lab.Name),
+		Log:         filepath.Join(req.Lab.WorkDir, n.id, "container.log"),
+	}
+	if v := req.Value; v != cty.NilVal && !v.IsNull() && v.Type().HasAttribute("netns") {
+		if ns := providers.String(v, "netns"); ns != "" {
+			d.Netns = ns
+		}
+	}
+	ports := 1
+	if v := req.Value; v != cty.NilVal && !v.IsNull() {
+		ports = int(num(v, "ports"))
+	}
+	for i := 0; i < ports; i++ {
+		d.Ports = append(d.Ports, providers.PortNames{Index: i, Inside: fmt.Sprintf("eth%d", i), Host: n.labPort(i)})
+		d.HostInterfaces = append(d.HostInterfaces, n.labPort(i))
+	}
+	d.Console = &providers.Console{Kind: "shell", Command: fmt.Sprintf("runc --root %s exec -t %s /bin/sh", d.RuntimeRoot, d.RuntimeID)}
+	return d
+}
+
+// rootOf is what a container runs from: its image when it has one (an
+// image attribute), else its rootfs.
+func rootOf(v cty.Value) string {
+	if v == cty.NilVal || v.IsNull() {
+		return ""
+	}
+	for _, attr := range []string{"image", "rootfs"} {
+		if v.Type().HasAttribute(attr) {
+			if a := v.GetAttr(attr); a.IsKnown() && !a.IsNull() && a.Type() == cty.String && a.AsString() != "" {
+				return a.AsString()
+			}
+		}
+	}
+	return ""
+}
+
+// Exec runs a command in a running container with runc exec, a terminal
+// when asked. The default command is the container's bash when its root
+// has one, else /bin/sh.
+func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, error) {
+	if st := providers.String(req.Value, "state"); st != "running" {
+		return 1, fmt.Errorf("%s is %s: exec needs it running (set state = \"running\" and apply)", req.Addr, st)
+	}
+	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
+	argv := req.Argv
+	if len(argv) == 0 {
+		argv = shell(req.Value)
+	}
+	args := []string{"--root", p.rt.root, "exec"}
+	if req.TTY {
+		args = append(args, "-t")
+	}
+	args = append(append(args, n.id), argv...)
+	return labnet.Attach(ctx, p.rt.path, args, req.Stdin, req.Stdout, req.Stderr)
+}
+
+var _ providers.ConsoleOpener = (*Provider)(nil)
+
+// OpenConsole starts the container's shell (as exec's default) with runc
+// exec -t on a pseudo-terminal; closing it ends that shell, never the
+// container.
+func (p *Provider) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
+	if st := providers.String(req.Value, "state"); st != "running" {
+		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (set state = \"running\" and apply)", req.Addr, st)
+	}
+	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
+	args := append([]string{"--root", p.rt.root, "exec", "-t", n.id}, shell(req.Value)...)
+	return labnet.StartPTY(p.rt.path, args, req.Rows, req.Cols)
+}
+
+// shell is the container's shell: bash when its root has one, else
+// /bin/sh.
+func shell(v cty.Value) []string {
+	if pid := num(v, "pid"); pid > 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/bin/bash", int(pid))); err == nil {
+			return []string{"/bin/bash"}
+		}
+	}
+	return []string{"/bin/sh"}
+}
