@@ -211,6 +211,11 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
 	sortChanges(plan.Changes)
+	if opts.Mode == NormalMode {
+		if diags = append(diags, p.resolveArguments(ctx, plan.Changes, opts.Refresh)...); diags.HasErrors() {
+			return nil, diags
+		}
+	}
 	keepManagementValues(desired, plan.Changes)
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)

@@ -1,11 +1,13 @@
 package planner
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
+	vmsgpack "github.com/vmihailenco/msgpack/v5"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/msgpack"
 )
@@ -16,7 +18,75 @@ func encodeValue(s *providers.Schema, v cty.Value) ([]byte, error) {
 }
 
 func decodeValue(s *providers.Schema, b []byte) (cty.Value, error) {
-	return msgpack.Unmarshal(b, s.ImpliedType())
+	v, err := msgpack.Unmarshal(b, s.ImpliedType())
+	if err != nil {
+		// A record written before the schema gained attributes or blocks
+		// (by an older labform): what it has, and for the rest what a lab
+		// that leaves them out gets.
+		if older, oerr := decodeOlder(&s.Block, b); oerr == nil {
+			return older, nil
+		}
+	}
+	return v, err
+}
+
+// decodeOlder decodes an object that lacks some of the block's attributes
+// and blocks, and gives those their defaults: an optional argument its
+// default, a computed attribute null, a list or map of blocks none.
+func decodeOlder(b *providers.Block, data []byte) (cty.Value, error) {
+	dec := vmsgpack.NewDecoder(bytes.NewReader(data))
+	n, err := dec.DecodeMapLen()
+	if err != nil || n < 0 {
+		return cty.NilVal, fmt.Errorf("not an object")
+	}
+	full := b.ImpliedType().AttributeTypes()
+	have := map[string]cty.Type{}
+	for i := 0; i < n; i++ {
+		k, err := dec.DecodeString()
+		if err != nil {
+			return cty.NilVal, err
+		}
+		t, ok := full[k]
+		if !ok {
+			return cty.NilVal, fmt.Errorf("attribute %q is no longer in the schema", k)
+		}
+		have[k] = t
+		if err := dec.Skip(); err != nil {
+			return cty.NilVal, err
+		}
+	}
+	v, err := msgpack.Unmarshal(data, cty.Object(have))
+	if err != nil || !v.IsKnown() || v.IsNull() {
+		return cty.NilVal, fmt.Errorf("not a known object")
+	}
+	m := v.AsValueMap()
+	if m == nil {
+		m = map[string]cty.Value{}
+	}
+	for name, a := range b.Attributes {
+		if _, ok := m[name]; ok {
+			continue
+		}
+		m[name] = cty.NullVal(a.Type)
+		if !a.Computed && a.Default != cty.NilVal {
+			m[name] = a.Default
+		}
+	}
+	for name, nb := range b.Blocks {
+		if _, ok := m[name]; ok {
+			continue
+		}
+		et := nb.Block.ImpliedType()
+		switch nb.Nesting {
+		case providers.NestingList:
+			m[name] = cty.ListValEmpty(et)
+		case providers.NestingMap:
+			m[name] = cty.MapValEmpty(et)
+		default:
+			m[name] = cty.NullVal(et)
+		}
+	}
+	return cty.ObjectVal(m), nil
 }
 
 func addrStrings(as []addr.Instance) []string {

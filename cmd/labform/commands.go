@@ -77,6 +77,9 @@ func (a *app) initCommand() *cobra.Command {
 			if missing > 0 {
 				fmt.Fprintf(a.io.out, "\nWarning: %d tool(s) are missing. validate and plan work without them; apply needs them.\n", missing)
 			}
+			if err := a.prefetch(cmd.Context(), lab, dir); err != nil {
+				return err
+			}
 			fmt.Fprintln(a.io.out, "\nlabform has been successfully initialized!")
 			return nil
 		},

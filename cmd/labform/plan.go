@@ -301,6 +301,11 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	if err := intr.interrupted(); err != nil {
 		return err
 	}
+	if !f.json {
+		// Images the creates need, with progress (apply would fetch
+		// them silently); a failure here is the create's to report.
+		a.prefetchPlanned(intr.hard, s.p, plan)
+	}
 	intr.applying.Store(true)
 	s.p.Hook = &uiHook{a: a, json: f.json, every: a.io.progressEvery}
 	// The providers' context ends only at a second interrupt: after the

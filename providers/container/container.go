@@ -4,7 +4,9 @@ package container
 
 import (
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container/image"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sync/singleflight"
 )
 
 // Provider serves container resources.
@@ -12,6 +14,9 @@ type Provider struct {
 	lab      providers.Lab
 	rt       ociRuntime
 	labNetns string
+	store    image.Store
+	// resolving collapses concurrent resolutions of one reference.
+	resolving singleflight.Group
 }
 
 var (
@@ -29,6 +34,7 @@ func (p *Provider) ConfigSchema() *providers.Block {
 	return &providers.Block{Attributes: map[string]*providers.Attribute{
 		"runtime":      providers.OptionalDefault(cty.StringVal("runc"), providers.Replace, "the OCI runtime (runc, crun, youki)"),
 		"tool_timeout": providers.ToolTimeoutAttribute(),
+		"image_store":  providers.OptionalDefault(cty.StringVal(image.DefaultStore), providers.Replace, "where images are kept unpacked, shared by every lab"),
 	}}
 }
 
@@ -41,7 +47,10 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
 	attrs := map[string]*providers.Attribute{
-		"rootfs":           providers.Required(str, RP, "the root filesystem directory, relative to the lab").Path(),
+		"rootfs":           opt(str, RP, "the root filesystem directory, relative to the lab (or image)").Path(),
+		"image":            opt(str, RP, "the image: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE (or rootfs)"),
+		"image_digest":     providers.Computed(str, "the digest the image reference named when planned"),
+		"files_digest":     providers.Computed(cty.Map(str), "each file block's path to the digest of what it puts there"),
 		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
 		"command":          opt(cty.List(str), RP, "the process's argv"),
 		"env":              opt(cty.Map(str), RP, "environment variables"),
@@ -50,7 +59,8 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"ports":            providers.OptionalDefault(cty.NumberIntVal(1), RP, "network interfaces eth0..eth<n-1>, the container's ports"),
 		"addresses":        opt(cty.Map(cty.List(str)), IP, "interface name to a list of CIDRs"),
 		"routes":           opt(cty.Map(str), IP, "destination CIDR or default to gateway"),
-		"capabilities":     opt(cty.List(str), RP, "capabilities, e.g. CAP_NET_RAW"),
+		"capabilities":     opt(cty.List(str), RP, "capabilities, e.g. CAP_NET_RAW (default: docker's, plus NET_ADMIN and NET_RAW)"),
+		"privileged":       providers.OptionalDefault(cty.False, RP, "what docker run --privileged gives: every capability, every device, /proc and /sys writable"),
 		"sysctl":           opt(cty.Map(str), RP, "kernel parameters in the container's namespaces"),
 		"namespaces":       opt(cty.Map(str), RP, "namespace type to a path to join, or \"\" for a new one"),
 		"uid_mappings":     opt(mapping, RP, "user namespace uid mappings"),
@@ -63,6 +73,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	providers.AddManagementAttributes(attrs, IP) // set on mgmt0 in place
 	blocks := map[string]*providers.NestedBlock{
+		"file": providers.FileBlock(),
 		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
 			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "user id"),
 			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "group id"),
@@ -155,10 +166,13 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	// from another resource and is checked when apply knows it.
 	m := v.AsValueMap()
 	m["pid"], m["netns"] = cty.NullVal(cty.Number), cty.NullVal(cty.String)
+	m["image_digest"] = cty.NullVal(cty.String)
+	m["files_digest"] = cty.NullVal(cty.Map(cty.String))
 	v = cty.ObjectVal(m)
+	errs := append(validateRoot(v), validateFiles(v)...)
 	if !v.IsWhollyKnown() {
-		return nil
+		return errs
 	}
-	_, errs := BuildSpec(v, SpecEnv{})
-	return errs
+	_, specErrs := BuildSpec(v, SpecEnv{})
+	return append(errs, specErrs...)
 }

@@ -24,7 +24,7 @@ func (p *Provider) Describe(req providers.DescribeRequest) providers.Description
 	id := req.Lab.IDFor(req.ID, req.Addr)
 	n := nameFor(id)
 	d := providers.Description{
-		Image:       image(req.Value),
+		Image:       rootOf(req.Value),
 		Netns:       filepath.Join(labnet.Dir, n.netns),
 		RuntimeID:   n.id,
 		RuntimeRoot: RuntimeRoot(req.Lab.Key()),
@@ -48,9 +48,9 @@ func (p *Provider) Describe(req providers.DescribeRequest) providers.Description
 	return d
 }
 
-// image is what a container runs from: its image when it has one (an
+// rootOf is what a container runs from: its image when it has one (an
 // image attribute), else its rootfs.
-func image(v cty.Value) string {
+func rootOf(v cty.Value) string {
 	if v == cty.NilVal || v.IsNull() {
 		return ""
 	}

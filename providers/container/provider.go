@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/container/image"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -29,6 +30,12 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 		return err
 	}
 	p.rt = ociRuntime{path: path, root: RuntimeRoot(req.Lab.Key()), timeout: timeout}
+	p.store = image.Store{Dir: image.DefaultStore}
+	if c := req.Config; !c.IsNull() && c.Type().IsObjectType() && c.Type().HasAttribute("image_store") {
+		if s := c.GetAttr("image_store"); !s.IsNull() && s.IsKnown() {
+			p.store.Dir = s.AsString()
+		}
+	}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
 	return nil
 }
@@ -149,7 +156,21 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
 	p.addManagementMount(spec, v)
-	if err := checkRootfs(spec.Root.Path, spec.Process.Args[0], spec.Process.Env); err != nil {
+	p.unmountRoot(n) // an interrupted create's: a new container starts clean
+	os.RemoveAll(p.bundle(n))
+	v, err := p.finishSpec(ctx, n, v, spec)
+	if err == nil {
+		var blocks []fileBlock
+		if blocks, err = filesOf(v, p.lab.Dir); err == nil {
+			err = writeFiles(spec.Root.Path, blocks)
+		}
+	}
+	if err == nil {
+		err = checkCommand(spec)
+	}
+	if err != nil {
+		p.unmountRoot(n)
+		os.RemoveAll(p.bundle(n))
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
 	// runc refuses a rootfs path that is a symlink: hand it the real one.
@@ -157,7 +178,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		spec.Root.Path = real
 	}
 	labnet.Lock()
-	err := labnet.EnsureNetns(p.labNetns)
+	err = labnet.EnsureNetns(p.labNetns)
 	if err == nil {
 		labnet.DeleteNetns(n.netns) // left by an interrupted create
 		err = labnet.CreateNetns(n.netns)
@@ -245,6 +266,10 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
 	}
 	p.addManagementMount(spec, after) // from the next start on, when the lab gained a management network
+	after, err := p.finishSpec(ctx, n, after, spec)
+	if err != nil {
+		return providers.ApplyResponse{}, err
+	}
 	if err := p.writeBundle(n, spec); err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -259,6 +284,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if _, err := p.rt.run(ctx, "update", "--resources", f, n.id); err != nil {
 			return providers.ApplyResponse{}, err
 		}
+	}
+	if err := p.updateFiles(ctx, n, req, after, spec.Root.Path); err != nil {
+		return providers.ApplyResponse{}, err
 	}
 	// Ports deleted by hand come back (the refresh said so in the state);
 	// the others, and the links joined to them, stay as they are.
@@ -332,6 +360,9 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 	if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
 		return err
 	}
+	if err := p.remountRoot(n); err != nil {
+		return err
+	}
 	_, err := p.rt.start(ctx, n.id, p.bundle(n))
 	return err
 }
@@ -354,7 +385,9 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 			problems = append(problems, err.Error())
 		}
 	}
-	if err := os.RemoveAll(p.bundle(n)); err != nil {
+	if err := p.unmountRoot(n); err != nil {
+		problems = append(problems, err.Error())
+	} else if err := os.RemoveAll(p.bundle(n)); err != nil {
 		problems = append(problems, err.Error())
 	}
 	labnet.Lock()
@@ -371,32 +404,6 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// checkRootfs says clearly when the rootfs or the command is missing,
-// before runc does so obscurely.
-func checkRootfs(rootfs, command string, env []string) error {
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
-		return fmt.Errorf("the rootfs %s does not exist or is not a directory", rootfs)
-	}
-	if strings.Contains(command, "/") {
-		if _, err := os.Lstat(filepath.Join(rootfs, command)); err != nil {
-			return fmt.Errorf("the command %s is not in the rootfs %s", command, rootfs)
-		}
-		return nil
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range env {
-		if strings.HasPrefix(e, "PATH=") {
-			path = e[5:]
-		}
-	}
-	for _, dir := range strings.Split(path, ":") {
-		if _, err := os.Lstat(filepath.Join(rootfs, dir, command)); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("the command %q is not in the rootfs %s (searched %s)", command, rootfs, path)
 }
 
 func addressMap(v cty.Value) map[string][]string {

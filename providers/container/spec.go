@@ -20,12 +20,16 @@ type SpecEnv struct {
 	Netns  string // the pinned network namespace the container joins
 }
 
-// Runc's defaults (runc spec), which the seeds use too.
+// Runc's defaults (runc spec) for masked paths and devices; the
+// capabilities and /proc/sys are a network node's (netnode.go).
 var (
-	defaultCapabilities = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
-	maskedPaths         = []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	maskedPaths = []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}
-	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+	// /proc/sys is read-only but for net: a network node sets its own
+	// namespace's sysctls (ip_forward, rp_filter, ...). runc skips the
+	// paths a kernel lacks.
+	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys/abi", "/proc/sys/crypto", "/proc/sys/debug",
+		"/proc/sys/dev", "/proc/sys/fs", "/proc/sys/kernel", "/proc/sys/sunrpc", "/proc/sys/user", "/proc/sys/vm", "/proc/sysrq-trigger"}
 	// defaultDevices are allowed in the device cgroup after "deny all":
 	// /dev/console, tty0, tty1, ptmx, the pts and tun.
 	defaultDevices = []specs.LinuxDeviceCgroup{
@@ -133,6 +137,7 @@ func (b *specBuilder) build(v cty.Value) *specs.Spec {
 	b.resources(v, s)
 	b.seccomp(v, s)
 	b.hooks(v, s)
+	b.networkNode(v, s)
 	s.Process.ApparmorProfile = str(v, "apparmor_profile")
 	s.Process.SelinuxLabel = str(v, "selinux_label")
 	return s

@@ -36,6 +36,9 @@ type Tool struct {
 	// Netns, when set, runs the program inside that network namespace.
 	Netns string
 	Stdin []byte
+	// StdinReader, when set, is streamed to the program's standard input
+	// (an image's layers into tar): for input too large to hold.
+	StdinReader io.Reader
 	// Stdout and Stderr, when set, take the program's output instead of
 	// the buffers Run reads. A program that hands its stdio to what it
 	// starts (runc run --detach, QEMU) must get files here: a pipe would
@@ -74,6 +77,8 @@ func Run(ctx context.Context, t Tool) ([]byte, error) {
 	cmd.WaitDelay = waitDelay
 	if t.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(t.Stdin)
+	} else if t.StdinReader != nil {
+		cmd.Stdin = t.StdinReader
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -37,3 +37,48 @@ container "bad" {
     }
   }
 }
+
+container "both" {
+  rootfs = "rootfs"
+  image  = "frrouting/frr:v8.4.1" # ERROR: Both image and rootfs
+}
+
+container "neither" { # ERROR: Missing root filesystem
+  command = ["sleep", "1"]
+}
+
+container "badref" {
+  image = "Not A Reference" # ERROR: Invalid image reference
+}
+
+container "files" {
+  rootfs = "rootfs"
+  file {
+    path    = "etc/frr/frr.conf" # ERROR: Invalid file path
+    content = "x"
+  }
+  file {
+    path    = "/etc/a"
+    content = "x"
+    source  = "configs/a" # ERROR: Both content and source
+  }
+  file {
+    path    = "/etc/b"
+    content = "x"
+    mode    = "rw-r--r--" # ERROR: Invalid file mode
+    owner   = "frr" # ERROR: Invalid file owner
+  }
+  file {
+    path      = "/etc/c"
+    content   = "x"
+    on_change = [] # ERROR: Empty on_change
+  }
+  file {
+    path    = "/opt/scripts/start.sh" # ERROR: File under a mount
+    content = "x"
+  }
+  mount {
+    source      = "scripts"
+    destination = "/opt/scripts"
+  }
+}

@@ -1,3 +1,3 @@
-container "c" { # ERROR: Missing required argument
-  ports = 1
+link "c" { # ERROR: Missing required argument
+  mtu = 1500
 }
