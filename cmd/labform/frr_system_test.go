@@ -20,7 +20,7 @@ import (
 // pings PC3 across two routers, and an edit of the routers' template is
 // planned as a line diff of frr.conf.
 func TestSystem_frrExample(t *testing.T) {
-	systest.Require(t, "runc", "apt-get", "dpkg-deb", "tar", "nsenter", "go")
+	systest.Require(t, "runc", "apt-get", "dpkg-deb", "tar", "go")
 	src, err := filepath.Abs("../../examples/frr")
 	if err != nil {
 		t.Fatal(err)
@@ -73,13 +73,13 @@ func TestSystem_frrExample(t *testing.T) {
 			pids[r.Address] = int(pid)
 		}
 	}
+	// What a user types: labform exec ADDR -- COMMAND.
 	in := func(addr string, argv ...string) (string, error) {
-		pid, ok := pids[addr]
-		if !ok {
-			t.Fatalf("no pid for %s in state: %v", addr, pids)
+		code, out := realRun(t, dir, append([]string{"exec", addr, "--"}, argv...)...)
+		if code != 0 {
+			return out, fmt.Errorf("labform exec %s -- %s exited %d", addr, strings.Join(argv, " "), code)
 		}
-		out, err := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-a"}, argv...)...).CombinedOutput()
-		return string(out), err
+		return out, nil
 	}
 
 	// Each router has two OSPF neighbours on point-to-point links with a
@@ -105,7 +105,9 @@ func TestSystem_frrExample(t *testing.T) {
 		t.Errorf("router1's frr.conf: %q (%v), want mode 640 owned by frr:frr", out, err)
 	}
 
-	// An edit of the template is a line diff of each router's frr.conf.
+	// An edit of the template is a line diff of each router's frr.conf,
+	// applied in place by its on_change (vtysh -b): the routers keep
+	// their pids and run the new setting.
 	tpl := filepath.Join(dir, "configs", "frr.conf.tftpl")
 	b, _ := os.ReadFile(tpl)
 	edited := strings.Replace(string(b), "ip ospf hello-interval 1", "ip ospf hello-interval 2", 1)
@@ -114,7 +116,27 @@ func TestSystem_frrExample(t *testing.T) {
 	}
 	os.WriteFile(tpl, []byte(edited), 0o644)
 	code, out = realRun(t, dir, "plan", "-detailed-exitcode")
-	if code != 2 || !strings.Contains(out, "-  ip ospf hello-interval 1") || !strings.Contains(out, "+  ip ospf hello-interval 2") {
-		t.Errorf("plan of an edited template (exit %d) should show the frr.conf line diff:\n%s", code, out)
+	if code != 2 || !strings.Contains(out, "-  ip ospf hello-interval 1") || !strings.Contains(out, "+  ip ospf hello-interval 2") ||
+		!strings.Contains(out, "updated in-place") || strings.Contains(out, "must be replaced") {
+		t.Fatalf("plan of an edited template (exit %d) should show the frr.conf line diff, in place:\n%s", code, out)
+	}
+	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 {
+		t.Fatalf("apply of the edited template exited %d:\n%s", code, out)
+	}
+	code, out = realRun(t, dir, "state", "pull")
+	if code != 0 {
+		t.Fatalf("state pull exited %d:\n%s", code, out)
+	}
+	st.Resources = nil
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Resources {
+		if pid, ok := r.Values["pid"].(float64); ok && strings.HasPrefix(r.Address, "container.router") && int(pid) != pids[r.Address] {
+			t.Errorf("%s: pid %d after the in-place edit, was %d", r.Address, int(pid), pids[r.Address])
+		}
+	}
+	if out, err := in(`container.router["router2"]`, "vtysh", "-c", "show running-config"); err != nil || !strings.Contains(out, "ip ospf hello-interval 2") {
+		t.Errorf("router2 does not run the edited setting (%v):\n%s", err, out)
 	}
 }

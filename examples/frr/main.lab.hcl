@@ -1,8 +1,17 @@
 # containerlab's frr01 lab, written for labform: three FRR routers running
 # OSPF in a triangle, a PC behind each. The routers run from an OCI image
-# (./setup.sh builds it from Debian's frr package into ./image), and each
-# router's frr.conf comes from one template: edit the template and `labform
-# plan` shows the change as a diff.
+# (./setup.sh builds it from Debian's frr package into ./image, as these
+# machines reach no registry; with one, `-var image=...` names another
+# image that has bash and FRR's frrinit.sh), and each router's frr.conf
+# comes from one template: edit the template and `labform plan` shows the
+# change as a diff, which apply puts in place with `vtysh -b` (the routers
+# keep running).
+#
+#   examples/frr/setup.sh                      # builds ./image (as root)
+#   labform -chdir=examples/frr apply
+#   labform -chdir=examples/frr exec 'container.router["router1"]' -- vtysh -c 'show ip ospf neighbor'
+#   labform -chdir=examples/frr exec 'container.pc["PC1"]' -- ping -c3 192.168.13.2
+#   labform -chdir=examples/frr destroy
 #
 #        PC1                         PC2
 #         |eth0                  eth0|
@@ -44,10 +53,22 @@ container "router" {
   command  = ["/bin/bash", "-c", "/usr/lib/frr/frrinit.sh start && exec sleep infinity"]
   hostname = each.key
   ports    = 3
+  # zebra and ospfd want CAP_SYS_ADMIN besides a network node's defaults.
+  cap_add = ["CAP_SYS_ADMIN"]
+  sysctl = {
+    "net.ipv4.ip_forward" = "1"
+  }
   addresses = {
     eth0 = [each.value.eth0]
     eth1 = [each.value.eth1]
     eth2 = [each.value.eth2]
+  }
+
+  # The router counts as created once ospfd answers, so the PCs and
+  # links come after a routing daemon that is up.
+  ready {
+    exec    = ["vtysh", "-c", "show ip ospf"]
+    timeout = "60s"
   }
 
   file {
@@ -58,8 +79,9 @@ container "router" {
       pc        = each.value.pc
       peers     = each.value.peers
     })
-    owner = "frr:frr"
-    mode  = "0640"
+    owner     = "frr:frr"
+    mode      = "0640"
+    on_change = ["vtysh", "-b"]
   }
   file {
     path   = "/etc/frr/daemons"
@@ -97,6 +119,38 @@ link "router1_router3" {
 
 link "router2_router3" {
   endpoints = [container.router["router2"].port[2], container.router["router3"].port[2]]
+}
+
+# The lab proves itself after every apply and in CI (labform test):
+# OSPF is Full on every router link, and each PC reaches the others
+# across the routers.
+check "ospf_full_router1" {
+  exec {
+    on      = container.router["router1"]
+    command = ["vtysh", "-c", "show ip ospf neighbor"]
+    output  = "Full(.|\n)*Full"
+    retry   = "30s"
+  }
+}
+
+check "pc1_reaches_pc3" {
+  ping {
+    from   = container.pc["PC1"]
+    to     = "192.168.13.2"
+    count  = 2
+    expect = "reply"
+    retry  = "30s"
+  }
+}
+
+check "pc2_reaches_pc1" {
+  ping {
+    from   = container.pc["PC2"]
+    to     = "192.168.11.2"
+    count  = 2
+    expect = "reply"
+    retry  = "30s"
+  }
 }
 
 output "pc_addresses" {

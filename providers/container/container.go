@@ -60,6 +60,8 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"addresses":        opt(cty.Map(cty.List(str)), IP, "interface name to a list of CIDRs"),
 		"routes":           opt(cty.Map(str), IP, "destination CIDR or default to gateway"),
 		"capabilities":     opt(cty.List(str), RP, "capabilities, e.g. CAP_NET_RAW (default: docker's, plus NET_ADMIN and NET_RAW)"),
+		"cap_add":          opt(cty.List(str), RP, "capabilities added to capabilities (or to the default set), as docker's --cap-add"),
+		"cap_drop":         opt(cty.List(str), RP, "capabilities taken out of capabilities (or of the default set), as docker's --cap-drop"),
 		"privileged":       providers.OptionalDefault(cty.False, RP, "what docker run --privileged gives: every capability, every device, /proc and /sys writable"),
 		"sysctl":           opt(cty.Map(str), RP, "kernel parameters in the container's namespaces"),
 		"namespaces":       opt(cty.Map(str), RP, "namespace type to a path to join, or \"\" for a new one"),

@@ -178,22 +178,47 @@ func (b *specBuilder) user(v cty.Value, s *specs.Spec) {
 func (b *specBuilder) capabilities(v cty.Value, s *specs.Spec) {
 	caps := defaultCapabilities
 	if c := v.GetAttr("capabilities"); !c.IsNull() {
-		caps = nil
-		for i, name := range strList(v, "capabilities") {
-			n := strings.ToUpper(name)
-			if !strings.HasPrefix(n, "CAP_") {
-				n = "CAP_" + n
-			}
-			if !knownCapability[n] {
-				b.fail(cty.GetAttrPath("capabilities").Index(cty.NumberIntVal(int64(i))), "Unknown capability",
-					"%q is not a Linux capability (CAP_NET_ADMIN, CAP_NET_RAW, ...).%s", name, suggest(n, knownCapability))
-				continue
-			}
-			caps = append(caps, n)
+		caps = b.capList(v, "capabilities")
+	}
+	// cap_add and cap_drop change the set as docker's --cap-add and
+	// --cap-drop do, so a node that needs one more capability (FRR's
+	// zebra: CAP_SYS_ADMIN) need not spell out the whole default set.
+	drop := map[string]bool{}
+	for _, n := range b.capList(v, "cap_drop") {
+		drop[n] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append(append([]string(nil), caps...), b.capList(v, "cap_add")...) {
+		if !drop[n] && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
-	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: out, Effective: out, Permitted: out}
 	s.Process.NoNewPrivileges = true
+}
+
+// capList reads a list of capability names (CAP_ optional, any case),
+// failing on names Linux does not have.
+func (b *specBuilder) capList(v cty.Value, attr string) []string {
+	if !v.Type().HasAttribute(attr) || v.GetAttr(attr).IsNull() {
+		return nil
+	}
+	var caps []string
+	for i, name := range strList(v, attr) {
+		n := strings.ToUpper(name)
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		if !knownCapability[n] {
+			b.fail(cty.GetAttrPath(attr).Index(cty.NumberIntVal(int64(i))), "Unknown capability",
+				"%q is not a Linux capability (CAP_NET_ADMIN, CAP_NET_RAW, ...).%s", name, suggest(n, knownCapability))
+			continue
+		}
+		caps = append(caps, n)
+	}
+	return caps
 }
 
 func (b *specBuilder) rlimits(v cty.Value, s *specs.Spec) {

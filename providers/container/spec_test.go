@@ -101,3 +101,51 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestCapAddDrop: cap_add and cap_drop change the default set, or the
+// listed one, as docker's --cap-add and --cap-drop do.
+func TestCapAddDrop(t *testing.T) {
+	cases := []struct {
+		name, attrs string
+		has, lacks  []string
+	}{
+		{"defaults", ``, []string{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_CHOWN"}, []string{"CAP_SYS_ADMIN"}},
+		{"add to the defaults", `cap_add = ["SYS_ADMIN"]`, []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_CHOWN"}, nil},
+		{"drop from the defaults", `cap_drop = ["cap_net_raw"]`, []string{"CAP_NET_ADMIN"}, []string{"CAP_NET_RAW"}},
+		{"add to a list", "capabilities = [\"CAP_KILL\"]\ncap_add = [\"CAP_NET_ADMIN\", \"CAP_KILL\"]", []string{"CAP_KILL", "CAP_NET_ADMIN"}, []string{"CAP_CHOWN"}},
+		{"drop wins", "cap_add = [\"CAP_SYS_ADMIN\"]\ncap_drop = [\"CAP_SYS_ADMIN\"]", nil, []string{"CAP_SYS_ADMIN"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := config.NewLab("/lab", all.Registry())
+			src := "container \"c\" {\n  rootfs = \"r\"\n  " + c.attrs + "\n}\n"
+			diags := l.AddFile("main.lab.hcl", []byte(src))
+			diags = append(diags, l.Check()...)
+			d, more := config.Evaluate(l, config.NewInputs(), nil)
+			if diags = append(diags, more...); diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			spec, errs := container.BuildSpec(d.Instances[d.Order[0]].Value, container.SpecEnv{LabDir: "/lab", Netns: "/var/run/netns/x"})
+			if len(errs) > 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			got := map[string]bool{}
+			for _, n := range spec.Process.Capabilities.Bounding {
+				if got[n] {
+					t.Errorf("%s listed twice", n)
+				}
+				got[n] = true
+			}
+			for _, n := range c.has {
+				if !got[n] {
+					t.Errorf("lacks %s: %v", n, spec.Process.Capabilities.Bounding)
+				}
+			}
+			for _, n := range c.lacks {
+				if got[n] {
+					t.Errorf("has %s: %v", n, spec.Process.Capabilities.Bounding)
+				}
+			}
+		})
+	}
+}
