@@ -96,7 +96,14 @@ func (c *Content) exprs() []hcl.Expression {
 	}
 	for _, name := range sortedAttrKeys(c.Blocks) {
 		for _, nb := range c.Blocks[name] {
-			es = append(es, nb.Content.exprs()...)
+			if nb.Dyn == nil {
+				es = append(es, nb.Content.exprs()...)
+				continue
+			}
+			es = append(es, nb.Dyn.ForEach)
+			for _, e := range append(nb.Dyn.Labels, nb.Content.exprs()...) {
+				es = append(es, scopedExpr{Expression: e, iterator: nb.Dyn.Iterator})
+			}
 		}
 	}
 	return es
