@@ -37,6 +37,9 @@ type Lab struct {
 	Providers      map[string]*ProviderConfig
 	Resources      map[addr.Resource]*Resource
 	Outputs        map[string]*Output
+	// Moved and Removed are the moved and removed blocks (refactor.go).
+	Moved   []*Moved
+	Removed []*Removed
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -143,6 +146,8 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "locals"},
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "moved"},
+		{Type: "removed"},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -365,6 +370,10 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeProvider(b)...)
 		case "output":
 			diags = append(diags, l.decodeOutput(b)...)
+		case "moved":
+			diags = append(diags, l.decodeMoved(b)...)
+		case "removed":
+			diags = append(diags, l.decodeRemoved(b)...)
 		default:
 			diags = append(diags, l.decodeResource(b)...)
 		}

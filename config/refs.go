@@ -65,6 +65,7 @@ func (l *Lab) Check() hcl.Diagnostics {
 			}
 		}
 	}
+	diags = append(diags, l.checkRefactor()...)
 	if diags.HasErrors() {
 		return diags
 	}

@@ -167,6 +167,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if _, err := p.Store.Backup(backupDir, 10); err != nil {
 		return nil, diagErr("Cannot back up the state", err)
 	}
+	if d := p.applyMovesToState(plan.Moves); d.HasErrors() {
+		return nil, d
+	}
 	if d := p.saveRefresh(plan); d.HasErrors() {
 		return nil, d
 	}
@@ -335,6 +338,10 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
 		}
 	}()
+	if c.Action == Forget {
+		// The object keeps running; only its record goes.
+		return p.Store.Delete(c.Addr.String())
+	}
 	prov, diags := p.provider(ctx, c.Provider)
 	if diags.HasErrors() {
 		return fmt.Errorf("%s", diags[0].Detail)

@@ -24,6 +24,7 @@ type planFile struct {
 	LabDir     string                `json:"lab_dir"`
 	Vars       map[string]typedValue `json:"variables"`
 	Changes    []changeSrc           `json:"changes"`
+	Moves      []moveSrc             `json:"moves,omitempty"`
 	Drift      []changeSrc           `json:"drift,omitempty"`
 }
 
@@ -51,6 +52,12 @@ type changeSrc struct {
 	AfterSensitive  []string   `json:"after_sensitive,omitempty"`
 	Reason          string     `json:"reason,omitempty"`
 	Deposed         uint64     `json:"deposed,omitempty"` // the journal entry of a deposed object
+	MovedFrom       string     `json:"moved_from,omitempty"`
+}
+
+type moveSrc struct {
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 type forceSrc struct {
@@ -95,12 +102,18 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			if c.Deposed {
 				cs.Deposed = c.DeposedIntent
 			}
+			if c.MovedFrom != nil {
+				cs.MovedFrom = c.MovedFrom.String()
+			}
 			for _, f := range c.ForcedBy {
 				cs.ForcedBy = append(cs.ForcedBy, forceSrc{Path: pathString(f.Path), Cost: int(f.Cost)})
 			}
 			out = append(out, cs)
 		}
 		return out, nil
+	}
+	for _, mv := range p.Moves {
+		pf.Moves = append(pf.Moves, moveSrc{From: mv.From.String(), To: mv.To.String()})
 	}
 	var err error
 	if pf.Changes, err = enc(p.Changes); err != nil {
@@ -173,6 +186,13 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason,
 				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
+			if s.MovedFrom != "" {
+				from, err := addr.ParseInstance(s.MovedFrom)
+				if err != nil {
+					return nil, err
+				}
+				c.MovedFrom = &from
+			}
 			if c.Before, err = decodeValue(schema, s.Before); err != nil {
 				return nil, err
 			}
@@ -193,6 +213,17 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 	}
 	if p.Drift, err = dec(pf.Drift); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, mv := range pf.Moves {
+		from, err := addr.ParseInstance(mv.From)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		to, err := addr.ParseInstance(mv.To)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		p.Moves = append(p.Moves, Move{From: from, To: to})
 	}
 	return &SavedPlan{Plan: p, LabDir: pf.LabDir, Inputs: in}, nil
 }

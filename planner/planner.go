@@ -95,13 +95,19 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, diags
 	}
+	moves, d := p.applyMoves(priors)
+	if diags = append(diags, d...); diags.HasErrors() {
+		return nil, diags
+	}
 	if opts.Refresh {
 		diags = append(diags, p.refresh(ctx, priors)...)
 		if diags.HasErrors() {
 			return nil, diags
 		}
+		// What refresh read still names the addresses as recorded.
+		renameCurrent(priors, moves)
 	}
-	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab)}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab), Moves: moves}
 	addrs := sortedPriorAddrs(priors)
 	drifted := make([]bool, len(addrs))
 	par.For(len(addrs), func(i int) {
@@ -124,7 +130,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	}
 	desired, d := evaluate()
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if diags = append(diags, p.checkMovedAway(moves, desired)...); diags.HasErrors() {
 		return nil, diags
 	}
 	if opts.Refresh && p.lost {
@@ -188,6 +194,8 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if opts.Mode != RefreshOnlyMode {
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
+	p.forgetRemoved(plan.Changes)
+	markMoves(plan.Changes, moves)
 	sortChanges(plan.Changes)
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)

@@ -33,6 +33,9 @@ func TestGoldenPlans(t *testing.T) {
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := newCLI(t, nil)
+			for _, m := range c.mems {
+				m.ByID = true // as the real providers name host objects (moved blocks need it)
+			}
 			if before, err := os.ReadFile(filepath.Join(dir, "before.lab.hcl")); err == nil {
 				c.write(map[string]string{"main.lab.hcl": string(before)})
 				c.must(0, "apply", "-auto-approve")

@@ -164,7 +164,28 @@ func (p *Provider) Read(_ context.Context, req providers.ReadRequest) (providers
 	if !ok {
 		return providers.ReadResponse{State: cty.NullVal(p.schemas[req.Type].ImpliedType())}, nil
 	}
+	if p.ByID {
+		v = p.addressesFromPrior(req.Type, v, req.Prior)
+	}
 	return providers.ReadResponse{State: v, Private: req.Private}, nil
+}
+
+// addressesFromPrior takes the attributes that hold addresses (a chain's
+// target, a link's endpoints) from the prior value, as the real providers
+// do: the host knows objects by ID, and an address is only what the state
+// calls them (a moved block changes it without touching the host).
+func (p *Provider) addressesFromPrior(typ string, v, prior cty.Value) cty.Value {
+	s := p.schemas[typ]
+	if s == nil || prior == cty.NilVal || prior.IsNull() || !prior.IsKnown() || v.IsNull() {
+		return v
+	}
+	m := v.AsValueMap()
+	for name, a := range s.Attributes {
+		if a.Reference || a.Type.Equals(cty.List(providers.EndpointType)) {
+			m[name] = prior.GetAttr(name)
+		}
+	}
+	return cty.ObjectVal(m)
 }
 
 // ReadMany is the batched read, used when Batch is set.

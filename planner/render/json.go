@@ -34,6 +34,8 @@ type jsonResourceChange struct {
 	ProviderName string      `json:"provider_name"`
 	Change       jsonChange  `json:"change"`
 	ActionReason string      `json:"action_reason,omitempty"`
+	// PreviousAddress is where a moved block moved the object from.
+	PreviousAddress string `json:"previous_address,omitempty"`
 	// Cost is labform's own: what the change costs the running object
 	// (in-place, restart, replace).
 	Cost string `json:"cost,omitempty"`
@@ -107,6 +109,9 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	}
 	if c.Deposed {
 		rc.Deposed = fmt.Sprintf("%08d", c.DeposedIntent)
+	}
+	if c.MovedFrom != nil {
+		rc.PreviousAddress = c.MovedFrom.String()
 	}
 	rc.Change = jsonChange{Actions: actions(c.Action), Before: valueJSON(c.Before), After: valueJSON(c.After),
 		AfterUnknown: unknownJSON(c.After), BeforeSensitive: sensitiveJSON(c.BeforeSensitive), AfterSensitive: sensitiveJSON(c.AfterSensitive)}
