@@ -233,6 +233,11 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 
 func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
 	exprs := r.exprs()
+	// depends_on is traversed in this context too: what it names must be
+	// there even when no expression mentions it.
+	for _, tr := range r.DependsOn {
+		exprs = append(exprs, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
+	}
 	ctx := d.contextFor(base, exprs, nil)
 	var diags hcl.Diagnostics
 	// Dependencies from depends_on and from count/for_each apply to every
