@@ -105,9 +105,9 @@ func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
 		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Redundant move statement",
 			Detail: "This moved block moves an address to itself.", Subject: b.DefRange.Ptr()})
 	case from.Resource == to.Resource && (from.Whole != to.Whole):
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid move statement",
-			Detail:  fmt.Sprintf("A move between %s and one of its own instances: write both ends with keys (from = %s, to = %s[0]).", from.Resource, from.Resource, to.Resource),
-			Subject: b.DefRange.Ptr()})
+		// container.a to container.a["x"]: the resource without a key
+		// stands for its only instance (it gained or lost for_each).
+		m.From.Whole, m.To.Whole = false, false
 	}
 	l.Moved = append(l.Moved, m)
 	return diags
@@ -231,8 +231,27 @@ func overlaps(a, b addr.Target) bool {
 
 // MoveTarget follows the moved blocks from the instance a: where an
 // object recorded at a now belongs, and whether any block moved it. Chains
-// are followed to their end.
+// are followed to their end. Without a block, an instance without a key
+// whose resource now has count moves to index 0, and index 0 of a
+// resource that lost its count moves to the instance without a key, as in
+// Terraform.
 func (l *Lab) MoveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
+	to, m, ok := l.moveTarget(a)
+	if ok {
+		return to, m, ok
+	}
+	if r := l.Resources[a.Resource]; r != nil {
+		switch {
+		case r.Count != nil && a.Key.Kind == addr.NoKey:
+			return a.Resource.Instance(addr.Int(0)), nil, true
+		case r.Count == nil && r.ForEach == nil && a.Key.Kind == addr.IntKey && a.Key.Int == 0:
+			return a.Resource.Instance(addr.Key{}), nil, true
+		}
+	}
+	return a, nil, false
+}
+
+func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 	var first *Moved
 	cur := a
 	for step := 0; step <= len(l.Moved); step++ {

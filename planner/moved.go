@@ -25,7 +25,7 @@ type Move struct {
 // target) and their recorded dependencies name the new one, so a move
 // alone changes nothing.
 func (p *Planner) applyMoves(priors map[addr.Instance]*prior) ([]Move, hcl.Diagnostics) {
-	if p.Lab == nil || len(p.Lab.Moved) == 0 {
+	if p.Lab == nil {
 		return nil, nil
 	}
 	var moves []Move
@@ -37,10 +37,31 @@ func (p *Planner) applyMoves(priors map[addr.Instance]*prior) ([]Move, hcl.Diagn
 		if !ok || to == a {
 			continue
 		}
+		if m == nil {
+			// An implicit move (count added or removed): only when the
+			// destination is free, as in Terraform.
+			if _, taken := priors[to]; taken {
+				continue
+			}
+			if _, dup := dest[to]; dup {
+				continue
+			}
+			m = &config.Moved{DeclRange: p.Lab.Resources[a.Resource].DeclRange}
+			m.ToRange = m.DeclRange
+		}
 		if other, dup := dest[to]; dup {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ambiguous move statements",
 				Detail:  fmt.Sprintf("Both %s and %s would move to %s; one address holds one object.", other, a, to),
 				Subject: m.DeclRange.Ptr()})
+			continue
+		}
+		if pr := priors[a]; pr.schema != nil && pr.schema.Singleton != "" && to.Name != a.Name {
+			// Its host object is named after the resource: a new name
+			// is a new object, which the move would leave behind.
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot move to another name",
+				Detail: fmt.Sprintf("%s A moved block may change its key (%s to %s[\"k\"]) but not its name (%s to %s). Drop the moved block: the plan then replaces it.",
+					pr.schema.Singleton, a.Resource, a.Resource, a.Resource, to.Resource),
+				Subject: m.ToRange.Ptr()})
 			continue
 		}
 		dest[to] = a
@@ -139,6 +160,9 @@ func (p *Planner) checkMovedAway(moves []Move, desired *config.Desired) hcl.Diag
 	for _, mv := range moves {
 		if inst, ok := desired.Instances[mv.From]; ok {
 			_, m, _ := p.Lab.MoveTarget(mv.From)
+			if m == nil {
+				continue
+			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
 				Detail:  fmt.Sprintf("This moved block moves %s to %s, but the configuration still has %s (declared at %s).", mv.From, mv.To, mv.From, inst.Resource.DeclRange),
 				Subject: m.FromRange.Ptr()})

@@ -130,3 +130,92 @@ container "b" {
 	}
 	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
 }
+
+// TestCLI_movedFirewallChainKeepsItsName: a firewall chain is named after
+// its resource on the host, so a move may change its key but not its name.
+func TestCLI_movedFirewallChainKeepsItsName(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": `
+firewall_chain "fw" {
+  target = lab
+  hooks  = ["INPUT"]
+}
+`})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	c.write(map[string]string{"main.lab.hcl": `
+moved {
+  from = firewall_chain.fw
+  to   = firewall_chain.other
+}
+firewall_chain "other" {
+  target = lab
+  hooks  = ["INPUT"]
+}
+`})
+	contains(t, "rename", c.must(1, "plan").errOut, "Cannot move to another name", "named after its resource")
+	c.write(map[string]string{"main.lab.hcl": `
+moved {
+  from = firewall_chain.fw
+  to   = firewall_chain.fw["a"]
+}
+firewall_chain "fw" {
+  for_each = toset(["a"])
+  target   = lab
+  hooks    = ["INPUT"]
+}
+`})
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "key", r.out, `# firewall_chain.fw has moved to firewall_chain.fw["a"]`, "0 to add, 0 to change, 0 to destroy")
+}
+
+// TestCLI_movedSavedPlan: a saved plan carries its moves; applying it
+// relabels the records, and a plan after it is empty.
+func TestCLI_movedSavedPlan(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": `
+container "a" {
+  rootfs = "rootfs"
+}
+`})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	c.write(map[string]string{"main.lab.hcl": `
+moved {
+  from = container.a
+  to   = container.b[0]
+}
+container "b" {
+  count  = 1
+  rootfs = "rootfs"
+}
+`})
+	c.must(2, "plan", "-detailed-exitcode", "-out=moves.plan")
+	c.must(0, "apply", "moves.plan")
+	if list := c.must(0, "state", "list").out; strings.TrimSpace(list) != "container.b[0]" {
+		t.Fatalf("state after the saved plan: %q", list)
+	}
+	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
+
+// TestCLI_implicitMoveToCount: a resource that gains count keeps its
+// object as index 0 without a moved block, as in Terraform, and loses it
+// back when count goes.
+func TestCLI_implicitMoveToCount(t *testing.T) {
+	one := "container \"a\" {\n  rootfs = \"rootfs\"\n}\n"
+	counted := "container \"a\" {\n  count  = 2\n  rootfs = \"rootfs\"\n}\n"
+	c := newCLI(t, map[string]string{"main.lab.hcl": one})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	c.write(map[string]string{"main.lab.hcl": counted})
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "count added", r.out, "# container.a has moved to container.a[0]", "1 to add, 0 to change, 0 to destroy")
+	c.write(map[string]string{"main.lab.hcl": one})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "count removed", r.out, "# container.a[0] has moved to container.a", "0 to add, 0 to change, 1 to destroy")
+	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
