@@ -40,6 +40,7 @@ type Lab struct {
 	// Moved and Removed are the moved and removed blocks (refactor.go).
 	Moved   []*Moved
 	Removed []*Removed
+	Imports []*Import
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -148,6 +149,7 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "output", LabelNames: []string{"name"}},
 		{Type: "moved"},
 		{Type: "removed"},
+		{Type: "import"},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -374,6 +376,8 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeMoved(b)...)
 		case "removed":
 			diags = append(diags, l.decodeRemoved(b)...)
+		case "import":
+			diags = append(diags, l.decodeImport(b)...)
 		default:
 			diags = append(diags, l.decodeResource(b)...)
 		}

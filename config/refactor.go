@@ -297,3 +297,61 @@ func (l *Lab) RemovedFor(a addr.Instance) *Removed {
 	}
 	return nil
 }
+
+// Import is an import block: adopt the running object id at To.
+type Import struct {
+	To        addr.Instance
+	ID        string
+	DeclRange hcl.Range
+	ToRange   hcl.Range
+	IDRange   hcl.Range
+}
+
+var importSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "to", Required: true}, {Name: "id", Required: true}}}
+
+func (l *Lab) decodeImport(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(importSchema)
+	if diags.HasErrors() {
+		return diags
+	}
+	to, d := addrOf(content.Attributes["to"])
+	if diags = append(diags, d...); diags.HasErrors() {
+		return diags
+	}
+	im := &Import{To: to.Instance, DeclRange: b.DefRange, ToRange: content.Attributes["to"].Expr.Range(), IDRange: content.Attributes["id"].Expr.Range()}
+	diags = append(diags, decodeLiteral(content.Attributes["id"], cty.String, func(v cty.Value) { im.ID = v.AsString() })...)
+	if diags.HasErrors() {
+		return diags
+	}
+	if im.ID == "" {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid import id",
+			Detail: "id names the running object to adopt; the provider pages say what it looks like.", Subject: im.IDRange.Ptr()})
+	}
+	l.Imports = append(l.Imports, im)
+	return diags
+}
+
+// checkImports checks that every import block leads to a declared
+// resource, and that no two lead to one address.
+func (l *Lab) checkImports() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[addr.Instance]*Import{}
+	for _, im := range l.Imports {
+		r, ok := l.Resources[im.To.Resource]
+		switch {
+		case !ok:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import to an undeclared resource",
+				Detail:  fmt.Sprintf("%s is not declared. Write its block first: import adopts an object into a resource of the configuration, which says what it should look like.", im.To.Resource),
+				Subject: im.ToRange.Ptr()})
+		case (r.Count != nil || r.ForEach != nil) && im.To.Key.Kind == addr.NoKey:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import needs an instance key",
+				Detail: fmt.Sprintf("%s has count or for_each: name one instance, such as %s[0] or %s[\"key\"].", r.Addr, r.Addr, r.Addr), Subject: im.ToRange.Ptr()})
+		}
+		if prev, dup := seen[im.To]; dup {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate import",
+				Detail: fmt.Sprintf("%s is also imported at %s.", im.To, prev.DeclRange), Subject: im.ToRange.Ptr()})
+		}
+		seen[im.To] = im
+	}
+	return diags
+}

@@ -66,6 +66,7 @@ func (l *Lab) Check() hcl.Diagnostics {
 		}
 	}
 	diags = append(diags, l.checkRefactor()...)
+	diags = append(diags, l.checkImports()...)
 	if diags.HasErrors() {
 		return diags
 	}

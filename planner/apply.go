@@ -178,7 +178,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		return res, nil
 	}
 	g, ids := buildApplyGraph(plan.Changes)
-	if len(ids) > 0 || meta.LabID != "" {
+	if len(ids) > 0 || len(plan.Imports) > 0 || meta.LabID != "" {
 		// Before the first action: this lab holds its name on the host
 		// (and a moved lab records its new place).
 		if err := p.claimLab(plan.Mode); err != nil {
@@ -188,6 +188,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 			}
 			return nil, diagErr("Cannot record the lab on this host", err)
 		}
+	}
+	if d := p.writeImports(plan.Imports); d.HasErrors() {
+		return nil, d
 	}
 	for _, c := range plan.Changes {
 		if !c.Deposed && c.PriorID != "" {

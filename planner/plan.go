@@ -63,6 +63,8 @@ type Change struct {
 	// MovedFrom is the address the object was recorded at, when a moved
 	// block gave it this one.
 	MovedFrom *addr.Instance
+	// ImportedFrom is the ID an imported object was found by.
+	ImportedFrom string
 }
 
 // PathCost is a changed attribute and what its change costs.
@@ -78,6 +80,9 @@ type Plan struct {
 	// Moves are the records that moved blocks relabel; apply does that
 	// first, whatever -target says.
 	Moves []Move
+	// Imports are the objects adopted by import blocks or `labform
+	// import`: apply records them first.
+	Imports []*Change
 	// Drift lists objects that changed outside labform since the last
 	// apply (refresh found them different from state).
 	Drift   []*Change
@@ -130,7 +135,7 @@ func (p *Plan) Counts() (add, change, destroy int) {
 // HasChanges reports whether applying would change anything, including
 // outputs and, in refresh-only mode, state.
 func (p *Plan) HasChanges() bool {
-	if len(p.Moves) > 0 {
+	if len(p.Moves) > 0 || len(p.Imports) > 0 {
 		return true
 	}
 	for _, c := range p.Changes {

@@ -25,6 +25,7 @@ type planFile struct {
 	Vars       map[string]typedValue `json:"variables"`
 	Changes    []changeSrc           `json:"changes"`
 	Moves      []moveSrc             `json:"moves,omitempty"`
+	Imports    []changeSrc           `json:"imports,omitempty"`
 	Drift      []changeSrc           `json:"drift,omitempty"`
 }
 
@@ -53,6 +54,7 @@ type changeSrc struct {
 	Reason          string     `json:"reason,omitempty"`
 	Deposed         uint64     `json:"deposed,omitempty"` // the journal entry of a deposed object
 	MovedFrom       string     `json:"moved_from,omitempty"`
+	ImportedFrom    string     `json:"imported_from,omitempty"`
 }
 
 type moveSrc struct {
@@ -105,6 +107,7 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			if c.MovedFrom != nil {
 				cs.MovedFrom = c.MovedFrom.String()
 			}
+			cs.ImportedFrom = c.ImportedFrom
 			for _, f := range c.ForcedBy {
 				cs.ForcedBy = append(cs.ForcedBy, forceSrc{Path: pathString(f.Path), Cost: int(f.Cost)})
 			}
@@ -120,6 +123,9 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 		return err
 	}
 	if pf.Drift, err = enc(p.Drift); err != nil {
+		return err
+	}
+	if pf.Imports, err = enc(p.Imports); err != nil {
 		return err
 	}
 	b, err := json.Marshal(pf)
@@ -185,7 +191,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason,
-				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
+				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed, ImportedFrom: s.ImportedFrom}
 			if s.MovedFrom != "" {
 				from, err := addr.ParseInstance(s.MovedFrom)
 				if err != nil {
@@ -212,6 +218,9 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if p.Drift, err = dec(pf.Drift); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if p.Imports, err = dec(pf.Imports); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, mv := range pf.Moves {

@@ -53,6 +53,8 @@ type PlanOptions struct {
 	Targets  []addr.Target
 	Excludes []addr.Target
 	Replace  []addr.Instance
+	// Imports adopt objects made outside labform (`labform import`).
+	Imports []ImportSpec
 }
 
 // prior is an object known to exist (or to have existed): from state, or
@@ -163,6 +165,13 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 
+	if opts.Mode == NormalMode {
+		imports, d := p.importObjects(ctx, desired, priors, opts.Imports)
+		if diags = append(diags, d...); diags.HasErrors() {
+			return nil, diags
+		}
+		plan.Imports = imports
+	}
 	replace := map[addr.Instance]bool{}
 	for _, a := range opts.Replace {
 		replace[a] = true
@@ -196,6 +205,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	}
 	p.forgetRemoved(plan.Changes)
 	markMoves(plan.Changes, moves)
+	markImports(plan.Changes, plan.Imports)
 	sortChanges(plan.Changes)
 	p.planComputed(plan.Changes)
 	reapplyDependants(plan.Changes)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/internal/golden"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ func TestGoldenPlans(t *testing.T) {
 				c.write(map[string]string{"main.lab.hcl": string(before)})
 				c.must(0, "apply", "-auto-approve")
 			}
+			if outside, err := os.ReadFile(filepath.Join(dir, "outside.lab.hcl")); err == nil {
+				makeOutside(t, c, outside)
+			}
 			main, err := os.ReadFile(filepath.Join(dir, "main.lab.hcl"))
 			if err != nil {
 				t.Fatal(err)
@@ -66,4 +70,22 @@ func TestGoldenDiagnostics(t *testing.T) {
 	r := c.must(1, "validate")
 	got := strings.ReplaceAll(r.errOut, c.dir, "LABDIR")
 	checkGolden(t, "../../testdata/diagnostics/validate.golden", got)
+}
+
+// makeOutside stores the instances of a lab file in the in-memory
+// providers as objects made outside labform, under "outside/<address>".
+func makeOutside(t *testing.T, c *cli, src []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	l := config.NewLab(dir, c.reg)
+	diags := l.AddFile(filepath.Join(dir, "outside.lab.hcl"), src)
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	if diags = append(diags, more...); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		c.mems[inst.Resource.Provider].MakeOutside(a.Type, "outside/"+a.String(), inst.Value)
+	}
 }

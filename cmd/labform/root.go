@@ -96,7 +96,8 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	root.PersistentFlags().StringVar(&a.chdir, "chdir", ".", "the lab directory")
 	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
 	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
-		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand())
+		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand(),
+		a.importCommand())
 	return root
 }
 

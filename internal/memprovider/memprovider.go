@@ -50,10 +50,18 @@ type Provider struct {
 	// objects of one address (create_before_destroy) then coexist, and a
 	// wrong ID reads as a missing object.
 	ByID bool
+	// aliases maps the IDs of imported objects to their keys.
+	aliases map[string]string
 }
 
 // key is where an object of a request lives.
 func (p *Provider) key(address, id string) string {
+	p.mu.Lock()
+	alias, ok := p.aliases[id]
+	p.mu.Unlock()
+	if ok {
+		return alias
+	}
 	if p.ByID && id != "" {
 		return id
 	}
@@ -273,4 +281,30 @@ func (p *Provider) fill(typ, address string, planned cty.Value) cty.Value {
 		}
 	}
 	return cty.ObjectVal(attrs)
+}
+
+var _ providers.Importer = (*Provider)(nil)
+
+// MakeOutside stores an object made outside labform under key, with its
+// computed attributes filled as a create would: what import tests adopt.
+func (p *Provider) MakeOutside(typ, key string, planned cty.Value) {
+	p.Set(key, p.fill(typ, key, planned))
+}
+
+// Import adopts the object stored under the import ID: the object ID
+// labform gives it becomes another name of that key (a real provider
+// records the object's own names in its private data instead). Nothing
+// moves: a plan that imports changes nothing.
+func (p *Provider) Import(_ context.Context, req providers.ImportRequest) (providers.ImportResponse, error) {
+	v, ok := p.Get(req.ImportID)
+	if !ok {
+		return providers.ImportResponse{}, fmt.Errorf("no object %q", req.ImportID)
+	}
+	p.mu.Lock()
+	if p.aliases == nil {
+		p.aliases = map[string]string{}
+	}
+	p.aliases[req.ID] = req.ImportID
+	p.mu.Unlock()
+	return providers.ImportResponse{State: v}, nil
 }

@@ -52,6 +52,12 @@ type jsonChange struct {
 	BeforeSensitive json.RawMessage `json:"before_sensitive"`
 	AfterSensitive  json.RawMessage `json:"after_sensitive"`
 	ReplacePaths    [][]interface{} `json:"replace_paths,omitempty"`
+	// Importing is Terraform's: the ID an imported object is found by.
+	Importing *jsonImporting `json:"importing,omitempty"`
+}
+
+type jsonImporting struct {
+	ID string `json:"id"`
 }
 
 func actions(a planner.Action) []string {
@@ -115,6 +121,9 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	}
 	rc.Change = jsonChange{Actions: actions(c.Action), Before: valueJSON(c.Before), After: valueJSON(c.After),
 		AfterUnknown: unknownJSON(c.After), BeforeSensitive: sensitiveJSON(c.BeforeSensitive), AfterSensitive: sensitiveJSON(c.AfterSensitive)}
+	if c.ImportedFrom != "" {
+		rc.Change.Importing = &jsonImporting{ID: c.ImportedFrom}
+	}
 	if c.Action == planner.Replace || c.Action == planner.CreateThenDelete {
 		for _, pc := range c.ForcedBy {
 			if pc.Cost == providers.Replace {

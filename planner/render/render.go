@@ -58,7 +58,7 @@ func Plan(p *planner.Plan, c Colors) string {
 	}
 	var changes []*planner.Change
 	for _, ch := range p.Changes {
-		if ch.Action != planner.NoOp || ch.MovedFrom != nil {
+		if ch.Action != planner.NoOp || ch.MovedFrom != nil || ch.ImportedFrom != "" {
 			changes = append(changes, ch)
 		}
 	}
@@ -90,11 +90,14 @@ func Plan(p *planner.Plan, c Colors) string {
 			writeChange(&b, ch, c, false)
 		}
 		add, chg, del := p.Counts()
-		forget := ""
+		forget, imports := "", ""
 		if n := p.Forgets(); n > 0 {
 			forget = fmt.Sprintf(", %d to forget", n)
 		}
-		fmt.Fprintf(&b, "%s %d to add, %d to change, %d to destroy%s.\n", c.Bold("Plan:"), add, chg, del, forget)
+		if n := len(p.Imports); n > 0 {
+			imports = fmt.Sprintf("%d to import, ", n)
+		}
+		fmt.Fprintf(&b, "%s %s%d to add, %d to change, %d to destroy%s.\n", c.Bold("Plan:"), imports, add, chg, del, forget)
 		if r := restarts(changes); r > 0 {
 			fmt.Fprintf(&b, "(%d of the changes restart their object: stop, reconfigure, start.)\n", r)
 		}
@@ -150,6 +153,9 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 		if ch.MovedFrom != nil {
 			return " ", fmt.Sprintf("# %s has moved to %s", ch.MovedFrom, a)
 		}
+		if ch.ImportedFrom != "" {
+			return " ", fmt.Sprintf("# %s will be imported from %q", a, ch.ImportedFrom)
+		}
 	case planner.Forget:
 		return ".", fmt.Sprintf("# %s will no longer be managed by labform", a)
 	case planner.Create:
@@ -183,6 +189,9 @@ func writeChange(b *strings.Builder, ch *planner.Change, c Colors, drift bool) {
 	b.WriteString("\n")
 	if ch.MovedFrom != nil && ch.Action != planner.NoOp && !drift {
 		fmt.Fprintf(b, "  # (moved from %s)\n", ch.MovedFrom)
+	}
+	if ch.ImportedFrom != "" && ch.Action != planner.NoOp && !drift {
+		fmt.Fprintf(b, "  # (imported from %q)\n", ch.ImportedFrom)
 	}
 	name := fmt.Sprintf("%s %q", ch.Addr.Type, ch.Addr.Name)
 	fmt.Fprintf(b, "%s %s {\n", padSym(c, sym), name)
