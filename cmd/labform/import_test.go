@@ -14,7 +14,6 @@ container "web" {
 }
 `
 
-
 // TestCLI_importCommand: `labform import ADDR ID` records the object and
 // changes nothing on the host; the next plan shows only how the object
 // differs from the configuration (here a hostname, which replaces it).
