@@ -17,6 +17,10 @@ type Importer interface {
 	// the address (its name or place does not match the configuration),
 	// is an error that says what was looked for and what was found.
 	Import(ctx context.Context, req ImportRequest) (ImportResponse, error)
+	// ImportIDForm says, in one sentence for the reference pages, what
+	// the ID of an object of type typ looks like ("" when the type cannot
+	// be imported).
+	ImportIDForm(typ string) string
 }
 
 // ImportRequest asks a provider to adopt one object.

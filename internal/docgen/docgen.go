@@ -63,6 +63,9 @@ func Provider(reg *providers.Registry, p providers.Provider) []byte {
 			fmt.Fprintf(&b, "%s `create_before_destroy` is refused.\n\n", s.Singleton)
 		}
 		fmt.Fprintf(&b, "Besides the attributes below, every %s has `address`, its address as a string.\n\n", t)
+		if imp, ok := p.(providers.Importer); ok && imp.ImportIDForm(t) != "" {
+			fmt.Fprintf(&b, "**Import.** A %s made outside labform is adopted with `labform import %s.NAME ID` or an `import` block; ID is %s. The next plan shows how it differs from the configuration.\n\n", t, t, strings.TrimSuffix(imp.ImportIDForm(t), "."))
+		}
 		writeBlock(&b, &s.Block, t, true)
 	}
 	return []byte(b.String())

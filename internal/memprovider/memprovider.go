@@ -285,6 +285,9 @@ func (p *Provider) fill(typ, address string, planned cty.Value) cty.Value {
 
 var _ providers.Importer = (*Provider)(nil)
 
+// ImportIDForm: the key an object was stored under.
+func (p *Provider) ImportIDForm(string) string { return "the key the object is stored under" }
+
 // MakeOutside stores an object made outside labform under key, with its
 // computed attributes filled as a create would: what import tests adopt.
 func (p *Provider) MakeOutside(typ, key string, planned cty.Value) {

@@ -13,16 +13,20 @@ import (
 
 var _ providers.Importer = (*Provider)(nil)
 
+// ImportIDForm is the form of a chain's import ID.
+func (p *Provider) ImportIDForm(typ string) string {
+	return "`NETNS:FAMILY:TABLE:CHAIN`, such as `lf-campus:ipv4:filter:host_in`: the namespace (a name under /var/run/netns: `lf-<lab>` for `target = lab`), `ipv4` or `ipv6`, the table and the chain, which must be the resource's name, its table, one of its families and its target's namespace"
+}
+
 // Import adopts a chain made outside labform. Its ID is
 // NETNS:FAMILY:TABLE:CHAIN, NETNS the name of a namespace under
 // /var/run/netns (or its path). A chain is named after its resource and
 // lives in its target's namespace, so the ID must match the
 // configuration: CHAIN the resource's name, TABLE its table, FAMILY one
-// of its families, NETNS its target's namespace. The chain's rules are not
-// read into the configuration: with no record of an apply, the next
-// refresh compares the live chain with the chain the configuration
-// renders, so the plan shows every difference (rule by rule, hooks, the
-// mode's own rules) and apply repairs them in place.
+// of its families, NETNS its target's namespace. The chain is read as a
+// refresh reads one with no record of an apply: against the chain the
+// configuration renders, so the plan shows every difference (rule by
+// rule, hooks, the mode's own rules) and apply repairs them in place.
 func (p *Provider) Import(ctx context.Context, req providers.ImportRequest) (providers.ImportResponse, error) {
 	parts := strings.Split(req.ImportID, ":")
 	if len(parts) != 4 || parts[0] == "" || parts[3] == "" {
@@ -47,16 +51,23 @@ func (p *Provider) Import(ctx context.Context, req providers.ImportRequest) (pro
 	if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); err != nil {
 		return providers.ImportResponse{}, fmt.Errorf("no network namespace %s: %w", ns, err)
 	}
-	tool := "iptables-save"
-	if fam == "ipv6" {
-		tool = "ip6tables-save"
+	// Read as a refresh would with no record of an apply: the live chain
+	// against the one the configuration renders, in every family the
+	// configuration gives it.
+	live := map[string]*Table{}
+	for _, f := range families {
+		if !contains(familiesOf(req.Planned), f.name) {
+			continue
+		}
+		rs, err := p.save(ctx, ns, f.save)
+		if err != nil {
+			return providers.ImportResponse{}, err
+		}
+		live[f.name] = rs.Table(table)
+		if f.name == fam && !live[f.name].Has(chain) {
+			return providers.ImportResponse{}, fmt.Errorf("%s in namespace %s shows no chain %s in table %s", f.save, ns, chain, table)
+		}
 	}
-	live, err := p.save(ctx, ns, tool)
-	if err != nil {
-		return providers.ImportResponse{}, err
-	}
-	if !live.Table(table).Has(chain) {
-		return providers.ImportResponse{}, fmt.Errorf("%s in namespace %s shows no chain %s in table %s", tool, ns, chain, table)
-	}
-	return providers.ImportResponse{State: req.Planned}, nil
+	resp := p.readOne(providers.ReadRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: req.Planned}, live)
+	return providers.ImportResponse{State: resp.State}, nil
 }
