@@ -219,3 +219,36 @@ func TestCLI_implicitMoveToCount(t *testing.T) {
 	contains(t, "count removed", r.out, "# container.a[0] has moved to container.a", "0 to add, 0 to change, 1 to destroy")
 	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
 }
+
+// TestCLI_stateMvRenamesReferences: state mv renames the address in the
+// records that name it (a link's endpoints, a chain's target), so that
+// the configuration written with the new name plans no change.
+func TestCLI_stateMvRenamesReferences(t *testing.T) {
+	lab := func(name string) string {
+		return strings.ReplaceAll(`
+container "NAME" {
+  rootfs = "rootfs"
+  ports  = 1
+}
+container "b" {
+  rootfs = "rootfs"
+  ports  = 1
+}
+link "l" {
+  endpoints = [container.NAME.port[0], container.b.port[0]]
+}
+firewall_chain "in" {
+  target = container.NAME
+  hooks  = ["INPUT"]
+}
+`, "NAME", name)
+	}
+	c := newCLI(t, map[string]string{"main.lab.hcl": lab("a")})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	c.must(0, "state", "mv", "container.a", "container.renamed")
+	c.write(map[string]string{"main.lab.hcl": lab("renamed")})
+	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
