@@ -252,3 +252,18 @@ firewall_chain "in" {
 	c.write(map[string]string{"main.lab.hcl": lab("renamed")})
 	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
 }
+
+// TestCLI_movedRefreshOnly: a refresh-only plan lists the moves it would
+// record, and its detailed exit code says there is something to apply.
+func TestCLI_movedRefreshOnly(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": "container \"a\" {\n  rootfs = \"rootfs\"\n}\n"})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	c.write(map[string]string{"main.lab.hcl": "moved {\n  from = container.a\n  to   = container.b\n}\ncontainer \"b\" {\n  rootfs = \"rootfs\"\n}\n"})
+	r := c.must(2, "plan", "-refresh-only", "-detailed-exitcode")
+	contains(t, "refresh-only", r.out, "# container.a has moved to container.b", "record the moves")
+	c.must(0, "apply", "-refresh-only", "-auto-approve")
+	contains(t, "plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}

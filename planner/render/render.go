@@ -63,6 +63,16 @@ func Plan(p *planner.Plan, c Colors) string {
 		}
 	}
 	if p.Mode == planner.RefreshOnlyMode {
+		for _, mv := range p.Moves {
+			fmt.Fprintf(&b, "  %s\n", c.Bold(fmt.Sprintf("# %s has moved to %s", mv.From, mv.To)))
+		}
+		if len(p.Moves) > 0 {
+			b.WriteString("\n")
+		}
+		if len(changes) == 0 && len(p.Moves) > 0 {
+			b.WriteString("Applying this refresh-only plan will record the moves in the state; it changes nothing in the lab.\n")
+			return b.String()
+		}
 		if len(changes) == 0 {
 			b.WriteString("No changes. The state matches the lab; refreshing would change nothing.\n")
 			return b.String()
