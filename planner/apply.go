@@ -189,7 +189,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 			return nil, diagErr("Cannot record the lab on this host", err)
 		}
 	}
-	if d := p.writeImports(plan.Imports); d.HasErrors() {
+	if d := p.writeImports(ctx, plan.Imports); d.HasErrors() {
 		return nil, d
 	}
 	for _, c := range plan.Changes {

@@ -114,8 +114,9 @@ func markImports(cs []*Change, imports []*Change) {
 	}
 }
 
-// writeImports records the imported objects, before any other action.
-func (p *Planner) writeImports(imports []*Change) hcl.Diagnostics {
+// writeImports records the imported objects, before any other action;
+// a provider that marks the objects it owns (an Adopter) marks them first.
+func (p *Planner) writeImports(ctx context.Context, imports []*Change) hcl.Diagnostics {
 	if len(imports) == 0 {
 		return nil
 	}
@@ -127,6 +128,15 @@ func (p *Planner) writeImports(imports []*Change) hcl.Diagnostics {
 		}
 		if rec, _ := p.Store.Get(c.Addr.String()); rec != nil {
 			return diagErr("Cannot record the imported objects", fmt.Errorf("%s is in the state already", c.Addr))
+		}
+		prov, d := p.provider(ctx, c.Provider)
+		if d.HasErrors() {
+			return d
+		}
+		if ad, ok := prov.(providers.Adopter); ok {
+			if _, err := ad.Adopt(ctx, providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: c.ID, Planned: c.After, Private: c.Private}); err != nil {
+				return diagErr("Cannot adopt "+c.Addr.String(), err)
+			}
 		}
 		rec, err := p.record(c, schema, c.After, c.Private, nil)
 		if err != nil {
@@ -142,7 +152,7 @@ func (p *Planner) writeImports(imports []*Change) hcl.Diagnostics {
 
 // ApplyImports records only the plan's imported objects (`labform
 // import`): nothing on the host changes.
-func (p *Planner) ApplyImports(plan *Plan) hcl.Diagnostics {
+func (p *Planner) ApplyImports(ctx context.Context, plan *Plan) hcl.Diagnostics {
 	if plan.Errored {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plan has errors", Detail: "A plan with errors cannot be applied."}}
 	}
@@ -157,5 +167,5 @@ func (p *Planner) ApplyImports(plan *Plan) hcl.Diagnostics {
 		return diagErr("Cannot record the lab on this host", err)
 	}
 	defer p.releaseLab()
-	return p.writeImports(plan.Imports)
+	return p.writeImports(ctx, plan.Imports)
 }

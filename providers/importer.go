@@ -37,3 +37,10 @@ type ImportResponse struct {
 	State   cty.Value
 	Private []byte
 }
+
+// Adopter is an Importer that marks an adopted object as its own when the
+// import is applied (never at plan time): a VirtualBox VM gets the
+// extradata that labform checks before it ever deletes a VM.
+type Adopter interface {
+	Adopt(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
+}

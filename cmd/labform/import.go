@@ -20,7 +20,8 @@ func (a *app) importCommand() *cobra.Command {
 		Short: "Adopt a running object made outside labform",
 		Long: `Adopt a running object made outside labform into ADDRESS, a resource
 instance the configuration declares. ID names the object; its form is
-the provider's (docs/providers): a firewall chain is NETNS:FAMILY:TABLE:CHAIN.
+the provider's (docs/providers): a firewall chain is NETNS:FAMILY:TABLE:CHAIN,
+a VirtualBox VM its name or UUID.
 Nothing on the host changes; the next plan shows how the object differs
 from the configuration. An import block (import { to = ADDRESS, id = ID })
 does the same within a plan and apply.`,
@@ -45,7 +46,7 @@ does the same within a plan and apply.`,
 			if err := a.printDiags(diags, s.p.Lab.Parser.Files()); err != nil {
 				return err
 			}
-			if diags := s.p.ApplyImports(plan); diags.HasErrors() {
+			if diags := s.p.ApplyImports(intr.soft, plan); diags.HasErrors() {
 				return a.printDiags(diags, s.p.Lab.Parser.Files())
 			}
 			for _, c := range plan.Imports {
