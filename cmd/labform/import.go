@@ -20,8 +20,9 @@ func (a *app) importCommand() *cobra.Command {
 		Short: "Adopt a running object made outside labform",
 		Long: `Adopt a running object made outside labform into ADDRESS, a resource
 instance the configuration declares. ID names the object; its form is
-the provider's (docs/providers): a firewall chain is NETNS:FAMILY:TABLE:CHAIN,
-a VirtualBox VM its name or UUID.
+the provider's (docs/providers): a container is RUNTIME_ROOT:ID, a firewall
+chain NETNS:FAMILY:TABLE:CHAIN, a link NETNS:BRIDGE, a VirtualBox VM its
+name or UUID.
 Nothing on the host changes; the next plan shows how the object differs
 from the configuration. An import block (import { to = ADDRESS, id = ID })
 does the same within a plan and apply.`,
