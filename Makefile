@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static tmux chromium
 RACE ?= -race
 
-.PHONY: build test bench lint fuzz chaos demo deps clean
+.PHONY: build test bench lint fuzz chaos demo deps clean docs
 
 build:
 	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/labform ./cmd/labform
@@ -16,6 +16,11 @@ test:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt-formatted:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test $(RACE) -count=1 ./...
+
+# docs/providers/<name>.md from the providers' schemas; a test fails when
+# they are stale.
+docs:
+	$(GO) generate ./internal/docgen/
 
 # Speed and memory targets live here, never in timed unit tests.
 bench:

@@ -642,6 +642,12 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 		blocks := c.Blocks[name]
 		et := nb.Block.ImpliedType()
 		bpath := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name})
+		if hasDynamic(blocks) {
+			v, dd := evalDynamic(name, nb, blocks, ctx, bpath, m)
+			diags = append(diags, dd...)
+			vals[name] = v
+			continue
+		}
 		switch nb.Nesting {
 		case providers.NestingSingle:
 			if len(blocks) == 0 {
@@ -975,6 +981,11 @@ func RangeOf(r *Resource, path cty.Path) hcl.Range {
 				}
 				i++
 			}
+		}
+		if d := dynamicIndex(blocks); d >= 0 && idx >= d {
+			// Blocks written by a dynamic block have no place of their
+			// own: the first dynamic block's content stands for them.
+			idx = d
 		}
 		if idx >= len(blocks) {
 			break

@@ -42,6 +42,10 @@ type Lab struct {
 	// declaration order.
 	Checks     map[string]*Check
 	CheckOrder []string
+	// Moved and Removed are the moved and removed blocks (refactor.go).
+	Moved   []*Moved
+	Removed []*Removed
+	Imports []*Import
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -147,8 +151,10 @@ type Content struct {
 	NullComputed map[string]bool
 }
 
-// NestedContent is one nested block.
+// NestedContent is one nested block, or a dynamic block (Dyn set) that
+// writes blocks of its type with Content as their body.
 type NestedContent struct {
+	Dyn       *DynamicBlock
 	Label     string
 	Content   *Content
 	DefRange  hcl.Range
@@ -163,6 +169,9 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
 		{Type: "check", LabelNames: []string{"name"}},
+		{Type: "moved"},
+		{Type: "removed"},
+		{Type: "import"},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -388,6 +397,12 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeOutput(b)...)
 		case "check":
 			diags = append(diags, l.decodeCheck(b)...)
+		case "moved":
+			diags = append(diags, l.decodeMoved(b)...)
+		case "removed":
+			diags = append(diags, l.decodeRemoved(b)...)
+		case "import":
+			diags = append(diags, l.decodeImport(b)...)
 		default:
 			diags = append(diags, l.decodeResource(b)...)
 		}
@@ -696,7 +711,7 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
-	hc, diags := body.Content(schema.HCLSchema())
+	hc, diags := body.Content(withDynamic(schema.HCLSchema()))
 	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{}}
 	for name, a := range hc.Attributes {
 		if len(a.Expr.Variables()) > 0 {
@@ -705,6 +720,15 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 		}
 	}
 	for _, b := range hc.Blocks {
+		if b.Type == dynamicHeader.Type {
+			typ, n, d := decodeDynamic(b, schema)
+			diags = append(diags, d...)
+			if n != nil {
+				c.Blocks[typ] = append(c.Blocks[typ], n)
+				c.HasDynamic = true
+			}
+			continue
+		}
 		nb := schema.Blocks[b.Type]
 		n := &NestedContent{DefRange: b.DefRange, TypeRange: b.TypeRange}
 		if len(b.Labels) > 0 {
@@ -721,14 +745,14 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 		n.Content = inner
 		c.HasDynamic = c.HasDynamic || inner.HasDynamic
 		prev := c.Blocks[b.Type]
-		if nb.Nesting == providers.NestingSingle && len(prev) > 0 {
+		if nb.Nesting == providers.NestingSingle && len(prev) > 0 && prev[0].Dyn == nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate " + b.Type + " block",
 				Detail: fmt.Sprintf("Only one %s block is allowed here; another was declared at %s.", b.Type, prev[0].DefRange), Subject: b.DefRange.Ptr()})
 			continue
 		}
 		if nb.Nesting == providers.NestingMap {
 			for _, p := range prev {
-				if p.Label == n.Label {
+				if p.Dyn == nil && p.Label == n.Label {
 					diags = append(diags, duplicate(b.Type, n.Label, b.DefRange, p.DefRange))
 				}
 			}
@@ -736,7 +760,7 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 		c.Blocks[b.Type] = append(prev, n)
 	}
 	for name, nb := range schema.Blocks {
-		if n := len(c.Blocks[name]); nb.MinItems > 0 && n < nb.MinItems {
+		if n := len(c.Blocks[name]); nb.MinItems > 0 && n < nb.MinItems && !hasDynamic(c.Blocks[name]) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing " + name + " block",
 				Detail: fmt.Sprintf("At least %d %s block(s) are required here.", nb.MinItems, name), Subject: hc.MissingItemRange.Ptr()})
 		}

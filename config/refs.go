@@ -66,6 +66,8 @@ func (l *Lab) Check() hcl.Diagnostics {
 			}
 		}
 	}
+	diags = append(diags, l.checkRefactor()...)
+	diags = append(diags, l.checkImports()...)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -97,7 +99,14 @@ func (c *Content) exprs() []hcl.Expression {
 	}
 	for _, name := range sortedAttrKeys(c.Blocks) {
 		for _, nb := range c.Blocks[name] {
-			es = append(es, nb.Content.exprs()...)
+			if nb.Dyn == nil {
+				es = append(es, nb.Content.exprs()...)
+				continue
+			}
+			es = append(es, nb.Dyn.ForEach)
+			for _, e := range append(nb.Dyn.Labels, nb.Content.exprs()...) {
+				es = append(es, scopedExpr{Expression: e, iterator: nb.Dyn.Iterator})
+			}
 		}
 	}
 	return es

@@ -167,6 +167,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if _, err := p.Store.Backup(backupDir, 10); err != nil {
 		return nil, diagErr("Cannot back up the state", err)
 	}
+	if d := p.applyMovesToState(plan.Moves); d.HasErrors() {
+		return nil, d
+	}
 	if d := p.saveRefresh(plan); d.HasErrors() {
 		return nil, d
 	}
@@ -175,7 +178,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		return res, nil
 	}
 	g, ids := buildApplyGraph(plan.Changes)
-	if len(ids) > 0 || meta.LabID != "" {
+	if len(ids) > 0 || len(plan.Imports) > 0 || meta.LabID != "" {
 		// Before the first action: this lab holds its name on the host
 		// (and a moved lab records its new place).
 		if err := p.claimLab(plan.Mode); err != nil {
@@ -185,6 +188,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 			}
 			return nil, diagErr("Cannot record the lab on this host", err)
 		}
+	}
+	if d := p.writeImports(ctx, plan.Imports); d.HasErrors() {
+		return nil, d
 	}
 	for _, c := range plan.Changes {
 		if !c.Deposed && c.PriorID != "" {
@@ -338,6 +344,10 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
 		}
 	}()
+	if c.Action == Forget {
+		// The object keeps running; only its record goes.
+		return p.Store.Delete(c.Addr.String())
+	}
 	prov, diags := p.provider(ctx, c.Provider)
 	if diags.HasErrors() {
 		return fmt.Errorf("%s", diags[0].Detail)

@@ -22,6 +22,9 @@ const (
 	CreateThenDelete Action = "create-then-delete"
 	// Read is a refresh-only change: state catches up with the lab.
 	Read Action = "read"
+	// Forget removes the record and leaves the object running (a removed
+	// block with destroy = false).
+	Forget Action = "forget"
 )
 
 // Change is the plan for one instance. Apply reads Action, Cost, Before,
@@ -60,6 +63,11 @@ type Change struct {
 	Deposed bool
 	// DeposedIntent is that journal entry's sequence number.
 	DeposedIntent uint64
+	// MovedFrom is the address the object was recorded at, when a moved
+	// block gave it this one.
+	MovedFrom *addr.Instance
+	// ImportedFrom is the ID an imported object was found by.
+	ImportedFrom string
 }
 
 // PathCost is a changed attribute and what its change costs.
@@ -72,6 +80,12 @@ type PathCost struct {
 type Plan struct {
 	Mode    Mode
 	Changes []*Change // sorted by address, no-ops included
+	// Moves are the records that moved blocks relabel; apply does that
+	// first, whatever -target says.
+	Moves []Move
+	// Imports are the objects adopted by import blocks or `labform
+	// import`: apply records them first.
+	Imports []*Change
 	// Drift lists objects that changed outside labform since the last
 	// apply (refresh found them different from state).
 	Drift   []*Change
@@ -124,6 +138,9 @@ func (p *Plan) Counts() (add, change, destroy int) {
 // HasChanges reports whether applying would change anything, including
 // outputs and, in refresh-only mode, state.
 func (p *Plan) HasChanges() bool {
+	if len(p.Moves) > 0 || len(p.Imports) > 0 {
+		return true
+	}
 	for _, c := range p.Changes {
 		if c.Action != NoOp {
 			return true
@@ -139,4 +156,15 @@ func (p *Plan) HasChanges() bool {
 
 func sortChanges(cs []*Change) {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Addr.Less(cs[j].Addr) })
+}
+
+// Forgets counts the objects the plan forgets without destroying them.
+func (p *Plan) Forgets() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == Forget {
+			n++
+		}
+	}
+	return n
 }

@@ -24,6 +24,8 @@ type planFile struct {
 	LabDir     string                `json:"lab_dir"`
 	Vars       map[string]typedValue `json:"variables"`
 	Changes    []changeSrc           `json:"changes"`
+	Moves      []moveSrc             `json:"moves,omitempty"`
+	Imports    []changeSrc           `json:"imports,omitempty"`
 	Drift      []changeSrc           `json:"drift,omitempty"`
 }
 
@@ -52,6 +54,13 @@ type changeSrc struct {
 	Reason          string     `json:"reason,omitempty"`
 	Tainted         bool       `json:"tainted,omitempty"`
 	Deposed         uint64     `json:"deposed,omitempty"` // the journal entry of a deposed object
+	MovedFrom       string     `json:"moved_from,omitempty"`
+	ImportedFrom    string     `json:"imported_from,omitempty"`
+}
+
+type moveSrc struct {
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 type forceSrc struct {
@@ -96,6 +105,10 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			if c.Deposed {
 				cs.Deposed = c.DeposedIntent
 			}
+			if c.MovedFrom != nil {
+				cs.MovedFrom = c.MovedFrom.String()
+			}
+			cs.ImportedFrom = c.ImportedFrom
 			for _, f := range c.ForcedBy {
 				cs.ForcedBy = append(cs.ForcedBy, forceSrc{Path: pathString(f.Path), Cost: int(f.Cost)})
 			}
@@ -103,11 +116,17 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 		}
 		return out, nil
 	}
+	for _, mv := range p.Moves {
+		pf.Moves = append(pf.Moves, moveSrc{From: mv.From.String(), To: mv.To.String()})
+	}
 	var err error
 	if pf.Changes, err = enc(p.Changes); err != nil {
 		return err
 	}
 	if pf.Drift, err = enc(p.Drift); err != nil {
+		return err
+	}
+	if pf.Imports, err = enc(p.Imports); err != nil {
 		return err
 	}
 	b, err := json.Marshal(pf)
@@ -173,7 +192,14 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason, Tainted: s.Tainted,
-				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed}
+				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed, ImportedFrom: s.ImportedFrom}
+			if s.MovedFrom != "" {
+				from, err := addr.ParseInstance(s.MovedFrom)
+				if err != nil {
+					return nil, err
+				}
+				c.MovedFrom = &from
+			}
 			if c.Before, err = decodeValue(schema, s.Before); err != nil {
 				return nil, err
 			}
@@ -194,6 +220,20 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 	}
 	if p.Drift, err = dec(pf.Drift); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if p.Imports, err = dec(pf.Imports); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, mv := range pf.Moves {
+		from, err := addr.ParseInstance(mv.From)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		to, err := addr.ParseInstance(mv.To)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		p.Moves = append(p.Moves, Move{From: from, To: to})
 	}
 	return &SavedPlan{Plan: p, LabDir: pf.LabDir, Inputs: in}, nil
 }

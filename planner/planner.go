@@ -53,6 +53,8 @@ type PlanOptions struct {
 	Targets  []addr.Target
 	Excludes []addr.Target
 	Replace  []addr.Instance
+	// Imports adopt objects made outside labform (`labform import`).
+	Imports []ImportSpec
 }
 
 // prior is an object known to exist (or to have existed): from state, or
@@ -95,13 +97,19 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, diags
 	}
+	moves, d := p.applyMoves(priors)
+	if diags = append(diags, d...); diags.HasErrors() {
+		return nil, diags
+	}
 	if opts.Refresh {
 		diags = append(diags, p.refresh(ctx, priors)...)
 		if diags.HasErrors() {
 			return nil, diags
 		}
+		// What refresh read still names the addresses as recorded.
+		renameCurrent(priors, moves)
 	}
-	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab)}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab), Moves: moves}
 	addrs := sortedPriorAddrs(priors)
 	drifted := make([]bool, len(addrs))
 	par.For(len(addrs), func(i int) {
@@ -124,7 +132,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	}
 	desired, d := evaluate()
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if diags = append(diags, p.checkMovedAway(moves, desired)...); diags.HasErrors() {
 		return nil, diags
 	}
 	if opts.Refresh && p.lost {
@@ -179,6 +187,13 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 
+	if opts.Mode == NormalMode {
+		imports, d := p.importObjects(ctx, desired, priors, opts.Imports)
+		if diags = append(diags, d...); diags.HasErrors() {
+			return nil, diags
+		}
+		plan.Imports = imports
+	}
 	replace := map[addr.Instance]bool{}
 	for _, a := range opts.Replace {
 		replace[a] = true
@@ -210,6 +225,9 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if opts.Mode != RefreshOnlyMode {
 		plan.Changes = append(plan.Changes, p.deposed...)
 	}
+	p.forgetRemoved(plan.Changes)
+	markMoves(plan.Changes, moves)
+	markImports(plan.Changes, plan.Imports)
 	sortChanges(plan.Changes)
 	if opts.Mode == NormalMode {
 		if diags = append(diags, p.resolveArguments(ctx, plan.Changes, opts.Refresh)...); diags.HasErrors() {

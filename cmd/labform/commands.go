@@ -496,11 +496,11 @@ func (a *app) stateCommand() *cobra.Command {
 			if other, _ := s.Get(dst[0].String()); other != nil {
 				return fmt.Errorf("%s already exists in state", dst[0])
 			}
-			rec.Addr = dst[0].String()
-			if err := s.Put(rec); err != nil {
-				return err
-			}
-			if err := s.Delete(src[0].String()); err != nil {
+			// One transaction: the record gets its new address, and the
+			// records that named the old one (a link's endpoints, a
+			// chain's target) name the new one.
+			names := map[string]string{src[0].String(): dst[0].String()}
+			if err := s.Rename([]state.Rename{{From: src[0].String(), To: dst[0].String()}}, planner.RenameReferences(a.reg, names)); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved 1 object(s).\n", args[0], args[1])

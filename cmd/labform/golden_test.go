@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/internal/golden"
 	"os"
 	"path/filepath"
@@ -36,9 +37,15 @@ func TestGoldenPlans(t *testing.T) {
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := newCLI(t, nil)
+			for _, m := range c.mems {
+				m.ByID = true // as the real providers name host objects (moved blocks need it)
+			}
 			if before, err := os.ReadFile(filepath.Join(dir, "before.lab.hcl")); err == nil {
 				c.write(map[string]string{"main.lab.hcl": string(before)})
 				c.must(0, "apply", "-auto-approve")
+			}
+			if outside, err := os.ReadFile(filepath.Join(dir, "outside.lab.hcl")); err == nil {
+				makeOutside(t, c, outside)
 			}
 			main, err := os.ReadFile(filepath.Join(dir, "main.lab.hcl"))
 			if err != nil {
@@ -67,4 +74,22 @@ func TestGoldenDiagnostics(t *testing.T) {
 	r := c.must(1, "validate")
 	got := strings.ReplaceAll(r.errOut, c.dir, "LABDIR")
 	checkGolden(t, "../../testdata/diagnostics/validate.golden", got)
+}
+
+// makeOutside stores the instances of a lab file in the in-memory
+// providers as objects made outside labform, under "outside/<address>".
+func makeOutside(t *testing.T, c *cli, src []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	l := config.NewLab(dir, c.reg)
+	diags := l.AddFile(filepath.Join(dir, "outside.lab.hcl"), src)
+	diags = append(diags, l.Check()...)
+	d, more := config.Evaluate(l, config.NewInputs(), nil)
+	if diags = append(diags, more...); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		c.mems[inst.Resource.Provider].MakeOutside(a.Type, "outside/"+a.String(), inst.Value)
+	}
 }

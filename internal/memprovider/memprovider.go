@@ -53,10 +53,18 @@ type Provider struct {
 	// objects of one address (create_before_destroy) then coexist, and a
 	// wrong ID reads as a missing object.
 	ByID bool
+	// aliases maps the IDs of imported objects to their keys.
+	aliases map[string]string
 }
 
 // key is where an object of a request lives.
 func (p *Provider) key(address, id string) string {
+	p.mu.Lock()
+	alias, ok := p.aliases[id]
+	p.mu.Unlock()
+	if ok {
+		return alias
+	}
 	if p.ByID && id != "" {
 		return id
 	}
@@ -179,7 +187,28 @@ func (p *Provider) Read(_ context.Context, req providers.ReadRequest) (providers
 	if !ok {
 		return providers.ReadResponse{State: cty.NullVal(p.schemas[req.Type].ImpliedType())}, nil
 	}
+	if p.ByID {
+		v = p.addressesFromPrior(req.Type, v, req.Prior)
+	}
 	return providers.ReadResponse{State: v, Private: req.Private}, nil
+}
+
+// addressesFromPrior takes the attributes that hold addresses (a chain's
+// target, a link's endpoints) from the prior value, as the real providers
+// do: the host knows objects by ID, and an address is only what the state
+// calls them (a moved block changes it without touching the host).
+func (p *Provider) addressesFromPrior(typ string, v, prior cty.Value) cty.Value {
+	s := p.schemas[typ]
+	if s == nil || prior == cty.NilVal || prior.IsNull() || !prior.IsKnown() || v.IsNull() {
+		return v
+	}
+	m := v.AsValueMap()
+	for name, a := range s.Attributes {
+		if a.Reference || a.Type.Equals(cty.List(providers.EndpointType)) {
+			m[name] = prior.GetAttr(name)
+		}
+	}
+	return cty.ObjectVal(m)
 }
 
 // ReadMany is the batched read, used when Batch is set.
@@ -267,4 +296,33 @@ func (p *Provider) fill(typ, address string, planned cty.Value) cty.Value {
 		}
 	}
 	return cty.ObjectVal(attrs)
+}
+
+var _ providers.Importer = (*Provider)(nil)
+
+// ImportIDForm: the key an object was stored under.
+func (p *Provider) ImportIDForm(string) string { return "the key the object is stored under" }
+
+// MakeOutside stores an object made outside labform under key, with its
+// computed attributes filled as a create would: what import tests adopt.
+func (p *Provider) MakeOutside(typ, key string, planned cty.Value) {
+	p.Set(key, p.fill(typ, key, planned))
+}
+
+// Import adopts the object stored under the import ID: the object ID
+// labform gives it becomes another name of that key (a real provider
+// records the object's own names in its private data instead). Nothing
+// moves: a plan that imports changes nothing.
+func (p *Provider) Import(_ context.Context, req providers.ImportRequest) (providers.ImportResponse, error) {
+	v, ok := p.Get(req.ImportID)
+	if !ok {
+		return providers.ImportResponse{}, fmt.Errorf("no object %q", req.ImportID)
+	}
+	p.mu.Lock()
+	if p.aliases == nil {
+		p.aliases = map[string]string{}
+	}
+	p.aliases[req.ID] = req.ImportID
+	p.mu.Unlock()
+	return providers.ImportResponse{State: v}, nil
 }

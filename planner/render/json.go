@@ -34,6 +34,8 @@ type jsonResourceChange struct {
 	ProviderName string      `json:"provider_name"`
 	Change       jsonChange  `json:"change"`
 	ActionReason string      `json:"action_reason,omitempty"`
+	// PreviousAddress is where a moved block moved the object from.
+	PreviousAddress string `json:"previous_address,omitempty"`
 	// Cost is labform's own: what the change costs the running object
 	// (in-place, restart, replace).
 	Cost string `json:"cost,omitempty"`
@@ -50,6 +52,12 @@ type jsonChange struct {
 	BeforeSensitive json.RawMessage `json:"before_sensitive"`
 	AfterSensitive  json.RawMessage `json:"after_sensitive"`
 	ReplacePaths    [][]interface{} `json:"replace_paths,omitempty"`
+	// Importing is Terraform's: the ID an imported object is found by.
+	Importing *jsonImporting `json:"importing,omitempty"`
+}
+
+type jsonImporting struct {
+	ID string `json:"id"`
 }
 
 func actions(a planner.Action) []string {
@@ -108,8 +116,14 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	if c.Deposed {
 		rc.Deposed = fmt.Sprintf("%08d", c.DeposedIntent)
 	}
+	if c.MovedFrom != nil {
+		rc.PreviousAddress = c.MovedFrom.String()
+	}
 	rc.Change = jsonChange{Actions: actions(c.Action), Before: valueJSON(c.Before), After: valueJSON(c.After),
 		AfterUnknown: unknownJSON(c.After), BeforeSensitive: sensitiveJSON(c.BeforeSensitive), AfterSensitive: sensitiveJSON(c.AfterSensitive)}
+	if c.ImportedFrom != "" {
+		rc.Change.Importing = &jsonImporting{ID: c.ImportedFrom}
+	}
 	if c.Action == planner.Replace || c.Action == planner.CreateThenDelete {
 		for _, pc := range c.ForcedBy {
 			if pc.Cost == providers.Replace {

@@ -58,11 +58,21 @@ func Plan(p *planner.Plan, c Colors) string {
 	}
 	var changes []*planner.Change
 	for _, ch := range p.Changes {
-		if ch.Action != planner.NoOp {
+		if ch.Action != planner.NoOp || ch.MovedFrom != nil || ch.ImportedFrom != "" {
 			changes = append(changes, ch)
 		}
 	}
 	if p.Mode == planner.RefreshOnlyMode {
+		for _, mv := range p.Moves {
+			fmt.Fprintf(&b, "  %s\n", c.Bold(fmt.Sprintf("# %s has moved to %s", mv.From, mv.To)))
+		}
+		if len(p.Moves) > 0 {
+			b.WriteString("\n")
+		}
+		if len(changes) == 0 && len(p.Moves) > 0 {
+			b.WriteString("Applying this refresh-only plan will record the moves in the state; it changes nothing in the lab.\n")
+			return b.String()
+		}
 		if len(changes) == 0 {
 			b.WriteString("No changes. The state matches the lab; refreshing would change nothing.\n")
 			return b.String()
@@ -90,7 +100,14 @@ func Plan(p *planner.Plan, c Colors) string {
 			writeChange(&b, ch, c, false)
 		}
 		add, chg, del := p.Counts()
-		fmt.Fprintf(&b, "%s %d to add, %d to change, %d to destroy.\n", c.Bold("Plan:"), add, chg, del)
+		forget, imports := "", ""
+		if n := p.Forgets(); n > 0 {
+			forget = fmt.Sprintf(", %d to forget", n)
+		}
+		if n := len(p.Imports); n > 0 {
+			imports = fmt.Sprintf("%d to import, ", n)
+		}
+		fmt.Fprintf(&b, "%s %s%d to add, %d to change, %d to destroy%s.\n", c.Bold("Plan:"), imports, add, chg, del, forget)
 		if r := restarts(changes); r > 0 {
 			fmt.Fprintf(&b, "(%d of the changes restart their object: stop, reconfigure, start.)\n", r)
 		}
@@ -142,6 +159,15 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 		return "~", fmt.Sprintf("# %s has changed", a)
 	}
 	switch ch.Action {
+	case planner.NoOp:
+		if ch.MovedFrom != nil {
+			return " ", fmt.Sprintf("# %s has moved to %s", ch.MovedFrom, a)
+		}
+		if ch.ImportedFrom != "" {
+			return " ", fmt.Sprintf("# %s will be imported from %q", a, ch.ImportedFrom)
+		}
+	case planner.Forget:
+		return ".", fmt.Sprintf("# %s will no longer be managed by labform", a)
 	case planner.Create:
 		return "+", fmt.Sprintf("# %s will be created", a)
 	case planner.Delete:
@@ -177,10 +203,18 @@ func writeChange(b *strings.Builder, ch *planner.Change, c Colors, drift bool) {
 		fmt.Fprintf(b, " (%s)", ch.Reason)
 	}
 	b.WriteString("\n")
+	if ch.MovedFrom != nil && ch.Action != planner.NoOp && !drift {
+		fmt.Fprintf(b, "  # (moved from %s)\n", ch.MovedFrom)
+	}
+	if ch.ImportedFrom != "" && ch.Action != planner.NoOp && !drift {
+		fmt.Fprintf(b, "  # (imported from %q)\n", ch.ImportedFrom)
+	}
 	name := fmt.Sprintf("%s %q", ch.Addr.Type, ch.Addr.Name)
 	fmt.Fprintf(b, "%s %s {\n", padSym(c, sym), name)
 	w := &writer{b: b, c: c, forced: forcedMap(ch), before: sensSet(ch.BeforeSensitive), after: sensSet(ch.AfterSensitive)}
 	switch {
+	case ch.Action == planner.Forget:
+		w.whole(" ", ch.Before, 8, nil)
 	case ch.Before.IsNull():
 		w.whole("+", ch.After, 8, nil)
 	case ch.After.IsNull():

@@ -60,7 +60,11 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	list, err := p.rt.list(ctx)
 	if err == nil {
 		for i, req := range reqs {
-			id := nameFor(p.lab.IDFor(req.ID, req.Addr)).id
+			n := p.namesOf(req.ID, req.Addr, req.Private)
+			if n.root != "" {
+				continue // imported: not under this lab's root
+			}
+			id := n.id
 			c := list[id]
 			if c.Status != leftover {
 				continue
@@ -78,10 +82,26 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 		var links map[string]bool
 		links, err = labnet.Links(p.labNetns)
 		if err == nil {
+			foreign := map[string]map[string]containerState{}
 			for i, req := range reqs {
-				if errs[i] == nil {
-					resps[i] = p.readOne(req, list, links)
+				if errs[i] != nil {
+					continue
 				}
+				l := list
+				if n := p.namesOf(req.ID, req.Addr, req.Private); n.root != "" {
+					// An imported container lives under its own root: one
+					// list per root.
+					if _, done := foreign[n.root]; !done {
+						fl, ferr := p.rtOf(n).list(ctx)
+						if ferr != nil && !os.IsNotExist(ferr) {
+							errs[i] = fmt.Errorf("%s: %w", req.Addr, ferr)
+							continue
+						}
+						foreign[n.root] = fl
+					}
+					l = foreign[n.root]
+				}
+				resps[i] = p.readOne(req, l, links)
 			}
 			return resps, errs
 		}
@@ -93,7 +113,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 }
 
 func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerState, links map[string]bool) providers.ReadResponse {
-	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
+	n := p.namesOf(req.ID, req.Addr, req.Private)
 	c, ok := list[n.id]
 	if !ok || req.Prior.IsNull() {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
@@ -226,7 +246,7 @@ func (p *Provider) value(n names, v cty.Value, pid int) providers.ApplyResponse 
 	m := v.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(pid))
 	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, n.netns))
-	return providers.ApplyResponse{State: cty.ObjectVal(m), Private: []byte(n.id)}
+	return providers.ApplyResponse{State: cty.ObjectVal(m), Private: n.private()}
 }
 
 func (p *Provider) writeBundle(n names, spec interface{}) error {
@@ -248,7 +268,7 @@ func (p *Provider) writeBundle(n names, spec interface{}) error {
 
 // current is v with the live pid, netns and state.
 func (p *Provider) current(ctx context.Context, n names, v cty.Value) (providers.ApplyResponse, error) {
-	st, err := p.rt.state(ctx, n.id)
+	st, err := p.rtOf(n).state(ctx, n.id)
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -259,7 +279,7 @@ func (p *Provider) current(ctx context.Context, n names, v cty.Value) (providers
 // update`, addresses and routes with netlink, the run state with pause,
 // resume, kill and start.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
+	n := p.namesOf(req.ID, req.Addr, req.Private)
 	before, after := req.Prior, req.Planned
 	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
@@ -281,7 +301,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		if err := providers.WritePrivateFile(f, b); err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		if _, err := p.rt.run(ctx, "update", "--resources", f, n.id); err != nil {
+		if _, err := p.rtOf(n).run(ctx, "update", "--resources", f, n.id); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 	}
@@ -322,7 +342,8 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 
 // setState moves a container between running, paused and stopped.
 func (p *Provider) setState(ctx context.Context, n names, from, to string) error {
-	st, err := p.rt.state(ctx, n.id)
+	rt := p.rtOf(n)
+	st, err := rt.state(ctx, n.id)
 	if err != nil {
 		return err
 	}
@@ -339,15 +360,15 @@ func (p *Provider) setState(ctx context.Context, n names, from, to string) error
 				return err
 			}
 		}
-		_, err = p.rt.run(ctx, "pause", n.id)
+		_, err = rt.run(ctx, "pause", n.id)
 	case "running":
 		if st.Status == "paused" {
-			_, err = p.rt.run(ctx, "resume", n.id)
+			_, err = rt.run(ctx, "resume", n.id)
 		} else {
 			err = p.restart(ctx, n)
 		}
 	case "stopped":
-		err = p.rt.stop(ctx, n.id, 10*time.Second)
+		err = rt.stop(ctx, n.id, 10*time.Second)
 	default:
 		err = fmt.Errorf("state %q: a container is running, paused or stopped", to)
 	}
@@ -357,31 +378,33 @@ func (p *Provider) setState(ctx context.Context, n names, from, to string) error
 // restart starts a stopped container again from its bundle, in the same
 // pinned namespace, so its ports and addresses stay.
 func (p *Provider) restart(ctx context.Context, n names) error {
-	if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
+	rt := p.rtOf(n)
+	if _, err := rt.run(ctx, "delete", "--force", n.id); err != nil {
 		return err
 	}
 	if err := p.remountRoot(n); err != nil {
 		return err
 	}
-	_, err := p.rt.start(ctx, n.id, p.bundle(n))
+	_, err := rt.start(ctx, n.id, p.bundle(n))
 	return err
 }
 
 // Delete stops the container and removes it, its namespace (and with it
 // the ports), its bundle, and the lab namespace once nothing is left in it.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	return p.cleanup(ctx, nameFor(p.lab.IDFor(req.ID, req.Addr)))
+	return p.cleanup(ctx, p.namesOf(req.ID, req.Addr, req.Private))
 }
 
 func (p *Provider) cleanup(ctx context.Context, n names) error {
 	var problems []string
-	_, err := p.rt.state(ctx, n.id)
-	if _, serr := os.Stat(filepath.Join(p.rt.root, n.id)); err == nil || serr == nil {
+	rt := p.rtOf(n)
+	_, err := rt.state(ctx, n.id)
+	if _, serr := os.Stat(filepath.Join(rt.root, n.id)); err == nil || serr == nil {
 		// The container is going away: no grace period (a sleep running
 		// as pid 1 ignores SIGTERM). delete --force kills and removes it
 		// with its cgroup, or the directory of a create that runc did
 		// not finish.
-		if _, err := p.rt.run(ctx, "delete", "--force", n.id); err != nil {
+		if _, err := rt.run(ctx, "delete", "--force", n.id); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -186,6 +186,9 @@ func tail(s string, lines int) string {
 // interrupted by a crash is found again.
 type names struct {
 	id, netns, labPortPrefix string
+	// root is the runtime root of an imported container (made outside
+	// labform, under its own root and id); empty for labform's own.
+	root string
 }
 
 func nameFor(id string) names {

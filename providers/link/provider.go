@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +26,22 @@ func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
 // bridgeName is the bridge of the link of the given object ID: 15
 // characters. A create_before_destroy's new link has a bridge of its own.
 func bridgeName(id string) string { return "lfb" + id[:12] }
+
+// private is what labform records about a link: the bridge of an
+// imported link, which has the name it was made with.
+type private struct {
+	Bridge string `json:"bridge,omitempty"`
+}
+
+// bridgeOf is the link's bridge: the recorded one, or the one its ID
+// names.
+func (p *Provider) bridgeOf(id, address string, priv []byte) string {
+	var pv private
+	if len(priv) > 0 && json.Unmarshal(priv, &pv) == nil && pv.Bridge != "" {
+		return pv.Bridge
+	}
+	return bridgeName(p.lab.IDFor(id, address))
+}
 
 type endpoint struct {
 	node string
@@ -62,17 +79,18 @@ var strAttr = providers.String
 
 // Create makes the bridge and joins the endpoints' ports to it.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(cty.NilVal, p.lab.IDFor(req.ID, req.Addr), req.Planned)
+	return p.apply(cty.NilVal, bridgeName(p.lab.IDFor(req.ID, req.Addr)), req.Planned, nil)
 }
 
 // Update rewires, reshapes and sets the state in place; the nodes at the
 // ends are not touched.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(req.Prior, p.lab.IDFor(req.ID, req.Addr), req.Planned)
+	return p.apply(req.Prior, p.bridgeOf(req.ID, req.Addr, req.Private), req.Planned, req.Private)
 }
 
-// apply makes the link what planned says, from prior (null for a create).
-func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (providers.ApplyResponse, error) {
+// apply makes the link what planned says, from prior (null for a create),
+// on the bridge named bridge.
+func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, private []byte) (providers.ApplyResponse, error) {
 	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
@@ -84,7 +102,7 @@ func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (provide
 	}
 	var br netlink.Link
 	if err == nil {
-		br, err = p.ensureBridge(h, id, intAttr(planned, "mtu"))
+		br, err = p.ensureBridge(h, bridge, intAttr(planned, "mtu"))
 	}
 	labnet.Unlock()
 	if err != nil {
@@ -93,7 +111,7 @@ func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (provide
 	if err := p.wire(h, br, prior, planned); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	return providers.ApplyResponse{State: planned}, nil
+	return providers.ApplyResponse{State: planned, Private: private}, nil
 }
 
 // handle returns a netlink handle in the lab's namespace. One handle
@@ -123,8 +141,7 @@ func (p *Provider) handle() (*netlink.Handle, error) {
 	return h, nil
 }
 
-func (p *Provider) ensureBridge(h *netlink.Handle, id string, mtu int) (netlink.Link, error) {
-	name := bridgeName(id)
+func (p *Provider) ensureBridge(h *netlink.Handle, name string, mtu int) (netlink.Link, error) {
 	if br, err := h.LinkByName(name); err == nil {
 		return br, nil
 	}
@@ -272,7 +289,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	if err != nil {
 		return err
 	}
-	if br, err := h.LinkByName(bridgeName(p.lab.IDFor(req.ID, req.Addr))); err == nil {
+	if br, err := h.LinkByName(p.bridgeOf(req.ID, req.Addr, req.Private)); err == nil {
 		// Deleting the bridge frees its ports; their shaping goes too,
 		// unless a port now belongs to another bridge (the new link of a
 		// create_before_destroy took it over).
@@ -342,7 +359,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 }
 
 func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
-	br, ok := links[bridgeName(p.lab.IDFor(req.ID, req.Addr))]
+	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
 	if !ok || req.Prior.IsNull() {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}

@@ -1,0 +1,357 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config/addr"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Moved is a moved block: the objects recorded at From now belong to To.
+// Either end is a whole resource (every instance, keys kept) or one
+// instance; a whole resource facing an instance stands for its instance
+// without a key (container.r1 to container.router["r1"]).
+type Moved struct {
+	From, To  addr.Target
+	DeclRange hcl.Range
+	FromRange hcl.Range
+	ToRange   hcl.Range
+}
+
+// Removed is a removed block: the objects recorded at From leave the
+// configuration; with destroy = false they keep running and only leave
+// the state.
+type Removed struct {
+	From      addr.Target
+	Destroy   bool
+	DeclRange hcl.Range
+	FromRange hcl.Range
+}
+
+var movedSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "from", Required: true}, {Name: "to", Required: true}}}
+
+var removedSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "from", Required: true}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "lifecycle"}},
+}
+
+var removedLifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "destroy", Required: true}}}
+
+// addrOf reads a from or to argument: a resource or instance address
+// written as a reference.
+func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
+	bad := func(detail string) (addr.Target, hcl.Diagnostics) {
+		return addr.Target{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid address",
+			Detail: detail, Subject: a.Expr.Range().Ptr()}}
+	}
+	tr, d := hcl.AbsTraversalForExpr(a.Expr)
+	if d.HasErrors() {
+		return bad(fmt.Sprintf("%s takes a resource's address written bare, like container.r1 or container.router[\"r1\"].", a.Name))
+	}
+	if len(tr) < 2 || len(tr) > 3 {
+		return bad(fmt.Sprintf("%s takes TYPE.NAME or TYPE.NAME[KEY]. Modules are not supported: a lab is one directory.", a.Name))
+	}
+	if !contains(ResourceTypes, tr.RootName()) {
+		return bad(fmt.Sprintf("%q is not a resource type; resource types are %s.%s", tr.RootName(), orList(ResourceTypes), didYouMean(tr.RootName(), ResourceTypes)))
+	}
+	t, err := addr.ParseTarget(traversalString(tr))
+	if err != nil {
+		return bad(err.Error())
+	}
+	return t, nil
+}
+
+// traversalString writes an absolute traversal back as an address.
+func traversalString(tr hcl.Traversal) string {
+	s := tr.RootName()
+	for _, step := range tr[1:] {
+		switch st := step.(type) {
+		case hcl.TraverseAttr:
+			s += "." + st.Name
+		case hcl.TraverseIndex:
+			if st.Key.Type().FriendlyName() == "string" {
+				s += fmt.Sprintf("[%q]", st.Key.AsString())
+			} else {
+				s += "[" + st.Key.AsBigFloat().Text('f', -1) + "]"
+			}
+		default:
+			s += "[?]"
+		}
+	}
+	return s
+}
+
+func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(movedSchema)
+	if diags.HasErrors() {
+		return diags
+	}
+	from, d := addrOf(content.Attributes["from"])
+	diags = append(diags, d...)
+	to, d2 := addrOf(content.Attributes["to"])
+	diags = append(diags, d2...)
+	if diags.HasErrors() {
+		return diags
+	}
+	m := &Moved{From: from, To: to, DeclRange: b.DefRange,
+		FromRange: content.Attributes["from"].Expr.Range(), ToRange: content.Attributes["to"].Expr.Range()}
+	switch {
+	case from.Type != to.Type:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resource type mismatch",
+			Detail:  fmt.Sprintf("A moved block keeps the object: a %s cannot become a %s. Only the name and key may change.", from.Type, to.Type),
+			Subject: m.ToRange.Ptr()})
+	case from.Whole && to.Whole && from.Resource == to.Resource, !from.Whole && !to.Whole && from.Instance == to.Instance:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Redundant move statement",
+			Detail: "This moved block moves an address to itself.", Subject: b.DefRange.Ptr()})
+	case from.Resource == to.Resource && (from.Whole != to.Whole):
+		// container.a to container.a["x"]: the resource without a key
+		// stands for its only instance (it gained or lost for_each).
+		m.From.Whole, m.To.Whole = false, false
+	}
+	l.Moved = append(l.Moved, m)
+	return diags
+}
+
+func (l *Lab) decodeRemoved(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(removedSchema)
+	if diags.HasErrors() {
+		return diags
+	}
+	from, d := addrOf(content.Attributes["from"])
+	if diags = append(diags, d...); diags.HasErrors() {
+		return diags
+	}
+	r := &Removed{From: from, Destroy: true, DeclRange: b.DefRange, FromRange: content.Attributes["from"].Expr.Range()}
+	for i, lb := range content.Blocks {
+		if i > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate lifecycle block",
+				Detail: "A removed block has at most one lifecycle block.", Subject: lb.DefRange.Ptr()})
+			continue
+		}
+		lc, d := lb.Body.Content(removedLifecycleSchema)
+		diags = append(diags, d...)
+		if a, ok := lc.Attributes["destroy"]; ok {
+			diags = append(diags, decodeLiteral(a, cty.Bool, func(v cty.Value) { r.Destroy = v.True() })...)
+		}
+	}
+	l.Removed = append(l.Removed, r)
+	return diags
+}
+
+// checkRefactor checks the moved and removed blocks against each other
+// and against the resources declared: a from that is still declared, two
+// moves from one address, moves in a cycle, a removed resource that is
+// moved.
+func (l *Lab) checkRefactor() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	declared := func(t addr.Target) (*Resource, bool) {
+		r, ok := l.Resources[t.Resource]
+		return r, ok && (t.Whole || (r.Count == nil && r.ForEach == nil && t.Key.Kind == addr.NoKey))
+	}
+	for _, m := range l.Moved {
+		if r, ok := declared(m.From); ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
+				Detail:  fmt.Sprintf("This moved block moves %s away, but %s is still declared at %s. Remove or rename that block.", m.From, r.Addr, r.DeclRange),
+				Subject: m.FromRange.Ptr()})
+		}
+	}
+	for i, a := range l.Moved {
+		for _, b := range l.Moved[:i] {
+			if overlaps(a.From, b.From) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ambiguous move statements",
+					Detail:  fmt.Sprintf("Both this block and the one at %s move %s; an object can move to one place only.", b.DeclRange, a.From),
+					Subject: a.FromRange.Ptr()})
+			}
+			if overlaps(a.To, b.To) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ambiguous move statements",
+					Detail:  fmt.Sprintf("Both this block and the one at %s move an object to %s; one address holds one object.", b.DeclRange, a.To),
+					Subject: a.ToRange.Ptr()})
+			}
+		}
+	}
+	// A chain a -> b -> c is followed; a -> b -> a is a cycle, reported
+	// once.
+cycles:
+	for _, m := range l.Moved {
+		seen := map[*Moved]bool{m: true}
+		for cur := m; ; {
+			next := l.movedFrom(cur.To)
+			if next == nil {
+				break
+			}
+			if seen[next] {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cyclic dependency in move statements",
+					Detail: fmt.Sprintf("The moved blocks that start at %s lead back to it.", m.From), Subject: m.DeclRange.Ptr()})
+				break cycles
+			}
+			seen[next] = true
+			cur = next
+		}
+	}
+	for i, r := range l.Removed {
+		if res, ok := declared(r.From); ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Removed resource still exists",
+				Detail:  fmt.Sprintf("This removed block says %s left the configuration, but it is declared at %s. Remove that block, or this one.", r.From, res.DeclRange),
+				Subject: r.FromRange.Ptr()})
+		}
+		for _, o := range l.Removed[:i] {
+			if overlaps(r.From, o.From) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate removed block",
+					Detail: fmt.Sprintf("%s is also removed at %s.", r.From, o.DeclRange), Subject: r.FromRange.Ptr()})
+			}
+		}
+		for _, m := range l.Moved {
+			if overlaps(r.From, m.From) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved and removed",
+					Detail: fmt.Sprintf("%s is moved at %s; it cannot also be removed.", r.From, m.DeclRange), Subject: r.FromRange.Ptr()})
+			}
+		}
+	}
+	return diags
+}
+
+// movedFrom is the moved block whose from covers t, if any.
+func (l *Lab) movedFrom(t addr.Target) *Moved {
+	for _, m := range l.Moved {
+		if m.From.Whole == t.Whole && overlaps(m.From, t) {
+			return m
+		}
+	}
+	return nil
+}
+
+// overlaps reports whether two addresses can name the same instance.
+func overlaps(a, b addr.Target) bool {
+	if a.Resource != b.Resource {
+		return false
+	}
+	return a.Whole || b.Whole || a.Key == b.Key
+}
+
+// MoveTarget follows the moved blocks from the instance a: where an
+// object recorded at a now belongs, and whether any block moved it. Chains
+// are followed to their end. Without a block, an instance without a key
+// whose resource now has count moves to index 0, and index 0 of a
+// resource that lost its count moves to the instance without a key, as in
+// Terraform.
+func (l *Lab) MoveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
+	to, m, ok := l.moveTarget(a)
+	if ok {
+		return to, m, ok
+	}
+	if r := l.Resources[a.Resource]; r != nil {
+		switch {
+		case r.Count != nil && a.Key.Kind == addr.NoKey:
+			return a.Resource.Instance(addr.Int(0)), nil, true
+		case r.Count == nil && r.ForEach == nil && a.Key.Kind == addr.IntKey && a.Key.Int == 0:
+			return a.Resource.Instance(addr.Key{}), nil, true
+		}
+	}
+	return a, nil, false
+}
+
+func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
+	var first *Moved
+	cur := a
+	for step := 0; step <= len(l.Moved); step++ {
+		var next *Moved
+		for _, m := range l.Moved {
+			if m.From.Resource != cur.Resource {
+				continue
+			}
+			switch {
+			case m.From.Whole && m.To.Whole:
+			case m.From.Whole && cur.Key.Kind == addr.NoKey:
+			case !m.From.Whole && m.From.Key == cur.Key:
+			default:
+				continue
+			}
+			next = m
+			break
+		}
+		if next == nil {
+			break
+		}
+		if first == nil {
+			first = next
+		}
+		switch {
+		case next.To.Whole && next.From.Whole:
+			cur = next.To.Resource.Instance(cur.Key)
+		case next.To.Whole:
+			cur = next.To.Resource.Instance(addr.Key{})
+		default:
+			cur = next.To.Instance
+		}
+	}
+	return cur, first, first != nil
+}
+
+// RemovedFor is the removed block that covers a, if any.
+func (l *Lab) RemovedFor(a addr.Instance) *Removed {
+	for _, r := range l.Removed {
+		if r.From.Matches(a) || (!r.From.Whole && r.From.Instance == a) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Import is an import block: adopt the running object id at To.
+type Import struct {
+	To        addr.Instance
+	ID        string
+	DeclRange hcl.Range
+	ToRange   hcl.Range
+	IDRange   hcl.Range
+}
+
+var importSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "to", Required: true}, {Name: "id", Required: true}}}
+
+func (l *Lab) decodeImport(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(importSchema)
+	if diags.HasErrors() {
+		return diags
+	}
+	to, d := addrOf(content.Attributes["to"])
+	if diags = append(diags, d...); diags.HasErrors() {
+		return diags
+	}
+	im := &Import{To: to.Instance, DeclRange: b.DefRange, ToRange: content.Attributes["to"].Expr.Range(), IDRange: content.Attributes["id"].Expr.Range()}
+	diags = append(diags, decodeLiteral(content.Attributes["id"], cty.String, func(v cty.Value) { im.ID = v.AsString() })...)
+	if diags.HasErrors() {
+		return diags
+	}
+	if im.ID == "" {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid import id",
+			Detail: "id names the running object to adopt; the provider pages say what it looks like.", Subject: im.IDRange.Ptr()})
+	}
+	l.Imports = append(l.Imports, im)
+	return diags
+}
+
+// checkImports checks that every import block leads to a declared
+// resource, and that no two lead to one address.
+func (l *Lab) checkImports() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[addr.Instance]*Import{}
+	for _, im := range l.Imports {
+		r, ok := l.Resources[im.To.Resource]
+		switch {
+		case !ok:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import to an undeclared resource",
+				Detail:  fmt.Sprintf("%s is not declared. Write its block first: import adopts an object into a resource of the configuration, which says what it should look like.", im.To.Resource),
+				Subject: im.ToRange.Ptr()})
+		case (r.Count != nil || r.ForEach != nil) && im.To.Key.Kind == addr.NoKey:
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import needs an instance key",
+				Detail: fmt.Sprintf("%s has count or for_each: name one instance, such as %s[0] or %s[\"key\"].", r.Addr, r.Addr, r.Addr), Subject: im.ToRange.Ptr()})
+		}
+		if prev, dup := seen[im.To]; dup {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate import",
+				Detail: fmt.Sprintf("%s is also imported at %s.", im.To, prev.DeclRange), Subject: im.ToRange.Ptr()})
+		}
+		seen[im.To] = im
+	}
+	return diags
+}

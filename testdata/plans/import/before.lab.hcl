@@ -1,0 +1,3 @@
+container "db" {
+  rootfs = "rootfs"
+}
