@@ -240,6 +240,15 @@ func TestValidateManagementSubnet(t *testing.T) {
 		"IPv4 in subnet6": {`subnet6 = "10.9.0.0/24"`, "Invalid management subnet", "not an IPv6 prefix"},
 		"not a prefix":    {`subnet = "10.9.0.0"`, "Invalid management subnet", "not a CIDR prefix"},
 		"no subnet":       {``, "Management network without a subnet", "needs subnet"},
+		"loopback":        {`subnet = "127.0.0.0/24"`, "Invalid management subnet", "overlaps 127.0.0.0/8, the IPv4 loopback range"},
+		"this network":    {`subnet = "0.0.0.0/0"`, "Invalid management subnet", "overlaps 0.0.0.0/8"},
+		"link-local":      {`subnet = "169.254.0.0/24"`, "Invalid management subnet", "the IPv4 link-local range"},
+		"multicast":       {`subnet = "224.0.0.0/24"`, "Invalid management subnet", "the IPv4 multicast range"},
+		"reserved":        {`subnet = "255.255.255.0/30"`, "Invalid management subnet", "the reserved IPv4 range"},
+		"covers loopback": {`subnet = "96.0.0.0/3"`, "Invalid management subnet", "the IPv4 loopback range"},
+		"IPv6 loopback":   {`subnet6 = "::/64"`, "Invalid management subnet", "the IPv6 unspecified and loopback addresses"},
+		"IPv6 link-local": {`subnet6 = "fe80::/64"`, "Invalid management subnet", "the IPv6 link-local range"},
+		"IPv6 multicast":  {`subnet6 = "ff02::/64"`, "Invalid management subnet", "the IPv6 multicast range"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d, p := mgmtLab(t, "lab {\n  management {\n    "+tc.block+"\n  }\n}\n")
