@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -148,7 +149,7 @@ func checkManagement(d *config.Desired) hcl.Diagnostics {
 // come up while the old one, still being deleted, answers to the same
 // address (a later plan may give them out again). Without a management
 // network, the nodes' management addresses are null.
-func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []cty.Value) hcl.Diagnostics {
+func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []leavingNode) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	mi, subnets := managementSubnets(d)
 	if mi == nil {
@@ -167,13 +168,19 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			continue
 		}
 		taken := map[netip.Addr]bool{providers.ManagementHostAddress(subnet): true}
-		for _, v := range leaving {
+		var held []string // the nodes leaving with an address of the subnet
+		for _, l := range leaving {
+			v := l.value
 			if v != cty.NilVal && !v.IsNull() && v.IsKnown() && v.Type().IsObjectType() && v.Type().HasAttribute(managementAttrs[fam]) {
 				if ip, err := netip.ParseAddr(providers.String(v, managementAttrs[fam])); err == nil {
 					taken[ip] = true
+					if subnet.Contains(ip) {
+						held = append(held, l.addr.String())
+					}
 				}
 			}
 		}
+		sort.Strings(held)
 		for i, inst := range nodes {
 			if ip, ok := written(inst, fam); ok {
 				assigned[i][fam] = ip
@@ -206,8 +213,19 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			}
 			if !next.IsValid() || !providers.ManagementUsable(subnet, next) {
 				name := [2]string{"subnet", "subnet6"}[fam]
+				detail := fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes). Choose a larger %s.", subnet, inst.Addr, len(nodes), name)
+				if len(held) > 0 {
+					// A rename: the old nodes still hold their addresses
+					// until this plan's apply deletes them.
+					list := held
+					if len(list) > 3 {
+						list = append(list[:3:3], "...")
+					}
+					detail = fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes): %d of its addresses are still held by nodes this plan removes (%s), and a plan does not hand out an address it frees. Apply the removal first (remove or rename the nodes in one apply, add the new ones in the next), or choose a larger %s.",
+						subnet, inst.Addr, len(nodes), len(held), strings.Join(list, ", "), name)
+				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Management subnet full",
-					Detail:  fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes). Choose a larger %s.", subnet, inst.Addr, len(nodes), name),
+					Detail:  detail,
 					Subject: config.RangeOf(mi.Resource, cty.GetAttrPath(name)).Ptr()})
 				return diags
 			}
@@ -328,18 +346,25 @@ func settleManagement(d *config.Desired, current func(addr.Instance) (cty.Value,
 	}
 }
 
+// leavingNode is a node that is no longer in the configuration, with its
+// recorded value.
+type leavingNode struct {
+	addr  addr.Instance
+	value cty.Value
+}
+
 // leavingValues are the recorded values of the objects that are no longer
 // in the configuration.
-func leavingValues(d *config.Desired, priors map[addr.Instance]*prior) []cty.Value {
-	var out []cty.Value
+func leavingValues(d *config.Desired, priors map[addr.Instance]*prior) []leavingNode {
+	var out []leavingNode
 	for a, pr := range priors {
 		if d.Instances[a] != nil || !isNode(a) {
 			continue
 		}
 		if pr.value != cty.NilVal && !pr.value.IsNull() {
-			out = append(out, pr.value)
+			out = append(out, leavingNode{a, pr.value})
 		} else if pr.current != cty.NilVal {
-			out = append(out, pr.current)
+			out = append(out, leavingNode{a, pr.current})
 		}
 	}
 	return out

@@ -55,6 +55,7 @@ func TestAssignManagement(t *testing.T) {
 		gone   []string          // recorded mgmt_address of nodes no longer configured
 		want   map[string]string // address -> mgmt_address after
 		err    string            // a diagnostic's summary
+		detail string            // and words of its detail
 	}{
 		"a new lab is numbered in address order": {
 			subnet: "10.9.0.0/24",
@@ -102,6 +103,14 @@ func TestAssignManagement(t *testing.T) {
 			subnet: "10.9.0.0/30", // network, host, one node, broadcast
 			nodes:  "container \"c\" {\n  count = 2\n" + ctr + "}\n",
 			err:    "Management subnet full",
+			detail: "no free address left for container.c[1] (the lab has 2 nodes). Choose a larger subnet.",
+		},
+		"a subnet full of addresses this plan frees (a rename)": {
+			subnet: "10.9.0.0/29", // five nodes
+			nodes:  "container \"c\" {\n  count = 3\n" + ctr + "}\n",
+			gone:   []string{"10.9.0.2", "10.9.0.3", "10.9.0.4", "10.8.0.9"},
+			err:    "Management subnet full",
+			detail: "3 of its addresses are still held by nodes this plan removes (container.gone[0], container.gone[1], container.gone[2]), and a plan does not hand out an address it frees. Apply the removal first",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -116,8 +125,8 @@ func TestAssignManagement(t *testing.T) {
 				return cty.ObjectVal(m)
 			}, leaving(tc.gone))
 			if tc.err != "" {
-				if !diags.HasErrors() || diags[0].Summary != tc.err || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
-					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q at line 3 (the subnet)", diags, tc.err)
+				if !diags.HasErrors() || diags[0].Summary != tc.err || !strings.Contains(diags[0].Detail, tc.detail) || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q (detail with %q) at line 3 (the subnet)", diags, tc.err, tc.detail)
 				}
 				return
 			}
@@ -260,10 +269,12 @@ func TestValidateManagementSubnet(t *testing.T) {
 	}
 }
 
-func leaving(ips []string) []cty.Value {
-	var out []cty.Value
-	for _, ip := range ips {
-		out = append(out, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)}))
+// leaving makes the nodes container.gone[i] that held ips.
+func leaving(ips []string) []leavingNode {
+	var out []leavingNode
+	for i, ip := range ips {
+		a := addr.Resource{Type: "container", Name: "gone"}.Instance(addr.Int(i))
+		out = append(out, leavingNode{a, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)})})
 	}
 	return out
 }
