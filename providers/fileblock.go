@@ -98,7 +98,7 @@ func ValidateFiles(v cty.Value, noOnChange string) []*AttrError {
 			}
 		}
 		if o := f.GetAttr("owner"); o.IsKnown() && !o.IsNull() {
-			if u, g, ok := strings.Cut(o.AsString(), ":"); !ok || u == "" || g == "" || strings.ContainsAny(o.AsString(), " \t\n/") {
+			if u, g, ok := strings.Cut(o.AsString(), ":"); !ok || u == "" || g == "" || strings.ContainsAny(g, ":") || strings.ContainsAny(o.AsString(), " \t\n/") {
 				fail("owner", "Invalid file owner", "%q: user:group, as names (resolved in the node's /etc/passwd and /etc/group) or numbers, such as frr:frr or 100:101.", o.AsString())
 			}
 		}
@@ -159,14 +159,34 @@ func Files(v cty.Value, labDir string) ([]NodeFile, error) {
 	}
 	var out []NodeFile
 	total := 0
+	// Where each path comes from: a directory's file that another block
+	// writes too (or that is a directory of another's file) would be
+	// written twice, the last one winning on one guest, the first on
+	// another.
+	from, dirs := map[string]int{}, map[string]int{}
+	i := 0
 	add := func(f NodeFile) error {
 		if total += len(f.Content); total > MaxNodeFiles {
 			return fmt.Errorf("the files come to more than %d MiB, the most labform puts in one node", MaxNodeFiles>>20)
 		}
+		if j, ok := from[f.Path]; ok {
+			return fmt.Errorf("file[%d] and file[%d] both write %s; each file in the node comes from one block", j, i, f.Path)
+		}
+		if j, ok := dirs[f.Path]; ok {
+			return fmt.Errorf("file[%d] writes %s as a file, but file[%d] writes files inside it", i, f.Path, j)
+		}
+		for dir := path.Dir(f.Path); dir != "/"; dir = path.Dir(dir) {
+			if j, ok := from[dir]; ok {
+				return fmt.Errorf("file[%d] writes %s, inside %s, which file[%d] writes as a file", i, f.Path, dir, j)
+			}
+			dirs[dir] = i
+		}
+		from[f.Path] = i
 		out = append(out, f)
 		return nil
 	}
-	for i, b := range fv.AsValueSlice() {
+	var b cty.Value
+	for i, b = range fv.AsValueSlice() {
 		dst := path.Clean(String(b, "path"))
 		mode, err := ParseMode(String(b, "mode"))
 		if err != nil {
