@@ -269,7 +269,7 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			names[0] = providers.ManagementHostsName(strings.Replace(inst.Addr.String(), ".", "-", 1))
 		}
 		if inst.Value.Type().HasAttribute("hostname") {
-			if h := inst.Value.GetAttr("hostname"); h.IsKnown() && !h.IsNull() && h.AsString() != "" {
+			if h := inst.Value.GetAttr("hostname"); h.IsKnown() && !h.IsNull() && providers.ManagementHostname(h.AsString()) {
 				names = append(names, h.AsString())
 			}
 		}

@@ -161,6 +161,10 @@ container "leaf_host" {
   count    = 2
   hostname = "h${count.index}"
 ` + ctr + `}
+container "odd" {
+  count    = 3
+  hostname = ["evil\n10.6.6.6 example.com", "two words", "localhost"][count.index]
+` + ctr + `}
 `
 	d, p := mgmtLab(t, src)
 	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
@@ -172,7 +176,9 @@ container "leaf_host" {
 		hosts[k] = h.AsString()
 	}
 	got := fmt.Sprintf("%s %s %s %v", providers.String(v, "bridge"), providers.String(v, "host_address"), providers.String(v, "host_address6"), hosts)
-	want := "lfm0123456789ab 10.9.0.1 fd00:9::1 map[h0:10.9.0.2 fd00:9::2 h1:10.9.0.3 fd00:9::3 leaf-host-0:10.9.0.2 fd00:9::2 leaf-host-1:10.9.0.3 fd00:9::3]"
+	// A hostname that is not a host name (a newline would add a line to
+	// /etc/hosts), or localhost, is not listed.
+	want := "lfm0123456789ab 10.9.0.1 fd00:9::1 map[h0:10.9.0.2 fd00:9::2 h1:10.9.0.3 fd00:9::3 leaf-host-0:10.9.0.2 fd00:9::2 leaf-host-1:10.9.0.3 fd00:9::3 odd-0:10.9.0.4 fd00:9::4 odd-1:10.9.0.5 fd00:9::5 odd-2:10.9.0.6 fd00:9::6]"
 	if got != want {
 		t.Fatalf("wrong management network value\ngot:  %s\nwant: %s", got, want)
 	}

@@ -148,6 +148,27 @@ func ManagementUsable(p netip.Prefix, a netip.Addr) bool {
 	return true
 }
 
+// ManagementHostname reports whether a container's hostname can go in the
+// hosts file as a name of its own: labels of letters, digits, '-' and '_'
+// (1 to 63 of them) separated by dots, 253 characters at most. Anything
+// else (a space, a newline) would add words or lines to the file.
+func ManagementHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // ManagementHostsName is the name a node has in the hosts file: its resource's name,
 // with its count index or for_each key after a dash (leaf-0, host-a), in
 // the characters a host name may hold.
