@@ -171,10 +171,11 @@ func Group(labID string) uint32 {
 // DeleteGroup deletes every interface of the host's namespace in group,
 // with one request.
 func DeleteGroup(group uint32) error {
-	_, hostNs, err := hostHandle()
+	h, hostNs, err := hostHandle()
 	if err != nil {
 		return err
 	}
+	h.Close() // only the namespace is needed
 	defer hostNs.Close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
