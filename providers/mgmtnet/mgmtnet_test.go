@@ -1,7 +1,10 @@
 package mgmtnet
 
 import (
+	"context"
+	"io"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -94,5 +97,38 @@ func TestCheckHost_overlap(t *testing.T) {
 	}
 	if errs := p.CheckHost(providers.ManagementType, v(link.Attrs().Name)); len(errs) != 0 {
 		t.Fatalf("the route of the lab's own bridge (%s) must not count: %v", link.Attrs().Name, errs)
+	}
+}
+
+// TestDelete_hostsFile: deleting the network empties the hosts file in
+// place before removing it, so that a container still running with it
+// bind-mounted as /etc/hosts (its lab dropped the management block)
+// stops resolving the nodes' names.
+func TestDelete_hostsFile(t *testing.T) {
+	systest.Require(t) // Delete looks for the bridge in the host's namespace
+	lab := providers.Lab{Name: "deltest", Dir: t.TempDir(), ID: "d0e1e7e0" + strings.Repeat("5", 24)}
+	f := lab.ManagementHostsFile()
+	if err := writeHosts(f, renderHosts(lab.Name, cty.MapVal(map[string]cty.Value{"c-0": cty.StringVal("172.30.0.2")}))); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(f) // as a bind mount holds the file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	p := New()
+	p.lab = lab
+	if err := p.Delete(context.Background(), providers.ApplyRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Fatalf("the hosts file is still there: %v", err)
+	}
+	b, err := io.ReadAll(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := renderHosts(lab.Name, cty.NullVal(cty.Map(cty.String))); string(b) != want || strings.Contains(string(b), "c-0") {
+		t.Fatalf("a container holding the hosts file still reads:\n%s\nwant:\n%s", b, want)
 	}
 }

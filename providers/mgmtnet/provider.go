@@ -356,7 +356,16 @@ func (p *Provider) Delete(_ context.Context, _ providers.ApplyRequest) error {
 	} else if !notFound(err) {
 		return err
 	}
+	// Containers that outlive the network (the lab dropped its
+	// management block) have the file bind-mounted as /etc/hosts: it is
+	// emptied of the nodes first, in place, so that they do not keep
+	// resolving names to addresses nobody holds any more.
 	f := p.lab.ManagementHostsFile()
+	if _, err := os.Stat(f); err == nil {
+		if err := writeHosts(f, renderHosts(p.lab.Name, cty.NullVal(cty.Map(cty.String)))); err != nil {
+			return err
+		}
+	}
 	if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
