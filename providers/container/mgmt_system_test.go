@@ -254,6 +254,37 @@ container "fixed" {
 		t.Errorf("repairing the bridge restarted containers\ngot:  %s\nwant: %s", now, pidsBefore)
 	}
 
+	// The subnet narrowed, every address kept (/24 to /25): the bridge
+	// gets the new length at once; the containers' mgmt0 show the old one
+	// as drift at the next plan, repaired in place.
+	v4 = netip.PrefixFrom(v4.Addr(), 25)
+	write(`container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "infinity"]
+}
+`)
+	l.Apply(planner.NormalMode)
+	_, plan := l.Plan(planner.NormalMode)
+	var drifted []string
+	for _, c := range plan.Changes {
+		if c.Action != planner.NoOp {
+			drifted = append(drifted, c.Addr.String())
+		}
+	}
+	if len(drifted) != len(nodes) {
+		t.Errorf("after the subnet narrowed, the plan changes %v, want every node's mgmt0 put right (%v)", drifted, nodes)
+	}
+	l.Apply(planner.NormalMode)
+	for _, a := range nodes {
+		out, err := exec.Command("ip", "-n", nameFor(l.ID(a)).netns, "-o", "-4", "addr", "show", "dev", providers.ManagementInterface).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/25 ") {
+			t.Errorf("%s's mgmt0 after the subnet narrowed to %s: %v\n%s", a, v4, err, out)
+		}
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Errorf("a plan after the repair has changes: %v", plan.Changes)
+	}
+
 	l.Apply(planner.DestroyMode)
 	now := hostNet(t)
 	// Other tests may come and go on this machine meanwhile: what this lab

@@ -271,6 +271,26 @@ func AttachContainer(ctrNetns, bridge string, group uint32, hostSide string, v4,
 	return nil
 }
 
+// NodePrefixes are a node's management addresses with the prefix lengths
+// of the bridge's subnets now (what AttachContainer gives mgmt0).
+func NodePrefixes(bridge string, addrs ...string) ([]netip.Prefix, error) {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	br, err := h.LinkByName(bridge)
+	if err != nil {
+		return nil, err
+	}
+	bridgeAddrs, err := globalAddrs(h, br)
+	if err != nil {
+		return nil, err
+	}
+	return nodePrefixes(bridgeAddrs, addrs...)
+}
+
 // ContainerAddresses reads the global addresses of a container's mgmt0
 // (nil when it has none, or no mgmt0).
 func ContainerAddresses(ctrNetns string) ([]netip.Prefix, error) {
