@@ -159,7 +159,21 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 	for _, a := range d.Order {
 		if inst := d.Instances[a]; hasManagementAttrs(inst) {
 			nodes = append(nodes, inst)
+			// A written address labform learns only at apply (another
+			// node's mgmt_address, which this pass assigns after config
+			// is evaluated) could not be checked against the others:
+			// two nodes would get one address.
+			for _, name := range managementAttrs {
+				if at, ok := inst.Resource.Content.Attrs[name]; ok && !inst.Value.GetAttr(name).IsKnown() {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Management address not known at plan",
+						Detail:  fmt.Sprintf("%s: %s refers to a value known only after apply (another node's management address is assigned by labform, not known to expressions at plan). Write an address, or leave %s out to have one assigned.", a, name, name),
+						Subject: at.Expr.Range().Ptr()})
+				}
+			}
 		}
+	}
+	if diags.HasErrors() {
+		return diags
 	}
 	assigned := make([][2]netip.Addr, len(nodes))
 	for fam := 0; fam < 2; fam++ {
