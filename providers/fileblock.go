@@ -221,9 +221,16 @@ func Files(v cty.Value, labDir string) ([]NodeFile, error) {
 			continue
 		}
 		var rels []string
+		work := filepath.Join(labDir, ".labform")
 		err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
+			}
+			if d.IsDir() && p == work {
+				// labform's own directory (state, backups, the nodes'
+				// config disks) is no file of the lab: source = "."
+				// would put the state, secrets and all, in the node.
+				return filepath.SkipDir
 			}
 			if d.Type().IsRegular() {
 				rel, _ := filepath.Rel(src, p)

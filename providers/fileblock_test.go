@@ -155,6 +155,21 @@ func TestFiles(t *testing.T) {
 			t.Errorf("%s: got %v, want an error with %q", name, err, tc.want)
 		}
 	}
+	// The lab directory itself as a source: its files, never labform's
+	// state under .labform.
+	whole := t.TempDir()
+	os.MkdirAll(filepath.Join(whole, ".labform", "backups"), 0o700)
+	os.WriteFile(filepath.Join(whole, ".labform", "state.db"), []byte("secret"), 0o600)
+	os.WriteFile(filepath.Join(whole, ".labform", "backups", "s.db"), []byte("secret"), 0o600)
+	os.WriteFile(filepath.Join(whole, "main.lab.hcl"), []byte("lab {}\n"), 0o644)
+	got = nil
+	all, err := Files(withFiles(fileObj("/lab", "", ".", "0644", "")), whole)
+	for _, f := range all {
+		got = append(got, f.Path)
+	}
+	if err != nil || strings.Join(got, " ") != "/lab/main.lab.hcl" {
+		t.Errorf("the lab directory as a source gave %q, %v; want only /lab/main.lab.hcl", got, err)
+	}
 	if _, err := Files(withFiles(fileObj("/etc/d", "", "d", "0644", ""), fileObj("/etc/d/new", "x", "", "0644", "")), lab); err != nil {
 		t.Errorf("a block adding a file to a directory's: %v", err)
 	}
