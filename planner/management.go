@@ -360,6 +360,59 @@ func settleManagement(d *config.Desired, current func(addr.Instance) (cty.Value,
 	}
 }
 
+// relengthManagement makes a node whose management address stays while
+// its subnet's length changes (a /24 made a /25, same network address)
+// show the length its interface has now ("172.30.0.2/24"), so that the
+// plan sets the new one in place: otherwise the address is unchanged, no
+// change is planned, and the node keeps the old length. Only nodes whose
+// address labform sets in place (containers' mgmt0) are concerned: a VM's
+// guest sets its own. recorded is the management network's recorded
+// value (NilVal when none).
+func relengthManagement(d *config.Desired, recorded cty.Value, current func(addr.Instance) (cty.Value, bool), set func(addr.Instance, cty.Value)) {
+	_, subnets := managementSubnets(d)
+	if recorded == cty.NilVal || recorded.IsNull() || !recorded.IsKnown() {
+		return
+	}
+	var old [2]netip.Prefix
+	changed := false
+	for i, name := range []string{"subnet", "subnet6"} {
+		if s := providers.String(recorded, name); s != "" && subnets[i].IsValid() {
+			if p, err := providers.ManagementSubnet(s, i == 1); err == nil && p.Bits() != subnets[i].Bits() {
+				old[i], changed = p, true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		if !hasManagementAttrs(inst) || inst.Resource.Schema.Attributes[managementAttrs[0]].Cost != providers.InPlace {
+			continue
+		}
+		v, ok := current(a)
+		if !ok || v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(managementAttrs[0]) {
+			continue
+		}
+		m := v.AsValueMap()
+		touched := false
+		for fam, name := range managementAttrs {
+			if !old[fam].IsValid() || !m[name].IsKnown() || m[name].IsNull() {
+				continue
+			}
+			ip, err := netip.ParseAddr(m[name].AsString())
+			if err != nil || !old[fam].Contains(ip) || providers.String(inst.Value, name) != ip.String() {
+				continue // drift already shown, or the address moves anyway
+			}
+			m[name] = cty.StringVal(netip.PrefixFrom(ip, old[fam].Bits()).String())
+			touched = true
+		}
+		if touched {
+			set(a, cty.ObjectVal(m))
+		}
+	}
+}
+
 // leavingNode is a node that is no longer in the configuration, with its
 // recorded value.
 type leavingNode struct {

@@ -317,3 +317,40 @@ func BenchmarkAssignManagement10k(b *testing.B) {
 		})
 	}
 }
+
+// TestRelengthManagement: a node keeping its address while the subnet's
+// length changes is shown with its old length, so that the plan updates
+// it in place; an unchanged subnet, a subnet that moved (addresses move
+// with it), an address already shown as drift, or no recorded network
+// leave it alone.
+func TestRelengthManagement(t *testing.T) {
+	for name, tc := range map[string]struct {
+		recorded, now string // subnets
+		current, want string // the node's current mgmt_address, before and after
+	}{
+		"narrowed":         {"10.9.0.0/24", "10.9.0.0/25", "10.9.0.2", "10.9.0.2/24"},
+		"widened":          {"10.9.0.0/25", "10.9.0.0/23", "10.9.0.2", "10.9.0.2/25"},
+		"unchanged":        {"10.9.0.0/24", "10.9.0.0/24", "10.9.0.2", "10.9.0.2"},
+		"moved subnet":     {"10.8.0.0/24", "10.9.0.0/25", "10.8.0.2", "10.8.0.2"},
+		"drift shown":      {"10.9.0.0/24", "10.9.0.0/25", "10.9.0.7/24", "10.9.0.7/24"},
+		"no record of one": {"", "10.9.0.0/25", "10.9.0.2", "10.9.0.2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, _ := mgmtLab(t, mgmtSrc(tc.now, "container \"c\" {\n"+ctr+"  mgmt_address = \"10.9.0.2\"\n}\n"))
+			c := addr.Resource{Type: "container", Name: "c"}.Instance(addr.Key{})
+			rec := cty.NilVal
+			if tc.recorded != "" {
+				rec = cty.ObjectVal(map[string]cty.Value{"subnet": cty.StringVal(tc.recorded), "subnet6": cty.NullVal(cty.String)})
+			}
+			cur := d.Instances[c].Value.AsValueMap()
+			cur["mgmt_address"] = cty.StringVal(tc.current)
+			got := tc.current
+			relengthManagement(d, rec, func(a addr.Instance) (cty.Value, bool) {
+				return cty.ObjectVal(cur), a == c
+			}, func(a addr.Instance, v cty.Value) { got = providers.String(v, "mgmt_address") })
+			if got != tc.want {
+				t.Fatalf("current mgmt_address %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

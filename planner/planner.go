@@ -173,6 +173,16 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			}
 			return cty.NilVal, false
 		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
+		recordedNet := cty.NilVal
+		if pr, ok := priors[managementAddr]; ok {
+			recordedNet = pr.value
+		}
+		relengthManagement(desired, recordedNet, func(a addr.Instance) (cty.Value, bool) {
+			if pr, ok := priors[a]; ok {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
 		diags = append(diags, p.validate(desired)...)
 		if diags.HasErrors() {
 			return nil, diags
