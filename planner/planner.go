@@ -617,6 +617,14 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 	diags := Validate(p.Registry, d)
 	for _, a := range d.Order {
 		inst := d.Instances[a]
+		// A node's file blocks: their sources as the plan finds them
+		// (which validate does not read), at the block's line.
+		if fb := inst.Resource.Schema.Blocks["file"]; fb != nil && fb.Block != nil && fb.Block.Attributes["source"] != nil {
+			for _, e := range providers.CheckFiles(inst.Value, p.Lab.Dir) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
+			}
+		}
 		prov, _ := p.Registry.Provider(inst.Resource.Provider)
 		if hc, ok := prov.(providers.HostChecker); ok {
 			for _, e := range hc.CheckHost(a.Type, inst.Value) {
