@@ -264,7 +264,13 @@ func (ff *fileFuncs) fileSet() function.Function {
 				return cty.SetValEmpty(cty.String), nil // as Terraform: no directory, no match
 			}
 			var matches []string
+			work := filepath.Join(ff.dir, ".labform")
 			err = doublestar.GlobWalk(os.DirFS(abs), pattern, func(p string, d fs.DirEntry) error {
+				if within(work, filepath.Join(abs, p)) {
+					// labform's state, backups and disks are no files of
+					// the lab (and would change the set at every apply).
+					return nil
+				}
 				fi, err := fs.Stat(os.DirFS(abs), p) // follows links, as os.Stat
 				if err == nil && fi.Mode().IsRegular() {
 					if !ff.hostPaths && !within(ff.realDir, resolveExisting(filepath.Join(abs, p))) {

@@ -32,6 +32,8 @@ func fileFuncLab(t *testing.T) (lab, outside string) {
 		"outside/secret":               "host file",
 		"lab/configs/deep-nest.tftpl":  "${" + strings.Repeat("(", MaxExprDepth+5) + "1" + strings.Repeat(")", MaxExprDepth+5) + "}",
 		"lab/configs/sub/deep/c.tftpl": "c",
+		"lab/.labform/state.db":        "state",
+		"lab/.labform/backups/s.db":    "state",
 	}
 	for name, content := range files {
 		p := filepath.Join(root, name)
@@ -94,6 +96,8 @@ func TestFileFunctions(t *testing.T) {
 		"fileset star":                {expr: `fileset("configs/sub", "*")`, want: cty.SetVal([]cty.Value{cty.StringVal("a.txt")})},
 		"fileset alternatives":        {expr: `fileset(".", "configs/{daemons,binary}")`, want: cty.SetVal([]cty.Value{cty.StringVal("configs/binary"), cty.StringVal("configs/daemons")})},
 		"fileset none":                {expr: `fileset("configs", "*.none")`, want: cty.SetValEmpty(cty.String)},
+		"fileset skips .labform":      {expr: `fileset(".", "**/*.db")`, want: cty.SetValEmpty(cty.String)},
+		"fileset skips .labform too":  {expr: `fileset(".labform", "*")`, want: cty.SetValEmpty(cty.String)},
 		"fileset no directory":        {expr: `fileset("nodir", "*")`, want: cty.SetValEmpty(cty.String)},
 		"fileset skips a link out":    {expr: `fileset(".", "out/*")`, want: cty.SetValEmpty(cty.String)},
 		"fileset bad pattern":         {expr: `fileset("configs", "[")`, wantErr: `invalid pattern "["`},

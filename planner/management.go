@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -148,7 +149,7 @@ func checkManagement(d *config.Desired) hcl.Diagnostics {
 // come up while the old one, still being deleted, answers to the same
 // address (a later plan may give them out again). Without a management
 // network, the nodes' management addresses are null.
-func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []cty.Value) hcl.Diagnostics {
+func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) cty.Value, leaving []leavingNode) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	mi, subnets := managementSubnets(d)
 	if mi == nil {
@@ -158,7 +159,21 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 	for _, a := range d.Order {
 		if inst := d.Instances[a]; hasManagementAttrs(inst) {
 			nodes = append(nodes, inst)
+			// A written address labform learns only at apply (another
+			// node's mgmt_address, which this pass assigns after config
+			// is evaluated) could not be checked against the others:
+			// two nodes would get one address.
+			for _, name := range managementAttrs {
+				if at, ok := inst.Resource.Content.Attrs[name]; ok && !inst.Value.GetAttr(name).IsKnown() {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Management address not known at plan",
+						Detail:  fmt.Sprintf("%s: %s refers to a value known only after apply (another node's management address is assigned by labform, not known to expressions at plan). Write an address, or leave %s out to have one assigned.", a, name, name),
+						Subject: at.Expr.Range().Ptr()})
+				}
+			}
 		}
+	}
+	if diags.HasErrors() {
+		return diags
 	}
 	assigned := make([][2]netip.Addr, len(nodes))
 	for fam := 0; fam < 2; fam++ {
@@ -167,13 +182,19 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			continue
 		}
 		taken := map[netip.Addr]bool{providers.ManagementHostAddress(subnet): true}
-		for _, v := range leaving {
+		var held []string // the nodes leaving with an address of the subnet
+		for _, l := range leaving {
+			v := l.value
 			if v != cty.NilVal && !v.IsNull() && v.IsKnown() && v.Type().IsObjectType() && v.Type().HasAttribute(managementAttrs[fam]) {
 				if ip, err := netip.ParseAddr(providers.String(v, managementAttrs[fam])); err == nil {
 					taken[ip] = true
+					if subnet.Contains(ip) {
+						held = append(held, l.addr.String())
+					}
 				}
 			}
 		}
+		sort.Strings(held)
 		for i, inst := range nodes {
 			if ip, ok := written(inst, fam); ok {
 				assigned[i][fam] = ip
@@ -206,8 +227,19 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			}
 			if !next.IsValid() || !providers.ManagementUsable(subnet, next) {
 				name := [2]string{"subnet", "subnet6"}[fam]
+				detail := fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes). Choose a larger %s.", subnet, inst.Addr, len(nodes), name)
+				if len(held) > 0 {
+					// A rename: the old nodes still hold their addresses
+					// until this plan's apply deletes them.
+					list := held
+					if len(list) > 3 {
+						list = append(list[:3:3], "...")
+					}
+					detail = fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes): %d of its addresses are still held by nodes this plan removes (%s), and a plan does not hand out an address it frees. Apply the removal first (remove or rename the nodes in one apply, add the new ones in the next), or choose a larger %s.",
+						subnet, inst.Addr, len(nodes), len(held), strings.Join(list, ", "), name)
+				}
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Management subnet full",
-					Detail:  fmt.Sprintf("%s has no free address left for %s (the lab has %d nodes). Choose a larger %s.", subnet, inst.Addr, len(nodes), name),
+					Detail:  detail,
 					Subject: config.RangeOf(mi.Resource, cty.GetAttrPath(name)).Ptr()})
 				return diags
 			}
@@ -251,7 +283,7 @@ func (p *Planner) assignManagement(d *config.Desired, prior func(addr.Instance) 
 			names[0] = providers.ManagementHostsName(strings.Replace(inst.Addr.String(), ".", "-", 1))
 		}
 		if inst.Value.Type().HasAttribute("hostname") {
-			if h := inst.Value.GetAttr("hostname"); h.IsKnown() && !h.IsNull() && h.AsString() != "" {
+			if h := inst.Value.GetAttr("hostname"); h.IsKnown() && !h.IsNull() && providers.ManagementHostname(h.AsString()) {
 				names = append(names, h.AsString())
 			}
 		}
@@ -328,18 +360,78 @@ func settleManagement(d *config.Desired, current func(addr.Instance) (cty.Value,
 	}
 }
 
+// relengthManagement makes a node whose management address stays while
+// its subnet's length changes (a /24 made a /25, same network address)
+// show the length its interface has now ("172.30.0.2/24"), so that the
+// plan sets the new one in place: otherwise the address is unchanged, no
+// change is planned, and the node keeps the old length. Only nodes whose
+// address labform sets in place (containers' mgmt0) are concerned: a VM's
+// guest sets its own. recorded is the management network's recorded
+// value (NilVal when none).
+func relengthManagement(d *config.Desired, recorded cty.Value, current func(addr.Instance) (cty.Value, bool), set func(addr.Instance, cty.Value)) {
+	_, subnets := managementSubnets(d)
+	if recorded == cty.NilVal || recorded.IsNull() || !recorded.IsKnown() {
+		return
+	}
+	var old [2]netip.Prefix
+	changed := false
+	for i, name := range []string{"subnet", "subnet6"} {
+		if s := providers.String(recorded, name); s != "" && subnets[i].IsValid() {
+			if p, err := providers.ManagementSubnet(s, i == 1); err == nil && p.Bits() != subnets[i].Bits() {
+				old[i], changed = p, true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	for _, a := range d.Order {
+		inst := d.Instances[a]
+		if !hasManagementAttrs(inst) || inst.Resource.Schema.Attributes[managementAttrs[0]].Cost != providers.InPlace {
+			continue
+		}
+		v, ok := current(a)
+		if !ok || v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(managementAttrs[0]) {
+			continue
+		}
+		m := v.AsValueMap()
+		touched := false
+		for fam, name := range managementAttrs {
+			if !old[fam].IsValid() || !m[name].IsKnown() || m[name].IsNull() {
+				continue
+			}
+			ip, err := netip.ParseAddr(m[name].AsString())
+			if err != nil || !old[fam].Contains(ip) || providers.String(inst.Value, name) != ip.String() {
+				continue // drift already shown, or the address moves anyway
+			}
+			m[name] = cty.StringVal(netip.PrefixFrom(ip, old[fam].Bits()).String())
+			touched = true
+		}
+		if touched {
+			set(a, cty.ObjectVal(m))
+		}
+	}
+}
+
+// leavingNode is a node that is no longer in the configuration, with its
+// recorded value.
+type leavingNode struct {
+	addr  addr.Instance
+	value cty.Value
+}
+
 // leavingValues are the recorded values of the objects that are no longer
 // in the configuration.
-func leavingValues(d *config.Desired, priors map[addr.Instance]*prior) []cty.Value {
-	var out []cty.Value
+func leavingValues(d *config.Desired, priors map[addr.Instance]*prior) []leavingNode {
+	var out []leavingNode
 	for a, pr := range priors {
 		if d.Instances[a] != nil || !isNode(a) {
 			continue
 		}
 		if pr.value != cty.NilVal && !pr.value.IsNull() {
-			out = append(out, pr.value)
+			out = append(out, leavingNode{a, pr.value})
 		} else if pr.current != cty.NilVal {
-			out = append(out, pr.current)
+			out = append(out, leavingNode{a, pr.current})
 		}
 	}
 	return out

@@ -55,6 +55,8 @@ func TestAssignManagement(t *testing.T) {
 		gone   []string          // recorded mgmt_address of nodes no longer configured
 		want   map[string]string // address -> mgmt_address after
 		err    string            // a diagnostic's summary
+		detail string            // and words of its detail
+		line   int               // and its line, when not the subnet's (3)
 	}{
 		"a new lab is numbered in address order": {
 			subnet: "10.9.0.0/24",
@@ -98,10 +100,25 @@ func TestAssignManagement(t *testing.T) {
 			prior:  map[string]string{"container.c": "10.9.0.1"},
 			want:   map[string]string{"container.c": "10.9.0.2"},
 		},
+		"a written address known only at apply": {
+			subnet: "10.9.0.0/24",
+			nodes:  "container \"c\" {\n" + ctr + "}\ncontainer \"d\" {\n" + ctr + "  mgmt_address = container.c.mgmt_address\n}\n",
+			err:    "Management address not known at plan",
+			detail: "container.d: mgmt_address refers to a value known only after apply",
+			line:   13,
+		},
 		"a full subnet": {
 			subnet: "10.9.0.0/30", // network, host, one node, broadcast
 			nodes:  "container \"c\" {\n  count = 2\n" + ctr + "}\n",
 			err:    "Management subnet full",
+			detail: "no free address left for container.c[1] (the lab has 2 nodes). Choose a larger subnet.",
+		},
+		"a subnet full of addresses this plan frees (a rename)": {
+			subnet: "10.9.0.0/29", // five nodes
+			nodes:  "container \"c\" {\n  count = 3\n" + ctr + "}\n",
+			gone:   []string{"10.9.0.2", "10.9.0.3", "10.9.0.4", "10.8.0.9"},
+			err:    "Management subnet full",
+			detail: "3 of its addresses are still held by nodes this plan removes (container.gone[0], container.gone[1], container.gone[2]), and a plan does not hand out an address it frees. Apply the removal first",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -116,8 +133,11 @@ func TestAssignManagement(t *testing.T) {
 				return cty.ObjectVal(m)
 			}, leaving(tc.gone))
 			if tc.err != "" {
-				if !diags.HasErrors() || diags[0].Summary != tc.err || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
-					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q at line 3 (the subnet)", diags, tc.err)
+				if tc.line == 0 {
+					tc.line = 3
+				}
+				if !diags.HasErrors() || diags[0].Summary != tc.err || !strings.Contains(diags[0].Detail, tc.detail) || diags[0].Subject == nil || diags[0].Subject.Start.Line != tc.line {
+					t.Fatalf("wrong diagnostics\ngot:  %v\nwant: %q (detail with %q) at line %d", diags, tc.err, tc.detail, tc.line)
 				}
 				return
 			}
@@ -152,6 +172,10 @@ container "leaf_host" {
   count    = 2
   hostname = "h${count.index}"
 ` + ctr + `}
+container "odd" {
+  count    = 3
+  hostname = ["evil\n10.6.6.6 example.com", "two words", "localhost"][count.index]
+` + ctr + `}
 `
 	d, p := mgmtLab(t, src)
 	if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
@@ -163,7 +187,9 @@ container "leaf_host" {
 		hosts[k] = h.AsString()
 	}
 	got := fmt.Sprintf("%s %s %s %v", providers.String(v, "bridge"), providers.String(v, "host_address"), providers.String(v, "host_address6"), hosts)
-	want := "lfm0123456789ab 10.9.0.1 fd00:9::1 map[h0:10.9.0.2 fd00:9::2 h1:10.9.0.3 fd00:9::3 leaf-host-0:10.9.0.2 fd00:9::2 leaf-host-1:10.9.0.3 fd00:9::3]"
+	// A hostname that is not a host name (a newline would add a line to
+	// /etc/hosts), or localhost, is not listed.
+	want := "lfm0123456789ab 10.9.0.1 fd00:9::1 map[h0:10.9.0.2 fd00:9::2 h1:10.9.0.3 fd00:9::3 leaf-host-0:10.9.0.2 fd00:9::2 leaf-host-1:10.9.0.3 fd00:9::3 odd-0:10.9.0.4 fd00:9::4 odd-1:10.9.0.5 fd00:9::5 odd-2:10.9.0.6 fd00:9::6]"
 	if got != want {
 		t.Fatalf("wrong management network value\ngot:  %s\nwant: %s", got, want)
 	}
@@ -240,6 +266,15 @@ func TestValidateManagementSubnet(t *testing.T) {
 		"IPv4 in subnet6": {`subnet6 = "10.9.0.0/24"`, "Invalid management subnet", "not an IPv6 prefix"},
 		"not a prefix":    {`subnet = "10.9.0.0"`, "Invalid management subnet", "not a CIDR prefix"},
 		"no subnet":       {``, "Management network without a subnet", "needs subnet"},
+		"loopback":        {`subnet = "127.0.0.0/24"`, "Invalid management subnet", "overlaps 127.0.0.0/8, the IPv4 loopback range"},
+		"this network":    {`subnet = "0.0.0.0/0"`, "Invalid management subnet", "overlaps 0.0.0.0/8"},
+		"link-local":      {`subnet = "169.254.0.0/24"`, "Invalid management subnet", "the IPv4 link-local range"},
+		"multicast":       {`subnet = "224.0.0.0/24"`, "Invalid management subnet", "the IPv4 multicast range"},
+		"reserved":        {`subnet = "255.255.255.0/30"`, "Invalid management subnet", "the reserved IPv4 range"},
+		"covers loopback": {`subnet = "96.0.0.0/3"`, "Invalid management subnet", "the IPv4 loopback range"},
+		"IPv6 loopback":   {`subnet6 = "::/64"`, "Invalid management subnet", "the IPv6 unspecified and loopback addresses"},
+		"IPv6 link-local": {`subnet6 = "fe80::/64"`, "Invalid management subnet", "the IPv6 link-local range"},
+		"IPv6 multicast":  {`subnet6 = "ff02::/64"`, "Invalid management subnet", "the IPv6 multicast range"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d, p := mgmtLab(t, "lab {\n  management {\n    "+tc.block+"\n  }\n}\n")
@@ -251,10 +286,12 @@ func TestValidateManagementSubnet(t *testing.T) {
 	}
 }
 
-func leaving(ips []string) []cty.Value {
-	var out []cty.Value
-	for _, ip := range ips {
-		out = append(out, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)}))
+// leaving makes the nodes container.gone[i] that held ips.
+func leaving(ips []string) []leavingNode {
+	var out []leavingNode
+	for i, ip := range ips {
+		a := addr.Resource{Type: "container", Name: "gone"}.Instance(addr.Int(i))
+		out = append(out, leavingNode{a, cty.ObjectVal(map[string]cty.Value{"mgmt_address": cty.StringVal(ip), "mgmt_address6": cty.NullVal(cty.String)})})
 	}
 	return out
 }
@@ -276,6 +313,43 @@ func BenchmarkAssignManagement10k(b *testing.B) {
 				if diags := p.assignManagement(d, func(addr.Instance) cty.Value { return cty.NilVal }, nil); diags.HasErrors() {
 					b.Fatal(diags.Error())
 				}
+			}
+		})
+	}
+}
+
+// TestRelengthManagement: a node keeping its address while the subnet's
+// length changes is shown with its old length, so that the plan updates
+// it in place; an unchanged subnet, a subnet that moved (addresses move
+// with it), an address already shown as drift, or no recorded network
+// leave it alone.
+func TestRelengthManagement(t *testing.T) {
+	for name, tc := range map[string]struct {
+		recorded, now string // subnets
+		current, want string // the node's current mgmt_address, before and after
+	}{
+		"narrowed":         {"10.9.0.0/24", "10.9.0.0/25", "10.9.0.2", "10.9.0.2/24"},
+		"widened":          {"10.9.0.0/25", "10.9.0.0/23", "10.9.0.2", "10.9.0.2/25"},
+		"unchanged":        {"10.9.0.0/24", "10.9.0.0/24", "10.9.0.2", "10.9.0.2"},
+		"moved subnet":     {"10.8.0.0/24", "10.9.0.0/25", "10.8.0.2", "10.8.0.2"},
+		"drift shown":      {"10.9.0.0/24", "10.9.0.0/25", "10.9.0.7/24", "10.9.0.7/24"},
+		"no record of one": {"", "10.9.0.0/25", "10.9.0.2", "10.9.0.2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, _ := mgmtLab(t, mgmtSrc(tc.now, "container \"c\" {\n"+ctr+"  mgmt_address = \"10.9.0.2\"\n}\n"))
+			c := addr.Resource{Type: "container", Name: "c"}.Instance(addr.Key{})
+			rec := cty.NilVal
+			if tc.recorded != "" {
+				rec = cty.ObjectVal(map[string]cty.Value{"subnet": cty.StringVal(tc.recorded), "subnet6": cty.NullVal(cty.String)})
+			}
+			cur := d.Instances[c].Value.AsValueMap()
+			cur["mgmt_address"] = cty.StringVal(tc.current)
+			got := tc.current
+			relengthManagement(d, rec, func(a addr.Instance) (cty.Value, bool) {
+				return cty.ObjectVal(cur), a == c
+			}, func(a addr.Instance, v cty.Value) { got = providers.String(v, "mgmt_address") })
+			if got != tc.want {
+				t.Fatalf("current mgmt_address %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -181,6 +181,16 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			}
 			return cty.NilVal, false
 		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
+		recordedNet := cty.NilVal
+		if pr, ok := priors[managementAddr]; ok {
+			recordedNet = pr.value
+		}
+		relengthManagement(desired, recordedNet, func(a addr.Instance) (cty.Value, bool) {
+			if pr, ok := priors[a]; ok {
+				return pr.current, true
+			}
+			return cty.NilVal, false
+		}, func(a addr.Instance, v cty.Value) { priors[a].current = v })
 		diags = append(diags, p.validate(desired)...)
 		if diags.HasErrors() {
 			return nil, diags
@@ -630,6 +640,14 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 	diags := Validate(p.Registry, d)
 	for _, a := range d.Order {
 		inst := d.Instances[a]
+		// A node's file blocks: their sources as the plan finds them
+		// (which validate does not read), at the block's line.
+		if fb := inst.Resource.Schema.Blocks["file"]; fb != nil && fb.Block != nil && fb.Block.Attributes["source"] != nil {
+			for _, e := range providers.CheckFiles(inst.Value, p.Lab.Dir) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
+			}
+		}
 		prov, _ := p.Registry.Provider(inst.Resource.Provider)
 		if hc, ok := prov.(providers.HostChecker); ok {
 			for _, e := range hc.CheckHost(a.Type, inst.Value) {

@@ -98,7 +98,7 @@ func ValidateFiles(v cty.Value, noOnChange string) []*AttrError {
 			}
 		}
 		if o := f.GetAttr("owner"); o.IsKnown() && !o.IsNull() {
-			if u, g, ok := strings.Cut(o.AsString(), ":"); !ok || u == "" || g == "" || strings.ContainsAny(o.AsString(), " \t\n/") {
+			if u, g, ok := strings.Cut(o.AsString(), ":"); !ok || u == "" || g == "" || strings.ContainsAny(g, ":") || strings.ContainsAny(o.AsString(), " \t\n/") {
 				fail("owner", "Invalid file owner", "%q: user:group, as names (resolved in the node's /etc/passwd and /etc/group) or numbers, such as frr:frr or 100:101.", o.AsString())
 			}
 		}
@@ -153,29 +153,105 @@ func OctalMode(m os.FileMode) string {
 // is read from the lab directory labDir now; together the files have at
 // most MaxNodeFiles bytes.
 func Files(v cty.Value, labDir string) ([]NodeFile, error) {
+	list, ferr := listFiles(v, labDir)
+	if ferr != nil {
+		return nil, ferr.err
+	}
+	out := make([]NodeFile, 0, len(list))
+	total := 0
+	for _, e := range list {
+		f := e.file
+		if e.src != "" {
+			// Read with the room left: a source that grew since it was
+			// listed is still bounded.
+			data, err := readLimited(e.src, MaxNodeFiles-total)
+			if err != nil {
+				return nil, fmt.Errorf("file[%d] %s: source: %w", e.block, f.Path, err)
+			}
+			f.Content = data
+		}
+		total += len(f.Content)
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// CheckFiles checks, without reading them, the files v's file blocks put
+// in the node: every source there and a regular file or a directory, no
+// path written twice (a directory's file and another block) or inside
+// another block's file, MaxNodeFiles bytes at most. The planner runs it
+// at plan, so that these errors come with the block's line rather than
+// at apply.
+func CheckFiles(v cty.Value, labDir string) []*AttrError {
+	if _, ferr := listFiles(v, labDir); ferr != nil {
+		return []*AttrError{{Path: cty.GetAttrPath("file").IndexInt(ferr.block).GetAttr(ferr.attr), Summary: ferr.summary, Detail: ferr.err.Error() + "."}}
+	}
+	return nil
+}
+
+// fileEntry is one file to put in a node: its content, or the source
+// file to read it from (src), and the block it comes from.
+type fileEntry struct {
+	file  NodeFile
+	src   string
+	block int
+}
+
+// fileError is a problem with block's attribute attr.
+type fileError struct {
+	block         int
+	attr, summary string
+	err           error
+}
+
+// listFiles lists the files of v's file blocks, sources stat'ed but not
+// read, and checks their paths and total size.
+func listFiles(v cty.Value, labDir string) ([]fileEntry, *fileError) {
 	fv := v.GetAttr("file")
 	if fv.IsNull() || !fv.IsKnown() {
 		return nil, nil
 	}
-	var out []NodeFile
-	total := 0
-	add := func(f NodeFile) error {
-		if total += len(f.Content); total > MaxNodeFiles {
-			return fmt.Errorf("the files come to more than %d MiB, the most labform puts in one node", MaxNodeFiles>>20)
+	var out []fileEntry
+	var total int64
+	// Where each path comes from: a directory's file that another block
+	// writes too (or that is a directory of another's file) would be
+	// written twice, the last one winning on one guest, the first on
+	// another.
+	from, dirs := map[string]int{}, map[string]int{}
+	add := func(e fileEntry, size int64) *fileError {
+		i, f := e.block, e.file
+		fail := func(attr, summary, format string, args ...any) *fileError {
+			return &fileError{block: i, attr: attr, summary: summary, err: fmt.Errorf(format, args...)}
 		}
-		out = append(out, f)
+		if total += size; total > MaxNodeFiles {
+			return fail("path", "Files too large", "file[%d] %s: the files come to more than %d MiB, the most labform puts in one node", i, f.Path, MaxNodeFiles>>20)
+		}
+		if j, ok := from[f.Path]; ok {
+			return fail("path", "File written twice", "file[%d] and file[%d] both write %s; each file in the node comes from one block", j, i, f.Path)
+		}
+		if j, ok := dirs[f.Path]; ok {
+			return fail("path", "File written twice", "file[%d] writes %s as a file, but file[%d] writes files inside it", i, f.Path, j)
+		}
+		for dir := path.Dir(f.Path); dir != "/"; dir = path.Dir(dir) {
+			if j, ok := from[dir]; ok {
+				return fail("path", "File written twice", "file[%d] writes %s, inside %s, which file[%d] writes as a file", i, f.Path, dir, j)
+			}
+			dirs[dir] = i
+		}
+		from[f.Path] = i
+		out = append(out, e)
 		return nil
 	}
 	for i, b := range fv.AsValueSlice() {
 		dst := path.Clean(String(b, "path"))
 		mode, err := ParseMode(String(b, "mode"))
 		if err != nil {
-			return nil, fmt.Errorf("file[%d] %s: mode %v", i, dst, err)
+			return nil, &fileError{i, "mode", "Invalid file mode", fmt.Errorf("file[%d] %s: mode %v", i, dst, err)}
 		}
 		owner := String(b, "owner")
 		if c := b.GetAttr("content"); !c.IsNull() {
-			if err := add(NodeFile{Path: dst, Content: []byte(c.AsString()), Mode: mode, Owner: owner}); err != nil {
-				return nil, err
+			if ferr := add(fileEntry{file: NodeFile{Path: dst, Content: []byte(c.AsString()), Mode: mode, Owner: owner}, block: i}, int64(len(c.AsString()))); ferr != nil {
+				return nil, ferr
 			}
 			continue
 		}
@@ -183,45 +259,56 @@ func Files(v cty.Value, labDir string) ([]NodeFile, error) {
 		if !filepath.IsAbs(src) {
 			src = filepath.Join(labDir, src)
 		}
+		srcErr := func(format string, args ...any) *fileError {
+			return &fileError{i, "source", "Invalid file source", fmt.Errorf("file[%d] %s: source: "+format, append([]any{i, dst}, args...)...)}
+		}
 		fi, err := os.Stat(src)
 		if err != nil {
-			return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)
+			return nil, srcErr("%w", err)
 		}
 		if !fi.IsDir() {
 			if !fi.Mode().IsRegular() {
-				return nil, fmt.Errorf("file[%d] %s: source %s is not a regular file or a directory", i, dst, src)
+				return nil, srcErr("%s is not a regular file or a directory", src)
 			}
-			data, err := readLimited(src, MaxNodeFiles-total)
-			if err != nil {
-				return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)
-			}
-			if err := add(NodeFile{Path: dst, Content: data, Mode: mode, Owner: owner}); err != nil {
-				return nil, err
+			if ferr := add(fileEntry{file: NodeFile{Path: dst, Mode: mode, Owner: owner}, src: src, block: i}, fi.Size()); ferr != nil {
+				return nil, ferr
 			}
 			continue
 		}
-		var rels []string
+		type found struct {
+			rel  string
+			size int64
+		}
+		var files []found
+		work := filepath.Join(labDir, ".labform")
 		err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
+			if d.IsDir() && p == work {
+				// labform's own directory (state, backups, the nodes'
+				// config disks) is no file of the lab: source = "."
+				// would put the state, secrets and all, in the node.
+				return filepath.SkipDir
+			}
 			if d.Type().IsRegular() {
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
 				rel, _ := filepath.Rel(src, p)
-				rels = append(rels, filepath.ToSlash(rel))
+				files = append(files, found{filepath.ToSlash(rel), info.Size()})
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)
+			return nil, srcErr("%w", err)
 		}
-		sort.Strings(rels)
-		for _, rel := range rels {
-			data, err := readLimited(filepath.Join(src, rel), MaxNodeFiles-total)
-			if err != nil {
-				return nil, fmt.Errorf("file[%d] %s: source: %w", i, dst, err)
-			}
-			if err := add(NodeFile{Path: path.Join(dst, rel), Content: data, Mode: mode, Owner: owner}); err != nil {
-				return nil, err
+		sort.Slice(files, func(a, b int) bool { return files[a].rel < files[b].rel })
+		for _, f := range files {
+			e := fileEntry{file: NodeFile{Path: path.Join(dst, f.rel), Mode: mode, Owner: owner}, src: filepath.Join(src, f.rel), block: i}
+			if ferr := add(e, f.size); ferr != nil {
+				return nil, ferr
 			}
 		}
 	}

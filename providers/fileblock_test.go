@@ -54,6 +54,8 @@ func TestValidateFiles(t *testing.T) {
 			want: []string{"file[0].mode: Invalid file mode", "file[1].mode: Invalid file mode"}},
 		"owner": {files: []cty.Value{fileObj("/etc/a", "x", "", "0644", "frr"), fileObj("/etc/b", "x", "", "0644", ":g")},
 			want: []string{"file[0].owner: Invalid file owner", "file[1].owner: Invalid file owner"}},
+		"owner with two colons": {files: []cty.Value{fileObj("/etc/a", "x", "", "0644", "a:b:c")},
+			want: []string{"file[0].owner: Invalid file owner"}},
 		"on_change allowed": {files: []cty.Value{fileObj("/etc/a", "x", "", "0644", "", "vtysh", "-b")}},
 		"on_change refused": {files: []cty.Value{fileObj("/etc/a", "x", "", "0644", "", "vtysh", "-b")}, noOnChange: "no agent",
 			want: []string{"file[0].on_change: on_change is not supported here"}},
@@ -139,6 +141,37 @@ func TestFiles(t *testing.T) {
 	}
 	if _, err := Files(withFiles(fileObj("/y", "", "fifo", "0644", "")), lab); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("a FIFO source gave %v", err)
+	}
+	for name, tc := range map[string]struct {
+		files []cty.Value
+		want  string
+	}{
+		"a directory's file and a block":  {[]cty.Value{fileObj("/etc/d", "", "d", "0644", ""), fileObj("/etc/d/z", "x", "", "0644", "")}, "file[0] and file[1] both write /etc/d/z"},
+		"two directories":                 {[]cty.Value{fileObj("/etc/d", "", "d", "0644", ""), fileObj("/etc/d/sub", "", "d/sub", "0644", "")}, "file[0] and file[1] both write /etc/d/sub/a"},
+		"a file inside a file":            {[]cty.Value{fileObj("/etc/d", "x", "", "0644", ""), fileObj("/etc/d/sub/a", "x", "", "0644", "")}, "file[1] writes /etc/d/sub/a, inside /etc/d, which file[0] writes as a file"},
+		"a file over a directory's files": {[]cty.Value{fileObj("/etc/d", "", "d", "0644", ""), fileObj("/etc/d/sub", "x", "", "0644", "")}, "file[1] writes /etc/d/sub as a file, but file[0] writes files inside it"},
+	} {
+		if _, err := Files(withFiles(tc.files...), lab); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error with %q", name, err, tc.want)
+		}
+	}
+	// The lab directory itself as a source: its files, never labform's
+	// state under .labform.
+	whole := t.TempDir()
+	os.MkdirAll(filepath.Join(whole, ".labform", "backups"), 0o700)
+	os.WriteFile(filepath.Join(whole, ".labform", "state.db"), []byte("secret"), 0o600)
+	os.WriteFile(filepath.Join(whole, ".labform", "backups", "s.db"), []byte("secret"), 0o600)
+	os.WriteFile(filepath.Join(whole, "main.lab.hcl"), []byte("lab {}\n"), 0o644)
+	got = nil
+	all, err := Files(withFiles(fileObj("/lab", "", ".", "0644", "")), whole)
+	for _, f := range all {
+		got = append(got, f.Path)
+	}
+	if err != nil || strings.Join(got, " ") != "/lab/main.lab.hcl" {
+		t.Errorf("the lab directory as a source gave %q, %v; want only /lab/main.lab.hcl", got, err)
+	}
+	if _, err := Files(withFiles(fileObj("/etc/d", "", "d", "0644", ""), fileObj("/etc/d/new", "x", "", "0644", "")), lab); err != nil {
+		t.Errorf("a block adding a file to a directory's: %v", err)
 	}
 	a, b := FilesDigest(files), FilesDigest(files[:3])
 	if a == b || a != FilesDigest(files) {

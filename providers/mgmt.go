@@ -103,7 +103,32 @@ func ManagementSubnet(s string, v6 bool) (netip.Prefix, error) {
 	if max := p.Addr().BitLen() - 2; p.Bits() > max {
 		return netip.Prefix{}, fmt.Errorf("%q is too small: a management subnet needs room for the host and a node (/%d at most)", s, max)
 	}
+	for _, r := range specialRanges {
+		if p.Overlaps(r.prefix) {
+			return netip.Prefix{}, fmt.Errorf("%q overlaps %s, %s, which cannot be a management network; choose a private range such as %s", s, r.prefix, r.what, map[bool]string{false: "172.30.0.0/24", true: "fd00:30::/64"}[v6])
+		}
+	}
 	return p, nil
+}
+
+// specialRanges are the address ranges a management subnet may not
+// overlap: no route of the host's main table covers them (loopback and
+// the broadcast address are in the local table, link-local and multicast
+// are on every interface), so the plan's route check would not see the
+// clash.
+var specialRanges = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "the IPv4 \"this network\" range"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "the IPv4 loopback range"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "the IPv4 link-local range"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "the IPv4 multicast range"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "the reserved IPv4 range (and the broadcast address)"},
+	{netip.MustParsePrefix("::/127"), "the IPv6 unspecified and loopback addresses"},
+	{netip.MustParsePrefix("::ffff:0:0/96"), "the IPv4-mapped IPv6 range"},
+	{netip.MustParsePrefix("fe80::/10"), "the IPv6 link-local range"},
+	{netip.MustParsePrefix("ff00::/8"), "the IPv6 multicast range"},
 }
 
 // ManagementHostAddress is the host's address in a management subnet: its
@@ -119,6 +144,27 @@ func ManagementUsable(p netip.Prefix, a netip.Addr) bool {
 	}
 	if a.Is4() && a.Next().IsValid() && !p.Contains(a.Next()) {
 		return false // the broadcast address
+	}
+	return true
+}
+
+// ManagementHostname reports whether a container's hostname can go in the
+// hosts file as a name of its own: labels of letters, digits, '-' and '_'
+// (1 to 63 of them) separated by dots, 253 characters at most. Anything
+// else (a space, a newline) would add words or lines to the file.
+func ManagementHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -488,14 +488,19 @@ func lineDiff(a, b string, indent int, c Colors) string {
 	ca, cb, lines := dmp.DiffLinesToChars(a, b)
 	diffs := dmp.DiffCharsToLines(dmp.DiffMain(ca, cb, false), lines)
 	type op struct {
-		typ  diffmatchpatch.Operation
-		line string
+		typ   diffmatchpatch.Operation
+		line  string
+		noEOL bool // the text's last line, without a newline
 	}
+	// When only one text ends with a newline, its last line differs from
+	// the other's by that alone: say so, as diff -u does, rather than show
+	// the same line removed and added.
+	markEOL := a != "" && b != "" && strings.HasSuffix(a, "\n") != strings.HasSuffix(b, "\n")
 	var ops []op
 	for _, d := range diffs {
 		for _, line := range strings.SplitAfter(d.Text, "\n") {
 			if line != "" {
-				ops = append(ops, op{d.Type, strings.TrimSuffix(line, "\n")})
+				ops = append(ops, op{d.Type, strings.TrimSuffix(line, "\n"), markEOL && !strings.HasSuffix(line, "\n")})
 			}
 		}
 	}
@@ -549,6 +554,9 @@ func lineDiff(a, b string, indent int, c Colors) string {
 				sym = "-"
 			}
 			fmt.Fprintf(&out, "%s%s %s\n", pad, c.sym(sym), o.line)
+			if o.noEOL {
+				fmt.Fprintf(&out, "%s  \\ No newline at end of file\n", pad)
+			}
 		}
 		oldLine, newLine = oldLine+oldN, newLine+newN
 		i = j

@@ -53,6 +53,14 @@ func TestLineDiff(t *testing.T) {
 			a: "a\nb", b: "a\nc",
 			want: "  a\n- b\n+ c\n",
 		},
+		"a newline added at the end": {
+			a: "a\nb", b: "a\nb\n",
+			want: "  a\n- b\n  \\ No newline at end of file\n+ b\n",
+		},
+		"the newline at the end removed": {
+			a: "a\nb\n", b: "a\nb",
+			want: "  a\n- b\n+ b\n  \\ No newline at end of file\n",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

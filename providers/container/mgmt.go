@@ -83,19 +83,32 @@ func (p *Provider) readManagement(objectID string, n names, prior cty.Value, m m
 	if err != nil {
 		return // the namespace itself is read elsewhere
 	}
-	attached := mgmtnet.Attached(providers.ManagementBridge(p.lab.Key()), providers.ManagementPort(objectID))
+	bridge := providers.ManagementBridge(p.lab.Key())
+	attached := mgmtnet.Attached(bridge, providers.ManagementPort(objectID))
 	for i, name := range []string{"mgmt_address", "mgmt_address6"} {
 		want := providers.String(prior, name)
 		if want == "" {
 			continue
 		}
+		// The subnet's length changed with the address kept (a /24 made
+		// a /25): mgmt0 still has the old length. Shown with its length,
+		// as drift, apply puts it right in place.
+		wantLen := -1
+		if pfx, err := mgmtnet.NodePrefixes(bridge, want); err == nil && len(pfx) == 1 {
+			wantLen = pfx[0].Bits()
+		}
 		var got []string
+		wrongLen := false
 		for _, a := range live {
 			if a.Addr().Is6() == (i == 1) {
-				got = append(got, a.Addr().String())
+				s := a.Addr().String()
+				if wantLen >= 0 && a.Bits() != wantLen && s == want {
+					s, wrongLen = a.String(), true
+				}
+				got = append(got, s)
 			}
 		}
-		if !attached || !containsAddr(got, want) {
+		if !attached || wrongLen || !containsAddr(got, want) {
 			m[name] = cty.StringVal(strings.Join(got, " "))
 		}
 	}

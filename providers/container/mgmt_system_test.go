@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -252,6 +253,42 @@ container "fixed" {
 	ping(after)
 	if now := pids(); now != pidsBefore {
 		t.Errorf("repairing the bridge restarted containers\ngot:  %s\nwant: %s", now, pidsBefore)
+	}
+
+	// The subnet narrowed, every address kept (/24 to /25): one apply
+	// gives the bridge and every container's mgmt0 the new length, in
+	// place (the plan shows each node's address with its old length).
+	v4 = netip.PrefixFrom(v4.Addr(), 25)
+	write(`container "a" {
+  rootfs  = "rootfs"
+  command = ["sleep", "infinity"]
+}
+`)
+	_, plan := l.Plan(planner.NormalMode)
+	var changed []string
+	for _, c := range plan.Changes {
+		if c.Action != planner.NoOp {
+			changed = append(changed, fmt.Sprintf("%s %s %s", c.Addr, c.Action, c.Cost))
+		}
+	}
+	sort.Strings(changed)
+	var wantChanged []string
+	for _, a := range append(append([]string(nil), nodes...), providers.ManagementAddr) {
+		wantChanged = append(wantChanged, fmt.Sprintf("%s update %s", a, providers.InPlace))
+	}
+	sort.Strings(wantChanged)
+	if fmt.Sprint(changed) != fmt.Sprint(wantChanged) {
+		t.Errorf("narrowing the subnet plans\n%v\nwant the network and every node updated in place:\n%v", changed, wantChanged)
+	}
+	l.Apply(planner.NormalMode)
+	for _, a := range nodes {
+		out, err := exec.Command("ip", "-n", nameFor(l.ID(a)).netns, "-o", "-4", "addr", "show", "dev", providers.ManagementInterface).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/25 ") {
+			t.Errorf("%s's mgmt0 after the subnet narrowed to %s: %v\n%s", a, v4, err, out)
+		}
+	}
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		t.Errorf("a plan after the repair has changes: %v", plan.Changes)
 	}
 
 	l.Apply(planner.DestroyMode)

@@ -171,10 +171,11 @@ func Group(labID string) uint32 {
 // DeleteGroup deletes every interface of the host's namespace in group,
 // with one request.
 func DeleteGroup(group uint32) error {
-	_, hostNs, err := hostHandle()
+	h, hostNs, err := hostHandle()
 	if err != nil {
 		return err
 	}
+	h.Close() // only the namespace is needed
 	defer hostNs.Close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -268,6 +269,26 @@ func AttachContainer(ctrNetns, bridge string, group uint32, hostSide string, v4,
 		return fmt.Errorf("setting %s up in %s: %w", providers.ManagementInterface, ctrNetns, err)
 	}
 	return nil
+}
+
+// NodePrefixes are a node's management addresses with the prefix lengths
+// of the bridge's subnets now (what AttachContainer gives mgmt0).
+func NodePrefixes(bridge string, addrs ...string) ([]netip.Prefix, error) {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	br, err := h.LinkByName(bridge)
+	if err != nil {
+		return nil, err
+	}
+	bridgeAddrs, err := globalAddrs(h, br)
+	if err != nil {
+		return nil, err
+	}
+	return nodePrefixes(bridgeAddrs, addrs...)
 }
 
 // ContainerAddresses reads the global addresses of a container's mgmt0

@@ -1,7 +1,12 @@
 package mgmtnet
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -94,5 +99,93 @@ func TestCheckHost_overlap(t *testing.T) {
 	}
 	if errs := p.CheckHost(providers.ManagementType, v(link.Attrs().Name)); len(errs) != 0 {
 		t.Fatalf("the route of the lab's own bridge (%s) must not count: %v", link.Attrs().Name, errs)
+	}
+}
+
+// TestDelete_hostsFile: deleting the network empties the hosts file in
+// place before removing it, so that a container still running with it
+// bind-mounted as /etc/hosts (its lab dropped the management block)
+// stops resolving the nodes' names.
+func TestDelete_hostsFile(t *testing.T) {
+	systest.Require(t) // Delete looks for the bridge in the host's namespace
+	lab := providers.Lab{Name: "deltest", Dir: t.TempDir(), ID: "d0e1e7e0" + strings.Repeat("5", 24)}
+	f := lab.ManagementHostsFile()
+	if err := writeHosts(f, renderHosts(lab.Name, cty.MapVal(map[string]cty.Value{"c-0": cty.StringVal("172.30.0.2")}))); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(f) // as a bind mount holds the file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	p := New()
+	p.lab = lab
+	if err := p.Delete(context.Background(), providers.ApplyRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Fatalf("the hosts file is still there: %v", err)
+	}
+	b, err := io.ReadAll(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := renderHosts(lab.Name, cty.NullVal(cty.Map(cty.String))); string(b) != want || strings.Contains(string(b), "c-0") {
+		t.Fatalf("a container holding the hosts file still reads:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// TestCheckHost_address: a subnet holding an address of the host that no
+// main-table route covers (a /32 on an interface, as on lo) is
+// refused on its attribute, naming the address and the interface (a
+// bridge here: this kernel may lack the dummy driver).
+func TestCheckHost_address(t *testing.T) {
+	systest.Require(t)
+	var pfx netip.Prefix
+	for try := 0; try < 50 && !pfx.IsValid(); try++ {
+		p := netip.MustParsePrefix(fmt.Sprintf("198.%d.%d.0/24", 18+(os.Getpid()+try)%2, (os.Getpid()/2+try*37)%256))
+		if r, err := OverlappingRoute(p, ""); err == nil && r == "" {
+			if a, err := overlappingAddress(p, ""); err == nil && a == "" {
+				pfx = p
+			}
+		}
+	}
+	if !pfx.IsValid() {
+		t.Fatal("no free test subnet")
+	}
+	name := fmt.Sprintf("lfdt%d", os.Getpid()%1000000)
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := pfx.Addr().Next().Next().Next().Next().Next() // .5
+	if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: host.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
+		t.Fatal(err)
+	}
+	p := New()
+	v := func(subnet, bridge string) cty.Value {
+		return cty.ObjectVal(map[string]cty.Value{
+			"subnet": cty.StringVal(subnet), "subnet6": cty.NullVal(cty.String), "bridge": cty.StringVal(bridge),
+			"host_address": cty.NullVal(cty.String), "host_address6": cty.NullVal(cty.String), "hosts": cty.MapValEmpty(cty.String),
+		})
+	}
+	errs := p.CheckHost(providers.ManagementType, v(pfx.String(), "lfm000000000000"))
+	if len(errs) != 1 || errs[0].Summary != "Management subnet holds a host address" || !errs[0].Path.Equals(cty.GetAttrPath("subnet")) ||
+		!strings.Contains(errs[0].Detail, host.String()+"/32, an address of the host on "+name) {
+		t.Fatalf("wrong errors for %s holding the host's %s/32 on %s: %v", pfx, host, name, errs)
+	}
+	if errs := p.CheckHost(providers.ManagementType, v(pfx.String(), name)); len(errs) != 0 {
+		t.Fatalf("an address on the lab's own bridge (%s) must not count: %v", name, errs)
+	}
+	if errs := p.CheckHost(providers.ManagementType, v(netip.PrefixFrom(pfx.Addr().Next().Next().Next().Next().Next().Next().Next().Next(), 30).String(), "")); len(errs) != 0 {
+		t.Fatalf("a subnet next to the host's address is refused: %v", errs)
 	}
 }

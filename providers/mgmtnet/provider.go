@@ -126,13 +126,20 @@ func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 			continue // ValidateResource says so
 		}
 		route, err := OverlappingRoute(pfx, providers.String(v, "bridge"))
+		addr := ""
+		if err == nil && route == "" {
+			addr, err = overlappingAddress(pfx, providers.String(v, "bridge"))
+		}
 		switch {
 		case err != nil:
 			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath(a.name), Summary: "Cannot read the host's routes",
-				Detail: fmt.Sprintf("checking that %s overlaps no route of the host: %v", s, err)})
+				Detail: fmt.Sprintf("checking that %s overlaps no route or address of the host: %v", s, err)})
 		case route != "":
 			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath(a.name), Summary: "Management subnet overlaps a host route",
 				Detail: fmt.Sprintf("%s overlaps the host's route %s (main table). Choose a subnet that no route of the host covers, or remove that route.", s, route)})
+		case addr != "":
+			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath(a.name), Summary: "Management subnet holds a host address",
+				Detail: fmt.Sprintf("%s holds %s. Choose a subnet that holds no address of the host, or remove that address.", s, addr)})
 		}
 	}
 	return errs
@@ -181,6 +188,41 @@ func OverlappingRoute(pfx netip.Prefix, ownBridge string) (string, error) {
 			desc += " dev " + l.Attrs().Name
 		}
 		return desc, nil
+	}
+	return "", nil
+}
+
+// overlappingAddress describes the first address of the host, on an
+// interface other than ownBridge, that pfx contains: one with no route of
+// the main table (a /32 on lo) that OverlappingRoute would not see.
+func overlappingAddress(pfx netip.Prefix, ownBridge string) (string, error) {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	family := netlink.FAMILY_V4
+	if pfx.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := h.AddrList(nil, family)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || !pfx.Contains(ip.Unmap()) {
+			continue
+		}
+		name := fmt.Sprint(a.LinkIndex)
+		if l, err := h.LinkByIndex(a.LinkIndex); err == nil {
+			name = l.Attrs().Name
+		}
+		if name == ownBridge {
+			continue
+		}
+		return fmt.Sprintf("%s, an address of the host on %s", a.IPNet, name), nil
 	}
 	return "", nil
 }
@@ -356,7 +398,16 @@ func (p *Provider) Delete(_ context.Context, _ providers.ApplyRequest) error {
 	} else if !notFound(err) {
 		return err
 	}
+	// Containers that outlive the network (the lab dropped its
+	// management block) have the file bind-mounted as /etc/hosts: it is
+	// emptied of the nodes first, in place, so that they do not keep
+	// resolving names to addresses nobody holds any more.
 	f := p.lab.ManagementHostsFile()
+	if _, err := os.Stat(f); err == nil {
+		if err := writeHosts(f, renderHosts(p.lab.Name, cty.NullVal(cty.Map(cty.String)))); err != nil {
+			return err
+		}
+	}
 	if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
