@@ -21,7 +21,7 @@ import (
 // Planner ties a lab's configuration, its state and the providers.
 type Planner struct {
 	Registry *providers.Registry
-	Store    *state.Store
+	Store    state.Backend
 	Lab      *config.Lab
 	Inputs   *config.Inputs
 	Hook     Hook

@@ -312,7 +312,7 @@ type stateEntry struct {
 	schema *providers.Schema
 }
 
-func (a *app) stateEntries(s *state.Store) ([]stateEntry, error) {
+func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	recs, err := s.Resources()
 	if err != nil {
 		return nil, err
@@ -329,7 +329,7 @@ func (a *app) stateEntries(s *state.Store) ([]stateEntry, error) {
 	return out, nil
 }
 
-func (a *app) showState(s *state.Store, asJSON bool) error {
+func (a *app) showState(s state.Backend, asJSON bool) error {
 	entries, err := a.stateEntries(s)
 	if err != nil {
 		return err
@@ -390,8 +390,8 @@ func (a *app) printInstance(e stateEntry) {
 
 func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
-	open := func(name string) (*state.Store, error) { return a.openState(a.dir(), "labform state "+name, 0) }
-	read := func(string) (*state.Store, error) { return a.readState(a.dir()) }
+	open := func(name string) (state.Backend, error) { return a.openState(a.dir(), "labform state "+name, 0) }
+	read := func(string) (state.Backend, error) { return a.readState(a.dir()) }
 	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -519,7 +519,7 @@ type stateDocResource struct {
 	Sensitive []string        `json:"sensitive,omitempty"`
 }
 
-func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.Command {
+func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	return &cobra.Command{
 		Use: "pull", Short: "Print the whole state as JSON", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -555,7 +555,7 @@ func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.C
 	}
 }
 
-func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.Command {
+func (a *app) statePushCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use: "push FILE", Short: "Replace the state with a JSON state from state pull", Args: cobra.ExactArgs(1),
@@ -656,7 +656,7 @@ func (a *app) outputCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) outputsJSON(s *state.Store) (map[string]interface{}, error) {
+func (a *app) outputsJSON(s state.Backend) (map[string]interface{}, error) {
 	outs, err := s.Outputs()
 	if err != nil {
 		return nil, err
@@ -668,7 +668,7 @@ func (a *app) outputsJSON(s *state.Store) (map[string]interface{}, error) {
 	return m, nil
 }
 
-func (a *app) printOutputs(s *state.Store, name string, asJSON bool, header string) error {
+func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
 	outs, err := s.Outputs()
 	if err != nil {
 		return err
@@ -769,7 +769,7 @@ func (a *app) versionCommand() *cobra.Command {
 
 // matching lists the state's addresses that the given addresses select
 // (all of them when none is given), sorted.
-func matching(s *state.Store, args []string) ([]string, error) {
+func matching(s state.Backend, args []string) ([]string, error) {
 	targets, err := parseTargets(args)
 	if err != nil {
 		return nil, err

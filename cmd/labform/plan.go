@@ -119,7 +119,7 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	var store *state.Store
+	var store state.Backend
 	switch {
 	case f.lock:
 		store, err = a.openState(dir, cmdName, f.lockTimeout)

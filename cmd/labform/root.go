@@ -197,7 +197,7 @@ func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 func statePath(dir string) string { return filepath.Join(dir, ".labform", "state.db") }
 
 // openState opens the lab's state, taking its lock.
-func (a *app) openState(dir, command string, lockTimeout time.Duration) (*state.Store, error) {
+func (a *app) openState(dir, command string, lockTimeout time.Duration) (state.Backend, error) {
 	s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command})
 	if err != nil {
 		return nil, a.stateError(err)
@@ -208,7 +208,7 @@ func (a *app) openState(dir, command string, lockTimeout time.Duration) (*state.
 // readState opens a snapshot of the lab's state without taking the lock
 // and without writing anything: for the commands that only read it, and
 // plan -lock=false. It works on a read-only state and during an apply.
-func (a *app) readState(dir string) (*state.Store, error) {
+func (a *app) readState(dir string) (state.Backend, error) {
 	s, err := state.Open(statePath(dir), state.Options{ReadOnly: true})
 	if err != nil {
 		return nil, a.stateError(err)
