@@ -98,9 +98,19 @@ func Start(t testing.TB, n int) *Cluster {
 }
 
 func (c *Cluster) stopAll() {
-	for i := range c.members {
-		c.Stop(i)
+	var wg sync.WaitGroup
+	for _, m := range c.members {
+		if !m.stopped && m.e != nil {
+			m.stopped = true
+			m.e.Server.HardStop() // no leadership to hand over at the end
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.e.Close()
+			}()
+		}
 	}
+	wg.Wait()
 }
 
 // Leader is the index of the member that leads now (-1: none known).
@@ -127,12 +137,16 @@ func (c *Cluster) WaitLeader() int {
 	return -1
 }
 
-// Stop stops member i (as a crash would: its clients' connections drop).
+// Stop stops member i as a crash would: at once, without handing its
+// leadership over; its clients' requests fail and they go to another
+// member. (The graceful close of its servers, which waits for their
+// streams, goes on in the background.)
 func (c *Cluster) Stop(i int) {
 	m := c.members[i]
 	if m.stopped || m.e == nil {
 		return
 	}
 	m.stopped = true
-	m.e.Close()
+	m.e.Server.HardStop()
+	go m.e.Close()
 }

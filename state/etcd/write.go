@@ -285,6 +285,15 @@ func (s *Store) writeBudget() time.Duration {
 	return 15 * time.Second
 }
 
+// tryTimeout is how long one try of a transaction waits for its answer:
+// a member that went away is given up on well before the lease ends.
+func (s *Store) tryTimeout() time.Duration {
+	if t := s.cfg.LockTTL / 2; t < 5*time.Second {
+		return t
+	}
+	return 5 * time.Second
+}
+
 // commitChunk writes one transaction, with the serial one up, if this run
 // still holds the lock and nobody wrote since. It tries again while etcd
 // does not answer (a leader election), and tells a try that landed
@@ -322,7 +331,7 @@ func (s *Store) commitChunk(c []mutation) error {
 		if reason := s.lostReason(); reason != nil {
 			return errGone{reason}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), s.tryTimeout())
 		resp, err := s.cli.Txn(ctx).If(s.holds(), clientv3.Compare(clientv3.ModRevision(serialKey), "=", rev)).Then(ops...).Commit()
 		cancel()
 		if err == nil && resp.Succeeded {
@@ -330,7 +339,7 @@ func (s *Store) commitChunk(c []mutation) error {
 			return nil
 		}
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), s.tryTimeout())
 			g, gerr := s.cli.Txn(ctx).Then(clientv3.OpGet(serialKey), clientv3.OpGet(s.lockKey)).Commit()
 			cancel()
 			if gerr == nil {
