@@ -31,12 +31,14 @@ type Lab struct {
 	// AllowHostPaths is the lab block's allow_host_paths: paths outside
 	// the lab directory (a rootfs, a disk image) are refused without it.
 	AllowHostPaths bool
-	Parser         *hclparse.Parser
-	Variables      map[string]*Variable
-	Locals         map[string]*Local
-	Providers      map[string]*ProviderConfig
-	Resources      map[addr.Resource]*Resource
-	Outputs        map[string]*Output
+	// Backend is where the state is kept; nil: .labform/state.db.
+	Backend   *Backend
+	Parser    *hclparse.Parser
+	Variables map[string]*Variable
+	Locals    map[string]*Local
+	Providers map[string]*ProviderConfig
+	Resources map[addr.Resource]*Resource
+	Outputs   map[string]*Output
 	// Order lists resources in declaration order (by file, then line), so
 	// that output and errors are stable.
 	Order    []addr.Resource
@@ -371,7 +373,16 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 }
 
 func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
-	attrs, diags := b.Body.JustAttributes()
+	inner, remain, diags := b.Body.PartialContent(labBlockSchema)
+	var d hcl.Diagnostics
+	l.Backend, d = decodeLabBackends(inner.Blocks, l.Dir, l.Backend)
+	diags = append(diags, d...)
+	attrs, d := remain.JustAttributes()
+	for _, x := range d {
+		if x.Summary != `Unexpected "backend" block` { // decoded above
+			diags = append(diags, x)
+		}
+	}
 	for name, a := range attrs {
 		if name == "allow_host_paths" {
 			diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { l.AllowHostPaths = x.True() })...)
@@ -379,7 +390,7 @@ func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
 		}
 		if name != "name" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
-				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths, and a backend block.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
 			continue
 		}
 		v, d := a.Expr.Value(nil)
