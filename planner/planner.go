@@ -101,7 +101,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			return nil, diags
 		}
 	}
-	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab)}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, Backend: p.Store.Describe(), ConfigHash: ConfigHash(p.Lab)}
 	addrs := sortedPriorAddrs(priors)
 	drifted := make([]bool, len(addrs))
 	par.For(len(addrs), func(i int) {

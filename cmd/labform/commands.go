@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -32,7 +33,9 @@ var debianPackage = map[string]string{
 }
 
 func (a *app) initCommand() *cobra.Command {
-	return &cobra.Command{
+	var migrate bool
+	var lockTimeout time.Duration
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Prepare the lab directory and check the providers' tools",
 		Args:  cobra.NoArgs,
@@ -46,6 +49,15 @@ func (a *app) initCommand() *cobra.Command {
 			lab, err := a.loadLab()
 			if err != nil {
 				return err
+			}
+			if migrate {
+				if err := a.migrateState(a.dir(), lockTimeout); err != nil {
+					return err
+				}
+			} else if err := checkBackendMoved(a.dir(), lab.Backend); err != nil {
+				return err
+			} else if lab.Backend != nil {
+				fmt.Fprintf(a.io.out, "- The state is in %s\n", describeBackend(lab.Backend, a.dir()))
 			}
 			used := map[string]bool{}
 			for _, r := range lab.Resources {
@@ -81,6 +93,9 @@ func (a *app) initCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&migrate, "migrate-state", false, "move the state between .labform/state.db and etcd, as the lab's backend block now says")
+	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another run's state lock")
+	return cmd
 }
 
 func (a *app) validateCommand() *cobra.Command {

@@ -96,7 +96,7 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	root.PersistentFlags().StringVar(&a.chdir, "chdir", ".", "the lab directory")
 	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
 	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
-		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand())
+		a.destroyCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand(), a.forceUnlockCommand())
 	return root
 }
 
@@ -198,22 +198,14 @@ func statePath(dir string) string { return filepath.Join(dir, ".labform", "state
 
 // openState opens the lab's state, taking its lock.
 func (a *app) openState(dir, command string, lockTimeout time.Duration) (state.Backend, error) {
-	s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command})
-	if err != nil {
-		return nil, a.stateError(err)
-	}
-	return s, nil
+	return a.openBackend(dir, command, lockTimeout, false)
 }
 
 // readState opens a snapshot of the lab's state without taking the lock
 // and without writing anything: for the commands that only read it, and
 // plan -lock=false. It works on a read-only state and during an apply.
 func (a *app) readState(dir string) (state.Backend, error) {
-	s, err := state.Open(statePath(dir), state.Options{ReadOnly: true})
-	if err != nil {
-		return nil, a.stateError(err)
-	}
-	return s, nil
+	return a.openBackend(dir, "", 0, true)
 }
 
 // stateError adds to a damaged state's error the command that restores
