@@ -182,6 +182,15 @@ func TestEtcd_migrate(t *testing.T) {
 	c.must(0, "plan", "-detailed-exitcode")
 	r = c.must(1, "apply", planFile)
 	contains(t, "saved plan", r.errOut, "Saved plan is for another state")
+	// state push works on etcd too (a write: the serial moves on).
+	pulled := filepath.Join(t.TempDir(), "pulled.json")
+	if err := os.WriteFile(pulled, []byte(pull), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = c.must(0, "state", "push", pulled)
+	contains(t, "push to etcd", r.out, "Pushed 5 instance(s)")
+	pull = c.must(0, "state", "pull").out
+	c.must(0, "plan", "-detailed-exitcode")
 
 	c.write(map[string]string{"main.lab.hcl": etcdLab("mig", nil, "")})
 	r = c.must(1, "plan")
@@ -200,5 +209,65 @@ func TestEtcd_migrate(t *testing.T) {
 	contains(t, "migration onto another lab's state", r.errOut, "another lineage", "Nothing was moved")
 	if _, err := os.Stat(statePath(c.dir)); err != nil {
 		t.Errorf("the refused move touched the state file: %v", err)
+	}
+}
+
+// TestEtcd_leaseLostMidApply: the lock's lease ends mid-apply (here it is
+// revoked, as force-unlock does; a partition ends it the same way). No new
+// action starts, running ones finish, labform says the state could not be
+// written and keeps what it could not write in .labform; the next run
+// writes it first, and its plan is honest.
+func TestEtcd_leaseLostMidApply(t *testing.T) {
+	cl := etcdtest.Start(t, 1)
+	memDir := t.TempDir()
+	c := checkout(t, memDir, etcdLab("lease", cl.Endpoints, "labform/lease"))
+	for _, m := range c.mems {
+		m.Delay = 100 * time.Millisecond
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut syncBuffer
+		code := run([]string{"-chdir=" + c.dir, "-no-color", "apply", "-auto-approve", "-parallelism=2", "-var", "hosts=10"}, c.reg,
+			stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+		done <- result{code, out.String(), errOut.String()}
+	}()
+	waitForObjects(t, memDir, 4)
+	cfg := etcdstate.Config{Endpoints: cl.Endpoints, Prefix: "labform/lease"}
+	h, err := etcdstate.ReadLock(cfg)
+	if err != nil || h == nil {
+		t.Fatalf("lock: %v %v", h, err)
+	}
+	if _, err := etcdstate.ForceUnlock(cfg, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("apply did not stop")
+	}
+	if r.code != 1 {
+		t.Fatalf("apply after the lease's loss: exit %d\n%s\n%s", r.code, r.out, r.errOut)
+	}
+	contains(t, "apply's errors", r.errOut, "no new actions will start", "could not write the state to etcd", etcdstate.UnsavedFile)
+	made := objectsIn(memDir)
+	if made == 21 {
+		t.Fatal("every action ran after the lease's loss")
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, ".labform", etcdstate.UnsavedFile)); err != nil {
+		t.Fatalf("nothing kept locally: %v", err)
+	}
+	for _, m := range c.mems {
+		m.Delay = 0
+	}
+	r = c.must(2, "plan", "-detailed-exitcode", "-var", "hosts=10")
+	contains(t, "the next run", r.errOut, "Wrote", "that an earlier run could not write")
+	if objectsIn(memDir) != made {
+		t.Fatal("plan changed the lab")
+	}
+	r = c.must(0, "apply", "-auto-approve", "-var", "hosts=10")
+	c.must(0, "plan", "-detailed-exitcode", "-var", "hosts=10")
+	if n := objectsIn(memDir); n != 21 {
+		t.Errorf("%d objects, want 21", n)
 	}
 }
