@@ -95,8 +95,9 @@ func Export(b Backend) (*Content, error) {
 	return s, nil
 }
 
-// Describe is "local FILE" for a state file.
-func (s *Store) Describe() string { return "local " + s.path }
+// Describe is "local" for a state file: a saved plan names its lab
+// directory, whose state file it is.
+func (s *Store) Describe() string { return "local" }
 
 // Shared is false: a state file belongs to one lab directory.
 func (s *Store) Shared() bool { return false }
