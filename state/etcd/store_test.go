@@ -305,5 +305,69 @@ func TestLostLease(t *testing.T) {
 	if got, _ := r.Get("container.a"); got == nil || got.ID != "id0001" || len(j) != 1 || j[0].Addr != "container.b" {
 		t.Fatalf("after the replay: %+v, journal %+v", got, j)
 	}
-	_ = clientv3.LeaseID(0)
+}
+
+// TestAuth: a user whose role may use only the lab's prefix works with
+// the state; a wrong password is refused with etcd's answer.
+func TestAuth(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cfg := cfgFor(c, t)
+	admin, err := Client(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx := context.Background()
+	p := prefixOf(cfg)
+	for _, step := range []func() error{
+		func() error { _, err := admin.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.RoleAdd(ctx, "lab"); return err },
+		func() error {
+			_, err := admin.RoleGrantPermission(ctx, "lab", p, clientv3.GetPrefixRangeEnd(p), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := admin.UserAdd(ctx, "engineer", "s3cret"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "engineer", "lab"); return err },
+		func() error { _, err := admin.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Username, cfg.Password = "engineer", "s3cret"
+	s := mustOpen(t, cfg, Options{})
+	if err := s.Put(rec("container.a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Backup("", 10); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cfg.Password = "wrong"
+	if _, err := Open(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Fatalf("a wrong password: %v", err)
+	}
+}
+
+// TestBackups: apply's backups are kept under the prefix, the newest
+// keep of them.
+func TestBackups(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	s := mustOpen(t, cfgFor(c, t), Options{})
+	for i := 0; i < 4; i++ {
+		if err := s.Put(rec(fmt.Sprintf("container.n[%d]", i), i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Backup("", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.Backups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || !strings.Contains(list[0], "/backups/00000004-") || !strings.Contains(list[1], "/backups/00000003-") {
+		t.Fatalf("backups: %v", list)
+	}
 }
