@@ -271,3 +271,15 @@ func TestEtcd_leaseLostMidApply(t *testing.T) {
 		t.Errorf("%d objects, want 21", n)
 	}
 }
+
+// TestEtcd_nameHeld: a lab whose state is in etcd holds its name on the
+// host like any other: a new lab of that name elsewhere is refused.
+func TestEtcd_nameHeld(t *testing.T) {
+	cl := etcdtest.Start(t, 1)
+	memDir := t.TempDir()
+	shared := checkout(t, memDir, etcdLab("held", cl.Endpoints, "labform/held"))
+	shared.must(0, "apply", "-auto-approve", "-var", "hosts=1")
+	local := checkout(t, memDir, etcdLab("held", nil, ""))
+	r := local.must(1, "plan")
+	contains(t, "another lab of the same name", r.errOut, "Lab name in use", shared.dir)
+}
