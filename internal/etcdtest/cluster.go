@@ -44,8 +44,23 @@ func freePort(t testing.TB) int {
 // test's cleanup stops it.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, nil)
+}
+
+// StartTLS starts a one-member cluster that serves its clients over TLS
+// with the certificates certs and asks them for a client certificate.
+func StartTLS(t testing.TB, certs Certs) *Cluster {
+	t.Helper()
+	return start(t, 1, &certs)
+}
+
+func start(t testing.TB, n int, certs *Certs) *Cluster {
 	c := &Cluster{t: t}
 	dir := t.TempDir()
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
 	var initial []string
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("m%d", i)
@@ -57,7 +72,11 @@ func Start(t testing.TB, n int) *Cluster {
 		cfg.LogLevel = "error"
 		cfg.LogOutputs = []string{filepath.Join(dir, name+".log")}
 		peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
-		client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		client, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t)))
+		if certs != nil {
+			cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = certs.ServerCert, certs.ServerKey
+			cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = certs.CA, true
+		}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
 		cfg.InitialClusterToken = "labform-test"

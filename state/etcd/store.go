@@ -253,9 +253,21 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
 
+// connectTimeout bounds the first request of a run: an etcd that cannot
+// be reached is reported, not waited for.
+const connectTimeout = 5 * time.Second
+
 func (s *Store) lock(opts Options) error {
-	ttl := int((s.cfg.LockTTL + time.Second - 1) / time.Second)
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(ttl))
+	ttl := int64((s.cfg.LockTTL + time.Second - 1) / time.Second)
+	// The lease is granted here, with a timeout: an etcd that cannot be
+	// reached (or refuses the TLS handshake) is an error, not a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	lease, err := s.cli.Grant(ctx, ttl)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("etcd at %s did not grant the lock's lease (%w): check that etcd runs there, and the backend's TLS files and user", strings.Join(s.cfg.Endpoints, ","), err)
+	}
+	sess, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID))
 	if err != nil {
 		return fmt.Errorf("etcd at %s: %w", strings.Join(s.cfg.Endpoints, ","), err)
 	}

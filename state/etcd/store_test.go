@@ -371,3 +371,21 @@ func TestBackups(t *testing.T) {
 		t.Fatalf("backups: %v", list)
 	}
 }
+
+// TestTLS: a cluster that asks for client certificates takes the lab's
+// CA, certificate and key, and refuses a client without them.
+func TestTLS(t *testing.T) {
+	certs := etcdtest.MakeCerts(t, t.TempDir())
+	c := etcdtest.StartTLS(t, certs)
+	cfg := cfgFor(c, t)
+	cfg.CAFile, cfg.CertFile, cfg.KeyFile = certs.CA, certs.ClientCert, certs.ClientKey
+	s := mustOpen(t, cfg, Options{})
+	if err := s.Put(rec("container.a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cfg.CertFile, cfg.KeyFile = "", ""
+	if _, err := Open(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "TLS files") {
+		t.Fatalf("a client without a certificate: %v", err)
+	}
+}
