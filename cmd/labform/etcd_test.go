@@ -237,14 +237,17 @@ func TestEtcd_leaseLostMidApply(t *testing.T) {
 	if err != nil || h == nil {
 		t.Fatalf("lock: %v %v", h, err)
 	}
-	if _, err := etcdstate.ForceUnlock(cfg, h.ID); err != nil {
-		t.Fatal(err)
-	}
-	var r result
+	r := c.must(1, "force-unlock", h.ID)
+	contains(t, "force-unlock without a terminal", r.errOut, "-force")
+	r = c.must(0, "force-unlock", "-force", h.ID)
+	contains(t, "force-unlock", r.out, "successfully unlocked", fmt.Sprintf("pid %d", os.Getpid()), "labform apply")
 	select {
 	case r = <-done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("apply did not stop")
+	}
+	if h, _ := etcdstate.ReadLock(cfg); h != nil {
+		t.Errorf("the stopped apply left the lock held by %v", h)
 	}
 	if r.code != 1 {
 		t.Fatalf("apply after the lease's loss: exit %d\n%s\n%s", r.code, r.out, r.errOut)
