@@ -133,8 +133,9 @@ func decodeLabBackends(blocks hcl.Blocks, dir string, prev *Backend) (*Backend, 
 
 // ReadBackend reads only the backend of the lab in dir (nil: the state
 // file in .labform), for the commands that open the state without
-// evaluating the lab. Errors elsewhere in the files are left to the
-// commands that load the lab.
+// evaluating the lab. A file that does not parse is an error (it may hold
+// the backend); other errors in the files are left to the commands that
+// load the lab.
 func ReadBackend(dir string) (*Backend, hcl.Diagnostics) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -155,7 +156,12 @@ func ReadBackend(dir string) (*Backend, hcl.Diagnostics) {
 		if d != nil {
 			continue
 		}
-		f, _ := parser.ParseHCL(src, name)
+		f, pd := parser.ParseHCL(src, name)
+		if pd.HasErrors() {
+			// The backend block may be in what could not be parsed:
+			// guessing the state file would open the wrong state.
+			diags = append(diags, pd...)
+		}
 		if f == nil || f.Body == nil {
 			continue
 		}
