@@ -151,3 +151,44 @@ func TestDesignExample(t *testing.T) {
 		t.Errorf("target = container.host[0] must store the address, got %#v", fc.GetAttr("target"))
 	}
 }
+
+// TestReadBackend reads the backend block alone, as the state commands
+// do: errors elsewhere do not matter, a file that does not parse does.
+func TestReadBackend(t *testing.T) {
+	const backend = "lab {\n  backend \"etcd\" {\n    endpoints = [\"http://127.0.0.1:2379\"]\n    prefix = \"labform/x\"\n    ca_file = \"ca.pem\"\n  }\n}\n"
+	cases := []struct {
+		name, src string
+		prefix    string // "" for no backend
+		err       bool
+	}{
+		{"no backend", "vm \"a\" {\n}\n", "", false},
+		{"etcd", backend, "labform/x", false},
+		{"etcd, an error elsewhere", backend + "vm \"a\" {\n  nonsense = 1\n}\n", "labform/x", false},
+		{"a file that does not parse", backend + "vm \"a\" {\n", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(c.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			be, diags := config.ReadBackend(dir)
+			if diags.HasErrors() != c.err {
+				t.Fatalf("errors: %v", diags)
+			}
+			if c.err {
+				return
+			}
+			got := ""
+			if be != nil {
+				got = be.Prefix
+				if real, _ := filepath.EvalSymlinks(dir); be.CAFile != filepath.Join(real, "ca.pem") {
+					t.Errorf("ca_file %q is not taken from the lab directory", be.CAFile)
+				}
+			}
+			if got != c.prefix {
+				t.Errorf("prefix %q, want %q", got, c.prefix)
+			}
+		})
+	}
+}

@@ -32,6 +32,8 @@ type Lab struct {
 	// AllowHostPaths is the lab block's allow_host_paths: paths outside
 	// the lab directory (a rootfs, a disk image) are refused without it.
 	AllowHostPaths bool
+	// Backend is where the state is kept; nil: .labform/state.db.
+	Backend        *Backend
 	Parser         *hclparse.Parser
 	Variables      map[string]*Variable
 	Locals         map[string]*Local
@@ -412,7 +414,7 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 
 var labSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "allow_host_paths"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "management"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "management"}, {Type: "backend", LabelNames: []string{"type"}}},
 }
 
 func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
@@ -422,19 +424,27 @@ func (l *Lab) decodeLab(b *hcl.Block) hcl.Diagnostics {
 	if extra, d := rest.JustAttributes(); !d.HasErrors() {
 		for name, a := range extra {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
-				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths, and a management block.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
+				Detail: fmt.Sprintf("An argument named %q is not expected in a lab block; it takes name and allow_host_paths, and management and backend blocks.%s", name, didYouMean(name, []string{"name", "allow_host_paths"})), Subject: a.NameRange.Ptr()})
 		}
 	} else {
 		for _, dd := range d {
-			if dd.Summary == "Unexpected \"management\" block" {
+			if dd.Summary == "Unexpected \"management\" block" || dd.Summary == "Unexpected \"backend\" block" {
 				continue
 			}
 			diags = append(diags, dd)
 		}
 	}
+	var backends hcl.Blocks
 	for _, mb := range content.Blocks {
+		if mb.Type == "backend" {
+			backends = append(backends, mb)
+			continue
+		}
 		diags = append(diags, l.decodeManagement(mb)...)
 	}
+	var d hcl.Diagnostics
+	l.Backend, d = decodeLabBackends(backends, l.Dir, l.Backend)
+	diags = append(diags, d...)
 	for name, a := range content.Attributes {
 		if name == "allow_host_paths" {
 			diags = append(diags, decodeLiteral(a, cty.Bool, func(x cty.Value) { l.AllowHostPaths = x.True() })...)

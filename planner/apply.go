@@ -145,6 +145,11 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if err != nil {
 		return nil, diagErr("Cannot read state", err)
 	}
+	if plan.Backend != "" && plan.Backend != p.Store.Describe() {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is for another state",
+			Detail: fmt.Sprintf("The plan was made against the state in %s, but this lab's state is now in %s (its backend changed). Make a new plan.",
+				plan.Backend, p.Store.Describe())}}
+	}
 	if meta.Lineage != plan.Lineage || meta.Serial != plan.Serial {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is stale",
 			Detail: fmt.Sprintf("The plan was made for state %s serial %d, but the state is now %s serial %d: something changed it since. Make a new plan.",

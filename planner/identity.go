@@ -110,7 +110,11 @@ func (p *Planner) checkLab(meta state.Meta, mode Mode) hcl.Diagnostics {
 		sev = hcl.DiagWarning
 	}
 	id, dir := p.labID(), p.Lab.Dir
-	if meta.LabID != "" {
+	// A shared state (etcd) is every checkout's: the lab's identity is
+	// the state's, whichever directory it is worked from, so neither
+	// another checkout nor the last one's directory makes this a copy.
+	shared := p.Store.Shared()
+	if meta.LabID != "" && !shared {
 		// Our state's ID recorded for another directory that still has a
 		// state (under any name), or our state's last directory still
 		// holding one: this state is a copy, and its objects are the
@@ -151,7 +155,7 @@ func (p *Planner) checkLab(meta state.Meta, mode Mode) hcl.Diagnostics {
 			Detail: fmt.Sprintf("The lab at %s, named %q, runs on this host (since %s). Two labs of one name would share the namespace %s and the names derived from it. Give this lab another name with lab { name = \"...\" }, or destroy the other one first.",
 				e.Dir, name, e.Since.Format("2006-01-02 15:04"), providers.LabNetns(name))})
 	}
-	if meta.LabDir != "" && meta.LabDir != dir {
+	if meta.LabDir != "" && meta.LabDir != dir && !shared {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Lab directory moved",
 			Detail: fmt.Sprintf("This lab was last applied from %s and is now at %s. Its objects keep their names (lab id %s); the next apply records the new place.",
 				meta.LabDir, dir, id)})
@@ -186,7 +190,7 @@ func (p *Planner) claimLab(mode Mode) error {
 		}
 		return err
 	}
-	if meta.LabID != p.labID() || meta.LabDir != p.Lab.Dir || meta.LabName != p.labName() {
+	if meta.LabID != p.labID() || (meta.LabDir != p.Lab.Dir && !p.Store.Shared()) || meta.LabName != p.labName() {
 		return p.Store.SetLab(p.labID(), p.Lab.Dir, p.labName())
 	}
 	return nil

@@ -94,6 +94,9 @@ type Plan struct {
 	// plan applies only to that exact state.
 	Lineage string
 	Serial  uint64
+	// Backend identifies the state the plan was made against (its kind
+	// and place, state.Backend's Describe); a saved plan applies to it only.
+	Backend string
 	// ConfigHash identifies the lab files the plan was made from.
 	ConfigHash string
 	// Errored plans are shown but never applied.

@@ -20,6 +20,7 @@ type planFile struct {
 	Mode       Mode                  `json:"mode"`
 	Lineage    string                `json:"lineage"`
 	Serial     uint64                `json:"serial"`
+	Backend    string                `json:"backend,omitempty"`
 	ConfigHash string                `json:"config_hash"`
 	LabDir     string                `json:"lab_dir"`
 	Vars       map[string]typedValue `json:"variables"`
@@ -70,7 +71,7 @@ type forceSrc struct {
 
 // WritePlanFile saves a plan with the variables it was made with.
 func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Value, reg *providers.Registry) error {
-	pf := planFile{Version: PlanFileVersion, Mode: p.Mode, Lineage: p.Lineage, Serial: p.Serial,
+	pf := planFile{Version: PlanFileVersion, Mode: p.Mode, Lineage: p.Lineage, Serial: p.Serial, Backend: p.Backend,
 		ConfigHash: p.ConfigHash, LabDir: labDir, Vars: map[string]typedValue{}}
 	for name, v := range vars {
 		v, _ = v.UnmarkDeep()
@@ -214,7 +215,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 		}
 		return out, nil
 	}
-	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, ConfigHash: pf.ConfigHash}
+	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, Backend: pf.Backend, ConfigHash: pf.ConfigHash}
 	if p.Changes, err = dec(pf.Changes); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

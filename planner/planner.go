@@ -21,7 +21,7 @@ import (
 // Planner ties a lab's configuration, its state and the providers.
 type Planner struct {
 	Registry *providers.Registry
-	Store    *state.Store
+	Store    state.Backend
 	Lab      *config.Lab
 	Inputs   *config.Inputs
 	Hook     Hook
@@ -109,7 +109,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		// What refresh read still names the addresses as recorded.
 		renameCurrent(priors, moves)
 	}
-	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, ConfigHash: ConfigHash(p.Lab), Moves: moves}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, Backend: p.Store.Describe(), ConfigHash: ConfigHash(p.Lab), Moves: moves}
 	addrs := sortedPriorAddrs(priors)
 	drifted := make([]bool, len(addrs))
 	par.For(len(addrs), func(i int) {

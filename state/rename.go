@@ -10,13 +10,63 @@ type Rename struct {
 	From, To string
 }
 
-// Rename relabels records in one transaction: all or none. It fails when
-// a source is missing or a destination holds a record that is not itself
-// moved away. The records keep their object IDs, so the objects on the
-// host are the same (state mv, moved blocks). rewrite, when not nil, is
-// given every record after the relabeling and reports whether it changed
-// it (the values and dependencies of other records that name a moved
-// address); the changed ones are written in the same transaction.
+// Renamed computes what a rename writes, on recs (the state's records by
+// address, changed in place): the records to write under their new or
+// same addresses, and the addresses to delete. It fails when a source is
+// missing or a destination holds a record that is not itself moved away.
+// rewrite, when not nil, is given every record after the relabeling and
+// reports whether it changed it (the values and dependencies of other
+// records that name a moved address). Every backend's Rename writes the
+// result in one transaction.
+func Renamed(recs map[string]*Record, pairs []Rename, rewrite func(*Record) (bool, error)) (put []*Record, del []string, err error) {
+	leaving := map[string]bool{}
+	for _, p := range pairs {
+		leaving[p.From] = true
+	}
+	moved := map[string]*Record{}
+	for _, p := range pairs {
+		r := recs[p.From]
+		if r == nil {
+			return nil, nil, fmt.Errorf("no record at %s to move to %s", p.From, p.To)
+		}
+		if recs[p.To] != nil && !leaving[p.To] {
+			return nil, nil, fmt.Errorf("cannot move %s to %s: a record is there already", p.From, p.To)
+		}
+		if moved[p.To] != nil {
+			return nil, nil, fmt.Errorf("cannot move %s to %s: another record moves there", p.From, p.To)
+		}
+		r.Addr = p.To
+		moved[p.To] = r
+	}
+	changed := map[string]*Record{}
+	for _, p := range pairs {
+		del = append(del, p.From)
+		delete(recs, p.From)
+	}
+	for a, r := range moved {
+		recs[a] = r
+		changed[a] = r
+	}
+	if rewrite != nil {
+		for a, r := range recs {
+			ok, err := rewrite(r)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", a, err)
+			}
+			if ok {
+				changed[a] = r
+			}
+		}
+	}
+	for _, r := range changed {
+		put = append(put, r)
+	}
+	return put, del, nil
+}
+
+// Rename relabels records in one transaction: all or none (see Renamed).
+// The records keep their object IDs, so the objects on the host are the
+// same (state mv, moved blocks).
 func (s *Store) Rename(pairs []Rename, rewrite func(*Record) (bool, error)) error {
 	return s.write(func(w *wtx) error {
 		b := w.Bucket(bucketResources)
@@ -31,53 +81,21 @@ func (s *Store) Rename(pairs []Rename, rewrite func(*Record) (bool, error)) erro
 		}); err != nil {
 			return err
 		}
-		leaving := map[string]bool{}
-		for _, p := range pairs {
-			leaving[p.From] = true
+		put, del, err := Renamed(recs, pairs, rewrite)
+		if err != nil {
+			return err
 		}
-		moved := map[string]*Record{}
-		for _, p := range pairs {
-			r := recs[p.From]
-			if r == nil {
-				return fmt.Errorf("no record at %s to move to %s", p.From, p.To)
-			}
-			if recs[p.To] != nil && !leaving[p.To] {
-				return fmt.Errorf("cannot move %s to %s: a record is there already", p.From, p.To)
-			}
-			if moved[p.To] != nil {
-				return fmt.Errorf("cannot move %s to %s: another record moves there", p.From, p.To)
-			}
-			r.Addr = p.To
-			moved[p.To] = r
-		}
-		changed := map[string]*Record{}
-		for _, p := range pairs {
-			if err := w.del(bucketResources, []byte(p.From)); err != nil {
+		for _, a := range del {
+			if err := w.del(bucketResources, []byte(a)); err != nil {
 				return err
 			}
-			delete(recs, p.From)
 		}
-		for a, r := range moved {
-			recs[a] = r
-			changed[a] = r
-		}
-		if rewrite != nil {
-			for a, r := range recs {
-				ok, err := rewrite(r)
-				if err != nil {
-					return fmt.Errorf("%s: %w", a, err)
-				}
-				if ok {
-					changed[a] = r
-				}
-			}
-		}
-		for a, r := range changed {
+		for _, r := range put {
 			enc, err := json.Marshal(r)
 			if err != nil {
 				return err
 			}
-			if err := w.put(bucketResources, []byte(a), enc); err != nil {
+			if err := w.put(bucketResources, []byte(r.Addr), enc); err != nil {
 				return err
 			}
 		}

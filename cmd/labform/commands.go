@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -32,7 +33,9 @@ var debianPackage = map[string]string{
 }
 
 func (a *app) initCommand() *cobra.Command {
-	return &cobra.Command{
+	var migrate bool
+	var lockTimeout time.Duration
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Prepare the lab directory and check the providers' tools",
 		Args:  cobra.NoArgs,
@@ -46,6 +49,15 @@ func (a *app) initCommand() *cobra.Command {
 			lab, err := a.loadLab()
 			if err != nil {
 				return err
+			}
+			if migrate {
+				if err := a.migrateState(a.dir(), lockTimeout); err != nil {
+					return err
+				}
+			} else if err := checkBackendMoved(a.dir(), lab.Backend); err != nil {
+				return err
+			} else if lab.Backend != nil {
+				fmt.Fprintf(a.io.out, "- The state is in %s\n", describeBackend(lab.Backend, a.dir()))
 			}
 			used := map[string]bool{}
 			for _, r := range lab.Resources {
@@ -84,6 +96,9 @@ func (a *app) initCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&migrate, "migrate-state", false, "move the state between .labform/state.db and etcd, as the lab's backend block now says")
+	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "how long to wait for another run's state lock")
+	return cmd
 }
 
 func (a *app) validateCommand() *cobra.Command {
@@ -315,7 +330,7 @@ type stateEntry struct {
 	schema *providers.Schema
 }
 
-func (a *app) stateEntries(s *state.Store) ([]stateEntry, error) {
+func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	recs, err := s.Resources()
 	if err != nil {
 		return nil, err
@@ -332,7 +347,7 @@ func (a *app) stateEntries(s *state.Store) ([]stateEntry, error) {
 	return out, nil
 }
 
-func (a *app) showState(s *state.Store, asJSON bool) error {
+func (a *app) showState(s state.Backend, asJSON bool) error {
 	entries, err := a.stateEntries(s)
 	if err != nil {
 		return err
@@ -401,8 +416,8 @@ func (a *app) printInstance(e stateEntry) {
 
 func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
-	open := func(name string) (*state.Store, error) { return a.openState(a.dir(), "labform state "+name, 0) }
-	read := func(string) (*state.Store, error) { return a.readState(a.dir()) }
+	open := func(name string) (state.Backend, error) { return a.openState(a.dir(), "labform state "+name, 0) }
+	read := func(string) (state.Backend, error) { return a.readState(a.dir()) }
 	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -530,7 +545,7 @@ type stateDocResource struct {
 	Sensitive []string        `json:"sensitive,omitempty"`
 }
 
-func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.Command {
+func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	return &cobra.Command{
 		Use: "pull", Short: "Print the whole state as JSON", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -566,7 +581,7 @@ func (a *app) statePullCommand(open func(string) (*state.Store, error)) *cobra.C
 	}
 }
 
-func (a *app) statePushCommand(open func(string) (*state.Store, error)) *cobra.Command {
+func (a *app) statePushCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use: "push FILE", Short: "Replace the state with a JSON state from state pull", Args: cobra.ExactArgs(1),
@@ -688,7 +703,7 @@ shown are still those of the last apply.`,
 	return cmd
 }
 
-func (a *app) outputsJSON(s *state.Store) (map[string]interface{}, error) {
+func (a *app) outputsJSON(s state.Backend) (map[string]interface{}, error) {
 	outs, err := s.Outputs()
 	if err != nil {
 		return nil, err
@@ -700,7 +715,7 @@ func (a *app) outputsJSON(s *state.Store) (map[string]interface{}, error) {
 	return m, nil
 }
 
-func (a *app) printOutputs(s *state.Store, name string, asJSON bool, header string) error {
+func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
 	outs, err := s.Outputs()
 	if err != nil {
 		return err
@@ -771,7 +786,7 @@ func (a *app) versionCommand() *cobra.Command {
 
 // matching lists the state's addresses that the given addresses select
 // (all of them when none is given), sorted.
-func matching(s *state.Store, args []string) ([]string, error) {
+func matching(s state.Backend, args []string) ([]string, error) {
 	targets, err := parseTargets(args)
 	if err != nil {
 		return nil, err

@@ -278,7 +278,7 @@ func (a *app) openConsole(ctx context.Context, prov providers.Provider, dr provi
 // printHostNames writes, after state show's attributes, the host names
 // the object's provider derives from its ID: the lab as state records it
 // (name, ID), without the configuration.
-func (a *app) printHostNames(s *state.Store, e stateEntry) error {
+func (a *app) printHostNames(s state.Backend, e stateEntry) error {
 	prov, ok := a.reg.Provider(e.rec.Provider)
 	if !ok {
 		return nil

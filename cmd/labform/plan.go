@@ -14,6 +14,7 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/state"
+	etcdstate "github.com/labform/labform/state/etcd"
 	"github.com/spf13/cobra"
 )
 
@@ -121,7 +122,7 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	var store *state.Store
+	var store state.Backend
 	switch {
 	case f.lock:
 		store, err = a.openState(dir, cmdName, f.lockTimeout)
@@ -311,7 +312,33 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	// The providers' context ends only at a second interrupt: after the
 	// first, an action that has started finishes, so that its result is
 	// recorded.
-	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: intr.soft})
+	stop := intr.soft
+	var lost <-chan struct{}
+	if l, ok := s.p.Store.(interface{ Lost() <-chan struct{} }); ok {
+		// A shared state that can no longer be written (its lock's lease
+		// was lost, or etcd is gone) stops the apply as a first interrupt
+		// does: no new action starts, running ones finish.
+		lost = l.Lost()
+		ctx, cancel := context.WithCancel(intr.soft)
+		defer cancel()
+		go func() {
+			select {
+			case <-lost:
+				fmt.Fprintf(a.io.err, "\nThe state can no longer be written to etcd: no new actions will start; running ones finish, and what they leave is kept in .labform/%s for the next run.\n", etcdstate.UnsavedFile)
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		stop = ctx
+	}
+	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: stop})
+	if lost != nil {
+		select {
+		case <-lost:
+			fmt.Fprintf(a.io.err, "\nError: labform could not write the state to etcd during this apply. The changes it could not write are kept in .labform/%s; the next labform run in this directory writes them before anything else.\n", etcdstate.UnsavedFile)
+		default:
+		}
+	}
 	if intr.hard.Err() != nil {
 		defer fmt.Fprintln(a.io.err, "\nStopped at once by a second interrupt: the actions cut short are in the journal, and the next plan looks for what they left. Run plan, then apply, to finish.")
 	}

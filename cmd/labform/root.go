@@ -121,7 +121,7 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
 	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
 		a.destroyCommand(), a.testCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand(),
-		a.statusCommand(), a.execCommand(), a.consoleCommand(), a.importCommand())
+		a.statusCommand(), a.execCommand(), a.consoleCommand(), a.importCommand(), a.forceUnlockCommand())
 	return root
 }
 
@@ -222,23 +222,15 @@ func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 func statePath(dir string) string { return filepath.Join(dir, ".labform", "state.db") }
 
 // openState opens the lab's state, taking its lock.
-func (a *app) openState(dir, command string, lockTimeout time.Duration) (*state.Store, error) {
-	s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command})
-	if err != nil {
-		return nil, a.stateError(err)
-	}
-	return s, nil
+func (a *app) openState(dir, command string, lockTimeout time.Duration) (state.Backend, error) {
+	return a.openBackend(dir, command, lockTimeout, false)
 }
 
 // readState opens a snapshot of the lab's state without taking the lock
 // and without writing anything: for the commands that only read it, and
 // plan -lock=false. It works on a read-only state and during an apply.
-func (a *app) readState(dir string) (*state.Store, error) {
-	s, err := state.Open(statePath(dir), state.Options{ReadOnly: true})
-	if err != nil {
-		return nil, a.stateError(err)
-	}
-	return s, nil
+func (a *app) readState(dir string) (state.Backend, error) {
+	return a.openBackend(dir, "", 0, true)
 }
 
 // stateError adds to a damaged state's error the command that restores

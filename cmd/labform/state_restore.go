@@ -39,6 +39,11 @@ checks found.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := statePath(a.dir())
+			if be, err := a.labBackend(a.dir()); err != nil {
+				return err
+			} else if be != nil {
+				return fmt.Errorf("state restore puts back a backup of %s; this lab's state is in etcd (prefix %s), which keeps its own backups under %s/backups/ and needs no repair of a damaged file", path, be.Prefix, strings.TrimSuffix(be.Prefix, "/"))
+			}
 			if list {
 				return a.listBackups(path)
 			}

@@ -112,10 +112,16 @@ func Release(name, id string) {
 }
 
 // HasState reports whether dir holds a lab's state: a record whose lab
-// still has one is alive, one whose directory is gone is stale.
+// still has one is alive, one whose directory is gone is stale. A lab
+// whose state is shared (in etcd) keeps it elsewhere; its checkout holds
+// the record of where (.labform/backend.json).
 func HasState(dir string) bool {
 	st, err := os.Stat(filepath.Join(dir, ".labform", "state.db"))
-	return err == nil && st.Size() > 0
+	if err == nil && st.Size() > 0 {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(dir, ".labform", "backend.json"))
+	return err == nil
 }
 
 // ForTests points Dir at a directory of the test process's own (shared
