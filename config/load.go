@@ -33,13 +33,13 @@ type Lab struct {
 	// the lab directory (a rootfs, a disk image) are refused without it.
 	AllowHostPaths bool
 	// Backend is where the state is kept; nil: .labform/state.db.
-	Backend        *Backend
-	Parser         *hclparse.Parser
-	Variables      map[string]*Variable
-	Locals         map[string]*Local
-	Providers      map[string]*ProviderConfig
-	Resources      map[addr.Resource]*Resource
-	Outputs        map[string]*Output
+	Backend   *Backend
+	Parser    *hclparse.Parser
+	Variables map[string]*Variable
+	Locals    map[string]*Local
+	Providers map[string]*ProviderConfig
+	Resources map[addr.Resource]*Resource
+	Outputs   map[string]*Output
 	// Checks are the check blocks (checks.go), CheckOrder their names in
 	// declaration order.
 	Checks     map[string]*Check
