@@ -33,7 +33,7 @@ func TestCLI_importCommand(t *testing.T) {
 	show := c.stateShow("container.web")
 	contains(t, "state show", show, "web-by-hand")
 	r = c.must(2, "plan", "-detailed-exitcode")
-	contains(t, "plan after import", r.out, `~ hostname = "web-by-hand" -> "web"`, "1 to add, 0 to change, 1 to destroy")
+	contains(t, "plan after import", r.out, `"web-by-hand" -> "web" # forces replacement`, "1 to add, 0 to change, 1 to destroy")
 
 	r = c.must(1, "import", "container.web", "outside/container.web")
 	contains(t, "import twice", r.errOut, "Resource already managed", "labform state rm container.web")

@@ -325,8 +325,15 @@ func TestSystem_statusExecConsole(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if st := tm.deadStatus(); st != "5" {
-		t.Errorf("labform exec exited %s, want the shell's 5", st)
+	// tmux may mark the pane dead a moment before it records the status.
+	status := tm.deadStatus()
+	for i := 0; status == "" && i < 20; i++ {
+		time.Sleep(100 * time.Millisecond)
+		status = tm.deadStatus()
+	}
+	if status != "5" {
+		sig, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "-t", "0", "#{pane_dead_signal}").Output()
+		t.Errorf("labform exec exited %q (signal %q), want the shell's 5:\n%s", status, strings.TrimSpace(string(sig)), tm.screen())
 	}
 }
 
