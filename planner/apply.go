@@ -199,6 +199,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if err != nil {
 		return nil, diagErr("Cannot write the journal", err)
 	}
+	p.wholeLab = plan.Mode == DestroyMode && p.deletesAll(plan)
 	var counts counters
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
@@ -350,7 +351,8 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		c.After = resolved
 	}
-	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive}
+	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive,
+		WholeLab: p.wholeLab && c.Action == Delete}
 	del := func() error {
 		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {
@@ -419,6 +421,27 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		return nil
 	}
 	return fmt.Errorf("unexpected action %s", c.Action)
+}
+
+// deletesAll reports whether the plan deletes every object the state
+// records (a destroy without -target or -exclude).
+func (p *Planner) deletesAll(plan *Plan) bool {
+	recs, err := p.Store.Resources()
+	if err != nil {
+		return false
+	}
+	deleted := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Action == Delete && !c.Deposed {
+			deleted[c.Addr.String()] = true
+		}
+	}
+	for a := range recs {
+		if !deleted[a] {
+			return false
+		}
+	}
+	return true
 }
 
 // journalAll records the intent of every action of the plan in one

@@ -44,6 +44,7 @@ type Planner struct {
 	pending      []pendingSettle
 	deposed      []*Change // deletes of objects deposed by an interrupted create_before_destroy
 	applied      sync.Map  // addr.Instance -> cty.Value: results of this apply
+	wholeLab     bool      // this apply destroys every object of the lab
 }
 
 // PlanOptions select what a plan does.

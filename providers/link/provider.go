@@ -17,7 +17,9 @@ import (
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
-	return nil
+	// What an interrupted destroy of the whole lab marked doomed goes
+	// first, in one batch.
+	return labnet.Reap(p.labNetns())
 }
 
 func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
@@ -76,7 +78,7 @@ func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (provide
 	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
-	labnet.Lock()
+	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())
 	var h *netlink.Handle
 	if err == nil {
@@ -86,7 +88,7 @@ func (p *Provider) apply(prior cty.Value, id string, planned cty.Value) (provide
 	if err == nil {
 		br, err = p.ensureBridge(h, id, intAttr(planned, "mtu"))
 	}
-	labnet.Unlock()
+	labnet.Unlock(p.lab.Name)
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -121,6 +123,16 @@ func (p *Provider) handle() (*netlink.Handle, error) {
 	ns.Close()
 	p.h, p.hino = h, ino
 	return h, nil
+}
+
+// dropHandle closes the cached handle, if any.
+func (p *Provider) dropHandle() {
+	p.hmu.Lock()
+	defer p.hmu.Unlock()
+	if p.h != nil {
+		p.h.Close()
+		p.h, p.hino = nil, 0
+	}
 }
 
 func (p *Provider) ensureBridge(h *netlink.Handle, id string, mtu int) (netlink.Link, error) {
@@ -216,10 +228,19 @@ func clearQdisc(h *netlink.Handle, l netlink.Link) error {
 	return nil
 }
 
-// Delete detaches the ports and removes the bridge.
+// Delete detaches the ports and removes the bridge. In a destroy of the
+// whole lab the bridge is only marked doomed: the lab namespace's removal
+// deletes it with everything else in one batch, where deleting it alone
+// costs an RCU grace period (17 ms or more) under the kernel's rtnl lock.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
 	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if req.WholeLab {
+		// The cached handle would keep the namespace, and the bridges in
+		// it, alive after its removal.
+		p.dropHandle()
+		return labnet.Doom(p.labNetns(), bridgeName(p.lab.IDFor(req.ID, req.Addr)))
 	}
 	h, err := p.handle()
 	if err != nil {
@@ -294,7 +315,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 
 func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
 	br, ok := links[bridgeName(p.lab.IDFor(req.ID, req.Addr))]
-	if !ok || req.Prior.IsNull() {
+	if !ok || req.Prior.IsNull() || br.Attrs().Group == labnet.DoomedGroup {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}
 	m := req.Prior.AsValueMap()
