@@ -363,7 +363,10 @@ func (p *Provider) teardown(ctx context.Context, n names) error {
 // left in it. Only the namespaces' removal takes the lab's lock.
 func (p *Provider) remove(ctx context.Context, n names, ports func() error) error {
 	var problems []string
-	_, err := p.rt.state(ctx, n.id)
+	st, err := p.rt.state(ctx, n.id)
+	if err == nil && st.Status == "running" {
+		killNow(st.Pid, filepath.Join(labnet.Dir, n.netns), 5*time.Second)
+	}
 	if _, serr := os.Stat(filepath.Join(p.rt.root, n.id)); err == nil || serr == nil {
 		// The container is going away: no grace period (a sleep running
 		// as pid 1 ignores SIGTERM). delete --force kills and removes it
