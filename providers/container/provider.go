@@ -363,11 +363,16 @@ func (p *Provider) teardown(ctx context.Context, n names) error {
 // left in it. Only the namespaces' removal takes the lab's lock.
 func (p *Provider) remove(ctx context.Context, n names, ports func() error) error {
 	var problems []string
-	st, err := p.rt.state(ctx, n.id)
-	if err == nil && st.Status == "running" {
-		killNow(st.Pid, filepath.Join(labnet.Dir, n.netns), 5*time.Second)
-	}
-	if _, serr := os.Stat(filepath.Join(p.rt.root, n.id)); err == nil || serr == nil {
+	if _, err := os.Stat(filepath.Join(p.rt.root, n.id)); err == nil {
+		// The pid runc wrote at the last start; killNow makes sure it is
+		// still the container's. A paused container does not die until
+		// runc thaws it: the short wait leaves it to runc.
+		if b, err := os.ReadFile(filepath.Join(p.bundle(n), "pid")); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				killNow(pid, filepath.Join(labnet.Dir, n.netns), 300*time.Millisecond)
+			}
+		}
 		// The container is going away: no grace period (a sleep running
 		// as pid 1 ignores SIGTERM). delete --force kills and removes it
 		// with its cgroup, or the directory of a create that runc did

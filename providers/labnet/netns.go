@@ -103,10 +103,11 @@ func AddPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) er
 // gone (a veth deleted by hand on either side takes its peer with it),
 // leaving the others and their links alone.
 func AddMissingPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
-	labH, _, err := HandleIn(labNetns)
+	labH, labNs, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
+	labNs.Close() // an open namespace handle would keep the namespace alive
 	var missing []int
 	for n := 0; n < ports; n++ {
 		if _, err := labH.LinkByName(labSide(n)); err != nil {
@@ -156,10 +157,11 @@ func AddHostPorts(labNetns string, ports int, labSide, hostSide func(int) string
 }
 
 func addPairs(otherH *netlink.Handle, otherNs netns.NsHandle, labNetns string, ports int, labSide, otherSide func(int) string) error {
-	labH, _, err := HandleIn(labNetns)
+	labH, labNs, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
+	labNs.Close() // an open namespace handle would keep the namespace alive
 	defer labH.Close()
 	for n := 0; n < ports; n++ {
 		name, peer := labSide(n), otherSide(n)

@@ -18,7 +18,8 @@ var witnesses int
 // witness puts a doomed veth into the namespace ns whose peer lives in a
 // namespace of the benchmark's; gone reports when the kernel has freed ns
 // (the peer goes with it). It measures the kernel's work, which goes on
-// after the namespace is unpinned.
+// after the namespace is unpinned. Make it after configuring the
+// providers: their configure deletes doomed interfaces.
 func witness(b testing.TB, ns string) (gone func() bool) {
 	b.Helper()
 	witnesses++
@@ -90,9 +91,9 @@ link "l" {
 		if diags.HasErrors() || res.Err() != nil || res.Added != 2*n-1 {
 			b.Fatalf("added %d: %v %v", res.Added, diags, res.Err())
 		}
-		gone := witness(b, labnet.LabNetns(l.Name))
 		p, plan = l.Plan(planner.DestroyMode)
 		p.Parallelism = 10
+		gone := witness(b, labnet.LabNetns(l.Name)) // after the plan, whose configure reaps doomed interfaces
 		b.StartTimer()
 		start = time.Now()
 		res, diags = p.Apply(context.Background(), plan, planner.ApplyOptions{})

@@ -450,6 +450,7 @@ func probeNetem() error {
 		return nil
 	}
 	defer ns.Close()
+	defer h.Close()
 	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
 		return nil
 	}

@@ -163,7 +163,9 @@ func TestSystem_teardown(t *testing.T) {
 	for _, a := range []string{"container.a", "container.b", "container.c"} {
 		netnses = append(netnses, ctrNetns(a))
 	}
-	// A witness: a doomed veth in the lab namespace whose peer is in a
+	p, plan := l.Plan(planner.DestroyMode)
+	// A witness (made after the plan, whose configure deletes doomed
+	// interfaces): a doomed veth in the lab namespace whose peer is in a
 	// namespace of the test's. The peer goes only when the kernel frees
 	// the lab namespace: nothing (a cached netlink handle) may keep it.
 	witness := "lfw" + l.Name
@@ -185,7 +187,10 @@ func TestSystem_teardown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Apply(planner.DestroyMode)
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if diags.HasErrors() || res.Err() != nil {
+		t.Fatalf("destroy: %v %v", diags, res.Err())
+	}
 	for _, ns := range append(netnses, filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))) {
 		if _, err := os.Stat(ns); err == nil {
 			t.Fatalf("destroy left the namespace %s", ns)
