@@ -487,9 +487,17 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			if act == "delete-deposed" {
 				private = c.Private
 			}
-			b, err := encodeValue(schema, v)
-			if err != nil {
-				return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
+			// Recovery reads the value of a create (to look for what it
+			// made) and of a delete-deposed (the old object, which no
+			// record holds); an update's or a delete's object is the
+			// record's. Only those two carry it: a large value (a chain
+			// of 10,000 rules) is written once, to its record.
+			var b []byte
+			if act == "create" || act == "delete-deposed" {
+				var err error
+				if b, err = encodeValue(schema, v); err != nil {
+					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
+				}
 			}
 			objID := c.ID
 			if act == "delete" || act == "delete-deposed" {
