@@ -156,16 +156,13 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if real, err := filepath.EvalSymlinks(spec.Root.Path); err == nil {
 		spec.Root.Path = real
 	}
-	labnet.Lock(p.lab.Name)
-	err := labnet.EnsureNetns(p.labNetns)
-	if err == nil {
+	err := labnet.InLab(p.lab.Name, func() error {
 		labnet.DeleteNetns(n.netns) // left by an interrupted create
-		err = labnet.CreateNetns(n.netns)
-	}
-	if err == nil {
-		err = labnet.AddPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
-	}
-	labnet.Unlock(p.lab.Name)
+		if err := labnet.CreateNetns(n.netns); err != nil {
+			return err
+		}
+		return labnet.AddPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
+	})
 	if err == nil {
 		err = labnet.SyncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
 	}

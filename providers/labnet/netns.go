@@ -20,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Dir is where network namespaces are pinned.
@@ -45,7 +46,7 @@ func CreateNetns(name string) error {
 	if err := netns.Set(orig); err != nil {
 		return err
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -73,13 +74,15 @@ func DeleteNetns(name string) error {
 	return netns.DeleteNamed(name)
 }
 
-// HandleIn opens a netlink handle in the named namespace.
+// HandleIn opens a netlink handle in the named namespace: a route socket
+// only (links, addresses, routes, qdiscs), where the library's default
+// opens three, each through a switch of the thread's namespace.
 func HandleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		return nil, ns, fmt.Errorf("network namespace %s: %w", name, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, ns, err
@@ -148,7 +151,7 @@ func AddHostPorts(labNetns string, ports int, labSide, hostSide func(int) string
 		return err
 	}
 	defer hostNs.Close()
-	h, err := netlink.NewHandleAt(hostNs)
+	h, err := netlink.NewHandleAt(hostNs, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -331,21 +334,41 @@ func DeletePorts(labNetns, prefix string) error {
 	return nil
 }
 
-// locks holds one mutex per lab: creating and removing a lab's namespace
-// is serialized with adding ports to it, across every provider of the
-// process. Labs do not wait for each other.
-var locks sync.Map // lab name -> *sync.Mutex
+// locks holds one lock per lab: creating and removing a lab's namespace
+// (exclusive) is serialized with adding ports to it (shared: many at once),
+// across every provider of the process. Labs do not wait for each other.
+var locks sync.Map // lab name -> *sync.RWMutex
 
-// Lock takes the lab's namespace lock; Unlock releases it.
-func Lock(lab string) {
-	m, _ := locks.LoadOrStore(lab, &sync.Mutex{})
-	m.(*sync.Mutex).Lock()
+func lockOf(lab string) *sync.RWMutex {
+	m, _ := locks.LoadOrStore(lab, &sync.RWMutex{})
+	return m.(*sync.RWMutex)
 }
 
+// Lock takes the lab's namespace lock exclusively; Unlock releases it.
+func Lock(lab string) { lockOf(lab).Lock() }
+
 // Unlock releases the lock Lock took.
-func Unlock(lab string) {
-	m, _ := locks.Load(lab)
-	m.(*sync.Mutex).Unlock()
+func Unlock(lab string) { lockOf(lab).Unlock() }
+
+// InLab runs fn with the lab's namespace made sure to exist and kept from
+// removal, without keeping other InLab calls of the lab from running at
+// the same time (containers add their ports in parallel).
+func InLab(lab string, fn func() error) error {
+	m := lockOf(lab)
+	for {
+		m.RLock()
+		if _, err := os.Stat(filepath.Join(Dir, LabNetns(lab))); err == nil {
+			defer m.RUnlock()
+			return fn()
+		}
+		m.RUnlock()
+		m.Lock()
+		err := EnsureNetns(LabNetns(lab))
+		m.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // LabNetns is the name of a lab's own namespace: bridges and the lab side
