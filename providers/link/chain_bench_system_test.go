@@ -15,12 +15,14 @@ import (
 
 var witnesses int
 
-// witness puts a doomed veth into the namespace ns whose peer lives in a
-// namespace of the benchmark's; gone reports when the kernel has freed ns
-// (the peer goes with it). It measures the kernel's work, which goes on
-// after the namespace is unpinned. Make it after configuring the
-// providers: their configure deletes doomed interfaces.
-func witness(b testing.TB, ns string) (gone func() bool) {
+// witness puts a veth of the given group into the namespace ns whose peer
+// lives in a namespace of the benchmark's; gone reports when the kernel
+// has freed ns (the peer goes with it). It measures the kernel's work,
+// which goes on after the namespace is unpinned. A doomed witness (which
+// the lab's last object removes the namespace with) must be made after
+// the providers are configured: their configure deletes doomed
+// interfaces.
+func witness(b testing.TB, ns string, group uint32) (gone func() bool) {
 	b.Helper()
 	witnesses++
 	name := fmt.Sprintf("lfwb%d-%d", os.Getpid()%100000, witnesses)
@@ -39,7 +41,7 @@ func witness(b testing.TB, ns string) (gone func() bool) {
 	}
 	defer hns.Close()
 	defer h.Close()
-	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "lfwit0", Group: labnet.DoomedGroup}, PeerName: "lfwit1", PeerNamespace: netlink.NsFd(int(wns))}); err != nil {
+	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "lfwit0", Group: group}, PeerName: "lfwit1", PeerNamespace: netlink.NsFd(int(wns))}); err != nil {
 		b.Fatal(err)
 	}
 	return func() bool { _, err := wh.LinkByName("lfwit1"); return err != nil }
@@ -93,7 +95,7 @@ link "l" {
 		}
 		p, plan = l.Plan(planner.DestroyMode)
 		p.Parallelism = 10
-		gone := witness(b, labnet.LabNetns(l.Name)) // after the plan, whose configure reaps doomed interfaces
+		gone := witness(b, labnet.LabNetns(l.Name), labnet.DoomedGroup) // after the plan, whose configure reaps doomed interfaces
 		b.StartTimer()
 		start = time.Now()
 		res, diags = p.Apply(context.Background(), plan, planner.ApplyOptions{})
@@ -142,7 +144,7 @@ func nsFloor(b *testing.B, n int) (returned, done time.Duration) {
 		}
 	}
 	ipBatch(b, lab, cmds.String())
-	gone := witness(b, lab)
+	gone := witness(b, lab, 0)
 	start := time.Now()
 	for _, ns := range append(nss, lab) {
 		if err := labnet.DeleteNetns(ns); err != nil {

@@ -249,14 +249,27 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	if br, err := h.LinkByName(bridgeName(p.lab.IDFor(req.ID, req.Addr))); err == nil {
 		// Deleting the bridge frees its ports; their shaping goes too,
 		// unless a port now belongs to another bridge (the new link of a
-		// create_before_destroy took it over).
-		for _, e := range endpoints(req.Prior) {
-			if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
-				clearQdisc(h, l)
+		// create_before_destroy took it over). Without an impairment in
+		// the prior value, labform left no qdisc: no dump per port.
+		if imp := req.Prior.GetAttr("impairment"); !imp.IsNull() {
+			for _, e := range endpoints(req.Prior) {
+				if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
+					clearQdisc(h, l)
+				}
 			}
 		}
-		if err := h.LinkDel(br); err != nil {
-			return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+		// Marked doomed, then deleted as a group: the links deleted at the
+		// same moment go in one batch, where the kernel waits for its RCU
+		// barrier once instead of once per bridge. Either way the bridge
+		// is gone when Delete returns.
+		err := h.LinkSetGroup(br, labnet.DoomedGroup)
+		if err == nil {
+			err = labnet.Reap(p.labNetns())
+		}
+		if err != nil {
+			if err := h.LinkDel(br); err != nil && !errors.Is(err, syscall.ENODEV) {
+				return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+			}
 		}
 	}
 	// The lab namespace is not checked for emptiness here: a link's ports
