@@ -59,7 +59,8 @@ func waitGone(b testing.TB, start time.Time, gone func() bool) time.Duration {
 }
 
 // BenchmarkChain100 deploys N=100 containers chained by 99 links at
-// parallelism 10 and destroys them, the shape compared with containerlab.
+// parallelism 10, plans again with refresh (no-change-plan-s) and
+// destroys them, the shape compared with containerlab.
 // destroy-s is labform's destroy; kernel-done-s is until the kernel has
 // freed the lab namespace (its interfaces go in batches after destroy
 // returns). The floor is the network part alone, made by ip -batch: the
@@ -93,6 +94,13 @@ link "l" {
 		if diags.HasErrors() || res.Err() != nil || res.Added != 2*n-1 {
 			b.Fatalf("added %d: %v %v", res.Added, diags, res.Err())
 		}
+		// A no-change plan with refresh of the running lab.
+		start = time.Now()
+		_, same := l.Plan(planner.NormalMode)
+		noChange := time.Since(start)
+		if same.HasChanges() {
+			b.Fatal("the plan right after apply has changes")
+		}
 		p, plan = l.Plan(planner.DestroyMode)
 		p.Parallelism = 10
 		gone := witness(b, labnet.LabNetns(l.Name), labnet.DoomedGroup) // after the plan, whose configure reaps doomed interfaces
@@ -107,6 +115,7 @@ link "l" {
 		}
 		floor, floorDone := nsFloor(b, n)
 		b.ReportMetric(deploy.Seconds(), "deploy-s")
+		b.ReportMetric(noChange.Seconds(), "no-change-plan-s")
 		b.ReportMetric(destroy.Seconds(), "destroy-s")
 		b.ReportMetric(kernel.Seconds(), "kernel-done-s")
 		b.ReportMetric(destroy.Seconds()/deploy.Seconds(), "x-deploy")
