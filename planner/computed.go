@@ -49,6 +49,18 @@ func (p *Planner) planComputedOne(c *Change) {
 	if got == cty.NilVal || got.IsNull() || !got.IsKnown() || !got.Type().Equals(c.After.Type()) {
 		return
 	}
+	// Most answers change nothing (a create's computed attributes are
+	// unknown already): the value is rebuilt only when one differs.
+	same := true
+	for name, a := range schema.Attributes {
+		if a.Computed && !a.Optional && !got.GetAttr(name).RawEquals(c.After.GetAttr(name)) {
+			same = false
+			break
+		}
+	}
+	if same {
+		return
+	}
 	m := c.After.AsValueMap()
 	for name, a := range schema.Attributes {
 		if a.Computed && !a.Optional {
