@@ -118,3 +118,21 @@ func onlyDoomed(nsName string) bool {
 	}
 	return true
 }
+
+// RemoveLab removes the lab namespace with everything in it, at once,
+// unless something holds it (a firewall chain with target = lab): the
+// first step of a destroy of the whole lab, so that the kernel tears its
+// bridges down while the nodes are being stopped. It reports whether the
+// namespace is gone.
+func RemoveLab(lab string) (bool, error) {
+	Lock(lab)
+	defer Unlock(lab)
+	if holds, _ := os.ReadDir(holdDir(lab)); len(holds) > 0 {
+		return false, nil
+	}
+	if err := DeleteNetns(LabNetns(lab)); err != nil {
+		return false, fmt.Errorf("removing the lab namespace %s: %w", LabNetns(lab), err)
+	}
+	os.Remove(holdDir(lab))
+	return true, nil
+}

@@ -229,17 +229,24 @@ func clearQdisc(h *netlink.Handle, l netlink.Link) error {
 }
 
 // Delete detaches the ports and removes the bridge. In a destroy of the
-// whole lab the bridge is only marked doomed: the lab namespace's removal
-// deletes it with everything else in one batch, where deleting it alone
-// costs an RCU grace period (17 ms or more) under the kernel's rtnl lock.
+// whole lab the lab namespace is removed instead (or, while something
+// holds it, the bridge is marked doomed): the kernel deletes everything in
+// it in one batch, where deleting bridges one by one costs a wait for the
+// kernel's RCU barrier each, under its rtnl lock.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
 	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if req.WholeLab {
-		// The cached handle would keep the namespace, and the bridges in
-		// it, alive after its removal.
+		// The whole lab goes: its namespace is removed now, unless a
+		// firewall chain holds it, and the kernel deletes every bridge in
+		// it while the nodes are being stopped; else the bridge is marked
+		// doomed and goes with the namespace later. The cached handle
+		// would keep the namespace, and the bridges in it, alive.
 		p.dropHandle()
+		if gone, err := labnet.RemoveLab(p.lab.Name); gone || err != nil {
+			return err
+		}
 		return labnet.Doom(p.labNetns(), bridgeName(p.lab.IDFor(req.ID, req.Addr)))
 	}
 	h, err := p.handle()
