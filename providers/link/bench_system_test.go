@@ -27,11 +27,11 @@ import (
 // the container provider would have.
 //
 // Two deletes are measured. partial-delete-s destroys 100 of the links
-// with -target: each bridge is deleted on its own, and is gone when the
-// destroy returns. delete-s destroys the rest with the whole lab: the
-// bridges are marked doomed and go with the lab namespace, which the
-// benchmark then deletes as the lab's last container would;
-// kernel-done-s is until the kernel has freed that namespace. The floors
+// with -target: the bridges are gone when the destroy returns, those
+// deleted at the same moment in one kernel batch. delete-s destroys the
+// rest with the whole lab: the first link's delete removes the lab
+// namespace and the kernel deletes the bridges with it; kernel-done-s is
+// until the kernel has freed that namespace. The floors
 // are ip -batch making the same bridges and joins (ip-batch-create-s),
 // deleting 100 bridges one by one (ip-batch-delete-100-s), and deleting a
 // namespace holding 1,000 bridges until the kernel is done
@@ -122,7 +122,7 @@ link "l" {
 		if diags.HasErrors() || res.Err() != nil || res.Destroyed != 3*n-100 {
 			b.Fatalf("destroyed %d: %v %v", res.Destroyed, diags, res.Err())
 		}
-		labnet.DeleteNetns(netns) // what the last container does
+		labnet.DeleteNetns(netns) // gone already: the first link's delete removed it
 		kernel := waitGone(b, start, gone)
 		store.Close()
 
