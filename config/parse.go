@@ -22,6 +22,9 @@ const parallelParseMin = 128 << 10
 // through HCL's own parser instead, so that diagnostics are exactly HCL's.
 func parseHCL(p *hclparse.Parser, src []byte, filename string, cuts []hcl.Pos) (*hcl.File, hcl.Diagnostics) {
 	workers := runtime.GOMAXPROCS(0)
+	if existing := p.Files()[filename]; existing != nil {
+		return existing, nil // as HCL's parser does for a file it has seen
+	}
 	if len(src) < parallelParseMin || workers < 2 || len(cuts) == 0 {
 		return p.ParseHCL(src, filename)
 	}
