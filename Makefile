@@ -18,8 +18,7 @@ test:
 
 # Speed and memory targets live here, never in timed unit tests.
 # The unrolled lab (one block per resource, 10,500 resources, and 42,000
-# for the linearity check) runs one benchmark per process: its peak RSS is
-# the process's.
+# for the linearity check) runs one benchmark per process.
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark[^U]' -benchtime 3x ./planner/ ./state/
 	$(GO) test -run '^$$' -bench '^BenchmarkUnrolledValidate$$' -benchtime 3x ./planner/
