@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -240,7 +241,12 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	}
 	res.Stopped = opts.Stop.Err() != nil
 	res.Added, res.Changed, res.Destroyed = int(counts.added.Load()), int(counts.changed.Load()), int(counts.destroyed.Load())
-	p.releaseLab()
+	// The lab can have become empty only if this apply deleted something,
+	// or if it had nothing and made nothing; otherwise it holds objects,
+	// and the look (which decodes every record) is spared.
+	if res.Destroyed > 0 || (res.Added == 0 && !hadObjects(plan)) {
+		p.releaseLab()
+	}
 	var diags hcl.Diagnostics
 	if plan.Mode != DestroyMode && p.desired != nil {
 		diags = append(diags, p.saveOutputs()...)
@@ -250,6 +256,16 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		}
 	}
 	return res, diags
+}
+
+// hadObjects reports whether the plan knew of an object in state.
+func hadObjects(plan *Plan) bool {
+	for _, c := range plan.Changes {
+		if c.Before != cty.NilVal && !c.Before.IsNull() {
+			return true
+		}
+	}
+	return false
 }
 
 // saveRefresh writes what the plan's refresh found: drifted values, objects
@@ -602,11 +618,16 @@ func (p *Planner) currentValue(a addr.Instance) (cty.Value, bool) {
 
 // saveOutputs evaluates the outputs against the state as it now is.
 func (p *Planner) saveOutputs() hcl.Diagnostics {
-	recs, err := p.Store.Resources()
-	if err != nil {
-		return diagErr("Cannot read state", err)
-	}
+	// The records are read only if an output refers to one: decoding
+	// every record (a chain of 10,000 rules among them) is the cost.
+	var recs map[string]*state.Record
+	var err error
+	var once sync.Once
 	outs, diags := p.desired.Outputs(func(a addr.Instance) (cty.Value, bool) {
+		once.Do(func() { recs, err = p.Store.Resources() })
+		if err != nil {
+			return cty.NilVal, false
+		}
 		rec, ok := recs[a.String()]
 		if !ok {
 			return cty.NilVal, false
@@ -618,6 +639,9 @@ func (p *Planner) saveOutputs() hcl.Diagnostics {
 		v, err := decodeValue(schema, rec.Value)
 		return v, err == nil
 	})
+	if err != nil {
+		return append(diags, diagErr("Cannot read state", err)...)
+	}
 	stored := map[string]*state.Output{}
 	for _, name := range sortedKeys(outs) {
 		o := outs[name]
