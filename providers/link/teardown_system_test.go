@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/labform/labform/providers/netfilter"
 	"github.com/vishvananda/netlink"
 )
 
@@ -91,7 +94,7 @@ func TestSystem_teardown(t *testing.T) {
 	l := newNetLab(t)
 	l.Write(chainOfThree)
 	l.Apply(planner.NormalMode)
-	bridge := func(a string) string { return "lfb" + l.ID(a)[:12] }
+	bridge := func(a string) string { return bridgeOf(l, a) }
 	port := func(a string, n int) string { return labnet.PortName(l.ID(a), n) }
 	ctrNetns := func(a string) string { return filepath.Join(labnet.Dir, labnet.ContainerNetns(l.ID(a))) }
 	cNetns := ctrNetns("container.c")
@@ -210,3 +213,47 @@ func TestSystem_teardown(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSystem_teardownWithHeldLab: a firewall chain with target = lab holds
+// the lab namespace, so a whole-lab destroy cannot remove it at the first
+// link's delete; the links are doomed, and the chain's delete, which
+// releases the hold, removes the namespace. Nothing is left: no
+// namespace, no hold.
+func TestSystem_teardownWithHeldLab(t *testing.T) {
+	requireTools(t, "runc", "busybox", "iptables-save", "iptables-restore")
+	l := newNetLab(t)
+	l.Reg.Register(netfilter.New())
+	l.Write(chainOfThree + `
+firewall_chain "fw" {
+  target = lab
+  hooks  = ["FORWARD"]
+  rule {
+    protocol = "tcp"
+    dport    = 22
+    action   = "accept"
+  }
+}
+`)
+	l.Apply(planner.NormalMode)
+	out, err := exec.Command("ip", "netns", "exec", labnet.LabNetns(l.Name), "iptables-save").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-A FORWARD -j fw") {
+		t.Fatalf("after apply, the lab namespace has no chain fw hooked from FORWARD (%v):\n%s", err, out)
+	}
+	if links := labLinks(t, l); links[bridgeOf(l, "link.ab")] == nil {
+		t.Fatal("after apply, link.ab's bridge is missing")
+	}
+	holds := filepath.Join(labnet.HoldsDir, labnet.LabNetns(l.Name))
+	if entries, _ := os.ReadDir(holds); len(entries) != 1 {
+		t.Fatalf("after apply, %d holds on the lab namespace, want the chain's", len(entries))
+	}
+	l.Apply(planner.DestroyMode)
+	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
+		t.Fatal("destroy left the lab namespace")
+	}
+	if _, err := os.Stat(holds); err == nil {
+		t.Fatal("destroy left the lab's hold directory")
+	}
+}
+
+// bridgeOf is the name of a link's bridge, from its object ID.
+func bridgeOf(l *netLab, a string) string { return "lfb" + l.ID(a)[:12] }
