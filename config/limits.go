@@ -11,7 +11,7 @@ import (
 // say: a mistake (count = 100000) or a hostile file (a megabyte of
 // parentheses) gets a diagnostic instead of minutes of work, gigabytes of
 // memory or a stack overflow. They are far above what the largest lab of
-// the benchmarks uses (10,000 instances, 2,500 per resource, nesting
+// the benchmarks uses (42,000 instances, 2,500 per resource, nesting
 // below 10).
 const (
 	// MaxFileSize is the largest lab file read, in bytes (10 MiB).
@@ -24,11 +24,11 @@ const (
 	MaxExprDepth = 500
 	// MaxTokens bounds the words, numbers, strings and punctuation of a
 	// lab's files together, as counted before HCL parses them: what HCL
-	// and the evaluation hold in memory grows with it (a 10 MiB file of
-	// [1,1,1,...] took 4 GiB and 20 s), while the file size alone says
-	// little. One million is about 400 MiB at worst, and some 10 MiB of
-	// lab files as people write them.
-	MaxTokens = 1000000
+	// and the evaluation hold in memory grows with it, while the file
+	// size alone says little. Five million admits a lab of 20,000 nodes
+	// written out block by block (42,000 resources, 10 MB); a list of
+	// five million numbers ([1,1,1,...]) is the worst case per token.
+	MaxTokens = 5000000
 	// MaxInstances is the most instances one resource may have, through
 	// count or for_each.
 	MaxInstances = 10000
@@ -42,29 +42,30 @@ const (
 // 100,000 levels overflow the stack, a fatal error that no recover
 // catches.
 func CheckSource(filename string, src []byte) *hcl.Diagnostic {
-	_, d := checkSource(filename, src, 0)
+	_, _, d := checkSource(filename, src, 0)
 	return d
 }
 
 // checkSource is CheckSource for a file of a lab whose other files have
-// tokens tokens; it returns the file's.
-func checkSource(filename string, src []byte, tokens int) (int, *hcl.Diagnostic) {
+// tokens tokens; it returns the file's, and where its top-level lines
+// start (see checkDepth).
+func checkSource(filename string, src []byte, tokens int) (int, []hcl.Pos, *hcl.Diagnostic) {
 	start := &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	if len(src) > MaxFileSize {
-		return 0, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab file too large",
+		return 0, nil, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab file too large",
 			Detail:  fmt.Sprintf("This file has %d bytes; a lab file has at most %d (%d MiB). Split it into several files.", len(src), MaxFileSize, MaxFileSize>>20),
 			Subject: start}
 	}
-	n, d := checkDepth(filename, src)
+	n, cuts, d := checkDepth(filename, src)
 	if d != nil {
-		return n, d
+		return n, nil, d
 	}
 	if tokens+n > MaxTokens {
-		return n, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
+		return n, nil, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
 			Detail:  fmt.Sprintf("The lab's files hold more than %d tokens (words, numbers, strings and punctuation), the most labform reads, so that a lab cannot make it use gigabytes of memory; this file is not read. Use count, for_each and functions rather than writing values out.", MaxTokens),
 			Subject: start}
 	}
-	return n, nil
+	return n, cuts, nil
 }
 
 // checkDepth scans a lab file's bytes, without parsing them, for an
@@ -77,8 +78,10 @@ func checkSource(filename string, src []byte, tokens int) (int, *hcl.Diagnostic)
 // bracket (binary operators chain into a tree as deep as the chain), until
 // a comma or, outside parentheses and brackets, a newline ends the item.
 // The count errs upward (== counts two), never downward. It also counts
-// the file's tokens, as HCL's lexer would roughly make them.
-func checkDepth(filename string, src []byte) (int, *hcl.Diagnostic) {
+// the file's tokens, as HCL's lexer would roughly make them, and the
+// positions where a line starts outside any block, bracket, string or
+// heredoc: where the file may be cut into pieces that parse on their own.
+func checkDepth(filename string, src []byte) (int, []hcl.Pos, *hcl.Diagnostic) {
 	return scanDepth(filename, src, false)
 }
 
@@ -91,7 +94,7 @@ func checkTemplateSource(filename string, src []byte) *hcl.Diagnostic {
 			Detail:  fmt.Sprintf("This file has %d bytes; a template has at most %d (%d MiB).", len(src), MaxFileSize, MaxFileSize>>20),
 			Subject: &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}}
 	}
-	n, d := scanDepth(filename, src, true)
+	n, _, d := scanDepth(filename, src, true)
 	if d == nil && n > MaxTokens {
 		d = &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Template too large",
 			Detail:  fmt.Sprintf("The template holds more than %d tokens, the most labform reads.", MaxTokens),
@@ -103,7 +106,7 @@ func checkTemplateSource(filename string, src []byte) *hcl.Diagnostic {
 // scanDepth is checkDepth for a lab file, or, with template, for a
 // template file: text, as in a heredoc that never ends, with
 // interpolations and directives.
-func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic) {
+func scanDepth(filename string, src []byte, template bool) (int, []hcl.Pos, *hcl.Diagnostic) {
 	type frame struct {
 		open byte // ( [ { for code; '"' a quoted string; '$' an interpolation; '<' a heredoc
 		ops  int
@@ -111,6 +114,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 	}
 	stack := []frame{{open: '{'}} // the file body
 	depth, tokens := 1, 0
+	var cuts []hcl.Pos
 	if template {
 		stack = append(stack, frame{open: '<', tag: "\x00"}) // a marker no line holds
 		depth++
@@ -146,6 +150,9 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 		if c == '\n' {
 			line, col = line+1, 1
 			atLineStart = true
+			if len(stack) == 1 && i+1 < len(src) {
+				cuts = append(cuts, hcl.Pos{Line: line, Column: 1, Byte: i + 1})
+			}
 		} else {
 			col++
 		}
@@ -165,7 +172,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 				col++
 				tokens += 2 // the interpolation and the text after it
 				if d := push(frame{open: '$'}, i); d != nil {
-					return tokens, d
+					return tokens, nil, d
 				}
 			case c == '\n':
 				pop() // an unterminated string; HCL reports it
@@ -197,7 +204,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 				col++
 				tokens += 2 // the interpolation and the text after it
 				if d := push(frame{open: '$'}, i); d != nil {
-					return tokens, d
+					return tokens, nil, d
 				}
 			}
 			continue
@@ -241,7 +248,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 		case '"':
 			tokens += 2 // the quote and the text
 			if d := push(frame{open: '"'}, i); d != nil {
-				return tokens, d
+				return tokens, nil, d
 			}
 		case '<':
 			if i+1 < len(src) && src[i+1] == '<' {
@@ -256,7 +263,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 				if k > j && k < len(src) && (src[k] == '\n' || src[k] == '\r') {
 					tokens++
 					if d := push(frame{open: '<', tag: string(src[j:k])}, i); d != nil {
-						return tokens, d
+						return tokens, nil, d
 					}
 					col += k - i - 1
 					i = k - 1
@@ -272,7 +279,7 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 				depth++
 			}
 			if d := push(frame{open: c}, i); d != nil {
-				return tokens, d
+				return tokens, nil, d
 			}
 		case ')', ']', '}':
 			pop()
@@ -289,10 +296,10 @@ func scanDepth(filename string, src []byte, template bool) (int, *hcl.Diagnostic
 			depth++
 		}
 		if depth > MaxExprDepth {
-			return tokens, fail(i)
+			return tokens, nil, fail(i)
 		}
 	}
-	return tokens, nil
+	return tokens, cuts, nil
 }
 
 func isIdentByte(c byte) bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -54,6 +55,13 @@ type Lab struct {
 	Registry *providers.Registry
 
 	tokens int // in the files added so far, for MaxTokens
+
+	// The order of evaluation, found once (Check and Evaluate both need
+	// it); AddFile forgets it.
+	orderMu    sync.Mutex
+	orderDone  bool
+	order      []item
+	orderDiags hcl.Diagnostics
 
 	pathsOnce  sync.Once
 	labDirReal string   // Dir with its links resolved, for host paths
@@ -374,18 +382,32 @@ func NewLab(dir string, reg *providers.Registry) *Lab {
 
 // AddFile parses one lab file's source.
 func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
-	n, d := checkSource(filename, src, l.tokens)
+	n, cuts, d := checkSource(filename, src, l.tokens)
 	if d != nil {
 		return hcl.Diagnostics{d}
 	}
 	l.tokens += n
-	f, diags := l.Parser.ParseHCL(src, filename)
+	l.orderMu.Lock()
+	l.orderDone = false
+	l.orderMu.Unlock()
+	f, diags := parseHCL(l.Parser, src, filename, cuts)
 	if f == nil || f.Body == nil {
 		return diags
 	}
 	content, moreDiags := f.Body.Content(rootSchema)
 	diags = append(diags, moreDiags...)
-	for _, b := range content.Blocks {
+	// Resource blocks decode on every core; they are recorded in order.
+	decoded := make([]decodedResource, len(content.Blocks))
+	par.For(len(content.Blocks), func(i int) {
+		if b := content.Blocks[i]; contains(ResourceTypes, b.Type) {
+			decoded[i].r, decoded[i].diags = l.buildResource(b)
+		}
+	})
+	for i, b := range content.Blocks {
+		if contains(ResourceTypes, b.Type) {
+			diags = append(diags, l.addResource(b, decoded[i].r, decoded[i].diags)...)
+			continue
+		}
 		switch b.Type {
 		case "lab":
 			diags = append(diags, l.decodeLab(b)...)
@@ -405,8 +427,6 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeRemoved(b)...)
 		case "import":
 			diags = append(diags, l.decodeImport(b)...)
-		default:
-			diags = append(diags, l.decodeResource(b)...)
 		}
 	}
 	return diags
@@ -600,12 +620,33 @@ func (l *Lab) decodeOutput(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
+// decodedResource is a resource block decoded ahead, on another core.
+type decodedResource struct {
+	r     *Resource
+	diags hcl.Diagnostics
+}
+
+// addResource records a decoded resource block (r nil when it could not
+// be), unless its address is taken.
+func (l *Lab) addResource(b *hcl.Block, r *Resource, decodeDiags hcl.Diagnostics) hcl.Diagnostics {
 	ra := addr.Resource{Type: b.Type, Name: b.Labels[0]}
 	diags := checkName(b.Type, ra.Name, b.LabelRanges[0])
 	if prev, dup := l.Resources[ra]; dup {
 		return append(diags, duplicate(b.Type, ra.String(), b.DefRange, prev.DeclRange))
 	}
+	diags = append(diags, decodeDiags...)
+	if r != nil {
+		l.Resources[ra] = r
+		l.Order = append(l.Order, ra)
+	}
+	return diags
+}
+
+// buildResource decodes a resource block without touching the lab, so
+// that many decode at once.
+func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
+	ra := addr.Resource{Type: b.Type, Name: b.Labels[0]}
+	var diags hcl.Diagnostics
 	meta, remain, d := b.Body.PartialContent(metaSchema)
 	diags = append(diags, d...)
 	r := &Resource{Addr: ra, DeclRange: b.DefRange}
@@ -613,7 +654,7 @@ func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
 	// provider = NAME picks the schema, so it is read first.
 	provName, ok := l.Registry.Default(b.Type)
 	if !ok {
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No provider for this resource type",
+		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No provider for this resource type",
 			Detail: fmt.Sprintf("No provider serves %s resources.", b.Type), Subject: b.TypeRange.Ptr()})
 	}
 	if a, ok := meta.Attributes["provider"]; ok {
@@ -626,7 +667,7 @@ func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
 		}
 		candidates := l.Registry.ProvidersFor(b.Type)
 		if !contains(candidates, kw) {
-			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid provider",
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid provider",
 				Detail: fmt.Sprintf("A %s's provider is one of %s, written as a bare name (provider = %s).%s",
 					b.Type, strings.Join(candidates, ", "), candidates[0], didYouMean(kw, candidates)),
 				Subject: a.Expr.Range().Ptr()})
@@ -636,7 +677,7 @@ func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
 	r.Provider = provName
 	schema, err := l.Registry.Schema(provName, b.Type)
 	if err != nil {
-		return append(diags, sourceless("Provider error", err.Error()))
+		return nil, append(diags, sourceless("Provider error", err.Error()))
 	}
 	r.Schema = schema
 
@@ -678,9 +719,7 @@ func (l *Lab) decodeResource(b *hcl.Block) hcl.Diagnostics {
 	c, d := decodeContent(remain, &schema.Block)
 	diags = append(diags, d...)
 	r.Content = c
-	l.Resources[ra] = r
-	l.Order = append(l.Order, ra)
-	return diags
+	return r, diags
 }
 
 func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.Diagnostics {

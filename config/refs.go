@@ -8,6 +8,7 @@ import (
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 )
 
 // item names a thing that is evaluated once: a local or a resource block.
@@ -38,11 +39,17 @@ func (l *Lab) Check() hcl.Diagnostics {
 	for _, name := range sortedAttrKeys(l.Locals) {
 		diags = append(diags, l.checkExpr(l.Locals[name].Expr, nil)...)
 	}
-	for _, ra := range l.Order {
-		r := l.Resources[ra]
+	// Each resource's expressions on every core; reported in order.
+	exprDiags := make([]hcl.Diagnostics, len(l.Order))
+	par.For(len(l.Order), func(i int) {
+		r := l.Resources[l.Order[i]]
 		for _, e := range r.exprs() {
-			diags = append(diags, l.checkExpr(e, r)...)
+			exprDiags[i] = append(exprDiags[i], l.checkExpr(e, r)...)
 		}
+	})
+	for i, ra := range l.Order {
+		r := l.Resources[ra]
+		diags = append(diags, exprDiags[i]...)
 		for _, tr := range r.DependsOn {
 			diags = append(diags, l.checkTraversal(tr, r)...)
 			if _, ok := l.resourceOf(tr); !ok && len(diags) == 0 {
@@ -251,12 +258,30 @@ func (l *Lab) refsOf(it item) []item {
 // evalOrder sorts locals and resources so that everything comes after what
 // it refers to, or reports the cycles.
 func (l *Lab) evalOrder() ([]item, hcl.Diagnostics) {
+	l.orderMu.Lock()
+	defer l.orderMu.Unlock()
+	if l.orderDone {
+		return l.order, l.orderDiags
+	}
+	l.order, l.orderDiags = l.computeOrder()
+	l.orderDone = true
+	return l.order, l.orderDiags
+}
+
+func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
 	var items []item
 	for _, name := range sortedAttrKeys(l.Locals) {
 		items = append(items, item{local: name})
 	}
 	for _, ra := range l.Order {
 		items = append(items, item{res: ra})
+	}
+	// What each item refers to, found on every core.
+	refs := make([][]item, len(items))
+	par.For(len(items), func(i int) { refs[i] = l.refsOf(items[i]) })
+	refsOf := make(map[item][]item, len(items))
+	for i, it := range items {
+		refsOf[it] = refs[i]
 	}
 	const (
 		unvisited = iota
@@ -284,7 +309,11 @@ func (l *Lab) evalOrder() ([]item, hcl.Diagnostics) {
 		}
 		mark[it] = visiting
 		stack = append(stack, it)
-		for _, dep := range l.refsOf(it) {
+		deps, ok := refsOf[it]
+		if !ok {
+			deps = l.refsOf(it)
+		}
+		for _, dep := range deps {
 			visit(dep)
 		}
 		stack = stack[:len(stack)-1]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -210,6 +211,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if err != nil {
 		return nil, diagErr("Cannot write the journal", err)
 	}
+	p.wholeLab = plan.Mode == DestroyMode && p.deletesAll(plan)
 	var counts counters
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
@@ -250,7 +252,12 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	}
 	res.Stopped = opts.Stop.Err() != nil
 	res.Added, res.Changed, res.Destroyed = int(counts.added.Load()), int(counts.changed.Load()), int(counts.destroyed.Load())
-	p.releaseLab()
+	// The lab can have become empty only if this apply deleted something,
+	// or if it had nothing and made nothing; otherwise it holds objects,
+	// and the look (which decodes every record) is spared.
+	if res.Destroyed > 0 || (res.Added == 0 && !hadObjects(plan)) {
+		p.releaseLab()
+	}
 	var diags hcl.Diagnostics
 	if plan.Mode != DestroyMode && p.desired != nil {
 		diags = append(diags, p.saveOutputs()...)
@@ -260,6 +267,16 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		}
 	}
 	return res, diags
+}
+
+// hadObjects reports whether the plan knew of an object in state.
+func hadObjects(plan *Plan) bool {
+	for _, c := range plan.Changes {
+		if c.Before != cty.NilVal && !c.Before.IsNull() {
+			return true
+		}
+	}
+	return false
 }
 
 // saveRefresh writes what the plan's refresh found: drifted values, objects
@@ -368,7 +385,8 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		c.After = resolved
 	}
-	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive}
+	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive,
+		WholeLab: p.wholeLab && c.Action == Delete}
 	del := func() error {
 		seq := seqs["delete"]
 		if err := prov.Delete(ctx, req); err != nil {
@@ -450,6 +468,27 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 	return fmt.Errorf("unexpected action %s", c.Action)
 }
 
+// deletesAll reports whether the plan deletes every object the state
+// records (a destroy without -target or -exclude).
+func (p *Planner) deletesAll(plan *Plan) bool {
+	recs, err := p.Store.Resources()
+	if err != nil {
+		return false
+	}
+	deleted := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Action == Delete && !c.Deposed {
+			deleted[c.Addr.String()] = true
+		}
+	}
+	for a := range recs {
+		if !deleted[a] {
+			return false
+		}
+	}
+	return true
+}
+
 // journalAll records the intent of every action of the plan in one
 // transaction before any runs. The promise is that an action is journaled
 // before it starts, not just before; an intent for an action that never
@@ -493,9 +532,17 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			if act == "delete-deposed" {
 				private = c.Private
 			}
-			b, err := encodeValue(schema, v)
-			if err != nil {
-				return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
+			// Recovery reads the value of a create (to look for what it
+			// made) and of a delete-deposed (the old object, which no
+			// record holds); an update's or a delete's object is the
+			// record's. Only those two carry it: a large value (a chain
+			// of 10,000 rules) is written once, to its record.
+			var b []byte
+			if act == "create" || act == "delete-deposed" {
+				var err error
+				if b, err = encodeValue(schema, v); err != nil {
+					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
+				}
 			}
 			objID := c.ID
 			if act == "delete" || act == "delete-deposed" {
@@ -607,11 +654,16 @@ func (p *Planner) currentValue(a addr.Instance) (cty.Value, bool) {
 
 // saveOutputs evaluates the outputs against the state as it now is.
 func (p *Planner) saveOutputs() hcl.Diagnostics {
-	recs, err := p.Store.Resources()
-	if err != nil {
-		return diagErr("Cannot read state", err)
-	}
+	// The records are read only if an output refers to one: decoding
+	// every record (a chain of 10,000 rules among them) is the cost.
+	var recs map[string]*state.Record
+	var err error
+	var once sync.Once
 	outs, diags := p.desired.Outputs(func(a addr.Instance) (cty.Value, bool) {
+		once.Do(func() { recs, err = p.Store.Resources() })
+		if err != nil {
+			return cty.NilVal, false
+		}
 		rec, ok := recs[a.String()]
 		if !ok {
 			return cty.NilVal, false
@@ -623,6 +675,9 @@ func (p *Planner) saveOutputs() hcl.Diagnostics {
 		v, err := decodeValue(schema, rec.Value)
 		return v, err == nil
 	})
+	if err != nil {
+		return append(diags, diagErr("Cannot read state", err)...)
+	}
 	stored := map[string]*state.Output{}
 	for _, name := range sortedKeys(outs) {
 		o := outs[name]

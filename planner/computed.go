@@ -2,6 +2,7 @@ package planner
 
 import (
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -12,45 +13,61 @@ import (
 // pid that an in-place start changes becomes unknown. Only the computed
 // attributes of the provider's answer are taken.
 func (p *Planner) planComputed(cs []*Change) {
-	for _, c := range cs {
-		switch c.Action {
-		case Create, Update, Replace, CreateThenDelete:
-		default:
-			continue
-		}
-		if c.Deposed || c.After == cty.NilVal || c.After.IsNull() || !c.After.IsKnown() {
-			continue
-		}
-		prov, ok := p.Registry.Provider(c.Provider)
-		if !ok {
-			continue
-		}
-		cp, ok := prov.(providers.ComputedPlanner)
-		if !ok {
-			continue
-		}
-		schema, err := p.Registry.Schema(c.Provider, c.Type)
-		if err != nil {
-			continue
-		}
-		prior := c.Before
-		cost := c.Cost
-		if c.Action != Update {
-			prior, cost = cty.NullVal(c.After.Type()), providers.Replace
-		}
-		got := cp.PlanComputed(providers.PlanRequest{Lab: p.LabInfo(c.Provider), Type: c.Type, Addr: c.Addr.String(),
-			Prior: prior, Planned: c.After, Cost: cost})
-		if got == cty.NilVal || got.IsNull() || !got.IsKnown() || !got.Type().Equals(c.After.Type()) {
-			continue
-		}
-		m := c.After.AsValueMap()
-		for name, a := range schema.Attributes {
-			if a.Computed && !a.Optional {
-				m[name] = got.GetAttr(name)
-			}
-		}
-		c.After = cty.ObjectVal(m)
+	// Each change on every core: the providers' PlanComputed are pure,
+	// and each writes its own change only.
+	par.For(len(cs), func(i int) { p.planComputedOne(cs[i]) })
+}
+
+func (p *Planner) planComputedOne(c *Change) {
+	switch c.Action {
+	case Create, Update, Replace, CreateThenDelete:
+	default:
+		return
 	}
+	if c.Deposed || c.After == cty.NilVal || c.After.IsNull() || !c.After.IsKnown() {
+		return
+	}
+	prov, ok := p.Registry.Provider(c.Provider)
+	if !ok {
+		return
+	}
+	cp, ok := prov.(providers.ComputedPlanner)
+	if !ok {
+		return
+	}
+	schema, err := p.Registry.Schema(c.Provider, c.Type)
+	if err != nil {
+		return
+	}
+	prior := c.Before
+	cost := c.Cost
+	if c.Action != Update {
+		prior, cost = cty.NullVal(c.After.Type()), providers.Replace
+	}
+	got := cp.PlanComputed(providers.PlanRequest{Lab: p.LabInfo(c.Provider), Type: c.Type, Addr: c.Addr.String(),
+		Prior: prior, Planned: c.After, Cost: cost})
+	if got == cty.NilVal || got.IsNull() || !got.IsKnown() || !got.Type().Equals(c.After.Type()) {
+		return
+	}
+	// Most answers change nothing (a create's computed attributes are
+	// unknown already): the value is rebuilt only when one differs.
+	same := true
+	for name, a := range schema.Attributes {
+		if a.Computed && !a.Optional && !got.GetAttr(name).RawEquals(c.After.GetAttr(name)) {
+			same = false
+			break
+		}
+	}
+	if same {
+		return
+	}
+	m := c.After.AsValueMap()
+	for name, a := range schema.Attributes {
+		if a.Computed && !a.Optional {
+			m[name] = got.GetAttr(name)
+		}
+	}
+	c.After = cty.ObjectVal(m)
 }
 
 // plannedValues maps each instance that the plan creates or keeps to its

@@ -44,6 +44,7 @@ type Planner struct {
 	pending      []pendingSettle
 	deposed      []*Change // deletes of objects deposed by an interrupted create_before_destroy
 	applied      sync.Map  // addr.Instance -> cty.Value: results of this apply
+	wholeLab     bool      // this apply destroys every object of the lab
 }
 
 // PlanOptions select what a plan does.
@@ -668,14 +669,22 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(d.Instances[a].Resource, e.Path).Ptr()})
 		}
 	}
-	type group struct{ provider, typ string }
-	groups := map[group]map[string]cty.Value{}
-	for _, a := range d.Order {
-		inst := d.Instances[a]
+	// Each instance's checks on every core (validators are called
+	// concurrently, as every provider method may be), reported in order.
+	found := make([][]*providers.AttrError, len(d.Order))
+	par.For(len(d.Order), func(i int) {
+		inst := d.Instances[d.Order[i]]
 		prov, _ := reg.Provider(inst.Resource.Provider)
 		if v, ok := prov.(providers.Validator); ok {
-			report(a, v.ValidateResource(a.Type, inst.Value))
+			found[i] = v.ValidateResource(d.Order[i].Type, inst.Value)
 		}
+	})
+	type group struct{ provider, typ string }
+	groups := map[group]map[string]cty.Value{}
+	for i, a := range d.Order {
+		report(a, found[i])
+		inst := d.Instances[a]
+		prov, _ := reg.Provider(inst.Resource.Provider)
 		if _, ok := prov.(providers.LabValidator); ok {
 			g := group{inst.Resource.Provider, a.Type}
 			if groups[g] == nil {
@@ -684,9 +693,25 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 			groups[g][a.String()] = inst.Value
 		}
 	}
-	for g, values := range groups {
-		prov, _ := reg.Provider(g.provider)
-		found := prov.(providers.LabValidator).ValidateLab(g.typ, values)
+	keys := make([]group, 0, len(groups))
+	for g := range groups {
+		keys = append(keys, g)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].provider < keys[j].provider || (keys[i].provider == keys[j].provider && keys[i].typ < keys[j].typ)
+	})
+	byGroup := make([]map[string][]*providers.AttrError, len(keys))
+	var wg sync.WaitGroup
+	for i, g := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prov, _ := reg.Provider(g.provider)
+			byGroup[i] = prov.(providers.LabValidator).ValidateLab(g.typ, groups[g])
+		}()
+	}
+	wg.Wait()
+	for _, found := range byGroup {
 		for _, as := range sortedKeys(found) {
 			a, _ := addr.ParseInstance(as)
 			report(a, found[as])

@@ -81,6 +81,12 @@ type ApplyRequest struct {
 	// provider keeps them out of argv where the tool allows, and out of
 	// its logs.
 	Sensitive []cty.Path
+	// WholeLab is set on the deletes of a destroy that deletes every
+	// object of the lab. A provider may then leave what it made inside
+	// the lab's namespace to that namespace's removal (the kernel deletes
+	// its interfaces in one batch) instead of deleting it piece by piece;
+	// a partial destroy never has it, and stays precise.
+	WholeLab bool
 }
 
 // ApplyResponse is the object's value after a create or update, wholly

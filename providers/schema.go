@@ -116,8 +116,10 @@ type Block struct {
 	Blocks     map[string]*NestedBlock
 
 	// implied caches ImpliedType once the schema is finalized: building
-	// it per value decoded showed in profiles.
-	implied cty.Type
+	// it per value decoded showed in profiles. hclSchema does the same
+	// for HCLSchema.
+	implied   cty.Type
+	hclSchema *hcl.BodySchema
 }
 
 // ImpliedType is the object type of a block's value.
@@ -152,8 +154,16 @@ func (nb *NestedBlock) ImpliedType() cty.Type {
 }
 
 // HCLSchema is the body schema for decoding a block of this shape. Extra
-// names (meta-arguments such as count) are added by the caller.
+// names (meta-arguments such as count) are added by the caller, to a copy:
+// the schema returned is shared.
 func (b *Block) HCLSchema() *hcl.BodySchema {
+	if b.hclSchema != nil {
+		return b.hclSchema
+	}
+	return b.buildHCLSchema()
+}
+
+func (b *Block) buildHCLSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{}
 	for _, name := range sortedKeys(b.Attributes) {
 		a := b.Attributes[name]
@@ -227,6 +237,7 @@ func finalizeBlock(b *Block, path string) {
 		finalizeBlock(nb.Block, path+name+".")
 	}
 	b.implied = b.impliedType()
+	b.hclSchema = b.buildHCLSchema()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -213,8 +213,8 @@ func (p *Provider) Adopt(ctx context.Context, req providers.ApplyRequest) (provi
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	labnet.Lock()
-	defer labnet.Unlock()
+	labnet.Lock(p.lab.Name)
+	defer labnet.Unlock(p.lab.Name)
 	if _, err := os.Stat(filepath.Join(labnet.Dir, n.netns)); err == nil {
 		return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil // pinned by an earlier try
 	}

@@ -14,11 +14,15 @@ var _ providers.ComputedPlanner = (*Provider)(nil)
 // starting or stopping it changes the pid.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
-	m := v.AsValueMap()
 	if req.Cost != providers.InPlace || req.Prior.IsNull() {
+		if !v.GetAttr("pid").IsKnown() {
+			return v // a create's pid is unknown already
+		}
+		m := v.AsValueMap()
 		m["pid"] = cty.UnknownVal(cty.Number)
 		return cty.ObjectVal(m)
 	}
+	m := v.AsValueMap()
 	// A refreshed state may say more ("running (port eth2 missing)").
 	from, _, _ := strings.Cut(str(req.Prior, "state"), " ")
 	to := str(v, "state")

@@ -37,7 +37,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 		}
 	}
 	p.labNetns = providers.LabNetns(req.Lab.Name)
-	return nil
+	// What an interrupted destroy of the whole lab marked doomed goes
+	// first, in one batch.
+	return labnet.Reap(p.labNetns)
 }
 
 func (p *Provider) bundle(n names) string { return filepath.Join(p.lab.WorkDir, n.id) }
@@ -197,16 +199,13 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if real, err := filepath.EvalSymlinks(spec.Root.Path); err == nil {
 		spec.Root.Path = real
 	}
-	labnet.Lock()
-	err = labnet.EnsureNetns(p.labNetns)
-	if err == nil {
+	err = labnet.InLab(p.lab.Name, func() error {
 		labnet.DeleteNetns(n.netns) // left by an interrupted create
-		err = labnet.CreateNetns(n.netns)
-	}
-	if err == nil {
-		err = labnet.AddPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
-	}
-	labnet.Unlock()
+		if err := labnet.CreateNetns(n.netns); err != nil {
+			return err
+		}
+		return labnet.AddPorts(n.netns, p.labNetns, int(num(v, "ports")), n.labPort)
+	})
 	if err == nil {
 		err = labnet.SyncAddresses(n.netns, addressMap(v), strMap(v, "routes"), nil)
 	}
@@ -312,12 +311,12 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	// the others, and the links joined to them, stay as they are.
 	repaired := false
 	if strings.Contains(str(before, "state"), "missing") {
-		labnet.Lock()
+		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(p.labNetns) // deleted by hand, it took every port along
 		if err == nil {
 			err = labnet.AddMissingPorts(n.netns, p.labNetns, int(num(after, "ports")), n.labPort)
 		}
-		labnet.Unlock()
+		labnet.Unlock(p.lab.Name)
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
@@ -392,14 +391,54 @@ func (p *Provider) restart(ctx context.Context, n names) error {
 // Delete stops the container and removes it, its namespace (and with it
 // the ports), its bundle, and the lab namespace once nothing is left in it.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	return p.cleanup(ctx, p.namesOf(req.ID, req.Addr, req.Private))
+	n := p.namesOf(req.ID, req.Addr, req.Private)
+	if req.WholeLab {
+		return p.teardown(ctx, n)
+	}
+	return p.cleanup(ctx, n)
 }
 
+// cleanup removes a container and everything of it before returning: its
+// ports are deleted (in one batch), then its namespace.
 func (p *Provider) cleanup(ctx context.Context, n names) error {
+	return p.remove(ctx, n, func() error { return labnet.DeletePorts(p.labNetns, n.labPortPrefix) })
+}
+
+// teardown removes a container in a destroy of the whole lab: its ports
+// are only marked doomed, and its namespace unpinned; the kernel deletes
+// each veth pair with the namespace, in one batch with the others', and
+// the last object to leave removes the lab namespace with what is doomed
+// in it.
+func (p *Provider) teardown(ctx context.Context, n names) error {
+	return p.remove(ctx, n, func() error {
+		ports := make([]string, 0, 1)
+		if links, err := labnet.Links(p.labNetns); err == nil {
+			for name := range links {
+				if strings.HasPrefix(name, n.labPortPrefix) {
+					ports = append(ports, name)
+				}
+			}
+		}
+		return labnet.Doom(p.labNetns, ports...)
+	})
+}
+
+// remove stops and deletes the container, its bundle, its ports (the way
+// ports says) and its namespace, and the lab namespace once nothing is
+// left in it. Only the namespaces' removal takes the lab's lock.
+func (p *Provider) remove(ctx context.Context, n names, ports func() error) error {
 	var problems []string
 	rt := p.rtOf(n)
-	_, err := rt.state(ctx, n.id)
-	if _, serr := os.Stat(filepath.Join(rt.root, n.id)); err == nil || serr == nil {
+	if _, err := os.Stat(filepath.Join(rt.root, n.id)); err == nil {
+		// The pid runc wrote at the last start; killNow makes sure it is
+		// still the container's. A paused container does not die until
+		// runc thaws it: the short wait leaves it to runc.
+		if b, err := os.ReadFile(filepath.Join(p.bundle(n), "pid")); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err == nil {
+				killNow(pid, filepath.Join(labnet.Dir, n.netns), 300*time.Millisecond)
+			}
+		}
 		// The container is going away: no grace period (a sleep running
 		// as pid 1 ignores SIGTERM). delete --force kills and removes it
 		// with its cgroup, or the directory of a create that runc did
@@ -413,16 +452,16 @@ func (p *Provider) cleanup(ctx context.Context, n names) error {
 	} else if err := os.RemoveAll(p.bundle(n)); err != nil {
 		problems = append(problems, err.Error())
 	}
-	labnet.Lock()
-	if err := labnet.DeletePorts(p.labNetns, n.labPortPrefix); err != nil {
+	if err := ports(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if err := labnet.DeleteNetns(n.netns); err != nil {
 		problems = append(problems, err.Error())
 	}
+	labnet.Lock(p.lab.Name)
 	labnet.RemoveLabIfEmpty(p.lab.Name)
 	os.Remove(p.rt.root) // only once it is empty: the last container went
-	labnet.Unlock()
+	labnet.Unlock(p.lab.Name)
 	if len(problems) > 0 {
 		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
 	}

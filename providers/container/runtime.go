@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/providers/labnet"
+	"golang.org/x/sys/unix"
 
 	"github.com/labform/labform/providers"
 )
@@ -202,4 +203,38 @@ func (n names) labPort(i int) string { return fmt.Sprintf("%s%d", n.labPortPrefi
 // so that a `runc list` sees that lab's containers only.
 func RuntimeRoot(labID string) string {
 	return filepath.Join("/run/labform", "runc-"+labID)
+}
+
+// killNow kills a running container's init with SIGKILL and waits until it
+// has exited, so that the `runc delete --force` after it finds the
+// container stopped and removes it at once: on a running container, runc
+// 1.1 sends the signal itself and then sleeps 100 ms between checks. The
+// process is held by a pidfd, and signalled only if it is in the
+// container's pinned network namespace (netns), so that a pid reused in
+// between is never hit. Anything unexpected leaves the work to runc.
+func killNow(pid int, netns string, timeout time.Duration) {
+	if pid <= 0 {
+		return
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var want, have unix.Stat_t
+	if unix.Stat(netns, &want) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &have) != nil ||
+		want.Dev != have.Dev || want.Ino != have.Ino {
+		return
+	}
+	if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) != nil {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		n, err := unix.Poll(fds, int(time.Until(deadline)/time.Millisecond)+1)
+		if n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
+	}
 }

@@ -2,7 +2,8 @@
 // share: network namespaces (the lab's own, and each container's), the
 // names of ports, veth pairs, addresses and routes. The lab namespace is
 // created by whichever provider needs it first and removed by whichever
-// leaves it holding nothing but lo, under one lock per process.
+// leaves it holding nothing but lo and doomed interfaces, under a lock of
+// its own per lab.
 package labnet
 
 import (
@@ -14,10 +15,12 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Dir is where network namespaces are pinned.
@@ -43,7 +46,7 @@ func CreateNetns(name string) error {
 	if err := netns.Set(orig); err != nil {
 		return err
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -71,13 +74,15 @@ func DeleteNetns(name string) error {
 	return netns.DeleteNamed(name)
 }
 
-// HandleIn opens a netlink handle in the named namespace.
+// HandleIn opens a netlink handle in the named namespace: a route socket
+// only (links, addresses, routes, qdiscs), where the library's default
+// opens three, each through a switch of the thread's namespace.
 func HandleIn(name string) (*netlink.Handle, netns.NsHandle, error) {
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		return nil, ns, fmt.Errorf("network namespace %s: %w", name, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, ns, err
@@ -101,10 +106,11 @@ func AddPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) er
 // gone (a veth deleted by hand on either side takes its peer with it),
 // leaving the others and their links alone.
 func AddMissingPorts(ctrNetns, labNetns string, ports int, labSide func(int) string) error {
-	labH, _, err := HandleIn(labNetns)
+	labH, labNs, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
+	labNs.Close() // an open namespace handle would keep the namespace alive
 	var missing []int
 	for n := 0; n < ports; n++ {
 		if _, err := labH.LinkByName(labSide(n)); err != nil {
@@ -145,7 +151,7 @@ func AddHostPorts(labNetns string, ports int, labSide, hostSide func(int) string
 		return err
 	}
 	defer hostNs.Close()
-	h, err := netlink.NewHandleAt(hostNs)
+	h, err := netlink.NewHandleAt(hostNs, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -154,10 +160,11 @@ func AddHostPorts(labNetns string, ports int, labSide, hostSide func(int) string
 }
 
 func addPairs(otherH *netlink.Handle, otherNs netns.NsHandle, labNetns string, ports int, labSide, otherSide func(int) string) error {
-	labH, _, err := HandleIn(labNetns)
+	labH, labNs, err := HandleIn(labNetns)
 	if err != nil {
 		return err
 	}
+	labNs.Close() // an open namespace handle would keep the namespace alive
 	defer labH.Close()
 	for n := 0; n < ports; n++ {
 		name, peer := labSide(n), otherSide(n)
@@ -185,7 +192,7 @@ func addPairs(otherH *netlink.Handle, otherNs netns.NsHandle, labNetns string, p
 }
 
 // Links lists the interface names in the lab's namespace (one netlink
-// dump for a whole refresh).
+// dump for a whole refresh), without the doomed ones.
 func Links(labNetns string) (map[string]bool, error) {
 	if _, err := os.Stat(filepath.Join(Dir, labNetns)); errors.Is(err, os.ErrNotExist) {
 		return map[string]bool{}, nil
@@ -202,7 +209,9 @@ func Links(labNetns string) (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, l := range links {
-		out[l.Attrs().Name] = true
+		if l.Attrs().Group != DoomedGroup {
+			out[l.Attrs().Name] = true
+		}
 	}
 	return out, nil
 }
@@ -289,24 +298,10 @@ func parseRoute(dest, gw string) (*netlink.Route, error) {
 	return r, nil
 }
 
-// OnlyLoopback reports whether the namespace holds nothing but lo.
-func OnlyLoopback(labNetns string) bool {
-	links, err := Links(labNetns)
-	if err != nil {
-		return false
-	}
-	for name := range links {
-		if name != "lo" {
-			return false
-		}
-	}
-	return true
-}
-
 // DeletePorts removes the lab-side ends of a container's ports (the names
-// starting with prefix); deleting one end of a veth removes the pair at
-// once, where deleting the container's namespace would leave the kernel
-// to do it later.
+// starting with prefix), and with each its peer, before returning. They go
+// in one batch: marked doomed, then deleted as a group, so the kernel waits
+// for its RCU grace period once for all of them instead of once per port.
 func DeletePorts(labNetns, prefix string) error {
 	if _, err := os.Stat(filepath.Join(Dir, labNetns)); errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -321,34 +316,72 @@ func DeletePorts(labNetns, prefix string) error {
 	if err != nil {
 		return err
 	}
+	var names []string
 	for _, l := range links {
 		if name := l.Attrs().Name; len(name) > len(prefix) && name[:len(prefix)] == prefix {
-			if err := h.LinkDel(l); err != nil {
-				return fmt.Errorf("deleting port %s: %w", name, err)
+			if err := h.LinkSetGroup(l, DoomedGroup); err != nil && !isGone(err) {
+				return fmt.Errorf("marking port %s for deletion: %w", name, err)
 			}
+			names = append(names, name)
 		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := deleteGroup(ns, DoomedGroup); err != nil {
+		return fmt.Errorf("deleting ports %s: %w", strings.Join(names, ", "), err)
 	}
 	return nil
 }
 
-// mu serializes creating and removing the lab namespace with adding ports
-// to it, across every provider of the process.
-var mu sync.Mutex
+// locks holds one lock per lab: creating and removing a lab's namespace
+// (exclusive) is serialized with adding ports to it (shared: many at once),
+// across every provider of the process. Labs do not wait for each other.
+var locks sync.Map // lab name -> *sync.RWMutex
 
-// Lock takes the lab namespace lock; Unlock releases it.
-func Lock()   { mu.Lock() }
-func Unlock() { mu.Unlock() }
+func lockOf(lab string) *sync.RWMutex {
+	m, _ := locks.LoadOrStore(lab, &sync.RWMutex{})
+	return m.(*sync.RWMutex)
+}
+
+// Lock takes the lab's namespace lock exclusively; Unlock releases it.
+func Lock(lab string) { lockOf(lab).Lock() }
+
+// Unlock releases the lock Lock took.
+func Unlock(lab string) { lockOf(lab).Unlock() }
+
+// InLab runs fn with the lab's namespace made sure to exist and kept from
+// removal, without keeping other InLab calls of the lab from running at
+// the same time (containers add their ports in parallel).
+func InLab(lab string, fn func() error) error {
+	m := lockOf(lab)
+	for {
+		m.RLock()
+		if _, err := os.Stat(filepath.Join(Dir, LabNetns(lab))); err == nil {
+			defer m.RUnlock()
+			return fn()
+		}
+		m.RUnlock()
+		m.Lock()
+		err := EnsureNetns(LabNetns(lab))
+		m.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
 
 // LabNetns is the name of a lab's own namespace: bridges and the lab side
 // of every port live there.
 func LabNetns(lab string) string { return "lf-" + lab }
 
 // RemoveLabIfEmpty removes the lab namespace once it holds only lo and
-// nothing holds it (a firewall chain with target = lab). Call it with the
-// lock held.
+// interfaces marked doomed, and nothing holds it (a firewall chain with
+// target = lab). The kernel removes what is left in it in one batch. Call
+// it with the lab's lock held.
 func RemoveLabIfEmpty(lab string) {
 	holds, _ := os.ReadDir(holdDir(lab))
-	if len(holds) == 0 && OnlyLoopback(LabNetns(lab)) {
+	if len(holds) == 0 && onlyDoomed(LabNetns(lab)) {
 		DeleteNetns(LabNetns(lab))
 		os.Remove(holdDir(lab))
 	}

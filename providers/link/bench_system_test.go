@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/memprovider"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
@@ -20,12 +21,21 @@ import (
 	"github.com/labform/labform/state"
 )
 
-// BenchmarkLinks1000 creates 1,000 links in one apply and deletes them in
-// one destroy. The nodes are in memory (this measures links, not
-// containers): their 2,000 lab-side port interfaces are made beforehand
-// with ip -batch, as the container provider would have. The floor is
-// ip -batch doing the same link work: 1,000 bridges added, 2,000 ports
-// joined, and the bridges deleted.
+// BenchmarkLinks1000 creates 1,000 links in one apply and deletes them.
+// The nodes are in memory (this measures links, not containers): their
+// 2,000 lab-side port interfaces are made beforehand with ip -batch, as
+// the container provider would have.
+//
+// Two deletes are measured. partial-delete-s destroys 100 of the links
+// with -target: the bridges are gone when the destroy returns, those
+// deleted at the same moment in one kernel batch. delete-s destroys the
+// rest with the whole lab: the first link's delete removes the lab
+// namespace and the kernel deletes the bridges with it; kernel-done-s is
+// until the kernel has freed that namespace. The floors
+// are ip -batch making the same bridges and joins (ip-batch-create-s),
+// deleting 100 bridges one by one (ip-batch-delete-100-s), and deleting a
+// namespace holding 1,000 bridges until the kernel is done
+// (ns-delete-kernel-done-s).
 func BenchmarkLinks1000(b *testing.B) {
 	requireTools(b, "ip")
 	const n = 1000
@@ -78,9 +88,13 @@ link "l" {
 		if diags.HasErrors() || res.Err() != nil || res.Added != 3*n {
 			b.Fatalf("added %d: %v %v", res.Added, diags, res.Err())
 		}
-		// Destroy only the links (the in-memory nodes would go in no time).
+		// 100 links with -target: precise, bridge by bridge.
 		p2 := &planner.Planner{Registry: reg, Store: store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 10}
-		tg, _ := parseTarget("link.l")
+		var tg []addr.Target
+		for j := 0; j < 100; j++ {
+			t, _ := parseTarget(fmt.Sprintf("link.l[%d]", j))
+			tg = append(tg, t...)
+		}
 		dplan, diags := p2.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode, Targets: tg})
 		if diags.HasErrors() {
 			b.Fatal(diags.Error())
@@ -88,29 +102,57 @@ link "l" {
 		b.StartTimer()
 		start = time.Now()
 		res, diags = p2.Apply(context.Background(), dplan, planner.ApplyOptions{})
-		destroy := time.Since(start)
+		partial := time.Since(start)
 		b.StopTimer()
-		if diags.HasErrors() || res.Err() != nil || res.Destroyed != n {
+		if diags.HasErrors() || res.Err() != nil || res.Destroyed != 100 {
 			b.Fatalf("destroyed %d: %v %v", res.Destroyed, diags, res.Err())
 		}
+		// The rest with the whole lab.
+		p3 := &planner.Planner{Registry: reg, Store: store, Lab: lab, Inputs: config.NewInputs(), Parallelism: 10}
+		dplan, diags = p3.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode})
+		if diags.HasErrors() {
+			b.Fatal(diags.Error())
+		}
+		gone := witness(b, netns, 0) // the benchmark removes the namespace itself
+		b.StartTimer()
+		start = time.Now()
+		res, diags = p3.Apply(context.Background(), dplan, planner.ApplyOptions{})
+		destroy := time.Since(start)
+		b.StopTimer()
+		if diags.HasErrors() || res.Err() != nil || res.Destroyed != 3*n-100 {
+			b.Fatalf("destroyed %d: %v %v", res.Destroyed, diags, res.Err())
+		}
+		labnet.DeleteNetns(netns) // gone already: the first link's delete removed it
+		kernel := waitGone(b, start, gone)
 		store.Close()
 
-		// The floor, in the same namespace, on the same ports.
+		// The floors, in a namespace of their own, on ports of their own.
+		floorNs := netns + "f"
+		exec.Command("ip", "netns", "add", floorNs).Run()
+		b.Cleanup(func() { exec.Command("ip", "netns", "del", floorNs).Run() })
 		var add, del strings.Builder
 		for j := 0; j < n; j++ {
 			fmt.Fprintf(&add, "link add lfx%d type bridge\nlink set lfx%d up\n", j, j)
 			for k := 0; k < 2; k++ {
-				port := labnet.PortName(providers.ObjectID(providers.LabID(dir), fmt.Sprintf("container.n[%d]", 2*j+k), 0), 0)
-				fmt.Fprintf(&add, "link set %s master lfx%d\nlink set %s up\n", port, j, port)
+				fmt.Fprintf(&add, "link add lfy%d-%d type veth peer name lfz%d-%d\nlink set lfy%d-%d master lfx%d\nlink set lfy%d-%d up\n", j, k, j, k, j, k, j, j, k)
 			}
-			fmt.Fprintf(&del, "link del lfx%d\n", j)
+			if j < 100 {
+				fmt.Fprintf(&del, "link del lfx%d\n", j)
+			}
 		}
-		floorCreate := ipBatch(b, netns, add.String())
-		floorDelete := ipBatch(b, netns, del.String())
+		floorCreate := ipBatch(b, floorNs, add.String())
+		floorDelete := ipBatch(b, floorNs, del.String())
+		floorGone := witness(b, floorNs, 0)
+		start = time.Now()
+		labnet.DeleteNetns(floorNs)
+		floorKernel := waitGone(b, start, floorGone)
 		b.ReportMetric(create.Seconds(), "create-s")
+		b.ReportMetric(partial.Seconds(), "partial-delete-s")
 		b.ReportMetric(destroy.Seconds(), "delete-s")
+		b.ReportMetric(kernel.Seconds(), "kernel-done-s")
 		b.ReportMetric(floorCreate.Seconds(), "ip-batch-create-s")
-		b.ReportMetric(floorDelete.Seconds(), "ip-batch-delete-s")
+		b.ReportMetric(floorDelete.Seconds(), "ip-batch-delete-100-s")
+		b.ReportMetric(floorKernel.Seconds(), "ns-delete-kernel-done-s")
 	}
 }
 

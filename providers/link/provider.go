@@ -18,7 +18,9 @@ import (
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
-	return nil
+	// What an interrupted destroy of the whole lab marked doomed goes
+	// first, in one batch.
+	return labnet.Reap(p.labNetns())
 }
 
 func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
@@ -94,7 +96,7 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
 	}
-	labnet.Lock()
+	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())
 	var h *netlink.Handle
 	if err == nil {
@@ -104,7 +106,7 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 	if err == nil {
 		br, err = p.ensureBridge(h, bridge, intAttr(planned, "mtu"))
 	}
-	labnet.Unlock()
+	labnet.Unlock(p.lab.Name)
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -139,6 +141,16 @@ func (p *Provider) handle() (*netlink.Handle, error) {
 	ns.Close()
 	p.h, p.hino = h, ino
 	return h, nil
+}
+
+// dropHandle closes the cached handle, if any.
+func (p *Provider) dropHandle() {
+	p.hmu.Lock()
+	defer p.hmu.Unlock()
+	if p.h != nil {
+		p.h.Close()
+		p.h, p.hino = nil, 0
+	}
 }
 
 func (p *Provider) ensureBridge(h *netlink.Handle, name string, mtu int) (netlink.Link, error) {
@@ -280,10 +292,26 @@ func clearQdisc(h *netlink.Handle, l netlink.Link) error {
 	return nil
 }
 
-// Delete detaches the ports and removes the bridge.
+// Delete detaches the ports and removes the bridge. In a destroy of the
+// whole lab the lab namespace is removed instead (or, while something
+// holds it, the bridge is marked doomed): the kernel deletes everything in
+// it in one batch, where deleting bridges one by one costs a wait for the
+// kernel's RCU barrier each, under its rtnl lock.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
 	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if req.WholeLab {
+		// The whole lab goes: its namespace is removed now, unless a
+		// firewall chain holds it, and the kernel deletes every bridge in
+		// it while the nodes are being stopped; else the bridge is marked
+		// doomed and goes with the namespace later. The cached handle
+		// would keep the namespace, and the bridges in it, alive.
+		p.dropHandle()
+		if gone, err := labnet.RemoveLab(p.lab.Name); gone || err != nil {
+			return err
+		}
+		return labnet.Doom(p.labNetns(), p.bridgeOf(req.ID, req.Addr, req.Private))
 	}
 	h, err := p.handle()
 	if err != nil {
@@ -292,16 +320,31 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	if br, err := h.LinkByName(p.bridgeOf(req.ID, req.Addr, req.Private)); err == nil {
 		// Deleting the bridge frees its ports; their shaping goes too,
 		// unless a port now belongs to another bridge (the new link of a
-		// create_before_destroy took it over).
+		// create_before_destroy took it over). The cable goes before the
+		// bridge, so the nodes see their ports lose carrier. Without an
+		// impairment in the prior value, labform left no qdisc to clear.
+		shaped := !req.Prior.GetAttr("impairment").IsNull()
 		for _, e := range endpoints(req.Prior) {
 			if l, err := h.LinkByName(p.portName(e)); err == nil && l.Attrs().MasterIndex == br.Attrs().Index {
-				clearQdisc(h, l)
-				setCarrier(h, l, false) // the cable goes before the bridge
+				if shaped {
+					clearQdisc(h, l)
+				}
+				setCarrier(h, l, false)
 				p.nodeCarrier(e, false)
 			}
 		}
-		if err := h.LinkDel(br); err != nil {
-			return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+		// Marked doomed, then deleted as a group: the links deleted at the
+		// same moment go in one batch, where the kernel waits for its RCU
+		// barrier once instead of once per bridge. Either way the bridge
+		// is gone when Delete returns.
+		err := h.LinkSetGroup(br, labnet.DoomedGroup)
+		if err == nil {
+			err = labnet.Reap(p.labNetns())
+		}
+		if err != nil {
+			if err := h.LinkDel(br); err != nil && !errors.Is(err, syscall.ENODEV) {
+				return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+			}
 		}
 	}
 	// The lab namespace is not checked for emptiness here: a link's ports
@@ -360,7 +403,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 
 func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
 	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
-	if !ok || req.Prior.IsNull() {
+	if !ok || req.Prior.IsNull() || br.Attrs().Group == labnet.DoomedGroup {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 	}
 	m := req.Prior.AsValueMap()
@@ -509,6 +552,7 @@ func probeNetem() error {
 		return nil
 	}
 	defer ns.Close()
+	defer h.Close()
 	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
 		return nil
 	}

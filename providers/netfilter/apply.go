@@ -142,12 +142,12 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	target := providers.String(req.Planned, "target")
 	ns := p.netnsOf(target)
 	if target == "lab" {
-		labnet.Lock()
+		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(ns)
 		if err == nil {
 			err = labnet.Hold(p.lab.Name, holder(req.Addr))
 		}
-		labnet.Unlock()
+		labnet.Unlock(p.lab.Name)
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
 		}
@@ -220,10 +220,10 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	}
 	unlock()
 	if target == "lab" {
-		labnet.Lock()
+		labnet.Lock(p.lab.Name)
 		labnet.Release(p.lab.Name, holder(req.Addr))
 		labnet.RemoveLabIfEmpty(p.lab.Name)
-		labnet.Unlock()
+		labnet.Unlock(p.lab.Name)
 	}
 	return nil
 }

@@ -303,9 +303,9 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 	}()
 	if c.Adapters > 0 {
 		labNS := labnet.LabNetns(p.lab.Name)
-		labnet.Lock()
+		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(labNS)
-		labnet.Unlock()
+		labnet.Unlock(p.lab.Name)
 		if err != nil {
 			return private{}, err
 		}
@@ -564,9 +564,9 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 			return fmt.Errorf("%s: %w", req.Addr, err)
 		}
 	}
-	labnet.Lock()
+	labnet.Lock(p.lab.Name)
 	labnet.RemoveLabIfEmpty(p.lab.Name)
-	labnet.Unlock()
+	labnet.Unlock(p.lab.Name)
 	return nil
 }
 

@@ -216,8 +216,8 @@ func (p *Provider) ports(id string, n int) error {
 		return nil
 	}
 	labNS := labnet.LabNetns(p.lab.Name)
-	labnet.Lock()
-	defer labnet.Unlock()
+	labnet.Lock(p.lab.Name)
+	defer labnet.Unlock(p.lab.Name)
 	if err := labnet.EnsureNetns(labNS); err != nil {
 		return err
 	}
@@ -511,8 +511,8 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 			return fmt.Errorf("%s: %w", req.Addr, err)
 		}
 	}
-	labnet.Lock()
-	defer labnet.Unlock()
+	labnet.Lock(p.lab.Name)
+	defer labnet.Unlock(p.lab.Name)
 	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcled"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// bigLab is a lab file larger than parallelParseMin whose blocks hold what
+// a naive cut would break: heredocs and strings with braces and blank
+// lines, comments over several lines, nested blocks. broken puts a syntax
+// error into its middle.
+func bigLab(broken bool) string {
+	var b strings.Builder
+	for i := 0; i < 1500; i++ {
+		if broken && i == 700 {
+			b.WriteString("container \"bad\" {\n  rootfs = [1, 2\n}\n\n")
+		}
+		fmt.Fprintf(&b, `/* block %d,
+   a comment over lines
+*/
+container "c%d" {
+  rootfs  = "rootfs"
+  command = ["sh", "-c", "echo '{'; echo }"]
+  env = {
+    A = "x${%d}y"
+  }
+  hostname = <<EOT
+line one {
+
+}
+EOT
+  resources {
+    memory = "64MiB"
+  }
+}
+# after %d
+`, i, i, i, i)
+	}
+	return b.String()
+}
+
+// TestParseInPieces: a large file parsed in pieces is the file HCL's own
+// parser makes: the same blocks, ranges, attributes and navigation, and,
+// for a file with an error, the same diagnostics.
+func TestParseInPieces(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		broken bool
+	}{{"valid", false}, {"syntax error in the middle", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte(bigLab(tc.broken))
+			if len(src) < parallelParseMin {
+				t.Fatalf("the lab has %d bytes, fewer than %d: it would not be cut", len(src), parallelParseMin)
+			}
+			_, cuts, d := checkSource("big.lab.hcl", src, 0)
+			if d != nil {
+				t.Fatal(d)
+			}
+			if len(cuts) < 1500 {
+				t.Fatalf("%d places to cut the file, want one at least per block", len(cuts))
+			}
+			got, gotDiags := parseHCL(hclparse.NewParser(), src, "big.lab.hcl", cuts)
+			want, wantDiags := hclsyntax.ParseConfig(src, "big.lab.hcl", hcl.InitialPos)
+			if !reflect.DeepEqual(diagStrings(gotDiags), diagStrings(wantDiags)) {
+				t.Fatalf("diagnostics:\n got %v\nwant %v", diagStrings(gotDiags), diagStrings(wantDiags))
+			}
+			if tc.broken {
+				if !wantDiags.HasErrors() {
+					t.Fatal("the broken lab parses without errors")
+				}
+				return
+			}
+			gb, wb := got.Body.(*hclsyntax.Body), want.Body.(*hclsyntax.Body)
+			if gb.SrcRange != wb.SrcRange || gb.EndRange != wb.EndRange {
+				t.Fatalf("body ranges: got %v %v, want %v %v", gb.SrcRange, gb.EndRange, wb.SrcRange, wb.EndRange)
+			}
+			if len(gb.Blocks) != len(wb.Blocks) || len(gb.Blocks) != 1500 {
+				t.Fatalf("%d blocks, HCL makes %d", len(gb.Blocks), len(wb.Blocks))
+			}
+			for i := range wb.Blocks {
+				g, w := gb.Blocks[i], wb.Blocks[i]
+				if g.Type != w.Type || !reflect.DeepEqual(g.Labels, w.Labels) || g.DefRange() != w.DefRange() || g.Body.SrcRange != w.Body.SrcRange {
+					t.Fatalf("block %d: got %s %v at %v, want %s %v at %v", i, g.Type, g.Labels, g.DefRange(), w.Type, w.Labels, w.DefRange())
+				}
+				for name, wa := range w.Body.Attributes {
+					ga := g.Body.Attributes[name]
+					if ga == nil || ga.SrcRange != wa.SrcRange || ga.Expr.Range() != wa.Expr.Range() {
+						t.Fatalf("block %d attribute %s: got %v, want %v", i, name, ga, wa.SrcRange)
+					}
+					gv, _ := ga.Expr.Value(nil)
+					wv, _ := wa.Expr.Value(nil)
+					if !gv.RawEquals(wv) {
+						t.Fatalf("block %d attribute %s: value %#v, want %#v", i, name, gv, wv)
+					}
+				}
+			}
+			// Diagnostics name the block around a position.
+			off := wb.Blocks[1400].Body.Attributes["rootfs"].SrcRange.Start.Byte
+			if g, w := hcled.ContextString(got, off), hcled.ContextString(want, off); g != w || w == "" {
+				t.Fatalf("context of byte %d: got %q, want %q", off, g, w)
+			}
+		})
+	}
+}
+
+func diagStrings(diags hcl.Diagnostics) []string {
+	var out []string
+	for _, d := range diags {
+		out = append(out, fmt.Sprintf("%s: %s (%v)", d.Summary, d.Detail, d.Subject))
+	}
+	return out
+}
