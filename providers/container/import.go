@@ -122,6 +122,14 @@ func (p *Provider) Import(ctx context.Context, req providers.ImportRequest) (pro
 	m["state"] = cty.StringVal(state)
 	m["addresses"] = cty.NullVal(m["addresses"].Type())
 	m["routes"] = cty.NullVal(m["routes"].Type())
+	// What labform computes for its own containers (an image's digest,
+	// its files' digests, a management address) is not there yet on one
+	// made by hand: null, so the plan shows what adopting it adds.
+	for name, v := range m {
+		if !v.IsWhollyKnown() {
+			m[name] = cty.NullVal(v.Type())
+		}
+	}
 	return providers.ImportResponse{State: cty.ObjectVal(m), Private: n.private()}, nil
 }
 

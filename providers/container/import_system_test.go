@@ -33,6 +33,9 @@ func runByHand(t *testing.T, l *sysLab, id, hostname string) string {
 	proc["env"] = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	spec["root"] = map[string]any{"path": filepath.Join(l.Dir, "rootfs"), "readonly": false}
 	spec["hostname"] = hostname
+	// A network node's capabilities, as labform gives them by default, so
+	// that only what the test changes differs.
+	proc["capabilities"] = map[string]any{"bounding": defaultCapabilities, "effective": defaultCapabilities, "permitted": defaultCapabilities}
 	b, _ = json.Marshal(spec)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		t.Fatal(err)
