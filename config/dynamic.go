@@ -49,10 +49,12 @@ func dynamicSchema(labels bool) *hcl.BodySchema {
 	return s
 }
 
-// withDynamic adds the dynamic block to the schema of a body.
+// withDynamic returns the schema of a body with the dynamic block added.
+// It copies: a schema may be shared by blocks decoded on other cores.
 func withDynamic(s *hcl.BodySchema) *hcl.BodySchema {
-	s.Blocks = append(s.Blocks, dynamicHeader)
-	return s
+	out := &hcl.BodySchema{Attributes: s.Attributes, Blocks: make([]hcl.BlockHeaderSchema, 0, len(s.Blocks)+1)}
+	out.Blocks = append(append(out.Blocks, s.Blocks...), dynamicHeader)
+	return out
 }
 
 // decodeDynamic decodes one dynamic block of a body whose schema is
