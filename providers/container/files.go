@@ -283,10 +283,21 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 		return err
 	}
 	defer logf.Close()
-	args := append([]string{"--root", p.rt.root, "exec", n.id}, f.OnChange...)
+	pidFile, done, err := p.execPidFile(n)
+	if err != nil {
+		return err
+	}
+	defer done()
+	args := append([]string{"--root", p.rt.root, "exec", "--pid-file", pidFile, n.id}, f.OnChange...)
 	if _, err := labnet.Run(ctx, labnet.Tool{Name: p.rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: p.rt.timeout}); err != nil {
+		p.killExecIn(n, pidFile) // a timeout or an interrupt leaves the command running
 		out, _ := os.ReadFile(logPath)
-		return fmt.Errorf("file %s changed and its on_change %q failed in the container: %v; it said: %s", f.Path, strings.Join(f.OnChange, " "), err, tail(string(out), 10))
+		hint := ""
+		var ce *labnet.CommandError
+		if errors.As(err, &ce) && ce.TimedOut > 0 {
+			hint = fmt.Sprintf(" (the command and what it started were killed in the container; on_change must return within the provider's tool_timeout, %s: start long work in the background, or raise tool_timeout)", ce.TimedOut)
+		}
+		return fmt.Errorf("file %s changed and its on_change %q failed in the container: %v; it said: %s%s", f.Path, strings.Join(f.OnChange, " "), err, tail(string(out), 10), hint)
 	}
 	return nil
 }
