@@ -169,6 +169,7 @@ func (s Store) fetch(ctx context.Context, r Ref, digest, tmp string, progress Pr
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
+	orig := img
 	img, err = watched(img, r.Transport, local, progress)
 	if err != nil {
 		return err
@@ -181,6 +182,14 @@ func (s Store) fetch(ctx context.Context, r Ref, digest, tmp string, progress Pr
 	// directories included, into one tar stream; tar writes it out with
 	// owners, modes, devices and extended attributes as they are.
 	if err := untar(ctx, mutate.Extract(img), rootfs); err != nil {
+		// A damaged local blob mostly breaks the gzip or tar stream
+		// before its end, where its digest would have been checked:
+		// name the blob rather than the tar error it caused.
+		if local && ctx.Err() == nil {
+			if verr := verifyBlobs(orig, r.Transport); verr != nil {
+				return verr
+			}
+		}
 		return err
 	}
 	os.RemoveAll(filepath.Join(tmp, "archive"))
@@ -378,3 +387,37 @@ func (w *watch) Read(p []byte) (int, error) {
 }
 
 func (w *watch) Close() error { return w.rc.Close() }
+
+// verifyBlobs checks each layer blob of an image read from local files
+// against its digest (a docker-archive's layer tars against their diff
+// IDs), and names the first that does not match.
+func verifyBlobs(img v1.Image, t Transport) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		want, open := l.Digest, l.Compressed
+		if t == DockerArchive {
+			want, open = l.DiffID, l.Uncompressed
+		}
+		d, err := want()
+		if err != nil {
+			return err
+		}
+		rc, err := open()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		if got := fmt.Sprintf("sha256:%x", h.Sum(nil)); d.Algorithm == "sha256" && got != d.String() {
+			return fmt.Errorf("blob %s is corrupt: its content has digest %s (the file was changed or cut short: copy, save or build the image again)", d, got)
+		}
+	}
+	return nil
+}
