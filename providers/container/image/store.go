@@ -103,7 +103,7 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	}
 	tmpRoot := filepath.Join(s.Dir, "tmp")
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
 	// What a fetch of this image killed midway left (under the lock, no
 	// other fetch of it runs).
@@ -114,14 +114,14 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	}
 	tmp, err := os.MkdirTemp(tmpRoot, filepath.Base(final)+"-")
 	if err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
 	defer os.RemoveAll(tmp) // gone once renamed; what a failure left otherwise
 	if err := s.fetch(ctx, r, digest, tmp, progress); err != nil {
 		return Unpacked{}, fmt.Errorf("image %s (%s): %w", r, digest, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return Unpacked{}, err
@@ -136,14 +136,19 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	return u, nil
 }
 
+// storeErr is an error writing the store, with what the user can do.
+func (s Store) storeErr(err error) error {
+	return fmt.Errorf("the image store %s: %w (labform unpacks images there: make it writable and give it room, or name another directory with image_store in the container provider's block)", s.Dir, err)
+}
+
 func (s Store) lock(digest string) (func(), error) {
 	dir := filepath.Join(s.Dir, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("the image store: %w", err)
+		return nil, s.storeErr(err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, strings.ReplaceAll(digest, ":", "-")), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("the image store: %w", err)
+		return nil, s.storeErr(err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()

@@ -328,3 +328,48 @@ func TestSystem_fullDisk(t *testing.T) {
 	t.Log(err)
 	storeEmpty(t, s)
 }
+
+// TestSystem_readOnlyStore: a store that cannot be written fails a fetch
+// with an error naming the store and what to do; an image it already
+// holds is used as it is (a read-only store filled beforehand).
+func TestSystem_readOnlyStore(t *testing.T) {
+	systest.Require(t, "busybox", "tar")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+	ref, _ := Parse("oci:layout:v1", dir)
+	for _, tc := range []struct {
+		name   string
+		filled bool
+		err    string
+	}{
+		{"empty", false, "read-only file system (labform unpacks images there: make it writable"},
+		{"holding the image", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Store{Dir: t.TempDir()}
+			if err := unix.Mount("tmpfs", s.Dir, "tmpfs", 0, "size=8m"); err != nil {
+				t.Fatalf("mounting a tmpfs for the store: %v", err)
+			}
+			t.Cleanup(func() { unix.Unmount(s.Dir, unix.MNT_DETACH) })
+			if tc.filled {
+				if _, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := unix.Mount("", s.Dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				t.Fatalf("remounting the store read-only: %v", err)
+			}
+			u, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil)
+			if tc.err == "" {
+				if err != nil || u.Digest != digestOf(t, img) {
+					t.Fatalf("Ensure from a read-only store holding the image: %+v, %v", u, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !strings.Contains(err.Error(), "the image store "+s.Dir) || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v; want one naming the image, the store and %q", err, tc.err)
+			}
+		})
+	}
+}
