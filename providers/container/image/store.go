@@ -105,13 +105,9 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
-	// What a fetch of this image killed midway left (under the lock, no
-	// other fetch of it runs).
-	if old, _ := filepath.Glob(filepath.Join(tmpRoot, filepath.Base(final)+"-*")); len(old) > 0 {
-		for _, o := range old {
-			os.RemoveAll(o)
-		}
-	}
+	// What fetches killed midway left: of this image (under its lock, no
+	// other fetch of it runs), and of any other whose lock is free.
+	s.sweepTmp(tmpRoot, filepath.Base(final))
 	tmp, err := os.MkdirTemp(tmpRoot, filepath.Base(final)+"-")
 	if err != nil {
 		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
@@ -134,6 +130,32 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 		return Unpacked{}, fmt.Errorf("image %s: not readable in the store after unpacking to %s", r, final)
 	}
 	return u, nil
+}
+
+// sweepTmp removes the temporary directories of fetches that were
+// killed (kill -9, a power cut): those of hex, whose lock the caller
+// holds, and those of other images when no process holds their lock.
+func (s Store) sweepTmp(tmpRoot, hex string) {
+	entries, _ := os.ReadDir(tmpRoot)
+	for _, e := range entries {
+		h, _, ok := strings.Cut(e.Name(), "-")
+		if !ok {
+			continue
+		}
+		if h == hex {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(s.Dir, "locks", "sha256-"+h), os.O_RDWR, 0)
+		if err != nil {
+			continue // not a fetch of this store's: leave it
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		f.Close()
+	}
 }
 
 // storeErr is an error writing the store, with what the user can do.

@@ -373,3 +373,43 @@ func TestSystem_readOnlyStore(t *testing.T) {
 		})
 	}
 }
+
+// TestSystem_killedFetchLeftovers: what a fetch killed with -9 left under
+// tmp/ goes at the next fetch when no process holds that image's lock;
+// a fetch in progress elsewhere (its lock held) keeps its directory.
+func TestSystem_killedFetchLeftovers(t *testing.T) {
+	systest.Require(t, "busybox", "tar")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+	ref, _ := Parse("oci:layout:v1", dir)
+	s := Store{Dir: t.TempDir()}
+	own := strings.TrimPrefix(digestOf(t, img), "sha256:")
+	killed, running, foreign := strings.Repeat("a", 64), strings.Repeat("b", 64), "notadigest"
+	for _, h := range []string{own, killed, running} {
+		os.MkdirAll(filepath.Join(s.Dir, "tmp", h+"-123", "rootfs", "half"), 0o755)
+		os.MkdirAll(filepath.Join(s.Dir, "locks"), 0o700)
+		os.WriteFile(filepath.Join(s.Dir, "locks", "sha256-"+h), nil, 0o600)
+	}
+	os.MkdirAll(filepath.Join(s.Dir, "tmp", foreign+"-1"), 0o755)
+	held, err := os.Open(filepath.Join(s.Dir, "locks", "sha256-"+running))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := unix.Flock(int(held.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		kept bool
+	}{{own + "-123", false}, {killed + "-123", false}, {running + "-123", true}, {foreign + "-1", true}} {
+		_, err := os.Stat(filepath.Join(s.Dir, "tmp", tc.name))
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("tmp/%s kept = %v, want %v", tc.name, kept, tc.kept)
+		}
+	}
+}
