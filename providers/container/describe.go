@@ -70,7 +70,7 @@ func rootOf(v cty.Value) string {
 // has one, else /bin/sh.
 func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, error) {
 	if st := providers.String(req.Value, "state"); st != "running" {
-		return 1, fmt.Errorf("%s is %s: exec needs it running (set state = \"running\" and apply)", req.Addr, st)
+		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
 	argv := req.Argv
@@ -112,7 +112,7 @@ var _ providers.ConsoleOpener = (*Provider)(nil)
 // container.
 func (p *Provider) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
 	if st := providers.String(req.Value, "state"); st != "running" {
-		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (set state = \"running\" and apply)", req.Addr, st)
+		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
 	args := append([]string{"--root", p.rt.root, "exec", "-t", n.id}, shell(req.Value)...)
