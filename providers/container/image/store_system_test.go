@@ -413,3 +413,33 @@ func TestSystem_killedFetchLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestResolve_truncatedArchives: an archive cut short says so and what to
+// do, not only "unexpected EOF".
+func TestResolve_truncatedArchives(t *testing.T) {
+	systest.Require(t, "busybox")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.tar")
+	tag, _ := name.NewTag("lab/bb:v1")
+	if err := tarball.WriteToFile(full, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(full)
+	for _, tc := range []struct{ name, ref string }{
+		{"docker-archive", "docker-archive:cut.tar"},
+		{"oci-archive", "oci-archive:cut.tar"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(dir, "cut.tar"), data[:len(data)/3], 0o644)
+			ref, err := Parse(tc.ref, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Resolve(context.Background(), ref)
+			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "cut.tar")) || !strings.Contains(err.Error(), "cut short in a copy or a download; copy or save it again") {
+				t.Fatalf("err = %v; want one naming the file and saying it is cut short", err)
+			}
+		})
+	}
+}
