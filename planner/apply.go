@@ -163,6 +163,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if opts.Stop == nil {
 		opts.Stop = context.Background()
 	}
+	p.stop = opts.Stop
 	if p.Hook == nil {
 		p.Hook = NopHook{}
 	}

@@ -45,6 +45,9 @@ type Planner struct {
 	deposed      []*Change // deletes of objects deposed by an interrupted create_before_destroy
 	applied      sync.Map  // addr.Instance -> cty.Value: results of this apply
 	wholeLab     bool      // this apply destroys every object of the lab
+	// stop is the apply's ApplyOptions.Stop: a first Ctrl-C ends ready
+	// waits (no provider call runs in them) as it stops new actions.
+	stop context.Context
 }
 
 // PlanOptions select what a plan does.

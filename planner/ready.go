@@ -66,6 +66,10 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 		nsPath = filepath.Join(labnet.Dir, providers.LabNetns(p.labName()))
 	}
 	conds := readyConditions(spec, prov, node, nsPath)
+	stop := p.stop
+	if stop == nil {
+		stop = context.Background()
+	}
 	start := time.Now()
 	deadline := start.Add(spec.Timeout)
 	lastProgress := start // == start: the first line, when the wait begins, is still to come
@@ -90,6 +94,10 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted while waiting for %s to be ready (%s)", c.Addr, describe(pending))
 		}
+		if stop.Err() != nil {
+			// The node is made; only labform's own wait is cut short.
+			return fmt.Errorf("stopped waiting for %s to be ready (%s) at the interrupt, after %s: it is kept in state as tainted, and the next plan replaces it", c.Addr, describe(pending), time.Since(start).Round(time.Second))
+		}
 		if time.Now().After(deadline) {
 			e := &NotReadyError{Timeout: spec.Timeout}
 			for _, cond := range pending {
@@ -104,6 +112,7 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 		select {
 		case <-time.After(spec.Interval):
 		case <-ctx.Done():
+		case <-stop.Done():
 		}
 	}
 }

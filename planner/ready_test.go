@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labform/labform/internal/memprovider"
 	"github.com/labform/labform/planner"
@@ -100,5 +101,44 @@ func TestReady_taint(t *testing.T) {
 	}
 	if _, plan := e.plan(planner.PlanOptions{Refresh: true}); plan.HasChanges() {
 		t.Errorf("not converged:\n%s", render.Plan(plan, false))
+	}
+}
+
+// TestReady_firstInterruptEndsTheWait: a first Ctrl-C (ApplyOptions.Stop)
+// ends a ready wait at once, not at its timeout: the node, already made,
+// is kept tainted, and what depends on it does not start.
+func TestReady_firstInterruptEndsTheWait(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "console.log")
+	os.WriteFile(log, []byte("booting\n"), 0o644)
+	e := newEnvWith(t, map[string]string{"main.lab.hcl": strings.Replace(readyNodes, `timeout  = "1s"`, `timeout  = "10m"`, 1)},
+		func(real providers.Provider, m *memprovider.Provider) providers.Provider {
+			if real.Name() != "container" {
+				return m
+			}
+			na := &nodeAccess{Provider: m, log: log}
+			na.code.Store(1)
+			return na
+		})
+	p, plan := e.plan(planner.PlanOptions{Refresh: true})
+	stop, interrupt := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, interrupt)
+	start := time.Now()
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{Stop: stop})
+	mustOK(t, diags)
+	if took := time.Since(start); took > time.Minute {
+		t.Fatalf("the apply waited %s after the interrupt; want the wait ended at it", took)
+	}
+	err := res.Errors["container.a"]
+	if err == nil || !strings.Contains(err.Error(), "stopped waiting for container.a to be ready") || !strings.Contains(err.Error(), "kept in state as tainted") {
+		t.Fatalf("container.a: %v; want the stopped wait", err)
+	}
+	if rec, _ := e.store.Get("container.a"); rec == nil || !strings.Contains(rec.Tainted, "stopped waiting") {
+		t.Fatalf("container.a in state: %+v; want it kept, tainted", rec)
+	}
+	if rec, _ := e.store.Get("container.b"); rec != nil || !res.Stopped {
+		t.Fatalf("container.b: %+v, stopped %v; want it not started", rec, res.Stopped)
+	}
+	if _, plan := e.plan(planner.PlanOptions{Refresh: true}); actions(plan)["container.a"] != "replace/replace" {
+		t.Errorf("plan after the interrupt: %v; want container.a replaced", actions(plan))
 	}
 }

@@ -144,6 +144,10 @@ func TestChecks_realLab(t *testing.T) {
 	if code, out, failed := test(); code != 0 || len(failed) != 0 {
 		t.Fatalf("test on the lab as applied exits %d, failed %v\n%s", code, failed, out)
 	}
+	// A report that cannot be written fails the command, the results shown.
+	if code, out := realRun(t, dir, "test", "-junit-xml", "/proc/labform-report.xml"); code != 1 || !strings.Contains(out, "Checks: 7 passed, 0 failed.") || !strings.Contains(out, "writing the JUnit report: open /proc/labform-report.xml") {
+		t.Errorf("test with an unwritable report exits %d; want 1 with the results and the error:\n%s", code, out)
+	}
 	netns := func(output string) string {
 		t.Helper()
 		code, out := realRun(t, dir, "output", "-raw", output)

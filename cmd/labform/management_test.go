@@ -65,7 +65,7 @@ func TestCLI_managementSubnetOverlapsAHostRoute(t *testing.T) {
 	code, out := labform("plan")
 	out = strings.Join(strings.Fields(out), " ") // the detail is wrapped where the route's length puts it
 	if code != 1 || !strings.Contains(out, "Error: Management subnet overlaps a host route") ||
-		!strings.Contains(out, "main.lab.hcl line 3") || !strings.Contains(out, "the host's route "+dst.String()) {
+		!strings.Contains(out, "main.lab.hcl line 3") || !strings.Contains(strings.Join(strings.Fields(out), " "), "the host's route "+dst.String()) { // the detail is wrapped
 		t.Fatalf("plan: exit %d, want 1 with the overlap at main.lab.hcl line 3 naming %s:\n%s", code, dst, out)
 	}
 }

@@ -171,6 +171,21 @@ command it starts the node's shell.`,
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGQUIT)
 			defer signal.Stop(sigs)
+			// labform itself stopped (a CI job's timeout, kill, the
+			// terminal gone) ends the command in the node too, which
+			// would otherwise run on there with runc orphaned.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			ends := make(chan os.Signal, 1)
+			signal.Notify(ends, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(ends)
+			go func() {
+				select {
+				case <-ends:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			argv := args[1:]
 			if len(argv) > 0 && argv[0] == "--" {
 				argv = argv[1:]

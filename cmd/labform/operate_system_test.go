@@ -231,6 +231,44 @@ func TestSystem_statusExecConsole(t *testing.T) {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
 
+	// labform exec stopped by SIGTERM (a CI timeout) or SIGHUP ends the
+	// command in the node, not only runc.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		marker := fmt.Sprintf("sleep 73%02d", int(sig))
+		cmd := exec.Command(os.Args[0], "-chdir="+dir, "-no-color", "exec", "container.a", "--", "sh", "-c", marker+"; true")
+		cmd.Env = append(os.Environ(), "LABFORM_TEST_MAIN=real")
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		cmd.WaitDelay = 2 * time.Second // an orphaned runc would hold the pipe
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		running := func() bool {
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range procs {
+				if b, _ := os.ReadFile(p); strings.ReplaceAll(string(b), "\x00", " ") == marker+" " {
+					return true
+				}
+			}
+			return false
+		}
+		for i := 0; !running(); i++ {
+			if i == 100 {
+				cmd.Process.Kill()
+				t.Fatalf("%s never started in container.a: %s", marker, errOut.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		cmd.Wait()
+		for i := 0; running(); i++ {
+			if i == 100 {
+				t.Fatalf("labform exec got %v and ended, but %s still runs in container.a", sig, marker)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
 	// state show: the host names.
 	_, out, _ = realExec(t, dir, "", "state", "show", "container.a")
 	for _, want := range []string{"netns", "runtime_root    = /run/labform/runc-", "log", "port[1]         = eth1 inside, lfp"} {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 )
 
 // topologyCases are the labs whose pictures and status are kept as
@@ -153,5 +155,31 @@ func TestGraph_svgAndHTML(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if r := c.run("", false, "graph", "-format=svg"); r.code != 1 || !strings.Contains(r.errOut, "make build builds both into bin/") {
 		t.Errorf("graph -format=svg without the helper: exit %d\n%s", r.code, r.errOut)
+	}
+}
+
+// TestIsTerminal: a character device that is not a terminal (/dev/null,
+// where CI and cron send output) is not taken for one; a pseudo-terminal
+// is.
+func TestIsTerminal(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	for _, tc := range []struct {
+		name string
+		f    interface{}
+		want bool
+	}{{"/dev/null", null, false}, {"a pty", tty, true}, {"a buffer", &strings.Builder{}, false}} {
+		if got := isTerminal(tc.f); got != tc.want {
+			t.Errorf("isTerminal(%s) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // Version is set by the build (-ldflags "-X main.Version=...").
@@ -142,8 +143,10 @@ func isTerminal(f interface{}) bool {
 	if !ok {
 		return false
 	}
-	st, err := file.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	// A character device is not enough: /dev/null is one (exec's runc
+	// would then ask for a terminal that is not there).
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func (a *app) stdinTerminal() bool {

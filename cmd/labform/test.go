@@ -82,11 +82,6 @@ func (a *app) runChecks(ctx context.Context, p *planner.Planner, names []string,
 	if ctx.Err() != nil {
 		return intrErr(ctx)
 	}
-	if junit != "" {
-		if err := checks.WriteJUnit(a.path(junit), p.Lab.Name, started, results); err != nil {
-			return fmt.Errorf("writing the JUnit report: %w", err)
-		}
-	}
 	if asJSON {
 		if err := checks.WriteJSON(a.io.out, results); err != nil {
 			return err
@@ -99,6 +94,13 @@ func (a *app) runChecks(ctx context.Context, p *planner.Planner, names []string,
 			if !r.Passed {
 				fmt.Fprintf(a.io.err, "\nError: check %q failed (%s): %s\n", r.Name, r.Location(), r.Message)
 			}
+		}
+	}
+	// The report after the results are shown: a file that cannot be
+	// written must not hide them.
+	if junit != "" {
+		if err := checks.WriteJUnit(a.path(junit), p.Lab.Name, started, results); err != nil {
+			return fmt.Errorf("writing the JUnit report: %w", err)
 		}
 	}
 	if fail && checks.Failed(results) > 0 {

@@ -143,9 +143,17 @@ func tooltip(n *Node) string {
 	return strings.Join(lines, "\n")
 }
 
+// mermaidText is a quoted Mermaid label of lines. Mermaid reads #name;
+// and #number; as entity codes and labels as HTML, so '#', '"', '<' and
+// '>' in the text (a for_each key may hold any of them) are written as
+// entity codes, and only the line breaks are markup.
 func mermaidText(lines []string) string {
-	s := strings.Join(lines, "<br/>")
-	return `"` + strings.NewReplacer(`"`, "#quot;").Replace(s) + `"`
+	esc := strings.NewReplacer("#", "#35;", `"`, "#quot;", "<", "#lt;", ">", "#gt;")
+	quoted := make([]string, len(lines))
+	for i, l := range lines {
+		quoted[i] = esc.Replace(l)
+	}
+	return `"` + strings.Join(quoted, "<br/>") + `"`
 }
 
 // WriteMermaid writes the topology as a Mermaid flowchart, which GitHub

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -69,19 +70,39 @@ func rootOf(v cty.Value) string {
 // has one, else /bin/sh.
 func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, error) {
 	if st := providers.String(req.Value, "state"); st != "running" {
-		return 1, fmt.Errorf("%s is %s: exec needs it running (set state = \"running\" and apply)", req.Addr, st)
+		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
 	argv := req.Argv
 	if len(argv) == 0 {
 		argv = shell(req.Value)
 	}
-	args := []string{"--root", p.rt.root, "exec"}
+	pidFile, done, err := p.execPidFile(n)
+	if err != nil {
+		return 1, err
+	}
+	defer done()
+	args := []string{"--root", p.rt.root, "exec", "--pid-file", pidFile}
 	if req.TTY {
 		args = append(args, "-t")
 	}
 	args = append(append(args, n.id), argv...)
-	return labnet.Attach(ctx, p.rt.path, args, req.Stdin, req.Stdout, req.Stderr)
+	code, err := labnet.Attach(ctx, p.rt.path, args, req.Stdin, req.Stdout, req.Stderr)
+	if err != nil {
+		// runc was killed (a check's or ready gate's timeout, an
+		// interrupt): its command would run on in the container.
+		p.killExecIn(n, pidFile)
+	}
+	return code, err
+}
+
+// killExecIn ends what a killed runc exec left running in the container.
+func (p *Provider) killExecIn(n names, pidFile string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, err := p.rt.state(ctx, n.id); err == nil {
+		killExec(pidFile, st.Pid)
+	}
 }
 
 var _ providers.ConsoleOpener = (*Provider)(nil)
@@ -91,7 +112,7 @@ var _ providers.ConsoleOpener = (*Provider)(nil)
 // container.
 func (p *Provider) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
 	if st := providers.String(req.Value, "state"); st != "running" {
-		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (set state = \"running\" and apply)", req.Addr, st)
+		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
 	args := append([]string{"--root", p.rt.root, "exec", "-t", n.id}, shell(req.Value)...)

@@ -200,7 +200,31 @@ func mkdirAllIn(rootFd int, path string, mode os.FileMode) (int, error) {
 	if err := unix.Mkdirat(parent, filepath.Base(path), uint32(mode.Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, fmt.Errorf("making %s in the node: %w", path, err)
 	}
-	return unix.Openat2(rootFd, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveInRoot})
+	fd, err = unix.Openat2(rootFd, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveInRoot})
+	if err != nil {
+		what := ""
+		if target, lerr := readlinkIn(rootFd, path); lerr == nil {
+			what = fmt.Sprintf(": it is a symlink to %s, which the node lacks (labform makes directories, not a symlink's target): name the file by its real path, or make the target first", target)
+		}
+		return -1, fmt.Errorf("opening the directory %s in the node: %w%s", path, err, what)
+	}
+	return fd, nil
+}
+
+// readlinkIn reads the symlink at path inside the root (its parent
+// resolved in the root).
+func readlinkIn(rootFd int, path string) (string, error) {
+	dir, err := unix.Openat2(rootFd, filepath.Dir(path), &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveInRoot})
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(dir)
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dir, filepath.Base(path), buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // putFile writes data at path inside the root: to a temporary name in
@@ -239,6 +263,9 @@ func putFile(rootFd int, path string, data []byte, mode os.FileMode, uid, gid in
 	}
 	if err != nil {
 		unix.Unlinkat(dfd, tmp, 0)
+		if errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("writing %s in the node: it is a directory there: a file block's path names a file (to fill a directory, give source a directory of the lab's)", path)
+		}
 		return fmt.Errorf("writing %s in the node: %w", path, err)
 	}
 	return nil
@@ -283,10 +310,21 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 		return err
 	}
 	defer logf.Close()
-	args := append([]string{"--root", p.rt.root, "exec", n.id}, f.OnChange...)
+	pidFile, done, err := p.execPidFile(n)
+	if err != nil {
+		return err
+	}
+	defer done()
+	args := append([]string{"--root", p.rt.root, "exec", "--pid-file", pidFile, n.id}, f.OnChange...)
 	if _, err := labnet.Run(ctx, labnet.Tool{Name: p.rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: p.rt.timeout}); err != nil {
+		p.killExecIn(n, pidFile) // a timeout or an interrupt leaves the command running
 		out, _ := os.ReadFile(logPath)
-		return fmt.Errorf("file %s changed and its on_change %q failed in the container: %v; it said: %s", f.Path, strings.Join(f.OnChange, " "), err, tail(string(out), 10))
+		hint := ""
+		var ce *labnet.CommandError
+		if errors.As(err, &ce) && ce.TimedOut > 0 {
+			hint = fmt.Sprintf(" (the command and what it started were killed in the container; on_change must return within the provider's tool_timeout, %s: start long work in the background, or raise tool_timeout)", ce.TimedOut)
+		}
+		return fmt.Errorf("file %s changed and its on_change %q failed in the container: %v; it said: %s%s", f.Path, strings.Join(f.OnChange, " "), err, tail(string(out), 10), hint)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,34 +144,54 @@ var _ providers.HostChecker = (*Provider)(nil)
 // capabilities (its bounding set): runc would refuse the container with
 // an obscure "operation not permitted".
 func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
-	if typ != "container" || v.IsNull() || !v.GetAttr("privileged").IsKnown() || !v.GetAttr("capabilities").IsWhollyKnown() {
+	if typ != "container" || v.IsNull() || !v.GetAttr("privileged").IsKnown() {
 		return nil
 	}
-	if c := v.GetAttr("capabilities"); !c.IsNull() {
-		var caps []string
-		for _, name := range strList(v, "capabilities") {
-			n := strings.ToUpper(name)
-			if !strings.HasPrefix(n, "CAP_") {
-				n = "CAP_" + n
-			}
-			caps = append(caps, n)
+	for _, a := range []string{"capabilities", "cap_add", "cap_drop"} {
+		if !v.GetAttr(a).IsWhollyKnown() {
+			return nil
 		}
-		if missing := missingCapabilities(caps); len(missing) > 0 {
-			return []*providers.AttrError{{Path: cty.GetAttrPath("capabilities"), Summary: "Capabilities this host does not give",
-				Detail: fmt.Sprintf("this host does not let labform's process hold %s (its bounding set in /proc/self/status, CapBnd), so runc would refuse the container: leave %s out.",
-					strings.Join(missing, ", "), plural(len(missing), "it", "them"))}}
+	}
+	if boolean(v, "privileged") && v.GetAttr("capabilities").IsNull() {
+		if missing := missingCapabilities(allCapabilities()); len(missing) > 0 {
+			return []*providers.AttrError{{Path: cty.GetAttrPath("privileged"), Summary: "Privileged containers cannot run here",
+				Detail: fmt.Sprintf("privileged = true gives every capability, but this host does not let labform's process hold %s (its bounding set in /proc/self/status, CapBnd), so runc would refuse the container. List the capabilities the node needs in capabilities = [...] instead.",
+					strings.Join(missing, ", "))}}
 		}
 		return nil
 	}
-	if !boolean(v, "privileged") {
+	names := func(attr string) []string {
+		var l []string
+		for _, n := range strList(v, attr) {
+			l = append(l, normalCapability(n))
+		}
+		return l
+	}
+	base := defaultCapabilities
+	if !v.GetAttr("capabilities").IsNull() {
+		base = names("capabilities")
+	}
+	adds := names("cap_add")
+	missing := missingCapabilities(tweakCapabilities(base, adds, names("cap_drop")))
+	if len(missing) == 0 {
 		return nil
 	}
-	if missing := missingCapabilities(allCapabilities()); len(missing) > 0 {
-		return []*providers.AttrError{{Path: cty.GetAttrPath("privileged"), Summary: "Privileged containers cannot run here",
-			Detail: fmt.Sprintf("privileged = true gives every capability, but this host does not let labform's process hold %s (its bounding set in /proc/self/status, CapBnd), so runc would refuse the container. List the capabilities the node needs in capabilities = [...] instead.",
-				strings.Join(missing, ", "))}}
+	// Point at what asked for them: cap_add (ALL, or a name), else the list.
+	attr, fix := "capabilities", fmt.Sprintf("leave %s out", plural(len(missing), "it", "them"))
+	for _, m := range missing {
+		if slices.Contains(adds, m) || slices.Contains(adds, "ALL") {
+			attr = "cap_add"
+		}
 	}
-	return nil
+	switch {
+	case slices.Contains(adds, "ALL"):
+		fix = fmt.Sprintf("add %s to cap_drop", plural(len(missing), "it", "them"))
+	case attr == "capabilities" && v.GetAttr("capabilities").IsNull():
+		fix = "the default set has " + plural(len(missing), "it", "them") + ": list the capabilities the node needs in capabilities = [...], or take " + plural(len(missing), "it", "them") + " out with cap_drop"
+	}
+	return []*providers.AttrError{{Path: cty.GetAttrPath(attr), Summary: "Capabilities this host does not give",
+		Detail: fmt.Sprintf("this host does not let labform's process hold %s (its bounding set in /proc/self/status, CapBnd), so runc would refuse the container: %s.",
+			strings.Join(missing, ", "), fix)}}
 }
 
 func plural(n int, one, many string) string {

@@ -277,12 +277,15 @@ func applyImageConfig(v cty.Value, spec *specs.Spec, cfg *v1.ConfigFile) error {
 	}
 	spec.Process.Env = env
 	if str(v, "cwd") == "/" && c.WorkingDir != "" {
+		if !filepath.IsAbs(c.WorkingDir) {
+			return fmt.Errorf("the image %s has WorkingDir %q, not an absolute path (runc refuses it, as docker does): set cwd", str(v, "image"), c.WorkingDir)
+		}
 		spec.Process.Cwd = c.WorkingDir
 	}
 	if v.GetAttr("user").IsNull() && c.User != "" {
 		uid, gid, err := lookupOwner(spec.Root.Path, c.User, true)
 		if err != nil {
-			return fmt.Errorf("the image's User %q: %w", c.User, err)
+			return fmt.Errorf("the image's User %q: %w (add a user block with uid and gid to run the command as another user)", c.User, err)
 		}
 		spec.Process.User = specs.User{UID: uid, GID: gid}
 	}

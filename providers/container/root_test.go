@@ -98,7 +98,28 @@ func TestApplyImageConfig(t *testing.T) {
 			}
 		})
 	}
-	if err := applyImageConfig(val(nil, nil, "/"), &specs.Spec{Root: &specs.Root{}, Process: &specs.Process{}}, &v1.ConfigFile{}); err == nil || !strings.Contains(err.Error(), "neither Entrypoint nor Cmd") {
-		t.Errorf("an image without a command: %v", err)
+	for _, tc := range []struct {
+		name string
+		cfg  v1.Config
+		v    cty.Value
+		err  string
+	}{
+		{"no command", v1.Config{}, val(nil, nil, "/"), "the image frr has neither Entrypoint nor Cmd: set command"},
+		{"relative WorkingDir", v1.Config{Cmd: []string{"sh"}, WorkingDir: "work"}, val(nil, nil, "/"), `the image frr has WorkingDir "work", not an absolute path (runc refuses it, as docker does): set cwd`},
+		{"unknown User", v1.Config{Cmd: []string{"sh"}, User: "nobody"}, val(nil, nil, "/"), `the image's User "nobody": no user "nobody" in the container's /etc/passwd (add a user block`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+			err := applyImageConfig(tc.v, &specs.Spec{Root: &specs.Root{Path: root}, Process: &specs.Process{}}, &v1.ConfigFile{Config: tc.cfg})
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err = %v; want %q", err, tc.err)
+			}
+		})
+	}
+	// A relative WorkingDir under a lab's cwd is not used: no error.
+	if err := applyImageConfig(val(nil, nil, "/srv"), &specs.Spec{Root: &specs.Root{}, Process: &specs.Process{}}, &v1.ConfigFile{Config: v1.Config{Cmd: []string{"sh"}, WorkingDir: "work"}}); err != nil {
+		t.Errorf("a relative WorkingDir with cwd set: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,49 +177,87 @@ func (b *specBuilder) user(v cty.Value, s *specs.Spec) {
 }
 
 func (b *specBuilder) capabilities(v cty.Value, s *specs.Spec) {
-	caps := defaultCapabilities
+	base := defaultCapabilities
 	if c := v.GetAttr("capabilities"); !c.IsNull() {
-		caps = b.capList(v, "capabilities")
+		base = b.capList(v, "capabilities", false)
 	}
-	// cap_add and cap_drop change the set as docker's --cap-add and
-	// --cap-drop do, so a node that needs one more capability (FRR's
-	// zebra: CAP_SYS_ADMIN) need not spell out the whole default set.
-	drop := map[string]bool{}
-	for _, n := range b.capList(v, "cap_drop") {
-		drop[n] = true
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, n := range append(append([]string(nil), caps...), b.capList(v, "cap_add")...) {
-		if !drop[n] && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
+	out := tweakCapabilities(base, b.capList(v, "cap_add", true), b.capList(v, "cap_drop", true))
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: out, Effective: out, Permitted: out}
 	s.Process.NoNewPrivileges = true
 }
 
+// tweakCapabilities changes the base set with cap_add and cap_drop as
+// docker's --cap-add and --cap-drop do (moby's TweakCapabilities), so a
+// node that needs one more capability (FRR's zebra: CAP_SYS_ADMIN) need
+// not spell out the whole default set: "ALL" in adds gives every
+// capability but the drops; "ALL" in drops gives only the adds; else the
+// drops leave the base and the adds join it (a name in both is kept).
+func tweakCapabilities(base, adds, drops []string) []string {
+	has := func(l []string, n string) bool { return slices.Contains(l, n) }
+	var out []string
+	switch {
+	case has(adds, "ALL"):
+		for _, n := range allCapabilities() {
+			if !has(drops, n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	case has(drops, "ALL"):
+		base = nil
+	}
+	for _, n := range base {
+		if !has(drops, n) && !has(out, n) {
+			out = append(out, n)
+		}
+	}
+	for _, n := range adds {
+		if n != "ALL" && !has(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // capList reads a list of capability names (CAP_ optional, any case),
-// failing on names Linux does not have.
-func (b *specBuilder) capList(v cty.Value, attr string) []string {
+// failing on names Linux does not have; all allows "ALL" (cap_add and
+// cap_drop).
+func (b *specBuilder) capList(v cty.Value, attr string, all bool) []string {
 	if !v.Type().HasAttribute(attr) || v.GetAttr(attr).IsNull() {
 		return nil
 	}
 	var caps []string
 	for i, name := range strList(v, attr) {
-		n := strings.ToUpper(name)
-		if !strings.HasPrefix(n, "CAP_") {
-			n = "CAP_" + n
+		n := normalCapability(name)
+		if n == "ALL" && all {
+			caps = append(caps, n)
+			continue
 		}
 		if !knownCapability[n] {
+			hint := suggest(n, knownCapability)
+			if n == "ALL" {
+				hint = " ALL is for cap_add and cap_drop (as docker's --cap-add=ALL, --cap-drop=ALL); privileged = true gives every capability and more."
+			}
 			b.fail(cty.GetAttrPath(attr).Index(cty.NumberIntVal(int64(i))), "Unknown capability",
-				"%q is not a Linux capability (CAP_NET_ADMIN, CAP_NET_RAW, ...).%s", name, suggest(n, knownCapability))
+				"%q is not a Linux capability (CAP_NET_ADMIN, CAP_NET_RAW, ...).%s", name, hint)
 			continue
 		}
 		caps = append(caps, n)
 	}
 	return caps
+}
+
+// normalCapability is a capability's name as runc takes it: upper case,
+// with CAP_ ("ALL" stays).
+func normalCapability(name string) string {
+	n := strings.ToUpper(name)
+	if n == "ALL" || n == "CAP_ALL" {
+		return "ALL"
+	}
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	return n
 }
 
 func (b *specBuilder) rlimits(v cty.Value, s *specs.Spec) {

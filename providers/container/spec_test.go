@@ -80,7 +80,7 @@ func TestValidateCatchesSpecMistakes(t *testing.T) {
 		texts = append(texts, d.Detail)
 	}
 	all := strings.Join(texts, "\n")
-	for _, hint := range []string{`Did you mean "RLIMIT_SIGPENDING"?`, `Did you mean "noexec"?`, `Did you mean "CAP_NET_ADMIN"?`} {
+	for _, hint := range []string{`Did you mean "RLIMIT_SIGPENDING"?`, `Did you mean "noexec"?`, `Did you mean "CAP_NET_ADMIN"?`, "ALL is for cap_add and cap_drop"} {
 		if !strings.Contains(all, hint) {
 			t.Errorf("diagnostics lack %q:\n%s", hint, all)
 		}
@@ -113,7 +113,10 @@ func TestCapAddDrop(t *testing.T) {
 		{"add to the defaults", `cap_add = ["SYS_ADMIN"]`, []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_CHOWN"}, nil},
 		{"drop from the defaults", `cap_drop = ["cap_net_raw"]`, []string{"CAP_NET_ADMIN"}, []string{"CAP_NET_RAW"}},
 		{"add to a list", "capabilities = [\"CAP_KILL\"]\ncap_add = [\"CAP_NET_ADMIN\", \"CAP_KILL\"]", []string{"CAP_KILL", "CAP_NET_ADMIN"}, []string{"CAP_CHOWN"}},
-		{"drop wins", "cap_add = [\"CAP_SYS_ADMIN\"]\ncap_drop = [\"CAP_SYS_ADMIN\"]", nil, []string{"CAP_SYS_ADMIN"}},
+		{"in both: added, as docker does", "cap_add = [\"CAP_SYS_ADMIN\"]\ncap_drop = [\"CAP_SYS_ADMIN\"]", []string{"CAP_SYS_ADMIN", "CAP_CHOWN"}, nil},
+		{"drop ALL, add some", "cap_drop = [\"ALL\"]\ncap_add = [\"NET_ADMIN\", \"net_raw\"]", []string{"CAP_NET_ADMIN", "CAP_NET_RAW"}, []string{"CAP_CHOWN", "CAP_KILL"}},
+		{"drop ALL", `cap_drop = ["all"]`, nil, []string{"CAP_NET_ADMIN", "CAP_CHOWN"}},
+		{"add ALL, drop some", "cap_add = [\"ALL\"]\ncap_drop = [\"SYS_MODULE\"]", []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_TIME"}, []string{"CAP_SYS_MODULE"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 		return 1, fmt.Errorf("%s has no guest agent channel (guest_agent = false), so labform cannot run commands in it: set guest_agent = true (a restart) and run qemu-ga in the guest, or use its serial console: labform console %s", req.Addr, req.Addr)
 	}
 	if st := providers.String(req.Value, "state"); st != "running" {
-		return 1, fmt.Errorf("%s is %s: exec needs it running (set state = \"running\" and apply)", req.Addr, st)
+		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	if len(req.Argv) == 0 {
 		return 1, fmt.Errorf("a VM runs one command at a time through its guest agent, with no terminal: give one (labform exec %s -- uname -a), or use labform console %s for a shell", req.Addr, req.Addr)

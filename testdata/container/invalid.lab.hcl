@@ -82,3 +82,10 @@ container "files" {
     destination = "/opt/scripts"
   }
 }
+
+container "allcaps" {
+  rootfs       = "rootfs"
+  capabilities = ["ALL"] # ERROR: Unknown capability
+  cap_add      = ["ALL"]
+  cap_drop     = ["all", "CAP_BOGUS"] # ERROR: Unknown capability
+}

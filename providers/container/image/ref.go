@@ -141,7 +141,7 @@ func Resolve(ctx context.Context, r Ref) (string, error) {
 	case DockerArchive:
 		img, err := tarball.ImageFromPath(r.Name, nil)
 		if err != nil {
-			return "", fmt.Errorf("reading the docker-archive %s: %w", r.Name, err)
+			return "", fmt.Errorf("reading the docker-archive %s: %w%s", r.Name, err, cutShort(err))
 		}
 		h, err := img.ConfigName()
 		if err != nil {
@@ -150,6 +150,14 @@ func Resolve(ctx context.Context, r Ref) (string, error) {
 		return h.String(), nil
 	}
 	return "", fmt.Errorf("unknown transport %q", r.Transport)
+}
+
+// cutShort is what to do about an archive that ends before its tar does.
+func cutShort(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return " (the file ends before the archive does: it was cut short in a copy or a download; copy or save it again)"
+	}
+	return ""
 }
 
 func readLayoutIndex(dir string) (*v1.IndexManifest, error) {
@@ -176,7 +184,7 @@ func readArchiveIndex(file string) (*v1.IndexManifest, error) {
 			return nil, fmt.Errorf("%s is not an OCI archive: it has no index.json", file)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading the OCI archive %s: %w", file, err)
+			return nil, fmt.Errorf("reading the OCI archive %s: %w%s", file, err, cutShort(err))
 		}
 		if filepath.Clean(h.Name) == "index.json" {
 			return v1.ParseIndexManifest(tr)

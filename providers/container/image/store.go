@@ -103,25 +103,21 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	}
 	tmpRoot := filepath.Join(s.Dir, "tmp")
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
-	// What a fetch of this image killed midway left (under the lock, no
-	// other fetch of it runs).
-	if old, _ := filepath.Glob(filepath.Join(tmpRoot, filepath.Base(final)+"-*")); len(old) > 0 {
-		for _, o := range old {
-			os.RemoveAll(o)
-		}
-	}
+	// What fetches killed midway left: of this image (under its lock, no
+	// other fetch of it runs), and of any other whose lock is free.
+	s.sweepTmp(tmpRoot, filepath.Base(final))
 	tmp, err := os.MkdirTemp(tmpRoot, filepath.Base(final)+"-")
 	if err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
 	defer os.RemoveAll(tmp) // gone once renamed; what a failure left otherwise
 	if err := s.fetch(ctx, r, digest, tmp, progress); err != nil {
 		return Unpacked{}, fmt.Errorf("image %s (%s): %w", r, digest, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return Unpacked{}, fmt.Errorf("image %s: the image store: %w", r, err)
+		return Unpacked{}, fmt.Errorf("image %s: %w", r, s.storeErr(err))
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return Unpacked{}, err
@@ -136,14 +132,45 @@ func (s Store) Ensure(ctx context.Context, r Ref, digest string, progress Progre
 	return u, nil
 }
 
+// sweepTmp removes the temporary directories of fetches that were
+// killed (kill -9, a power cut): those of hex, whose lock the caller
+// holds, and those of other images when no process holds their lock.
+func (s Store) sweepTmp(tmpRoot, hex string) {
+	entries, _ := os.ReadDir(tmpRoot)
+	for _, e := range entries {
+		h, _, ok := strings.Cut(e.Name(), "-")
+		if !ok {
+			continue
+		}
+		if h == hex {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(s.Dir, "locks", "sha256-"+h), os.O_RDWR, 0)
+		if err != nil {
+			continue // not a fetch of this store's: leave it
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		f.Close()
+	}
+}
+
+// storeErr is an error writing the store, with what the user can do.
+func (s Store) storeErr(err error) error {
+	return fmt.Errorf("the image store %s: %w (labform unpacks images there: make it writable and give it room, or name another directory with image_store in the container provider's block)", s.Dir, err)
+}
+
 func (s Store) lock(digest string) (func(), error) {
 	dir := filepath.Join(s.Dir, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("the image store: %w", err)
+		return nil, s.storeErr(err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, strings.ReplaceAll(digest, ":", "-")), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("the image store: %w", err)
+		return nil, s.storeErr(err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
@@ -169,6 +196,7 @@ func (s Store) fetch(ctx context.Context, r Ref, digest, tmp string, progress Pr
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
+	orig := img
 	img, err = watched(img, r.Transport, local, progress)
 	if err != nil {
 		return err
@@ -181,6 +209,14 @@ func (s Store) fetch(ctx context.Context, r Ref, digest, tmp string, progress Pr
 	// directories included, into one tar stream; tar writes it out with
 	// owners, modes, devices and extended attributes as they are.
 	if err := untar(ctx, mutate.Extract(img), rootfs); err != nil {
+		// A damaged local blob mostly breaks the gzip or tar stream
+		// before its end, where its digest would have been checked:
+		// name the blob rather than the tar error it caused.
+		if local && ctx.Err() == nil {
+			if verr := verifyBlobs(orig, r.Transport); verr != nil {
+				return verr
+			}
+		}
 		return err
 	}
 	os.RemoveAll(filepath.Join(tmp, "archive"))
@@ -378,3 +414,37 @@ func (w *watch) Read(p []byte) (int, error) {
 }
 
 func (w *watch) Close() error { return w.rc.Close() }
+
+// verifyBlobs checks each layer blob of an image read from local files
+// against its digest (a docker-archive's layer tars against their diff
+// IDs), and names the first that does not match.
+func verifyBlobs(img v1.Image, t Transport) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		want, open := l.Digest, l.Compressed
+		if t == DockerArchive {
+			want, open = l.DiffID, l.Uncompressed
+		}
+		d, err := want()
+		if err != nil {
+			return err
+		}
+		rc, err := open()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", d, err)
+		}
+		if got := fmt.Sprintf("sha256:%x", h.Sum(nil)); d.Algorithm == "sha256" && got != d.String() {
+			return fmt.Errorf("blob %s is corrupt: its content has digest %s (the file was changed or cut short: copy, save or build the image again)", d, got)
+		}
+	}
+	return nil
+}

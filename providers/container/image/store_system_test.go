@@ -231,7 +231,7 @@ func TestSystem_badInput(t *testing.T) {
 		s := Store{Dir: t.TempDir()}
 		ref, _ := Parse("oci:layout:v1", dir)
 		_, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil)
-		if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !(strings.Contains(err.Error(), "corrupt") || strings.Contains(err.Error(), "gzip") || strings.Contains(err.Error(), "flate")) {
+		if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !strings.Contains(err.Error(), "blob "+ld.String()+" is corrupt: its content has digest sha256:") {
 			t.Fatalf("err = %v; want one naming the image and the corrupt blob", err)
 		}
 		t.Log(err)
@@ -327,4 +327,119 @@ func TestSystem_fullDisk(t *testing.T) {
 	}
 	t.Log(err)
 	storeEmpty(t, s)
+}
+
+// TestSystem_readOnlyStore: a store that cannot be written fails a fetch
+// with an error naming the store and what to do; an image it already
+// holds is used as it is (a read-only store filled beforehand).
+func TestSystem_readOnlyStore(t *testing.T) {
+	systest.Require(t, "busybox", "tar")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+	ref, _ := Parse("oci:layout:v1", dir)
+	for _, tc := range []struct {
+		name   string
+		filled bool
+		err    string
+	}{
+		{"empty", false, "read-only file system (labform unpacks images there: make it writable"},
+		{"holding the image", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Store{Dir: t.TempDir()}
+			if err := unix.Mount("tmpfs", s.Dir, "tmpfs", 0, "size=8m"); err != nil {
+				t.Fatalf("mounting a tmpfs for the store: %v", err)
+			}
+			t.Cleanup(func() { unix.Unmount(s.Dir, unix.MNT_DETACH) })
+			if tc.filled {
+				if _, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := unix.Mount("", s.Dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				t.Fatalf("remounting the store read-only: %v", err)
+			}
+			u, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil)
+			if tc.err == "" {
+				if err != nil || u.Digest != digestOf(t, img) {
+					t.Fatalf("Ensure from a read-only store holding the image: %+v, %v", u, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "oci:layout:v1") || !strings.Contains(err.Error(), "the image store "+s.Dir) || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v; want one naming the image, the store and %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestSystem_killedFetchLeftovers: what a fetch killed with -9 left under
+// tmp/ goes at the next fetch when no process holds that image's lock;
+// a fetch in progress elsewhere (its lock held) keeps its directory.
+func TestSystem_killedFetchLeftovers(t *testing.T) {
+	systest.Require(t, "busybox", "tar")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	writeLayout(t, filepath.Join(dir, "layout"), "v1", img)
+	ref, _ := Parse("oci:layout:v1", dir)
+	s := Store{Dir: t.TempDir()}
+	own := strings.TrimPrefix(digestOf(t, img), "sha256:")
+	killed, running, foreign := strings.Repeat("a", 64), strings.Repeat("b", 64), "notadigest"
+	for _, h := range []string{own, killed, running} {
+		os.MkdirAll(filepath.Join(s.Dir, "tmp", h+"-123", "rootfs", "half"), 0o755)
+		os.MkdirAll(filepath.Join(s.Dir, "locks"), 0o700)
+		os.WriteFile(filepath.Join(s.Dir, "locks", "sha256-"+h), nil, 0o600)
+	}
+	os.MkdirAll(filepath.Join(s.Dir, "tmp", foreign+"-1"), 0o755)
+	held, err := os.Open(filepath.Join(s.Dir, "locks", "sha256-"+running))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := unix.Flock(int(held.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ensure(context.Background(), ref, digestOf(t, img), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		kept bool
+	}{{own + "-123", false}, {killed + "-123", false}, {running + "-123", true}, {foreign + "-1", true}} {
+		_, err := os.Stat(filepath.Join(s.Dir, "tmp", tc.name))
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("tmp/%s kept = %v, want %v", tc.name, kept, tc.kept)
+		}
+	}
+}
+
+// TestResolve_truncatedArchives: an archive cut short says so and what to
+// do, not only "unexpected EOF".
+func TestResolve_truncatedArchives(t *testing.T) {
+	systest.Require(t, "busybox")
+	img := imagetest.Busybox(t)
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.tar")
+	tag, _ := name.NewTag("lab/bb:v1")
+	if err := tarball.WriteToFile(full, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(full)
+	for _, tc := range []struct{ name, ref string }{
+		{"docker-archive", "docker-archive:cut.tar"},
+		{"oci-archive", "oci-archive:cut.tar"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(dir, "cut.tar"), data[:len(data)/3], 0o644)
+			ref, err := Parse(tc.ref, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Resolve(context.Background(), ref)
+			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "cut.tar")) || !strings.Contains(err.Error(), "cut short in a copy or a download; copy or save it again") {
+				t.Fatalf("err = %v; want one naming the file and saying it is cut short", err)
+			}
+		})
+	}
 }
