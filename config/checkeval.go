@@ -21,7 +21,7 @@ func (d *Desired) ProbeContext(exprs []hcl.Expression, current func(addr.Instanc
 			}
 		}
 	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
+	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals, mods: d.mods}
 	return view.contextFor(view.baseVariables(), exprs, nil)
 }
 

@@ -49,15 +49,15 @@ func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return bad(fmt.Sprintf("%s takes a resource's address written bare, like container.r1 or container.router[\"r1\"].", a.Name))
 	}
-	if len(tr) < 2 || len(tr) > 3 {
-		return bad(fmt.Sprintf("%s takes TYPE.NAME or TYPE.NAME[KEY]. Modules are not supported: a lab is one directory.", a.Name))
-	}
-	if !contains(ResourceTypes, tr.RootName()) {
-		return bad(fmt.Sprintf("%q is not a resource type; resource types are %s.%s", tr.RootName(), orList(ResourceTypes), didYouMean(tr.RootName(), ResourceTypes)))
-	}
 	t, err := addr.ParseTarget(traversalString(tr))
 	if err != nil {
 		return bad(err.Error())
+	}
+	if t.ModuleOnly {
+		return bad(fmt.Sprintf("%s takes a resource's address, TYPE.NAME or TYPE.NAME[KEY], with its module path in front for one in a module (module.pod[0].container.leaf); a whole module is not an address here.", a.Name))
+	}
+	if !contains(ResourceTypes, t.Type) {
+		return bad(fmt.Sprintf("%q is not a resource type; resource types are %s.%s", t.Type, orList(ResourceTypes), didYouMean(t.Type, ResourceTypes)))
 	}
 	return t, nil
 }
@@ -337,7 +337,8 @@ func (l *Lab) checkImports() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	seen := map[addr.Instance]*Import{}
 	for _, im := range l.Imports {
-		r, ok := l.Resources[im.To.Resource]
+		r := l.ResourceAt(im.To.Resource)
+		ok := r != nil
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import to an undeclared resource",

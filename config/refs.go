@@ -13,13 +13,17 @@ import (
 
 // item names a thing that is evaluated once: a local or a resource block.
 type item struct {
-	local string        // set for a local
-	res   addr.Resource // set for a resource
+	local  string        // set for a local
+	res    addr.Resource // set for a resource
+	module string        // set for a module call
 }
 
 func (it item) String() string {
 	if it.local != "" {
 		return "local." + it.local
+	}
+	if it.module != "" {
+		return "module." + it.module
 	}
 	return it.res.String()
 }
@@ -29,6 +33,13 @@ func (it item) String() string {
 // AddFile users call it after the last file.
 func (l *Lab) Check() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if !l.modulesLoaded {
+		l.modulesLoaded = true
+		diags = l.loadModules()
+	}
+	for _, name := range sortedAttrKeys(l.Modules) {
+		diags = append(diags, l.checkModuleCall(l.Modules[name])...)
+	}
 	sort.SliceStable(l.Order, func(i, j int) bool {
 		a, b := l.Resources[l.Order[i]].DeclRange, l.Resources[l.Order[j]].DeclRange
 		if a.Filename != b.Filename {
@@ -158,6 +169,8 @@ func (l *Lab) checkTraversal(tr hcl.Traversal, in *Resource) hcl.Diagnostics {
 			return bad("Reference to undeclared local value",
 				fmt.Sprintf("A local value named %q has not been declared.%s", second, didYouMean(second, sortedAttrKeys(l.Locals))))
 		}
+	case "module":
+		return l.checkModuleRef(tr, bad)
 	case "path":
 		if second != "module" && second != "cwd" {
 			return bad("Invalid path attribute", "path has the attributes module (the lab's directory) and cwd.")
@@ -201,7 +214,7 @@ func (l *Lab) checkTraversal(tr hcl.Traversal, in *Resource) hcl.Diagnostics {
 			}
 			return nil
 		}
-		roots := append([]string{"var", "local", "path", "lab", "count", "each"}, ResourceTypes...)
+		roots := append([]string{"var", "local", "path", "lab", "count", "each", "module"}, ResourceTypes...)
 		return bad("Unknown variable", fmt.Sprintf("There is no variable named %q.%s", root, didYouMean(root, roots)))
 	}
 	return nil
@@ -223,6 +236,8 @@ func (l *Lab) refsOf(it item) []item {
 	var extra []hcl.Traversal
 	if it.local != "" {
 		exprs = []hcl.Expression{l.Locals[it.local].Expr}
+	} else if it.module != "" {
+		exprs = l.Modules[it.module].exprs()
 	} else {
 		r := l.Resources[it.res]
 		exprs = r.exprs()
@@ -234,6 +249,8 @@ func (l *Lab) refsOf(it item) []item {
 		var dep item
 		if tr.RootName() == "local" && len(tr) > 1 {
 			dep = item{local: attrName(tr[1])}
+		} else if _, ok := l.Modules[attrName(tr[1%len(tr)])]; ok && tr.RootName() == "module" && len(tr) > 1 {
+			dep = item{module: attrName(tr[1])}
 		} else if ra, ok := l.resourceOf(tr); ok {
 			dep = item{res: ra}
 		} else {
@@ -275,6 +292,9 @@ func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
 	}
 	for _, ra := range l.Order {
 		items = append(items, item{res: ra})
+	}
+	for _, name := range sortedAttrKeys(l.Modules) {
+		items = append(items, item{module: name})
 	}
 	// What each item refers to, found on every core.
 	refs := make([][]item, len(items))
@@ -342,6 +362,8 @@ func cycleDiag(l *Lab, cycle []item) *hcl.Diagnostic {
 	var rng hcl.Range
 	if cycle[0].local != "" {
 		rng = l.Locals[cycle[0].local].DeclRange
+	} else if cycle[0].module != "" {
+		rng = l.Modules[cycle[0].module].DeclRange
 	} else {
 		rng = l.Resources[cycle[0].res].DeclRange
 	}

@@ -188,40 +188,9 @@ func ParseTarget(s string) (Target, error) {
 	if diags.HasErrors() {
 		return Target{}, fmt.Errorf("invalid address %q: %s", s, diags[0].Summary)
 	}
-	var steps []ModuleStep
-	wholeModule := false
-	for len(trav) > 0 && trav.RootName() == "module" {
-		if len(trav) < 2 {
-			return Target{}, fmt.Errorf("invalid address %q: want module.NAME", s)
-		}
-		attr, ok := trav[1].(hcl.TraverseAttr)
-		if !ok {
-			return Target{}, fmt.Errorf("invalid address %q: want module.NAME", s)
-		}
-		step := ModuleStep{Name: attr.Name}
-		rest := trav[2:]
-		wholeModule = true
-		if len(rest) > 0 {
-			if idx, ok := rest[0].(hcl.TraverseIndex); ok {
-				k, err := parseKey(s, idx)
-				if err != nil {
-					return Target{}, err
-				}
-				step.Key, wholeModule = k, false
-				rest = rest[1:]
-			}
-		}
-		steps = append(steps, step)
-		if len(rest) == 0 {
-			trav = nil
-			break
-		}
-		a, ok := rest[0].(hcl.TraverseAttr)
-		if !ok {
-			return Target{}, fmt.Errorf("invalid address %q: want a name after %s", s, ModulePath(steps))
-		}
-		trav = append(hcl.Traversal{hcl.TraverseRoot{Name: a.Name, SrcRange: a.SrcRange}}, rest[1:]...)
-		wholeModule = false
+	steps, trav, wholeModule, err := parseModulePrefix(s, trav)
+	if err != nil {
+		return Target{}, err
 	}
 	mod := ModulePath(steps)
 	if len(trav) == 0 {
@@ -254,6 +223,62 @@ func ParseTarget(s string) (Target, error) {
 	}
 	t.Key = k
 	return t, nil
+}
+
+// parseModulePrefix takes the module path off the front of trav.
+func parseModulePrefix(s string, trav hcl.Traversal) ([]ModuleStep, hcl.Traversal, bool, error) {
+	var steps []ModuleStep
+	wholeModule := false
+	for len(trav) > 0 && trav.RootName() == "module" {
+		if len(trav) < 2 {
+			return nil, nil, false, fmt.Errorf("invalid address %q: want module.NAME", s)
+		}
+		attr, ok := trav[1].(hcl.TraverseAttr)
+		if !ok {
+			return nil, nil, false, fmt.Errorf("invalid address %q: want module.NAME", s)
+		}
+		step := ModuleStep{Name: attr.Name}
+		rest := trav[2:]
+		wholeModule = true
+		if len(rest) > 0 {
+			if idx, ok := rest[0].(hcl.TraverseIndex); ok {
+				k, err := parseKey(s, idx)
+				if err != nil {
+					return nil, nil, false, err
+				}
+				step.Key, wholeModule = k, false
+				rest = rest[1:]
+			}
+		}
+		steps = append(steps, step)
+		if len(rest) == 0 {
+			trav = nil
+			break
+		}
+		a, ok := rest[0].(hcl.TraverseAttr)
+		if !ok {
+			return nil, nil, false, fmt.Errorf("invalid address %q: want a name after %s", s, ModulePath(steps))
+		}
+		trav = append(hcl.Traversal{hcl.TraverseRoot{Name: a.Name, SrcRange: a.SrcRange}}, rest[1:]...)
+		wholeModule = false
+	}
+	return steps, trav, wholeModule, nil
+}
+
+// ParseModule parses a module instance path (module.pod[1].module.x).
+func ParseModule(path string) ([]ModuleStep, error) {
+	trav, diags := hclsyntax.ParseTraversalAbs([]byte(path), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("invalid module path %q: %s", path, diags[0].Summary)
+	}
+	steps, rest, _, err := parseModulePrefix(path, trav)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 || len(steps) == 0 {
+		return nil, fmt.Errorf("invalid module path %q: want module.NAME[KEY]", path)
+	}
+	return steps, nil
 }
 
 func parseKey(s string, idx hcl.TraverseIndex) (Key, error) {

@@ -38,7 +38,7 @@ moved {
 }
 
 moved {
-  from = module.pod.container.x # ERROR: Invalid address
+  from = module.pod # ERROR: Invalid address
   to   = container.y
 }
 

@@ -1,0 +1,474 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/labform/labform/config/addr"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// MaxModuleDepth is how deep module calls may nest: a module that calls
+// itself (directly or through others) stops there.
+const MaxModuleDepth = 8
+
+// ModuleCall is a module block: the directory Source loaded as Child,
+// instantiated once, count times or per for_each key, each instance with
+// the arguments as its variables.
+type ModuleCall struct {
+	Name   string
+	Source string
+	Dir    string // absolute
+	Count  hcl.Expression
+	// ForEach is nil when absent, as Count.
+	ForEach   hcl.Expression
+	Args      map[string]*hcl.Attribute
+	DependsOn []hcl.Traversal
+	Child     *Lab // nil when the directory could not be loaded
+	DeclRange hcl.Range
+	// SourceRange is the source argument's value.
+	SourceRange hcl.Range
+}
+
+var moduleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "source", Required: true}, {Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "providers"}, {Name: "version"},
+}}
+
+// IsModule reports whether l is a module's directory rather than the lab's.
+func (l *Lab) IsModule() bool { return l.root != nil }
+
+// Root is the lab a module belongs to (l itself for the lab).
+func (l *Lab) Root() *Lab {
+	if l.root != nil {
+		return l.root
+	}
+	return l
+}
+
+// rootOnly refuses a block that only the lab's own directory may have.
+func (l *Lab) rootOnly(b *hcl.Block, why string) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("%s block in a module", strings.ToUpper(b.Type[:1])+b.Type[1:]),
+		Detail:  fmt.Sprintf("%s is a module (called from %s); %s", l.Dir, l.calledFrom, why),
+		Subject: b.DefRange.Ptr()}}
+}
+
+func (l *Lab) decodeModule(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	diags := checkName("module", name, b.LabelRanges[0])
+	if prev, dup := l.Modules[name]; dup {
+		return append(diags, duplicate("module", name, b.DefRange, prev.DeclRange))
+	}
+	content, rest, d := b.Body.PartialContent(moduleSchema)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return diags
+	}
+	mc := &ModuleCall{Name: name, DeclRange: b.DefRange, Args: map[string]*hcl.Attribute{}}
+	args, d := rest.JustAttributes()
+	diags = append(diags, d...)
+	for n, a := range args {
+		mc.Args[n] = a
+	}
+	for _, n := range []string{"providers", "version"} {
+		if a, ok := content.Attributes[n]; ok {
+			detail := "Provider blocks are written once, in the lab's directory, and apply to the resources of every module."
+			if n == "version" {
+				detail = "labform loads local modules only (source = \"./modules/NAME\"): there is no version to pick."
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
+				Detail: fmt.Sprintf("A module block takes no %s argument. %s", n, detail), Subject: a.NameRange.Ptr()})
+		}
+	}
+	src := content.Attributes["source"]
+	mc.SourceRange = src.Expr.Range()
+	diags = append(diags, decodeLiteral(src, cty.String, func(v cty.Value) { mc.Source = v.AsString() })...)
+	if a, ok := content.Attributes["count"]; ok {
+		mc.Count = a.Expr
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		mc.ForEach = a.Expr
+		if mc.Count != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid combination of count and for_each",
+				Detail: "A module block may have count or for_each, not both.", Subject: a.NameRange.Ptr()})
+		}
+	}
+	if a, ok := content.Attributes["depends_on"]; ok {
+		exprs, d := hcl.ExprList(a.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			tr, d := hcl.AbsTraversalForExpr(e)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				mc.DependsOn = append(mc.DependsOn, tr)
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	if d := checkModuleSource(mc.Source, mc.SourceRange); d != nil {
+		return append(diags, d)
+	}
+	mc.Dir = filepath.Join(l.Dir, filepath.FromSlash(mc.Source))
+	if l.Modules == nil {
+		l.Modules = map[string]*ModuleCall{}
+	}
+	l.Modules[name] = mc
+	return diags
+}
+
+// checkModuleSource accepts a local directory (./x, ../x) and names what
+// else the source looks like.
+func checkModuleSource(src string, rng hcl.Range) *hcl.Diagnostic {
+	if strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../") {
+		return nil
+	}
+	kind := "a module source"
+	switch {
+	case strings.HasPrefix(src, "git::") || strings.HasPrefix(src, "git@") || strings.HasSuffix(src, ".git") ||
+		strings.HasPrefix(src, "github.com/") || strings.HasPrefix(src, "gitlab.com/") || strings.HasPrefix(src, "bitbucket.org/"):
+		kind = "a git repository"
+	case strings.Contains(src, "://") || strings.Contains(src, "::"):
+		kind = "a remote address"
+	case strings.Count(src, "/") >= 2 && !strings.HasPrefix(src, "/"):
+		kind = "a module registry address (NAMESPACE/NAME/PROVIDER)"
+	case filepath.IsAbs(src):
+		kind = "an absolute path"
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported module source",
+		Detail: fmt.Sprintf("%q looks like %s. labform loads local modules only: a directory of %s files given relative to this one, starting with ./ or ../ (source = \"./modules/pod\"). Registry and git sources are not supported; copy the module into the lab.",
+			src, kind, FileSuffix),
+		Subject: rng.Ptr()}
+}
+
+// loadModules loads the directory of every module call of l, once per
+// call, with the limits of a lab's files (the sizes add up over the lab
+// and its modules), and checks it.
+func (l *Lab) loadModules() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range sortedAttrKeys(l.Modules) {
+		mc := l.Modules[name]
+		if l.depth+1 > MaxModuleDepth {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Modules nested too deep",
+				Detail:  fmt.Sprintf("Module calls nest at most %d deep; a module that calls itself, directly or through others, never ends.", MaxModuleDepth),
+				Subject: mc.DeclRange.Ptr()})
+			continue
+		}
+		files, err := LabFiles(mc.Dir)
+		if err != nil || len(files) == 0 {
+			detail := fmt.Sprintf("The directory %s has no *%s files; a module is a directory of such files.", mc.Dir, FileSuffix)
+			if err != nil {
+				detail = fmt.Sprintf("Cannot read the module's directory: %s.", err)
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Module not found", Detail: detail, Subject: mc.SourceRange.Ptr()})
+			continue
+		}
+		root := l.Root()
+		child := NewLab(mc.Dir, l.Registry)
+		child.root, child.depth = root, l.depth+1
+		child.calledFrom = mc.DeclRange.String()
+		child.Parser = root.Parser
+		child.Name, child.AllowHostPaths, child.tokens = root.Name, root.AllowHostPaths, root.tokens
+		refused := false
+		for _, f := range files {
+			src, d := ReadLabFile(mc.Dir, f)
+			if d != nil {
+				diags, refused = append(diags, d), true
+				continue
+			}
+			if root.bytes += len(src); root.bytes > MaxLabSize {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Lab too large",
+					Detail:  fmt.Sprintf("The files of the lab and its modules have more than %d bytes (%d MiB) together, the most a lab may have; this file is not read.", MaxLabSize, MaxLabSize>>20),
+					Subject: &hcl.Range{Filename: f, Start: hcl.InitialPos, End: hcl.InitialPos}})
+				refused = true
+				break
+			}
+			diags = append(diags, child.AddFile(f, src)...)
+		}
+		root.tokens = child.tokens
+		if refused {
+			continue
+		}
+		diags = append(diags, child.Check()...)
+		mc.Child = child
+	}
+	return diags
+}
+
+// exprs lists the expressions of a module call.
+func (mc *ModuleCall) exprs() []hcl.Expression {
+	var es []hcl.Expression
+	if mc.Count != nil {
+		es = append(es, mc.Count)
+	}
+	if mc.ForEach != nil {
+		es = append(es, mc.ForEach)
+	}
+	for _, n := range sortedAttrKeys(mc.Args) {
+		es = append(es, mc.Args[n].Expr)
+	}
+	for _, tr := range mc.DependsOn {
+		es = append(es, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
+	}
+	return es
+}
+
+// checkModuleCall checks a call's arguments against the module's
+// variables: each argument is a variable, each variable without a
+// default is given.
+func (l *Lab) checkModuleCall(mc *ModuleCall) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	meta := &Resource{Count: mc.Count, ForEach: mc.ForEach}
+	for _, e := range mc.exprs() {
+		diags = append(diags, l.checkExpr(e, meta)...)
+	}
+	if mc.Child == nil {
+		return diags
+	}
+	vars := mc.Child.Variables
+	for _, n := range sortedAttrKeys(mc.Args) {
+		if _, ok := vars[n]; !ok {
+			a := mc.Args[n]
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported argument",
+				Detail: fmt.Sprintf("The module %q (%s) has no variable named %q.%s A module block's arguments set the variables its files declare.",
+					mc.Name, mc.Source, n, didYouMean(n, sortedAttrKeys(vars))),
+				Subject: a.NameRange.Ptr()})
+		}
+	}
+	for _, n := range sortedAttrKeys(vars) {
+		if _, given := mc.Args[n]; !given && vars[n].Default == cty.NilVal {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+				Detail: fmt.Sprintf("The module %q (%s) declares the variable %q without a default (at %s): set it here, %s = ...",
+					mc.Name, mc.Source, n, vars[n].DeclRange, n),
+				Subject: mc.DeclRange.Ptr()})
+		}
+	}
+	return diags
+}
+
+// checkModuleRef checks module.NAME[KEY].OUTPUT.
+func (l *Lab) checkModuleRef(tr hcl.Traversal, bad func(summary, detail string) hcl.Diagnostics) hcl.Diagnostics {
+	if len(tr) < 2 {
+		return bad("Invalid reference", "A module's outputs are referred to as module.NAME.OUTPUT, or module.NAME[KEY].OUTPUT with count or for_each.")
+	}
+	name := attrName(tr[1])
+	mc, ok := l.Modules[name]
+	if !ok {
+		return bad("Reference to undeclared module",
+			fmt.Sprintf("No module call named %q is declared here.%s A module's values are read where it is called, through its outputs.", name, didYouMean(name, sortedAttrKeys(l.Modules))))
+	}
+	rest := tr[2:]
+	if len(rest) > 0 {
+		if _, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
+			rest = rest[1:]
+		}
+	}
+	if len(rest) == 0 || mc.Child == nil {
+		return nil
+	}
+	out := attrName(rest[0])
+	if out == "" {
+		return nil
+	}
+	if _, ok := mc.Child.Outputs[out]; ok {
+		return nil
+	}
+	if contains(ResourceTypes, out) || out == "module" {
+		return bad("Reference to another module's resource",
+			fmt.Sprintf("module.%s's resources and modules are its own: from here, a module is read only through its outputs. Add an output to %s (output \"x\" { value = %s... }) and refer to module.%s.x (module.%s[KEY].x with count or for_each).",
+				name, mc.Source, out, name, name))
+	}
+	return bad("Reference to undeclared output",
+		fmt.Sprintf("The module %q (%s) has no output named %q.%s", name, mc.Source, out, didYouMean(out, sortedAttrKeys(mc.Child.Outputs))))
+}
+
+// ResourceAt is the resource block behind ra, which may be in a module
+// (module.pod[1].container.leaf is container.leaf of pod's directory).
+func (l *Lab) ResourceAt(ra addr.Resource) *Resource {
+	cur := l
+	if ra.Module != "" {
+		steps, err := addr.ParseModule(ra.Module)
+		if err != nil {
+			return nil
+		}
+		for _, s := range steps {
+			mc := cur.Modules[s.Name]
+			if mc == nil || mc.Child == nil {
+				return nil
+			}
+			cur = mc.Child
+		}
+	}
+	return cur.Resources[ra.Local()]
+}
+
+// evalModule evaluates every instance of a module call: its arguments in
+// this scope become the variables of a scope of its own, whose resources
+// join the lab's instances with the instance's module path, and whose
+// outputs make the value module.NAME (module.NAME[KEY]) reads here.
+func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	if mc == nil || mc.Child == nil {
+		return nil
+	}
+	ctx := d.contextFor(base, mc.exprs(), nil)
+	var diags hcl.Diagnostics
+	var common []cty.Value
+	for _, tr := range mc.DependsOn {
+		v, dd := tr.TraverseAbs(ctx)
+		diags = append(diags, dd...)
+		common = append(common, v)
+	}
+	type inst struct {
+		key  addr.Key
+		each map[string]cty.Value
+	}
+	var insts []inst
+	switch {
+	case mc.Count != nil:
+		n, dd := evalCount(mc.Count, ctx)
+		if diags = append(diags, dd...); dd.HasErrors() {
+			return diags
+		}
+		for i := 0; i < n; i++ {
+			insts = append(insts, inst{key: addr.Int(i), each: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}})
+		}
+	case mc.ForEach != nil:
+		m, marks, dd := evalForEach(mc.ForEach, ctx)
+		if diags = append(diags, dd...); dd.HasErrors() {
+			return diags
+		}
+		common = append(common, cty.True.WithMarks(marks))
+		for _, k := range sortedAttrKeys(m) {
+			insts = append(insts, inst{key: addr.Str(k), each: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": m[k]})}})
+		}
+	default:
+		insts = []inst{{}}
+	}
+	// What the whole call depends on reaches every resource of the module
+	// through a mark on each variable.
+	var callMarks cty.ValueMarks
+	for _, c := range common {
+		_, pvm := c.UnmarkDeepWithPaths()
+		for _, pm := range pvm {
+			for mk := range pm.Marks {
+				if callMarks == nil {
+					callMarks = cty.NewValueMarks()
+				}
+				callMarks[mk] = struct{}{}
+			}
+		}
+	}
+	child := mc.Child
+	order, od := child.evalOrder()
+	if diags = append(diags, od...); od.HasErrors() {
+		return diags
+	}
+	outs := make([]cty.Value, len(insts))
+	byKey := map[string]cty.Value{}
+	for i, in := range insts {
+		ictx := ctx
+		if in.each != nil {
+			ictx = ctx.NewChild()
+			ictx.Variables = in.each
+		}
+		vars := map[string]cty.Value{}
+		for _, name := range sortedAttrKeys(child.Variables) {
+			v := child.Variables[name]
+			a, given := mc.Args[name]
+			if !given {
+				if v.Default == cty.NilVal {
+					vars[name] = cty.UnknownVal(v.Type) // reported by Check
+				} else {
+					vars[name] = v.Default
+				}
+			} else {
+				val, dd := a.Expr.Value(ictx)
+				diags = append(diags, d.improveIndexDiags(dd)...)
+				if dd.HasErrors() {
+					val = cty.UnknownVal(v.Type)
+				}
+				plain, pvm := val.UnmarkDeepWithPaths()
+				conv, err := convertTo(plain, v.Type)
+				if err != nil {
+					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for module argument",
+						Detail:  fmt.Sprintf("The module's variable %q (declared at %s) takes %s: %s.", name, v.DeclRange, v.Type.FriendlyName(), err),
+						Subject: a.Expr.Range().Ptr()})
+					conv = cty.UnknownVal(v.Type)
+				} else if !dd.HasErrors() {
+					for _, vd := range v.validate(conv) {
+						if vd.Severity == hcl.DiagError {
+							vd.Detail += fmt.Sprintf(" The value was given by %s at %s.", addr.ChildModule(d.Module, mc.Name, in.key), a.Expr.Range())
+						}
+						diags = append(diags, vd)
+					}
+				}
+				if conv.Type().Equals(plain.Type()) {
+					conv = conv.MarkWithPaths(pvm)
+				} else {
+					// Converted to another shape: the marks hold for the
+					// whole value.
+					for _, pm := range pvm {
+						conv = conv.WithMarks(pm.Marks)
+					}
+				}
+				vars[name] = conv
+			}
+			if v.Sensitive {
+				vars[name] = vars[name].Mark(Sensitive)
+			}
+			if callMarks != nil {
+				vars[name] = vars[name].WithMarks(callMarks)
+			}
+		}
+		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: d.Instances,
+			refs: map[addr.Resource]cty.Value{}, locals: map[string]cty.Value{}, mods: map[string]cty.Value{},
+			Module: addr.ChildModule(d.Module, mc.Name, in.key)}
+		cbase := scope.baseVariables()
+		diags = append(diags, scope.evalItems(order, cbase, prior)...)
+		d.Order = append(d.Order, scope.Order...)
+		var od hcl.Diagnostics
+		outs[i], od = scope.outputObject(cbase)
+		if i == 0 {
+			diags = append(diags, od...) // the same mistake in every instance
+		}
+		if in.key.Kind == addr.StringKey {
+			byKey[in.key.Str] = outs[i]
+		}
+	}
+	switch {
+	case mc.ForEach != nil:
+		d.mods[mc.Name] = cty.ObjectVal(byKey)
+	case mc.Count != nil:
+		if len(outs) == 0 {
+			d.mods[mc.Name] = cty.EmptyTupleVal
+		} else {
+			d.mods[mc.Name] = cty.TupleVal(outs)
+		}
+	default:
+		d.mods[mc.Name] = outs[0]
+	}
+	return diags
+}
+
+// outputObject is a module instance's outputs as one object, marks kept:
+// whoever reads an output depends on the instances it came from.
+func (d *Desired) outputObject(base map[string]cty.Value) (cty.Value, hcl.Diagnostics) {
+	vals := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	for _, name := range sortedAttrKeys(d.Lab.Outputs) {
+		o := d.Lab.Outputs[name]
+		v, dd := o.Expr.Value(d.contextFor(base, []hcl.Expression{o.Expr}, nil))
+		diags = append(diags, d.improveIndexDiags(dd)...)
+		if dd.HasErrors() {
+			v = cty.DynamicVal
+		}
+		if o.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		vals[name] = v
+	}
+	return cty.ObjectVal(vals), diags
+}
