@@ -1,0 +1,171 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// podLab is the golden modules case: a pod module used three times with
+// count, linked to a core container through the pod's output.
+func podLab(t *testing.T) map[string]string {
+	t.Helper()
+	dir := "../../testdata/plans/modules"
+	files := moduleFiles(t, dir)
+	main, err := os.ReadFile(filepath.Join(dir, "main.lab.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["main.lab.hcl"] = string(main)
+	return files
+}
+
+// TestCLI_modulesApply applies the pod lab: every instance of every module
+// instance is created once, links reach the module's containers by their
+// full addresses, the outputs read the modules' outputs, and a second plan
+// has nothing to do.
+func TestCLI_modulesApply(t *testing.T) {
+	c := newCLI(t, podLab(t))
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "apply", r.out, "17 added, 0 changed, 0 destroyed")
+	list := c.must(0, "state", "list").out
+	for _, a := range []string{"module.pod[0].container.leaf[1]", "module.pod[2].container.spine", "module.pod[1].link.leaf[0]", "link.uplink[2]"} {
+		contains(t, "state list", list, a+"\n")
+	}
+	if strings.Contains(list, "module.pod[2].container.leaf[1]") {
+		t.Errorf("pod 2 has one leaf, the state lists a second:\n%s", list)
+	}
+	contains(t, "link to a module's container", c.stateShow("link.uplink[1]"), "module.pod[1].container.spine")
+	contains(t, "outputs", c.must(0, "output", "leaves").out, "pod2-leaf0")
+	contains(t, "second plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
+
+// TestCLI_modulesTarget: -target module.pod[1] plans that module instance
+// only; -target of one resource in it, that resource; -exclude leaves the
+// instance out; -replace takes a module address.
+func TestCLI_modulesTarget(t *testing.T) {
+	c := newCLI(t, podLab(t))
+	r := c.must(0, "plan", "-target=module.pod[1]")
+	contains(t, "target a module instance", r.out, "module.pod[1].container.spine will be created", "module.pod[1].link.leaf[1] will be created", "Plan: 5 to add")
+	for _, other := range []string{"module.pod[0].", "module.pod[2].", "container.core will", "link.uplink"} {
+		if strings.Contains(r.out, other) {
+			t.Errorf("-target=module.pod[1] planned %s:\n%s", other, r.out)
+		}
+	}
+	r = c.must(0, "plan", "-target=module.pod[1].container.leaf[0]")
+	contains(t, "target a resource in a module", r.out, "module.pod[1].container.leaf[0] will be created", "Plan: 1 to add")
+	r = c.must(0, "plan", "-exclude=module.pod")
+	contains(t, "exclude every pod", r.out, "container.core will be created", "Plan: 1 to add")
+
+	c.must(0, "apply", "-auto-approve")
+	r = c.must(0, "plan", "-replace=module.pod[2].container.leaf[0]")
+	contains(t, "replace in a module", r.out, "module.pod[2].container.leaf[0] must be replaced", "1 to add, 1 to change, 1 to destroy")
+}
+
+// TestCLI_modulesStateMv moves a root container into a module instance
+// with state mv: the object keeps its ID and the plan of the lab that
+// declares it in the module has nothing to do.
+func TestCLI_modulesStateMv(t *testing.T) {
+	files := podLab(t)
+	files["main.lab.hcl"] = `
+module "pod" {
+  source = "./modules/pod"
+  name   = "pod0"
+  leaves = 1
+}
+`
+	c := newCLI(t, map[string]string{"main.lab.hcl": `
+container "spine" {
+  rootfs   = "rootfs"
+  hostname = "pod0-spine"
+  ports    = 2
+}
+`})
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	before := attrLine(t, c.stateShow("container.spine"), "pid")
+	c.must(0, "state", "mv", "container.spine", "module.pod.container.spine")
+	c.write(files)
+	after := attrLine(t, c.stateShow("module.pod.container.spine"), "pid")
+	if before != after {
+		t.Errorf("pid changed with state mv: %s -> %s", before, after)
+	}
+	r := c.must(0, "plan")
+	contains(t, "plan after state mv", r.out, "Plan: 2 to add, 0 to change, 0 to destroy")
+	if strings.Contains(r.out, "module.pod.container.spine will") {
+		t.Errorf("the moved spine is planned again:\n%s", r.out)
+	}
+}
+
+// TestCLI_movedIntoModule: a moved block from a root container to a
+// module instance's keeps the object (no create, no delete, same pid), and
+// one back out of the module keeps it again.
+func TestCLI_movedIntoModule(t *testing.T) {
+	files := podLab(t)
+	files["main.lab.hcl"] = `
+container "leaf" {
+  rootfs   = "rootfs"
+  hostname = "pod0-leaf0"
+  ports    = 1
+}
+`
+	c := newCLI(t, files)
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	pid := attrLine(t, c.stateShow("container.leaf"), "pid")
+	creates := c.mems["container"].Calls.Create.Load()
+	deletes := c.mems["container"].Calls.Delete.Load()
+
+	c.write(map[string]string{"main.lab.hcl": `
+module "pod" {
+  source = "./modules/pod"
+  count  = 1
+  name   = "pod${count.index}"
+  leaves = 1
+}
+
+moved {
+  from = container.leaf
+  to   = module.pod[0].container.leaf[0]
+}
+`})
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "apply into the module", r.out, "# container.leaf has moved to module.pod[0].container.leaf[0]", "2 added, 0 changed, 0 destroyed")
+	if got := attrLine(t, c.stateShow("module.pod[0].container.leaf[0]"), "pid"); got != pid {
+		t.Errorf("pid changed with the move: %s -> %s", pid, got)
+	}
+	if c.mems["container"].Calls.Delete.Load() != deletes || c.mems["container"].Calls.Create.Load() != creates+1 {
+		t.Errorf("the move deleted or created the leaf (creates %d -> %d, deletes %d -> %d)",
+			creates, c.mems["container"].Calls.Create.Load(), deletes, c.mems["container"].Calls.Delete.Load())
+	}
+
+	c.write(map[string]string{"main.lab.hcl": `
+module "pod" {
+  source = "./modules/pod"
+  count  = 1
+  name   = "pod${count.index}"
+  leaves = 0
+}
+
+container "leaf" {
+  rootfs   = "rootfs"
+  hostname = "pod0-leaf0"
+  ports    = 1
+}
+
+moved {
+  from = module.pod[0].container.leaf[0]
+  to   = container.leaf
+}
+`})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "apply out of the module", r.out, "# module.pod[0].container.leaf[0] has moved to container.leaf")
+	if got := attrLine(t, c.stateShow("container.leaf"), "pid"); got != pid {
+		t.Errorf("pid changed with the move out: %s -> %s", pid, got)
+	}
+}
