@@ -277,9 +277,21 @@ func (l *Lab) checkModuleRef(tr hcl.Traversal, bad func(summary, detail string) 
 		return nil
 	}
 	if contains(ResourceTypes, out) || out == "module" {
+		target, alias := out+".NAME", "x"
+		if len(rest) > 1 {
+			if n := attrName(rest[1]); n != "" {
+				target, alias = out+"."+n, n
+			}
+		}
+		key := ""
+		if mc.Count != nil {
+			key = "[0]"
+		} else if mc.ForEach != nil {
+			key = "[KEY]"
+		}
 		return bad("Reference to another module's resource",
-			fmt.Sprintf("module.%s's resources and modules are its own: from here, a module is read only through its outputs. Add an output to %s (output \"x\" { value = %s... }) and refer to module.%s.x (module.%s[KEY].x with count or for_each).",
-				name, mc.Source, out, name, name))
+			fmt.Sprintf("module.%s's resources and modules are its own: from here, a module is read only through its outputs. Add an output to %s (output %q { value = %s }) and refer to module.%s%s.%s.",
+				name, mc.Source, alias, target, name, key, alias))
 	}
 	return bad("Reference to undeclared output",
 		fmt.Sprintf("The module %q (%s) has no output named %q.%s", name, mc.Source, out, didYouMean(out, sortedAttrKeys(mc.Child.Outputs))))

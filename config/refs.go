@@ -209,8 +209,12 @@ func (l *Lab) checkTraversal(tr hcl.Traversal, in *Resource) hcl.Diagnostics {
 					}
 				}
 				sort.Strings(names)
+				hint := didYouMean(second, names)
+				if l.IsModule() {
+					hint += fmt.Sprintf(" %s is a module: it sees its own resources only, not the lab's nor another module's. Pass what it needs through a variable, set in the module block.", l.Dir)
+				}
 				return bad("Reference to undeclared resource",
-					fmt.Sprintf("A %s resource named %q has not been declared.%s", root, second, didYouMean(second, names)))
+					fmt.Sprintf("A %s resource named %q has not been declared.%s", root, second, hint))
 			}
 			return nil
 		}

@@ -1,0 +1,171 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/golden"
+	"github.com/labform/labform/providers/all"
+)
+
+// writeLab writes files (paths relative to a new directory) and returns
+// the directory.
+func writeLab(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const podModule = `variable "name" {
+  type = string
+}
+
+container "spine" {
+  rootfs   = "rootfs"
+  hostname = "${var.name}-spine"
+}
+
+output "spine_name" {
+  value = container.spine.hostname
+}
+`
+
+// TestModuleDiagnostics loads labs with modules whose files carry
+// "# ERROR: summary" markers, in the lab's files and the modules'.
+func TestModuleDiagnostics(t *testing.T) {
+	cases := map[string]map[string]string{
+		"lab and provider blocks in a module": {
+			"main.lab.hcl": "module \"pod\" {\n  source = \"./pod\"\n  name = \"p\"\n}\n",
+			"pod/main.lab.hcl": podModule + `
+lab { # ERROR: Lab block in a module
+  name = "inner"
+}
+
+provider "container" { # ERROR: Provider block in a module
+}
+
+moved { # ERROR: Moved block in a module
+  from = container.a
+  to   = container.spine
+}
+`,
+		},
+		"registry and git sources": {
+			"main.lab.hcl": `
+module "reg" {
+  source = "hashicorp/consul/aws" # ERROR: Unsupported module source
+}
+
+module "git" {
+  source = "git::https://example.com/pod.git" # ERROR: Unsupported module source
+}
+
+module "gh" {
+  source = "github.com/example/pod" # ERROR: Unsupported module source
+}
+
+module "missing" {
+  source = "./nowhere" # ERROR: Module not found
+}
+`,
+		},
+		"missing and unknown variables": {
+			"main.lab.hcl": `
+module "pod" { # ERROR: Missing required argument
+  source = "./pod"
+  nmae   = "p" # ERROR: Unsupported argument
+}
+`,
+			"pod/main.lab.hcl": podModule,
+		},
+		"references across modules": {
+			"main.lab.hcl": `
+module "pod" {
+  source = "./pod"
+  count  = 2
+  name   = "p${count.index}"
+}
+
+container "core" {
+  rootfs   = "rootfs"
+  hostname = module.pod[0].container.spine.hostname # ERROR: Reference to another module's resource
+  env = {
+    A = module.pod[1].spine_nmae # ERROR: Reference to undeclared output
+    B = module.pd[0].spine_name # ERROR: Reference to undeclared module
+    C = module.pod[1].spine_name
+  }
+}
+`,
+			"pod/main.lab.hcl": podModule + `
+container "other" {
+  rootfs   = "rootfs"
+  hostname = container.core.hostname # ERROR: Reference to undeclared resource
+}
+`,
+		},
+		"a module that calls itself": {
+			"main.lab.hcl": "module \"a\" {\n  source = \"./a\"\n}\n",
+			"a/main.lab.hcl": "module \"again\" { # ERROR: Modules nested too deep\n  source = \"./\"\n}\n",
+		},
+		"wrong argument type": {
+			"main.lab.hcl": `
+module "pod" {
+  source = "./pod"
+  name   = ["a", "b"] # ERROR: Invalid value for module argument
+}
+`,
+			"pod/main.lab.hcl": podModule,
+		},
+	}
+	for name, files := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := writeLab(t, files)
+			l, diags := config.Load(dir, all.Registry())
+			if !diags.HasErrors() {
+				_, more := config.Evaluate(l, config.NewInputs(), nil)
+				diags = append(diags, more...)
+			}
+			for file, src := range files {
+				want := golden.Markers([]byte(src))
+				got := map[int]string{}
+				for _, d := range diags {
+					if d.Severity != hcl.DiagError || d.Subject == nil {
+						continue
+					}
+					rel, _ := filepath.Rel(dir, d.Subject.Filename)
+					if rel != file && !(strings.HasPrefix(rel, "a/") && file == "a/main.lab.hcl") {
+						continue
+					}
+					if _, dup := got[d.Subject.Start.Line]; !dup {
+						got[d.Subject.Start.Line] = d.Summary
+					}
+				}
+				if !equalMaps(got, want) {
+					var all []string
+					for _, d := range diags {
+						all = append(all, d.Error())
+					}
+					t.Errorf("%s: wrong errors\ngot:  %v\nwant: %v\nall:\n%s", file, got, want, strings.Join(all, "\n"))
+				}
+			}
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError && d.Subject == nil {
+					t.Errorf("error without a source range: %s", d.Error())
+				}
+			}
+		})
+	}
+}
