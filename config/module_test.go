@@ -117,7 +117,7 @@ container "other" {
 `,
 		},
 		"a module that calls itself": {
-			"main.lab.hcl": "module \"a\" {\n  source = \"./a\"\n}\n",
+			"main.lab.hcl":   "module \"a\" {\n  source = \"./a\"\n}\n",
 			"a/main.lab.hcl": "module \"again\" { # ERROR: Modules nested too deep\n  source = \"./\"\n}\n",
 		},
 		"wrong argument type": {
