@@ -36,6 +36,13 @@ type Desired struct {
 	// a module instance's scope shares Instances with the lab's and
 	// collects its own Order, which the lab's takes in.
 	Module string
+	// A module instance's scope knows its parent's, its call and the
+	// count or each values of its key; a scope knows the instances of its
+	// module calls, in key order.
+	parent   *Desired
+	call     *ModuleCall
+	each     map[string]cty.Value
+	children map[string][]*Desired
 
 	byResOnce sync.Once
 	byRes     map[addr.Resource][]*Instance
@@ -943,26 +950,16 @@ func stripMarks(v cty.Value) cty.Value {
 // Outputs evaluates the outputs. value gives each instance's value as it
 // now is (from state after an apply), or nil to use the desired values.
 func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
-	refs := d.refs
+	view := d
 	if value != nil {
-		// Only the resources the outputs mention: a lab of thousands of
-		// instances with a few outputs pays for those.
-		refs = map[addr.Resource]cty.Value{}
-		for _, o := range d.Lab.Outputs {
-			for _, tr := range o.Expr.Variables() {
-				if len(tr) < 2 {
-					continue
-				}
-				ra := addr.Resource{Type: tr.RootName(), Name: attrName(tr[1])}
-				if _, ok := d.Lab.Resources[ra]; ok {
-					if _, done := refs[ra]; !done {
-						refs[ra] = d.currentCollection(ra, value)
-					}
-				}
-			}
+		// Only the resources and modules the outputs mention: a lab of
+		// thousands of instances with a few outputs pays for those.
+		var exprs []hcl.Expression
+		for _, n := range sortedAttrKeys(d.Lab.Outputs) {
+			exprs = append(exprs, d.Lab.Outputs[n].Expr)
 		}
+		view = d.currentView(exprs, value)
 	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals, mods: d.mods}
 	base := view.baseVariables()
 	out := map[string]OutputValue{}
 	var diags hcl.Diagnostics
@@ -1056,17 +1053,7 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 	}
 	r := inst.Resource
 	exprs := r.exprs()
-	refs := map[addr.Resource]cty.Value{}
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			if ra, ok := d.Lab.resourceOf(tr); ok {
-				if _, done := refs[ra]; !done {
-					refs[ra] = d.currentCollection(ra, current)
-				}
-			}
-		}
-	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals, mods: d.mods, Module: d.Module}
+	view := d.currentView(exprs, current)
 	ctx := view.contextFor(view.baseVariables(), exprs, nil)
 	switch a.Key.Kind {
 	case addr.IntKey:

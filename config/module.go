@@ -386,58 +386,16 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 			ictx = ctx.NewChild()
 			ictx.Variables = in.each
 		}
-		vars := map[string]cty.Value{}
-		for _, name := range sortedAttrKeys(child.Variables) {
-			v := child.Variables[name]
-			a, given := mc.Args[name]
-			if !given {
-				if v.Default == cty.NilVal {
-					vars[name] = cty.UnknownVal(v.Type) // reported by Check
-				} else {
-					vars[name] = v.Default
-				}
-			} else {
-				val, dd := a.Expr.Value(ictx)
-				diags = append(diags, d.improveIndexDiags(dd)...)
-				if dd.HasErrors() {
-					val = cty.UnknownVal(v.Type)
-				}
-				plain, pvm := val.UnmarkDeepWithPaths()
-				conv, err := convertTo(plain, v.Type)
-				if err != nil {
-					diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for module argument",
-						Detail:  fmt.Sprintf("The module's variable %q (declared at %s) takes %s: %s.", name, v.DeclRange, v.Type.FriendlyName(), err),
-						Subject: a.Expr.Range().Ptr()})
-					conv = cty.UnknownVal(v.Type)
-				} else if !dd.HasErrors() {
-					for _, vd := range v.validate(conv) {
-						if vd.Severity == hcl.DiagError {
-							vd.Detail += fmt.Sprintf(" The value was given by %s at %s.", addr.ChildModule(d.Module, mc.Name, in.key), a.Expr.Range())
-						}
-						diags = append(diags, vd)
-					}
-				}
-				if conv.Type().Equals(plain.Type()) {
-					conv = conv.MarkWithPaths(pvm)
-				} else {
-					// Converted to another shape: the marks hold for the
-					// whole value.
-					for _, pm := range pvm {
-						conv = conv.WithMarks(pm.Marks)
-					}
-				}
-				vars[name] = conv
-			}
-			if v.Sensitive {
-				vars[name] = vars[name].Mark(Sensitive)
-			}
-			if callMarks != nil {
-				vars[name] = vars[name].WithMarks(callMarks)
-			}
-		}
+		vars, vd := d.moduleVars(mc, ictx, in.key, callMarks)
+		diags = append(diags, vd...)
 		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: d.Instances,
 			refs: map[addr.Resource]cty.Value{}, locals: map[string]cty.Value{}, mods: map[string]cty.Value{},
-			Module: addr.ChildModule(d.Module, mc.Name, in.key)}
+			Module: addr.ChildModule(d.Module, mc.Name, in.key),
+			parent: d, call: mc, each: in.each}
+		if d.children == nil {
+			d.children = map[string][]*Desired{}
+		}
+		d.children[mc.Name] = append(d.children[mc.Name], scope)
 		cbase := scope.baseVariables()
 		diags = append(diags, scope.evalItems(order, cbase, prior)...)
 		d.Order = append(d.Order, scope.Order...)
@@ -450,19 +408,169 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 			byKey[in.key.Str] = outs[i]
 		}
 	}
+	d.mods[mc.Name] = moduleCollection(mc, outs, byKey)
+	return diags
+}
+
+// moduleCollection is a module call as expressions see it: one object of
+// outputs, a tuple of them (count) or an object keyed like for_each.
+func moduleCollection(mc *ModuleCall, outs []cty.Value, byKey map[string]cty.Value) cty.Value {
 	switch {
 	case mc.ForEach != nil:
-		d.mods[mc.Name] = cty.ObjectVal(byKey)
+		return cty.ObjectVal(byKey)
 	case mc.Count != nil:
 		if len(outs) == 0 {
-			d.mods[mc.Name] = cty.EmptyTupleVal
-		} else {
-			d.mods[mc.Name] = cty.TupleVal(outs)
+			return cty.EmptyTupleVal
 		}
-	default:
-		d.mods[mc.Name] = outs[0]
+		return cty.TupleVal(outs)
+	case len(outs) == 1:
+		return outs[0]
 	}
-	return diags
+	return cty.DynamicVal
+}
+
+// moduleVars evaluates a call's arguments in ctx (with count.index or
+// each of the instance key) as the variables of the module's instance,
+// converted to their types, with the marks of what they came from and
+// callMarks (what the whole call depends on).
+func (d *Desired) moduleVars(mc *ModuleCall, ictx *hcl.EvalContext, key addr.Key, callMarks cty.ValueMarks) (map[string]cty.Value, hcl.Diagnostics) {
+	child := mc.Child
+	var diags hcl.Diagnostics
+	vars := map[string]cty.Value{}
+	for _, name := range sortedAttrKeys(child.Variables) {
+		v := child.Variables[name]
+		a, given := mc.Args[name]
+		if !given {
+			if v.Default == cty.NilVal {
+				vars[name] = cty.UnknownVal(v.Type) // reported by Check
+			} else {
+				vars[name] = v.Default
+			}
+		} else {
+			val, dd := a.Expr.Value(ictx)
+			diags = append(diags, d.improveIndexDiags(dd)...)
+			if dd.HasErrors() {
+				val = cty.UnknownVal(v.Type)
+			}
+			plain, pvm := val.UnmarkDeepWithPaths()
+			conv, err := convertTo(plain, v.Type)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for module argument",
+					Detail:  fmt.Sprintf("The module's variable %q (declared at %s) takes %s: %s.", name, v.DeclRange, v.Type.FriendlyName(), err),
+					Subject: a.Expr.Range().Ptr()})
+				conv = cty.UnknownVal(v.Type)
+			} else if !dd.HasErrors() {
+				for _, vd := range v.validate(conv) {
+					if vd.Severity == hcl.DiagError {
+						vd.Detail += fmt.Sprintf(" The value was given by %s at %s.", addr.ChildModule(d.Module, mc.Name, key), a.Expr.Range())
+					}
+					diags = append(diags, vd)
+				}
+			}
+			if conv.Type().Equals(plain.Type()) {
+				conv = conv.MarkWithPaths(pvm)
+			} else {
+				// Converted to another shape: the marks hold for the
+				// whole value.
+				for _, pm := range pvm {
+					conv = conv.WithMarks(pm.Marks)
+				}
+			}
+			vars[name] = conv
+		}
+		if v.Sensitive {
+			vars[name] = vars[name].Mark(Sensitive)
+		}
+		if callMarks != nil {
+			vars[name] = vars[name].WithMarks(callMarks)
+		}
+	}
+	return vars, diags
+}
+
+// currentView is scope d with the values of the instances that current
+// knows (the state, as apply goes): the resources and module calls exprs
+// mention, and the variables of a module instance from its call's
+// arguments, evaluated the same way in the parent's current view.
+func (d *Desired) currentView(exprs []hcl.Expression, current func(addr.Instance) (cty.Value, bool)) *Desired {
+	refs := map[addr.Resource]cty.Value{}
+	var mods map[string]cty.Value
+	for _, e := range exprs {
+		for _, tr := range e.Variables() {
+			if ra, ok := d.Lab.resourceOf(tr); ok {
+				if _, done := refs[ra]; !done {
+					refs[ra] = d.currentCollection(ra, current)
+				}
+				continue
+			}
+			if tr.RootName() != "module" || len(tr) < 2 {
+				continue
+			}
+			name := attrName(tr[1])
+			if _, ok := d.children[name]; !ok {
+				continue
+			}
+			if mods == nil {
+				mods = make(map[string]cty.Value, len(d.mods))
+				for k, v := range d.mods {
+					mods[k] = v
+				}
+			}
+			mods[name] = d.currentModule(name, current)
+		}
+	}
+	if mods == nil {
+		mods = d.mods
+	}
+	vars := d.Vars
+	if d.parent != nil {
+		vars = d.currentVars(current)
+	}
+	return &Desired{Lab: d.Lab, Vars: vars, Providers: d.Providers, refs: refs, locals: d.locals, mods: mods, Module: d.Module,
+		parent: d.parent, call: d.call, each: d.each, children: d.children}
+}
+
+// currentModule is the module call name's value with its instances'
+// outputs read in their current views.
+func (d *Desired) currentModule(name string, current func(addr.Instance) (cty.Value, bool)) cty.Value {
+	scopes := d.children[name]
+	outs := make([]cty.Value, len(scopes))
+	byKey := map[string]cty.Value{}
+	var mc *ModuleCall
+	for i, sc := range scopes {
+		mc = sc.call
+		var exprs []hcl.Expression
+		for _, n := range sortedAttrKeys(sc.Lab.Outputs) {
+			exprs = append(exprs, sc.Lab.Outputs[n].Expr)
+		}
+		view := sc.currentView(exprs, current)
+		outs[i], _ = view.outputObject(view.baseVariables())
+		if sc.each != nil && sc.call.ForEach != nil {
+			byKey[sc.each["each"].GetAttr("key").AsString()] = outs[i]
+		}
+	}
+	if mc == nil {
+		return d.mods[name]
+	}
+	return moduleCollection(mc, outs, byKey)
+}
+
+// currentVars are a module instance's variables from its call's
+// arguments in the parent's current view.
+func (d *Desired) currentVars(current func(addr.Instance) (cty.Value, bool)) map[string]cty.Value {
+	exprs := d.call.exprs()
+	pv := d.parent.currentView(exprs, current)
+	ctx := pv.contextFor(pv.baseVariables(), exprs, nil)
+	if d.each != nil {
+		ctx = ctx.NewChild()
+		ctx.Variables = d.each
+	}
+	key := addr.Key{}
+	if steps, err := addr.ParseModule(d.Module); err == nil {
+		key = steps[len(steps)-1].Key
+	}
+	vars, _ := pv.moduleVars(d.call, ctx, key, nil)
+	return vars
 }
 
 // outputObject is a module instance's outputs as one object, marks kept:

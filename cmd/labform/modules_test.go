@@ -169,3 +169,60 @@ moved {
 		t.Errorf("pid changed with the move out: %s -> %s", pid, got)
 	}
 }
+
+// TestCLI_modulesKnownAfterApply: a value known only after apply crosses
+// module boundaries both ways: into a module through a variable, out
+// of it through an output, to a resource and to the lab's outputs.
+func TestCLI_modulesKnownAfterApply(t *testing.T) {
+	c := newCLI(t, map[string]string{
+		"main.lab.hcl": `
+container "core" {
+  rootfs = "rootfs"
+}
+
+module "pod" {
+  source = "./modules/pod"
+  peer   = container.core.netns
+}
+
+container "edge" {
+  rootfs = "rootfs"
+  env = {
+    SPINE = module.pod.spine_netns
+  }
+}
+
+output "spine_pid" {
+  value = module.pod.spine_pid
+}
+`,
+		"modules/pod/main.lab.hcl": `
+variable "peer" {
+  type = string
+}
+
+container "spine" {
+  rootfs = "rootfs"
+  env = {
+    PEER = var.peer
+  }
+}
+
+output "spine_netns" {
+  value = container.spine.netns
+}
+
+output "spine_pid" {
+  value = container.spine.pid
+}
+`})
+	r := c.must(0, "plan")
+	contains(t, "plan", r.out, "module.pod.container.spine will be created", `"PEER" = (known after apply)`)
+	c.must(0, "apply", "-auto-approve")
+	core := attrLine(t, c.stateShow("container.core"), "netns")
+	spine := c.stateShow("module.pod.container.spine")
+	contains(t, "spine's env", spine, `"PEER" = `+core)
+	contains(t, "edge's env", c.stateShow("container.edge"), `"SPINE" = `+attrLine(t, spine, "netns"))
+	contains(t, "output", c.must(0, "output", "spine_pid").out, attrLine(t, spine, "pid"))
+	contains(t, "second plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
