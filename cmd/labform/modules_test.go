@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/labform/labform/providers/all"
 )
 
 // podLab is the golden modules case: a pod module used three times with
@@ -225,4 +227,26 @@ output "spine_pid" {
 	contains(t, "edge's env", c.stateShow("container.edge"), `"SPINE" = `+attrLine(t, spine, "netns"))
 	contains(t, "output", c.must(0, "output", "spine_pid").out, attrLine(t, spine, "pid"))
 	contains(t, "second plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
+
+// TestExamplePods validates examples/pods with the real providers, plans
+// it in memory (the lab's output reads the pods' outputs) and draws it:
+// every node of every pod is a vertex under its full address.
+func TestExamplePods(t *testing.T) {
+	var out, errOut strings.Builder
+	f := false
+	if code := run([]string{"-chdir=../../examples/pods", "validate"}, all.Registry(), stdio{in: strings.NewReader(""), out: &out, err: &errOut, terminal: &f}); code != 0 {
+		t.Fatalf("validate examples/pods: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	files := moduleFiles(t, "../../examples/pods")
+	main, err := os.ReadFile("../../examples/pods/main.lab.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["main.lab.hcl"] = string(main)
+	c := newCLI(t, files)
+	r := c.must(0, "plan")
+	contains(t, "plan", r.out, "Plan: 19 to add", `"10.1.0.2"`, `"10.3.1.2"`, `hostname        = "pod2-leaf1"`)
+	checkGolden(t, "../../testdata/topology/pods.dot.golden", c.must(0, "graph", "-format=dot").out)
+	checkGolden(t, "../../testdata/topology/pods.mmd.golden", c.must(0, "graph", "-format", "mermaid").out)
 }
