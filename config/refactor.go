@@ -240,15 +240,47 @@ func (l *Lab) MoveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 	if ok {
 		return to, m, ok
 	}
-	if r := l.Resources[a.Resource]; r != nil {
+	to = a
+	if m, ok := l.implicitModuleMove(a.Module); ok {
+		to.Module = m
+	}
+	if r := l.ResourceAt(a.Resource); r != nil {
 		switch {
 		case r.Count != nil && a.Key.Kind == addr.NoKey:
-			return a.Resource.Instance(addr.Int(0)), nil, true
+			to.Key = addr.Int(0)
 		case r.Count == nil && r.ForEach == nil && a.Key.Kind == addr.IntKey && a.Key.Int == 0:
-			return a.Resource.Instance(addr.Key{}), nil, true
+			to.Key = addr.Key{}
 		}
 	}
-	return a, nil, false
+	return to, nil, to != a
+}
+
+// implicitModuleMove is the module path that an object recorded in the
+// module instance path belongs to now that a call on the way gained or
+// lost count: module.pod becomes module.pod[0] and back, as in Terraform.
+func (l *Lab) implicitModuleMove(path string) (string, bool) {
+	if path == "" {
+		return path, false
+	}
+	steps, err := addr.ParseModule(path)
+	if err != nil {
+		return path, false
+	}
+	cur, changed := l, false
+	for i, s := range steps {
+		mc := cur.Modules[s.Name]
+		if mc == nil || mc.Child == nil {
+			return path, false
+		}
+		switch {
+		case mc.Count != nil && s.Key.Kind == addr.NoKey:
+			steps[i].Key, changed = addr.Int(0), true
+		case mc.Count == nil && mc.ForEach == nil && s.Key.Kind == addr.IntKey && s.Key.Int == 0:
+			steps[i].Key, changed = addr.Key{}, true
+		}
+		cur = mc.Child
+	}
+	return addr.ModulePath(steps), changed
 }
 
 func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {

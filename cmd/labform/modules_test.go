@@ -41,6 +41,20 @@ func TestCLI_modulesApply(t *testing.T) {
 	contains(t, "link to a module's container", c.stateShow("link.uplink[1]"), "module.pod[1].container.spine")
 	contains(t, "outputs", c.must(0, "output", "leaves").out, "pod2-leaf0")
 	contains(t, "second plan", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+	contains(t, "state list of a module instance", c.must(0, "state", "list", "module.pod[1]").out, "module.pod[1].container.spine\n")
+
+	// One pod fewer: its instances are destroyed, links first.
+	files := podLab(t)
+	c.write(map[string]string{"main.lab.hcl": strings.Replace(strings.Replace(files["main.lab.hcl"], "count  = 3", "count  = 2", 1), "count     = 3", "count     = 2", 1)})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "apply with two pods", r.out, "module.pod[2].container.spine will be destroyed", "module.pod[2].link.leaf[0] will be destroyed",
+		"0 added, 0 changed, 4 destroyed")
+	if strings.Index(r.out, "module.pod[2].link.leaf[0]: Destroying") > strings.Index(r.out, "module.pod[2].container.spine: Destroying") {
+		t.Errorf("the spine was destroyed before its link:\n%s", r.out)
+	}
+	if list := c.must(0, "state", "list").out; strings.Contains(list, "module.pod[2]") {
+		t.Errorf("state still lists pod 2:\n%s", list)
+	}
 }
 
 // TestCLI_modulesTarget: -target module.pod[1] plans that module instance
@@ -249,4 +263,28 @@ func TestExamplePods(t *testing.T) {
 	contains(t, "plan", r.out, "Plan: 19 to add", `"10.1.0.2"`, `"10.3.1.2"`, `hostname        = "pod2-leaf1"`)
 	checkGolden(t, "../../testdata/topology/pods.dot.golden", c.must(0, "graph", "-format=dot").out)
 	checkGolden(t, "../../testdata/topology/pods.mmd.golden", c.must(0, "graph", "-format", "mermaid").out)
+}
+
+// TestCLI_modulesGainCount: a module call that gains count moves its
+// objects to instance [0] without a moved block, as in Terraform, and
+// back when it loses it.
+func TestCLI_modulesGainCount(t *testing.T) {
+	files := podLab(t)
+	one := "module \"pod\" {\n  source = \"./modules/pod\"\n  name   = \"pod0\"\n  leaves = 1\n}\n"
+	files["main.lab.hcl"] = one
+	c := newCLI(t, files)
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	pid := attrLine(t, c.stateShow("module.pod.container.spine"), "pid")
+	c.write(map[string]string{"main.lab.hcl": strings.Replace(one, "\n  name", "\n  count  = 1\n  name", 1)})
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "gain count", r.out, "# module.pod.container.spine has moved to module.pod[0].container.spine", "0 added, 0 changed, 0 destroyed")
+	if got := attrLine(t, c.stateShow("module.pod[0].container.spine"), "pid"); got != pid {
+		t.Errorf("pid changed: %s -> %s", pid, got)
+	}
+	c.write(map[string]string{"main.lab.hcl": one})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "lose count", r.out, "# module.pod[0].link.leaf[0] has moved to module.pod.link.leaf[0]", "0 added, 0 changed, 0 destroyed")
 }
