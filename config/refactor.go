@@ -40,7 +40,11 @@ var removedLifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{
 
 // addrOf reads a from or to argument: a resource or instance address
 // written as a reference.
-func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
+func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) { return addrOrModule(a, false) }
+
+// addrOrModule is addrOf that also takes a module call (module.pod, or
+// module.a.module.b) when module is set: a removed block's from.
+func addrOrModule(a *hcl.Attribute, module bool) (addr.Target, hcl.Diagnostics) {
 	bad := func(detail string) (addr.Target, hcl.Diagnostics) {
 		return addr.Target{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid address",
 			Detail: detail, Subject: a.Expr.Range().Ptr()}}
@@ -52,6 +56,12 @@ func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
 	t, err := addr.ParseTarget(traversalString(tr))
 	if err != nil {
 		return bad(err.Error())
+	}
+	if t.ModuleOnly && module {
+		if !t.Whole {
+			return bad(fmt.Sprintf("%s takes a module call without a key (module.pod): a removed block removes every instance of a call that left the configuration.", a.Name))
+		}
+		return t, nil
 	}
 	if t.ModuleOnly {
 		return bad(fmt.Sprintf("%s takes a resource's address, TYPE.NAME or TYPE.NAME[KEY], with its module path in front for one in a module (module.pod[0].container.leaf); a whole module is not an address here.", a.Name))
@@ -118,7 +128,7 @@ func (l *Lab) decodeRemoved(b *hcl.Block) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	from, d := addrOf(content.Attributes["from"])
+	from, d := addrOrModule(content.Attributes["from"], true)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return diags
 	}
@@ -190,6 +200,11 @@ cycles:
 		}
 	}
 	for i, r := range l.Removed {
+		if mc := l.moduleCallAt(r.From); mc != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Removed module still exists",
+				Detail:  fmt.Sprintf("This removed block says %s left the configuration, but it is declared at %s. Remove that block, or this one.", r.From, mc.DeclRange),
+				Subject: r.FromRange.Ptr()})
+		}
 		if res, ok := declared(r.From); ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Removed resource still exists",
 				Detail:  fmt.Sprintf("This removed block says %s left the configuration, but it is declared at %s. Remove that block, or this one.", r.From, res.DeclRange),
@@ -209,6 +224,30 @@ cycles:
 		}
 	}
 	return diags
+}
+
+// moduleCallAt is the module call a module target names, when it is
+// declared.
+func (l *Lab) moduleCallAt(t addr.Target) *ModuleCall {
+	if !t.ModuleOnly {
+		return nil
+	}
+	steps, err := addr.ParseModule(t.Module)
+	if err != nil {
+		return nil
+	}
+	cur := l
+	var mc *ModuleCall
+	for _, s := range steps {
+		if cur == nil {
+			return nil
+		}
+		if mc = cur.Modules[s.Name]; mc == nil {
+			return nil
+		}
+		cur = mc.Child
+	}
+	return mc
 }
 
 // movedFrom is the moved block whose from covers t, if any.

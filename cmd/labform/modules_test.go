@@ -288,3 +288,60 @@ func TestCLI_modulesGainCount(t *testing.T) {
 	r = c.must(0, "apply", "-auto-approve")
 	contains(t, "lose count", r.out, "# module.pod[0].link.leaf[0] has moved to module.pod.link.leaf[0]", "0 added, 0 changed, 0 destroyed")
 }
+
+// TestCLI_modulesRemoved: a removed block for a module call that left the
+// configuration forgets every object of all its instances (destroy =
+// false); one that is still declared is an error.
+func TestCLI_modulesRemoved(t *testing.T) {
+	c := newCLI(t, podLab(t))
+	c.must(0, "apply", "-auto-approve")
+	c.write(map[string]string{"main.lab.hcl": `
+lab {
+  name = "golden"
+}
+
+module "pod" {
+  source = "./modules/pod"
+  name   = "x"
+}
+
+removed {
+  from = module.pod
+  lifecycle {
+    destroy = false
+  }
+}
+`})
+	r := c.must(1, "plan")
+	contains(t, "removed module still declared", r.errOut, "Removed module still exists")
+	c.write(map[string]string{"main.lab.hcl": `
+lab {
+  name = "golden"
+}
+
+container "core" {
+  rootfs   = "rootfs"
+  hostname = "core"
+  ports    = 3
+}
+
+removed {
+  from = module.pod
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = link.uplink
+  lifecycle {
+    destroy = false
+  }
+}
+`})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "forget the pods", r.out, "# module.pod[1].container.spine will no longer be managed by labform", "0 to destroy, 16 to forget")
+	if list := c.must(0, "state", "list").out; strings.TrimSpace(list) != "container.core" {
+		t.Errorf("state after forgetting the pods:\n%s", list)
+	}
+}
