@@ -345,3 +345,42 @@ removed {
 		t.Errorf("state after forgetting the pods:\n%s", list)
 	}
 }
+
+// TestCLI_modulesImport: import blocks and the import command take a
+// module address; the adopted object is then managed in its module.
+func TestCLI_modulesImport(t *testing.T) {
+	files := podLab(t)
+	files["main.lab.hcl"] = `
+module "pod" {
+  source = "./modules/pod"
+  count  = 2
+  name   = "pod${count.index}"
+  leaves = 0
+}
+
+import {
+  to = module.pod[0].container.spine
+  id = "outside/container.spine"
+}
+`
+	c := newCLI(t, files)
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	makeOutside(t, c, []byte(`
+container "spine" {
+  rootfs   = "rootfs"
+  hostname = "pod0-spine"
+  ports    = 1
+}
+`))
+	r := c.must(0, "plan")
+	contains(t, "import block", r.out, `# module.pod[0].container.spine will be imported from "outside/container.spine"`, "Plan: 1 to import, 1 to add")
+	files["main.lab.hcl"] = files["main.lab.hcl"][:strings.Index(files["main.lab.hcl"], "import {")]
+	c.write(files)
+	r = c.must(0, "import", "module.pod[0].container.spine", "outside/container.spine")
+	contains(t, "import command", r.out, "Import successful!")
+	r = c.must(1, "import", "module.pod[5].container.spine", "outside/container.spine")
+	contains(t, "import to an instance the configuration lacks", r.errOut, "module.pod[5].container.spine")
+	contains(t, "plan after import", c.must(0, "plan").out, "Plan: 1 to add, 0 to change, 0 to destroy")
+}
