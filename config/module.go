@@ -592,3 +592,18 @@ func (d *Desired) outputObject(base map[string]cty.Value) (cty.Value, hcl.Diagno
 	}
 	return cty.ObjectVal(vals), diags
 }
+
+// AllResources lists the resource blocks of the lab and of every module it
+// uses, each module once per call, in declaration order.
+func (l *Lab) AllResources() []*Resource {
+	var out []*Resource
+	for _, ra := range l.Order {
+		out = append(out, l.Resources[ra])
+	}
+	for _, name := range sortedAttrKeys(l.Modules) {
+		if c := l.Modules[name].Child; c != nil {
+			out = append(out, c.AllResources()...)
+		}
+	}
+	return out
+}

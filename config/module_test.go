@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/providers/all"
 )
@@ -167,5 +168,59 @@ module "pod" {
 				}
 			}
 		})
+	}
+}
+
+// TestModuleResourceAt finds the block behind module addresses, nested
+// ones too, and lists the resources of the lab and its modules.
+func TestModuleResourceAt(t *testing.T) {
+	dir := writeLab(t, map[string]string{
+		"main.lab.hcl":        "module \"a\" {\n  source = \"./a\"\n  count = 2\n}\ncontainer \"top\" {\n  rootfs = \"rootfs\"\n}\n",
+		"a/main.lab.hcl":      "module \"b\" {\n  source = \"../b\"\n  for_each = toset([\"x\"])\n}\nvm \"r\" {\n  memory = 64\n}\n",
+		"b/main.lab.hcl":      "container \"leaf\" {\n  rootfs = \"rootfs\"\n}\n",
+		"unused/main.lab.hcl": "nonsense",
+	})
+	l, diags := config.Load(dir, all.Registry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	cases := map[string]string{
+		"container.top": "container.top",
+		`module.a[1].module.b["x"].container.leaf[0]`: "container.leaf",
+		"module.a[0].vm.r":                            "vm.r",
+		"module.a[0].container.top":                   "",
+		"module.c.vm.r":                               "",
+	}
+	for in, want := range cases {
+		ia, err := addr.ParseInstance(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if r := l.ResourceAt(ia.Resource); r != nil {
+			got = r.Addr.String()
+		}
+		if got != want {
+			t.Errorf("ResourceAt(%s) = %q, want %q", in, got, want)
+		}
+	}
+	var names []string
+	for _, r := range l.AllResources() {
+		names = append(names, r.Addr.String())
+	}
+	if got := strings.Join(names, " "); got != "container.top vm.r container.leaf" {
+		t.Errorf("AllResources: %s", got)
+	}
+	d, diags := config.Evaluate(l, config.NewInputs(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var order []string
+	for _, a := range d.Order {
+		order = append(order, a.String())
+	}
+	want := `container.top module.a[0].vm.r module.a[0].module.b["x"].container.leaf module.a[1].vm.r module.a[1].module.b["x"].container.leaf`
+	if got := strings.Join(order, " "); got != want {
+		t.Errorf("instances:\ngot:  %s\nwant: %s", got, want)
 	}
 }

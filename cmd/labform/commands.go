@@ -60,7 +60,7 @@ func (a *app) initCommand() *cobra.Command {
 				fmt.Fprintf(a.io.out, "- The state is in %s\n", describeBackend(lab.Backend, a.dir()))
 			}
 			used := map[string]bool{}
-			for _, r := range lab.Resources {
+			for _, r := range lab.AllResources() {
 				used[r.Provider] = true
 			}
 			missing := 0
