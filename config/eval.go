@@ -43,6 +43,9 @@ type Desired struct {
 	call     *ModuleCall
 	each     map[string]cty.Value
 	children map[string][]*Desired
+	// scopeMarks are what a module call depends on as a whole (its
+	// depends_on, its for_each), for every instance in the module.
+	scopeMarks cty.ValueMarks
 
 	byResOnce sync.Once
 	byRes     map[addr.Resource][]*Instance
@@ -337,8 +340,12 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	var diags hcl.Diagnostics
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
-	var common []cty.Value
+	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
 	for _, tr := range r.DependsOn {
+		if d.Lab.isModuleCall(tr) {
+			common = append(common, d.moduleDeps(attrName(tr[1])))
+			continue
+		}
 		v, dd := tr.TraverseAbs(ctx)
 		diags = append(diags, dd...)
 		common = append(common, v)

@@ -329,6 +329,10 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 	var diags hcl.Diagnostics
 	var common []cty.Value
 	for _, tr := range mc.DependsOn {
+		if d.Lab.isModuleCall(tr) {
+			common = append(common, d.moduleDeps(attrName(tr[1])))
+			continue
+		}
 		v, dd := tr.TraverseAbs(ctx)
 		diags = append(diags, dd...)
 		common = append(common, v)
@@ -360,15 +364,15 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 		insts = []inst{{}}
 	}
 	// What the whole call depends on reaches every resource of the module
-	// through a mark on each variable.
-	var callMarks cty.ValueMarks
+	// (scopeMarks) and what reads its variables.
+	callMarks := cty.ValueMarks{}
+	for mk := range d.scopeMarks {
+		callMarks[mk] = struct{}{}
+	}
 	for _, c := range common {
 		_, pvm := c.UnmarkDeepWithPaths()
 		for _, pm := range pvm {
 			for mk := range pm.Marks {
-				if callMarks == nil {
-					callMarks = cty.NewValueMarks()
-				}
 				callMarks[mk] = struct{}{}
 			}
 		}
@@ -391,7 +395,7 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: d.Instances,
 			refs: map[addr.Resource]cty.Value{}, locals: map[string]cty.Value{}, mods: map[string]cty.Value{},
 			Module: addr.ChildModule(d.Module, mc.Name, in.key),
-			parent: d, call: mc, each: in.each}
+			parent: d, call: mc, each: in.each, scopeMarks: callMarks}
 		if d.children == nil {
 			d.children = map[string][]*Desired{}
 		}
@@ -606,4 +610,25 @@ func (l *Lab) AllResources() []*Resource {
 		}
 	}
 	return out
+}
+
+// isModuleCall reports whether tr is module.NAME of a declared call.
+func (l *Lab) isModuleCall(tr hcl.Traversal) bool {
+	if tr.RootName() != "module" || len(tr) != 2 {
+		return false
+	}
+	_, ok := l.Modules[attrName(tr[1])]
+	return ok
+}
+
+// moduleDeps is a value marked with every instance of every instance of
+// the module call name (depends_on = [module.pod]).
+func (d *Desired) moduleDeps(name string) cty.Value {
+	marks := cty.ValueMarks{}
+	for _, sc := range d.children[name] {
+		for _, a := range sc.Order { // nested modules' instances too
+			marks[depMark{a}] = struct{}{}
+		}
+	}
+	return cty.True.WithMarks(marks)
 }

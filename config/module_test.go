@@ -294,3 +294,67 @@ link "leaf" {
 		})
 	}
 }
+
+// TestModuleDependsOn: depends_on = [module.pod] depends on every
+// instance in the module; a module call's depends_on reaches every
+// resource in it, also those that read no variable.
+func TestModuleDependsOn(t *testing.T) {
+	dir := writeLab(t, map[string]string{
+		"main.lab.hcl": `
+container "first" {
+  rootfs = "rootfs"
+}
+
+module "pod" {
+  source     = "./pod"
+  count      = 2
+  depends_on = [container.first]
+}
+
+container "last" {
+  rootfs     = "rootfs"
+  depends_on = [module.pod]
+}
+`,
+		"pod/main.lab.hcl": `
+container "a" {
+  rootfs = "rootfs"
+}
+
+container "b" {
+  rootfs   = "rootfs"
+  hostname = container.a.hostname
+}
+`,
+	})
+	l, diags := config.Load(dir, all.Registry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	d, diags := config.Evaluate(l, config.NewInputs(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	deps := func(a string) string {
+		ia, err := addr.ParseInstance(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, dep := range d.Instances[ia].Deps {
+			s = append(s, dep.String())
+		}
+		return strings.Join(s, " ")
+	}
+	cases := map[string]string{
+		"container.last":            "module.pod[0].container.a module.pod[0].container.b module.pod[1].container.a module.pod[1].container.b",
+		"module.pod[1].container.a": "container.first",
+		"module.pod[1].container.b": "container.first module.pod[1].container.a",
+		"container.first":           "",
+	}
+	for a, want := range cases {
+		if got := deps(a); got != want {
+			t.Errorf("deps of %s:\ngot:  %s\nwant: %s", a, got, want)
+		}
+	}
+}

@@ -63,9 +63,9 @@ func (l *Lab) Check() hcl.Diagnostics {
 		diags = append(diags, exprDiags[i]...)
 		for _, tr := range r.DependsOn {
 			diags = append(diags, l.checkTraversal(tr, r)...)
-			if _, ok := l.resourceOf(tr); !ok && len(diags) == 0 {
+			if _, ok := l.resourceOf(tr); !ok && !l.isModuleCall(tr) && len(diags) == 0 {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on reference",
-					Detail: "depends_on lists resources, e.g. depends_on = [vm.spine].", Subject: tr.SourceRange().Ptr()})
+					Detail: "depends_on lists resources and module calls, e.g. depends_on = [vm.spine, module.pod].", Subject: tr.SourceRange().Ptr()})
 			}
 		}
 	}
