@@ -40,11 +40,18 @@ var removedLifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{
 
 // addrOf reads a from or to argument: a resource or instance address
 // written as a reference.
-func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) { return addrOrModule(a, false) }
+func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) { return addrOrModule(a, noModules) }
 
-// addrOrModule is addrOf that also takes a module call (module.pod, or
-// module.a.module.b) when module is set: a removed block's from.
-func addrOrModule(a *hcl.Attribute, module bool) (addr.Target, hcl.Diagnostics) {
+// Which module addresses addrOrModule takes besides resources.
+const (
+	noModules   = iota
+	moduleCalls // module.pod: a removed block's from
+	anyModule   // module.pod, module.pod[1]: a moved block's ends
+)
+
+// addrOrModule is addrOf that also takes module addresses, as modules
+// says.
+func addrOrModule(a *hcl.Attribute, modules int) (addr.Target, hcl.Diagnostics) {
 	bad := func(detail string) (addr.Target, hcl.Diagnostics) {
 		return addr.Target{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid address",
 			Detail: detail, Subject: a.Expr.Range().Ptr()}}
@@ -57,7 +64,10 @@ func addrOrModule(a *hcl.Attribute, module bool) (addr.Target, hcl.Diagnostics) 
 	if err != nil {
 		return bad(err.Error())
 	}
-	if t.ModuleOnly && module {
+	if t.ModuleOnly && modules == anyModule {
+		return t, nil
+	}
+	if t.ModuleOnly && modules == moduleCalls {
 		if !t.Whole {
 			return bad(fmt.Sprintf("%s takes a module call without a key (module.pod): a removed block removes every instance of a call that left the configuration.", a.Name))
 		}
@@ -97,9 +107,9 @@ func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	from, d := addrOf(content.Attributes["from"])
+	from, d := addrOrModule(content.Attributes["from"], anyModule)
 	diags = append(diags, d...)
-	to, d2 := addrOf(content.Attributes["to"])
+	to, d2 := addrOrModule(content.Attributes["to"], anyModule)
 	diags = append(diags, d2...)
 	if diags.HasErrors() {
 		return diags
@@ -107,6 +117,20 @@ func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
 	m := &Moved{From: from, To: to, DeclRange: b.DefRange,
 		FromRange: content.Attributes["from"].Expr.Range(), ToRange: content.Attributes["to"].Expr.Range()}
 	switch {
+	case from.ModuleOnly != to.ModuleOnly:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Module and resource mismatch",
+			Detail:  "A moved block moves a resource to a resource (with module paths in front, module.pod[0].container.leaf) or a module to a module (module.a to module.b, module.a to module.a[0]), not one to the other.",
+			Subject: m.ToRange.Ptr()})
+	case from.ModuleOnly && from.Module == to.Module:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Redundant move statement",
+			Detail: "This moved block moves an address to itself.", Subject: b.DefRange.Ptr()})
+	case from.ModuleOnly:
+		// module.a to module.b moves every instance, keys kept; with a
+		// key on either end, the one instance path (module.a to
+		// module.a[0]: the call gained count).
+		if !from.Whole || !to.Whole {
+			m.From.Whole, m.To.Whole = false, false
+		}
 	case from.Type != to.Type:
 		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resource type mismatch",
 			Detail:  fmt.Sprintf("A moved block keeps the object: a %s cannot become a %s. Only the name and key may change.", from.Type, to.Type),
@@ -128,7 +152,7 @@ func (l *Lab) decodeRemoved(b *hcl.Block) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	from, d := addrOrModule(content.Attributes["from"], true)
+	from, d := addrOrModule(content.Attributes["from"], moduleCalls)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return diags
 	}
@@ -160,6 +184,11 @@ func (l *Lab) checkRefactor() hcl.Diagnostics {
 		return r, ok && (t.Whole || (r.Count == nil && r.ForEach == nil && t.Key.Kind == addr.NoKey))
 	}
 	for _, m := range l.Moved {
+		if mc := l.moduleCallAt(m.From); mc != nil && m.From.Whole {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
+				Detail:  fmt.Sprintf("This moved block moves %s away, but it is still declared at %s. Remove or rename that block.", m.From, mc.DeclRange),
+				Subject: m.FromRange.Ptr()})
+		}
 		if r, ok := declared(m.From); ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
 				Detail:  fmt.Sprintf("This moved block moves %s away, but %s is still declared at %s. Remove or rename that block.", m.From, r.Addr, r.DeclRange),
@@ -327,7 +356,15 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 	cur := a
 	for step := 0; step <= len(l.Moved); step++ {
 		var next *Moved
+		var nextMod string
 		for _, m := range l.Moved {
+			if m.From.ModuleOnly {
+				if rest, ok := cutModule(cur.Module, m.From.Module, m.From.Whole); ok {
+					next, nextMod = m, m.To.Module+rest
+					break
+				}
+				continue
+			}
 			if m.From.Resource != cur.Resource {
 				continue
 			}
@@ -348,6 +385,8 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 			first = next
 		}
 		switch {
+		case next.From.ModuleOnly:
+			cur.Module = nextMod
 		case next.To.Whole && next.From.Whole:
 			cur = next.To.Resource.Instance(cur.Key)
 		case next.To.Whole:
@@ -357,6 +396,17 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 		}
 	}
 	return cur, first, first != nil
+}
+
+// cutModule reports whether the module instance path m is within from
+// (any key of from's last call when anyKey), and returns what follows
+// from in m: module.a[1].module.b cut at module.a (any key) leaves
+// [1].module.b.
+func cutModule(m, from string, anyKey bool) (string, bool) {
+	if !addr.WithinModule(m, from, anyKey) {
+		return "", false
+	}
+	return m[len(from):], true
 }
 
 // RemovedFor is the removed block that covers a, if any.

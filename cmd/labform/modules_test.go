@@ -384,3 +384,60 @@ container "spine" {
 	contains(t, "import to an instance the configuration lacks", r.errOut, "module.pod[5].container.spine")
 	contains(t, "plan after import", c.must(0, "plan").out, "Plan: 1 to add, 0 to change, 0 to destroy")
 }
+
+// TestCLI_movedModule: moved blocks between module addresses keep every
+// object: a call renamed (module.pod to module.pods, keys kept), and one
+// instance taken out of a count (module.pods[1] to module.single).
+func TestCLI_movedModule(t *testing.T) {
+	files := podLab(t)
+	files["main.lab.hcl"] = "module \"pod\" {\n  source = \"./modules/pod\"\n  count  = 2\n  name   = \"pod${count.index}\"\n  leaves = 1\n}\n"
+	c := newCLI(t, files)
+	for _, m := range c.mems {
+		m.ByID = true
+	}
+	c.must(0, "apply", "-auto-approve")
+	pid := attrLine(t, c.stateShow("module.pod[1].container.leaf[0]"), "pid")
+	c.write(map[string]string{"main.lab.hcl": `
+module "pods" {
+  source = "./modules/pod"
+  count  = 2
+  name   = "pod${count.index}"
+  leaves = 1
+}
+
+moved {
+  from = module.pod
+  to   = module.pods
+}
+`})
+	r := c.must(0, "apply", "-auto-approve")
+	contains(t, "rename the call", r.out, "# module.pod[1].container.leaf[0] has moved to module.pods[1].container.leaf[0]", "0 added, 0 changed, 0 destroyed")
+	c.write(map[string]string{"main.lab.hcl": `
+module "pods" {
+  source = "./modules/pod"
+  count  = 1
+  name   = "pod${count.index}"
+  leaves = 1
+}
+
+module "single" {
+  source = "./modules/pod"
+  name   = "pod1"
+  leaves = 1
+}
+
+moved {
+  from = module.pods[1]
+  to   = module.single
+}
+`})
+	r = c.must(0, "apply", "-auto-approve")
+	contains(t, "take one instance out", r.out, "# module.pods[1].container.spine has moved to module.single.container.spine", "0 added, 0 changed, 0 destroyed")
+	if got := attrLine(t, c.stateShow("module.single.container.leaf[0]"), "pid"); got != pid {
+		t.Errorf("pid changed with the moves: %s -> %s", pid, got)
+	}
+	c.write(map[string]string{"main.lab.hcl": "module \"single\" {\n  source = \"./modules/pod\"\n  name   = \"pod1\"\n  leaves = 1\n}\n\nmoved {\n  from = module.single\n  to   = container.x\n}\n"})
+	contains(t, "module to resource", c.must(1, "plan").errOut, "Module and resource mismatch")
+	c.write(map[string]string{"main.lab.hcl": "module \"single\" {\n  source = \"./modules/pod\"\n  name   = \"pod1\"\n  leaves = 1\n}\n\nmoved {\n  from = module.single\n  to   = module.other\n}\n"})
+	contains(t, "from still declared", c.must(1, "plan").errOut, "Moved object still exists")
+}
