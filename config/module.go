@@ -384,6 +384,7 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 	}
 	outs := make([]cty.Value, len(insts))
 	byKey := map[string]cty.Value{}
+	seen := map[string]bool{}
 	for i, in := range insts {
 		ictx := ctx
 		if in.each != nil {
@@ -401,7 +402,14 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 		}
 		d.children[mc.Name] = append(d.children[mc.Name], scope)
 		cbase := scope.baseVariables()
-		diags = append(diags, scope.evalItems(order, cbase, prior)...)
+		// The same mistake in every instance is reported once.
+		for _, diag := range scope.evalItems(order, cbase, prior) {
+			k := diagKey(diag)
+			if !seen[k] {
+				seen[k] = true
+				diags = append(diags, diag)
+			}
+		}
 		d.Order = append(d.Order, scope.Order...)
 		var od hcl.Diagnostics
 		outs[i], od = scope.outputObject(cbase)
@@ -631,4 +639,13 @@ func (d *Desired) moduleDeps(name string) cty.Value {
 		}
 	}
 	return cty.True.WithMarks(marks)
+}
+
+// diagKey identifies a diagnostic by its place and words.
+func diagKey(d *hcl.Diagnostic) string {
+	k := d.Summary + "\x00" + d.Detail
+	if d.Subject != nil {
+		k += "\x00" + d.Subject.String()
+	}
+	return k
 }

@@ -358,3 +358,20 @@ container "b" {
 		}
 	}
 }
+
+// TestModuleDiagnosticsOnce: a mistake in a module's file is reported
+// once, however many instances the module has.
+func TestModuleDiagnosticsOnce(t *testing.T) {
+	dir := writeLab(t, map[string]string{
+		"main.lab.hcl":     "module \"pod\" {\n  source   = \"./pod\"\n  for_each = toset([\"a\", \"b\", \"c\"])\n}\n",
+		"pod/main.lab.hcl": "container \"spine\" {\n  rootfs = \"rootfs\"\n  ports  = \"many\"\n}\n",
+	})
+	l, diags := config.Load(dir, all.Registry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = config.Evaluate(l, config.NewInputs(), nil)
+	if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+		t.Fatalf("want one error at pod/main.lab.hcl:3, got %d:\n%s", len(diags), diags.Error())
+	}
+}
