@@ -441,3 +441,24 @@ moved {
 	c.write(map[string]string{"main.lab.hcl": "module \"single\" {\n  source = \"./modules/pod\"\n  name   = \"pod1\"\n  leaves = 1\n}\n\nmoved {\n  from = module.single\n  to   = module.other\n}\n"})
 	contains(t, "from still declared", c.must(1, "plan").errOut, "Moved object still exists")
 }
+
+// TestCLI_stateMvModule: state mv of a module address moves every
+// instance in it (and what refers to them); a module to a resource
+// address is refused.
+func TestCLI_stateMvModule(t *testing.T) {
+	c := newCLI(t, podLab(t))
+	c.must(0, "apply", "-auto-approve")
+	r := c.must(0, "state", "mv", "module.pod", "module.pods")
+	contains(t, "state mv of a call", r.out, "Successfully moved 13 object(s).")
+	contains(t, "the uplink names the new address", c.stateShow("link.uplink[1]"), "module.pods[1].container.spine")
+	r = c.must(0, "state", "mv", "module.pods[2]", "module.single")
+	contains(t, "state mv of an instance", r.out, "Successfully moved 3 object(s).")
+	list := c.must(0, "state", "list").out
+	contains(t, "state list", list, "module.single.container.leaf[0]\n", "module.pods[1].link.leaf[1]\n")
+	if strings.Contains(list, "module.pod[") || strings.Contains(list, "module.pods[2]") {
+		t.Errorf("old addresses left:\n%s", list)
+	}
+	contains(t, "module to resource", c.must(1, "state", "mv", "module.single", "container.x").errOut, "a module moves to a module address")
+	contains(t, "nothing there", c.must(1, "state", "mv", "module.nope", "module.other").errOut, "no instance of module.nope in state")
+	contains(t, "destination taken", c.must(1, "state", "mv", "module.pods[0]", "module.pods[1]").errOut, "already exists in state")
+}
