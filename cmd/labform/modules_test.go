@@ -462,3 +462,13 @@ func TestCLI_stateMvModule(t *testing.T) {
 	contains(t, "nothing there", c.must(1, "state", "mv", "module.nope", "module.other").errOut, "no instance of module.nope in state")
 	contains(t, "destination taken", c.must(1, "state", "mv", "module.pods[0]", "module.pods[1]").errOut, "already exists in state")
 }
+
+// TestCLI_modulesSavedPlan: a saved plan of a lab with modules applies
+// as planned, and the lab then matches it.
+func TestCLI_modulesSavedPlan(t *testing.T) {
+	c := newCLI(t, podLab(t))
+	c.must(0, "plan", "-out=first.plan")
+	r := c.must(0, "apply", "first.plan")
+	contains(t, "apply a saved plan", r.out, "17 added, 0 changed, 0 destroyed")
+	contains(t, "plan after it", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
+}
