@@ -391,8 +391,17 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 			ictx = ctx.NewChild()
 			ictx.Variables = in.each
 		}
+		// The same mistake in every instance is reported once.
+		report := func(dd hcl.Diagnostics) {
+			for _, diag := range dd {
+				if k := diagKey(diag); !seen[k] {
+					seen[k] = true
+					diags = append(diags, diag)
+				}
+			}
+		}
 		vars, vd := d.moduleVars(mc, ictx, in.key, callMarks)
-		diags = append(diags, vd...)
+		report(vd)
 		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: d.Instances,
 			refs: map[addr.Resource]cty.Value{}, locals: map[string]cty.Value{}, mods: map[string]cty.Value{},
 			Module: addr.ChildModule(d.Module, mc.Name, in.key),
@@ -402,20 +411,11 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 		}
 		d.children[mc.Name] = append(d.children[mc.Name], scope)
 		cbase := scope.baseVariables()
-		// The same mistake in every instance is reported once.
-		for _, diag := range scope.evalItems(order, cbase, prior) {
-			k := diagKey(diag)
-			if !seen[k] {
-				seen[k] = true
-				diags = append(diags, diag)
-			}
-		}
+		report(scope.evalItems(order, cbase, prior))
 		d.Order = append(d.Order, scope.Order...)
 		var od hcl.Diagnostics
 		outs[i], od = scope.outputObject(cbase)
-		if i == 0 {
-			diags = append(diags, od...) // the same mistake in every instance
-		}
+		report(od)
 		if in.key.Kind == addr.StringKey {
 			byKey[in.key.Str] = outs[i]
 		}

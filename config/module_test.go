@@ -359,19 +359,43 @@ container "b" {
 	}
 }
 
-// TestModuleDiagnosticsOnce: a mistake in a module's file is reported
-// once, however many instances the module has.
+// TestModuleDiagnosticsOnce: a mistake in a module's file or in the
+// call's arguments is reported once, however many instances the module
+// has, and a mistake in one instance only is reported too.
 func TestModuleDiagnosticsOnce(t *testing.T) {
-	dir := writeLab(t, map[string]string{
-		"main.lab.hcl":     "module \"pod\" {\n  source   = \"./pod\"\n  for_each = toset([\"a\", \"b\", \"c\"])\n}\n",
-		"pod/main.lab.hcl": "container \"spine\" {\n  rootfs = \"rootfs\"\n  ports  = \"many\"\n}\n",
-	})
-	l, diags := config.Load(dir, all.Registry())
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
+	cases := map[string]struct {
+		main, pod string
+		file      string
+		line      int
+	}{
+		"in the module's file": {
+			main: "module \"pod\" {\n  source   = \"./pod\"\n  for_each = toset([\"a\", \"b\", \"c\"])\n  n = 1\n}\n",
+			pod:  "variable \"n\" {\n  type = number\n}\ncontainer \"spine\" {\n  rootfs = \"rootfs\"\n  ports  = \"many\"\n}\n",
+			file: "pod/main.lab.hcl", line: 6,
+		},
+		"in the arguments": {
+			main: "module \"pod\" {\n  source   = \"./pod\"\n  for_each = toset([\"a\", \"b\", \"c\"])\n  n = \"x\"\n}\n",
+			pod:  "variable \"n\" {\n  type = number\n}\ncontainer \"spine\" {\n  rootfs = \"rootfs\"\n  ports  = var.n\n}\n",
+			file: "main.lab.hcl", line: 4,
+		},
+		"in one instance only": {
+			main: "module \"pod\" {\n  source   = \"./pod\"\n  for_each = toset([\"a\", \"b\", \"c\"])\n  n = each.key == \"c\" ? 7 : 1\n}\n",
+			pod:  "variable \"n\" {\n  type = number\n}\ncontainer \"spine\" {\n  rootfs = \"rootfs\"\n  ports  = 1\n}\noutput \"o\" {\n  value = [\"x\", \"y\"][var.n]\n}\n",
+			file: "pod/main.lab.hcl", line: 9,
+		},
 	}
-	_, diags = config.Evaluate(l, config.NewInputs(), nil)
-	if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
-		t.Fatalf("want one error at pod/main.lab.hcl:3, got %d:\n%s", len(diags), diags.Error())
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := writeLab(t, map[string]string{"main.lab.hcl": tc.main, "pod/main.lab.hcl": tc.pod})
+			l, diags := config.Load(dir, all.Registry())
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			_, diags = config.Evaluate(l, config.NewInputs(), nil)
+			if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != tc.line ||
+				diags[0].Subject.Filename != filepath.Join(dir, tc.file) {
+				t.Fatalf("want one error at %s:%d, got %d:\n%s", tc.file, tc.line, len(diags), diags.Error())
+			}
+		})
 	}
 }
