@@ -121,6 +121,38 @@ container "other" {
 			"main.lab.hcl":   "module \"a\" {\n  source = \"./a\"\n}\n",
 			"a/main.lab.hcl": "module \"again\" { # ERROR: Modules nested too deep\n  source = \"./\"\n}\n",
 		},
+		"a check probes a module's container through its output": {
+			"main.lab.hcl": `
+module "pod" {
+  source = "./pod"
+  count  = 2
+  name   = "p${count.index}"
+}
+
+output "spines" {
+  value = module.pod[*].spine_name
+}
+
+check "spines_reach_each_other" {
+  ping {
+    from = module.pod[0].spine
+    to   = module.pod[1].spine
+  }
+}
+
+check "bad_node" {
+  ping {
+    from = module.pod # ERROR: Invalid node for from
+    to   = "10.0.0.1"
+  }
+}
+`,
+			"pod/main.lab.hcl": podModule + `
+output "spine" {
+  value = container.spine
+}
+`,
+		},
 		"wrong argument type": {
 			"main.lab.hcl": `
 module "pod" {
