@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -382,43 +383,71 @@ func (d *Desired) evalModule(mc *ModuleCall, base map[string]cty.Value, prior Pr
 	if diags = append(diags, od...); od.HasErrors() {
 		return diags
 	}
-	outs := make([]cty.Value, len(insts))
-	byKey := map[string]cty.Value{}
-	seen := map[string]bool{}
-	for i, in := range insts {
+	// Module instances are independent: each is evaluated into instances
+	// of its own, on every core, then recorded in order. The first one
+	// tells how many a call makes, so that a call far over the lab's
+	// limit is refused before the others are evaluated.
+	type done struct {
+		scope *Desired
+		out   cty.Value
+		diags hcl.Diagnostics
+	}
+	results := make([]done, len(insts))
+	run := func(i int) {
+		in := insts[i]
 		ictx := ctx
 		if in.each != nil {
 			ictx = ctx.NewChild()
 			ictx.Variables = in.each
 		}
-		// The same mistake in every instance is reported once.
-		report := func(dd hcl.Diagnostics) {
-			for _, diag := range dd {
-				if k := diagKey(diag); !seen[k] {
-					seen[k] = true
-					diags = append(diags, diag)
-				}
-			}
-		}
-		vars, vd := d.moduleVars(mc, ictx, in.key, callMarks)
-		report(vd)
-		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: d.Instances,
+		vars, dd := d.moduleVars(mc, ictx, in.key, callMarks)
+		scope := &Desired{Lab: child, Vars: vars, Providers: d.Providers, Instances: map[addr.Instance]*Instance{},
 			refs: map[addr.Resource]cty.Value{}, locals: map[string]cty.Value{}, mods: map[string]cty.Value{},
 			Module: addr.ChildModule(d.Module, mc.Name, in.key),
 			parent: d, call: mc, each: in.each, scopeMarks: callMarks}
-		if d.children == nil {
-			d.children = map[string][]*Desired{}
-		}
-		d.children[mc.Name] = append(d.children[mc.Name], scope)
 		cbase := scope.baseVariables()
-		report(scope.evalItems(order, cbase, prior))
-		d.Order = append(d.Order, scope.Order...)
-		var od hcl.Diagnostics
-		outs[i], od = scope.outputObject(cbase)
-		report(od)
-		if in.key.Kind == addr.StringKey {
-			byKey[in.key.Str] = outs[i]
+		dd = append(dd, scope.evalItems(order, cbase, prior)...)
+		out, od := scope.outputObject(cbase)
+		results[i] = done{scope: scope, out: out, diags: append(dd, od...)}
+	}
+	if len(insts) > 0 {
+		run(0)
+		if n := len(results[0].scope.Instances); len(d.Instances)+n*len(insts) > MaxLabInstances {
+			return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
+				Detail: fmt.Sprintf("module.%s makes %d instance(s) of a module of %d resource instance(s): the lab would have at least %d; a lab has at most %d (labform's limit).",
+					mc.Name, len(insts), n, len(d.Instances)+n*len(insts), MaxLabInstances),
+				Subject: mc.DeclRange.Ptr()})
 		}
+		par.For(len(insts)-1, func(i int) { run(i + 1) })
+	}
+	outs := make([]cty.Value, len(insts))
+	byKey := map[string]cty.Value{}
+	seen := map[string]bool{}
+	if d.children == nil {
+		d.children = map[string][]*Desired{}
+	}
+	for i, res := range results {
+		// The same mistake in every instance is reported once.
+		for _, diag := range res.diags {
+			if k := diagKey(diag); !seen[k] {
+				seen[k] = true
+				diags = append(diags, diag)
+			}
+		}
+		d.children[mc.Name] = append(d.children[mc.Name], res.scope)
+		for a, inst := range res.scope.Instances {
+			d.Instances[a] = inst
+		}
+		d.Order = append(d.Order, res.scope.Order...)
+		outs[i] = res.out
+		if k := insts[i].key; k.Kind == addr.StringKey {
+			byKey[k.Str] = outs[i]
+		}
+	}
+	if len(d.Instances) > MaxLabInstances {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Too many instances",
+			Detail:  fmt.Sprintf("With module.%s the lab has %d instances; a lab has at most %d (labform's limit).", mc.Name, len(d.Instances), MaxLabInstances),
+			Subject: mc.DeclRange.Ptr()})
 	}
 	d.mods[mc.Name] = moduleCollection(mc, outs, byKey)
 	return diags

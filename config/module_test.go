@@ -11,6 +11,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/providers/all"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // writeLab writes files (paths relative to a new directory) and returns
@@ -429,5 +430,37 @@ func TestModuleDiagnosticsOnce(t *testing.T) {
 				t.Fatalf("want one error at %s:%d, got %d:\n%s", tc.file, tc.line, len(diags), diags.Error())
 			}
 		})
+	}
+}
+
+// TestModuleManyInstances evaluates a call of 100 instances (evaluated
+// on every core) and refuses one that would pass the lab's limit of
+// instances before evaluating its instances.
+func TestModuleManyInstances(t *testing.T) {
+	dir := writeLab(t, map[string]string{
+		"main.lab.hcl":     "variable \"n\" {\n  type = number\n}\nmodule \"pod\" {\n  source = \"./pod\"\n  count  = var.n\n  index  = count.index\n}\noutput \"last\" {\n  value = module.pod[var.n - 1].name\n}\n",
+		"pod/main.lab.hcl": "variable \"index\" {\n  type = number\n}\ncontainer \"leaf\" {\n  count    = 10\n  rootfs   = \"rootfs\"\n  hostname = \"pod${var.index}-leaf${count.index}\"\n}\noutput \"name\" {\n  value = container.leaf[9].hostname\n}\n",
+	})
+	l, diags := config.Load(dir, all.Registry())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	in := config.NewInputs()
+	in.SetValue("n", cty.NumberIntVal(100))
+	d, diags := config.Evaluate(l, in, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(d.Order) != 1000 || d.Order[999].String() != "module.pod[99].container.leaf[9]" {
+		t.Fatalf("%d instances, the last %s", len(d.Order), d.Order[len(d.Order)-1])
+	}
+	outs, diags := d.Outputs(nil)
+	if diags.HasErrors() || outs["last"].Value.AsString() != "pod99-leaf9" {
+		t.Fatalf("output last = %#v %s", outs["last"].Value, diags.Error())
+	}
+	in.SetValue("n", cty.NumberIntVal(6000))
+	_, diags = config.Evaluate(l, in, nil)
+	if !diags.HasErrors() || diags[0].Summary != "Too many instances" || !strings.Contains(diags[0].Detail, "module.pod makes 6000 instance(s)") {
+		t.Fatalf("want Too many instances for module.pod, got %s", diags.Error())
 	}
 }
