@@ -628,6 +628,10 @@ func (d *Desired) outputObject(base map[string]cty.Value) (cty.Value, hcl.Diagno
 		}
 		if o.Sensitive {
 			v = v.Mark(Sensitive)
+		} else if hasSensitive(v) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Output refers to sensitive values",
+				Detail: "This module output's value comes from a sensitive value. Add sensitive = true to the output to show it is intended; the value stays sensitive where the module's caller reads it.", Subject: o.Expr.Range().Ptr()})
+			v = cty.DynamicVal
 		}
 		vals[name] = v
 	}
@@ -677,4 +681,15 @@ func diagKey(d *hcl.Diagnostic) string {
 		k += "\x00" + d.Subject.String()
 	}
 	return k
+}
+
+// hasSensitive reports whether v or anything in it is sensitive.
+func hasSensitive(v cty.Value) bool {
+	_, pvm := v.UnmarkDeepWithPaths()
+	for _, pm := range pvm {
+		if _, ok := pm.Marks[Sensitive]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -154,6 +154,34 @@ output "spine" {
 }
 `,
 		},
+		"sensitive values through a module": {
+			"main.lab.hcl": `
+module "pod" {
+  source = "./pod"
+  token  = "s3cret"
+}
+
+output "kept" {
+  value     = module.pod.token
+  sensitive = true
+}
+`,
+			"pod/main.lab.hcl": `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+
+output "unmarked" {
+  value = "x${var.token}" # ERROR: Output refers to sensitive values
+}
+`,
+		},
 		"wrong argument type": {
 			"main.lab.hcl": `
 module "pod" {

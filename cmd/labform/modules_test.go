@@ -472,3 +472,54 @@ func TestCLI_modulesSavedPlan(t *testing.T) {
 	contains(t, "apply a saved plan", r.out, "17 added, 0 changed, 0 destroyed")
 	contains(t, "plan after it", c.must(0, "plan", "-detailed-exitcode").out, "No changes.")
 }
+
+// TestCLI_modulesSensitive: a sensitive variable stays sensitive through a
+// module: in the module's resources, in its outputs, and in the lab's
+// outputs, which must say sensitive = true.
+func TestCLI_modulesSensitive(t *testing.T) {
+	pod := `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+container "c" {
+  rootfs = "rootfs"
+  env = {
+    TOKEN = var.token
+  }
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+`
+	c := newCLI(t, map[string]string{"modules/pod/main.lab.hcl": pod, "main.lab.hcl": `
+module "pod" {
+  source = "./modules/pod"
+  token  = "s3cret"
+}
+
+output "token" {
+  value = module.pod.token
+}
+`})
+	contains(t, "unmarked output", c.must(1, "plan").errOut, "Output refers to sensitive values")
+	c.write(map[string]string{"main.lab.hcl": `
+module "pod" {
+  source = "./modules/pod"
+  token  = "s3cret"
+}
+
+output "token" {
+  value     = module.pod.token
+  sensitive = true
+}
+`})
+	r := c.must(0, "plan")
+	contains(t, "plan", r.out, "(sensitive value)")
+	if strings.Contains(r.out, "s3cret") {
+		t.Errorf("the plan shows the secret:\n%s", r.out)
+	}
+}
