@@ -11,17 +11,7 @@ import (
 // each instance's value from current (the state after an apply), else its
 // desired value. Only those resources are looked up.
 func (d *Desired) ProbeContext(exprs []hcl.Expression, current func(addr.Instance) (cty.Value, bool)) *hcl.EvalContext {
-	refs := map[addr.Resource]cty.Value{}
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			if ra, ok := d.Lab.resourceOf(tr); ok {
-				if _, done := refs[ra]; !done {
-					refs[ra] = d.currentCollection(ra, current)
-				}
-			}
-		}
-	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
+	view := d.currentView(exprs, current)
 	return view.contextFor(view.baseVariables(), exprs, nil)
 }
 

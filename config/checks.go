@@ -262,7 +262,7 @@ func checkProbeConstants(p *Probe) hcl.Diagnostics {
 // (checked with the other references by Check) or lab itself.
 func checkNodeRef(p *Probe, a *hcl.Attribute) hcl.Diagnostics {
 	tr, d := hcl.AbsTraversalForExpr(a.Expr)
-	what := "a container (from = container.pc[\"PC1\"]) or the lab's own namespace (from = lab)"
+	what := "a container (from = container.pc[\"PC1\"], or a module's output that is one: from = module.pod[0].spine) or the lab's own namespace (from = lab)"
 	if p.Kind == "exec" {
 		what = "a container (on = container.router[\"r1\"])"
 	}
@@ -272,6 +272,9 @@ func checkNodeRef(p *Probe, a *hcl.Attribute) hcl.Diagnostics {
 		switch {
 		case root == "lab" && p.Kind != "exec" && len(tr) == 1:
 		case root == "container":
+		case root == "module" && len(tr) > 2:
+			// A module's output that is a container (module.pod[0].spine),
+			// checked when the probe runs.
 		case root == "vm":
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid node for " + a.Name,
 				Detail: "Probes run from a network namespace or through runc exec; a vm has neither. Run the probe " + map[bool]string{true: "on", false: "from"}[p.Kind == "exec"] + " a container, or probe the vm from one.", Subject: a.Expr.Range().Ptr()}}

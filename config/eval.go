@@ -29,6 +29,23 @@ type Desired struct {
 	// refs holds each resource's value as expressions see it, for outputs.
 	refs   map[addr.Resource]cty.Value
 	locals map[string]cty.Value
+	// mods holds each module call's value as expressions see it: its
+	// instances' outputs (module.go).
+	mods map[string]cty.Value
+	// Module is the module instance this scope evaluates ("" for the lab);
+	// a module instance's scope shares Instances with the lab's and
+	// collects its own Order, which the lab's takes in.
+	Module string
+	// A module instance's scope knows its parent's, its call and the
+	// count or each values of its key; a scope knows the instances of its
+	// module calls, in key order.
+	parent   *Desired
+	call     *ModuleCall
+	each     map[string]cty.Value
+	children map[string][]*Desired
+	// scopeMarks are what a module call depends on as a whole (its
+	// depends_on, its for_each), for every instance in the module.
+	scopeMarks cty.ValueMarks
 
 	byResOnce sync.Once
 	byRes     map[addr.Resource][]*Instance
@@ -50,6 +67,9 @@ type Instance struct {
 	// not known until what it refers to is applied; apply evaluates the
 	// instance again then (EvalInstance).
 	UnknownArgs bool
+	// scope is the module instance's evaluation that holds it, nil for
+	// the lab's own resources.
+	scope *Desired
 }
 
 // ArgsKnown reports whether every argument written in the configuration
@@ -91,6 +111,7 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		Instances: map[addr.Instance]*Instance{},
 		refs:      map[addr.Resource]cty.Value{},
 		locals:    map[string]cty.Value{},
+		mods:      map[string]cty.Value{},
 	}
 	vars, diags := l.evalVariables(in)
 	d.Vars = vars
@@ -107,23 +128,34 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 		return d, append(diags, dd...)
 	}
 	diags = append(diags, d.evalProviders(base)...)
+	diags = append(diags, d.evalItems(order, base, prior)...)
+	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
+	d.addManagementDeps()
+	diags = append(diags, d.checkHostPaths()...)
+	return d, diags
+}
+
+// evalItems evaluates a scope's locals, resources and module calls in
+// order.
+func (d *Desired) evalItems(order []item, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, it := range order {
-		if it.local != "" {
-			lc := l.Locals[it.local]
+		switch {
+		case it.local != "":
+			lc := d.Lab.Locals[it.local]
 			v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
 			diags = append(diags, dd...)
 			if dd.HasErrors() {
 				v = cty.DynamicVal
 			}
 			d.locals[it.local] = v
-			continue
+		case it.module != "":
+			diags = append(diags, d.evalModule(d.Lab.Modules[it.module], base, prior)...)
+		default:
+			diags = append(diags, d.evalResource(d.Lab.Resources[it.res], base, prior)...)
 		}
-		diags = append(diags, d.evalResource(l.Resources[it.res], base, prior)...)
 	}
-	sort.Slice(d.Order, func(i, j int) bool { return d.Order[i].Less(d.Order[j]) })
-	d.addManagementDeps()
-	diags = append(diags, d.checkHostPaths()...)
-	return d, diags
+	return diags
 }
 
 // ManagementNodeTypes are the resource types whose instances get an
@@ -135,8 +167,13 @@ var ManagementNodeTypes = []string{"vm", "container"}
 // assign, when it has one).
 func (l *Lab) markManagement() {
 	var null map[string]bool
-	if l.Management() == nil {
+	if l.Root().Management() == nil {
 		null = map[string]bool{"mgmt_address": true, "mgmt_address6": true}
+	}
+	for _, mc := range l.Modules {
+		if mc.Child != nil {
+			mc.Child.markManagement()
+		}
 	}
 	for _, ra := range l.Order {
 		if r := l.Resources[ra]; contains(ManagementNodeTypes, ra.Type) && r.Content != nil {
@@ -221,7 +258,7 @@ func (d *Desired) baseVariables() map[string]cty.Value {
 	return map[string]cty.Value{
 		"var":  cty.ObjectVal(d.Vars),
 		"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(l.Dir), "cwd": cty.StringVal(cwd)}),
-		"lab":  l.labValue(),
+		"lab":  l.Root().labValue(),
 	}
 }
 
@@ -246,6 +283,7 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 		vars[k] = v
 	}
 	locals := map[string]cty.Value{}
+	var mods map[string]cty.Value
 	byType := map[string]map[string]cty.Value{}
 	for _, e := range exprs {
 		for _, tr := range e.Variables() {
@@ -260,6 +298,15 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 				}
 				continue
 			}
+			if root == "module" {
+				if v, ok := d.mods[name]; ok {
+					if mods == nil {
+						mods = map[string]cty.Value{}
+					}
+					mods[name] = v
+				}
+				continue
+			}
 			if v, ok := d.refs[addr.Resource{Type: root, Name: name}]; ok {
 				if byType[root] == nil {
 					byType[root] = map[string]cty.Value{}
@@ -269,6 +316,9 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 		}
 	}
 	vars["local"] = cty.ObjectVal(locals)
+	if mods != nil {
+		vars["module"] = cty.ObjectVal(mods)
+	}
 	for typ, m := range byType {
 		vars[typ] = cty.ObjectVal(m)
 	}
@@ -290,8 +340,12 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	var diags hcl.Diagnostics
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
-	var common []cty.Value
+	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
 	for _, tr := range r.DependsOn {
+		if d.Lab.isModuleCall(tr) {
+			common = append(common, d.moduleDeps(attrName(tr[1])))
+			continue
+		}
 		v, dd := tr.TraverseAbs(ctx)
 		diags = append(diags, dd...)
 		common = append(common, v)
@@ -343,6 +397,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	par.For(len(insts), func(i int) {
 		in := insts[i]
 		ia := r.Addr.Instance(in.key)
+		ia.Module = d.Module
 		ictx := ctx
 		if in.each != nil {
 			ictx = ctx.NewChild()
@@ -354,6 +409,9 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			v = cty.UnknownVal(r.Schema.ImpliedType())
 		}
 		inst := &Instance{Addr: ia, Resource: r, Value: v, SensitivePaths: m.sensitive}
+		if d.Module != "" {
+			inst.scope = d
+		}
 		inst.UnknownArgs = !dd.HasErrors() && !inst.ArgsKnown(v)
 		// A whole collection (depends_on = [vm.leaf], length(vm.leaf))
 		// carries the marks of all its elements.
@@ -426,7 +484,9 @@ func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance
 	d.byResOnce.Do(func() {
 		d.byRes = map[addr.Resource][]*Instance{}
 		for _, ia := range d.Order {
-			d.byRes[ia.Resource] = append(d.byRes[ia.Resource], d.Instances[ia])
+			if ia.Module == d.Module {
+				d.byRes[ia.Resource.Local()] = append(d.byRes[ia.Resource.Local()], d.Instances[ia])
+			}
 		}
 	})
 	insts := d.byRes[ra]
@@ -897,26 +957,16 @@ func stripMarks(v cty.Value) cty.Value {
 // Outputs evaluates the outputs. value gives each instance's value as it
 // now is (from state after an apply), or nil to use the desired values.
 func (d *Desired) Outputs(value func(addr.Instance) (cty.Value, bool)) (map[string]OutputValue, hcl.Diagnostics) {
-	refs := d.refs
+	view := d
 	if value != nil {
-		// Only the resources the outputs mention: a lab of thousands of
-		// instances with a few outputs pays for those.
-		refs = map[addr.Resource]cty.Value{}
-		for _, o := range d.Lab.Outputs {
-			for _, tr := range o.Expr.Variables() {
-				if len(tr) < 2 {
-					continue
-				}
-				ra := addr.Resource{Type: tr.RootName(), Name: attrName(tr[1])}
-				if _, ok := d.Lab.Resources[ra]; ok {
-					if _, done := refs[ra]; !done {
-						refs[ra] = d.currentCollection(ra, value)
-					}
-				}
-			}
+		// Only the resources and modules the outputs mention: a lab of
+		// thousands of instances with a few outputs pays for those.
+		var exprs []hcl.Expression
+		for _, n := range sortedAttrKeys(d.Lab.Outputs) {
+			exprs = append(exprs, d.Lab.Outputs[n].Expr)
 		}
+		view = d.currentView(exprs, value)
 	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
 	base := view.baseVariables()
 	out := map[string]OutputValue{}
 	var diags hcl.Diagnostics
@@ -1005,19 +1055,12 @@ func (d *Desired) EvalInstance(a addr.Instance, current func(addr.Instance) (cty
 	if !ok {
 		return cty.NilVal, hcl.Diagnostics{sourceless("Unknown instance", a.String()+" is not in the configuration")}
 	}
+	if inst.scope != nil {
+		d = inst.scope
+	}
 	r := inst.Resource
 	exprs := r.exprs()
-	refs := map[addr.Resource]cty.Value{}
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			if ra, ok := d.Lab.resourceOf(tr); ok {
-				if _, done := refs[ra]; !done {
-					refs[ra] = d.currentCollection(ra, current)
-				}
-			}
-		}
-	}
-	view := &Desired{Lab: d.Lab, Vars: d.Vars, refs: refs, locals: d.locals}
+	view := d.currentView(exprs, current)
 	ctx := view.contextFor(view.baseVariables(), exprs, nil)
 	switch a.Key.Kind {
 	case addr.IntKey:

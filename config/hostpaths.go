@@ -40,6 +40,7 @@ func (d *Desired) checkHostPaths() hcl.Diagnostics {
 // keeps one diagnostic per source range and path for all the instances
 // of a counted resource.
 func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported map[string]bool) hcl.Diagnostics {
+	l = l.Root() // paths are relative to the lab's directory, in modules too
 	if l.AllowHostPaths {
 		return nil
 	}

@@ -53,8 +53,19 @@ type Lab struct {
 	// that output and errors are stable.
 	Order    []addr.Resource
 	Registry *providers.Registry
+	// Modules are the module blocks (module.go), by name.
+	Modules map[string]*ModuleCall
 
 	tokens int // in the files added so far, for MaxTokens
+
+	// A module's directory has its lab as root, its depth of nesting and
+	// the place of the call that loaded it; the lab counts the bytes read
+	// from its modules' files.
+	root          *Lab
+	depth         int
+	calledFrom    string
+	bytes         int
+	modulesLoaded bool
 
 	// The order of evaluation, found once (Check and Evaluate both need
 	// it); AddFile forgets it.
@@ -182,6 +193,7 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "moved"},
 		{Type: "removed"},
 		{Type: "import"},
+		{Type: "module", LabelNames: []string{"name"}},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -359,6 +371,7 @@ func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
 		// dangling; checking them would only add noise.
 		return l, diags
 	}
+	l.bytes = total
 	diags = append(diags, l.Check()...)
 	return l, diags
 }
@@ -408,7 +421,25 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.addResource(b, decoded[i].r, decoded[i].diags)...)
 			continue
 		}
+		if l.IsModule() {
+			switch b.Type {
+			case "lab":
+				diags = append(diags, l.rootOnly(b, "the lab block belongs in the lab's own directory, where it names the whole lab.")...)
+				continue
+			case "provider":
+				diags = append(diags, l.rootOnly(b, "provider blocks belong in the lab's own directory and apply to the resources of every module.")...)
+				continue
+			case "moved", "removed", "import":
+				diags = append(diags, l.rootOnly(b, b.Type+" blocks belong in the lab's own directory, where they name addresses with their module path (module.pod[0].container.leaf).")...)
+				continue
+			case "check":
+				diags = append(diags, l.rootOnly(b, "check blocks belong in the lab's own directory; a module hands what they need to the lab through its outputs.")...)
+				continue
+			}
+		}
 		switch b.Type {
+		case "module":
+			diags = append(diags, l.decodeModule(b)...)
 		case "lab":
 			diags = append(diags, l.decodeLab(b)...)
 		case "variable":

@@ -40,7 +40,18 @@ var removedLifecycleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{
 
 // addrOf reads a from or to argument: a resource or instance address
 // written as a reference.
-func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
+func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) { return addrOrModule(a, noModules) }
+
+// Which module addresses addrOrModule takes besides resources.
+const (
+	noModules   = iota
+	moduleCalls // module.pod: a removed block's from
+	anyModule   // module.pod, module.pod[1]: a moved block's ends
+)
+
+// addrOrModule is addrOf that also takes module addresses, as modules
+// says.
+func addrOrModule(a *hcl.Attribute, modules int) (addr.Target, hcl.Diagnostics) {
 	bad := func(detail string) (addr.Target, hcl.Diagnostics) {
 		return addr.Target{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid address",
 			Detail: detail, Subject: a.Expr.Range().Ptr()}}
@@ -49,15 +60,24 @@ func addrOf(a *hcl.Attribute) (addr.Target, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return bad(fmt.Sprintf("%s takes a resource's address written bare, like container.r1 or container.router[\"r1\"].", a.Name))
 	}
-	if len(tr) < 2 || len(tr) > 3 {
-		return bad(fmt.Sprintf("%s takes TYPE.NAME or TYPE.NAME[KEY]. Modules are not supported: a lab is one directory.", a.Name))
-	}
-	if !contains(ResourceTypes, tr.RootName()) {
-		return bad(fmt.Sprintf("%q is not a resource type; resource types are %s.%s", tr.RootName(), orList(ResourceTypes), didYouMean(tr.RootName(), ResourceTypes)))
-	}
 	t, err := addr.ParseTarget(traversalString(tr))
 	if err != nil {
 		return bad(err.Error())
+	}
+	if t.ModuleOnly && modules == anyModule {
+		return t, nil
+	}
+	if t.ModuleOnly && modules == moduleCalls {
+		if !t.Whole {
+			return bad(fmt.Sprintf("%s takes a module call without a key (module.pod): a removed block removes every instance of a call that left the configuration.", a.Name))
+		}
+		return t, nil
+	}
+	if t.ModuleOnly {
+		return bad(fmt.Sprintf("%s takes a resource's address, TYPE.NAME or TYPE.NAME[KEY], with its module path in front for one in a module (module.pod[0].container.leaf); a whole module is not an address here.", a.Name))
+	}
+	if !contains(ResourceTypes, t.Type) {
+		return bad(fmt.Sprintf("%q is not a resource type; resource types are %s.%s", t.Type, orList(ResourceTypes), didYouMean(t.Type, ResourceTypes)))
 	}
 	return t, nil
 }
@@ -87,9 +107,9 @@ func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	from, d := addrOf(content.Attributes["from"])
+	from, d := addrOrModule(content.Attributes["from"], anyModule)
 	diags = append(diags, d...)
-	to, d2 := addrOf(content.Attributes["to"])
+	to, d2 := addrOrModule(content.Attributes["to"], anyModule)
 	diags = append(diags, d2...)
 	if diags.HasErrors() {
 		return diags
@@ -97,6 +117,20 @@ func (l *Lab) decodeMoved(b *hcl.Block) hcl.Diagnostics {
 	m := &Moved{From: from, To: to, DeclRange: b.DefRange,
 		FromRange: content.Attributes["from"].Expr.Range(), ToRange: content.Attributes["to"].Expr.Range()}
 	switch {
+	case from.ModuleOnly != to.ModuleOnly:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Module and resource mismatch",
+			Detail:  "A moved block moves a resource to a resource (with module paths in front, module.pod[0].container.leaf) or a module to a module (module.a to module.b, module.a to module.a[0]), not one to the other.",
+			Subject: m.ToRange.Ptr()})
+	case from.ModuleOnly && from.Module == to.Module:
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Redundant move statement",
+			Detail: "This moved block moves an address to itself.", Subject: b.DefRange.Ptr()})
+	case from.ModuleOnly:
+		// module.a to module.b moves every instance, keys kept; with a
+		// key on either end, the one instance path (module.a to
+		// module.a[0]: the call gained count).
+		if !from.Whole || !to.Whole {
+			m.From.Whole, m.To.Whole = false, false
+		}
 	case from.Type != to.Type:
 		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Resource type mismatch",
 			Detail:  fmt.Sprintf("A moved block keeps the object: a %s cannot become a %s. Only the name and key may change.", from.Type, to.Type),
@@ -118,7 +152,7 @@ func (l *Lab) decodeRemoved(b *hcl.Block) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	from, d := addrOf(content.Attributes["from"])
+	from, d := addrOrModule(content.Attributes["from"], moduleCalls)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return diags
 	}
@@ -150,6 +184,11 @@ func (l *Lab) checkRefactor() hcl.Diagnostics {
 		return r, ok && (t.Whole || (r.Count == nil && r.ForEach == nil && t.Key.Kind == addr.NoKey))
 	}
 	for _, m := range l.Moved {
+		if mc := l.moduleCallAt(m.From); mc != nil && m.From.Whole {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
+				Detail:  fmt.Sprintf("This moved block moves %s away, but it is still declared at %s. Remove or rename that block.", m.From, mc.DeclRange),
+				Subject: m.FromRange.Ptr()})
+		}
 		if r, ok := declared(m.From); ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Moved object still exists",
 				Detail:  fmt.Sprintf("This moved block moves %s away, but %s is still declared at %s. Remove or rename that block.", m.From, r.Addr, r.DeclRange),
@@ -190,6 +229,11 @@ cycles:
 		}
 	}
 	for i, r := range l.Removed {
+		if mc := l.moduleCallAt(r.From); mc != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Removed module still exists",
+				Detail:  fmt.Sprintf("This removed block says %s left the configuration, but it is declared at %s. Remove that block, or this one.", r.From, mc.DeclRange),
+				Subject: r.FromRange.Ptr()})
+		}
 		if res, ok := declared(r.From); ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Removed resource still exists",
 				Detail:  fmt.Sprintf("This removed block says %s left the configuration, but it is declared at %s. Remove that block, or this one.", r.From, res.DeclRange),
@@ -209,6 +253,30 @@ cycles:
 		}
 	}
 	return diags
+}
+
+// moduleCallAt is the module call a module target names, when it is
+// declared.
+func (l *Lab) moduleCallAt(t addr.Target) *ModuleCall {
+	if !t.ModuleOnly {
+		return nil
+	}
+	steps, err := addr.ParseModule(t.Module)
+	if err != nil {
+		return nil
+	}
+	cur := l
+	var mc *ModuleCall
+	for _, s := range steps {
+		if cur == nil {
+			return nil
+		}
+		if mc = cur.Modules[s.Name]; mc == nil {
+			return nil
+		}
+		cur = mc.Child
+	}
+	return mc
 }
 
 // movedFrom is the moved block whose from covers t, if any.
@@ -240,15 +308,47 @@ func (l *Lab) MoveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 	if ok {
 		return to, m, ok
 	}
-	if r := l.Resources[a.Resource]; r != nil {
+	to = a
+	if m, ok := l.implicitModuleMove(a.Module); ok {
+		to.Module = m
+	}
+	if r := l.ResourceAt(a.Resource); r != nil {
 		switch {
 		case r.Count != nil && a.Key.Kind == addr.NoKey:
-			return a.Resource.Instance(addr.Int(0)), nil, true
+			to.Key = addr.Int(0)
 		case r.Count == nil && r.ForEach == nil && a.Key.Kind == addr.IntKey && a.Key.Int == 0:
-			return a.Resource.Instance(addr.Key{}), nil, true
+			to.Key = addr.Key{}
 		}
 	}
-	return a, nil, false
+	return to, nil, to != a
+}
+
+// implicitModuleMove is the module path that an object recorded in the
+// module instance path belongs to now that a call on the way gained or
+// lost count: module.pod becomes module.pod[0] and back, as in Terraform.
+func (l *Lab) implicitModuleMove(path string) (string, bool) {
+	if path == "" {
+		return path, false
+	}
+	steps, err := addr.ParseModule(path)
+	if err != nil {
+		return path, false
+	}
+	cur, changed := l, false
+	for i, s := range steps {
+		mc := cur.Modules[s.Name]
+		if mc == nil || mc.Child == nil {
+			return path, false
+		}
+		switch {
+		case mc.Count != nil && s.Key.Kind == addr.NoKey:
+			steps[i].Key, changed = addr.Int(0), true
+		case mc.Count == nil && mc.ForEach == nil && s.Key.Kind == addr.IntKey && s.Key.Int == 0:
+			steps[i].Key, changed = addr.Key{}, true
+		}
+		cur = mc.Child
+	}
+	return addr.ModulePath(steps), changed
 }
 
 func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
@@ -256,7 +356,15 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 	cur := a
 	for step := 0; step <= len(l.Moved); step++ {
 		var next *Moved
+		var nextMod string
 		for _, m := range l.Moved {
+			if m.From.ModuleOnly {
+				if rest, ok := cutModule(cur.Module, m.From.Module, m.From.Whole); ok {
+					next, nextMod = m, m.To.Module+rest
+					break
+				}
+				continue
+			}
 			if m.From.Resource != cur.Resource {
 				continue
 			}
@@ -277,6 +385,8 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 			first = next
 		}
 		switch {
+		case next.From.ModuleOnly:
+			cur.Module = nextMod
 		case next.To.Whole && next.From.Whole:
 			cur = next.To.Resource.Instance(cur.Key)
 		case next.To.Whole:
@@ -286,6 +396,17 @@ func (l *Lab) moveTarget(a addr.Instance) (addr.Instance, *Moved, bool) {
 		}
 	}
 	return cur, first, first != nil
+}
+
+// cutModule reports whether the module instance path m is within from
+// (any key of from's last call when anyKey), and returns what follows
+// from in m: module.a[1].module.b cut at module.a (any key) leaves
+// [1].module.b.
+func cutModule(m, from string, anyKey bool) (string, bool) {
+	if !addr.WithinModule(m, from, anyKey) {
+		return "", false
+	}
+	return m[len(from):], true
 }
 
 // RemovedFor is the removed block that covers a, if any.
@@ -337,7 +458,8 @@ func (l *Lab) checkImports() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	seen := map[addr.Instance]*Import{}
 	for _, im := range l.Imports {
-		r, ok := l.Resources[im.To.Resource]
+		r := l.ResourceAt(im.To.Resource)
+		ok := r != nil
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Import to an undeclared resource",

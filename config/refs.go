@@ -13,13 +13,17 @@ import (
 
 // item names a thing that is evaluated once: a local or a resource block.
 type item struct {
-	local string        // set for a local
-	res   addr.Resource // set for a resource
+	local  string        // set for a local
+	res    addr.Resource // set for a resource
+	module string        // set for a module call
 }
 
 func (it item) String() string {
 	if it.local != "" {
 		return "local." + it.local
+	}
+	if it.module != "" {
+		return "module." + it.module
 	}
 	return it.res.String()
 }
@@ -29,6 +33,13 @@ func (it item) String() string {
 // AddFile users call it after the last file.
 func (l *Lab) Check() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	if !l.modulesLoaded {
+		l.modulesLoaded = true
+		diags = l.loadModules()
+	}
+	for _, name := range sortedAttrKeys(l.Modules) {
+		diags = append(diags, l.checkModuleCall(l.Modules[name])...)
+	}
 	sort.SliceStable(l.Order, func(i, j int) bool {
 		a, b := l.Resources[l.Order[i]].DeclRange, l.Resources[l.Order[j]].DeclRange
 		if a.Filename != b.Filename {
@@ -52,9 +63,9 @@ func (l *Lab) Check() hcl.Diagnostics {
 		diags = append(diags, exprDiags[i]...)
 		for _, tr := range r.DependsOn {
 			diags = append(diags, l.checkTraversal(tr, r)...)
-			if _, ok := l.resourceOf(tr); !ok && len(diags) == 0 {
+			if _, ok := l.resourceOf(tr); !ok && !l.isModuleCall(tr) && len(diags) == 0 {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on reference",
-					Detail: "depends_on lists resources, e.g. depends_on = [vm.spine].", Subject: tr.SourceRange().Ptr()})
+					Detail: "depends_on lists resources and module calls, e.g. depends_on = [vm.spine, module.pod].", Subject: tr.SourceRange().Ptr()})
 			}
 		}
 	}
@@ -158,6 +169,8 @@ func (l *Lab) checkTraversal(tr hcl.Traversal, in *Resource) hcl.Diagnostics {
 			return bad("Reference to undeclared local value",
 				fmt.Sprintf("A local value named %q has not been declared.%s", second, didYouMean(second, sortedAttrKeys(l.Locals))))
 		}
+	case "module":
+		return l.checkModuleRef(tr, bad)
 	case "path":
 		if second != "module" && second != "cwd" {
 			return bad("Invalid path attribute", "path has the attributes module (the lab's directory) and cwd.")
@@ -196,12 +209,16 @@ func (l *Lab) checkTraversal(tr hcl.Traversal, in *Resource) hcl.Diagnostics {
 					}
 				}
 				sort.Strings(names)
+				hint := didYouMean(second, names)
+				if l.IsModule() {
+					hint += fmt.Sprintf(" %s is a module: it sees its own resources only, not the lab's nor another module's. Pass what it needs through a variable, set in the module block.", l.Dir)
+				}
 				return bad("Reference to undeclared resource",
-					fmt.Sprintf("A %s resource named %q has not been declared.%s", root, second, didYouMean(second, names)))
+					fmt.Sprintf("A %s resource named %q has not been declared.%s", root, second, hint))
 			}
 			return nil
 		}
-		roots := append([]string{"var", "local", "path", "lab", "count", "each"}, ResourceTypes...)
+		roots := append([]string{"var", "local", "path", "lab", "count", "each", "module"}, ResourceTypes...)
 		return bad("Unknown variable", fmt.Sprintf("There is no variable named %q.%s", root, didYouMean(root, roots)))
 	}
 	return nil
@@ -223,6 +240,8 @@ func (l *Lab) refsOf(it item) []item {
 	var extra []hcl.Traversal
 	if it.local != "" {
 		exprs = []hcl.Expression{l.Locals[it.local].Expr}
+	} else if it.module != "" {
+		exprs = l.Modules[it.module].exprs()
 	} else {
 		r := l.Resources[it.res]
 		exprs = r.exprs()
@@ -234,6 +253,8 @@ func (l *Lab) refsOf(it item) []item {
 		var dep item
 		if tr.RootName() == "local" && len(tr) > 1 {
 			dep = item{local: attrName(tr[1])}
+		} else if _, ok := l.Modules[attrName(tr[1%len(tr)])]; ok && tr.RootName() == "module" && len(tr) > 1 {
+			dep = item{module: attrName(tr[1])}
 		} else if ra, ok := l.resourceOf(tr); ok {
 			dep = item{res: ra}
 		} else {
@@ -275,6 +296,9 @@ func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
 	}
 	for _, ra := range l.Order {
 		items = append(items, item{res: ra})
+	}
+	for _, name := range sortedAttrKeys(l.Modules) {
+		items = append(items, item{module: name})
 	}
 	// What each item refers to, found on every core.
 	refs := make([][]item, len(items))
@@ -342,6 +366,8 @@ func cycleDiag(l *Lab, cycle []item) *hcl.Diagnostic {
 	var rng hcl.Range
 	if cycle[0].local != "" {
 		rng = l.Locals[cycle[0].local].DeclRange
+	} else if cycle[0].module != "" {
+		rng = l.Modules[cycle[0].module].DeclRange
 	} else {
 		rng = l.Resources[cycle[0].res].DeclRange
 	}

@@ -46,7 +46,10 @@ func (p *Planner) applyMoves(priors map[addr.Instance]*prior) ([]Move, hcl.Diagn
 			if _, dup := dest[to]; dup {
 				continue
 			}
-			m = &config.Moved{DeclRange: p.Lab.Resources[a.Resource].DeclRange}
+			m = &config.Moved{}
+			if r := p.Lab.ResourceAt(to.Resource); r != nil {
+				m.DeclRange = r.DeclRange
+			}
 			m.ToRange = m.DeclRange
 		}
 		if other, dup := dest[to]; dup {

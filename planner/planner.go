@@ -837,8 +837,8 @@ func (p *Planner) checkPreventDestroy(plan *Plan) hcl.Diagnostics {
 		if c.Action != Delete && c.Action != Replace && c.Action != CreateThenDelete {
 			continue
 		}
-		r, ok := p.Lab.Resources[c.Addr.Resource]
-		if ok && r.Lifecycle.PreventDestroy {
+		r := p.Lab.ResourceAt(c.Addr.Resource)
+		if r != nil && r.Lifecycle.PreventDestroy {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Instance cannot be destroyed",
 				Detail: fmt.Sprintf("%s has lifecycle.prevent_destroy set, but the plan would destroy it (%s). Remove prevent_destroy to allow it, or change the plan (-target, -exclude).",
 					c.Addr, c.Action), Subject: r.DeclRange.Ptr()})

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
@@ -60,7 +61,7 @@ func (a *app) initCommand() *cobra.Command {
 				fmt.Fprintf(a.io.out, "- The state is in %s\n", describeBackend(lab.Backend, a.dir()))
 			}
 			used := map[string]bool{}
-			for _, r := range lab.Resources {
+			for _, r := range lab.AllResources() {
 				used[r.Provider] = true
 			}
 			missing := 0
@@ -501,6 +502,9 @@ func (a *app) stateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if src[0].ModuleOnly || dst[0].ModuleOnly {
+				return a.stateMvModule(s, src[0], dst[0])
+			}
 			rec, err := s.Get(src[0].String())
 			if err != nil || rec == nil {
 				return fmt.Errorf("no instance %s in state", args[0])
@@ -523,6 +527,44 @@ func (a *app) stateCommand() *cobra.Command {
 		},
 	}, pull, a.statePushCommand(open), a.stateRestoreCommand())
 	return cmd
+}
+
+// stateMvModule moves every instance of a module: module.pod to
+// module.pods (every instance, keys kept), or module.pod[1] to
+// module.single (that instance, with its nested modules).
+func (a *app) stateMvModule(s state.Backend, src, dst addr.Target) error {
+	if !src.ModuleOnly || !dst.ModuleOnly {
+		return fmt.Errorf("cannot move %s to %s: a module moves to a module address, a resource to a resource address", src, dst)
+	}
+	recs, err := s.Resources()
+	if err != nil {
+		return err
+	}
+	anyKey := src.Whole && dst.Whole
+	var renames []state.Rename
+	names := map[string]string{}
+	for ad := range recs {
+		ia, err := addr.ParseInstance(ad)
+		if err != nil || !addr.WithinModule(ia.Module, src.Module, anyKey) {
+			continue
+		}
+		to := ia
+		to.Module = dst.Module + ia.Module[len(src.Module):]
+		if _, taken := recs[to.String()]; taken {
+			return fmt.Errorf("%s already exists in state", to)
+		}
+		renames = append(renames, state.Rename{From: ad, To: to.String()})
+		names[ad] = to.String()
+	}
+	if len(renames) == 0 {
+		return fmt.Errorf("no instance of %s in state", src)
+	}
+	sort.Slice(renames, func(i, j int) bool { return lessAddr(renames[i].From, renames[j].From) })
+	if err := s.Rename(renames, planner.RenameReferences(a.reg, names)); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved %d object(s).\n", src.String(), dst.String(), len(renames))
+	return nil
 }
 
 // stateDoc is the JSON form of a whole state (pull and push).

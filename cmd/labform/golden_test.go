@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/internal/golden"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,6 +39,7 @@ func TestGoldenPlans(t *testing.T) {
 	for _, dir := range cases {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			c := newCLI(t, nil)
+			c.write(moduleFiles(t, dir))
 			for _, m := range c.mems {
 				m.ByID = true // as the real providers name host objects (moved blocks need it)
 			}
@@ -61,6 +64,29 @@ func TestGoldenPlans(t *testing.T) {
 			checkGolden(t, filepath.Join(dir, "plan.json.golden"), js)
 		})
 	}
+}
+
+// moduleFiles reads the files under a case's modules directory, by their
+// path relative to the case.
+func moduleFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(filepath.Join(dir, "modules"), func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files[rel] = string(src)
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // TestGoldenDiagnostics compares validate's human output (source snippets,

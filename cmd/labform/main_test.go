@@ -70,6 +70,9 @@ func newCLI(t *testing.T, files map[string]string) *cli {
 
 func (c *cli) write(files map[string]string) {
 	for name, src := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(c.dir, name)), 0o755); err != nil {
+			c.t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(src), 0o644); err != nil {
 			c.t.Fatal(err)
 		}

@@ -26,14 +26,17 @@ type jsonPlan struct {
 }
 
 type jsonResourceChange struct {
-	Address      string      `json:"address"`
-	Mode         string      `json:"mode"`
-	Type         string      `json:"type"`
-	Name         string      `json:"name"`
-	Index        interface{} `json:"index,omitempty"`
-	ProviderName string      `json:"provider_name"`
-	Change       jsonChange  `json:"change"`
-	ActionReason string      `json:"action_reason,omitempty"`
+	Address string `json:"address"`
+	// ModuleAddress is the module instance the resource is in, as
+	// Terraform writes it.
+	ModuleAddress string      `json:"module_address,omitempty"`
+	Mode          string      `json:"mode"`
+	Type          string      `json:"type"`
+	Name          string      `json:"name"`
+	Index         interface{} `json:"index,omitempty"`
+	ProviderName  string      `json:"provider_name"`
+	Change        jsonChange  `json:"change"`
+	ActionReason  string      `json:"action_reason,omitempty"`
 	// PreviousAddress is where a moved block moved the object from.
 	PreviousAddress string `json:"previous_address,omitempty"`
 	// Cost is labform's own: what the change costs the running object
@@ -102,7 +105,7 @@ func JSON(p *planner.Plan, version string) ([]byte, error) {
 }
 
 func resourceChange(c *planner.Change) jsonResourceChange {
-	rc := jsonResourceChange{Address: c.Addr.String(), Mode: "managed", Type: c.Addr.Type, Name: c.Addr.Name,
+	rc := jsonResourceChange{Address: c.Addr.String(), ModuleAddress: c.Addr.Module, Mode: "managed", Type: c.Addr.Type, Name: c.Addr.Name,
 		ProviderName: c.Provider, ActionReason: c.Reason}
 	switch c.Addr.Key.Kind {
 	case addr.IntKey:

@@ -38,8 +38,8 @@ moved {
 }
 
 moved {
-  from = module.pod.container.x # ERROR: Invalid address
-  to   = container.y
+  from = module.pod
+  to   = container.y # ERROR: Module and resource mismatch
 }
 
 moved {
