@@ -608,7 +608,8 @@ func (p *Planner) provider(ctx context.Context, name string) (providers.Provider
 		if v, ok := p.providerCfg[name]; ok {
 			cfg = v
 		} else if p.desired != nil {
-			if v, ok := p.desired.Providers[name]; ok {
+			// A provider on a remote host takes its provider block.
+			if v, ok := p.desired.Providers[providers.BaseName(name)]; ok {
 				cfg = v
 			}
 		}
