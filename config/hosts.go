@@ -180,3 +180,22 @@ func (l *Lab) HostOf(ra addr.Resource) string {
 	}
 	return ""
 }
+
+// HostTargets lists the resources placed on host: its nodes, the links
+// and firewall chains that follow them, and the links that reach it from
+// other hosts. ok is false when no such host is declared.
+func (l *Lab) HostTargets(host string) (ts []addr.Resource, ok bool) {
+	if _, ok := l.Hosts[host]; !ok {
+		return nil, false
+	}
+	for _, ra := range l.Order {
+		r := l.Resources[ra]
+		switch {
+		case r.Host == host:
+			ts = append(ts, ra)
+		case r.Provider == providers.CrossHostProvider && contains(l.referencedHosts(r, "endpoints"), host):
+			ts = append(ts, ra)
+		}
+	}
+	return ts, true
+}

@@ -103,7 +103,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		return nil, diags
 	}
 	if opts.Refresh {
-		diags = append(diags, p.refresh(ctx, priors)...)
+		diags = append(diags, p.refresh(ctx, priors, opts.Excludes...)...)
 		if diags.HasErrors() {
 			return nil, diags
 		}
@@ -505,12 +505,14 @@ func (p *Planner) deposedChange(in *state.Intent, a addr.Instance) (*Change, hcl
 }
 
 // refresh reads every prior object from the lab, in one batch per provider
-// where the provider can.
-func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) hcl.Diagnostics {
+// where the provider can. Objects excluded (-exclude) are not read: they
+// keep their recorded values, so that a host that cannot be reached can
+// be left out of a plan.
+func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior, excludes ...addr.Target) hcl.Diagnostics {
 	byProv := map[string][]addr.Instance{}
 	for _, a := range sortedPriorAddrs(priors) {
 		pr := priors[a]
-		if pr.adopted || pr.schema == nil || pr.value.IsNull() {
+		if pr.adopted || pr.schema == nil || pr.value.IsNull() || matchesAny(excludes, a) {
 			continue
 		}
 		byProv[pr.rec.Provider] = append(byProv[pr.rec.Provider], a)
@@ -1029,4 +1031,13 @@ func reapplyDependants(cs []*Change) {
 			break
 		}
 	}
+}
+
+func matchesAny(ts []addr.Target, a addr.Instance) bool {
+	for _, t := range ts {
+		if t.Matches(a) {
+			return true
+		}
+	}
+	return false
 }

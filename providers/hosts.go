@@ -91,3 +91,22 @@ func BaseName(name string) string {
 	base, _ := SplitHosted(name)
 	return base
 }
+
+// hostedSchemas are the schemas of a provider on a host when no host
+// block registered it (commands that read state without the lab's files):
+// the local provider's, or the cross-host links'.
+func (r *Registry) hostedSchemas(name string) (map[string]*Schema, bool) {
+	if name == CrossHostProvider && CrossHostLinks != nil {
+		schemas := CrossHostLinks(r).Schemas()
+		for _, typ := range sortedKeys(schemas) {
+			schemas[typ].Finalize()
+		}
+		return schemas, true
+	}
+	base, host := SplitHosted(name)
+	if host == "" {
+		return nil, false
+	}
+	s, ok := r.schemas[base]
+	return s, ok
+}

@@ -245,6 +245,9 @@ func (r *Registry) ProvidersFor(typ string) []string {
 func (r *Registry) Schema(provider, typ string) (*Schema, error) {
 	schemas, ok := r.schemas[provider]
 	if !ok {
+		schemas, ok = r.hostedSchemas(provider)
+	}
+	if !ok {
 		return nil, fmt.Errorf("no provider %q (known: %s)", provider, strings.Join(r.Names(), ", "))
 	}
 	s, ok := schemas[typ]

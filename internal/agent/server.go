@@ -205,8 +205,13 @@ func (v *service) CheckHost(a CheckArgs, reply *CheckReply) error {
 	return nil
 }
 
-// Capabilities reports what this host has.
-func (v *service) Capabilities(_ Empty, reply *Capabilities) error {
+// Capabilities reports what this host has, with the tools of the named
+// providers (all when none is named).
+func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
+	want := map[string]bool{}
+	for _, p := range a.Providers {
+		want[p] = true
+	}
 	reply.Hostname, _ = os.Hostname()
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
 		f.Close()
@@ -215,6 +220,9 @@ func (v *service) Capabilities(_ Empty, reply *Capabilities) error {
 	seen := map[string]bool{}
 	for _, name := range sortedNames(v.s.provs) {
 		p := v.s.provs[name]
+		if len(want) > 0 && !want[name] {
+			continue
+		}
 		if tc, ok := p.(providers.ToolChecker); ok {
 			for _, t := range tc.Tools() {
 				if _, err := exec.LookPath(t); err != nil && !seen[t] {

@@ -83,6 +83,9 @@ type AttrError struct {
 // CheckReply holds the problems found.
 type CheckReply struct{ Errors []AttrError }
 
+// CapabilitiesArgs names the providers whose tools matter.
+type CapabilitiesArgs struct{ Providers []string }
+
 // Capabilities is what a host has: `labform init` reports it.
 type Capabilities struct {
 	Hostname string

@@ -37,7 +37,7 @@ type SimHosts struct {
 // removed when the test ends.
 func NewSimHosts(t testing.TB, name string, n int) *SimHosts {
 	t.Helper()
-	Require(t, "ip", "ssh-keygen", "/usr/sbin/sshd")
+	Require(t, "ip", "nsenter", "ssh-keygen", "/usr/sbin/sshd")
 	b := make([]byte, 3)
 	rand.Read(b)
 	sfx := hex.EncodeToString(b)
@@ -92,7 +92,12 @@ func NewSimHosts(t testing.TB, name string, n int) *SimHosts {
 // Start starts the host's sshd and waits until it listens.
 func (h *SimHost) Start(t testing.TB) {
 	t.Helper()
-	h.sshd = exec.Command("ip", "netns", "exec", h.Netns, "/usr/sbin/sshd", "-D", "-e", "-f", h.cfgPath)
+	if h.sshd != nil {
+		return
+	}
+	// nsenter enters the network namespace only: ip netns exec would also
+	// remount /sys, hiding the cgroup mounts runc needs from the agent.
+	h.sshd = exec.Command("nsenter", "--net=/var/run/netns/"+h.Netns, "/usr/sbin/sshd", "-D", "-e", "-f", h.cfgPath)
 	h.sshd.Stderr = os.Stderr
 	if err := h.sshd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@
 package remote
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -219,31 +218,37 @@ const agentDir = "$HOME/.cache/labform/agent"
 func shq(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
 var (
-	binOnce sync.Once
-	binPath string
-	binHash string
-	binErr  error
+	binMu    sync.Mutex
+	binStamp string // path, size and time of the binary hashed
+	binHash  string
 )
 
 // localBinary is the labform binary to run on hosts, and its hash.
 func localBinary() (string, string, error) {
-	binOnce.Do(func() {
-		binPath = os.Getenv(AgentBinaryEnv)
-		if binPath == "" {
-			binPath, binErr = os.Executable()
-			if binErr != nil {
-				return
-			}
+	path := os.Getenv(AgentBinaryEnv)
+	if path == "" {
+		var err error
+		if path, err = os.Executable(); err != nil {
+			return "", "", err
 		}
-		var data []byte
-		data, binErr = os.ReadFile(binPath)
-		if binErr != nil {
-			return
-		}
-		h := sha256.Sum256(data)
-		binHash = hex.EncodeToString(h[:])
-	})
-	return binPath, binHash, binErr
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", err
+	}
+	stamp := fmt.Sprintf("%s\x00%d\x00%d", path, st.Size(), st.ModTime().UnixNano())
+	binMu.Lock()
+	defer binMu.Unlock()
+	if stamp == binStamp {
+		return path, binHash, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.Sum256(data)
+	binStamp, binHash = stamp, hex.EncodeToString(h[:])
+	return path, binHash, nil
 }
 
 // install makes sure the host has this labform binary, by hash, in its
@@ -255,8 +260,15 @@ func (c *conn) install(client *ssh.Client) (string, error) {
 		return "", c.errorf("finding labform's own binary to copy: %v", err)
 	}
 	remote := shq(agentDir + "/labform-" + hash[:16])
-	out, _ := run(client, fmt.Sprintf("sha256sum %s 2>/dev/null", remote), nil)
-	if strings.HasPrefix(out, hash) {
+	// One copy at a time from this process: hosts that share a
+	// filesystem (simulated ones) would copy the same file at once.
+	installMu.Lock()
+	defer installMu.Unlock()
+	check := func() (bool, string) {
+		out, err := run(client, fmt.Sprintf("sha256sum %s", remote), nil)
+		return err == nil && strings.HasPrefix(out, hash), strings.TrimSpace(out)
+	}
+	if ok, _ := check(); ok {
 		return remote, nil
 	}
 	f, err := os.Open(path)
@@ -264,16 +276,17 @@ func (c *conn) install(client *ssh.Client) (string, error) {
 		return "", c.errorf("%v", err)
 	}
 	defer f.Close()
-	script := fmt.Sprintf(`set -e; d=%s; mkdir -p "$d"; t=$(mktemp "$d/.copy.XXXXXX"); cat > "$t"; chmod 755 "$t"; mv -f "$t" %s; sha256sum %s`, shq(agentDir), remote, remote)
-	out, err = run(client, script, f)
-	if err != nil {
+	script := fmt.Sprintf(`set -e; d=%s; mkdir -p "$d"; t=$(mktemp "$d/.copy.XXXXXX"); cat > "$t"; chmod 755 "$t"; mv -f "$t" %s`, shq(agentDir), remote)
+	if out, err := run(client, script, f); err != nil {
 		return "", c.errorf("copying labform to the host: %v: %s", err, strings.TrimSpace(out))
 	}
-	if !strings.HasPrefix(out, hash) {
-		return "", c.errorf("the copy of labform on the host has another hash (sha256sum said %q)", strings.TrimSpace(out))
+	if ok, out := check(); !ok {
+		return "", c.errorf("the copy of labform on the host has another hash than this one (%s): sha256sum said %q", hash[:16], out)
 	}
 	return remote, nil
 }
+
+var installMu sync.Mutex
 
 // run runs a command in a new session and returns its output.
 func run(client *ssh.Client, cmd string, stdin io.Reader) (string, error) {
@@ -283,7 +296,8 @@ func run(client *ssh.Client, cmd string, stdin io.Reader) (string, error) {
 	}
 	defer sess.Close()
 	sess.Stdin = stdin
-	var b bytes.Buffer
+	var b tailBuffer
+	b.max = 1 << 16
 	sess.Stdout, sess.Stderr = &b, &b
 	err = sess.Run(cmd)
 	return b.String(), err

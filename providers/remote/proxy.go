@@ -36,6 +36,9 @@ var (
 	_ providers.Validator    = (*Proxy)(nil)
 	_ providers.LabValidator = (*Proxy)(nil)
 	_ providers.HostChecker  = (*Proxy)(nil)
+	// Proxies of providers without PlanComputed return Planned as it is.
+	_ providers.ComputedPlanner = (*Proxy)(nil)
+	_ providers.Resolver        = (*Proxy)(nil)
 )
 
 // New returns the proxy of base on h.
@@ -251,9 +254,28 @@ func (p *Proxy) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 	return errs
 }
 
-// Capabilities asks the host's agent what the host has.
-func Capabilities(h providers.Host) (agent.Capabilities, error) {
+// Capabilities asks the host's agent what the host has, with the tools of
+// the named providers.
+func Capabilities(h providers.Host, provs []string) (agent.Capabilities, error) {
 	var c agent.Capabilities
-	err := connFor(h).call("Capabilities", agent.Empty{}, &c)
+	err := connFor(h).call("Capabilities", agent.CapabilitiesArgs{Providers: provs}, &c)
 	return c, err
+}
+
+// PlanComputed is the local provider's: what it knows at plan time
+// depends on the values, not on the host.
+func (p *Proxy) PlanComputed(req providers.PlanRequest) cty.Value {
+	if cp, ok := p.base.(providers.ComputedPlanner); ok {
+		return cp.PlanComputed(req)
+	}
+	return req.Planned
+}
+
+// Resolve is the local provider's: an image reference names the same
+// digest wherever it is asked, and the lab's files are read here.
+func (p *Proxy) Resolve(ctx context.Context, req providers.ResolveRequest) (providers.ResolveResponse, error) {
+	if r, ok := p.base.(providers.Resolver); ok {
+		return r.Resolve(ctx, req)
+	}
+	return providers.ResolveResponse{}, nil
 }
