@@ -151,4 +151,3 @@ func mustRun(t testing.TB, name string, args ...string) {
 		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 }
-
