@@ -757,6 +757,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
 	if pr.rec.Provider != inst.Resource.Provider {
 		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
+		c.PriorProvider = pr.rec.Provider
 		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
 		p.applyCBD(c, inst)
 		return c

@@ -68,6 +68,15 @@ link "bc" {
 link "bd" {
   endpoints = [container.b.port[2], container.d.port[0]]
 }
+firewall_chain "d_in" {
+  target = container.d
+  hooks  = ["INPUT"]
+  rule {
+    protocol = "tcp"
+    dport    = 23
+    action   = "drop"
+  }
+}
 `
 
 // hostsCLI runs labform in this process with the real providers; each
@@ -178,7 +187,7 @@ func TestSystem_hosts(t *testing.T) {
 		provs[r.Address] = r.Provider
 	}
 	for addr, want := range map[string]string{"container.a": "container", "container.b": "container@" + h1.Name, "container.c": "container@" + h2.Name,
-		"link.bd": "link@" + h1.Name, "link.ab": "vxlan", "link.bc": "vxlan"} {
+		"link.bd": "link@" + h1.Name, "link.ab": "vxlan", "link.bc": "vxlan", "firewall_chain.d_in": "netfilter@" + h1.Name} {
 		if provs[addr] != want {
 			t.Errorf("the state of %s says provider %q, want %q (all: %v)", addr, provs[addr], want, provs)
 		}
@@ -276,6 +285,24 @@ func TestSystem_hosts(t *testing.T) {
 		t.Fatalf("plan without host %s is not empty:\n%s", h2.Name, out)
 	}
 	h2.Start(t)
+
+	// d moves to host 2: it is replaced there, bd becomes a link across
+	// hosts, and d's chain follows it.
+	src = fmt.Sprintf(hostsLab, name, sim.Block(h1), sim.Block(h2), h1.Name, h2.Name, h2.Name)
+	if err := os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = c.must(2, "plan", "-detailed-exitcode")
+	for _, want := range []string{"container.d must be replaced", "link.bd must be replaced", "firewall_chain.d_in must be replaced"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan of d's move does not say %q:\n%s", want, out)
+		}
+	}
+	c.must(0, "apply", "-auto-approve")
+	if out := c.must(0, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Fatalf("the plan after d's move is not empty:\n%s", out)
+	}
+	pings()
 
 	// Destroy leaves nothing on any host: no lab namespace, no container
 	// namespace, no runc container under the hosts' runtime roots.

@@ -33,8 +33,8 @@ type SimHosts struct {
 	KnownHosts string
 }
 
-// NewSimHosts starts n simulated hosts named name1..nameN. Everything is
-// removed when the test ends.
+// NewSimHosts starts n simulated hosts named name<random>1..N. Everything
+// is removed when the test ends.
 func NewSimHosts(t testing.TB, name string, n int) *SimHosts {
 	t.Helper()
 	Require(t, "ip", "nsenter", "ssh-keygen", "/usr/sbin/sshd")
@@ -59,7 +59,7 @@ func NewSimHosts(t testing.TB, name string, n int) *SimHosts {
 	os.MkdirAll("/run/sshd", 0o755)
 	var known strings.Builder
 	for i := 1; i <= n; i++ {
-		h := &SimHost{Name: fmt.Sprintf("%s%d", name, i), Netns: fmt.Sprintf("lfh%s%d", sfx, i), Addr: fmt.Sprintf("%s.%d", net3, 10+i)}
+		h := &SimHost{Name: fmt.Sprintf("%s%s%d", name, sfx, i), Netns: fmt.Sprintf("lfh%s%d", sfx, i), Addr: fmt.Sprintf("%s.%d", net3, 10+i)}
 		sh.Hosts = append(sh.Hosts, h)
 		mustRun(t, "ip", "netns", "add", h.Netns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", h.Netns).Run() })
@@ -84,6 +84,10 @@ func NewSimHosts(t testing.TB, name string, n int) *SimHosts {
 		os.WriteFile(h.cfgPath, []byte(cfg), 0o600)
 		h.Start(t)
 		t.Cleanup(h.Stop)
+		// What the host's agent kept (its lab directories) goes too.
+		if home, err := os.UserHomeDir(); err == nil {
+			t.Cleanup(func() { os.RemoveAll(filepath.Join(home, ".cache/labform/agent/hosts", h.Name)) })
+		}
 	}
 	os.WriteFile(sh.KnownHosts, []byte(known.String()), 0o600)
 	return sh
