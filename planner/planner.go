@@ -642,7 +642,26 @@ func (p *Planner) LabInfo(provider string) providers.Lab {
 // validate runs the providers' checks of the values and of the host.
 func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 	diags := Validate(p.Registry, d)
-	for _, a := range d.Order {
+	// The host checks, many at once: on a remote host each is a round
+	// trip to its agent.
+	hostErrs := make([][]*providers.AttrError, len(d.Order))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4*p.parallelism())
+	for i, a := range d.Order {
+		inst := d.Instances[a]
+		prov, _ := p.Registry.Provider(inst.Resource.Provider)
+		if hc, ok := prov.(providers.HostChecker); ok {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				hostErrs[i] = hc.CheckHost(a.Type, inst.Value)
+			}()
+		}
+	}
+	wg.Wait()
+	for i, a := range d.Order {
 		inst := d.Instances[a]
 		// A node's file blocks: their sources as the plan finds them
 		// (which validate does not read), at the block's line.
@@ -652,12 +671,9 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
 			}
 		}
-		prov, _ := p.Registry.Provider(inst.Resource.Provider)
-		if hc, ok := prov.(providers.HostChecker); ok {
-			for _, e := range hc.CheckHost(a.Type, inst.Value) {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
-					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
-			}
+		for _, e := range hostErrs[i] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
 		}
 	}
 	return diags

@@ -83,6 +83,9 @@ func (s *Server) idOf(addr string) string {
 // service holds the RPC methods.
 type service struct{ s *Server }
 
+// Ping answers: the agent runs.
+func (v *service) Ping(_ Empty, _ *Empty) error { return nil }
+
 // Configure configures one provider for the lab.
 func (v *service) Configure(a ConfigureArgs, _ *Empty) error {
 	p, err := v.s.provider(a.Provider)

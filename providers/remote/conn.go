@@ -8,6 +8,7 @@ package remote
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -180,35 +181,75 @@ func (c *conn) dial() error {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	bin, err := c.install(client)
+	// The agent is started where the host's copy of this binary is known
+	// good; where it is not, the session ends with needCopy, the binary is
+	// copied, and the agent is started again.
+	cl, err := c.startAgent(client)
+	if errors.Is(err, errNeedCopy) {
+		if err = c.install(client); err == nil {
+			cl, err = c.startAgent(client)
+		}
+	}
 	if err != nil {
 		client.Close()
 		return err
 	}
+	c.client, c.rpc = client, cl
+	return nil
+}
+
+// needCopy is the exit status of the agent's session when the host has
+// no good copy of this binary.
+const needCopy = 97
+
+var errNeedCopy = errors.New("the host has no copy of this labform")
+
+// startAgent starts the agent in a new session and checks that it
+// answers.
+func (c *conn) startAgent(client *ssh.Client) (*rpc.Client, error) {
+	_, hash, err := localBinary()
+	if err != nil {
+		return nil, c.errorf("finding labform's own binary: %v", err)
+	}
+	bin, record := binaryPaths(hash)
 	sess, err := client.NewSession()
 	if err != nil {
-		client.Close()
-		return c.errorf("opening a session: %v", err)
+		return nil, c.errorf("opening a session: %v", err)
 	}
 	stdin, err1 := sess.StdinPipe()
 	stdout, err2 := sess.StdoutPipe()
 	if err1 != nil || err2 != nil {
-		client.Close()
-		return c.errorf("the session's stdio: %v %v", err1, err2)
+		sess.Close()
+		return nil, c.errorf("the session's stdio: %v %v", err1, err2)
 	}
 	c.stderr = &tailBuffer{max: 4096}
 	sess.Stderr = c.stderr
-	cmd := fmt.Sprintf("exec %s agent -dir %s", bin, shq(agentDir+"/hosts/"+c.host.Name))
+	cmd := fmt.Sprintf(`if [ -x %s ] && [ "$(cat %s 2>/dev/null)" = %s ]; then exec %s agent -dir %s; fi; exit %d`,
+		bin, record, hash, bin, shq(agentDir+"/hosts/"+c.host.Name), needCopy)
 	if err := sess.Start(cmd); err != nil {
-		client.Close()
-		return c.errorf("starting the agent (%s): %v", cmd, err)
+		sess.Close()
+		return nil, c.errorf("starting the agent (%s): %v", cmd, err)
 	}
-	c.client = client
-	c.rpc = rpc.NewClient(struct {
+	cl := rpc.NewClient(struct {
 		io.Reader
 		io.WriteCloser
 	}{stdout, stdin})
-	return nil
+	if err := cl.Call(agent.Service+".Ping", agent.Empty{}, &agent.Empty{}); err != nil {
+		cl.Close()
+		werr := sess.Wait()
+		var ee *ssh.ExitError
+		if errors.As(werr, &ee) && ee.ExitStatus() == needCopy {
+			return nil, errNeedCopy
+		}
+		return nil, c.errorf("the agent does not answer: %v; it wrote: %s", err, strings.TrimSpace(c.stderr.String()))
+	}
+	return cl, nil
+}
+
+// binaryPaths are the host's copy of the binary with the given hash and
+// the record of its checked hash, for the remote shell.
+func binaryPaths(hash string) (bin, record string) {
+	return shq(agentDir + "/labform-" + hash[:16]), shq(agentDir + "/labform-" + hash[:16] + ".sha256")
 }
 
 // agentDir is where agents live on hosts, under the SSH user's home.
@@ -251,39 +292,40 @@ func localBinary() (string, string, error) {
 	return path, binHash, nil
 }
 
-// install makes sure the host has this labform binary, by hash, in its
-// cache directory, copying it when it is missing or differs, and returns
-// its path there.
-func (c *conn) install(client *ssh.Client) (string, error) {
+// install copies this labform binary into the host's cache directory
+// and checks it there with sha256sum; the hash is then recorded beside it
+// (labform-HASH.sha256), which later sessions compare in the shell before
+// starting the agent instead of hashing the binary again.
+func (c *conn) install(client *ssh.Client) error {
 	path, hash, err := localBinary()
 	if err != nil {
-		return "", c.errorf("finding labform's own binary to copy: %v", err)
+		return c.errorf("finding labform's own binary to copy: %v", err)
 	}
-	remote := shq(agentDir + "/labform-" + hash[:16])
+	remote, record := binaryPaths(hash)
 	// One copy at a time from this process: hosts that share a
 	// filesystem (simulated ones) would copy the same file at once.
 	installMu.Lock()
 	defer installMu.Unlock()
-	check := func() (bool, string) {
-		out, err := run(client, fmt.Sprintf("sha256sum %s", remote), nil)
-		return err == nil && strings.HasPrefix(out, hash), strings.TrimSpace(out)
-	}
-	if ok, _ := check(); ok {
-		return remote, nil
+	if out, err := run(client, fmt.Sprintf("cat %s", record), nil); err == nil && strings.TrimSpace(out) == hash {
+		return nil // another host sharing this filesystem copied it
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", c.errorf("%v", err)
+		return c.errorf("%v", err)
 	}
 	defer f.Close()
 	script := fmt.Sprintf(`set -e; d=%s; mkdir -p "$d"; t=$(mktemp "$d/.copy.XXXXXX"); cat > "$t"; chmod 755 "$t"; mv -f "$t" %s`, shq(agentDir), remote)
 	if out, err := run(client, script, f); err != nil {
-		return "", c.errorf("copying labform to the host: %v: %s", err, strings.TrimSpace(out))
+		return c.errorf("copying labform to the host: %v: %s", err, strings.TrimSpace(out))
 	}
-	if ok, out := check(); !ok {
-		return "", c.errorf("the copy of labform on the host has another hash than this one (%s): sha256sum said %q", hash[:16], out)
+	out, err := run(client, fmt.Sprintf("sha256sum %s", remote), nil)
+	if err != nil || !strings.HasPrefix(out, hash) {
+		return c.errorf("the copy of labform on the host has another hash than this one (%s): sha256sum said %q", hash[:16], strings.TrimSpace(out))
 	}
-	return remote, nil
+	if out, err := run(client, fmt.Sprintf(`t=$(mktemp %s.XXXXXX) && echo %s > "$t" && mv -f "$t" %s`, record, hash, record), nil); err != nil {
+		return c.errorf("recording the copy's hash: %v: %s", err, strings.TrimSpace(out))
+	}
+	return nil
 }
 
 var installMu sync.Mutex
