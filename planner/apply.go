@@ -552,11 +552,14 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 				}
 			}
-			objID := c.ID
+			objID, provider := c.ID, c.Provider
 			if act == "delete" || act == "delete-deposed" {
 				objID = c.PriorID
+				if c.PriorProvider != "" {
+					provider = c.PriorProvider // the old object is where it was
+				}
 			}
-			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, ID: objID, Planned: b, Private: private})
+			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: provider, ID: objID, Planned: b, Private: private})
 			slots = append(slots, slot{id, act})
 		}
 	}
