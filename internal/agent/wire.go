@@ -89,6 +89,7 @@ type CapabilitiesArgs struct{ Providers []string }
 // Capabilities is what a host has: `labform init` reports it.
 type Capabilities struct {
 	Hostname string
+	Pid      int // the agent's process
 	KVM      bool
 	Missing  []string
 }
