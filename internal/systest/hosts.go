@@ -2,6 +2,7 @@ package systest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -145,6 +146,17 @@ func LabformBinary(t testing.TB) string {
 	bin := filepath.Join(t.TempDir(), "labform")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/labform/labform/cmd/labform").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
+	}
+	// The simulated hosts' copy of it (named by its hash, in the shared
+	// home's cache) goes when the test ends.
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if home, err := os.UserHomeDir(); err == nil {
+		copyPath := filepath.Join(home, ".cache/labform/agent", "labform-"+hex.EncodeToString(sum[:])[:16])
+		t.Cleanup(func() { os.Remove(copyPath); os.Remove(copyPath + ".sha256") })
 	}
 	return bin
 }
