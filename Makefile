@@ -3,7 +3,7 @@ GO      ?= go
 export PATH := $(PATH):/usr/local/go/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # The Debian packages of the tools the providers drive.
-DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static tmux chromium
+DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static tmux chromium openssh-server
 RACE ?= -race
 
 .PHONY: build test bench lint fuzz chaos demo deps clean docs

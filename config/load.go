@@ -39,6 +39,8 @@ type Lab struct {
 	Variables map[string]*Variable
 	Locals    map[string]*Local
 	Providers map[string]*ProviderConfig
+	// Hosts are the host blocks (hosts.go), by name.
+	Hosts     map[string]*HostBlock
 	Resources map[addr.Resource]*Resource
 	Outputs   map[string]*Output
 	// Checks are the check blocks (checks.go), CheckOrder their names in
@@ -141,8 +143,12 @@ type Lifecycle struct {
 
 // Resource is a vm, container, link or firewall_chain block.
 type Resource struct {
-	Addr      addr.Resource
-	Provider  string
+	Addr     addr.Resource
+	Provider string
+	// Host is the host block the resource is placed on ("" for the local
+	// machine), HostRange where host = was written (hosts.go).
+	Host      string
+	HostRange hcl.Range
 	Schema    *providers.Schema
 	Count     hcl.Expression // nil when absent
 	ForEach   hcl.Expression // nil when absent
@@ -194,6 +200,7 @@ var rootSchema = func() *hcl.BodySchema {
 		{Type: "removed"},
 		{Type: "import"},
 		{Type: "module", LabelNames: []string{"name"}},
+		{Type: "host", LabelNames: []string{"name"}},
 	}}
 	for _, t := range ResourceTypes {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -203,7 +210,7 @@ var rootSchema = func() *hcl.BodySchema {
 
 var metaSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "provider"},
+		{Name: "count"}, {Name: "for_each"}, {Name: "depends_on"}, {Name: "provider"}, {Name: "host"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "lifecycle"}, {Type: "ready"}},
 }
@@ -435,6 +442,9 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			case "check":
 				diags = append(diags, l.rootOnly(b, "check blocks belong in the lab's own directory; a module hands what they need to the lab through its outputs.")...)
 				continue
+			case "host":
+				diags = append(diags, l.rootOnly(b, "host blocks belong in the lab's own directory, where they name the machines of the whole lab.")...)
+				continue
 			}
 		}
 		switch b.Type {
@@ -458,6 +468,8 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 			diags = append(diags, l.decodeRemoved(b)...)
 		case "import":
 			diags = append(diags, l.decodeImport(b)...)
+		case "host":
+			diags = append(diags, l.decodeHost(b)...)
 		}
 	}
 	return diags
@@ -706,6 +718,12 @@ func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 		provName = kw
 	}
 	r.Provider = provName
+	if a, ok := meta.Attributes["host"]; ok {
+		var d hcl.Diagnostics
+		r.Host, d = decodeHostRef(b.Type, a)
+		r.HostRange = a.Expr.Range()
+		diags = append(diags, d...)
+	}
 	schema, err := l.Registry.Schema(provName, b.Type)
 	if err != nil {
 		return nil, append(diags, sourceless("Provider error", err.Error()))

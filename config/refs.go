@@ -86,6 +86,7 @@ func (l *Lab) Check() hcl.Diagnostics {
 	}
 	diags = append(diags, l.checkRefactor()...)
 	diags = append(diags, l.checkImports()...)
+	diags = append(diags, l.resolveHosts()...)
 	if diags.HasErrors() {
 		return diags
 	}

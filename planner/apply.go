@@ -388,9 +388,17 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 	}
 	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive,
 		WholeLab: p.wholeLab && c.Action == Delete}
+	// The old object of a replacement across providers (a node moved to
+	// another host) is deleted where it is.
+	delProv := prov
+	if c.PriorProvider != "" && c.PriorProvider != c.Provider {
+		if delProv, diags = p.provider(ctx, c.PriorProvider); diags.HasErrors() {
+			return fmt.Errorf("%s", diags[0].Detail)
+		}
+	}
 	del := func() error {
 		seq := seqs["delete"]
-		if err := prov.Delete(ctx, req); err != nil {
+		if err := delProv.Delete(ctx, req); err != nil {
 			return err
 		}
 		n.destroyed.Add(1)
@@ -448,7 +456,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		// The old object is deleted with its own private data; the record
 		// now holds the new one, so the settle closes the intent only.
 		seq := seqs["delete-deposed"]
-		if err := prov.Delete(ctx, req); err != nil {
+		if err := delProv.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
 		n.destroyed.Add(1)
@@ -545,11 +553,14 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 				}
 			}
-			objID := c.ID
+			objID, provider := c.ID, c.Provider
 			if act == "delete" || act == "delete-deposed" {
 				objID = c.PriorID
+				if c.PriorProvider != "" {
+					provider = c.PriorProvider // the old object is where it was
+				}
 			}
-			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, ID: objID, Planned: b, Private: private})
+			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: provider, ID: objID, Planned: b, Private: private})
 			slots = append(slots, slot{id, act})
 		}
 	}

@@ -34,7 +34,11 @@ type Change struct {
 	Addr     addr.Instance
 	Type     string
 	Provider string
-	Action   Action
+	// PriorProvider is the provider of the object being replaced when it
+	// is not Provider (a node moved to another host): the old object is
+	// deleted through it.
+	PriorProvider string `json:",omitempty"`
+	Action        Action
 	// Cost is what an Update does (InPlace or Restart); Replace for
 	// replacements.
 	Cost   providers.Cost

@@ -106,7 +106,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		return nil, diags
 	}
 	if opts.Refresh {
-		diags = append(diags, p.refresh(ctx, priors)...)
+		diags = append(diags, p.refresh(ctx, priors, opts.Excludes...)...)
 		if diags.HasErrors() {
 			return nil, diags
 		}
@@ -508,12 +508,14 @@ func (p *Planner) deposedChange(in *state.Intent, a addr.Instance) (*Change, hcl
 }
 
 // refresh reads every prior object from the lab, in one batch per provider
-// where the provider can.
-func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) hcl.Diagnostics {
+// where the provider can. Objects excluded (-exclude) are not read: they
+// keep their recorded values, so that a host that cannot be reached can
+// be left out of a plan.
+func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior, excludes ...addr.Target) hcl.Diagnostics {
 	byProv := map[string][]addr.Instance{}
 	for _, a := range sortedPriorAddrs(priors) {
 		pr := priors[a]
-		if pr.adopted || pr.schema == nil || pr.value.IsNull() {
+		if pr.adopted || pr.schema == nil || pr.value.IsNull() || matchesAny(excludes, a) {
 			continue
 		}
 		byProv[pr.rec.Provider] = append(byProv[pr.rec.Provider], a)
@@ -611,7 +613,8 @@ func (p *Planner) provider(ctx context.Context, name string) (providers.Provider
 		if v, ok := p.providerCfg[name]; ok {
 			cfg = v
 		} else if p.desired != nil {
-			if v, ok := p.desired.Providers[name]; ok {
+			// A provider on a remote host takes its provider block.
+			if v, ok := p.desired.Providers[providers.BaseName(name)]; ok {
 				cfg = v
 			}
 		}
@@ -642,7 +645,26 @@ func (p *Planner) LabInfo(provider string) providers.Lab {
 // validate runs the providers' checks of the values and of the host.
 func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 	diags := Validate(p.Registry, d)
-	for _, a := range d.Order {
+	// The host checks, many at once: on a remote host each is a round
+	// trip to its agent.
+	hostErrs := make([][]*providers.AttrError, len(d.Order))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4*p.parallelism())
+	for i, a := range d.Order {
+		inst := d.Instances[a]
+		prov, _ := p.Registry.Provider(inst.Resource.Provider)
+		if hc, ok := prov.(providers.HostChecker); ok {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				hostErrs[i] = hc.CheckHost(a.Type, inst.Value)
+			}()
+		}
+	}
+	wg.Wait()
+	for i, a := range d.Order {
 		inst := d.Instances[a]
 		// A node's file blocks: their sources as the plan finds them
 		// (which validate does not read), at the block's line.
@@ -652,12 +674,9 @@ func (p *Planner) validate(d *config.Desired) hcl.Diagnostics {
 					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
 			}
 		}
-		prov, _ := p.Registry.Provider(inst.Resource.Provider)
-		if hc, ok := prov.(providers.HostChecker); ok {
-			for _, e := range hc.CheckHost(a.Type, inst.Value) {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
-					Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
-			}
+		for _, e := range hostErrs[i] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: e.Summary,
+				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(inst.Resource, e.Path).Ptr()})
 		}
 	}
 	return diags
@@ -757,6 +776,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
 	if pr.rec.Provider != inst.Resource.Provider {
 		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
+		c.PriorProvider = pr.rec.Provider
 		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
 		p.applyCBD(c, inst)
 		return c
@@ -1031,4 +1051,13 @@ func reapplyDependants(cs []*Change) {
 			break
 		}
 	}
+}
+
+func matchesAny(ts []addr.Target, a addr.Instance) bool {
+	for _, t := range ts {
+		if t.Matches(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -215,6 +215,9 @@ func (r *Registry) Default(typ string) (string, bool) {
 func (r *Registry) Names() []string {
 	names := make([]string, 0, len(r.byName))
 	for n := range r.byName {
+		if r.hosted(n) {
+			continue
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -230,7 +233,7 @@ func (r *Registry) Types() []string {
 func (r *Registry) ProvidersFor(typ string) []string {
 	var names []string
 	for n := range r.byName {
-		if _, ok := r.schemas[n][typ]; ok {
+		if _, ok := r.schemas[n][typ]; ok && !r.hosted(n) {
 			names = append(names, n)
 		}
 	}
@@ -241,6 +244,9 @@ func (r *Registry) ProvidersFor(typ string) []string {
 // Schema returns the schema of typ as provider serves it.
 func (r *Registry) Schema(provider, typ string) (*Schema, error) {
 	schemas, ok := r.schemas[provider]
+	if !ok {
+		schemas, ok = r.hostedSchemas(provider)
+	}
 	if !ok {
 		return nil, fmt.Errorf("no provider %q (known: %s)", provider, strings.Join(r.Names(), ", "))
 	}

@@ -90,6 +90,7 @@ func (a *app) initCommand() *cobra.Command {
 			if missing > 0 {
 				fmt.Fprintf(a.io.out, "\nWarning: %d tool(s) are missing. validate and plan work without them; apply needs them.\n", missing)
 			}
+			a.reportHosts(lab)
 			if err := a.prefetch(cmd.Context(), lab, dir); err != nil {
 				return err
 			}

@@ -171,6 +171,12 @@ func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Pl
 	if err != nil {
 		return nil, err
 	}
+	if opts.Targets, err = expandHostTargets(s.p.Lab, opts.Targets); err != nil {
+		return nil, err
+	}
+	if opts.Excludes, err = expandHostTargets(s.p.Lab, opts.Excludes); err != nil {
+		return nil, err
+	}
 	plan, diags := s.p.Plan(ctx, opts)
 	if err := a.printDiags(diags, s.p.Lab.Parser.Files()); err != nil {
 		return nil, err

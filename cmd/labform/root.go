@@ -122,7 +122,7 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colors in the output")
 	root.AddCommand(a.initCommand(), a.validateCommand(), a.fmtCommand(), a.planCommand(), a.applyCommand(),
 		a.destroyCommand(), a.testCommand(), a.showCommand(), a.stateCommand(), a.outputCommand(), a.graphCommand(), a.versionCommand(),
-		a.statusCommand(), a.execCommand(), a.consoleCommand(), a.importCommand(), a.forceUnlockCommand())
+		a.statusCommand(), a.execCommand(), a.consoleCommand(), a.importCommand(), a.forceUnlockCommand(), a.agentCommand())
 	return root
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/labform/labform/providers/mgmtnet"
 	"github.com/labform/labform/providers/netfilter"
 	"github.com/labform/labform/providers/qemu"
+	// remote serves the objects placed on other hosts (host blocks).
+	_ "github.com/labform/labform/providers/remote"
 	"github.com/labform/labform/providers/virtualbox"
 )
 

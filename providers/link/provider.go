@@ -33,6 +33,8 @@ func bridgeName(id string) string { return "lfb" + id[:12] }
 // imported link, which has the name it was made with.
 type private struct {
 	Bridge string `json:"bridge,omitempty"`
+	// Tunnel is set on a host's half of a link across hosts (tunnel.go).
+	Tunnel *Tunnel `json:"tunnel,omitempty"`
 }
 
 // bridgeOf is the link's bridge: the recorded one, or the one its ID
@@ -81,7 +83,7 @@ var strAttr = providers.String
 
 // Create makes the bridge and joins the endpoints' ports to it.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(cty.NilVal, bridgeName(p.lab.IDFor(req.ID, req.Addr)), req.Planned, nil)
+	return p.apply(cty.NilVal, bridgeName(p.lab.IDFor(req.ID, req.Addr)), req.Planned, req.Private)
 }
 
 // Update rewires, reshapes and sets the state in place; the nodes at the
@@ -112,6 +114,11 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 	}
 	if err := p.wire(h, br, prior, planned); err != nil {
 		return providers.ApplyResponse{}, err
+	}
+	if t := tunnelOf(private); t != nil {
+		if err := p.ensureTunnel(h, br, TunnelName(bridge[3:]), t, intAttr(planned, "mtu"), strAttr(planned, "state") != "down"); err != nil {
+			return providers.ApplyResponse{}, err
+		}
 	}
 	return providers.ApplyResponse{State: planned, Private: private}, nil
 }
@@ -317,6 +324,11 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	if err != nil {
 		return err
 	}
+	if tunnelOf(req.Private) != nil {
+		if err := tunnelDown(h, TunnelName(p.bridgeOf(req.ID, req.Addr, req.Private)[3:])); err != nil {
+			return err
+		}
+	}
 	if br, err := h.LinkByName(p.bridgeOf(req.ID, req.Addr, req.Private)); err == nil {
 		// Deleting the bridge frees its ports; their shaping goes too,
 		// unless a port now belongs to another bridge (the new link of a
@@ -405,6 +417,12 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
 	if !ok || req.Prior.IsNull() || br.Attrs().Group == labnet.DoomedGroup {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+	}
+	if tunnelOf(req.Private) != nil {
+		// A half of a link across hosts without its tunnel is gone.
+		if tl, ok := links[TunnelName(br.Attrs().Name[3:])]; !ok || tl.Attrs().MasterIndex != br.Attrs().Index {
+			return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+		}
 	}
 	m := req.Prior.AsValueMap()
 	// Endpoints: those of the prior value whose port is still joined to

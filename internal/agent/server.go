@@ -1,0 +1,250 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/rpc"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/labform/labform/providers"
+)
+
+// Server is the agent's side: the providers of this host.
+type Server struct {
+	dir   string // the agent's directory on this host, per simulated host
+	provs map[string]providers.Provider
+
+	mu  sync.Mutex
+	ids map[string]string // address -> object ID, as the requests told
+}
+
+// NewServer serves provs; dir holds what the providers keep on this host.
+func NewServer(dir string, provs []providers.Provider) *Server {
+	s := &Server{dir: dir, provs: map[string]providers.Provider{}, ids: map[string]string{}}
+	for _, p := range provs {
+		s.provs[p.Name()] = p
+	}
+	return s
+}
+
+// Serve answers requests on r and w (the SSH session's stdio) until the
+// other side closes them.
+func (s *Server) Serve(r io.Reader, w io.WriteCloser) error {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName(Service, &service{s}); err != nil {
+		return err
+	}
+	srv.ServeConn(struct {
+		io.Reader
+		io.WriteCloser
+	}{r, w})
+	return nil
+}
+
+// HostLabID is the lab's ID on a host: the lab's salted with the host's
+// name. What the providers there name after the lab (its namespace, the
+// runc root, the management bridge) then differs from host to host, even
+// when simulated hosts share one kernel and one filesystem. Object IDs
+// are the operator's: the engine sends them with every request.
+func HostLabID(labID, host string) string {
+	h := sha256.Sum256([]byte(labID + "\x00host\x00" + host))
+	return hex.EncodeToString(h[:])[:len(labID)]
+}
+
+func (s *Server) provider(name string) (providers.Provider, error) {
+	p, ok := s.provs[name]
+	if !ok {
+		return nil, fmt.Errorf("the agent has no provider %q", name)
+	}
+	return p, nil
+}
+
+func (s *Server) learn(ids map[string]string) {
+	s.mu.Lock()
+	for a, id := range ids {
+		s.ids[a] = id
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) idOf(addr string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[addr]
+}
+
+// service holds the RPC methods.
+type service struct{ s *Server }
+
+// Ping answers: the agent runs.
+func (v *service) Ping(_ Empty, _ *Empty) error { return nil }
+
+// Configure configures one provider for the lab.
+func (v *service) Configure(a ConfigureArgs, _ *Empty) error {
+	p, err := v.s.provider(a.Provider)
+	if err != nil {
+		return err
+	}
+	cfg, err := Decode(a.Config)
+	if err != nil {
+		return err
+	}
+	// The lab's name on this host carries its ID on the host: its lab
+	// namespace is lf-<name>-<id>, never the operator's or another
+	// host's, even when simulated hosts share one kernel.
+	id := HostLabID(a.Lab.ID, a.Lab.Host)
+	lab := providers.Lab{Name: a.Lab.Name + "-" + id[:8], Dir: a.Lab.Dir, ID: id,
+		WorkDir: filepath.Join(v.s.dir, "labs", id, a.Provider), IDOf: v.s.idOf}
+	return p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg})
+}
+
+func decodeRead(r ReadReq) (providers.ReadRequest, error) {
+	prior, err := Decode(r.Prior)
+	return providers.ReadRequest{Type: r.Type, Addr: r.Addr, ID: r.ID, Prior: prior, Private: r.Private}, err
+}
+
+func encodeRead(resp providers.ReadResponse, err error) Result {
+	var r Result
+	if err == nil {
+		r.State, err = Encode(resp.State)
+		r.Private, r.Restart = resp.Private, resp.Restart
+	}
+	resultErr(&r, err)
+	return r
+}
+
+// ReadMany reads objects of one provider: in one batch where it can.
+func (v *service) ReadMany(a ReadManyArgs, reply *ReadManyReply) error {
+	p, err := v.s.provider(a.Provider)
+	if err != nil {
+		return err
+	}
+	v.s.learn(a.IDs)
+	reqs := make([]providers.ReadRequest, len(a.Reqs))
+	reply.Results = make([]Result, len(a.Reqs))
+	for i, r := range a.Reqs {
+		if reqs[i], err = decodeRead(r); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	if br, ok := p.(providers.BatchReader); ok {
+		resps, errs := br.ReadMany(ctx, reqs)
+		for i := range reqs {
+			reply.Results[i] = encodeRead(resps[i], errs[i])
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			reply.Results[i] = encodeRead(p.Read(ctx, reqs[i]))
+		}(i)
+	}
+	wg.Wait()
+	return nil
+}
+
+// Apply creates, updates or deletes one object.
+func (v *service) Apply(a ApplyArgs, reply *Result) error {
+	p, err := v.s.provider(a.Provider)
+	if err != nil {
+		return err
+	}
+	v.s.learn(a.IDs)
+	req := providers.ApplyRequest{Type: a.Type, Addr: a.Addr, ID: a.ID, Private: a.Private, Cost: a.Cost, WholeLab: a.WholeLab}
+	if req.Prior, err = Decode(a.Prior); err != nil {
+		return err
+	}
+	if req.Planned, err = Decode(a.Planned); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var resp providers.ApplyResponse
+	switch a.Op {
+	case "create":
+		resp, err = p.Create(ctx, req)
+	case "update":
+		resp, err = p.Update(ctx, req)
+	case "delete":
+		err = p.Delete(ctx, req)
+	default:
+		return fmt.Errorf("unknown operation %q", a.Op)
+	}
+	if err == nil && a.Op != "delete" {
+		reply.State, err = Encode(resp.State)
+		reply.Private = resp.Private
+	}
+	resultErr(reply, err)
+	return nil
+}
+
+// CheckHost runs a provider's checks of this host for one value.
+func (v *service) CheckHost(a CheckArgs, reply *CheckReply) error {
+	p, err := v.s.provider(a.Provider)
+	if err != nil {
+		return err
+	}
+	hc, ok := p.(providers.HostChecker)
+	if !ok {
+		return nil
+	}
+	val, err := Decode(a.Value)
+	if err != nil {
+		return err
+	}
+	for _, e := range hc.CheckHost(a.Type, val) {
+		reply.Errors = append(reply.Errors, AttrError{Path: attrPath(e.Path), Summary: e.Summary, Detail: e.Detail})
+	}
+	return nil
+}
+
+// Capabilities reports what this host has, with the tools of the named
+// providers (all when none is named).
+func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
+	want := map[string]bool{}
+	for _, p := range a.Providers {
+		want[p] = true
+	}
+	reply.Hostname, _ = os.Hostname()
+	reply.Pid = os.Getpid()
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		reply.KVM = true
+	}
+	seen := map[string]bool{}
+	for _, name := range sortedNames(v.s.provs) {
+		p := v.s.provs[name]
+		if len(want) > 0 && !want[name] {
+			continue
+		}
+		if tc, ok := p.(providers.ToolChecker); ok {
+			for _, t := range tc.Tools() {
+				if _, err := exec.LookPath(t); err != nil && !seen[t] {
+					seen[t] = true
+					reply.Missing = append(reply.Missing, t)
+				}
+			}
+		}
+	}
+	sort.Strings(reply.Missing)
+	return nil
+}
+
+func sortedNames(m map[string]providers.Provider) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
