@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,7 +58,7 @@ type ApplyResult struct {
 // Err combines every failure into one error (nil when all went well).
 func (r *ApplyResult) Err() error {
 	var merr *multierror.Error
-	for _, id := range sortedKeys(r.Errors) {
+	for _, id := range slices.Sorted(maps.Keys(r.Errors)) {
 		merr = multierror.Append(merr, fmt.Errorf("%s: %w", id, r.Errors[id]))
 	}
 	if merr != nil {
@@ -500,7 +502,7 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 	}
 	var ins []*state.Intent
 	var slots []slot
-	for _, id := range sortedKeys(ids) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		c := ids[id]
 		schema, err := p.Registry.Schema(c.Provider, c.Type)
 		if err != nil {
@@ -679,7 +681,7 @@ func (p *Planner) saveOutputs() hcl.Diagnostics {
 		return append(diags, diagErr("Cannot read state", err)...)
 	}
 	stored := map[string]*state.Output{}
-	for _, name := range sortedKeys(outs) {
+	for _, name := range slices.Sorted(maps.Keys(outs)) {
 		o := outs[name]
 		if !o.Value.IsWhollyKnown() {
 			continue // a resource it needs failed or was not applied

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -712,7 +714,7 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 	}
 	wg.Wait()
 	for _, found := range byGroup {
-		for _, as := range sortedKeys(found) {
+		for _, as := range slices.Sorted(maps.Keys(found)) {
 			a, _ := addr.ParseInstance(as)
 			report(a, found[as])
 		}
@@ -857,7 +859,7 @@ func (p *Planner) planOutputs(plan *Plan, d *config.Desired, value func(addr.Ins
 	for n := range before {
 		names[n] = true
 	}
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		oc := &OutputChange{Name: n, Before: cty.NullVal(cty.DynamicPseudoType), After: cty.NullVal(cty.DynamicPseudoType)}
 		if o, ok := outs[n]; ok {
 			oc.After, oc.Sensitive = o.Value, o.Sensitive
@@ -985,7 +987,7 @@ func diagErr(summary string, err error) hcl.Diagnostics {
 func ConfigHash(l *config.Lab) string {
 	h := sha256.New()
 	files := l.Parser.Files()
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(files[name].Bytes))
 		h.Write(files[name].Bytes)
 	}

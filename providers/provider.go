@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -179,7 +181,7 @@ func (r *Registry) Register(p Provider) {
 	}
 	r.byName[p.Name()] = p
 	schemas := p.Schemas()
-	for _, typ := range sortedKeys(schemas) {
+	for _, typ := range slices.Sorted(maps.Keys(schemas)) {
 		schemas[typ].Finalize()
 		if _, ok := r.defaults[typ]; !ok {
 			r.defaults[typ] = p.Name()
@@ -223,7 +225,7 @@ func (r *Registry) Names() []string {
 
 // Types lists the resource types any provider serves, sorted.
 func (r *Registry) Types() []string {
-	return sortedKeys(r.defaults)
+	return slices.Sorted(maps.Keys(r.defaults))
 }
 
 // ProvidersFor lists the providers that serve typ, sorted.

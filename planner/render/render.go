@@ -1,6 +1,3 @@
-// Package render turns plans into text for people (like Terraform's) and
-// JSON for programs (in the shape of Terraform's JSON plan). It computes
-// nothing: every decision is already in the plan.
 package render
 
 import (

@@ -1,5 +1,3 @@
-// Package container is the provider of container resources: OCI bundles run
-// by an OCI runtime (runc).
 package container
 
 import (

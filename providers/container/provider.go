@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,8 +137,8 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	// Addresses and routes labform manages, read back from the namespace:
 	// one changed by hand is drift.
 	if want := addressMap(req.Prior); len(want) > 0 || len(strMap(req.Prior, "routes")) > 0 {
-		ifaces := sortedKeys(want)
-		dests := sortedKeys(strMap(req.Prior, "routes"))
+		ifaces := slices.Sorted(maps.Keys(want))
+		dests := slices.Sorted(maps.Keys(strMap(req.Prior, "routes")))
 		if live, routes, err := labnet.ReadAddresses(n.netns, ifaces, dests); err == nil {
 			if !sameAddresses(want, live) {
 				m["addresses"] = addressValue(live, ifaces)

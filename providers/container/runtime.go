@@ -149,7 +149,7 @@ func (r ociRuntime) state(ctx context.Context, id string) (containerState, error
 // the runtime says it is stopped.
 func (r ociRuntime) stop(ctx context.Context, id string, timeout time.Duration) error {
 	st, err := r.state(ctx, id)
-	if err != nil || st.Status == "stopped" {
+	if err != nil || st.Status == "stopped" { // runc's word: a created container has an init to kill
 		return err
 	}
 	if st.Status == "paused" {

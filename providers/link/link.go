@@ -1,5 +1,3 @@
-// Package link is the provider of link resources: wires and segments
-// between nodes' ports in the lab's network namespace.
 package link
 
 import (

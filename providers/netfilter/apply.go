@@ -90,7 +90,7 @@ func nameOf(addr string) string {
 // netnsOf is the namespace a chain lives in.
 func (p *Provider) netnsOf(target string) string {
 	if target == "lab" {
-		return labnet.LabNetns(p.lab.Name)
+		return providers.LabNetns(p.lab.Name)
 	}
 	return labnet.ContainerNetns(p.lab.Object(target))
 }

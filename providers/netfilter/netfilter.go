@@ -1,5 +1,3 @@
-// Package netfilter is the provider of firewall_chain resources, applied
-// with iptables-restore or nft.
 package netfilter
 
 import (
@@ -46,8 +44,8 @@ func (p *Provider) runTool(ctx context.Context, ns string, stdin []byte, name st
 	return labnet.Run(ctx, labnet.Tool{Name: name, Args: args, Netns: ns, Stdin: stdin, Timeout: p.timeout})
 }
 
-// errNftables: the nftables backend is declared in the schema (DESIGN.md)
-// but not built; validate refuses it, so apply never gets here.
+// errNftables: the nftables backend is declared in the schema (the
+// language allows it) but not built; validate refuses it, so apply never gets here.
 var errNftables = fmt.Errorf(`backend = "nftables" is not implemented yet; use the default backend, iptables: %w`, providers.ErrNothingDone)
 
 func (p *Provider) backendOf(v cty.Value) string {

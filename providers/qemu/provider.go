@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -175,7 +177,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 	}
 	if d := v.GetAttr("disk"); !d.IsNull() {
 		m := d.AsValueMap()
-		for _, slot := range sortedKeys(m) {
+		for _, slot := range slices.Sorted(maps.Keys(m)) {
 			c.Disks = append(c.Disks, disk{Slot: slot, Image: resolve(p.lab.Dir, providers.String(m[slot], "image")), Interface: providers.String(m[slot], "interface")})
 		}
 	}
@@ -201,7 +203,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		if err != nil {
 			return nil, err
 		}
-		d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+		d.Identify(id, addr)
 		c.ConfigDisk, c.CIData = d, filepath.Join(c.Dir, ciDataFile)
 	}
 	c.Secrets = sensitiveStrings(v, sensitive)
@@ -302,7 +304,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 		}
 	}()
 	if c.Adapters > 0 {
-		labNS := labnet.LabNetns(p.lab.Name)
+		labNS := providers.LabNetns(p.lab.Name)
 		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(labNS)
 		labnet.Unlock(p.lab.Name)

@@ -1,8 +1,8 @@
-// Package qemu is the provider of vm resources run by qemu-system, with
-// disks from qemu-img and control over QMP.
 package qemu
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,7 +64,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		"acpi_shutdown":    providers.OptionalDefault(cty.False, IP, "stop with an ACPI power button press first"),
 		"shutdown_timeout": providers.OptionalDefault(cty.NumberIntVal(60), IP, "seconds to wait for an ACPI shutdown"),
 		"cpu_throttling":   providers.OptionalDefault(cty.NumberIntVal(0), R, "limit CPU use to this percentage (0: off)"),
-		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low").OneOf(sortedKeys(priorities)...),
+		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low").OneOf(slices.Sorted(maps.Keys(priorities))...),
 		"extra_args":       providers.Optional(cty.String, R, "more qemu arguments, split like a shell; %vm-name% etc. substituted"),
 		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
 		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
@@ -73,7 +73,7 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	} {
 		attrs[k] = v
 	}
-	attrs["adapter_type"].OneOf(sortedKeys(adapterTypes)...)
+	attrs["adapter_type"].OneOf(slices.Sorted(maps.Keys(adapterTypes))...)
 	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: R,
 		Labels: []string{"hdb", "hdc", "hdd"},
 		Block: &providers.Block{Attributes: map[string]*providers.Attribute{

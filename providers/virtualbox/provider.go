@@ -49,18 +49,10 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	if typ != "vm" || !v.IsKnown() || v.IsNull() {
 		return nil
 	}
-	// The file blocks are checked as far as they are known; the rest only
-	// once the whole value is.
-	errs := providers.ValidateFiles(v, providers.VMNoOnChange)
-	if !v.IsWhollyKnown() {
-		return errs
-	}
-	if m := providers.String(v, "mac_address"); m != "" {
-		if _, err := net.ParseMAC(m); err != nil {
-			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("mac_address"), Summary: "Invalid MAC address", Detail: err.Error()})
-		}
-	}
-	if n := num(v, "adapter_start_index"); n < 0 {
+	// VirtualBox's largest chipset (ich9) has 36 NICs; apply checks the
+	// VM's own chipset, which may have fewer.
+	errs := providers.ValidateCommonVM(v, 36)
+	if n := num(v, "adapter_start_index"); v.GetAttr("adapter_start_index").IsKnown() && n < 0 {
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_start_index"), Summary: "Invalid adapter_start_index", Detail: "0 or more."})
 	}
 	return errs
@@ -178,35 +170,23 @@ func (p *Provider) settings(id string, v cty.Value) []string {
 	return append(a, p.managementSettings(id, v, typ)...)
 }
 
-// baseMAC is the mac_address as a number, -1 without one.
-func (p *Provider) baseMAC(v cty.Value) int64 {
-	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
-	if err != nil {
-		return -1
-	}
-	var b int64
-	for _, x := range hw {
-		b = b<<8 | int64(x)
-	}
-	return b
-}
-
-// macs: adapter n gets base + n, in VirtualBox's form (12 hex digits);
-// nil leaves VirtualBox's own.
+// macs: adapter n gets base + n (providers.MACAt), in VirtualBox's form
+// (12 hex digits); nil leaves VirtualBox's own.
 func (p *Provider) macs(v cty.Value) []string {
-	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
-	if err != nil {
+	b, ok := providers.BaseMAC(providers.String(v, "mac_address"))
+	if !ok {
 		return nil
-	}
-	var b uint64
-	for _, x := range hw {
-		b = b<<8 | uint64(x)
 	}
 	out := make([]string, num(v, "adapters"))
 	for i := range out {
-		out[i] = fmt.Sprintf("%012X", (b+uint64(i))&(1<<48-1))
+		out[i] = vboxMAC(b, i)
 	}
 	return out
+}
+
+// vboxMAC is base + n as VBoxManage writes it: 12 uppercase hex digits.
+func vboxMAC(base uint64, n int) string {
+	return fmt.Sprintf("%X", []byte(providers.MACAt(base, n)))
 }
 
 // ports makes sure each port's veth pair exists: host end for the
@@ -215,7 +195,7 @@ func (p *Provider) ports(id string, n int) error {
 	if n == 0 {
 		return nil
 	}
-	labNS := labnet.LabNetns(p.lab.Name)
+	labNS := providers.LabNetns(p.lab.Name)
 	labnet.Lock(p.lab.Name)
 	defer labnet.Unlock(p.lab.Name)
 	if err := labnet.EnsureNetns(labNS); err != nil {
@@ -513,7 +493,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	}
 	labnet.Lock(p.lab.Name)
 	defer labnet.Unlock(p.lab.Name)
-	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
+	if err := labnet.DeletePorts(providers.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	os.Remove(p.pipe(id))
@@ -617,7 +597,7 @@ func (p *Provider) configDisk(ctx context.Context, addr, name, id string, v cty.
 	if err != nil {
 		return err
 	}
-	d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+	d.Identify(id, addr)
 	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
 		return err
 	}

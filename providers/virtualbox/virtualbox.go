@@ -1,5 +1,3 @@
-// Package virtualbox is the provider of vm resources run by VirtualBox,
-// driven through VBoxManage.
 package virtualbox
 
 import (
