@@ -101,9 +101,9 @@ func buildApplyGraph(cs []*Change) (*Graph, map[string]*Change) {
 		}
 	}
 	creates := func(a Action) bool {
-		return a == Create || a == Update || a == Replace || a == CreateThenDelete
+		return a == Create || a == Update || a == DeleteThenCreate || a == CreateThenDelete
 	}
-	destroys := func(a Action) bool { return a == Delete || a == Replace }
+	destroys := func(a Action) bool { return a == Delete || a == DeleteThenCreate }
 	for _, c := range cs {
 		if byAddr[c.Addr] != c {
 			continue
@@ -331,8 +331,8 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 		switch {
 		case stale[in.Seq]:
 			seqs = append(seqs, in.Seq)
-		case in.Action == "delete-deposed":
-		case in.Action == "create" && in.ID != "":
+		case in.Action == state.DeleteDeposed:
+		case in.Action == state.JournalCreate && in.ID != "":
 			if rec, err := p.Store.Get(in.Addr); err == nil && rec != nil && rec.ID != "" && rec.ID != in.ID {
 				continue
 			}
@@ -362,7 +362,7 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 // counters count what an apply did, for its summary line.
 type counters struct{ added, changed, destroyed atomic.Int64 }
 
-func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint64, n *counters) (err error) {
+func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -390,7 +390,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive,
 		WholeLab: p.wholeLab && c.Action == Delete}
 	del := func() error {
-		seq := seqs["delete"]
+		seq := seqs[state.JournalDelete]
 		if err := prov.Delete(ctx, req); err != nil {
 			return err
 		}
@@ -399,7 +399,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		return nil
 	}
 	create := func() error {
-		seq := seqs["create"]
+		seq := seqs[state.JournalCreate]
 		creq := req
 		creq.Prior, creq.Private, creq.ID = cty.NullVal(c.After.Type()), nil, p.idOr(c.ID, c.Addr)
 		resp, err := prov.Create(ctx, creq)
@@ -437,7 +437,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		return create()
 	case Delete:
 		return del()
-	case Replace:
+	case DeleteThenCreate:
 		if err := del(); err != nil {
 			return err
 		}
@@ -448,7 +448,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		// The old object is deleted with its own private data; the record
 		// now holds the new one, so the settle closes the intent only.
-		seq := seqs["delete-deposed"]
+		seq := seqs[state.DeleteDeposed]
 		if err := prov.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
@@ -456,7 +456,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		p.settleLater(c, p.Store.SettleAsync(seq, nil, ""))
 		return nil
 	case Update:
-		seq := seqs["update"]
+		seq := seqs[state.JournalUpdate]
 		resp, err := prov.Update(ctx, req)
 		if err != nil {
 			return err
@@ -496,9 +496,10 @@ func (p *Planner) deletesAll(plan *Plan) bool {
 // before it starts, not just before; an intent for an action that never
 // ran is recovered like one that failed (refresh looks, the plan redoes).
 // It keeps one fsync per action off the apply's critical path.
-func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint64, error) {
+func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[state.JournalAction]uint64, error) {
 	type slot struct {
-		id, action string
+		id     string
+		action state.JournalAction
 	}
 	var ins []*state.Intent
 	var slots []slot
@@ -508,30 +509,30 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 		if err != nil {
 			return nil, err
 		}
-		var acts []string
+		var acts []state.JournalAction
 		switch {
 		case c.Deposed:
 			// Its journal entry exists already: the delete settles it.
 			continue
 		case c.Action == Create:
-			acts = []string{"create"}
+			acts = []state.JournalAction{state.JournalCreate}
 		case c.Action == Update:
-			acts = []string{"update"}
+			acts = []state.JournalAction{state.JournalUpdate}
 		case c.Action == Delete:
-			acts = []string{"delete"}
-		case c.Action == Replace:
-			acts = []string{"delete", "create"}
+			acts = []state.JournalAction{state.JournalDelete}
+		case c.Action == DeleteThenCreate:
+			acts = []state.JournalAction{state.JournalDelete, state.JournalCreate}
 		case c.Action == CreateThenDelete:
 			// Once the new object is written, only this entry knows the
 			// old one: it carries the old object's private data.
-			acts = []string{"delete-deposed", "create"}
+			acts = []state.JournalAction{state.DeleteDeposed, state.JournalCreate}
 		}
 		for _, act := range acts {
 			v, private := c.After, []byte(nil)
-			if act == "delete" || act == "delete-deposed" {
+			if act == state.JournalDelete || act == state.DeleteDeposed {
 				v = c.Before
 			}
-			if act == "delete-deposed" {
+			if act == state.DeleteDeposed {
 				private = c.Private
 			}
 			// Recovery reads the value of a create (to look for what it
@@ -540,21 +541,21 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			// record's. Only those two carry it: a large value (a chain
 			// of 10,000 rules) is written once, to its record.
 			var b []byte
-			if act == "create" || act == "delete-deposed" {
+			if act == state.JournalCreate || act == state.DeleteDeposed {
 				var err error
 				if b, err = encodeValue(schema, v); err != nil {
 					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 				}
 			}
 			objID := c.ID
-			if act == "delete" || act == "delete-deposed" {
+			if act == state.JournalDelete || act == state.DeleteDeposed {
 				objID = c.PriorID
 			}
 			ins = append(ins, &state.Intent{Addr: c.Addr.String(), Action: act, Type: c.Type, Provider: c.Provider, ID: objID, Planned: b, Private: private})
 			slots = append(slots, slot{id, act})
 		}
 	}
-	out := make(map[string]map[string]uint64, len(ids))
+	out := make(map[string]map[state.JournalAction]uint64, len(ids))
 	if len(ins) == 0 {
 		return out, nil
 	}
@@ -564,7 +565,7 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 	}
 	for i, sl := range slots {
 		if out[sl.id] == nil {
-			out[sl.id] = map[string]uint64{}
+			out[sl.id] = map[state.JournalAction]uint64{}
 		}
 		out[sl.id][sl.action] = seqs[i]
 	}

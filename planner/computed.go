@@ -20,7 +20,7 @@ func (p *Planner) planComputed(cs []*Change) {
 
 func (p *Planner) planComputedOne(c *Change) {
 	switch c.Action {
-	case Create, Update, Replace, CreateThenDelete:
+	case Create, Update, DeleteThenCreate, CreateThenDelete:
 	default:
 		return
 	}
@@ -92,7 +92,7 @@ func needsRestart(c *Change, s *providers.Schema, reason string) {
 		return
 	}
 	if s.Attributes["state"] != nil {
-		if st := c.After.GetAttr("state"); st.IsKnown() && !st.IsNull() && st.AsString() == "stopped" {
+		if providers.StateOf(c.After) == providers.Stopped {
 			return
 		}
 	}

@@ -16,8 +16,9 @@ const (
 	Create Action = "create"
 	Update Action = "update" // in place, or a restart when Cost says so
 	Delete Action = "delete"
-	// Replace destroys then creates (the default for a replacement).
-	Replace Action = "replace"
+	// DeleteThenCreate replaces: it destroys, then creates (the default for
+	// a replacement). Its value is "replace", as plans and their JSON say.
+	DeleteThenCreate Action = "replace"
 	// CreateThenDelete replaces with create_before_destroy.
 	CreateThenDelete Action = "create-then-delete"
 	// Read is a refresh-only change: state catches up with the lab.
@@ -35,8 +36,8 @@ type Change struct {
 	Type     string
 	Provider string
 	Action   Action
-	// Cost is what an Update does (InPlace or Restart); Replace for
-	// replacements.
+	// Cost is what an Update does (providers.InPlace or providers.Restart);
+	// providers.Replace for a DeleteThenCreate or a CreateThenDelete.
 	Cost   providers.Cost
 	Before cty.Value // null for a create
 	After  cty.Value // null for a delete; may hold unknowns
@@ -130,7 +131,7 @@ func (p *Plan) Counts() (add, change, destroy int) {
 			change++
 		case Delete:
 			destroy++
-		case Replace, CreateThenDelete:
+		case DeleteThenCreate, CreateThenDelete:
 			add++
 			destroy++
 		}

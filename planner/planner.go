@@ -386,7 +386,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		if err != nil {
 			continue
 		}
-		if pr, ok := priors[a]; ok && in.ID != "" && in.ID == pr.id && in.Action == "delete-deposed" {
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID == pr.id && in.Action == state.DeleteDeposed {
 			// A create_before_destroy stopped before its new object was
 			// recorded: the record still holds the old object, which
 			// stays. The entry is closed; the create's own entry says
@@ -394,7 +394,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			p.stale = append(p.stale, in.Seq)
 			continue
 		}
-		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == "create" {
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == state.JournalCreate {
 			// The new object of such a create: never recorded, it is
 			// removed like a deposed one.
 			if c, d := p.orphanChange(ctx, in, a); c != nil {
@@ -404,7 +404,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			}
 			continue
 		}
-		if in.Action == "delete-deposed" {
+		if in.Action == state.DeleteDeposed {
 			if c, d := p.deposedChange(in, a); c != nil {
 				p.deposed = append(p.deposed, c)
 			} else {
@@ -417,12 +417,12 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			// delete that was under way is finished whatever refresh
 			// finds: what it had not yet removed would leak otherwise.
 			pr.intents = append(pr.intents, in.Seq)
-			if in.Action == "delete" && (in.ID == "" || in.ID == pr.id) {
+			if in.Action == state.JournalDelete && (in.ID == "" || in.ID == pr.id) {
 				pr.deleting = true
 			}
 			continue
 		}
-		if in.Action != "create" {
+		if in.Action != state.JournalCreate {
 			// A delete that finished its work but not its settle: the
 			// record is gone already; nothing left to find.
 			priors[a] = &prior{intents: []uint64{in.Seq}, current: cty.NullVal(cty.DynamicPseudoType), value: cty.NullVal(cty.DynamicPseudoType),
@@ -732,7 +732,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 			c.Before = pr.value
 		}
 		c.PriorDeps, c.BeforeSensitive = parseAddrs(pr.rec.Deps), parsePaths(pr.rec.Sensitive)
-		c.Action, c.Cost, c.After = Replace, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
+		c.Action, c.Cost, c.After = DeleteThenCreate, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
 		c.Reason = "its delete was interrupted: the delete is finished, then it is created again"
 		c.ID = p.newID(inst.Addr, c.PriorID)
 		return c
@@ -755,7 +755,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	c.PriorDeps = parseAddrs(pr.rec.Deps)
 	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
 	if pr.rec.Provider != inst.Resource.Provider {
-		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
+		c.Action, c.Cost, c.After = DeleteThenCreate, providers.Replace, inst.Value
 		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
 		p.applyCBD(c, inst)
 		return c
@@ -764,19 +764,19 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	c.After, c.ForcedBy, c.Cost = res.after, res.changes, res.cost
 	switch {
 	case forceReplace:
-		c.Action, c.Cost, c.Reason = Replace, providers.Replace, "replacement requested with -replace"
+		c.Action, c.Cost, c.Reason = DeleteThenCreate, providers.Replace, "replacement requested with -replace"
 		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
 	case pr.rec.Tainted != "":
-		c.Action, c.Cost, c.Reason, c.Tainted = Replace, providers.Replace, pr.rec.Tainted, true
+		c.Action, c.Cost, c.Reason, c.Tainted = DeleteThenCreate, providers.Replace, pr.rec.Tainted, true
 		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
 	case res.cost == providers.Replace:
-		c.Action = Replace
+		c.Action = DeleteThenCreate
 	case res.cost == providers.CostNone:
 		c.Action = NoOp
 	default:
 		c.Action = Update
 	}
-	if c.Action == Replace {
+	if c.Action == DeleteThenCreate {
 		p.applyCBD(c, inst)
 	}
 	if pr.restart != "" {
@@ -833,7 +833,7 @@ func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Chang
 func (p *Planner) checkPreventDestroy(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, c := range plan.Changes {
-		if c.Action != Delete && c.Action != Replace && c.Action != CreateThenDelete {
+		if c.Action != Delete && c.Action != DeleteThenCreate && c.Action != CreateThenDelete {
 			continue
 		}
 		r, ok := p.Lab.Resources[c.Addr.Resource]
@@ -1018,7 +1018,7 @@ func reapplyDependants(cs []*Change) {
 			switch {
 			case dc.Action == Create:
 				what = "created again"
-			case dc.Action == Replace || dc.Action == CreateThenDelete:
+			case dc.Action == DeleteThenCreate || dc.Action == CreateThenDelete:
 				what = "replaced"
 			case dc.Action == Update && dc.Cost == providers.Restart:
 				what = "restarted"

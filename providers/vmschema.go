@@ -17,7 +17,7 @@ func CommonVMAttributes() map[string]*Attribute {
 		"mac_address":   Optional(cty.String, Restart, "the base MAC address; adapter n gets base+n"),
 		"console":       OptionalDefault(cty.StringVal("telnet"), Restart, "telnet, vnc, spice or none").OneOf("telnet", "vnc", "spice", "none"),
 		"console_port":  OptionalComputed(cty.Number, Restart, "the console's host port; allocated when not set"),
-		"state":         OptionalDefault(cty.StringVal("running"), InPlace, "running, stopped or paused").OneOf("running", "paused", "stopped"),
+		"state":         StateAttribute(),
 		"pid":           Computed(cty.Number, "the VM process's pid"),
 		"mac_addresses": Computed(cty.List(cty.String), "the adapters' MAC addresses"),
 	}
@@ -74,10 +74,9 @@ const VMNoOnChange = "on_change runs a command in the node, which for a VM needs
 // CloudInitBlock is a vm's cloud_init block: the standard NoCloud files,
 // written as they are to the config disk.
 func CloudInitBlock() *NestedBlock {
-	R := Restart
-	return &NestedBlock{Nesting: NestingSingle, Cost: R, Block: &Block{Attributes: map[string]*Attribute{
-		"user_data":      Optional(cty.String, R, "the user-data file (a #cloud-config, a script, ...); by default a #cloud-config that writes the file blocks"),
-		"meta_data":      Optional(cty.String, R, "the meta-data file; by default an instance-id and a local-hostname"),
-		"network_config": Optional(cty.String, R, "the network-config file (cloud-init's network config version 1 or 2)"),
+	return &NestedBlock{Nesting: NestingSingle, Cost: Restart, Block: &Block{Attributes: map[string]*Attribute{
+		"user_data":      Optional(cty.String, Restart, "the user-data file (a #cloud-config, a script, ...); by default a #cloud-config that writes the file blocks"),
+		"meta_data":      Optional(cty.String, Restart, "the meta-data file; by default an instance-id and a local-hostname"),
+		"network_config": Optional(cty.String, Restart, "the network-config file (cloud-init's network config version 1 or 2)"),
 	}}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	etcdstate "github.com/labform/labform/state/etcd"
 	"github.com/spf13/cobra"
@@ -399,10 +400,10 @@ func verbs(c *planner.Change) (start, still, done, failed string) {
 		return "Creating...", "Still creating...", "Creation complete", "Creation failed"
 	case planner.Delete:
 		return "Destroying...", "Still destroying...", "Destruction complete", "Destruction failed"
-	case planner.Replace, planner.CreateThenDelete:
+	case planner.DeleteThenCreate, planner.CreateThenDelete:
 		return "Replacing...", "Still replacing...", "Replacement complete", "Replacement failed"
 	}
-	if c.Cost.String() == "restart" {
+	if c.Cost == providers.Restart {
 		return "Restarting...", "Still restarting...", "Restart complete", "Restart failed"
 	}
 	return "Modifying...", "Still modifying...", "Modifications complete", "Modifications failed"

@@ -128,12 +128,7 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	m := req.Prior.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(c.Pid))
 	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, n.netns))
-	switch c.Status {
-	case "running", "paused":
-		m["state"] = cty.StringVal(c.Status)
-	default:
-		m["state"] = cty.StringVal("stopped")
-	}
+	m["state"] = c.runState().Value()
 	// Addresses and routes labform manages, read back from the namespace:
 	// one changed by hand is drift.
 	if want := addressMap(req.Prior); len(want) > 0 || len(strMap(req.Prior, "routes")) > 0 {
@@ -233,8 +228,8 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		return providers.ApplyResponse{}, err
 	}
-	if st := str(v, "state"); st != "running" {
-		if err := p.setState(ctx, n, "running", st); err != nil {
+	if st := providers.StateOf(v); st != providers.Running {
+		if err := p.setState(ctx, n, st); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		return p.current(ctx, n, v)
@@ -294,7 +289,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := p.writeBundle(n, spec); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if !before.GetAttr("resources").RawEquals(after.GetAttr("resources")) && str(before, "state") != "stopped" {
+	if !before.GetAttr("resources").RawEquals(after.GetAttr("resources")) && providers.StateOf(before) != providers.Stopped {
 		res := *spec.Linux.Resources
 		res.Devices = nil // the device list does not change in place
 		b, _ := json.Marshal(res)
@@ -335,40 +330,38 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			return providers.ApplyResponse{}, err
 		}
 	}
-	if err := p.setState(ctx, n, str(before, "state"), str(after, "state")); err != nil {
+	if err := p.setState(ctx, n, providers.StateOf(after)); err != nil {
 		return providers.ApplyResponse{}, err
 	}
 	return p.current(ctx, n, after)
 }
 
 // setState moves a container between running, paused and stopped.
-func (p *Provider) setState(ctx context.Context, n names, from, to string) error {
+func (p *Provider) setState(ctx context.Context, n names, to providers.RunState) error {
 	rt := p.rtOf(n)
 	st, err := rt.state(ctx, n.id)
 	if err != nil {
 		return err
 	}
-	if st.Status == "created" {
-		st.Status = "stopped"
-	}
-	if st.Status == to {
+	from := st.runState()
+	if from == to {
 		return nil
 	}
 	switch to {
-	case "paused":
-		if st.Status == "stopped" {
+	case providers.Paused:
+		if from == providers.Stopped {
 			if err := p.restart(ctx, n); err != nil {
 				return err
 			}
 		}
 		_, err = rt.run(ctx, "pause", n.id)
-	case "running":
-		if st.Status == "paused" {
+	case providers.Running:
+		if from == providers.Paused {
 			_, err = rt.run(ctx, "resume", n.id)
 		} else {
 			err = p.restart(ctx, n)
 		}
-	case "stopped":
+	case providers.Stopped:
 		err = rt.stop(ctx, n.id, 10*time.Second)
 	default:
 		err = fmt.Errorf("state %q: a container is running, paused or stopped", to)

@@ -74,6 +74,18 @@ type containerState struct {
 	since time.Time
 }
 
+// runState is the runtime's status in labform's words: a created
+// container (made, its init not yet started) and a leftover are stopped.
+func (c containerState) runState() providers.RunState {
+	switch c.Status {
+	case "running":
+		return providers.Running
+	case "paused":
+		return providers.Paused
+	}
+	return providers.Stopped
+}
+
 // leftover is the status list gives a directory under the runtime's root
 // that runc cannot load: what a runc killed mid-create leaves (no
 // state.json yet). runc list skips it with a complaint on stderr.

@@ -45,10 +45,9 @@ func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }
 // addresses and hosts (node name to its addresses), so that the plan
 // shows them.
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	IP := providers.InPlace
 	return map[string]*providers.Schema{providers.ManagementType: {Block: providers.Block{Attributes: map[string]*providers.Attribute{
-		"subnet":        providers.Optional(cty.String, IP, "the IPv4 management subnet, e.g. 172.30.0.0/24; the host holds its first address"),
-		"subnet6":       providers.Optional(cty.String, IP, "the IPv6 management subnet, e.g. fd00:30::/64; the host holds its first address"),
+		"subnet":        providers.Optional(cty.String, providers.InPlace, "the IPv4 management subnet, e.g. 172.30.0.0/24; the host holds its first address"),
+		"subnet6":       providers.Optional(cty.String, providers.InPlace, "the IPv6 management subnet, e.g. fd00:30::/64; the host holds its first address"),
 		"bridge":        providers.Computed(cty.String, "the management bridge in the host's namespace"),
 		"host_address":  providers.Computed(cty.String, "the host's IPv4 address on the management network"),
 		"host_address6": providers.Computed(cty.String, "the host's IPv6 address on the management network"),

@@ -185,8 +185,7 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		_, origin := c.body(fam.name, p.maxUID)
 		lines := after.Table(c.Table).Chains[c.Name]
 		if len(lines) != len(origin) {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				req.Addr, fam.save, len(lines), c.Name, len(origin))
+			return providers.ApplyResponse{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)", fam.save, len(lines), c.Name, len(origin))
 		}
 		priv.Families[fam.name] = applied{Lines: lines, Origin: origin}
 	}

@@ -161,7 +161,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		BIOS: resolve(p.lab.Dir, providers.String(v, "bios")), Kernel: resolve(p.lab.Dir, providers.String(v, "kernel")),
 		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
 		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
-		Paused:     providers.String(v, "state") == "paused",
+		Paused:     providers.StateOf(v) == providers.Paused,
 		GuestAgent: hasGuestAgent(v),
 	}
 	if c.Platform == "" {
@@ -413,7 +413,7 @@ func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv privat
 
 // state is the value labform records: the planned one with what the
 // provider computed.
-func (p *Provider) state(addr, id string, planned cty.Value, priv private, running string) cty.Value {
+func (p *Provider) state(addr, id string, planned cty.Value, priv private, running providers.RunState) cty.Value {
 	m := planned.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(priv.Pid))
 	if priv.Pid == 0 {
@@ -427,7 +427,7 @@ func (p *Provider) state(addr, id string, planned cty.Value, priv private, runni
 	m["qmp_socket"] = cty.StringVal(filepath.Join(runDirOf(id), qmpFile))
 	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), id, num(planned, "adapters")))
 	if running != "" {
-		m["state"] = cty.StringVal(running)
+		m["state"] = running.Value()
 	}
 	return cty.ObjectVal(m)
 }
@@ -477,7 +477,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
 	}
 	priv = private{Port: port}
-	if providers.String(planned, "state") == "stopped" {
+	if providers.StateOf(planned) == providers.Stopped {
 		if err := p.workDir(c); err != nil {
 			return providers.ApplyResponse{}, err
 		}
@@ -517,10 +517,10 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		return p.run(ctx, req.Addr, id, req.Planned, priv, req.Sensitive)
 	}
-	to := providers.String(req.Planned, "state")
+	to := providers.StateOf(req.Planned)
 	running := alive(priv.Pid, priv.Start)
 	switch {
-	case to == "stopped":
+	case to == providers.Stopped:
 		if err := p.stop(ctx, id, req.Planned, priv); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
@@ -534,7 +534,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		defer q.Close()
 		cmd := "cont"
-		if to == "paused" {
+		if to == providers.Paused {
 			cmd = "stop"
 		}
 		if _, err := q.do(cmd, nil); err != nil {
@@ -619,7 +619,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	priv := p.process(id, decodePrivate(req.Private)) // the pidfile's process when nothing was recorded
 	if len(req.Private) == 0 {
 		if priv.Pid == 0 {
-			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
+			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.StateOf(req.Prior) != providers.Stopped {
 				return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 			}
 		}
@@ -631,7 +631,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if !alive(priv.Pid, priv.Start) {
-		if providers.String(req.Prior, "state") == "stopped" {
+		if providers.StateOf(req.Prior) == providers.Stopped {
 			return providers.ReadResponse{State: req.Prior, Private: priv.bytes()}, nil
 		}
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
@@ -668,14 +668,15 @@ var resetStates = map[string]string{
 }
 
 // liveState maps a QMP status to the VM's state as the plan compares it,
-// and, for a state only a restart leaves, the reason.
-func liveState(status string) (state, restart string) {
+// and, for a state only a restart leaves, the reason. A status that is
+// none of labform's states (internal-error, shutdown, ...) is shown as
+// QEMU says it, so that the plan shows a drift.
+func liveState(status string) (state providers.RunState, restart string) {
 	switch status {
-	case "running":
 	case "paused", "prelaunch", "suspended":
-		status = "paused"
+		return providers.Paused, ""
 	}
-	return status, resetStates[status]
+	return providers.RunState(status), resetStates[status]
 }
 
 // filesChanged says why a running VM must restart when the files its

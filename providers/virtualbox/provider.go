@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,12 @@ var nicTypes = map[string]string{
 	"virtio": "virtio", "Paravirtualized Network (virtio-net)": "virtio",
 }
 
+// saved is VirtualBox's fourth run state: stopped with its memory on
+// disk, resumed where it was.
+const saved providers.RunState = "saved"
+
 // vmStates are the allowed values of state.
-var vmStates = []string{"running", "paused", "stopped", "saved"}
+var vmStates = append(slices.Clone(providers.RunStates), string(saved))
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
@@ -299,19 +304,17 @@ func (p *Provider) readBack(ctx context.Context, addr, id, name string, v cty.Va
 }
 
 // liveState maps VirtualBox's VMState to labform's states.
-func liveState(vmState string) string {
+func liveState(vmState string) providers.RunState {
 	switch vmState {
 	case "poweroff", "aborted":
-		return "stopped"
-	case "running", "paused", "saved":
-		return vmState
+		return providers.Stopped
 	}
-	return vmState // starting, stopping, ...: shown as they are
+	return providers.RunState(vmState) // running, paused, saved; starting, stopping, ...: shown as they are
 }
 
 // setState takes the VM from VirtualBox's state to the value's.
 func (p *Provider) setState(ctx context.Context, name, from string, v cty.Value) error {
-	want := providers.String(v, "state")
+	want := providers.StateOf(v)
 	typ := "gui"
 	if v.GetAttr("headless").True() {
 		typ = "headless"
@@ -322,32 +325,32 @@ func (p *Provider) setState(ctx context.Context, name, from string, v cty.Value)
 		return nil
 	}
 	switch want {
-	case "running":
-		if cur == "paused" {
+	case providers.Running:
+		if cur == providers.Paused {
 			return run("controlvm", name, "resume")
 		}
 		return run("startvm", name, "--type", typ)
-	case "paused":
-		if cur != "running" {
+	case providers.Paused:
+		if cur != providers.Running {
 			if err := run("startvm", name, "--type", typ); err != nil {
 				return err
 			}
 		}
 		return run("controlvm", name, "pause")
-	case "saved":
-		if cur == "stopped" {
+	case saved:
+		if cur == providers.Stopped {
 			if err := run("startvm", name, "--type", typ); err != nil {
 				return err
 			}
 		}
 		return run("controlvm", name, "savestate")
-	case "stopped":
+	case providers.Stopped:
 		return p.powerOff(ctx, name, from, num(v, "shutdown_timeout"))
 	}
 	return fmt.Errorf("unknown state %q", want)
 }
 
-// powerOff stops a VM: a saved state is discarded; a running VM gets the
+// powerOff stops a VM, from its VMState (VirtualBox's words): a saved state is discarded; a running VM gets the
 // ACPI power button and shutdown_timeout seconds, then a hard power off.
 func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int) error {
 	switch from {
@@ -359,7 +362,7 @@ func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int)
 			deadline := time.Now().Add(time.Duration(timeout) * time.Second)
 			for {
 				info, err := p.info(ctx, name)
-				if err == nil && liveState(info["VMState"]) == "stopped" {
+				if err == nil && liveState(info["VMState"]) == providers.Stopped {
 					return nil
 				}
 				if time.Now().After(deadline) {
@@ -393,7 +396,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(id, v, info) {
 		// modifyvm needs a powered-off machine: stop it first, and never
 		// send modifyvm to a running one.
-		if liveState(from) != "stopped" {
+		if liveState(from) != providers.Stopped {
 			if err := p.powerOff(ctx, name, from, num(req.Prior, "shutdown_timeout")); err != nil {
 				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 			}
@@ -522,7 +525,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	m := req.Prior.AsValueMap()
 	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
 	m["cpus"] = cty.NumberIntVal(int64(info.int("cpus")))
-	st := liveState(info["VMState"])
+	st := string(liveState(info["VMState"]))
 	if bad := p.miswired(id, req.Prior, info); len(bad) > 0 {
 		st += " (" + strings.Join(bad, "; ") + ")"
 	}
