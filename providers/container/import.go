@@ -227,7 +227,7 @@ func (p *Provider) Adopt(ctx context.Context, req providers.ApplyRequest) (provi
 		return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil // pinned by an earlier try
 	}
 	if err := labnet.PinNetns(n.netns, fmt.Sprintf("/proc/%d/ns/net", st.Pid)); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil
 }

@@ -78,7 +78,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 				continue
 			}
 			if derr := p.rt.removeLeftover(ctx, id); derr != nil {
-				errs[i] = fmt.Errorf("%s: %w", req.Addr, derr)
+				errs[i] = derr
 			}
 		}
 	}
@@ -98,7 +98,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 					if _, done := foreign[n.root]; !done {
 						fl, ferr := p.rtOf(n).list(ctx)
 						if ferr != nil && !os.IsNotExist(ferr) {
-							errs[i] = fmt.Errorf("%s: %w", req.Addr, ferr)
+							errs[i] = ferr
 							continue
 						}
 						foreign[n.root] = fl
@@ -172,7 +172,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
 	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(errs[0])
 	}
 	p.addManagementMount(spec, v)
 	p.unmountRoot(n) // an interrupted create's: a new container starts clean
@@ -190,7 +190,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err != nil {
 		p.unmountRoot(n)
 		os.RemoveAll(p.bundle(n))
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	// runc refuses a rootfs path that is a symlink: hand it the real one.
 	if real, err := filepath.EvalSymlinks(spec.Root.Path); err == nil {
@@ -279,7 +279,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	before, after := req.Prior, req.Planned
 	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(errs[0])
 	}
 	p.addManagementMount(spec, after) // from the next start on, when the lab gained a management network
 	after, err := p.finishSpec(ctx, n, after, spec)
@@ -458,7 +458,9 @@ func (p *Provider) remove(ctx context.Context, n names, ports func() error) erro
 	os.Remove(p.rt.root) // only once it is empty: the last container went
 	labnet.Unlock(p.lab.Name)
 	if len(problems) > 0 {
-		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
+		// The engine puts the address first; the runc id says which
+		// host object is left.
+		return fmt.Errorf("removing the container (runc id %s): %s", n.id, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -95,7 +95,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 // on the bridge named bridge.
 func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, private []byte) (providers.ApplyResponse, error) {
 	if err := p.checkNetem(planned); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())

@@ -309,7 +309,7 @@ func (p *Provider) Update(_ context.Context, req providers.ApplyRequest) (provid
 func (p *Provider) apply(v cty.Value) (providers.ApplyResponse, error) {
 	want, err := hostPrefixes(v)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	h, hostNs, err := hostHandle()
 	if err != nil {

@@ -2,6 +2,7 @@ package netfilter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -46,7 +47,7 @@ func (p *Provider) runTool(ctx context.Context, ns string, stdin []byte, name st
 
 // errNftables: the nftables backend is declared in the schema (the
 // language allows it) but not built; validate refuses it, so apply never gets here.
-var errNftables = fmt.Errorf(`backend = "nftables" is not implemented yet; use the default backend, iptables: %w`, providers.ErrNothingDone)
+var errNftables = providers.NothingDone(errors.New(`backend = "nftables" is not implemented yet; use the default backend, iptables`))
 
 func (p *Provider) backendOf(v cty.Value) string {
 	if b := providers.String(v, "backend"); b != "" {

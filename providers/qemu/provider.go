@@ -467,14 +467,14 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	}
 	port, err := p.allocPort(providers.String(planned, "console"), want)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	c, err := p.config(addr, id, planned, port, sensitive)
 	if err == nil {
 		err = checkFiles(c)
 	}
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	priv = private{Port: port}
 	if providers.StateOf(planned) == providers.Stopped {
@@ -482,7 +482,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 			return providers.ApplyResponse{}, err
 		}
 		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		return providers.ApplyResponse{State: p.state(addr, id, planned, priv, ""), Private: priv.bytes()}, nil
 	}
@@ -494,7 +494,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 		if p.fromPidfile(id).Pid == 0 {
 			os.RemoveAll(c.RunDir) // nothing runs: /run keeps nothing of it
 		}
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: p.state(addr, id, planned, started, ""), Private: started.bytes()}, nil
 }
@@ -510,10 +510,10 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			err = checkFiles(c)
 		}
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+			return providers.ApplyResponse{}, providers.NothingDone(err)
 		}
 		if err := p.stop(ctx, id, req.Prior, priv); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		return p.run(ctx, req.Addr, id, req.Planned, priv, req.Sensitive)
 	}
@@ -522,7 +522,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	switch {
 	case to == providers.Stopped:
 		if err := p.stop(ctx, id, req.Planned, priv); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		priv.Pid, priv.Start = 0, 0
 	case !running:
@@ -530,7 +530,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	default:
 		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile), p.timeout)
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		defer q.Close()
 		cmd := "cont"
@@ -538,13 +538,13 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			cmd = "stop"
 		}
 		if _, err := q.do(cmd, nil); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		if err := renice(priv.Pid, priorities[providers.String(req.Planned, "process_priority")]); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: process_priority: %w", req.Addr, err)
+			return providers.ApplyResponse{}, fmt.Errorf("process_priority: %w", err)
 		}
 		if err := p.reattachManagement(id, req.Planned); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	return providers.ApplyResponse{State: p.state(req.Addr, id, req.Planned, priv, ""), Private: priv.bytes()}, nil
@@ -556,14 +556,14 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	id := p.lab.IDFor(req.ID, req.Addr)
 	priv := p.process(id, decodePrivate(req.Private))
 	if err := p.stop(ctx, id, req.Prior, priv); err != nil {
-		return fmt.Errorf("%s: %w", req.Addr, err)
+		return err
 	}
 	p.mu.Lock()
 	delete(p.ports, priv.Port)
 	p.mu.Unlock()
 	for _, dir := range []string{p.dirOf(id), runDirOf(id)} {
 		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 	}
 	labnet.Lock(p.lab.Name)

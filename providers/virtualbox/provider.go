@@ -228,7 +228,7 @@ func (p *Provider) ports(id string, n int) error {
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	if err := p.checkAPI(ctx); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	id := p.lab.IDFor(req.ID, req.Addr)
 	v, name := req.Planned, p.vmName(req.Addr, id)
@@ -238,15 +238,14 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		if isNotFound(err) {
 			err = fmt.Errorf("template %q is not a registered VirtualBox VM (see VBoxManage list vms): %w", tpl, err)
 		}
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	first, n := num(v, "adapter_start_index"), num(v, "adapters")
 	if onManagement(v) {
 		n++ // the management NIC
 	}
 	if max := p.maxAdapters(info["chipset"]); first+n > max {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: adapters %d from index %d need %d NICs; the %s chipset of %q has %d: %w",
-			req.Addr, n, first, first+n, info["chipset"], tpl, max, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(fmt.Errorf("adapters %d from index %d need %d NICs; the %s chipset of %q has %d", n, first, first+n, info["chipset"], tpl, max))
 	}
 	clone := []string{"clonevm", tpl}
 	if !v.GetAttr("linked_clone").False() {
@@ -254,14 +253,14 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		if snap == "" {
 			snap = "labform-base"
 			if _, err := p.vb.run(ctx, "snapshot", tpl, "take", snap); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+				return providers.ApplyResponse{}, providers.NothingDone(err)
 			}
 		}
 		clone = append(clone, "--snapshot", snap, "--options", "link")
 	}
 	clone = append(clone, "--name", name, "--register")
 	if _, err := p.vb.run(ctx, clone...); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	for _, step := range [][]string{
 		{"setextradata", name, "labform/lab", p.lab.Dir},
@@ -270,23 +269,23 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		{"snapshot", name, "take", "reset"},
 	} {
 		if _, err := p.vb.run(ctx, step...); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	if err := p.managementPorts(id, cty.NullVal(v.Type()), v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.ports(id, num(v, "adapters")); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+		return providers.ApplyResponse{}, fmt.Errorf("ports: %w", err)
 	}
 	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.configDisk(ctx, req.Addr, name, id, v, nil); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.setState(ctx, name, "poweroff", v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return p.readBack(ctx, req.Addr, id, name, v)
 }
@@ -298,7 +297,7 @@ func (p *Provider) readBack(ctx context.Context, addr, id, name string, v cty.Va
 		return providers.ApplyResponse{}, err
 	}
 	if resp.State.IsNull() {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, name)
+		return providers.ApplyResponse{}, fmt.Errorf("the VM %q vanished right after apply", name)
 	}
 	return providers.ApplyResponse{State: resp.State, Private: privateOf(name)}, nil
 }
@@ -384,13 +383,13 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	name, v := p.nameOf(req.Private, req.Addr, id), req.Planned
 	info, err := p.info(ctx, name)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.managementPorts(id, req.Prior, v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.ports(id, num(v, "adapters")); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+		return providers.ApplyResponse{}, fmt.Errorf("ports: %w", err)
 	}
 	from := info["VMState"]
 	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(id, v, info) {
@@ -398,33 +397,33 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 		// send modifyvm to a running one.
 		if liveState(from) != providers.Stopped {
 			if err := p.powerOff(ctx, name, from, num(req.Prior, "shutdown_timeout")); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 			from = "poweroff"
 		}
 		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		if err := p.configDisk(ctx, req.Addr, name, id, v, info); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	} else if !p.wired(id, v, info) {
 		// A running VM is rewired in place: controlvm, no restart.
 		for i := 0; i < num(v, "adapters"); i++ {
 			k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
 			if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", p.hostPort(id, i)); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 			if _, err := p.vb.run(ctx, "controlvm", name, "setlinkstate"+k, "on"); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 		}
 		if err := p.rewireManagement(ctx, name, id, v); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	if err := p.setState(ctx, name, from, v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return p.readBack(ctx, req.Addr, id, name, v)
 }
@@ -464,7 +463,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	switch {
 	case isNotFound(err):
 	case err != nil:
-		return fmt.Errorf("%s: %w", req.Addr, err)
+		return err
 	default:
 		// The clone is marked with its object ID (and, by labform
 		// before IDs, its address): anything else is not this object.
@@ -475,29 +474,29 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 			out, err = p.vb.run(ctx, "getextradata", name, key)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 		if strings.TrimSpace(strings.TrimPrefix(out, "Value:")) != want {
-			return fmt.Errorf("%s: the VirtualBox VM %q is not marked as this object (getextradata %s says %q, want %q); labform leaves it alone", req.Addr, name, key, strings.TrimSpace(out), want)
+			return fmt.Errorf("the VirtualBox VM %q is not marked as this object (getextradata %s says %q, want %q); labform leaves it alone", name, key, strings.TrimSpace(out), want)
 		}
 		switch info["VMState"] {
 		case "running", "paused":
 			if _, err := p.vb.run(ctx, "controlvm", name, "poweroff"); err != nil {
-				return fmt.Errorf("%s: %w", req.Addr, err)
+				return err
 			}
 		case "saved":
 			if _, err := p.vb.run(ctx, "discardstate", name); err != nil {
-				return fmt.Errorf("%s: %w", req.Addr, err)
+				return err
 			}
 		}
 		if _, err := p.vb.run(ctx, "unregistervm", name, "--delete"); err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 	}
 	labnet.Lock(p.lab.Name)
 	defer labnet.Unlock(p.lab.Name)
 	if err := labnet.DeletePorts(providers.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
-		return fmt.Errorf("%s: %w", req.Addr, err)
+		return err
 	}
 	os.Remove(p.pipe(id))
 	os.Remove(p.configDiskPath(id))
@@ -520,7 +519,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if err != nil {
-		return providers.ReadResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ReadResponse{}, err
 	}
 	m := req.Prior.AsValueMap()
 	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
