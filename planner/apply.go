@@ -206,7 +206,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		}
 	}
 	if cyc := g.Cycles(); len(cyc) > 0 {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: strings.Join(cyc, ", ")}}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: "These actions wait for each other: " + FormatCycles(cyc) + "."}}
 	}
 	p.pending = nil
 	intents, err := p.journalAll(ids)

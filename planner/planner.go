@@ -271,7 +271,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if g, _ := buildApplyGraph(plan.Changes); g != nil {
 		if cyc := g.Cycles(); len(cyc) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle in the apply order",
-				Detail: fmt.Sprintf("These actions wait for each other: %v. Split the change into two applies, or use create_before_destroy.", cyc)})
+				Detail: fmt.Sprintf("These actions wait for each other: %s. Split the change into two applies, or use create_before_destroy.", FormatCycles(cyc))})
 		}
 	}
 	plan.Errored = diags.HasErrors()
