@@ -45,6 +45,31 @@ type ApplyOptions struct {
 	// Stop, when done, stops new actions from starting (Ctrl-C); running
 	// ones finish and their results are saved.
 	Stop context.Context
+	// Hook hears of every action of this apply; nil means the planner's
+	// Hook, and nil there means none.
+	Hook Hook
+}
+
+// RefreshHook is a Hook that also hears of refresh: which objects are
+// read from the lab, and what was found. A plan (and an apply of one)
+// calls it when the planner's Hook implements it.
+type RefreshHook interface {
+	PreRefresh(a addr.Instance)
+	// PostRefresh says whether the object was found (gone: it no longer
+	// exists) or why it could not be read.
+	PostRefresh(a addr.Instance, gone bool, err error)
+}
+
+// hook is the hook to call: the given one, else the planner's, else one
+// that ignores everything. The planner's Hook is never changed.
+func (p *Planner) hook(h Hook) Hook {
+	switch {
+	case h != nil:
+		return h
+	case p.Hook != nil:
+		return p.Hook
+	}
+	return NopHook{}
 }
 
 // ApplyResult says what an apply did.
@@ -140,6 +165,14 @@ func contains(as []addr.Instance, a addr.Instance) bool {
 
 // Apply carries out a plan. State is written after every single action,
 // with an intent recorded before it.
+//
+// Everything Apply needs comes with the plan: its changes, the state they
+// were planned against (Lineage, Serial, Backend), and the configuration
+// they were planned from (Desired), from which it resolves what was
+// unknown at plan time. It works on a copy of the changes and leaves the
+// plan as it was given, so that a plan can be shown, saved or applied
+// again (a stale one is refused). Events go to opts.Hook, else to the
+// planner's Hook.
 func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*ApplyResult, hcl.Diagnostics) {
 	if plan.Errored {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plan has errors", Detail: "A plan with errors cannot be applied."}}
@@ -165,9 +198,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if opts.Stop == nil {
 		opts.Stop = context.Background()
 	}
-	if p.Hook == nil {
-		p.Hook = NopHook{}
-	}
+	hook := p.hook(opts.Hook)
+	plan = plan.clone()
+	p.desired = plan.Desired
 	backupDir := opts.BackupDir
 	if backupDir == "" {
 		backupDir = filepath.Join(filepath.Dir(p.Store.Path()), "backups")
@@ -217,10 +250,10 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	var counts counters
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
-		p.Hook.PreApply(c)
+		hook.PreApply(c)
 		start := time.Now()
-		err := p.applyOne(ctx, c, intents[id], &counts)
-		p.Hook.PostApply(c, err, time.Since(start))
+		err := p.applyOne(ctx, c, intents[id], &counts, hook)
+		hook.PostApply(c, err, time.Since(start))
 		return err
 	})
 	res.Errors, res.Skipped, res.NotStarted = wr.Errors, wr.Skipped, wr.NotStarted
@@ -362,7 +395,7 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 // counters count what an apply did, for its summary line.
 type counters struct{ added, changed, destroyed atomic.Int64 }
 
-func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters) (err error) {
+func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters, hook Hook) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -411,7 +444,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.Journa
 		// interrupted while waiting is found through its journal entry
 		// like any other.
 		tainted := ""
-		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID)
+		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID, hook)
 		var nr *NotReadyError
 		if errors.As(readyErr, &nr) {
 			tainted = fmt.Sprintf("not ready %s after its create", nr.Timeout)

@@ -3,6 +3,7 @@ package planner
 import (
 	"sort"
 
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -102,6 +103,29 @@ type Plan struct {
 	ConfigHash string
 	// Errored plans are shown but never applied.
 	Errored bool
+	// Desired is the evaluated configuration the plan was made from: Apply
+	// resolves what was unknown at plan time, runs the ready gates and
+	// checks, and writes the outputs from it. Plan sets it; for a saved
+	// plan, the caller sets it from Evaluate. Nil when the configuration
+	// did not evaluate (a destroy may still go ahead). It is not saved
+	// in a plan file: the lab files are, and ConfigHash checks them.
+	Desired *config.Desired
+}
+
+// clone copies the plan and its changes, so that Apply can fill in what
+// was unknown without changing the plan it was given.
+func (p *Plan) clone() *Plan {
+	cp := *p
+	copyAll := func(cs []*Change) []*Change {
+		out := make([]*Change, len(cs))
+		for i, c := range cs {
+			c2 := *c
+			out[i] = &c2
+		}
+		return out
+	}
+	cp.Changes, cp.Imports, cp.Drift = copyAll(p.Changes), copyAll(p.Imports), copyAll(p.Drift)
+	return &cp
 }
 
 // Mode is the kind of plan.

@@ -159,6 +159,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 	p.desired = desired
+	plan.Desired = desired
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
@@ -520,6 +521,7 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 	var diags hcl.Diagnostics
 	var mu sync.Mutex
 	fail := func(d ...*hcl.Diagnostic) { mu.Lock(); diags = append(diags, d...); mu.Unlock() }
+	rh, _ := p.Hook.(RefreshHook)
 	var wg sync.WaitGroup
 	for name, addrs := range byProv {
 		prov, d := p.provider(ctx, name)
@@ -535,9 +537,17 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior) 
 		wg.Add(1)
 		go func(addrs []addr.Instance) { // each provider's reads beside the others'
 			defer wg.Done()
+			if rh != nil {
+				for _, a := range addrs {
+					rh.PreRefresh(a)
+				}
+			}
 			resps, errs := p.readMany(ctx, prov, reqs)
 			for i, a := range addrs {
 				pr, resp := priors[a], resps[i]
+				if rh != nil {
+					rh.PostRefresh(a, errs[i] == nil && (resp.State == cty.NilVal || resp.State.IsNull()), errs[i])
+				}
 				switch {
 				case errs[i] != nil:
 					fail(diagErr("Refresh failed", fmt.Errorf("%s: %w", pr.rec.Addr, errs[i]))...)

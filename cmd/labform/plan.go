@@ -211,7 +211,7 @@ func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 		return err
 	}
 	if f.out != "" {
-		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, s.p.Desired().Vars, a.reg); err != nil {
+		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
 		}
 		if !f.json {
@@ -291,9 +291,11 @@ func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
 	}
 	defer s.close()
 	s.p.Inputs = saved.Inputs
-	if err := s.p.Prepare(); err != nil {
+	d, err := s.p.Evaluate()
+	if err != nil {
 		return err
 	}
+	saved.Plan.Desired = d
 	return a.finishApply(s, saved.Plan, f, intr)
 }
 
@@ -309,7 +311,6 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 		a.prefetchPlanned(intr.hard, s.p, plan)
 	}
 	intr.applying.Store(true)
-	s.p.Hook = &uiHook{a: a, json: f.json, every: a.io.progressEvery}
 	// The providers' context ends only at a second interrupt: after the
 	// first, an action that has started finishes, so that its result is
 	// recorded.
@@ -332,7 +333,7 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 		}()
 		stop = ctx
 	}
-	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: stop})
+	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: stop, Hook: &uiHook{a: a, json: f.json, every: a.io.progressEvery}})
 	if lost != nil {
 		select {
 		case <-lost:

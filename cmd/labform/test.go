@@ -122,7 +122,7 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 	default:
 		return fmt.Errorf("-checks is fail, warn or off, not %q", f.checks)
 	}
-	if plan.Mode != planner.NormalMode || len(s.p.Lab.CheckOrder) == 0 || s.p.Desired() == nil {
+	if plan.Mode != planner.NormalMode || len(s.p.Lab.CheckOrder) == 0 || plan.Desired == nil {
 		return nil
 	}
 	if f.json {
