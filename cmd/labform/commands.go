@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
@@ -177,18 +178,10 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 }
 
 func (a *app) validateJSON(diags hcl.Diagnostics) error {
-	errs, warns := 0, 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "valid": errs == 0, "error_count": errs,
-		"warning_count": warns, "diagnostics": diagsJSON(diags)}, "", "  ")
+	v := newValidateJSON(diags)
+	b, _ := json.MarshalIndent(v, "", "  ")
 	fmt.Fprintf(a.io.out, "%s\n", b)
-	if errs > 0 {
+	if !v.Valid {
 		return exitError{1}
 	}
 	return nil
@@ -352,37 +345,45 @@ func (a *app) showState(s state.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		var resources []map[string]interface{}
-		for _, e := range entries {
-			vb, _ := ctyjson.Marshal(e.value, e.value.Type())
-			r := map[string]interface{}{"address": e.addr, "mode": "managed", "type": e.rec.Type,
-				"provider_name": e.rec.Provider, "values": json.RawMessage(vb), "depends_on": e.rec.Deps}
-			if e.rec.Tainted != "" {
-				r["tainted"] = true // as Terraform writes it
-			}
-			resources = append(resources, r)
-		}
-		outs, err := a.outputsJSON(s)
-		if err != nil {
-			return err
-		}
-		b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "values": map[string]interface{}{
-			"outputs": outs, "root_module": map[string]interface{}{"resources": resources}}}, "", "  ")
-		fmt.Fprintf(a.io.out, "%s\n", b)
-		return nil
+	outs, err := s.Outputs()
+	if err != nil {
+		return err
 	}
-	if len(entries) == 0 {
-		fmt.Fprintln(a.io.out, "The state is empty: nothing has been applied.")
-		return nil
-	}
-	for _, e := range entries {
-		a.printInstance(e)
-	}
-	return a.printOutputs(s, "", false, "Outputs:\n\n")
+	return a.show(stateView{a: a, s: s, entries: entries, outs: outs}, asJSON)
 }
 
-func (a *app) printInstance(e stateEntry) {
+// stateView is `labform show` of the state.
+type stateView struct {
+	a       *app
+	s       state.Backend
+	entries []stateEntry
+	outs    map[string]*state.Output
+}
+
+func (v stateView) human(w io.Writer) error {
+	// printOutputs writes to the app's output, which show passes as w.
+	if len(v.entries) == 0 {
+		fmt.Fprintln(w, "The state is empty: nothing has been applied.")
+		return nil
+	}
+	for _, e := range v.entries {
+		v.a.printInstance(w, e)
+	}
+	return v.a.printOutputs(v.s, "", false, "Outputs:\n\n")
+}
+
+func (v stateView) jsonValue() any {
+	j := stateJSON{FormatVersion: "1.0"}
+	j.Values.Outputs = outputsJSON(v.outs)
+	for _, e := range v.entries {
+		vb, _ := ctyjson.Marshal(e.value, e.value.Type())
+		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
+			ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""})
+	}
+	return j
+}
+
+func (a *app) printInstance(out io.Writer, e stateEntry) {
 	// A sensitive value anywhere inside an attribute hides the attribute.
 	sens := map[string]bool{}
 	for _, p := range e.rec.Sensitive {
@@ -392,7 +393,11 @@ func (a *app) printInstance(e stateEntry) {
 	if e.rec.Tainted != "" {
 		tainted = " (tainted: " + e.rec.Tainted + ")"
 	}
-	fmt.Fprintf(a.io.out, "# %s:%s\n%s %q {\n", e.addr, tainted, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
+	name := e.addr
+	if ia, err := addr.ParseInstance(e.addr); err == nil {
+		name = ia.Resource.Name
+	}
+	fmt.Fprintf(out, "# %s:%s\n%s %q {\n", e.addr, tainted, e.rec.Type, name)
 	var names []string
 	for n := range e.value.Type().AttributeTypes() {
 		names = append(names, n)
@@ -409,9 +414,9 @@ func (a *app) printInstance(e stateEntry) {
 		if v.IsNull() || ((v.Type().IsListType() || v.Type().IsMapType()) && v.LengthInt() == 0) {
 			continue
 		}
-		fmt.Fprintf(a.io.out, "    %-*s = %s\n", w, n, strings.ReplaceAll(render.Value(v, sens[n]), "\n", "\n    "))
+		fmt.Fprintf(out, "    %-*s = %s\n", w, n, strings.ReplaceAll(render.Value(v, sens[n]), "\n", "\n    "))
 	}
-	fmt.Fprint(a.io.out, "}\n\n")
+	fmt.Fprint(out, "}\n\n")
 }
 
 func (a *app) stateCommand() *cobra.Command {
@@ -450,7 +455,7 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			for _, e := range entries {
 				if e.addr == args[0] {
-					a.printInstance(e)
+					a.printInstance(a.io.out, e)
 					return a.printHostNames(s, e)
 				}
 			}
@@ -703,18 +708,6 @@ shown are still those of the last apply.`,
 	return cmd
 }
 
-func (a *app) outputsJSON(s state.Backend) (map[string]interface{}, error) {
-	outs, err := s.Outputs()
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]interface{}{}
-	for n, o := range outs {
-		m[n] = map[string]interface{}{"value": o.Value, "type": o.Type, "sensitive": o.Sensitive}
-	}
-	return m, nil
-}
-
 func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
 	outs, err := s.Outputs()
 	if err != nil {
@@ -738,11 +731,7 @@ func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header str
 		return nil
 	}
 	if asJSON {
-		m, err := a.outputsJSON(s)
-		if err != nil {
-			return err
-		}
-		b, _ := json.MarshalIndent(m, "", "  ")
+		b, _ := json.MarshalIndent(outputsJSON(outs), "", "  ")
 		fmt.Fprintf(a.io.out, "%s\n", b)
 		return nil
 	}
@@ -770,14 +759,7 @@ func (a *app) versionCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "version", Short: "Show labform's version", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
-				b, _ := json.MarshalIndent(map[string]interface{}{"labform_version": Version, "platform": runtime.GOOS + "_" + runtime.GOARCH,
-					"providers": a.reg.Names()}, "", "  ")
-				fmt.Fprintf(a.io.out, "%s\n", b)
-				return nil
-			}
-			fmt.Fprintf(a.io.out, "labform v%s\non %s_%s\nproviders: %s\n", Version, runtime.GOOS, runtime.GOARCH, strings.Join(a.reg.Names(), ", "))
-			return nil
+			return a.show(newVersionView(a.reg.Names()), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")

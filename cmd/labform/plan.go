@@ -365,7 +365,7 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	}
 	if f.json {
 		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
-			"change_summary", map[string]interface{}{"add": res.Added, "change": res.Changed, "remove": res.Destroyed, "operation": strings.ToLower(verb)})
+			"change_summary", changeSummaryJSON{Add: res.Added, Change: res.Changed, Remove: res.Destroyed, Operation: strings.ToLower(verb)})
 		return a.applyChecks(intr.soft, s, plan, f)
 	}
 	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
@@ -416,7 +416,7 @@ func (h *uiHook) PreApply(c *planner.Change) {
 	defer h.mu.Unlock()
 	h.startProgress(c)
 	if h.json {
-		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", map[string]interface{}{"resource": c.Addr.String(), "action": c.Action})
+		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", applyStartJSON{Resource: c.Addr.String(), Action: c.Action})
 		return
 	}
 	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
@@ -452,7 +452,7 @@ func (h *uiHook) startProgress(c *planner.Change) {
 				default:
 					if h.json {
 						h.a.jsonLine("info", fmt.Sprintf("%s: %s [%s elapsed]", c.Addr, still, el), "apply_progress",
-							map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": el.Seconds()})
+							applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()})
 					} else {
 						fmt.Fprintf(h.a.io.out, "%s: %s [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), still, el)
 					}
@@ -482,17 +482,13 @@ func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) 
 			typ, level = "apply_errored", "error"
 		}
 		h.a.jsonLine(level, fmt.Sprintf("%s: %s after %s", c.Addr, msg, el), typ,
-			map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": elapsed.Seconds()})
+			applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()})
 		return
 	}
 	fmt.Fprintf(h.a.io.out, "%s: %s after %s\n", h.a.colors().Bold(c.Addr.String()), msg, el)
 }
 
-func (a *app) jsonLine(level, msg, typ string, hook interface{}) {
-	line := map[string]interface{}{"@level": level, "@message": msg, "@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": typ}
-	if hook != nil {
-		line["hook"] = hook
-	}
-	b, _ := json.Marshal(line)
+func (a *app) jsonLine(level, msg, typ string, hook any) {
+	b, _ := json.Marshal(jsonEvent{Level: level, Message: msg, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Type: typ, Hook: hook})
 	fmt.Fprintf(a.io.out, "%s\n", b)
 }

@@ -154,7 +154,7 @@ func (h *uiHook) Waiting(c *planner.Change, pending string, elapsed time.Duratio
 	el := elapsed.Round(time.Second).String()
 	if h.json {
 		h.a.jsonLine("info", fmt.Sprintf("%s: Still waiting to be ready (%s) [%s elapsed]", c.Addr, pending, el), "ready_progress",
-			map[string]interface{}{"resource": c.Addr.String(), "pending": pending, "elapsed_seconds": elapsed.Seconds()})
+			readyProgressJSON{Resource: c.Addr.String(), Pending: pending, ElapsedSeconds: elapsed.Seconds()})
 		return
 	}
 	if elapsed < time.Second {
