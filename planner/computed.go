@@ -82,32 +82,3 @@ func plannedValues(cs []*Change) map[addr.Instance]cty.Value {
 	}
 	return m
 }
-
-// needsRestart turns an in-place update or a no-op into a restart when
-// refresh found the object in a state only a restart repairs (a VM whose
-// QMP status is internal-error or shutdown), unless it is to be stopped
-// anyway.
-func needsRestart(c *Change, s *providers.Schema, reason string) {
-	if c.Action != NoOp && c.Action != Update || c.Cost == providers.Restart {
-		return
-	}
-	if s.Attributes["state"] != nil {
-		if providers.StateOf(c.After) == providers.Stopped {
-			return
-		}
-	}
-	c.Action, c.Cost, c.Reason = Update, providers.Restart, reason
-	m := c.After.AsValueMap()
-	for name, a := range s.Attributes {
-		if a.Computed && !a.Optional {
-			m[name] = cty.UnknownVal(a.Type)
-		}
-	}
-	c.After = cty.ObjectVal(m)
-	for i := range c.ForcedBy {
-		if len(c.ForcedBy[i].Path) == 1 && c.ForcedBy[i].Path[0] == (cty.GetAttrStep{Name: "state"}) {
-			c.ForcedBy[i].Cost = providers.Restart
-			return
-		}
-	}
-}

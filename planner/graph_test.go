@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 func chain(ids ...string) *Graph {

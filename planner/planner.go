@@ -771,21 +771,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 		return c
 	}
 	res := diffInstance(inst.Resource.Schema, inst.Resource.Lifecycle, pr.current, inst.Value)
-	c.After, c.ForcedBy, c.Cost = res.after, res.changes, res.cost
-	switch {
-	case forceReplace:
-		c.Action, c.Cost, c.Reason = DeleteThenCreate, providers.Replace, "replacement requested with -replace"
-		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
-	case pr.rec.Tainted != "":
-		c.Action, c.Cost, c.Reason, c.Tainted = DeleteThenCreate, providers.Replace, pr.rec.Tainted, true
-		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
-	case res.cost == providers.Replace:
-		c.Action = DeleteThenCreate
-	case res.cost == providers.CostNone:
-		c.Action = NoOp
-	default:
-		c.Action = Update
-	}
+	decide(c, inst.Resource.Schema, inst.Value, res, forceReplace, pr.rec.Tainted)
 	if c.Action == DeleteThenCreate {
 		p.applyCBD(c, inst)
 	}
