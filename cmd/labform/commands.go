@@ -161,6 +161,8 @@ type jsonDiag struct {
 	Range    *jsonRange `json:"range,omitempty"`
 }
 
+// diagsJSON turns diagnostics into validate -json's shape (Terraform's),
+// never null, so that a program can range over it without a check.
 func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	out := []jsonDiag{}
 	for _, d := range diags {
@@ -177,6 +179,8 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	return out
 }
 
+// validateJSON prints validate -json's document and exits 1 when the lab
+// has errors, as the text form does.
 func (a *app) validateJSON(diags hcl.Diagnostics) error {
 	v := newValidateJSON(diags)
 	b, _ := json.MarshalIndent(v, "", "  ")
@@ -316,6 +320,8 @@ func (a *app) showCommand() *cobra.Command {
 	return cmd
 }
 
+// stateEntry is one record of the state, decoded with its provider's
+// schema: the record alone is bytes (the state never knows a schema).
 type stateEntry struct {
 	addr   string
 	rec    *state.Record
@@ -323,6 +329,9 @@ type stateEntry struct {
 	schema *providers.Schema
 }
 
+// stateEntries decodes every record of s, in plan order. A record whose
+// provider or schema is gone is an error naming its address, not a
+// silent omission: show must not hide what labform still manages.
 func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	recs, err := s.Resources()
 	if err != nil {
@@ -383,6 +392,9 @@ func (v stateView) jsonValue() any {
 	return j
 }
 
+// printInstance writes one instance as HCL-like text, attributes aligned;
+// null and empty attributes are left out, and a sensitive one (or one
+// holding a sensitive value) is shown as (sensitive).
 func (a *app) printInstance(out io.Writer, e stateEntry) {
 	// A sensitive value anywhere inside an attribute hides the attribute.
 	sens := map[string]bool{}
@@ -708,6 +720,9 @@ shown are still those of the last apply.`,
 	return cmd
 }
 
+// printOutputs writes the state's outputs: the one called name (shown even
+// when sensitive, since it was asked for by name), or all of them after
+// header, sensitive ones hidden.
 func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
 	outs, err := s.Outputs()
 	if err != nil {
