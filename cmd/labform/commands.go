@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -358,19 +360,17 @@ func (a *app) showState(s state.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	return a.show(stateView{a: a, s: s, entries: entries, outs: outs}, asJSON)
+	return a.show(stateView{a: a, entries: entries, outs: outs}, asJSON)
 }
 
 // stateView is `labform show` of the state.
 type stateView struct {
 	a       *app
-	s       state.Backend
 	entries []stateEntry
 	outs    map[string]*state.Output
 }
 
 func (v stateView) human(w io.Writer) error {
-	// printOutputs writes to the app's output, which show passes as w.
 	if len(v.entries) == 0 {
 		fmt.Fprintln(w, "The state is empty: nothing has been applied.")
 		return nil
@@ -378,7 +378,7 @@ func (v stateView) human(w io.Writer) error {
 	for _, e := range v.entries {
 		v.a.printInstance(w, e)
 	}
-	return v.a.printOutputs(v.s, "", false, "Outputs:\n\n")
+	return outputsView{outs: v.outs, header: "Outputs:\n\n"}.human(w)
 }
 
 func (v stateView) jsonValue() any {
@@ -745,29 +745,33 @@ func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header str
 		fmt.Fprintln(a.io.out, render.Value(v, false))
 		return nil
 	}
-	if asJSON {
-		b, _ := json.MarshalIndent(outputsJSON(outs), "", "  ")
-		fmt.Fprintf(a.io.out, "%s\n", b)
+	return a.show(outputsView{outs: outs, header: header}, asJSON)
+}
+
+// outputsView is every output of the state: `labform output`, and the
+// end of show and apply.
+type outputsView struct {
+	outs map[string]*state.Output
+	// header comes before the text form, when there is any output.
+	header string
+}
+
+func (v outputsView) human(w io.Writer) error {
+	if len(v.outs) == 0 {
 		return nil
 	}
-	if len(outs) == 0 {
-		return nil
-	}
-	fmt.Fprint(a.io.out, header)
-	var names []string
-	for n := range outs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		v, err := planner.DecodeOutput(outs[n])
+	fmt.Fprint(w, v.header)
+	for _, n := range slices.Sorted(maps.Keys(v.outs)) {
+		val, err := planner.DecodeOutput(v.outs[n])
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.io.out, "%s = %s\n", n, render.Value(v, outs[n].Sensitive))
+		fmt.Fprintf(w, "%s = %s\n", n, render.Value(val, v.outs[n].Sensitive))
 	}
 	return nil
 }
+
+func (v outputsView) jsonValue() any { return outputsJSON(v.outs) }
 
 func (a *app) versionCommand() *cobra.Command {
 	var asJSON bool
