@@ -64,10 +64,20 @@ func EnsureNetns(name string) error {
 
 // DeleteNetns unpins a namespace; the kernel frees it once unused.
 func DeleteNetns(name string) error {
-	if _, err := os.Stat(filepath.Join(Dir, name)); errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(Dir, name)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return netns.DeleteNamed(name)
+	err := netns.DeleteNamed(name)
+	if errors.Is(err, unix.EINVAL) {
+		// The file is no longer a mount: a labform killed between the
+		// unmount and the remove left it. Finish that delete.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return err
 }
 
 // HandleIn opens a netlink handle in the named namespace: a route socket
