@@ -1,7 +1,3 @@
-// Package checks runs a lab's check blocks against the live lab: ping and
-// TCP probes from inside a node's network namespace, commands run in a
-// container, and assertions on the state. apply runs them at its end and
-// labform test runs them alone.
 package checks
 
 import (

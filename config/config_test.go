@@ -117,7 +117,8 @@ func TestDiagnosticDetails(t *testing.T) {
 	}
 }
 
-// TestDesignExample keeps DESIGN.md's example valid as written.
+// TestDesignExample keeps the language's example lab (testdata/design)
+// valid as written.
 func TestDesignExample(t *testing.T) {
 	l, diags := config.Load("../testdata/design", all.Registry())
 	if diags.HasErrors() {

@@ -262,14 +262,11 @@ func (d *Desired) baseVariables() map[string]cty.Value {
 	}
 }
 
-// NetnsName is the name of the lab's own network namespace.
-func NetnsName(lab string) string { return providers.LabNetns(lab) }
-
 func (l *Lab) labValue() cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"name":    cty.StringVal(l.Name),
 		"dir":     cty.StringVal(l.Dir),
-		"netns":   cty.StringVal("/var/run/netns/" + NetnsName(l.Name)),
+		"netns":   cty.StringVal("/var/run/netns/" + providers.LabNetns(l.Name)),
 		"address": cty.StringVal("lab"),
 	})
 }

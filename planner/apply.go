@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +45,31 @@ type ApplyOptions struct {
 	// Stop, when done, stops new actions from starting (Ctrl-C); running
 	// ones finish and their results are saved.
 	Stop context.Context
+	// Hook hears of every action of this apply; nil means the planner's
+	// Hook, and nil there means none.
+	Hook Hook
+}
+
+// RefreshHook is a Hook that also hears of refresh: which objects are
+// read from the lab, and what was found. A plan (and an apply of one)
+// calls it when the planner's Hook implements it.
+type RefreshHook interface {
+	PreRefresh(a addr.Instance)
+	// PostRefresh says whether the object was found (gone: it no longer
+	// exists) or why it could not be read.
+	PostRefresh(a addr.Instance, gone bool, err error)
+}
+
+// hook is the hook to call: the given one, else the planner's, else one
+// that ignores everything. The planner's Hook is never changed.
+func (p *Planner) hook(h Hook) Hook {
+	switch {
+	case h != nil:
+		return h
+	case p.Hook != nil:
+		return p.Hook
+	}
+	return NopHook{}
 }
 
 // ApplyResult says what an apply did.
@@ -56,7 +83,7 @@ type ApplyResult struct {
 // Err combines every failure into one error (nil when all went well).
 func (r *ApplyResult) Err() error {
 	var merr *multierror.Error
-	for _, id := range sortedKeys(r.Errors) {
+	for _, id := range slices.Sorted(maps.Keys(r.Errors)) {
 		merr = multierror.Append(merr, fmt.Errorf("%s: %w", id, r.Errors[id]))
 	}
 	if merr != nil {
@@ -99,9 +126,9 @@ func buildApplyGraph(cs []*Change) (*Graph, map[string]*Change) {
 		}
 	}
 	creates := func(a Action) bool {
-		return a == Create || a == Update || a == Replace || a == CreateThenDelete
+		return a == Create || a == Update || a == DeleteThenCreate || a == CreateThenDelete
 	}
-	destroys := func(a Action) bool { return a == Delete || a == Replace }
+	destroys := func(a Action) bool { return a == Delete || a == DeleteThenCreate }
 	for _, c := range cs {
 		if byAddr[c.Addr] != c {
 			continue
@@ -138,6 +165,14 @@ func contains(as []addr.Instance, a addr.Instance) bool {
 
 // Apply carries out a plan. State is written after every single action,
 // with an intent recorded before it.
+//
+// Everything Apply needs comes with the plan: its changes, the state they
+// were planned against (Lineage, Serial, Backend), and the configuration
+// they were planned from (Desired), from which it resolves what was
+// unknown at plan time. It works on a copy of the changes and leaves the
+// plan as it was given, so that a plan can be shown, saved or applied
+// again (a stale one is refused). Events go to opts.Hook, else to the
+// planner's Hook.
 func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*ApplyResult, hcl.Diagnostics) {
 	if plan.Errored {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plan has errors", Detail: "A plan with errors cannot be applied."}}
@@ -164,9 +199,9 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		opts.Stop = context.Background()
 	}
 	p.stop = opts.Stop
-	if p.Hook == nil {
-		p.Hook = NopHook{}
-	}
+	hook := p.hook(opts.Hook)
+	plan = plan.clone()
+	p.desired = plan.Desired
 	backupDir := opts.BackupDir
 	if backupDir == "" {
 		backupDir = filepath.Join(filepath.Dir(p.Store.Path()), "backups")
@@ -205,7 +240,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		}
 	}
 	if cyc := g.Cycles(); len(cyc) > 0 {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: strings.Join(cyc, ", ")}}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: "These actions wait for each other: " + FormatCycles(cyc) + "."}}
 	}
 	p.pending = nil
 	intents, err := p.journalAll(ids)
@@ -216,10 +251,10 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	var counts counters
 	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
 		c := ids[id]
-		p.Hook.PreApply(c)
+		hook.PreApply(c)
 		start := time.Now()
-		err := p.applyOne(ctx, c, intents[id], &counts)
-		p.Hook.PostApply(c, err, time.Since(start))
+		err := p.applyOne(ctx, c, intents[id], &counts, hook)
+		hook.PostApply(c, err, time.Since(start))
 		return err
 	})
 	res.Errors, res.Skipped, res.NotStarted = wr.Errors, wr.Skipped, wr.NotStarted
@@ -330,8 +365,8 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 		switch {
 		case stale[in.Seq]:
 			seqs = append(seqs, in.Seq)
-		case in.Action == "delete-deposed":
-		case in.Action == "create" && in.ID != "":
+		case in.Action == state.DeleteDeposed:
+		case in.Action == state.JournalCreate && in.ID != "":
 			if rec, err := p.Store.Get(in.Addr); err == nil && rec != nil && rec.ID != "" && rec.ID != in.ID {
 				continue
 			}
@@ -361,7 +396,7 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 // counters count what an apply did, for its summary line.
 type counters struct{ added, changed, destroyed atomic.Int64 }
 
-func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint64, n *counters) (err error) {
+func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters, hook Hook) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -397,7 +432,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 	}
 	del := func() error {
-		seq := seqs["delete"]
+		seq := seqs[state.JournalDelete]
 		if err := delProv.Delete(ctx, req); err != nil {
 			return err
 		}
@@ -406,7 +441,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		return nil
 	}
 	create := func() error {
-		seq := seqs["create"]
+		seq := seqs[state.JournalCreate]
 		creq := req
 		creq.Prior, creq.Private, creq.ID = cty.NullVal(c.After.Type()), nil, p.idOr(c.ID, c.Addr)
 		resp, err := prov.Create(ctx, creq)
@@ -418,7 +453,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		// interrupted while waiting is found through its journal entry
 		// like any other.
 		tainted := ""
-		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID)
+		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID, hook)
 		var nr *NotReadyError
 		if errors.As(readyErr, &nr) {
 			tainted = fmt.Sprintf("not ready %s after its create", nr.Timeout)
@@ -444,7 +479,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		return create()
 	case Delete:
 		return del()
-	case Replace:
+	case DeleteThenCreate:
 		if err := del(); err != nil {
 			return err
 		}
@@ -455,7 +490,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		}
 		// The old object is deleted with its own private data; the record
 		// now holds the new one, so the settle closes the intent only.
-		seq := seqs["delete-deposed"]
+		seq := seqs[state.DeleteDeposed]
 		if err := delProv.Delete(ctx, req); err != nil {
 			return fmt.Errorf("created the new object but could not delete the old one: %w", err)
 		}
@@ -463,7 +498,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[string]uint6
 		p.settleLater(c, p.Store.SettleAsync(seq, nil, ""))
 		return nil
 	case Update:
-		seq := seqs["update"]
+		seq := seqs[state.JournalUpdate]
 		resp, err := prov.Update(ctx, req)
 		if err != nil {
 			return err
@@ -503,42 +538,43 @@ func (p *Planner) deletesAll(plan *Plan) bool {
 // before it starts, not just before; an intent for an action that never
 // ran is recovered like one that failed (refresh looks, the plan redoes).
 // It keeps one fsync per action off the apply's critical path.
-func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint64, error) {
+func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[state.JournalAction]uint64, error) {
 	type slot struct {
-		id, action string
+		id     string
+		action state.JournalAction
 	}
 	var ins []*state.Intent
 	var slots []slot
-	for _, id := range sortedKeys(ids) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		c := ids[id]
 		schema, err := p.Registry.Schema(c.Provider, c.Type)
 		if err != nil {
 			return nil, err
 		}
-		var acts []string
+		var acts []state.JournalAction
 		switch {
 		case c.Deposed:
 			// Its journal entry exists already: the delete settles it.
 			continue
 		case c.Action == Create:
-			acts = []string{"create"}
+			acts = []state.JournalAction{state.JournalCreate}
 		case c.Action == Update:
-			acts = []string{"update"}
+			acts = []state.JournalAction{state.JournalUpdate}
 		case c.Action == Delete:
-			acts = []string{"delete"}
-		case c.Action == Replace:
-			acts = []string{"delete", "create"}
+			acts = []state.JournalAction{state.JournalDelete}
+		case c.Action == DeleteThenCreate:
+			acts = []state.JournalAction{state.JournalDelete, state.JournalCreate}
 		case c.Action == CreateThenDelete:
 			// Once the new object is written, only this entry knows the
 			// old one: it carries the old object's private data.
-			acts = []string{"delete-deposed", "create"}
+			acts = []state.JournalAction{state.DeleteDeposed, state.JournalCreate}
 		}
 		for _, act := range acts {
 			v, private := c.After, []byte(nil)
-			if act == "delete" || act == "delete-deposed" {
+			if act == state.JournalDelete || act == state.DeleteDeposed {
 				v = c.Before
 			}
-			if act == "delete-deposed" {
+			if act == state.DeleteDeposed {
 				private = c.Private
 			}
 			// Recovery reads the value of a create (to look for what it
@@ -547,14 +583,14 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			// record's. Only those two carry it: a large value (a chain
 			// of 10,000 rules) is written once, to its record.
 			var b []byte
-			if act == "create" || act == "delete-deposed" {
+			if act == state.JournalCreate || act == state.DeleteDeposed {
 				var err error
 				if b, err = encodeValue(schema, v); err != nil {
 					return nil, fmt.Errorf("%s: encoding the planned value: %w", c.Addr, err)
 				}
 			}
 			objID, provider := c.ID, c.Provider
-			if act == "delete" || act == "delete-deposed" {
+			if act == state.JournalDelete || act == state.DeleteDeposed {
 				objID = c.PriorID
 				if c.PriorProvider != "" {
 					provider = c.PriorProvider // the old object is where it was
@@ -564,7 +600,7 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 			slots = append(slots, slot{id, act})
 		}
 	}
-	out := make(map[string]map[string]uint64, len(ids))
+	out := make(map[string]map[state.JournalAction]uint64, len(ids))
 	if len(ins) == 0 {
 		return out, nil
 	}
@@ -574,7 +610,7 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[string]uint
 	}
 	for i, sl := range slots {
 		if out[sl.id] == nil {
-			out[sl.id] = map[string]uint64{}
+			out[sl.id] = map[state.JournalAction]uint64{}
 		}
 		out[sl.id][sl.action] = seqs[i]
 	}
@@ -691,7 +727,7 @@ func (p *Planner) saveOutputs() hcl.Diagnostics {
 		return append(diags, diagErr("Cannot read state", err)...)
 	}
 	stored := map[string]*state.Output{}
-	for _, name := range sortedKeys(outs) {
+	for _, name := range slices.Sorted(maps.Keys(outs)) {
 		o := outs[name]
 		if !o.Value.IsWhollyKnown() {
 			continue // a resource it needs failed or was not applied

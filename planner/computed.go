@@ -20,7 +20,7 @@ func (p *Planner) planComputed(cs []*Change) {
 
 func (p *Planner) planComputedOne(c *Change) {
 	switch c.Action {
-	case Create, Update, Replace, CreateThenDelete:
+	case Create, Update, DeleteThenCreate, CreateThenDelete:
 	default:
 		return
 	}
@@ -81,33 +81,4 @@ func plannedValues(cs []*Change) map[addr.Instance]cty.Value {
 		m[c.Addr] = c.After
 	}
 	return m
-}
-
-// needsRestart turns an in-place update or a no-op into a restart when
-// refresh found the object in a state only a restart repairs (a VM whose
-// QMP status is internal-error or shutdown), unless it is to be stopped
-// anyway.
-func needsRestart(c *Change, s *providers.Schema, reason string) {
-	if c.Action != NoOp && c.Action != Update || c.Cost == providers.Restart {
-		return
-	}
-	if s.Attributes["state"] != nil {
-		if st := c.After.GetAttr("state"); st.IsKnown() && !st.IsNull() && st.AsString() == "stopped" {
-			return
-		}
-	}
-	c.Action, c.Cost, c.Reason = Update, providers.Restart, reason
-	m := c.After.AsValueMap()
-	for name, a := range s.Attributes {
-		if a.Computed && !a.Optional {
-			m[name] = cty.UnknownVal(a.Type)
-		}
-	}
-	c.After = cty.ObjectVal(m)
-	for i := range c.ForcedBy {
-		if len(c.ForcedBy[i].Path) == 1 && c.ForcedBy[i].Path[0] == (cty.GetAttrStep{Name: "state"}) {
-			c.ForcedBy[i].Cost = providers.Restart
-			return
-		}
-	}
 }

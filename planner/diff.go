@@ -1,5 +1,22 @@
 package planner
 
+// This file decides what a change of an existing object costs: the one
+// place to read for "why does this plan restart (or replace) my node?".
+//
+//   - Each attribute's cost is its schema's (providers.Attribute.Cost:
+//     InPlace, Restart or Replace); diffInstance compares the object as
+//     refresh found it with the desired value and takes the highest cost
+//     of the attributes that differ (CostNone when none does).
+//   - decide turns that cost into the action, unless something outranks
+//     the attributes: -replace, a tainted object.
+//   - needsRestart raises an in-place update (or a no-op) to a restart
+//     when refresh found the object in a state only a restart repairs.
+//
+// Two replacements are decided before any diff, where the object's
+// identity is settled (planner.go): a change of provider and an
+// interrupted delete. create_before_destroy (applyCBD) changes how a
+// replacement is carried out, not whether it happens.
+
 import (
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/providers"
@@ -185,4 +202,56 @@ func valuesEqual(a, b cty.Value) bool {
 		return true
 	}
 	return a.RawEquals(b)
+}
+
+// decide sets the change of an existing object from its diff: the
+// planned value, what forces the change, the cost and the action.
+// -replace and a taint force a replacement whatever the attributes say;
+// otherwise a Replace cost replaces, CostNone is a no-op, and InPlace or
+// Restart is an update at that cost.
+func decide(c *Change, s *providers.Schema, desired cty.Value, res diffResult, forceReplace bool, tainted string) {
+	c.After, c.ForcedBy, c.Cost = res.after, res.changes, res.cost
+	switch {
+	case forceReplace:
+		c.Action, c.Cost, c.Reason = DeleteThenCreate, providers.Replace, "replacement requested with -replace"
+		c.After = unknownComputed(s, desired)
+	case tainted != "":
+		c.Action, c.Cost, c.Reason, c.Tainted = DeleteThenCreate, providers.Replace, tainted, true
+		c.After = unknownComputed(s, desired)
+	case res.cost == providers.Replace:
+		c.Action = DeleteThenCreate
+	case res.cost == providers.CostNone:
+		c.Action = NoOp
+	default:
+		c.Action = Update
+	}
+}
+
+// needsRestart turns an in-place update or a no-op into a restart when
+// refresh found the object in a state only a restart repairs (a VM whose
+// QMP status is internal-error or shutdown), unless it is to be stopped
+// anyway.
+func needsRestart(c *Change, s *providers.Schema, reason string) {
+	if c.Action != NoOp && c.Action != Update || c.Cost == providers.Restart {
+		return
+	}
+	if s.Attributes["state"] != nil {
+		if providers.StateOf(c.After) == providers.Stopped {
+			return
+		}
+	}
+	c.Action, c.Cost, c.Reason = Update, providers.Restart, reason
+	m := c.After.AsValueMap()
+	for name, a := range s.Attributes {
+		if a.Computed && !a.Optional {
+			m[name] = cty.UnknownVal(a.Type)
+		}
+	}
+	c.After = cty.ObjectVal(m)
+	for i := range c.ForcedBy {
+		if len(c.ForcedBy[i].Path) == 1 && c.ForcedBy[i].Path[0] == (cty.GetAttrStep{Name: "state"}) {
+			c.ForcedBy[i].Cost = providers.Restart
+			return
+		}
+	}
 }

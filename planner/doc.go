@@ -6,4 +6,8 @@
 //
 // Generic work lives here once: providers only read, create, update and
 // delete one instance.
+//
+// It imports config, state, checks and the providers contract (and
+// labnet for the lab namespace). It must never import cmd, planner/render
+// or a provider implementation: providers reach it through the registry.
 package planner

@@ -284,7 +284,7 @@ func TestEngine_journalAfterFailures(t *testing.T) {
 			j, _ := e.store.Journal()
 			var open []string
 			for _, in := range j {
-				open = append(open, in.Action+" "+in.Addr)
+				open = append(open, string(in.Action)+" "+in.Addr)
 			}
 			if strings.Join(open, ",") != strings.Join(tc.wantOpen, ",") {
 				t.Fatalf("open intents %v, want %v (the skipped link never ran: its entry must be closed)", open, tc.wantOpen)

@@ -3,9 +3,12 @@ package planner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/labform/labform/config"
 )
 
 // Graph is a dependency graph of named vertices. An edge from a to b means
@@ -41,6 +44,22 @@ func (g *Graph) Connect(from, to string) {
 	g.seen[[2]int{f, t}] = true
 	g.out[f] = append(g.out[f], t)
 	g.nin[t]++
+}
+
+// DependencyGraph is the graph of the configuration's instances: an edge
+// from each instance to every instance that uses it. It is the order a
+// create of the whole lab follows; `labform graph -type=plan` draws it.
+func DependencyGraph(d *config.Desired) *Graph {
+	g := NewGraph()
+	for _, ia := range d.Order {
+		g.Add(ia.String())
+	}
+	for _, ia := range d.Order {
+		for _, dep := range d.Instances[ia].Deps {
+			g.Connect(dep.String(), ia.String())
+		}
+	}
+	return g
 }
 
 // Len is the number of vertices.
@@ -88,37 +107,146 @@ func (g *Graph) Dot() string {
 	return b.String()
 }
 
-// Cycles reports the vertices left on cycles (Kahn's algorithm), sorted;
-// empty when the graph is acyclic.
-func (g *Graph) Cycles() []string {
-	nin := append([]int(nil), g.nin...)
-	var queue []int
-	for i, n := range nin {
-		if n == 0 {
-			queue = append(queue, i)
+// Cycles reports the graph's cycles, empty when it is acyclic. A vertex
+// that only waits for a cycle is on none and is not reported. Each cycle
+// starts at the smallest of its vertices not yet reported and follows the
+// edges back to it (a, b, c for a -> b -> c -> a): for a loop, that is its
+// smallest vertex. Where loops share vertices (a strongly connected
+// component that is not one loop), the shortest cycle through the
+// smallest vertex not yet reported is taken until every vertex on a cycle
+// is in one, so the report is short, complete and the same from run to
+// run. The cycles are sorted.
+func (g *Graph) Cycles() [][]string {
+	var cycles [][]string
+	for _, comp := range g.components() {
+		if len(comp) < 2 {
+			continue // Connect refuses self-loops: one vertex is no cycle
+		}
+		in := make(map[int]bool, len(comp))
+		for _, v := range comp {
+			in[v] = true
+		}
+		covered := map[int]bool{}
+		for _, start := range comp { // sorted by name
+			if covered[start] {
+				continue
+			}
+			c := g.shortestCycle(start, in)
+			ids := make([]string, len(c))
+			for i, v := range c {
+				ids[i], covered[v] = g.ids[v], true
+			}
+			cycles = append(cycles, ids)
 		}
 	}
-	done := 0
+	slices.SortFunc(cycles, func(a, b []string) int { return slices.Compare(a, b) })
+	return cycles
+}
+
+// FormatCycles writes cycles for a message: "a -> b -> a; c -> d -> c".
+func FormatCycles(cycles [][]string) string {
+	parts := make([]string, len(cycles))
+	for i, c := range cycles {
+		parts[i] = strings.Join(append(slices.Clone(c), c[0]), " -> ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// components are the strongly connected components (Tarjan's algorithm,
+// iterative so that a chain of 10,000 resources does not grow the stack),
+// each sorted by vertex name.
+func (g *Graph) components() [][]int {
+	n := len(g.ids)
+	index, low := make([]int, n), make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var comps [][]int
+	var sccStack []int
+	next := 0
+	type frame struct{ v, edge int }
+	for root := 0; root < n; root++ {
+		if index[root] >= 0 {
+			continue
+		}
+		call := []frame{{root, 0}}
+		index[root], low[root] = next, next
+		next++
+		sccStack = append(sccStack, root)
+		onStack[root] = true
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			if f.edge < len(g.out[f.v]) {
+				w := g.out[f.v][f.edge]
+				f.edge++
+				switch {
+				case index[w] < 0:
+					index[w], low[w] = next, next
+					next++
+					sccStack = append(sccStack, w)
+					onStack[w] = true
+					call = append(call, frame{w, 0})
+				case onStack[w]:
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				u := call[len(call)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] == index[v] {
+				var comp []int
+				for {
+					w := sccStack[len(sccStack)-1]
+					sccStack = sccStack[:len(sccStack)-1]
+					onStack[w] = false
+					comp = append(comp, w)
+					if w == v {
+						break
+					}
+				}
+				slices.SortFunc(comp, func(a, b int) int { return strings.Compare(g.ids[a], g.ids[b]) })
+				comps = append(comps, comp)
+			}
+		}
+	}
+	return comps
+}
+
+// shortestCycle is the shortest path from start back to start inside the
+// vertices of in (breadth first, successors in name order), as the list
+// of vertices from start.
+func (g *Graph) shortestCycle(start int, in map[int]bool) []int {
+	prev := map[int]int{}
+	queue := []int{start}
 	for len(queue) > 0 {
-		v := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		done++
-		for _, t := range g.out[v] {
-			if nin[t]--; nin[t] == 0 {
-				queue = append(queue, t)
+		v := queue[0]
+		queue = queue[1:]
+		succ := slices.Clone(g.out[v])
+		slices.SortFunc(succ, func(a, b int) int { return strings.Compare(g.ids[a], g.ids[b]) })
+		for _, w := range succ {
+			if !in[w] {
+				continue
+			}
+			if w == start {
+				path := []int{v}
+				for path[len(path)-1] != start {
+					path = append(path, prev[path[len(path)-1]])
+				}
+				slices.Reverse(path)
+				return path
+			}
+			if _, seen := prev[w]; !seen {
+				prev[w] = v
+				queue = append(queue, w)
 			}
 		}
 	}
-	var left []string
-	if done < len(g.ids) {
-		for i, n := range nin {
-			if n > 0 {
-				left = append(left, g.ids[i])
-			}
-		}
-	}
-	sort.Strings(left)
-	return left
+	return []int{start} // unreachable for a vertex of a component of two or more
 }
 
 // WalkResult says how each vertex ended.
@@ -141,7 +269,7 @@ func (g *Graph) Walk(stop context.Context, parallelism int, fn func(id string) e
 		parallelism = 1
 	}
 	if cyc := g.Cycles(); len(cyc) > 0 {
-		panic("planner: walk of a cyclic graph: " + strings.Join(cyc, ", "))
+		panic("planner: walk of a cyclic graph: " + FormatCycles(cyc))
 	}
 	res := WalkResult{Errors: map[string]error{}}
 	n := len(g.ids)

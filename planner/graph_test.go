@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 func chain(ids ...string) *Graph {
@@ -121,11 +122,39 @@ func TestGraph_WalkStopLetsRunningFinish(t *testing.T) {
 }
 
 func TestGraph_Cycles(t *testing.T) {
-	g := chain("a", "b", "c")
-	g.Connect("c", "a")
-	g.Add("d")
-	if got := g.Cycles(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
-		t.Fatalf("cycles %v", got)
+	tests := map[string]struct {
+		edges [][2]string
+		want  [][]string
+		text  string
+	}{
+		"acyclic": {edges: [][2]string{{"a", "b"}, {"b", "c"}}},
+		// d waits for the cycle but is on none: it is not reported.
+		"one loop, a waiter": {edges: [][2]string{{"b", "c"}, {"c", "a"}, {"a", "b"}, {"c", "d"}},
+			want: [][]string{{"a", "b", "c"}}, text: "a -> b -> c -> a"},
+		"two loops, sorted": {edges: [][2]string{{"y", "x"}, {"x", "y"}, {"b", "a"}, {"a", "b"}},
+			want: [][]string{{"a", "b"}, {"x", "y"}}, text: "a -> b -> a; x -> y -> x"},
+		// a -> b -> a and a -> c -> a share a: both are reported, each once.
+		"two loops through one vertex": {edges: [][2]string{{"a", "c"}, {"c", "a"}, {"a", "b"}, {"b", "a"}},
+			want: [][]string{{"a", "b"}, {"c", "a"}}, text: "a -> b -> a; c -> a -> c"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewGraph()
+			for _, e := range tc.edges {
+				g.Add(e[0])
+				g.Add(e[1])
+			}
+			for _, e := range tc.edges {
+				g.Connect(e[0], e[1])
+			}
+			got := g.Cycles()
+			if !reflect.DeepEqual(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Fatalf("cycles %v, want %v", got, tc.want)
+			}
+			if s := FormatCycles(got); s != tc.text {
+				t.Fatalf("formatted %q, want %q", s, tc.text)
+			}
+		})
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -243,7 +245,7 @@ func (p *Planner) findLost(ctx context.Context, d *config.Desired, priors map[ad
 	}
 	found := 0
 	var diags hcl.Diagnostics
-	for _, name := range sortedKeys(byProv) {
+	for _, name := range slices.Sorted(maps.Keys(byProv)) {
 		prov, d2 := p.provider(ctx, name)
 		if diags = append(diags, d2...); d2.HasErrors() {
 			continue

@@ -3,6 +3,7 @@ package planner
 import (
 	"sort"
 
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -16,8 +17,9 @@ const (
 	Create Action = "create"
 	Update Action = "update" // in place, or a restart when Cost says so
 	Delete Action = "delete"
-	// Replace destroys then creates (the default for a replacement).
-	Replace Action = "replace"
+	// DeleteThenCreate replaces: it destroys, then creates (the default for
+	// a replacement). Its value is "replace", as plans and their JSON say.
+	DeleteThenCreate Action = "replace"
 	// CreateThenDelete replaces with create_before_destroy.
 	CreateThenDelete Action = "create-then-delete"
 	// Read is a refresh-only change: state catches up with the lab.
@@ -39,8 +41,8 @@ type Change struct {
 	// deleted through it.
 	PriorProvider string `json:",omitempty"`
 	Action        Action
-	// Cost is what an Update does (InPlace or Restart); Replace for
-	// replacements.
+	// Cost is what an Update does (providers.InPlace or providers.Restart);
+	// providers.Replace for a DeleteThenCreate or a CreateThenDelete.
 	Cost   providers.Cost
 	Before cty.Value // null for a create
 	After  cty.Value // null for a delete; may hold unknowns
@@ -105,6 +107,29 @@ type Plan struct {
 	ConfigHash string
 	// Errored plans are shown but never applied.
 	Errored bool
+	// Desired is the evaluated configuration the plan was made from: Apply
+	// resolves what was unknown at plan time, runs the ready gates and
+	// checks, and writes the outputs from it. Plan sets it; for a saved
+	// plan, the caller sets it from Evaluate. Nil when the configuration
+	// did not evaluate (a destroy may still go ahead). It is not saved
+	// in a plan file: the lab files are, and ConfigHash checks them.
+	Desired *config.Desired
+}
+
+// clone copies the plan and its changes, so that Apply can fill in what
+// was unknown without changing the plan it was given.
+func (p *Plan) clone() *Plan {
+	cp := *p
+	copyAll := func(cs []*Change) []*Change {
+		out := make([]*Change, len(cs))
+		for i, c := range cs {
+			c2 := *c
+			out[i] = &c2
+		}
+		return out
+	}
+	cp.Changes, cp.Imports, cp.Drift = copyAll(p.Changes), copyAll(p.Imports), copyAll(p.Drift)
+	return &cp
 }
 
 // Mode is the kind of plan.
@@ -134,7 +159,7 @@ func (p *Plan) Counts() (add, change, destroy int) {
 			change++
 		case Delete:
 			destroy++
-		case Replace, CreateThenDelete:
+		case DeleteThenCreate, CreateThenDelete:
 			add++
 			destroy++
 		}

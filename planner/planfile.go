@@ -239,12 +239,23 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 	return &SavedPlan{Plan: p, LabDir: pf.LabDir, Inputs: in}, nil
 }
 
-// Prepare evaluates the configuration for applying a saved plan (for
-// provider settings and outputs).
-func (p *Planner) Prepare() error {
+// Evaluate evaluates the lab's configuration with its inputs, without
+// reading anything: a saved plan's Desired before Apply.
+func (p *Planner) Evaluate() (*config.Desired, error) {
 	d, diags := config.Evaluate(p.Lab, p.Inputs, nil)
 	if diags.HasErrors() {
-		return diags
+		return nil, diags
+	}
+	return d, nil
+}
+
+// Prepare evaluates the configuration for the commands that work on the
+// live lab without a plan (labform test's checks, exec, status): they
+// read it through Desired.
+func (p *Planner) Prepare() error {
+	d, err := p.Evaluate()
+	if err != nil {
+		return err
 	}
 	p.desired = d
 	return nil

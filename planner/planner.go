@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -160,6 +162,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		}
 	}
 	p.desired = desired
+	plan.Desired = desired
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
@@ -272,7 +275,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if g, _ := buildApplyGraph(plan.Changes); g != nil {
 		if cyc := g.Cycles(); len(cyc) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cycle in the apply order",
-				Detail: fmt.Sprintf("These actions wait for each other: %v. Split the change into two applies, or use create_before_destroy.", cyc)})
+				Detail: fmt.Sprintf("These actions wait for each other: %s. Split the change into two applies, or use create_before_destroy.", FormatCycles(cyc))})
 		}
 	}
 	plan.Errored = diags.HasErrors()
@@ -387,7 +390,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		if err != nil {
 			continue
 		}
-		if pr, ok := priors[a]; ok && in.ID != "" && in.ID == pr.id && in.Action == "delete-deposed" {
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID == pr.id && in.Action == state.DeleteDeposed {
 			// A create_before_destroy stopped before its new object was
 			// recorded: the record still holds the old object, which
 			// stays. The entry is closed; the create's own entry says
@@ -395,7 +398,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			p.stale = append(p.stale, in.Seq)
 			continue
 		}
-		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == "create" {
+		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == state.JournalCreate {
 			// The new object of such a create: never recorded, it is
 			// removed like a deposed one.
 			if c, d := p.orphanChange(ctx, in, a); c != nil {
@@ -405,7 +408,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			}
 			continue
 		}
-		if in.Action == "delete-deposed" {
+		if in.Action == state.DeleteDeposed {
 			if c, d := p.deposedChange(in, a); c != nil {
 				p.deposed = append(p.deposed, c)
 			} else {
@@ -418,12 +421,12 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			// delete that was under way is finished whatever refresh
 			// finds: what it had not yet removed would leak otherwise.
 			pr.intents = append(pr.intents, in.Seq)
-			if in.Action == "delete" && (in.ID == "" || in.ID == pr.id) {
+			if in.Action == state.JournalDelete && (in.ID == "" || in.ID == pr.id) {
 				pr.deleting = true
 			}
 			continue
 		}
-		if in.Action != "create" {
+		if in.Action != state.JournalCreate {
 			// A delete that finished its work but not its settle: the
 			// record is gone already; nothing left to find.
 			priors[a] = &prior{intents: []uint64{in.Seq}, current: cty.NullVal(cty.DynamicPseudoType), value: cty.NullVal(cty.DynamicPseudoType),
@@ -523,6 +526,7 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior, 
 	var diags hcl.Diagnostics
 	var mu sync.Mutex
 	fail := func(d ...*hcl.Diagnostic) { mu.Lock(); diags = append(diags, d...); mu.Unlock() }
+	rh, _ := p.Hook.(RefreshHook)
 	var wg sync.WaitGroup
 	for name, addrs := range byProv {
 		prov, d := p.provider(ctx, name)
@@ -538,9 +542,17 @@ func (p *Planner) refresh(ctx context.Context, priors map[addr.Instance]*prior, 
 		wg.Add(1)
 		go func(addrs []addr.Instance) { // each provider's reads beside the others'
 			defer wg.Done()
+			if rh != nil {
+				for _, a := range addrs {
+					rh.PreRefresh(a)
+				}
+			}
 			resps, errs := p.readMany(ctx, prov, reqs)
 			for i, a := range addrs {
 				pr, resp := priors[a], resps[i]
+				if rh != nil {
+					rh.PostRefresh(a, errs[i] == nil && (resp.State == cty.NilVal || resp.State.IsNull()), errs[i])
+				}
 				switch {
 				case errs[i] != nil:
 					fail(diagErr("Refresh failed", fmt.Errorf("%s: %w", pr.rec.Addr, errs[i]))...)
@@ -734,7 +746,7 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 	}
 	wg.Wait()
 	for _, found := range byGroup {
-		for _, as := range sortedKeys(found) {
+		for _, as := range slices.Sorted(maps.Keys(found)) {
 			a, _ := addr.ParseInstance(as)
 			report(a, found[as])
 		}
@@ -752,7 +764,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 			c.Before = pr.value
 		}
 		c.PriorDeps, c.BeforeSensitive = parseAddrs(pr.rec.Deps), parsePaths(pr.rec.Sensitive)
-		c.Action, c.Cost, c.After = Replace, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
+		c.Action, c.Cost, c.After = DeleteThenCreate, providers.Replace, unknownComputed(inst.Resource.Schema, inst.Value)
 		c.Reason = "its delete was interrupted: the delete is finished, then it is created again"
 		c.ID = p.newID(inst.Addr, c.PriorID)
 		return c
@@ -775,29 +787,15 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 	c.PriorDeps = parseAddrs(pr.rec.Deps)
 	c.BeforeSensitive = parsePaths(pr.rec.Sensitive)
 	if pr.rec.Provider != inst.Resource.Provider {
-		c.Action, c.Cost, c.After = Replace, providers.Replace, inst.Value
+		c.Action, c.Cost, c.After = DeleteThenCreate, providers.Replace, inst.Value
 		c.PriorProvider = pr.rec.Provider
 		c.Reason = fmt.Sprintf("provider changed from %s to %s", pr.rec.Provider, inst.Resource.Provider)
 		p.applyCBD(c, inst)
 		return c
 	}
 	res := diffInstance(inst.Resource.Schema, inst.Resource.Lifecycle, pr.current, inst.Value)
-	c.After, c.ForcedBy, c.Cost = res.after, res.changes, res.cost
-	switch {
-	case forceReplace:
-		c.Action, c.Cost, c.Reason = Replace, providers.Replace, "replacement requested with -replace"
-		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
-	case pr.rec.Tainted != "":
-		c.Action, c.Cost, c.Reason, c.Tainted = Replace, providers.Replace, pr.rec.Tainted, true
-		c.After = unknownComputed(inst.Resource.Schema, inst.Value)
-	case res.cost == providers.Replace:
-		c.Action = Replace
-	case res.cost == providers.CostNone:
-		c.Action = NoOp
-	default:
-		c.Action = Update
-	}
-	if c.Action == Replace {
+	decide(c, inst.Resource.Schema, inst.Value, res, forceReplace, pr.rec.Tainted)
+	if c.Action == DeleteThenCreate {
 		p.applyCBD(c, inst)
 	}
 	if pr.restart != "" {
@@ -854,7 +852,7 @@ func (p *Planner) deleteChange(a addr.Instance, pr *prior, reason string) *Chang
 func (p *Planner) checkPreventDestroy(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, c := range plan.Changes {
-		if c.Action != Delete && c.Action != Replace && c.Action != CreateThenDelete {
+		if c.Action != Delete && c.Action != DeleteThenCreate && c.Action != CreateThenDelete {
 			continue
 		}
 		r := p.Lab.ResourceAt(c.Addr.Resource)
@@ -880,7 +878,7 @@ func (p *Planner) planOutputs(plan *Plan, d *config.Desired, value func(addr.Ins
 	for n := range before {
 		names[n] = true
 	}
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		oc := &OutputChange{Name: n, Before: cty.NullVal(cty.DynamicPseudoType), After: cty.NullVal(cty.DynamicPseudoType)}
 		if o, ok := outs[n]; ok {
 			oc.After, oc.Sensitive = o.Value, o.Sensitive
@@ -1008,7 +1006,7 @@ func diagErr(summary string, err error) hcl.Diagnostics {
 func ConfigHash(l *config.Lab) string {
 	h := sha256.New()
 	files := l.Parser.Files()
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(files[name].Bytes))
 		h.Write(files[name].Bytes)
 	}
@@ -1039,7 +1037,7 @@ func reapplyDependants(cs []*Change) {
 			switch {
 			case dc.Action == Create:
 				what = "created again"
-			case dc.Action == Replace || dc.Action == CreateThenDelete:
+			case dc.Action == DeleteThenCreate || dc.Action == CreateThenDelete:
 				what = "replaced"
 			case dc.Action == Update && dc.Cost == providers.Restart:
 				what = "restarted"

@@ -48,7 +48,7 @@ func (e *NotReadyError) Error() string {
 // waitReady waits for the ready block of c's resource, if it has one,
 // after the provider created the object: until every condition holds, or
 // its timeout passes (a *NotReadyError).
-func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string) error {
+func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string, hook Hook) error {
 	inst := p.desiredInstance(c)
 	if inst == nil || inst.Resource.Ready == nil {
 		return nil
@@ -105,7 +105,7 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 			}
 			return e
 		}
-		if h, ok := p.Hook.(ReadyHook); ok && (lastProgress == start || time.Since(lastProgress) >= progressEvery) {
+		if h, ok := hook.(ReadyHook); ok && (lastProgress == start || time.Since(lastProgress) >= progressEvery) {
 			h.Waiting(c, describe(pending), time.Since(start))
 			lastProgress = time.Now()
 		}

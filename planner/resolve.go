@@ -43,7 +43,7 @@ func (p *Planner) resolveArguments(ctx context.Context, cs []*Change, refresh bo
 
 func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error {
 	switch c.Action {
-	case Create, Update, NoOp, Replace, CreateThenDelete:
+	case Create, Update, NoOp, DeleteThenCreate, CreateThenDelete:
 	default:
 		return nil
 	}
@@ -78,7 +78,7 @@ func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error
 	if c.Action == Update || c.Action == NoOp {
 		switch {
 		case resp.Cost == providers.Replace:
-			c.Action, c.Cost, c.Reason = Replace, providers.Replace, resp.Reason
+			c.Action, c.Cost, c.Reason = DeleteThenCreate, providers.Replace, resp.Reason
 			c.After = unknownComputed(schema, c.After)
 			c.ForcedBy = append(c.ForcedBy, PathCost{Path: resp.Path, Cost: providers.Replace})
 			if inst := p.desired.Instances[c.Addr]; inst != nil {

@@ -7,4 +7,7 @@
 // update and delete one instance. It never sees configuration files, state
 // storage, addresses' graph or rendering: diff, ordering, parallelism and
 // state writes live once in planner and state.
+//
+// It imports nothing of labform: every provider, config and the
+// planner import it, and it must stay the leaf they share.
 package providers

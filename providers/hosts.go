@@ -2,6 +2,8 @@ package providers
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -68,7 +70,7 @@ func (r *Registry) AddHost(h Host) error {
 	if _, ok := r.byName[CrossHostProvider]; !ok && CrossHostLinks != nil {
 		p := CrossHostLinks(r)
 		schemas := p.Schemas()
-		for _, typ := range sortedKeys(schemas) {
+		for _, typ := range slices.Sorted(maps.Keys(schemas)) {
 			schemas[typ].Finalize()
 		}
 		r.byName[CrossHostProvider] = p
@@ -98,7 +100,7 @@ func BaseName(name string) string {
 func (r *Registry) hostedSchemas(name string) (map[string]*Schema, bool) {
 	if name == CrossHostProvider && CrossHostLinks != nil {
 		schemas := CrossHostLinks(r).Schemas()
-		for _, typ := range sortedKeys(schemas) {
+		for _, typ := range slices.Sorted(maps.Keys(schemas)) {
 			schemas[typ].Finalize()
 		}
 		return schemas, true

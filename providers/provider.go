@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,6 +108,11 @@ type Provider interface {
 	// ConfigSchema is the schema of the provider block.
 	ConfigSchema() *Block
 	Configure(ctx context.Context, req ConfigureRequest) error
+	// Read, Create, Update and Delete work on one instance. Their errors
+	// say what was run and what it answered, but not the instance's
+	// address: the engine puts it in front of every error once, so that a
+	// message never names it twice. An error from an action that changed
+	// nothing is marked with NothingDone.
 	Read(ctx context.Context, req ReadRequest) (ReadResponse, error)
 	Create(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
 	Update(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
@@ -132,11 +139,27 @@ type ToolChecker interface {
 	Tools() []string
 }
 
-// ErrNothingDone is wrapped by errors from actions that failed before
-// changing anything in the lab (a refused request, a missing tool). The
-// engine then closes the action's journal entry instead of leaving it for
-// the next plan to investigate.
+// ErrNothingDone marks errors from actions that failed before changing
+// anything in the lab (a refused request, a missing tool). The engine
+// then closes the action's journal entry instead of leaving it for the
+// next plan to investigate. Mark an error with NothingDone, which leaves
+// its text alone; errors.Is(err, ErrNothingDone) finds the mark.
 var ErrNothingDone = errors.New("nothing was changed")
+
+// NothingDone marks err as having changed nothing in the lab (see
+// ErrNothingDone) without changing what it says. It returns nil for nil.
+func NothingDone(err error) error {
+	if err == nil {
+		return nil
+	}
+	return nothingDone{err}
+}
+
+type nothingDone struct{ err error }
+
+func (e nothingDone) Error() string        { return e.err.Error() }
+func (e nothingDone) Unwrap() error        { return e.err }
+func (e nothingDone) Is(target error) bool { return target == ErrNothingDone }
 
 // AttrError is a problem with one attribute of a resource's value. The
 // engine turns Path into the attribute's source range, so that a
@@ -179,7 +202,7 @@ func (r *Registry) Register(p Provider) {
 	}
 	r.byName[p.Name()] = p
 	schemas := p.Schemas()
-	for _, typ := range sortedKeys(schemas) {
+	for _, typ := range slices.Sorted(maps.Keys(schemas)) {
 		schemas[typ].Finalize()
 		if _, ok := r.defaults[typ]; !ok {
 			r.defaults[typ] = p.Name()
@@ -226,7 +249,7 @@ func (r *Registry) Names() []string {
 
 // Types lists the resource types any provider serves, sorted.
 func (r *Registry) Types() []string {
-	return sortedKeys(r.defaults)
+	return slices.Sorted(maps.Keys(r.defaults))
 }
 
 // ProvidersFor lists the providers that serve typ, sorted.

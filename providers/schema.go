@@ -2,8 +2,8 @@ package providers
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -14,8 +14,9 @@ import (
 type Cost int
 
 const (
-	// CostNone is the zero value; no attribute should keep it once the
-	// schema is finalized (Finalize turns it into InPlace).
+	// CostNone is the zero value. In a schema it means "not given", and
+	// Finalize turns it into Replace, the safe assumption; in a plan it is
+	// the cost of a change that changes nothing.
 	CostNone Cost = iota
 	// InPlace changes the object while it keeps running (a firewall rule
 	// set, a link impairment, cgroup limits, a run state).
@@ -165,14 +166,14 @@ func (b *Block) HCLSchema() *hcl.BodySchema {
 
 func (b *Block) buildHCLSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{}
-	for _, name := range sortedKeys(b.Attributes) {
+	for _, name := range slices.Sorted(maps.Keys(b.Attributes)) {
 		a := b.Attributes[name]
 		if a.Computed && !a.Optional && !a.Required {
 			continue // purely computed: not writable
 		}
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: name, Required: a.Required})
 	}
-	for _, name := range sortedKeys(b.Blocks) {
+	for _, name := range slices.Sorted(maps.Keys(b.Blocks)) {
 		var labels []string
 		if b.Blocks[name].Nesting == NestingMap {
 			labels = []string{"name"}
@@ -238,13 +239,4 @@ func finalizeBlock(b *Block, path string) {
 	}
 	b.implied = b.impliedType()
 	b.hclSchema = b.buildHCLSchema()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -39,14 +38,5 @@ func TestToolTimeout(t *testing.T) {
 				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
 			}
 		})
-	}
-}
-
-// The schema's default and the one labnet.Run applies when a provider
-// passes none are the same.
-func TestDefaultToolTimeoutIsLabnets(t *testing.T) {
-	d, err := time.ParseDuration(DefaultToolTimeout)
-	if err != nil || d != labnet.DefaultToolTimeout {
-		t.Fatalf("providers.DefaultToolTimeout %q, labnet.DefaultToolTimeout %v", DefaultToolTimeout, labnet.DefaultToolTimeout)
 	}
 }

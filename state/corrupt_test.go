@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
 )
 
 var corruptions = flag.Int("corruptions", 200, "how many random corruptions TestCorruption_seeded tries")
@@ -233,42 +232,6 @@ func corruptBytes(rng *rand.Rand, b []byte, ps int) ([]byte, string) {
 	}
 }
 
-// rawBoltPanics says whether bbolt itself, with none of the checks, panics
-// reading d; guard must catch it. Cases the walker finds cyclic are left
-// out: bbolt recurses on them until the stack overflows, which no recover
-// catches (that is why the walker runs first).
-func rawBoltPanics(d []byte) bool {
-	if _, err := checkFile(d); err != nil && (strings.Contains(err.Error(), "twice") || strings.Contains(err.Error(), "deeper")) {
-		return false
-	}
-	var pe PanicError
-	db, err := openBytes(d, false)
-	if errors.As(err, &pe) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	defer db.Close()
-	err = guard(func() error {
-		return db.View(func(tx *bolt.Tx) error {
-			var walk func(b *bolt.Bucket) error
-			walk = func(b *bolt.Bucket) error {
-				return b.ForEach(func(k, v []byte) error {
-					if v == nil {
-						if sub := b.Bucket(k); sub != nil {
-							return walk(sub)
-						}
-					}
-					return nil
-				})
-			}
-			return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
-		})
-	})
-	return errors.As(err, &pe)
-}
-
 // TestCorruption_seeded damages a real state file in many seeded random
 // ways and runs every read path on each: no panic may escape, and a
 // damaged file is either an error naming the good backup, or reads back
@@ -278,23 +241,21 @@ func TestCorruption_seeded(t *testing.T) {
 	ps := os.Getpagesize()
 	rng := rand.New(rand.NewSource(20261201))
 	counts := map[outcome]int{}
-	rawPanics := 0
 	for i := 0; i < *corruptions; i++ {
 		d, what := corruptBytes(rng, fx.bytes, ps)
 		if bytes.Equal(d, fx.bytes) {
 			counts[outIntact]++
 			continue
 		}
-		if rawBoltPanics(d) {
-			rawPanics++
-		}
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Logf("corruption %d: %s", i, what)
 			counts[readAllPaths(t, fx, d)]++
 		})
 	}
-	t.Logf("%d corruptions: %d errors, %d intact; bbolt alone panicked on %d of them (caught by guard)",
-		*corruptions, counts[outError], counts[outIntact], rawPanics)
+	// bbolt alone is not run on the damaged files: on some it walks a
+	// cycle of pages, allocating until the machine runs out of memory
+	// (seen once: 24 GiB), which no recover catches.
+	t.Logf("%d corruptions: %d errors, %d intact", *corruptions, counts[outError], counts[outIntact])
 }
 
 func TestCorruption_emptyAndGarbage(t *testing.T) {

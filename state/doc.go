@@ -25,4 +25,7 @@
 //     the content that every commit rewrites) and returns a *CorruptError
 //     naming the newest good backup. A panic or memory fault inside bbolt
 //     after that is caught the same way. Restore puts a backup back.
+//
+// It imports nothing of labform: records hold bytes, so the store
+// never needs a schema, config or provider.
 package state

@@ -57,12 +57,28 @@ type Record struct {
 }
 
 // Intent is an action recorded before it runs.
+// JournalAction is what an intent is about to do. A recovery reads it to
+// decide where to look for what an interrupted action left: the object a
+// create may have made, the old object a delete-deposed may have left.
+// The values are written to the journal, so they never change.
+type JournalAction string
+
+const (
+	JournalCreate JournalAction = "create"
+	JournalUpdate JournalAction = "update"
+	JournalDelete JournalAction = "delete"
+	// DeleteDeposed removes the old object of a create_before_destroy once
+	// the new one exists. Its intent carries the old object's private data
+	// and value, which no record holds once the new object is written.
+	DeleteDeposed JournalAction = "delete-deposed"
+)
+
 type Intent struct {
-	Seq      uint64 `json:"-"`
-	Addr     string `json:"addr"`
-	Action   string `json:"action"` // create, update, delete, delete-deposed
-	Type     string `json:"type"`
-	Provider string `json:"provider"`
+	Seq      uint64        `json:"-"`
+	Addr     string        `json:"addr"`
+	Action   JournalAction `json:"action"`
+	Type     string        `json:"type"`
+	Provider string        `json:"provider"`
 	// ID is the ID of the object the action makes or removes, recorded
 	// before it runs so that what an interrupted action left is found.
 	ID      string `json:"id,omitempty"`

@@ -228,8 +228,8 @@ func chaosLeftovers(name, labID string) []string {
 			left = append(left, p)
 		}
 	}
-	exists(filepath.Join(labnet.Dir, labnet.LabNetns(name)))
-	exists(filepath.Join(labnet.HoldsDir, labnet.LabNetns(name)))
+	exists(filepath.Join(labnet.Dir, providers.LabNetns(name)))
+	exists(filepath.Join(labnet.HoldsDir, providers.LabNetns(name)))
 	exists(filepath.Join(labreg.Dir, name+".json"))
 	exists(container.RuntimeRoot(labID))
 	for _, a := range chaosAddrs {
@@ -309,8 +309,8 @@ func removeChaosLeftovers(name, labID string) {
 			os.RemoveAll(filepath.Join(qemu.RunRoot, id))
 		}
 	}
-	labnet.DeleteNetns(labnet.LabNetns(name))
-	os.RemoveAll(filepath.Join(labnet.HoldsDir, labnet.LabNetns(name)))
+	labnet.DeleteNetns(providers.LabNetns(name))
+	os.RemoveAll(filepath.Join(labnet.HoldsDir, providers.LabNetns(name)))
 	os.Remove(filepath.Join(labreg.Dir, name+".json"))
 }
 

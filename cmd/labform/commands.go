@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -162,6 +164,8 @@ type jsonDiag struct {
 	Range    *jsonRange `json:"range,omitempty"`
 }
 
+// diagsJSON turns diagnostics into validate -json's shape (Terraform's),
+// never null, so that a program can range over it without a check.
 func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	out := []jsonDiag{}
 	for _, d := range diags {
@@ -178,19 +182,13 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	return out
 }
 
+// validateJSON prints validate -json's document and exits 1 when the lab
+// has errors, as the text form does.
 func (a *app) validateJSON(diags hcl.Diagnostics) error {
-	errs, warns := 0, 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			errs++
-		} else {
-			warns++
-		}
-	}
-	b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "valid": errs == 0, "error_count": errs,
-		"warning_count": warns, "diagnostics": diagsJSON(diags)}, "", "  ")
+	v := newValidateJSON(diags)
+	b, _ := json.MarshalIndent(v, "", "  ")
 	fmt.Fprintf(a.io.out, "%s\n", b)
-	if errs > 0 {
+	if !v.Valid {
 		return exitError{1}
 	}
 	return nil
@@ -325,6 +323,8 @@ func (a *app) showCommand() *cobra.Command {
 	return cmd
 }
 
+// stateEntry is one record of the state, decoded with its provider's
+// schema: the record alone is bytes (the state never knows a schema).
 type stateEntry struct {
 	addr   string
 	rec    *state.Record
@@ -332,6 +332,9 @@ type stateEntry struct {
 	schema *providers.Schema
 }
 
+// stateEntries decodes every record of s, in plan order. A record whose
+// provider or schema is gone is an error naming its address, not a
+// silent omission: show must not hide what labform still manages.
 func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	recs, err := s.Resources()
 	if err != nil {
@@ -354,37 +357,46 @@ func (a *app) showState(s state.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		var resources []map[string]interface{}
-		for _, e := range entries {
-			vb, _ := ctyjson.Marshal(e.value, e.value.Type())
-			r := map[string]interface{}{"address": e.addr, "mode": "managed", "type": e.rec.Type,
-				"provider_name": e.rec.Provider, "values": json.RawMessage(vb), "depends_on": e.rec.Deps}
-			if e.rec.Tainted != "" {
-				r["tainted"] = true // as Terraform writes it
-			}
-			resources = append(resources, r)
-		}
-		outs, err := a.outputsJSON(s)
-		if err != nil {
-			return err
-		}
-		b, _ := json.MarshalIndent(map[string]interface{}{"format_version": "1.0", "values": map[string]interface{}{
-			"outputs": outs, "root_module": map[string]interface{}{"resources": resources}}}, "", "  ")
-		fmt.Fprintf(a.io.out, "%s\n", b)
-		return nil
+	outs, err := s.Outputs()
+	if err != nil {
+		return err
 	}
-	if len(entries) == 0 {
-		fmt.Fprintln(a.io.out, "The state is empty: nothing has been applied.")
-		return nil
-	}
-	for _, e := range entries {
-		a.printInstance(e)
-	}
-	return a.printOutputs(s, "", false, "Outputs:\n\n")
+	return a.show(stateView{a: a, entries: entries, outs: outs}, asJSON)
 }
 
-func (a *app) printInstance(e stateEntry) {
+// stateView is `labform show` of the state.
+type stateView struct {
+	a       *app
+	entries []stateEntry
+	outs    map[string]*state.Output
+}
+
+func (v stateView) human(w io.Writer) error {
+	if len(v.entries) == 0 {
+		fmt.Fprintln(w, "The state is empty: nothing has been applied.")
+		return nil
+	}
+	for _, e := range v.entries {
+		v.a.printInstance(w, e)
+	}
+	return outputsView{outs: v.outs, header: "Outputs:\n\n"}.human(w)
+}
+
+func (v stateView) jsonValue() any {
+	j := stateJSON{FormatVersion: "1.0"}
+	j.Values.Outputs = outputsJSON(v.outs)
+	for _, e := range v.entries {
+		vb, _ := ctyjson.Marshal(e.value, e.value.Type())
+		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
+			ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""})
+	}
+	return j
+}
+
+// printInstance writes one instance as HCL-like text, attributes aligned;
+// null and empty attributes are left out, and a sensitive one (or one
+// holding a sensitive value) is shown as (sensitive).
+func (a *app) printInstance(out io.Writer, e stateEntry) {
 	// A sensitive value anywhere inside an attribute hides the attribute.
 	sens := map[string]bool{}
 	for _, p := range e.rec.Sensitive {
@@ -394,7 +406,11 @@ func (a *app) printInstance(e stateEntry) {
 	if e.rec.Tainted != "" {
 		tainted = " (tainted: " + e.rec.Tainted + ")"
 	}
-	fmt.Fprintf(a.io.out, "# %s:%s\n%s %q {\n", e.addr, tainted, e.rec.Type, strings.SplitN(strings.SplitN(e.addr, ".", 2)[1], "[", 2)[0])
+	name := e.addr
+	if ia, err := addr.ParseInstance(e.addr); err == nil {
+		name = ia.Resource.Name
+	}
+	fmt.Fprintf(out, "# %s:%s\n%s %q {\n", e.addr, tainted, e.rec.Type, name)
 	var names []string
 	for n := range e.value.Type().AttributeTypes() {
 		names = append(names, n)
@@ -411,9 +427,9 @@ func (a *app) printInstance(e stateEntry) {
 		if v.IsNull() || ((v.Type().IsListType() || v.Type().IsMapType()) && v.LengthInt() == 0) {
 			continue
 		}
-		fmt.Fprintf(a.io.out, "    %-*s = %s\n", w, n, strings.ReplaceAll(render.Value(v, sens[n]), "\n", "\n    "))
+		fmt.Fprintf(out, "    %-*s = %s\n", w, n, strings.ReplaceAll(render.Value(v, sens[n]), "\n", "\n    "))
 	}
-	fmt.Fprint(a.io.out, "}\n\n")
+	fmt.Fprint(out, "}\n\n")
 }
 
 func (a *app) stateCommand() *cobra.Command {
@@ -452,7 +468,7 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			for _, e := range entries {
 				if e.addr == args[0] {
-					a.printInstance(e)
+					a.printInstance(a.io.out, e)
 					return a.printHostNames(s, e)
 				}
 			}
@@ -746,18 +762,9 @@ shown are still those of the last apply.`,
 	return cmd
 }
 
-func (a *app) outputsJSON(s state.Backend) (map[string]interface{}, error) {
-	outs, err := s.Outputs()
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]interface{}{}
-	for n, o := range outs {
-		m[n] = map[string]interface{}{"value": o.Value, "type": o.Type, "sensitive": o.Sensitive}
-	}
-	return m, nil
-}
-
+// printOutputs writes the state's outputs: the one called name (shown even
+// when sensitive, since it was asked for by name), or all of them after
+// header, sensitive ones hidden.
 func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
 	outs, err := s.Outputs()
 	if err != nil {
@@ -780,47 +787,40 @@ func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header str
 		fmt.Fprintln(a.io.out, render.Value(v, false))
 		return nil
 	}
-	if asJSON {
-		m, err := a.outputsJSON(s)
+	return a.show(outputsView{outs: outs, header: header}, asJSON)
+}
+
+// outputsView is every output of the state: `labform output`, and the
+// end of show and apply.
+type outputsView struct {
+	outs map[string]*state.Output
+	// header comes before the text form, when there is any output.
+	header string
+}
+
+func (v outputsView) human(w io.Writer) error {
+	if len(v.outs) == 0 {
+		return nil
+	}
+	fmt.Fprint(w, v.header)
+	for _, n := range slices.Sorted(maps.Keys(v.outs)) {
+		val, err := planner.DecodeOutput(v.outs[n])
 		if err != nil {
 			return err
 		}
-		b, _ := json.MarshalIndent(m, "", "  ")
-		fmt.Fprintf(a.io.out, "%s\n", b)
-		return nil
-	}
-	if len(outs) == 0 {
-		return nil
-	}
-	fmt.Fprint(a.io.out, header)
-	var names []string
-	for n := range outs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		v, err := planner.DecodeOutput(outs[n])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(a.io.out, "%s = %s\n", n, render.Value(v, outs[n].Sensitive))
+		fmt.Fprintf(w, "%s = %s\n", n, render.Value(val, v.outs[n].Sensitive))
 	}
 	return nil
 }
+
+func (v outputsView) jsonValue() any { return outputsJSON(v.outs) }
 
 func (a *app) versionCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use: "version", Short: "Show labform's version", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if asJSON {
-				b, _ := json.MarshalIndent(map[string]interface{}{"labform_version": Version, "platform": runtime.GOOS + "_" + runtime.GOARCH,
-					"providers": a.reg.Names()}, "", "  ")
-				fmt.Fprintf(a.io.out, "%s\n", b)
-				return nil
-			}
-			fmt.Fprintf(a.io.out, "labform v%s\non %s_%s\nproviders: %s\n", Version, runtime.GOOS, runtime.GOARCH, strings.Join(a.reg.Names(), ", "))
-			return nil
+			return a.show(newVersionView(a.reg.Names()), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")

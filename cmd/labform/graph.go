@@ -51,16 +51,7 @@ needed; the page shows each node's details on hover).
 				if format != "dot" {
 					return fmt.Errorf("-type=plan draws in dot only, not %s", format)
 				}
-				g := planner.NewGraph()
-				for _, ia := range d.Order {
-					g.Add(ia.String())
-				}
-				for _, ia := range d.Order {
-					for _, dep := range d.Instances[ia].Deps {
-						g.Connect(dep.String(), ia.String())
-					}
-				}
-				fmt.Fprint(a.io.out, g.Dot())
+				fmt.Fprint(a.io.out, planner.DependencyGraph(d).Dot())
 				return nil
 			case "topology":
 			default:

@@ -147,12 +147,12 @@ func TestSystem_hosts(t *testing.T) {
 	real, _ := filepath.EvalSymlinks(dir)
 	labID := providers.LabID(real)
 	hostNetns := func(h *systest.SimHost) string {
-		return labnet.LabNetns(name + "-" + agent.HostLabID(labID, h.Name)[:8])
+		return providers.LabNetns(name + "-" + agent.HostLabID(labID, h.Name)[:8])
 	}
 	t.Cleanup(func() {
 		sim.Hosts[1].Start(t)
 		c.run("destroy", "-auto-approve")
-		for _, ns := range []string{labnet.LabNetns(name), hostNetns(h1), hostNetns(h2)} {
+		for _, ns := range []string{providers.LabNetns(name), hostNetns(h1), hostNetns(h2)} {
 			labnet.DeleteNetns(ns)
 		}
 	})
@@ -310,7 +310,7 @@ func TestSystem_hosts(t *testing.T) {
 	for _, n := range []string{"container.a", "container.b", "container.c", "container.d"} {
 		gone = append(gone, filepath.Join(labnet.Dir, c.netns(n)))
 	}
-	for _, ns := range []string{labnet.LabNetns(name), hostNetns(h1), hostNetns(h2)} {
+	for _, ns := range []string{providers.LabNetns(name), hostNetns(h1), hostNetns(h2)} {
 		gone = append(gone, filepath.Join(labnet.Dir, ns))
 	}
 	c.must(0, "destroy", "-auto-approve")

@@ -1,4 +1,3 @@
-// Command labform is a declarative topology reconciler for network labs.
 package main
 
 import (

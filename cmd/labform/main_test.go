@@ -443,9 +443,9 @@ func TestCLI_variableSources(t *testing.T) {
 	contains(t, "version", r.out, "labform v", "providers: container, link, management, netfilter, qemu, virtualbox")
 }
 
-// TestDesignExampleValidatesWithTheRealProviders: DESIGN.md's example
-// validates as written on any machine; what the host lacks (netem here)
-// is a plan-time error, not a validate one.
+// TestDesignExampleValidatesWithTheRealProviders: the example lab of
+// testdata/design validates as written on any machine; what the host
+// lacks (netem here) is a plan-time error, not a validate one.
 func TestDesignExampleValidatesWithTheRealProviders(t *testing.T) {
 	dir := t.TempDir()
 	src, err := os.ReadFile("../../testdata/design/campus.lab.hcl")

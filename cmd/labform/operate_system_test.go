@@ -158,7 +158,7 @@ func newOperateLab(t *testing.T) (dir, name string) {
 				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(labID, a, slot)))
 			}
 		}
-		labnet.DeleteNetns(labnet.LabNetns(name))
+		labnet.DeleteNetns(providers.LabNetns(name))
 	})
 	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)
@@ -208,7 +208,7 @@ func TestSystem_statusExecConsole(t *testing.T) {
 	if p := a.Ports[0]; p.Inside != "eth0" || p.Link != "link.ab" || len(p.Peers) != 1 || p.Peers[0].Node != "container.b" || p.Peers[0].Interface != "eth0" {
 		t.Errorf("container.a's port 0: %+v", p)
 	}
-	if out, err := exec.Command("ip", "-n", labnet.LabNetns(name), "link", "show", a.Ports[1].Host).CombinedOutput(); err != nil {
+	if out, err := exec.Command("ip", "-n", providers.LabNetns(name), "link", "show", a.Ports[1].Host).CombinedOutput(); err != nil {
 		t.Errorf("the host side of container.a's eth1, %s, is not in the lab namespace: %v: %s", a.Ports[1].Host, err, out)
 	}
 	if st, _ := exec.Command("runc", "--root", a.Host.RuntimeRoot, "state", a.Host.RuntimeID).Output(); !strings.Contains(string(st), `"running"`) {
@@ -425,7 +425,7 @@ func TestSystem_consoleOfAQEMUGuest(t *testing.T) {
 			}
 			os.RemoveAll(run)
 		}
-		labnet.DeleteNetns(labnet.LabNetns(name))
+		labnet.DeleteNetns(providers.LabNetns(name))
 	})
 	if code, out := realRun(t, dir, "apply", "-auto-approve"); code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)

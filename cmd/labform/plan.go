@@ -13,6 +13,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	etcdstate "github.com/labform/labform/state/etcd"
 	"github.com/spf13/cobra"
@@ -216,7 +217,7 @@ func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 		return err
 	}
 	if f.out != "" {
-		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, s.p.Desired().Vars, a.reg); err != nil {
+		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
 		}
 		if !f.json {
@@ -296,9 +297,11 @@ func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
 	}
 	defer s.close()
 	s.p.Inputs = saved.Inputs
-	if err := s.p.Prepare(); err != nil {
+	d, err := s.p.Evaluate()
+	if err != nil {
 		return err
 	}
+	saved.Plan.Desired = d
 	return a.finishApply(s, saved.Plan, f, intr)
 }
 
@@ -314,7 +317,6 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 		a.prefetchPlanned(intr.hard, s.p, plan)
 	}
 	intr.applying.Store(true)
-	s.p.Hook = &uiHook{a: a, json: f.json, every: a.io.progressEvery}
 	// The providers' context ends only at a second interrupt: after the
 	// first, an action that has started finishes, so that its result is
 	// recorded.
@@ -337,7 +339,7 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 		}()
 		stop = ctx
 	}
-	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: stop})
+	res, diags := s.p.Apply(intr.hard, plan, planner.ApplyOptions{Stop: stop, Hook: &uiHook{a: a, json: f.json, every: a.io.progressEvery}})
 	if lost != nil {
 		select {
 		case <-lost:
@@ -369,7 +371,7 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 	}
 	if f.json {
 		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
-			"change_summary", map[string]interface{}{"add": res.Added, "change": res.Changed, "remove": res.Destroyed, "operation": strings.ToLower(verb)})
+			"change_summary", changeSummaryJSON{Add: res.Added, Change: res.Changed, Remove: res.Destroyed, Operation: strings.ToLower(verb)})
 		return a.applyChecks(intr.soft, s, plan, f)
 	}
 	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
@@ -405,10 +407,10 @@ func verbs(c *planner.Change) (start, still, done, failed string) {
 		return "Creating...", "Still creating...", "Creation complete", "Creation failed"
 	case planner.Delete:
 		return "Destroying...", "Still destroying...", "Destruction complete", "Destruction failed"
-	case planner.Replace, planner.CreateThenDelete:
+	case planner.DeleteThenCreate, planner.CreateThenDelete:
 		return "Replacing...", "Still replacing...", "Replacement complete", "Replacement failed"
 	}
-	if c.Cost.String() == "restart" {
+	if c.Cost == providers.Restart {
 		return "Restarting...", "Still restarting...", "Restart complete", "Restart failed"
 	}
 	return "Modifying...", "Still modifying...", "Modifications complete", "Modifications failed"
@@ -420,7 +422,7 @@ func (h *uiHook) PreApply(c *planner.Change) {
 	defer h.mu.Unlock()
 	h.startProgress(c)
 	if h.json {
-		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", map[string]interface{}{"resource": c.Addr.String(), "action": c.Action})
+		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", applyStartJSON{Resource: c.Addr.String(), Action: c.Action})
 		return
 	}
 	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
@@ -456,7 +458,7 @@ func (h *uiHook) startProgress(c *planner.Change) {
 				default:
 					if h.json {
 						h.a.jsonLine("info", fmt.Sprintf("%s: %s [%s elapsed]", c.Addr, still, el), "apply_progress",
-							map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": el.Seconds()})
+							applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()})
 					} else {
 						fmt.Fprintf(h.a.io.out, "%s: %s [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), still, el)
 					}
@@ -486,17 +488,13 @@ func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) 
 			typ, level = "apply_errored", "error"
 		}
 		h.a.jsonLine(level, fmt.Sprintf("%s: %s after %s", c.Addr, msg, el), typ,
-			map[string]interface{}{"resource": c.Addr.String(), "action": c.Action, "elapsed_seconds": elapsed.Seconds()})
+			applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()})
 		return
 	}
 	fmt.Fprintf(h.a.io.out, "%s: %s after %s\n", h.a.colors().Bold(c.Addr.String()), msg, el)
 }
 
-func (a *app) jsonLine(level, msg, typ string, hook interface{}) {
-	line := map[string]interface{}{"@level": level, "@message": msg, "@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": typ}
-	if hook != nil {
-		line["hook"] = hook
-	}
-	b, _ := json.Marshal(line)
+func (a *app) jsonLine(level, msg, typ string, hook any) {
+	b, _ := json.Marshal(jsonEvent{Level: level, Message: msg, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Type: typ, Hook: hook})
 	fmt.Fprintf(a.io.out, "%s\n", b)
 }

@@ -66,7 +66,7 @@ func (a *app) prefetchPlanned(ctx context.Context, p *planner.Planner, plan *pla
 	byProvider := map[string]*providers.PrefetchRequest{}
 	for _, c := range plan.Changes {
 		switch c.Action {
-		case planner.Create, planner.Replace, planner.CreateThenDelete:
+		case planner.Create, planner.DeleteThenCreate, planner.CreateThenDelete:
 		default:
 			continue
 		}

@@ -22,9 +22,13 @@ import (
 // Version is set by the build (-ldflags "-X main.Version=...").
 var Version = "0.1.0-dev"
 
-// exitError carries an exit code through cobra.
+// exitError carries an exit code through cobra. A command that has
+// already told the user what went wrong (validate's diagnostics, a plan
+// with errors) returns one, so that run exits with the code and prints
+// nothing more.
 type exitError struct{ code int }
 
+// Error is for cobra's sake only: run reads the code and never prints it.
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 type stdio struct {
@@ -149,6 +153,8 @@ func isTerminal(f interface{}) bool {
 	return err == nil
 }
 
+// stdinTerminal reports whether a person may answer a prompt (the apply
+// confirmation). Tests decide it through a.io.terminal instead of a pty.
 func (a *app) stdinTerminal() bool {
 	if a.io.terminal != nil {
 		return *a.io.terminal
@@ -156,6 +162,8 @@ func (a *app) stdinTerminal() bool {
 	return isTerminal(a.io.in)
 }
 
+// colors says whether output may carry ANSI colours: only on a terminal,
+// and never with -no-color or NO_COLOR set.
 func (a *app) colors() render.Colors {
 	if a.noColor || os.Getenv("NO_COLOR") != "" {
 		return false
@@ -193,6 +201,9 @@ func (v *varFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variables from a file of name = value lines (repeatable)")
 }
 
+// inputs gathers the variable values in Terraform's order of precedence:
+// the environment (LABFORM_VAR_*), then each -var-file, then each -var,
+// a later source winning over an earlier one.
 func (v *varFlags) inputs(a *app) (*config.Inputs, error) {
 	in := config.NewInputs()
 	in.AddEnv(os.Environ())
@@ -210,6 +221,9 @@ func (v *varFlags) inputs(a *app) (*config.Inputs, error) {
 // loadLab parses the lab directory and prints diagnostics.
 func (a *app) loadLab() (*config.Lab, error) { return a.loadLabAt(a.dir()) }
 
+// loadLabAt loads the lab in dir and prints its diagnostics, with source
+// snippets, as soon as it has them: a lab that does not load never gets
+// as far as the state or the providers.
 func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 	lab, diags := config.Load(dir, a.reg)
 	var files map[string]*hcl.File
@@ -267,6 +281,8 @@ func shellQuote(s string) string {
 	return s
 }
 
+// parseTargets parses -target and -exclude values (config/addr owns the
+// syntax): a resource selects all its instances, an instance one.
 func parseTargets(ss []string) ([]addr.Target, error) {
 	var out []addr.Target
 	for _, s := range ss {
@@ -279,6 +295,8 @@ func parseTargets(ss []string) ([]addr.Target, error) {
 	return out, nil
 }
 
+// matchAny reports whether the state address s is selected by one of ts;
+// an address that does not parse (written by a newer labform) is not.
 func matchAny(ts []addr.Target, s string) bool {
 	ia, err := addr.ParseInstance(s)
 	if err != nil {
@@ -292,6 +310,8 @@ func matchAny(ts []addr.Target, s string) bool {
 	return false
 }
 
+// lessAddr orders state addresses as plans list them (vm.a[2] before
+// vm.a[10]), falling back to text order for one that does not parse.
 func lessAddr(a, b string) bool {
 	ia, err1 := addr.ParseInstance(a)
 	ib, err2 := addr.ParseInstance(b)

@@ -124,7 +124,7 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 	default:
 		return fmt.Errorf("-checks is fail, warn or off, not %q", f.checks)
 	}
-	if plan.Mode != planner.NormalMode || len(s.p.Lab.CheckOrder) == 0 || s.p.Desired() == nil {
+	if plan.Mode != planner.NormalMode || len(s.p.Lab.CheckOrder) == 0 || plan.Desired == nil {
 		return nil
 	}
 	if f.json {
@@ -156,7 +156,7 @@ func (h *uiHook) Waiting(c *planner.Change, pending string, elapsed time.Duratio
 	el := elapsed.Round(time.Second).String()
 	if h.json {
 		h.a.jsonLine("info", fmt.Sprintf("%s: Still waiting to be ready (%s) [%s elapsed]", c.Addr, pending, el), "ready_progress",
-			map[string]interface{}{"resource": c.Addr.String(), "pending": pending, "elapsed_seconds": elapsed.Seconds()})
+			readyProgressJSON{Resource: c.Addr.String(), Pending: pending, ElapsedSeconds: elapsed.Seconds()})
 		return
 	}
 	if elapsed < time.Second {

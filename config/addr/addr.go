@@ -1,6 +1,3 @@
-// Package addr holds resource addresses: vm.spine, vm.leaf[1],
-// container.host["a"]. They are comparable values, used as map keys, state
-// keys, graph vertex names and in every message to the user.
 package addr
 
 import (

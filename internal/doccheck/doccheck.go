@@ -1,6 +1,3 @@
-// Package doccheck checks the repository's Markdown documentation: that it
-// speaks to users (no issue numbers, no files outside the repository) and
-// that its relative links lead to files that exist.
 package doccheck
 
 import (

@@ -1,15 +1,11 @@
-// Package docgen writes docs/providers/<name>.md from the providers'
-// schemas, so that the reference never says what the code does not:
-// every attribute with its type, whether it is required, optional or
-// computed, its default, its allowed values and what changing it costs a
-// running object. `make docs` runs it; a test fails when a file is stale.
 package docgen
 
 //go:generate go run ./gen -out ../../docs/providers
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -24,7 +20,7 @@ func Provider(reg *providers.Registry, p providers.Provider) []byte {
 	var b strings.Builder
 	name := p.Name()
 	schemas := p.Schemas()
-	types := sortedKeys(schemas)
+	types := slices.Sorted(maps.Keys(schemas))
 	fmt.Fprintf(&b, "# The %s provider\n\n", name)
 	b.WriteString("<!-- Generated from the provider's schemas by `make docs`; do not edit. -->\n\n")
 	var served []string
@@ -73,7 +69,7 @@ func Provider(reg *providers.Registry, p providers.Provider) []byte {
 
 // writeBlock writes a block's attribute table, then its nested blocks.
 func writeBlock(b *strings.Builder, blk *providers.Block, path string, costs bool) {
-	names := sortedKeys(blk.Attributes)
+	names := slices.Sorted(maps.Keys(blk.Attributes))
 	if len(names) > 0 {
 		if costs {
 			b.WriteString("| Name | Type | | Default | Allowed values | A change | Description |\n|---|---|---|---|---|---|---|\n")
@@ -98,7 +94,7 @@ func writeBlock(b *strings.Builder, blk *providers.Block, path string, costs boo
 		}
 		b.WriteString("\n")
 	}
-	for _, n := range sortedKeys(blk.Blocks) {
+	for _, n := range slices.Sorted(maps.Keys(blk.Blocks)) {
 		nb := blk.Blocks[n]
 		full := n
 		if path != "" {
@@ -189,13 +185,4 @@ func quoteAll(ss []string) []string {
 		out[i] = "`" + s + "`"
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,4 +9,7 @@
 // refresh found (planner.LiveObject), the evaluated configuration, and
 // the providers, whose Describe gives each object's host names. It never
 // changes anything.
+//
+// It imports config, config/addr, planner and the providers
+// contract; never state or a provider implementation.
 package labview

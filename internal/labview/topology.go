@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/labform/labform/providers"
 )
 
 // The topology picture: the lab as its users draw it. Nodes are shaped by
@@ -24,7 +26,7 @@ func nodeLabel(n *Node) []string {
 	if n.Image != "" {
 		lines = append(lines, n.Image)
 	}
-	if n.State != "" && n.State != "running" {
+	if n.State != "" && providers.RunState(n.State) != providers.Running {
 		lines = append(lines, n.State)
 	}
 	for _, c := range n.Chains {

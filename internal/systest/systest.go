@@ -1,5 +1,3 @@
-// Package systest helps system tests, which run real tools as root in
-// namespaces and directories of their own.
 package systest
 
 import (

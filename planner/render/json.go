@@ -65,7 +65,7 @@ type jsonImporting struct {
 
 func actions(a planner.Action) []string {
 	switch a {
-	case planner.Replace:
+	case planner.DeleteThenCreate:
 		return []string{"delete", "create"}
 	case planner.CreateThenDelete:
 		return []string{"create", "delete"}
@@ -113,7 +113,7 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	case addr.StringKey:
 		rc.Index = c.Addr.Key.Str
 	}
-	if c.Action == planner.Update || c.Action == planner.Replace || c.Action == planner.CreateThenDelete {
+	if c.Action == planner.Update || c.Action == planner.DeleteThenCreate || c.Action == planner.CreateThenDelete {
 		rc.Cost = c.Cost.String()
 	}
 	if c.Deposed {
@@ -127,7 +127,7 @@ func resourceChange(c *planner.Change) jsonResourceChange {
 	if c.ImportedFrom != "" {
 		rc.Change.Importing = &jsonImporting{ID: c.ImportedFrom}
 	}
-	if c.Action == planner.Replace || c.Action == planner.CreateThenDelete {
+	if c.Action == planner.DeleteThenCreate || c.Action == planner.CreateThenDelete {
 		for _, pc := range c.ForcedBy {
 			if pc.Cost == providers.Replace {
 				rc.Change.ReplacePaths = append(rc.Change.ReplacePaths, pathJSON(pc.Path))

@@ -1,6 +1,3 @@
-// Package render turns plans into text for people (like Terraform's) and
-// JSON for programs (in the shape of Terraform's JSON plan). It computes
-// nothing: every decision is already in the plan.
 package render
 
 import (
@@ -175,7 +172,7 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 			return "-", fmt.Sprintf("# %s (deposed object) will be destroyed", a)
 		}
 		return "-", fmt.Sprintf("# %s will be destroyed", a)
-	case planner.Replace:
+	case planner.DeleteThenCreate:
 		if ch.Tainted {
 			return "-/+", fmt.Sprintf("# %s is tainted, so must be replaced", a)
 		}

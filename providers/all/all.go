@@ -1,5 +1,3 @@
-// Package all registers every real provider. The CLI uses it; tests of the
-// generic engine build registries of their own.
 package all
 
 import (

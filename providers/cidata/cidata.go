@@ -1,22 +1,3 @@
-// Package cidata builds a VM's config disk: a NoCloud ISO 9660 image,
-// volume label "cidata", that cloud-init finds and reads at boot, holding
-// the VM's cloud_init files and the files of its file blocks.
-//
-// Its layout:
-//
-//	/user-data         the cloud_init user_data, or, when it is not given,
-//	                   a #cloud-config whose write_files writes the
-//	                   file blocks (so that a cloud-init guest gets them)
-//	/meta-data         the cloud_init meta_data, or an instance-id and a
-//	                   local-hostname
-//	/network-config    the cloud_init network_config, when given
-//	/labform/files.json  the file blocks: [{path, mode, owner, file}],
-//	                   file naming the ISO file of the content
-//	/labform/files/N   the contents, one per file
-//
-// ISO 9660 (without Rock Ridge) keeps neither long names nor modes, so the
-// files are stored under short names and their paths, modes and owners
-// in files.json, for a guest without cloud-init to apply them.
 package cidata
 
 import (
@@ -78,6 +59,15 @@ func FromValue(v cty.Value, labDir string) (*Disk, error) {
 func Wanted(v cty.Value) bool {
 	f, ci := v.GetAttr("file"), v.GetAttr("cloud_init")
 	return !ci.IsNull() || !f.IsNull() && f.LengthInt() > 0
+}
+
+// Identify sets the default meta-data's instance ID and hostname for the
+// VM of the given object ID and address. The instance ID is lf-, the
+// object ID's first 12 digits and the Digest's first 12: it changes with
+// the files, so that cloud-init writes them again, and never with the
+// address, so that a state mv keeps the instance.
+func (d *Disk) Identify(objectID, addr string) {
+	d.InstanceID, d.Hostname = "lf-"+objectID[:12]+"-"+d.Digest()[:12], Hostname(addr)
 }
 
 // Digest is a SHA-256 of what the disk holds but the default meta-data:

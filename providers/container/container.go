@@ -1,5 +1,3 @@
-// Package container is the provider of container resources: OCI bundles run
-// by an OCI runtime (runc).
 package container
 
 import (
@@ -39,7 +37,6 @@ func (p *Provider) ConfigSchema() *providers.Block {
 }
 
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	RP, IP := providers.Replace, providers.InPlace
 	str, num := cty.String, cty.Number
 	opt := providers.Optional
 	block := func(n providers.Nesting, c providers.Cost, attrs map[string]*providers.Attribute, blocks map[string]*providers.NestedBlock) *providers.NestedBlock {
@@ -47,105 +44,105 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 	}
 	mapping := cty.List(cty.Object(map[string]cty.Type{"container_id": num, "host_id": num, "size": num}))
 	attrs := map[string]*providers.Attribute{
-		"rootfs":           opt(str, RP, "the root filesystem directory, relative to the lab (or image)").Path(),
-		"image":            opt(str, RP, "the image: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE (or rootfs)"),
+		"rootfs":           opt(str, providers.Replace, "the root filesystem directory, relative to the lab (or image)").Path(),
+		"image":            opt(str, providers.Replace, "the image: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE (or rootfs)"),
 		"image_digest":     providers.Computed(str, "the digest the image reference named when planned"),
 		"files_digest":     providers.Computed(cty.Map(str), "each file block's path to the digest of what it puts there"),
-		"readonly_rootfs":  providers.OptionalDefault(cty.False, RP, "mount the rootfs read-only"),
-		"command":          opt(cty.List(str), RP, "the process's argv"),
-		"env":              opt(cty.Map(str), RP, "environment variables"),
-		"cwd":              providers.OptionalDefault(cty.StringVal("/"), RP, "the working directory"),
-		"hostname":         opt(str, RP, "the UTS hostname"),
-		"ports":            providers.OptionalDefault(cty.NumberIntVal(1), RP, "network interfaces eth0..eth<n-1>, the container's ports"),
-		"addresses":        opt(cty.Map(cty.List(str)), IP, "interface name to a list of CIDRs"),
-		"routes":           opt(cty.Map(str), IP, "destination CIDR or default to gateway"),
-		"capabilities":     opt(cty.List(str), RP, "capabilities, e.g. CAP_NET_RAW (default: docker's, plus NET_ADMIN and NET_RAW)"),
-		"cap_add":          opt(cty.List(str), RP, "capabilities added to capabilities (or to the default set), as docker's --cap-add"),
-		"cap_drop":         opt(cty.List(str), RP, "capabilities taken out of capabilities (or of the default set), as docker's --cap-drop"),
-		"privileged":       providers.OptionalDefault(cty.False, RP, "what docker run --privileged gives: every capability, every device, /proc and /sys writable"),
-		"sysctl":           opt(cty.Map(str), RP, "kernel parameters in the container's namespaces"),
-		"namespaces":       opt(cty.Map(str), RP, "namespace type to a path to join, or \"\" for a new one"),
-		"uid_mappings":     opt(mapping, RP, "user namespace uid mappings"),
-		"gid_mappings":     opt(mapping, RP, "user namespace gid mappings"),
-		"apparmor_profile": opt(str, RP, "the AppArmor profile"),
-		"selinux_label":    opt(str, RP, "the SELinux process label"),
-		"state":            providers.OptionalDefault(cty.StringVal("running"), IP, "running, stopped or paused").OneOf("running", "paused", "stopped"),
+		"readonly_rootfs":  providers.OptionalDefault(cty.False, providers.Replace, "mount the rootfs read-only"),
+		"command":          opt(cty.List(str), providers.Replace, "the process's argv"),
+		"env":              opt(cty.Map(str), providers.Replace, "environment variables"),
+		"cwd":              providers.OptionalDefault(cty.StringVal("/"), providers.Replace, "the working directory"),
+		"hostname":         opt(str, providers.Replace, "the UTS hostname"),
+		"ports":            providers.OptionalDefault(cty.NumberIntVal(1), providers.Replace, "network interfaces eth0..eth<n-1>, the container's ports"),
+		"addresses":        opt(cty.Map(cty.List(str)), providers.InPlace, "interface name to a list of CIDRs"),
+		"routes":           opt(cty.Map(str), providers.InPlace, "destination CIDR or default to gateway"),
+		"capabilities":     opt(cty.List(str), providers.Replace, "capabilities, e.g. CAP_NET_RAW (default: docker's, plus NET_ADMIN and NET_RAW)"),
+		"cap_add":          opt(cty.List(str), providers.Replace, "capabilities added to capabilities (or to the default set), as docker's --cap-add"),
+		"cap_drop":         opt(cty.List(str), providers.Replace, "capabilities taken out of capabilities (or of the default set), as docker's --cap-drop"),
+		"privileged":       providers.OptionalDefault(cty.False, providers.Replace, "what docker run --privileged gives: every capability, every device, /proc and /sys writable"),
+		"sysctl":           opt(cty.Map(str), providers.Replace, "kernel parameters in the container's namespaces"),
+		"namespaces":       opt(cty.Map(str), providers.Replace, "namespace type to a path to join, or \"\" for a new one"),
+		"uid_mappings":     opt(mapping, providers.Replace, "user namespace uid mappings"),
+		"gid_mappings":     opt(mapping, providers.Replace, "user namespace gid mappings"),
+		"apparmor_profile": opt(str, providers.Replace, "the AppArmor profile"),
+		"selinux_label":    opt(str, providers.Replace, "the SELinux process label"),
+		"state":            providers.StateAttribute(),
 		"pid":              providers.Computed(num, "the container's init pid"),
 		"netns":            providers.Computed(str, "the pinned network namespace's path"),
 	}
-	providers.AddManagementAttributes(attrs, IP) // set on mgmt0 in place
+	providers.AddManagementAttributes(attrs, providers.InPlace) // set on mgmt0 in place
 	blocks := map[string]*providers.NestedBlock{
 		"file": providers.FileBlock(),
-		"user": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
-			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "user id"),
-			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), RP, "group id"),
-			"additional_gids": opt(cty.List(num), RP, "more group ids"),
+		"user": block(providers.NestingSingle, providers.Replace, map[string]*providers.Attribute{
+			"uid":             providers.OptionalDefault(cty.NumberIntVal(0), providers.Replace, "user id"),
+			"gid":             providers.OptionalDefault(cty.NumberIntVal(0), providers.Replace, "group id"),
+			"additional_gids": opt(cty.List(num), providers.Replace, "more group ids"),
 		}, nil),
-		"mount": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"source":      opt(str, RP, "the source; relative bind sources are relative to the lab").Path(),
-			"destination": providers.Required(str, RP, "the path in the container"),
-			"type":        providers.OptionalDefault(cty.StringVal("bind"), RP, "the filesystem type"),
-			"options":     opt(cty.List(str), RP, "mount options"),
+		"mount": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+			"source":      opt(str, providers.Replace, "the source; relative bind sources are relative to the lab").Path(),
+			"destination": providers.Required(str, providers.Replace, "the path in the container"),
+			"type":        providers.OptionalDefault(cty.StringVal("bind"), providers.Replace, "the filesystem type"),
+			"options":     opt(cty.List(str), providers.Replace, "mount options"),
 		}, nil),
-		"rlimit": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"type": providers.Required(str, RP, "RLIMIT_NOFILE, ..."),
-			"soft": providers.Required(num, RP, "the soft limit"),
-			"hard": providers.Required(num, RP, "the hard limit"),
+		"rlimit": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+			"type": providers.Required(str, providers.Replace, "RLIMIT_NOFILE, ..."),
+			"soft": providers.Required(num, providers.Replace, "the soft limit"),
+			"hard": providers.Required(num, providers.Replace, "the hard limit"),
 		}, nil),
-		"device": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"path":        providers.Required(str, RP, "the device node's path"),
-			"type":        providers.Required(str, RP, "c, b, u or p").OneOf("c", "b", "u", "p"),
-			"major":       opt(num, RP, "major number"),
-			"minor":       opt(num, RP, "minor number"),
-			"permissions": providers.OptionalDefault(cty.StringVal("rwm"), RP, "cgroup access: r, w, m"),
+		"device": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+			"path":        providers.Required(str, providers.Replace, "the device node's path"),
+			"type":        providers.Required(str, providers.Replace, "c, b, u or p").OneOf("c", "b", "u", "p"),
+			"major":       opt(num, providers.Replace, "major number"),
+			"minor":       opt(num, providers.Replace, "minor number"),
+			"permissions": providers.OptionalDefault(cty.StringVal("rwm"), providers.Replace, "cgroup access: r, w, m"),
 		}, nil),
-		"resources": block(providers.NestingSingle, IP, map[string]*providers.Attribute{
-			"memory":               opt(str, IP, "memory limit, e.g. 64MiB"),
-			"memory_reservation":   opt(str, IP, "soft memory limit"),
-			"memory_swap":          opt(str, IP, "memory plus swap limit"),
-			"swappiness":           opt(num, IP, "0-100"),
-			"cpu_shares":           opt(num, IP, "relative CPU weight"),
-			"cpu_quota":            opt(num, IP, "CPU time per period, microseconds"),
-			"cpu_period":           opt(num, IP, "CFS period, microseconds"),
-			"cpuset_cpus":          opt(str, IP, "CPUs, e.g. 0-1"),
-			"cpuset_mems":          opt(str, IP, "memory nodes"),
-			"pids":                 opt(num, IP, "maximum number of processes"),
-			"blkio_weight":         opt(num, IP, "block IO weight, 10-1000"),
-			"oom_kill_disable":     opt(cty.Bool, IP, "disable the OOM killer"),
-			"cpu_realtime_runtime": opt(num, IP, "realtime CPU time per period, microseconds"),
-			"cpu_realtime_period":  opt(num, IP, "realtime period, microseconds"),
-			"hugepage_limits":      opt(cty.Map(str), IP, "page size (2MB, 1GB) to a limit, e.g. 64MiB"),
-			"net_cls_classid":      opt(num, IP, "the net_cls class id of the container's packets"),
-			"net_prio":             opt(cty.Map(num), IP, "interface name to net_prio priority"),
+		"resources": block(providers.NestingSingle, providers.InPlace, map[string]*providers.Attribute{
+			"memory":               opt(str, providers.InPlace, "memory limit, e.g. 64MiB"),
+			"memory_reservation":   opt(str, providers.InPlace, "soft memory limit"),
+			"memory_swap":          opt(str, providers.InPlace, "memory plus swap limit"),
+			"swappiness":           opt(num, providers.InPlace, "0-100"),
+			"cpu_shares":           opt(num, providers.InPlace, "relative CPU weight"),
+			"cpu_quota":            opt(num, providers.InPlace, "CPU time per period, microseconds"),
+			"cpu_period":           opt(num, providers.InPlace, "CFS period, microseconds"),
+			"cpuset_cpus":          opt(str, providers.InPlace, "CPUs, e.g. 0-1"),
+			"cpuset_mems":          opt(str, providers.InPlace, "memory nodes"),
+			"pids":                 opt(num, providers.InPlace, "maximum number of processes"),
+			"blkio_weight":         opt(num, providers.InPlace, "block IO weight, 10-1000"),
+			"oom_kill_disable":     opt(cty.Bool, providers.InPlace, "disable the OOM killer"),
+			"cpu_realtime_runtime": opt(num, providers.InPlace, "realtime CPU time per period, microseconds"),
+			"cpu_realtime_period":  opt(num, providers.InPlace, "realtime period, microseconds"),
+			"hugepage_limits":      opt(cty.Map(str), providers.InPlace, "page size (2MB, 1GB) to a limit, e.g. 64MiB"),
+			"net_cls_classid":      opt(num, providers.InPlace, "the net_cls class id of the container's packets"),
+			"net_prio":             opt(cty.Map(num), providers.InPlace, "interface name to net_prio priority"),
 		}, map[string]*providers.NestedBlock{
-			"blkio_throttle": block(providers.NestingList, IP, map[string]*providers.Attribute{
-				"direction": providers.Required(str, IP, "read_bps, write_bps, read_iops or write_iops").OneOf("read_bps", "write_bps", "read_iops", "write_iops"),
-				"major":     providers.Required(num, IP, "the block device's major number"),
-				"minor":     providers.Required(num, IP, "the block device's minor number"),
-				"rate":      providers.Required(num, IP, "bytes or operations per second"),
+			"blkio_throttle": block(providers.NestingList, providers.InPlace, map[string]*providers.Attribute{
+				"direction": providers.Required(str, providers.InPlace, "read_bps, write_bps, read_iops or write_iops").OneOf("read_bps", "write_bps", "read_iops", "write_iops"),
+				"major":     providers.Required(num, providers.InPlace, "the block device's major number"),
+				"minor":     providers.Required(num, providers.InPlace, "the block device's minor number"),
+				"rate":      providers.Required(num, providers.InPlace, "bytes or operations per second"),
 			}, nil),
 		}),
-		"seccomp": block(providers.NestingSingle, RP, map[string]*providers.Attribute{
-			"default_action": providers.Required(str, RP, "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ..."),
-			"architectures":  opt(cty.List(str), RP, "SCMP_ARCH_X86_64, ..."),
+		"seccomp": block(providers.NestingSingle, providers.Replace, map[string]*providers.Attribute{
+			"default_action": providers.Required(str, providers.Replace, "SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ..."),
+			"architectures":  opt(cty.List(str), providers.Replace, "SCMP_ARCH_X86_64, ..."),
 		}, map[string]*providers.NestedBlock{
-			"syscall": block(providers.NestingList, RP, map[string]*providers.Attribute{
-				"names":  providers.Required(cty.List(str), RP, "syscall names"),
-				"action": providers.Required(str, RP, "the action for these syscalls"),
+			"syscall": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+				"names":  providers.Required(cty.List(str), providers.Replace, "syscall names"),
+				"action": providers.Required(str, providers.Replace, "the action for these syscalls"),
 			}, map[string]*providers.NestedBlock{
-				"arg": block(providers.NestingList, RP, map[string]*providers.Attribute{
-					"index":     providers.Required(num, RP, "the argument's index"),
-					"value":     providers.Required(num, RP, "the value compared"),
-					"value_two": opt(num, RP, "the second value (masked equality)"),
-					"op":        providers.Required(str, RP, "SCMP_CMP_EQ, ..."),
+				"arg": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+					"index":     providers.Required(num, providers.Replace, "the argument's index"),
+					"value":     providers.Required(num, providers.Replace, "the value compared"),
+					"value_two": opt(num, providers.Replace, "the second value (masked equality)"),
+					"op":        providers.Required(str, providers.Replace, "SCMP_CMP_EQ, ..."),
 				}, nil),
 			}),
 		}),
-		"hook": block(providers.NestingList, RP, map[string]*providers.Attribute{
-			"when": providers.Required(str, RP, "prestart or poststop").OneOf("prestart", "poststop"),
-			"path": providers.Required(str, RP, "the program"),
-			"args": opt(cty.List(str), RP, "its argv"),
-			"env":  opt(cty.List(str), RP, "its environment, K=V"),
+		"hook": block(providers.NestingList, providers.Replace, map[string]*providers.Attribute{
+			"when": providers.Required(str, providers.Replace, "prestart or poststop").OneOf("prestart", "poststop"),
+			"path": providers.Required(str, providers.Replace, "the program"),
+			"args": opt(cty.List(str), providers.Replace, "its argv"),
+			"env":  opt(cty.List(str), providers.Replace, "its environment, K=V"),
 		}, nil),
 	}
 	return map[string]*providers.Schema{"container": {

@@ -69,7 +69,7 @@ func rootOf(v cty.Value) string {
 // when asked. The default command is the container's bash when its root
 // has one, else /bin/sh.
 func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, error) {
-	if st := providers.String(req.Value, "state"); st != "running" {
+	if st := providers.StateOf(req.Value); st != providers.Running {
 		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
@@ -111,7 +111,7 @@ var _ providers.ConsoleOpener = (*Provider)(nil)
 // exec -t on a pseudo-terminal; closing it ends that shell, never the
 // container.
 func (p *Provider) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
-	if st := providers.String(req.Value, "state"); st != "running" {
+	if st := providers.StateOf(req.Value); st != providers.Running {
 		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))

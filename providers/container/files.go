@@ -346,7 +346,7 @@ func (p *Provider) updateFiles(ctx context.Context, n names, req providers.Apply
 	if err != nil {
 		return err
 	}
-	running := st.Status == "running" || st.Status == "paused"
+	running := st.runState().Live()
 	restart := req.Cost == providers.Restart || len(removed) > 0
 	for _, f := range changed {
 		restart = restart || len(f.OnChange) == 0

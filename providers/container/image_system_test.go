@@ -178,7 +178,7 @@ container "a" {
 	d2 := l.push("lab/bb:latest", two)
 	_, plan := l.Plan(planner.NormalMode)
 	c := changeOf(plan, "container.a")
-	if c == nil || c.Action != planner.Replace || !strings.Contains(c.Reason, "now names "+d2) || c.After.GetAttr("image_digest").AsString() != d2 {
+	if c == nil || c.Action != planner.DeleteThenCreate || !strings.Contains(c.Reason, "now names "+d2) || c.After.GetAttr("image_digest").AsString() != d2 {
 		t.Fatalf("plan after the tag moved: %+v; want a replacement to %s saying why", c, d2)
 	}
 	lab, diags := config.Load(l.Dir, l.Reg)

@@ -86,7 +86,7 @@ func (p *Provider) Import(ctx context.Context, req providers.ImportRequest) (pro
 	if err != nil {
 		return providers.ImportResponse{}, err
 	}
-	if st.Status != "running" && st.Status != "paused" {
+	if !st.runState().Live() {
 		return providers.ImportResponse{}, fmt.Errorf("the container %s is %s; labform adopts a running or paused container (its network namespace is its process's)", id, st.Status)
 	}
 	own, err1 := os.Stat("/proc/self/ns/net")
@@ -227,7 +227,7 @@ func (p *Provider) Adopt(ctx context.Context, req providers.ApplyRequest) (provi
 		return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil // pinned by an earlier try
 	}
 	if err := labnet.PinNetns(n.netns, fmt.Sprintf("/proc/%d/ns/net", st.Pid)); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil
 }

@@ -25,9 +25,8 @@ func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	m := v.AsValueMap()
 	// A refreshed state may say more ("running (port eth2 missing)").
 	from, _, _ := strings.Cut(str(req.Prior, "state"), " ")
-	to := str(v, "state")
-	live := func(s string) bool { return s == "running" || s == "paused" }
-	if from != to && !(live(from) && live(to)) {
+	to := providers.StateOf(v)
+	if providers.RunState(from) != to && !(providers.RunState(from).Live() && to.Live()) {
 		m["pid"] = cty.UnknownVal(cty.Number)
 	}
 	return cty.ObjectVal(m)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +78,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 				continue
 			}
 			if derr := p.rt.removeLeftover(ctx, id); derr != nil {
-				errs[i] = fmt.Errorf("%s: %w", req.Addr, derr)
+				errs[i] = derr
 			}
 		}
 	}
@@ -96,7 +98,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 					if _, done := foreign[n.root]; !done {
 						fl, ferr := p.rtOf(n).list(ctx)
 						if ferr != nil && !os.IsNotExist(ferr) {
-							errs[i] = fmt.Errorf("%s: %w", req.Addr, ferr)
+							errs[i] = ferr
 							continue
 						}
 						foreign[n.root] = fl
@@ -126,17 +128,12 @@ func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerS
 	m := req.Prior.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(c.Pid))
 	m["netns"] = cty.StringVal(filepath.Join(labnet.Dir, n.netns))
-	switch c.Status {
-	case "running", "paused":
-		m["state"] = cty.StringVal(c.Status)
-	default:
-		m["state"] = cty.StringVal("stopped")
-	}
+	m["state"] = c.runState().Value()
 	// Addresses and routes labform manages, read back from the namespace:
 	// one changed by hand is drift.
 	if want := addressMap(req.Prior); len(want) > 0 || len(strMap(req.Prior, "routes")) > 0 {
-		ifaces := sortedKeys(want)
-		dests := sortedKeys(strMap(req.Prior, "routes"))
+		ifaces := slices.Sorted(maps.Keys(want))
+		dests := slices.Sorted(maps.Keys(strMap(req.Prior, "routes")))
 		if live, routes, err := labnet.ReadAddresses(n.netns, ifaces, dests); err == nil {
 			if !sameAddresses(want, live) {
 				m["addresses"] = addressValue(live, ifaces)
@@ -175,7 +172,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	n := nameFor(p.lab.IDFor(req.ID, req.Addr))
 	spec, errs := BuildSpec(v, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(errs[0])
 	}
 	p.addManagementMount(spec, v)
 	p.unmountRoot(n) // an interrupted create's: a new container starts clean
@@ -193,7 +190,7 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 	if err != nil {
 		p.unmountRoot(n)
 		os.RemoveAll(p.bundle(n))
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	// runc refuses a rootfs path that is a symlink: hand it the real one.
 	if real, err := filepath.EvalSymlinks(spec.Root.Path); err == nil {
@@ -231,8 +228,8 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		return providers.ApplyResponse{}, err
 	}
-	if st := str(v, "state"); st != "running" {
-		if err := p.setState(ctx, n, "running", st); err != nil {
+	if st := providers.StateOf(v); st != providers.Running {
+		if err := p.setState(ctx, n, st); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		return p.current(ctx, n, v)
@@ -282,7 +279,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	before, after := req.Prior, req.Planned
 	spec, errs := BuildSpec(after, SpecEnv{LabDir: p.lab.Dir, Netns: filepath.Join(labnet.Dir, n.netns)})
 	if len(errs) > 0 {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", errs[0].Error(), providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(errs[0])
 	}
 	p.addManagementMount(spec, after) // from the next start on, when the lab gained a management network
 	after, err := p.finishSpec(ctx, n, after, spec)
@@ -292,7 +289,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	if err := p.writeBundle(n, spec); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if !before.GetAttr("resources").RawEquals(after.GetAttr("resources")) && str(before, "state") != "stopped" {
+	if !before.GetAttr("resources").RawEquals(after.GetAttr("resources")) && providers.StateOf(before) != providers.Stopped {
 		res := *spec.Linux.Resources
 		res.Devices = nil // the device list does not change in place
 		b, _ := json.Marshal(res)
@@ -333,40 +330,38 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			return providers.ApplyResponse{}, err
 		}
 	}
-	if err := p.setState(ctx, n, str(before, "state"), str(after, "state")); err != nil {
+	if err := p.setState(ctx, n, providers.StateOf(after)); err != nil {
 		return providers.ApplyResponse{}, err
 	}
 	return p.current(ctx, n, after)
 }
 
 // setState moves a container between running, paused and stopped.
-func (p *Provider) setState(ctx context.Context, n names, from, to string) error {
+func (p *Provider) setState(ctx context.Context, n names, to providers.RunState) error {
 	rt := p.rtOf(n)
 	st, err := rt.state(ctx, n.id)
 	if err != nil {
 		return err
 	}
-	if st.Status == "created" {
-		st.Status = "stopped"
-	}
-	if st.Status == to {
+	from := st.runState()
+	if from == to {
 		return nil
 	}
 	switch to {
-	case "paused":
-		if st.Status == "stopped" {
+	case providers.Paused:
+		if from == providers.Stopped {
 			if err := p.restart(ctx, n); err != nil {
 				return err
 			}
 		}
 		_, err = rt.run(ctx, "pause", n.id)
-	case "running":
-		if st.Status == "paused" {
+	case providers.Running:
+		if from == providers.Paused {
 			_, err = rt.run(ctx, "resume", n.id)
 		} else {
 			err = p.restart(ctx, n)
 		}
-	case "stopped":
+	case providers.Stopped:
 		err = rt.stop(ctx, n.id, 10*time.Second)
 	default:
 		err = fmt.Errorf("state %q: a container is running, paused or stopped", to)
@@ -463,7 +458,9 @@ func (p *Provider) remove(ctx context.Context, n names, ports func() error) erro
 	os.Remove(p.rt.root) // only once it is empty: the last container went
 	labnet.Unlock(p.lab.Name)
 	if len(problems) > 0 {
-		return fmt.Errorf("removing %s: %s", n.id, strings.Join(problems, "; "))
+		// The engine puts the address first; the runc id says which
+		// host object is left.
+		return fmt.Errorf("removing the container (runc id %s): %s", n.id, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,7 +274,7 @@ func applyImageConfig(v cty.Value, spec *specs.Spec, cfg *v1.ConfigFile) error {
 			env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 		}
 	}
-	for _, k := range sortedKeys(lab) {
+	for _, k := range slices.Sorted(maps.Keys(lab)) {
 		env = append(env, k+"="+lab[k])
 	}
 	spec.Process.Env = env

@@ -74,6 +74,18 @@ type containerState struct {
 	since time.Time
 }
 
+// runState is the runtime's status in labform's words: a created
+// container (made, its init not yet started) and a leftover are stopped.
+func (c containerState) runState() providers.RunState {
+	switch c.Status {
+	case "running":
+		return providers.Running
+	case "paused":
+		return providers.Paused
+	}
+	return providers.Stopped
+}
+
 // leftover is the status list gives a directory under the runtime's root
 // that runc cannot load: what a runc killed mid-create leaves (no
 // state.json yet). runc list skips it with a complaint on stderr.
@@ -149,7 +161,7 @@ func (r ociRuntime) state(ctx context.Context, id string) (containerState, error
 // the runtime says it is stopped.
 func (r ociRuntime) stop(ctx context.Context, id string, timeout time.Duration) error {
 	st, err := r.state(ctx, id)
-	if err != nil || st.Status == "stopped" {
+	if err != nil || st.Status == "stopped" { // runc's word: a created container has an init to kill
 		return err
 	}
 	if st.Status == "paused" {

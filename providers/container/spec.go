@@ -2,10 +2,10 @@ package container
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -154,7 +154,7 @@ func (b *specBuilder) path(p string) string {
 func (b *specBuilder) env_(v cty.Value) []string {
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	m := strMap(v, "env")
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		if k == "PATH" {
 			env[0] = "PATH=" + m[k]
@@ -348,7 +348,7 @@ func (b *specBuilder) namespaces(v cty.Value, s *specs.Spec) {
 		}
 		s.Linux.UIDMappings, s.Linux.GIDMappings = uidMaps, gidMaps
 	}
-	names := sortedKeys(kinds)
+	names := slices.Sorted(maps.Keys(kinds))
 	for _, k := range names {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: namespaceTypes[k], Path: kinds[k]})
 	}
@@ -473,7 +473,7 @@ func (b *specBuilder) resources(v cty.Value, s *specs.Spec) {
 		res.BlockIO = blk
 	}
 	hp := strMap(r, "hugepage_limits")
-	for _, page := range sortedKeys(hp) {
+	for _, page := range slices.Sorted(maps.Keys(hp)) {
 		n, err := ParseSize(hp[page])
 		if err != nil {
 			b.fail(rp.GetAttr("hugepage_limits").Index(cty.StringVal(page)), "Invalid size", "%s", err)
@@ -488,7 +488,7 @@ func (b *specBuilder) resources(v cty.Value, s *specs.Spec) {
 	}
 	if p := r.GetAttr("net_prio"); !p.IsNull() {
 		prios := p.AsValueMap()
-		for _, ifname := range sortedKeys(prios) {
+		for _, ifname := range slices.Sorted(maps.Keys(prios)) {
 			f, _ := prios[ifname].AsBigFloat().Uint64()
 			netw.Priorities = append(netw.Priorities, specs.LinuxInterfacePriority{Name: ifname, Priority: uint32(f)})
 		}
@@ -634,15 +634,6 @@ func list(v cty.Value, name string) []cty.Value {
 		return nil
 	}
 	return a.AsValueSlice()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func containsStr(l []string, s string) bool {

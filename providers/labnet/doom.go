@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/labform/labform/providers"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -130,8 +131,8 @@ func RemoveLab(lab string) (bool, error) {
 	if holds, _ := os.ReadDir(holdDir(lab)); len(holds) > 0 {
 		return false, nil
 	}
-	if err := DeleteNetns(LabNetns(lab)); err != nil {
-		return false, fmt.Errorf("removing the lab namespace %s: %w", LabNetns(lab), err)
+	if err := DeleteNetns(providers.LabNetns(lab)); err != nil {
+		return false, fmt.Errorf("removing the lab namespace %s: %w", providers.LabNetns(lab), err)
 	}
 	os.Remove(holdDir(lab))
 	return true, nil

@@ -14,12 +14,20 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/labform/labform/providers"
 	"github.com/vishvananda/netns"
 )
 
 // DefaultToolTimeout bounds one call of an external tool when the
-// provider's tool_timeout setting is not given.
-const DefaultToolTimeout = 60 * time.Second // the same as providers.DefaultToolTimeout (a test checks)
+// provider passes none: providers.DefaultToolTimeout, the schema's
+// default for tool_timeout, as a duration.
+var DefaultToolTimeout = func() time.Duration {
+	d, err := time.ParseDuration(providers.DefaultToolTimeout)
+	if err != nil {
+		panic("providers.DefaultToolTimeout: " + err.Error())
+	}
+	return d
+}()
 
 // waitDelay is how long Run waits for a tool's output pipes to close once
 // the tool itself has exited or been killed: a process that left the

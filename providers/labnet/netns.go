@@ -1,23 +1,19 @@
-// Package labnet holds what the providers that touch a lab's networks
-// share: network namespaces (the lab's own, and each container's), the
-// names of ports, veth pairs, addresses and routes. The lab namespace is
-// created by whichever provider needs it first and removed by whichever
-// leaves it holding nothing but lo and doomed interfaces, under a lock of
-// its own per lab.
 package labnet
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/labform/labform/providers"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -68,10 +64,20 @@ func EnsureNetns(name string) error {
 
 // DeleteNetns unpins a namespace; the kernel frees it once unused.
 func DeleteNetns(name string) error {
-	if _, err := os.Stat(filepath.Join(Dir, name)); errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(Dir, name)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return netns.DeleteNamed(name)
+	err := netns.DeleteNamed(name)
+	if errors.Is(err, unix.EINVAL) {
+		// The file is no longer a mount: a labform killed between the
+		// unmount and the remove left it. Finish that delete.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return err
 }
 
 // HandleIn opens a netlink handle in the named namespace: a route socket
@@ -225,7 +231,7 @@ func SyncAddresses(ctrNetns string, want map[string][]string, routes, priorRoute
 	}
 	defer ns.Close()
 	defer h.Close()
-	for _, ifname := range sortedKeys(want) {
+	for _, ifname := range slices.Sorted(maps.Keys(want)) {
 		link, err := h.LinkByName(ifname)
 		if err != nil {
 			return fmt.Errorf("addresses: the container has no interface %s (its ports are eth0..eth<ports-1>)", ifname)
@@ -268,7 +274,7 @@ func SyncAddresses(ctrNetns string, want map[string][]string, routes, priorRoute
 			h.RouteDel(r) // already gone is fine
 		}
 	}
-	for _, dest := range sortedKeys(routes) {
+	for _, dest := range slices.Sorted(maps.Keys(routes)) {
 		r, err := parseRoute(dest, routes[dest])
 		if err != nil {
 			return err
@@ -357,13 +363,13 @@ func InLab(lab string, fn func() error) error {
 	m := lockOf(lab)
 	for {
 		m.RLock()
-		if _, err := os.Stat(filepath.Join(Dir, LabNetns(lab))); err == nil {
+		if _, err := os.Stat(filepath.Join(Dir, providers.LabNetns(lab))); err == nil {
 			defer m.RUnlock()
 			return fn()
 		}
 		m.RUnlock()
 		m.Lock()
-		err := EnsureNetns(LabNetns(lab))
+		err := EnsureNetns(providers.LabNetns(lab))
 		m.Unlock()
 		if err != nil {
 			return err
@@ -381,8 +387,8 @@ func LabNetns(lab string) string { return "lf-" + lab }
 // it with the lab's lock held.
 func RemoveLabIfEmpty(lab string) {
 	holds, _ := os.ReadDir(holdDir(lab))
-	if len(holds) == 0 && onlyDoomed(LabNetns(lab)) {
-		DeleteNetns(LabNetns(lab))
+	if len(holds) == 0 && onlyDoomed(providers.LabNetns(lab)) {
+		DeleteNetns(providers.LabNetns(lab))
 		os.Remove(holdDir(lab))
 	}
 }
@@ -392,7 +398,7 @@ func RemoveLabIfEmpty(lab string) {
 // survive labform's exit and are seen by the next run.
 const HoldsDir = "/run/labform/holds"
 
-func holdDir(lab string) string { return filepath.Join(HoldsDir, LabNetns(lab)) }
+func holdDir(lab string) string { return filepath.Join(HoldsDir, providers.LabNetns(lab)) }
 
 // Hold keeps the lab namespace from being removed while who (a stable
 // name, such as a hash of a resource's address) lives in it.
@@ -416,15 +422,6 @@ func PortPrefix(id string) string { return "lfp" + id[:8] }
 // PortName is the lab-side name of a node's port n (at most 15 characters
 // for n < 10000).
 func PortName(id string, n int) string { return PortPrefix(id) + strconv.Itoa(n) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // ContainerNetns is the name of a container's pinned network namespace
 // (under Dir), from its object ID.

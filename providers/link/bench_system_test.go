@@ -43,7 +43,7 @@ func BenchmarkLinks1000(b *testing.B) {
 		b.StopTimer()
 		dir := b.TempDir()
 		name := fmt.Sprintf("lflb%d", os.Getpid()%100000)
-		netns := labnet.LabNetns(name)
+		netns := providers.LabNetns(name)
 		reg := providers.NewRegistry()
 		reg.Register(memprovider.Wrap(container.New()))
 		reg.Register(link.New())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/vishvananda/netlink"
 )
@@ -103,7 +104,7 @@ link "l" {
 		}
 		p, plan = l.Plan(planner.DestroyMode)
 		p.Parallelism = 10
-		gone := witness(b, labnet.LabNetns(l.Name), labnet.DoomedGroup) // after the plan, whose configure reaps doomed interfaces
+		gone := witness(b, providers.LabNetns(l.Name), labnet.DoomedGroup) // after the plan, whose configure reaps doomed interfaces
 		b.StartTimer()
 		start = time.Now()
 		res, diags = p.Apply(context.Background(), plan, planner.ApplyOptions{})

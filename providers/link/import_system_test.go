@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 )
 
@@ -21,7 +22,7 @@ func TestSystem_importLink(t *testing.T) {
 	two := hosts[:strings.Index(hosts, `container "c"`)]
 	l.Write(two)
 	l.Apply(planner.NormalMode)
-	labNS := labnet.LabNetns(l.Name)
+	labNS := providers.LabNetns(l.Name)
 	bridge := fmt.Sprintf("lfib%d", os.Getpid()%100000)
 	for _, args := range [][]string{
 		{"-n", labNS, "link", "add", bridge, "type", "bridge"},

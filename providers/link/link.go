@@ -1,5 +1,3 @@
-// Package link is the provider of link resources: wires and segments
-// between nodes' ports in the lab's network namespace.
 package link
 
 import (
@@ -38,23 +36,22 @@ func (p *Provider) Name() string                   { return "link" }
 func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }
 
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	IP := providers.InPlace
 	return map[string]*providers.Schema{"link": {
 		Block: providers.Block{
 			Attributes: map[string]*providers.Attribute{
-				"endpoints": providers.Required(cty.List(providers.EndpointType), IP, "the ports joined: two for a wire, more for a segment"),
-				"mtu":       providers.OptionalDefault(cty.NumberIntVal(1500), IP, "the MTU of the link's interfaces"),
-				"state":     providers.OptionalDefault(cty.StringVal("up"), IP, "up or down").OneOf("up", "down"),
+				"endpoints": providers.Required(cty.List(providers.EndpointType), providers.InPlace, "the ports joined: two for a wire, more for a segment"),
+				"mtu":       providers.OptionalDefault(cty.NumberIntVal(1500), providers.InPlace, "the MTU of the link's interfaces"),
+				"state":     providers.OptionalDefault(cty.StringVal("up"), providers.InPlace, "up or down").OneOf("up", "down"),
 			},
 			Blocks: map[string]*providers.NestedBlock{
-				"impairment": {Nesting: providers.NestingSingle, Cost: IP, Block: &providers.Block{
+				"impairment": {Nesting: providers.NestingSingle, Cost: providers.InPlace, Block: &providers.Block{
 					Attributes: map[string]*providers.Attribute{
-						"delay":     providers.Optional(cty.String, IP, "one-way delay, e.g. 5ms (netem)"),
-						"jitter":    providers.Optional(cty.String, IP, "delay variation (netem)"),
-						"loss":      providers.Optional(cty.String, IP, "packet loss, e.g. 0.1% (netem)"),
-						"duplicate": providers.Optional(cty.String, IP, "duplication rate (netem)"),
-						"corrupt":   providers.Optional(cty.String, IP, "corruption rate (netem)"),
-						"rate":      providers.Optional(cty.String, IP, "bandwidth, e.g. 8mbit (tbf)"),
+						"delay":     providers.Optional(cty.String, providers.InPlace, "one-way delay, e.g. 5ms (netem)"),
+						"jitter":    providers.Optional(cty.String, providers.InPlace, "delay variation (netem)"),
+						"loss":      providers.Optional(cty.String, providers.InPlace, "packet loss, e.g. 0.1% (netem)"),
+						"duplicate": providers.Optional(cty.String, providers.InPlace, "duplication rate (netem)"),
+						"corrupt":   providers.Optional(cty.String, providers.InPlace, "corruption rate (netem)"),
+						"rate":      providers.Optional(cty.String, providers.InPlace, "bandwidth, e.g. 8mbit (tbf)"),
 					}}},
 			},
 		},

@@ -46,7 +46,7 @@ func newNetLab(t testing.TB) *netLab {
 				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(l.LabID(), a, slot)))
 			}
 		}
-		labnet.DeleteNetns(labnet.LabNetns(l.Name))
+		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})
 	return l
 }
@@ -177,7 +177,7 @@ func TestSystem_links(t *testing.T) {
 	samePids("segment")
 
 	// Drift made by hand in the lab namespace, each repaired by apply.
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestSystem_links(t *testing.T) {
 
 	// Destroy: no namespace, no interface left.
 	l.Apply(planner.DestroyMode)
-	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); err == nil {
 		t.Fatal("the lab namespace is left")
 	}
 	out, _ := exec.Command("ip", "-o", "link").Output()
@@ -270,7 +270,7 @@ func TestSystem_portDeletedInsideContainerIsAddedBack(t *testing.T) {
 	}
 	if !reached {
 		addrs, _ := exec.Command("ip", "netns", "exec", filepath.Base(ns), "ip", "-br", "addr").CombinedOutput()
-		lab, _ := exec.Command("ip", "netns", "exec", labnet.LabNetns(l.Name), "ip", "-d", "-br", "link").CombinedOutput()
+		lab, _ := exec.Command("ip", "netns", "exec", providers.LabNetns(l.Name), "ip", "-d", "-br", "link").CombinedOutput()
 		t.Fatalf("after the repair, the link does not reach b\nb:\n%s\nlab:\n%s", addrs, lab)
 	}
 	if now, _ := l.container("container.b"); now != pid {
@@ -328,7 +328,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 
 	// A qdisc changed by hand is drift; apply puts the 8mbit back.
 	port := labnet.PortName(l.ID("container.b"), 0)
-	if out, err := exec.Command("tc", "-n", labnet.LabNetns(l.Name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
+	if out, err := exec.Command("tc", "-n", providers.LabNetns(l.Name), "qdisc", "replace", "dev", port, "root", "handle", "1:",
 		"tbf", "rate", "1mbit", "burst", "10k", "latency", "50ms").CombinedOutput(); err != nil {
 		t.Fatalf("tc: %v: %s", err, out)
 	}
@@ -337,7 +337,7 @@ func TestSystem_rateAndDelay(t *testing.T) {
 		t.Fatalf("a qdisc changed by hand: drift %d, link %s", len(plan.Drift), action(plan, "link.l"))
 	}
 	l.Apply(planner.NormalMode)
-	if out, _ := exec.Command("tc", "-n", labnet.LabNetns(l.Name), "qdisc", "show", "dev", port).CombinedOutput(); !strings.Contains(string(out), "rate 8Mbit") {
+	if out, _ := exec.Command("tc", "-n", providers.LabNetns(l.Name), "qdisc", "show", "dev", port).CombinedOutput(); !strings.Contains(string(out), "rate 8Mbit") {
 		t.Fatalf("the shaping was not repaired:\n%s", out)
 	}
 
@@ -378,7 +378,7 @@ func parseTarget(s string) ([]addr.Target, error) {
 }
 
 func portMTU(t *testing.T, l *netLab, node string) int {
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ link "l" {
 	if got := action(plan, "link.l"); got != string(planner.CreateThenDelete) {
 		t.Fatalf("link.l: %s, want create-then-delete", got)
 	}
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func TestSystem_linkDownPullsTheCable(t *testing.T) {
 	}
 
 	// A port set up by hand gives its node carrier: drift, repaired.
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}

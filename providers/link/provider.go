@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
-	"sort"
+	"slices"
 	"syscall"
 
 	"github.com/labform/labform/providers"
@@ -23,7 +24,7 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 	return labnet.Reap(p.labNetns())
 }
 
-func (p *Provider) labNetns() string { return labnet.LabNetns(p.lab.Name) }
+func (p *Provider) labNetns() string { return providers.LabNetns(p.lab.Name) }
 
 // bridgeName is the bridge of the link of the given object ID: 15
 // characters. A create_before_destroy's new link has a bridge of its own.
@@ -96,7 +97,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 // on the bridge named bridge.
 func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, private []byte) (providers.ApplyResponse, error) {
 	if err := p.checkNetem(planned); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())
@@ -506,7 +507,7 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 		seen[e] = true
 	}
 	_, perr := parseImpairment(v.GetAttr("impairment"))
-	for _, name := range sortedKeys(perr) {
+	for _, name := range slices.Sorted(maps.Keys(perr)) {
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("impairment").GetAttr(name), Summary: "Invalid impairment", Detail: perr[name]})
 	}
 	return errs
@@ -524,7 +525,7 @@ func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[string][]*providers.AttrError {
 	owner := map[endpoint]string{}
 	out := map[string][]*providers.AttrError{}
-	addrs := sortedKeys(values)
+	addrs := slices.Sorted(maps.Keys(values))
 	for _, a := range addrs {
 		for _, e := range endpoints(values[a]) {
 			if other, taken := owner[e]; taken && other != a {
@@ -584,15 +585,6 @@ func probeNetem() error {
 		return fmt.Errorf("this kernel has no netem qdisc (sch_netem; adding one answered %q), so delay, jitter, loss, duplicate and corrupt cannot be emulated here; rate (tbf) works", err)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // retryDump repeats a netlink dump that changes in the namespace

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/providers/netfilter"
@@ -44,10 +45,10 @@ link "bc" {
 // namespace is gone).
 func labLinks(t *testing.T, l *netLab) map[string]netlink.Link {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestSystem_teardown(t *testing.T) {
 
 	// An interrupted whole-lab destroy leaves interfaces marked doomed:
 	// the next plan's refresh of the links deletes them.
-	if err := labnet.Doom(labnet.LabNetns(l.Name), port("container.b", 1)); err != nil {
+	if err := labnet.Doom(providers.LabNetns(l.Name), port("container.b", 1)); err != nil {
 		t.Fatal(err)
 	}
 	l.Plan(planner.NormalMode)
@@ -180,7 +181,7 @@ func TestSystem_teardown(t *testing.T) {
 	}
 	defer wns.Close()
 	defer wh.Close()
-	lh, lns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+	lh, lns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestSystem_teardown(t *testing.T) {
 	if diags.HasErrors() || res.Err() != nil {
 		t.Fatalf("destroy: %v %v", diags, res.Err())
 	}
-	for _, ns := range append(netnses, filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))) {
+	for _, ns := range append(netnses, filepath.Join(labnet.Dir, providers.LabNetns(l.Name))) {
 		if _, err := os.Stat(ns); err == nil {
 			t.Fatalf("destroy left the namespace %s", ns)
 		}
@@ -235,19 +236,19 @@ firewall_chain "fw" {
 }
 `)
 	l.Apply(planner.NormalMode)
-	out, err := exec.Command("ip", "netns", "exec", labnet.LabNetns(l.Name), "iptables-save").CombinedOutput()
+	out, err := exec.Command("ip", "netns", "exec", providers.LabNetns(l.Name), "iptables-save").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "-A FORWARD -j fw") {
 		t.Fatalf("after apply, the lab namespace has no chain fw hooked from FORWARD (%v):\n%s", err, out)
 	}
 	if links := labLinks(t, l); links[bridgeOf(l, "link.ab")] == nil {
 		t.Fatal("after apply, link.ab's bridge is missing")
 	}
-	holds := filepath.Join(labnet.HoldsDir, labnet.LabNetns(l.Name))
+	holds := filepath.Join(labnet.HoldsDir, providers.LabNetns(l.Name))
 	if entries, _ := os.ReadDir(holds); len(entries) != 1 {
 		t.Fatalf("after apply, %d holds on the lab namespace, want the chain's", len(entries))
 	}
 	l.Apply(planner.DestroyMode)
-	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); err == nil {
 		t.Fatal("destroy left the lab namespace")
 	}
 	if _, err := os.Stat(holds); err == nil {

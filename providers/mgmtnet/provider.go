@@ -1,14 +1,3 @@
-// Package mgmtnet is the provider of a lab's management network: a bridge
-// in the host's namespace that every node of the lab has one interface
-// on, with the host's address on it and a hosts file for the containers.
-// The lab writes it as lab { management { ... } }; config turns that into
-// the resource management_network.lab, which every vm and container
-// depends on (see providers/mgmt.go). The node providers call this
-// package's host functions (AttachContainer, OpenTap, AttachHostVeth) to
-// give their nodes the interface.
-//
-// Without a management block none of this exists, and labform changes
-// nothing in the host's namespace.
 package mgmtnet
 
 import (
@@ -56,10 +45,9 @@ func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }
 // addresses and hosts (node name to its addresses), so that the plan
 // shows them.
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	IP := providers.InPlace
 	return map[string]*providers.Schema{providers.ManagementType: {Block: providers.Block{Attributes: map[string]*providers.Attribute{
-		"subnet":        providers.Optional(cty.String, IP, "the IPv4 management subnet, e.g. 172.30.0.0/24; the host holds its first address"),
-		"subnet6":       providers.Optional(cty.String, IP, "the IPv6 management subnet, e.g. fd00:30::/64; the host holds its first address"),
+		"subnet":        providers.Optional(cty.String, providers.InPlace, "the IPv4 management subnet, e.g. 172.30.0.0/24; the host holds its first address"),
+		"subnet6":       providers.Optional(cty.String, providers.InPlace, "the IPv6 management subnet, e.g. fd00:30::/64; the host holds its first address"),
 		"bridge":        providers.Computed(cty.String, "the management bridge in the host's namespace"),
 		"host_address":  providers.Computed(cty.String, "the host's IPv4 address on the management network"),
 		"host_address6": providers.Computed(cty.String, "the host's IPv6 address on the management network"),
@@ -321,7 +309,7 @@ func (p *Provider) Update(_ context.Context, req providers.ApplyRequest) (provid
 func (p *Provider) apply(v cty.Value) (providers.ApplyResponse, error) {
 	want, err := hostPrefixes(v)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	h, hostNs, err := hostHandle()
 	if err != nil {

@@ -90,7 +90,7 @@ func nameOf(addr string) string {
 // netnsOf is the namespace a chain lives in.
 func (p *Provider) netnsOf(target string) string {
 	if target == "lab" {
-		return labnet.LabNetns(p.lab.Name)
+		return providers.LabNetns(p.lab.Name)
 	}
 	return labnet.ContainerNetns(p.lab.Object(target))
 }
@@ -134,10 +134,10 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, errs[0], providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(errs[0])
 	}
 	if p.backendOf(req.Planned) != "iptables" {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, errNftables)
+		return providers.ApplyResponse{}, errNftables
 	}
 	target := providers.String(req.Planned, "target")
 	ns := p.netnsOf(target)
@@ -149,11 +149,10 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		}
 		labnet.Unlock(p.lab.Name)
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+			return providers.ApplyResponse{}, providers.NothingDone(err)
 		}
 	} else if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: the network namespace of %s (%s) is missing; is the container applied? %w",
-			req.Addr, target, ns, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(fmt.Errorf("the network namespace of %s (%s) is missing; is the container applied?", target, ns))
 	}
 	unlock := p.lock(ns)
 	defer unlock()
@@ -164,29 +163,28 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		}
 		live, err := p.save(ctx, ns, fam.save)
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		t := live.Table(c.Table)
 		if !contains(c.Families, fam.name) {
 			if t.Has(c.Name) || len(t.References(c.Name)) > 0 {
 				if err := p.restore(ctx, ns, fam.restore, DeleteInput(c.Table, c.Name, t)); err != nil {
-					return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+					return providers.ApplyResponse{}, err
 				}
 			}
 			continue
 		}
 		if err := p.restore(ctx, ns, fam.restore, c.Restore(fam.name, p.maxUID, t)); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		after, err := p.save(ctx, ns, fam.save)
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		_, origin := c.body(fam.name, p.maxUID)
 		lines := after.Table(c.Table).Chains[c.Name]
 		if len(lines) != len(origin) {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				req.Addr, fam.save, len(lines), c.Name, len(origin))
+			return providers.ApplyResponse{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)", fam.save, len(lines), c.Name, len(origin))
 		}
 		priv.Families[fam.name] = applied{Lines: lines, Origin: origin}
 	}
@@ -207,7 +205,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		live, err := p.save(ctx, ns, fam.save)
 		if err != nil {
 			unlock()
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 		t := live.Table(table)
 		if !t.Has(name) && len(t.References(name)) == 0 {
@@ -215,7 +213,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		}
 		if err := p.restore(ctx, ns, fam.restore, DeleteInput(table, name, t)); err != nil {
 			unlock()
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 	}
 	unlock()

@@ -1,9 +1,8 @@
-// Package netfilter is the provider of firewall_chain resources, applied
-// with iptables-restore or nft.
 package netfilter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -46,9 +45,9 @@ func (p *Provider) runTool(ctx context.Context, ns string, stdin []byte, name st
 	return labnet.Run(ctx, labnet.Tool{Name: name, Args: args, Netns: ns, Stdin: stdin, Timeout: p.timeout})
 }
 
-// errNftables: the nftables backend is declared in the schema (DESIGN.md)
-// but not built; validate refuses it, so apply never gets here.
-var errNftables = fmt.Errorf(`backend = "nftables" is not implemented yet; use the default backend, iptables: %w`, providers.ErrNothingDone)
+// errNftables: the nftables backend is declared in the schema (the
+// language allows it) but not built; validate refuses it, so apply never gets here.
+var errNftables = providers.NothingDone(errors.New(`backend = "nftables" is not implemented yet; use the default backend, iptables`))
 
 func (p *Provider) backendOf(v cty.Value) string {
 	if b := providers.String(v, "backend"); b != "" {
@@ -70,22 +69,22 @@ func (p *Provider) ConfigSchema() *providers.Block {
 }
 
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	IP, str := providers.InPlace, cty.String
+	str := cty.String
 	opt := providers.Optional
 	rule := &providers.Block{Attributes: map[string]*providers.Attribute{
-		"action":        providers.Required(str, IP, "accept, drop, reject, return or jump").OneOf("accept", "drop", "reject", "return", "jump"),
-		"jump":          opt(str, IP, "the chain to jump to, with action = jump"),
-		"protocol":      opt(str, IP, "tcp, udp, icmp, icmpv6, ..."),
-		"source":        opt(str, IP, "an address or CIDR"),
-		"destination":   opt(str, IP, "an address or CIDR"),
-		"sport":         opt(str, IP, "a port or range 1000-2000"),
-		"dport":         opt(str, IP, "a port or range 1000-2000"),
-		"in_interface":  opt(str, IP, "the incoming interface"),
-		"out_interface": opt(str, IP, "the outgoing interface"),
-		"uid_owner":     opt(cty.Number, IP, "the socket owner's uid (OUTPUT and POSTROUTING only)"),
-		"ct_state":      opt(cty.List(str), IP, "new, established, related, invalid").OneOf(slices.Sorted(maps.Keys(ctStates))...),
-		"icmp_type":     opt(str, IP, "an icmp or icmpv6 type"),
-		"comment":       opt(str, IP, "a comment kept with the rule"),
+		"action":        providers.Required(str, providers.InPlace, "accept, drop, reject, return or jump").OneOf("accept", "drop", "reject", "return", "jump"),
+		"jump":          opt(str, providers.InPlace, "the chain to jump to, with action = jump"),
+		"protocol":      opt(str, providers.InPlace, "tcp, udp, icmp, icmpv6, ..."),
+		"source":        opt(str, providers.InPlace, "an address or CIDR"),
+		"destination":   opt(str, providers.InPlace, "an address or CIDR"),
+		"sport":         opt(str, providers.InPlace, "a port or range 1000-2000"),
+		"dport":         opt(str, providers.InPlace, "a port or range 1000-2000"),
+		"in_interface":  opt(str, providers.InPlace, "the incoming interface"),
+		"out_interface": opt(str, providers.InPlace, "the outgoing interface"),
+		"uid_owner":     opt(cty.Number, providers.InPlace, "the socket owner's uid (OUTPUT and POSTROUTING only)"),
+		"ct_state":      opt(cty.List(str), providers.InPlace, "new, established, related, invalid").OneOf(slices.Sorted(maps.Keys(ctStates))...),
+		"icmp_type":     opt(str, providers.InPlace, "an icmp or icmpv6 type"),
+		"comment":       opt(str, providers.InPlace, "a comment kept with the rule"),
 	}}
 	target := providers.Required(str, providers.Replace, "a container (its network namespace) or lab")
 	target.Reference = true
@@ -93,16 +92,16 @@ func (p *Provider) Schemas() map[string]*providers.Schema {
 		Block: providers.Block{
 			Attributes: map[string]*providers.Attribute{
 				"target":     target,
-				"family":     providers.OptionalDefault(cty.StringVal("ipv4"), IP, "ipv4, ipv6 or both").OneOf("ipv4", "ipv6", "both"),
+				"family":     providers.OptionalDefault(cty.StringVal("ipv4"), providers.InPlace, "ipv4, ipv6 or both").OneOf("ipv4", "ipv6", "both"),
 				"table":      providers.OptionalDefault(cty.StringVal("filter"), providers.Replace, "filter, nat, mangle or raw").OneOf("filter", "nat", "mangle", "raw"),
-				"hooks":      opt(cty.List(str), IP, "built-in chains that jump to this one").OneOf(builtinChains...),
-				"mode":       providers.OptionalDefault(cty.StringVal("denylist"), IP, "allowlist or denylist").OneOf("allowlist", "denylist"),
-				"uids":       opt(cty.List(cty.Number), IP, "uids that RETURN (allowlist) or DROP (denylist)"),
-				"interfaces": opt(cty.List(str), IP, "interfaces that RETURN in an allowlist"),
+				"hooks":      opt(cty.List(str), providers.InPlace, "built-in chains that jump to this one").OneOf(builtinChains...),
+				"mode":       providers.OptionalDefault(cty.StringVal("denylist"), providers.InPlace, "allowlist or denylist").OneOf("allowlist", "denylist"),
+				"uids":       opt(cty.List(cty.Number), providers.InPlace, "uids that RETURN (allowlist) or DROP (denylist)"),
+				"interfaces": opt(cty.List(str), providers.InPlace, "interfaces that RETURN in an allowlist"),
 				"backend":    opt(str, providers.Replace, "iptables or nftables; defaults to the provider's").OneOf("iptables", "nftables"),
 			},
 			Blocks: map[string]*providers.NestedBlock{
-				"rule": {Nesting: providers.NestingList, Cost: IP, Block: rule},
+				"rule": {Nesting: providers.NestingList, Cost: providers.InPlace, Block: rule},
 			},
 		},
 		Description: "a netfilter chain, replaced atomically",

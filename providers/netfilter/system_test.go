@@ -17,6 +17,7 @@ import (
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
 	"github.com/labform/labform/providers/labnet"
 )
@@ -40,7 +41,7 @@ func newNFLab(t testing.TB, tag string) *nfLab {
 	id := fmt.Sprintf("%d%s", os.Getpid()%100000, tag)
 	prov := New()
 	l := &nfLab{Lab: systest.NewLab(t, "lfnf"+id, prov), prov: prov, client: "lfnc" + id}
-	l.labNS = labnet.LabNetns(l.Name)
+	l.labNS = providers.LabNetns(l.Name)
 	run := prov.run
 	prov.run = func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
 		if strings.HasSuffix(name, "-restore") {
@@ -392,7 +393,7 @@ func TestSystem_containerTarget(t *testing.T) {
 		}
 		os.RemoveAll(root)
 		labnet.DeleteNetns(ns)
-		labnet.DeleteNetns(labnet.LabNetns(l.Name))
+		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})
 	lab := func(rootfs string) string {
 		return fmt.Sprintf(`

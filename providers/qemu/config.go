@@ -3,10 +3,8 @@ package qemu
 import (
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/google/shlex"
@@ -78,7 +76,6 @@ var (
 		"rtl8139": true, "virtio-net-pci": true, "vmxnet3": true}
 	// Linux priorities for GNS3's process_priority names.
 	priorities = map[string]int{"realtime": -20, "very high": -15, "high": -5, "normal": 0, "low": 5, "very low": 19}
-	macPattern = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
 )
 
 // maxAdapters bounds adapters: one tap each, named lfp<hash><n> within
@@ -90,34 +87,11 @@ func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
 // validate checks a vm value beyond its types; every error names the
 // attribute, so the diagnostic points at its line.
 func validate(v cty.Value) []*providers.AttrError {
-	var errs []*providers.AttrError
+	errs := providers.ValidateCommonVM(v, maxAdapters)
 	fail := func(p cty.Path, summary, detail string, args ...interface{}) {
 		errs = append(errs, &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
 	}
 	attr := cty.GetAttrPath
-	if n := num(v, "memory"); n < 1 {
-		fail(attr("memory"), "Invalid memory", "%d MiB: a VM needs at least 1 MiB.", n)
-	}
-	if n := num(v, "cpus"); n < 1 || n > 255 {
-		fail(attr("cpus"), "Invalid cpus", "%d: between 1 and 255.", n)
-	}
-	if n := num(v, "adapters"); n < 0 || n > maxAdapters {
-		fail(attr("adapters"), "Invalid adapters", "%d: between 0 and %d.", n, maxAdapters)
-	}
-	if m := providers.String(v, "mac_address"); m != "" {
-		if !macPattern.MatchString(m) {
-			fail(attr("mac_address"), "Invalid MAC address", "%q: six hexadecimal pairs separated by colons, such as 0c:7a:1e:00:00:00.", m)
-		} else if hw, _ := net.ParseMAC(m); hw[0]&1 == 1 {
-			fail(attr("mac_address"), "Multicast MAC address", "%q: the first byte is odd, which makes a multicast address; a NIC needs a unicast one.", m)
-		}
-	}
-	if p := num(v, "console_port"); !v.GetAttr("console_port").IsNull() && v.GetAttr("console_port").IsKnown() {
-		if p < 1 || p > 65535 {
-			fail(attr("console_port"), "Invalid console port", "%d: between 1 and 65535.", p)
-		} else if providers.String(v, "console") == "vnc" && p < 5900 {
-			fail(attr("console_port"), "Invalid VNC port", "%d: a VNC display's port is 5900 or more.", p)
-		}
-	}
 	if n := num(v, "cpu_throttling"); n < 0 || n > 800 {
 		fail(attr("cpu_throttling"), "Invalid cpu_throttling", "%d: a percentage of one CPU, 0 (off) to 800.", n)
 	}
@@ -150,7 +124,6 @@ func validate(v cty.Value) []*providers.AttrError {
 	if providers.String(v, "kernel_args") != "" && providers.String(v, "kernel") == "" {
 		fail(attr("kernel_args"), "kernel_args without a kernel", "kernel_args is the command line of kernel; set kernel too.")
 	}
-	errs = append(errs, providers.ValidateFiles(v, providers.VMNoOnChange)...)
 	if e := providers.String(v, "extra_args"); e != "" {
 		if _, err := shlex.Split(e); err != nil {
 			// The value is not echoed: it may be sensitive.
@@ -175,19 +148,14 @@ func vmUUID(labDir, addr string) string {
 // a base, a stable one is made from the VM's object ID, in QEMU's
 // 52:54:00 range with the last byte free for the adapters.
 func macs(base, id string, n int) []string {
-	var b uint64
-	if hw, err := net.ParseMAC(base); base != "" && err == nil {
-		for _, x := range hw {
-			b = b<<8 | uint64(x)
-		}
-	} else {
+	b, ok := providers.BaseMAC(base)
+	if !ok {
 		h := sha256.Sum256([]byte(id))
 		b = 0x525400<<24 | uint64(h[0])<<16 | uint64(h[1])<<8
 	}
 	out := make([]string, n)
 	for i := range out {
-		m := (b + uint64(i)) & (1<<48 - 1)
-		out[i] = fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", byte(m>>40), byte(m>>32), byte(m>>24), byte(m>>16), byte(m>>8), byte(m))
+		out[i] = providers.MACAt(b, i).String()
 	}
 	return out
 }
@@ -234,13 +202,4 @@ func resolve(labDir, p string) string {
 		return p
 	}
 	return filepath.Join(labDir, p)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -33,7 +33,7 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 	if !hasGuestAgent(req.Value) {
 		return 1, fmt.Errorf("%s has no guest agent channel (guest_agent = false), so labform cannot run commands in it: set guest_agent = true (a restart) and run qemu-ga in the guest, or use its serial console: labform console %s", req.Addr, req.Addr)
 	}
-	if st := providers.String(req.Value, "state"); st != "running" {
+	if st := providers.StateOf(req.Value); st != providers.Running {
 		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
 	if len(req.Argv) == 0 {

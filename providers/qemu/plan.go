@@ -34,16 +34,16 @@ func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	default:
 		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
 	}
-	to, from := providers.String(v, "state"), ""
+	to, from := providers.StateOf(v), providers.RunState("")
 	if !req.Prior.IsNull() {
-		from = providers.String(req.Prior, "state")
+		from = providers.StateOf(req.Prior)
 	}
 	switch {
-	case to == "stopped":
+	case to == providers.Stopped:
 		m["pid"] = cty.NullVal(cty.Number)
 	case req.Cost != providers.InPlace:
 		m["pid"] = cty.UnknownVal(cty.Number)
-	case from != "running" && from != "paused":
+	case !from.Live():
 		// Stopped, gone or in a state only a new process fixes.
 		m["pid"] = cty.UnknownVal(cty.Number)
 	}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,7 +161,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		BIOS: resolve(p.lab.Dir, providers.String(v, "bios")), Kernel: resolve(p.lab.Dir, providers.String(v, "kernel")),
 		Initrd: resolve(p.lab.Dir, providers.String(v, "initrd")), KernelArgs: providers.String(v, "kernel_args"),
 		BootOrder: providers.String(v, "boot_order"), Console: providers.String(v, "console"), Port: port,
-		Paused:     providers.String(v, "state") == "paused",
+		Paused:     providers.StateOf(v) == providers.Paused,
 		GuestAgent: hasGuestAgent(v),
 	}
 	if c.Platform == "" {
@@ -175,7 +177,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 	}
 	if d := v.GetAttr("disk"); !d.IsNull() {
 		m := d.AsValueMap()
-		for _, slot := range sortedKeys(m) {
+		for _, slot := range slices.Sorted(maps.Keys(m)) {
 			c.Disks = append(c.Disks, disk{Slot: slot, Image: resolve(p.lab.Dir, providers.String(m[slot], "image")), Interface: providers.String(m[slot], "interface")})
 		}
 	}
@@ -201,7 +203,7 @@ func (p *Provider) config(addr, id string, v cty.Value, port int, sensitive []ct
 		if err != nil {
 			return nil, err
 		}
-		d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+		d.Identify(id, addr)
 		c.ConfigDisk, c.CIData = d, filepath.Join(c.Dir, ciDataFile)
 	}
 	c.Secrets = sensitiveStrings(v, sensitive)
@@ -302,7 +304,7 @@ func (p *Provider) start(ctx context.Context, c *vmConfig, v cty.Value) (private
 		}
 	}()
 	if c.Adapters > 0 {
-		labNS := labnet.LabNetns(p.lab.Name)
+		labNS := providers.LabNetns(p.lab.Name)
 		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(labNS)
 		labnet.Unlock(p.lab.Name)
@@ -411,7 +413,7 @@ func (p *Provider) stop(ctx context.Context, id string, v cty.Value, priv privat
 
 // state is the value labform records: the planned one with what the
 // provider computed.
-func (p *Provider) state(addr, id string, planned cty.Value, priv private, running string) cty.Value {
+func (p *Provider) state(addr, id string, planned cty.Value, priv private, running providers.RunState) cty.Value {
 	m := planned.AsValueMap()
 	m["pid"] = cty.NumberIntVal(int64(priv.Pid))
 	if priv.Pid == 0 {
@@ -425,7 +427,7 @@ func (p *Provider) state(addr, id string, planned cty.Value, priv private, runni
 	m["qmp_socket"] = cty.StringVal(filepath.Join(runDirOf(id), qmpFile))
 	m["mac_addresses"] = macList(macs(providers.String(planned, "mac_address"), id, num(planned, "adapters")))
 	if running != "" {
-		m["state"] = cty.StringVal(running)
+		m["state"] = running.Value()
 	}
 	return cty.ObjectVal(m)
 }
@@ -465,22 +467,22 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	}
 	port, err := p.allocPort(providers.String(planned, "console"), want)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	c, err := p.config(addr, id, planned, port, sensitive)
 	if err == nil {
 		err = checkFiles(c)
 	}
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	priv = private{Port: port}
-	if providers.String(planned, "state") == "stopped" {
+	if providers.StateOf(planned) == providers.Stopped {
 		if err := p.workDir(c); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		if err := p.prepareDisks(ctx, c, !planned.GetAttr("linked_clone").False()); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		return providers.ApplyResponse{State: p.state(addr, id, planned, priv, ""), Private: priv.bytes()}, nil
 	}
@@ -492,7 +494,7 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 		if p.fromPidfile(id).Pid == 0 {
 			os.RemoveAll(c.RunDir) // nothing runs: /run keeps nothing of it
 		}
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: p.state(addr, id, planned, started, ""), Private: started.bytes()}, nil
 }
@@ -508,19 +510,19 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 			err = checkFiles(c)
 		}
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+			return providers.ApplyResponse{}, providers.NothingDone(err)
 		}
 		if err := p.stop(ctx, id, req.Prior, priv); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		return p.run(ctx, req.Addr, id, req.Planned, priv, req.Sensitive)
 	}
-	to := providers.String(req.Planned, "state")
+	to := providers.StateOf(req.Planned)
 	running := alive(priv.Pid, priv.Start)
 	switch {
-	case to == "stopped":
+	case to == providers.Stopped:
 		if err := p.stop(ctx, id, req.Planned, priv); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		priv.Pid, priv.Start = 0, 0
 	case !running:
@@ -528,21 +530,21 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	default:
 		q, err := dialQMP(ctx, filepath.Join(runDirOf(id), qmpFile), p.timeout)
 		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		defer q.Close()
 		cmd := "cont"
-		if to == "paused" {
+		if to == providers.Paused {
 			cmd = "stop"
 		}
 		if _, err := q.do(cmd, nil); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		if err := renice(priv.Pid, priorities[providers.String(req.Planned, "process_priority")]); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: process_priority: %w", req.Addr, err)
+			return providers.ApplyResponse{}, fmt.Errorf("process_priority: %w", err)
 		}
 		if err := p.reattachManagement(id, req.Planned); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	return providers.ApplyResponse{State: p.state(req.Addr, id, req.Planned, priv, ""), Private: priv.bytes()}, nil
@@ -554,14 +556,14 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	id := p.lab.IDFor(req.ID, req.Addr)
 	priv := p.process(id, decodePrivate(req.Private))
 	if err := p.stop(ctx, id, req.Prior, priv); err != nil {
-		return fmt.Errorf("%s: %w", req.Addr, err)
+		return err
 	}
 	p.mu.Lock()
 	delete(p.ports, priv.Port)
 	p.mu.Unlock()
 	for _, dir := range []string{p.dirOf(id), runDirOf(id)} {
 		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 	}
 	labnet.Lock(p.lab.Name)
@@ -617,7 +619,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	priv := p.process(id, decodePrivate(req.Private)) // the pidfile's process when nothing was recorded
 	if len(req.Private) == 0 {
 		if priv.Pid == 0 {
-			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.String(req.Prior, "state") != "stopped" {
+			if _, err := os.Stat(p.dirOf(id)); errors.Is(err, os.ErrNotExist) || providers.StateOf(req.Prior) != providers.Stopped {
 				return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 			}
 		}
@@ -629,7 +631,7 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if !alive(priv.Pid, priv.Start) {
-		if providers.String(req.Prior, "state") == "stopped" {
+		if providers.StateOf(req.Prior) == providers.Stopped {
 			return providers.ReadResponse{State: req.Prior, Private: priv.bytes()}, nil
 		}
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
@@ -666,14 +668,15 @@ var resetStates = map[string]string{
 }
 
 // liveState maps a QMP status to the VM's state as the plan compares it,
-// and, for a state only a restart leaves, the reason.
-func liveState(status string) (state, restart string) {
+// and, for a state only a restart leaves, the reason. A status that is
+// none of labform's states (internal-error, shutdown, ...) is shown as
+// QEMU says it, so that the plan shows a drift.
+func liveState(status string) (state providers.RunState, restart string) {
 	switch status {
-	case "running":
 	case "paused", "prelaunch", "suspended":
-		status = "paused"
+		return providers.Paused, ""
 	}
-	return status, resetStates[status]
+	return providers.RunState(status), resetStates[status]
 }
 
 // filesChanged says why a running VM must restart when the files its

@@ -1,8 +1,8 @@
-// Package qemu is the provider of vm resources run by qemu-system, with
-// disks from qemu-img and control over QMP.
 package qemu
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,37 +48,36 @@ func (p *Provider) ConfigSchema() *providers.Block {
 }
 
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	R, IP := providers.Restart, providers.InPlace
 	attrs := providers.CommonVMAttributes()
-	providers.AddManagementAttributes(attrs, R) // the management NIC comes with the process
+	providers.AddManagementAttributes(attrs, providers.Restart) // the management NIC comes with the process
 	for k, v := range map[string]*providers.Attribute{
 		"image":            providers.Optional(cty.String, providers.Replace, "the hda image; a linked clone (qcow2 overlay) by default").Path(),
-		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
-		"cdrom":            providers.Optional(cty.String, R, "an ISO image").Path(),
-		"bios":             providers.Optional(cty.String, R, "a BIOS image").Path(),
-		"kernel":           providers.Optional(cty.String, R, "a kernel to boot directly").Path(),
-		"initrd":           providers.Optional(cty.String, R, "an initrd for kernel").Path(),
-		"kernel_args":      providers.Optional(cty.String, R, "the kernel command line"),
-		"boot_order":       providers.OptionalDefault(cty.StringVal("c"), R, "qemu's -boot order letters"),
+		"hda_interface":    providers.OptionalDefault(cty.StringVal("ide"), providers.Restart, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
+		"cdrom":            providers.Optional(cty.String, providers.Restart, "an ISO image").Path(),
+		"bios":             providers.Optional(cty.String, providers.Restart, "a BIOS image").Path(),
+		"kernel":           providers.Optional(cty.String, providers.Restart, "a kernel to boot directly").Path(),
+		"initrd":           providers.Optional(cty.String, providers.Restart, "an initrd for kernel").Path(),
+		"kernel_args":      providers.Optional(cty.String, providers.Restart, "the kernel command line"),
+		"boot_order":       providers.OptionalDefault(cty.StringVal("c"), providers.Restart, "qemu's -boot order letters"),
 		"linked_clone":     providers.OptionalDefault(cty.True, providers.Replace, "use qcow2 overlays over the images"),
-		"acpi_shutdown":    providers.OptionalDefault(cty.False, IP, "stop with an ACPI power button press first"),
-		"shutdown_timeout": providers.OptionalDefault(cty.NumberIntVal(60), IP, "seconds to wait for an ACPI shutdown"),
-		"cpu_throttling":   providers.OptionalDefault(cty.NumberIntVal(0), R, "limit CPU use to this percentage (0: off)"),
-		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), IP, "realtime, very high, high, normal, low or very low").OneOf(sortedKeys(priorities)...),
-		"extra_args":       providers.Optional(cty.String, R, "more qemu arguments, split like a shell; %vm-name% etc. substituted"),
-		"accel":            providers.Optional(cty.String, R, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
+		"acpi_shutdown":    providers.OptionalDefault(cty.False, providers.InPlace, "stop with an ACPI power button press first"),
+		"shutdown_timeout": providers.OptionalDefault(cty.NumberIntVal(60), providers.InPlace, "seconds to wait for an ACPI shutdown"),
+		"cpu_throttling":   providers.OptionalDefault(cty.NumberIntVal(0), providers.Restart, "limit CPU use to this percentage (0: off)"),
+		"process_priority": providers.OptionalDefault(cty.StringVal("normal"), providers.InPlace, "realtime, very high, high, normal, low or very low").OneOf(slices.Sorted(maps.Keys(priorities))...),
+		"extra_args":       providers.Optional(cty.String, providers.Restart, "more qemu arguments, split like a shell; %vm-name% etc. substituted"),
+		"accel":            providers.Optional(cty.String, providers.Restart, "kvm, tcg or auto; defaults to the provider's").OneOf("auto", "kvm", "tcg"),
 		"platform":         providers.Optional(cty.String, providers.Replace, "x86_64, aarch64, ...; defaults to the provider's"),
 		"qmp_socket":       providers.Computed(cty.String, "the QMP unix socket"),
-		"guest_agent":      providers.OptionalDefault(cty.False, R, "a virtio-serial channel for qemu-ga (org.qemu.guest_agent.0), which labform exec uses"),
+		"guest_agent":      providers.OptionalDefault(cty.False, providers.Restart, "a virtio-serial channel for qemu-ga (org.qemu.guest_agent.0), which labform exec uses"),
 	} {
 		attrs[k] = v
 	}
-	attrs["adapter_type"].OneOf(sortedKeys(adapterTypes)...)
-	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: R,
+	attrs["adapter_type"].OneOf(slices.Sorted(maps.Keys(adapterTypes))...)
+	disk := &providers.NestedBlock{Nesting: providers.NestingMap, Cost: providers.Restart,
 		Labels: []string{"hdb", "hdc", "hdd"},
 		Block: &providers.Block{Attributes: map[string]*providers.Attribute{
 			"image":     providers.Required(cty.String, providers.Replace, "the disk image").Path(),
-			"interface": providers.OptionalDefault(cty.StringVal("ide"), R, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
+			"interface": providers.OptionalDefault(cty.StringVal("ide"), providers.Restart, "ide, sata, scsi or virtio").OneOf(diskInterfaces...),
 		}}}
 	blocks := providers.CommonVMBlocks()
 	blocks["disk"] = disk

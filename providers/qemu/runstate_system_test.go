@@ -25,7 +25,7 @@ func TestLiveState(t *testing.T) {
 		"io-error":       {"io-error", ""}, // cont retries the I/O: in place
 	} {
 		state, restart := liveState(status)
-		if state != want.state || (want.restart == "") != (restart == "") || !strings.Contains(restart, want.restart) {
+		if string(state) != want.state || (want.restart == "") != (restart == "") || !strings.Contains(restart, want.restart) {
 			t.Errorf("liveState(%q) = %q, %q; want %q and a reason naming %q", status, state, restart, want.state, want.restart)
 		}
 	}

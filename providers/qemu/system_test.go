@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/providers/link"
 	"github.com/zclconf/go-cty/cty"
@@ -53,7 +54,7 @@ func newVMLab(t testing.TB, tag string) *vmLab {
 			os.RemoveAll(runDirOf(id))
 			unthrottle(cgroupID(id))
 		}
-		labnet.DeleteNetns(labnet.LabNetns(l.Name))
+		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})
 	return l
 }
@@ -102,7 +103,7 @@ func (l *vmLab) change(p *planner.Plan, addr string) *planner.Change {
 
 // taps lists the interfaces of the lab namespace.
 func (l *vmLab) taps() map[string]bool {
-	links, err := labnet.Links(labnet.LabNetns(l.Name))
+	links, err := labnet.Links(providers.LabNetns(l.Name))
 	if err != nil {
 		return map[string]bool{}
 	}
@@ -210,7 +211,7 @@ func TestSystem_lifecycle(t *testing.T) {
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("destroy left the working directory %s", dir)
 	}
-	if _, err := os.Stat(filepath.Join(labnet.Dir, labnet.LabNetns(l.Name))); err == nil {
+	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); err == nil {
 		t.Errorf("destroy left the lab namespace")
 	}
 }
@@ -341,7 +342,7 @@ link "ab" {
 	}
 	joined := func(when string) {
 		t.Helper()
-		h, ns, err := labnet.HandleIn(labnet.LabNetns(l.Name))
+		h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,3 @@
-// Package remote serves the objects a lab places on other hosts: a proxy
-// provider per provider and host, which reaches `labform agent` on the
-// host over SSH (one connection per host), and the provider of links
-// whose ends sit on different hosts, made of a VXLAN tunnel between the
-// hosts' lab namespaces.
 package remote
 
 import (

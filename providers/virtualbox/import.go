@@ -65,7 +65,7 @@ func (p *Provider) Adopt(ctx context.Context, req providers.ApplyRequest) (provi
 		{"setextradata", name, "labform/id", id},
 	} {
 		if _, err := p.vb.run(ctx, step...); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: marking the imported VM %q: %w", req.Addr, name, err)
+			return providers.ApplyResponse{}, fmt.Errorf("marking the imported VM %q: %w", name, err)
 		}
 	}
 	return providers.ApplyResponse{State: req.Planned, Private: req.Private}, nil

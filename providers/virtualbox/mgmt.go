@@ -2,7 +2,6 @@ package virtualbox
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/labform/labform/providers"
@@ -43,8 +42,8 @@ func (p *Provider) managementSettings(id string, v cty.Value, typ string) []stri
 	}
 	k := strconv.Itoa(n)
 	a := []string{"--nic" + k, "bridged", "--nictype" + k, typ, "--bridgeadapter" + k, managementAdapter(id), "--cableconnected" + k, "on"}
-	if base := p.baseMAC(v); base >= 0 {
-		a = append(a, "--macaddress"+k, fmt.Sprintf("%012X", (uint64(base)+uint64(num(v, "adapters")))&(1<<48-1)))
+	if base, ok := providers.BaseMAC(providers.String(v, "mac_address")); ok {
+		a = append(a, "--macaddress"+k, vboxMAC(base, num(v, "adapters")))
 	}
 	return a
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,12 @@ var nicTypes = map[string]string{
 	"virtio": "virtio", "Paravirtualized Network (virtio-net)": "virtio",
 }
 
+// saved is VirtualBox's fourth run state: stopped with its memory on
+// disk, resumed where it was.
+const saved providers.RunState = "saved"
+
 // vmStates are the allowed values of state.
-var vmStates = []string{"running", "paused", "stopped", "saved"}
+var vmStates = append(slices.Clone(providers.RunStates), string(saved))
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
@@ -49,18 +54,10 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	if typ != "vm" || !v.IsKnown() || v.IsNull() {
 		return nil
 	}
-	// The file blocks are checked as far as they are known; the rest only
-	// once the whole value is.
-	errs := providers.ValidateFiles(v, providers.VMNoOnChange)
-	if !v.IsWhollyKnown() {
-		return errs
-	}
-	if m := providers.String(v, "mac_address"); m != "" {
-		if _, err := net.ParseMAC(m); err != nil {
-			errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("mac_address"), Summary: "Invalid MAC address", Detail: err.Error()})
-		}
-	}
-	if n := num(v, "adapter_start_index"); n < 0 {
+	// VirtualBox's largest chipset (ich9) has 36 NICs; apply checks the
+	// VM's own chipset, which may have fewer.
+	errs := providers.ValidateCommonVM(v, 36)
+	if n := num(v, "adapter_start_index"); v.GetAttr("adapter_start_index").IsKnown() && n < 0 {
 		errs = append(errs, &providers.AttrError{Path: cty.GetAttrPath("adapter_start_index"), Summary: "Invalid adapter_start_index", Detail: "0 or more."})
 	}
 	return errs
@@ -178,35 +175,23 @@ func (p *Provider) settings(id string, v cty.Value) []string {
 	return append(a, p.managementSettings(id, v, typ)...)
 }
 
-// baseMAC is the mac_address as a number, -1 without one.
-func (p *Provider) baseMAC(v cty.Value) int64 {
-	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
-	if err != nil {
-		return -1
-	}
-	var b int64
-	for _, x := range hw {
-		b = b<<8 | int64(x)
-	}
-	return b
-}
-
-// macs: adapter n gets base + n, in VirtualBox's form (12 hex digits);
-// nil leaves VirtualBox's own.
+// macs: adapter n gets base + n (providers.MACAt), in VirtualBox's form
+// (12 hex digits); nil leaves VirtualBox's own.
 func (p *Provider) macs(v cty.Value) []string {
-	hw, err := net.ParseMAC(providers.String(v, "mac_address"))
-	if err != nil {
+	b, ok := providers.BaseMAC(providers.String(v, "mac_address"))
+	if !ok {
 		return nil
-	}
-	var b uint64
-	for _, x := range hw {
-		b = b<<8 | uint64(x)
 	}
 	out := make([]string, num(v, "adapters"))
 	for i := range out {
-		out[i] = fmt.Sprintf("%012X", (b+uint64(i))&(1<<48-1))
+		out[i] = vboxMAC(b, i)
 	}
 	return out
+}
+
+// vboxMAC is base + n as VBoxManage writes it: 12 uppercase hex digits.
+func vboxMAC(base uint64, n int) string {
+	return fmt.Sprintf("%X", []byte(providers.MACAt(base, n)))
 }
 
 // ports makes sure each port's veth pair exists: host end for the
@@ -215,7 +200,7 @@ func (p *Provider) ports(id string, n int) error {
 	if n == 0 {
 		return nil
 	}
-	labNS := labnet.LabNetns(p.lab.Name)
+	labNS := providers.LabNetns(p.lab.Name)
 	labnet.Lock(p.lab.Name)
 	defer labnet.Unlock(p.lab.Name)
 	if err := labnet.EnsureNetns(labNS); err != nil {
@@ -243,7 +228,7 @@ func (p *Provider) ports(id string, n int) error {
 
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	if err := p.checkAPI(ctx); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	id := p.lab.IDFor(req.ID, req.Addr)
 	v, name := req.Planned, p.vmName(req.Addr, id)
@@ -253,15 +238,14 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		if isNotFound(err) {
 			err = fmt.Errorf("template %q is not a registered VirtualBox VM (see VBoxManage list vms): %w", tpl, err)
 		}
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	first, n := num(v, "adapter_start_index"), num(v, "adapters")
 	if onManagement(v) {
 		n++ // the management NIC
 	}
 	if max := p.maxAdapters(info["chipset"]); first+n > max {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: adapters %d from index %d need %d NICs; the %s chipset of %q has %d: %w",
-			req.Addr, n, first, first+n, info["chipset"], tpl, max, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(fmt.Errorf("adapters %d from index %d need %d NICs; the %s chipset of %q has %d", n, first, first+n, info["chipset"], tpl, max))
 	}
 	clone := []string{"clonevm", tpl}
 	if !v.GetAttr("linked_clone").False() {
@@ -269,14 +253,14 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		if snap == "" {
 			snap = "labform-base"
 			if _, err := p.vb.run(ctx, "snapshot", tpl, "take", snap); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+				return providers.ApplyResponse{}, providers.NothingDone(err)
 			}
 		}
 		clone = append(clone, "--snapshot", snap, "--options", "link")
 	}
 	clone = append(clone, "--name", name, "--register")
 	if _, err := p.vb.run(ctx, clone...); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %v: %w", req.Addr, err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	for _, step := range [][]string{
 		{"setextradata", name, "labform/lab", p.lab.Dir},
@@ -285,23 +269,23 @@ func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (prov
 		{"snapshot", name, "take", "reset"},
 	} {
 		if _, err := p.vb.run(ctx, step...); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	if err := p.managementPorts(id, cty.NullVal(v.Type()), v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.ports(id, num(v, "adapters")); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+		return providers.ApplyResponse{}, fmt.Errorf("ports: %w", err)
 	}
 	if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.configDisk(ctx, req.Addr, name, id, v, nil); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.setState(ctx, name, "poweroff", v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return p.readBack(ctx, req.Addr, id, name, v)
 }
@@ -313,25 +297,23 @@ func (p *Provider) readBack(ctx context.Context, addr, id, name string, v cty.Va
 		return providers.ApplyResponse{}, err
 	}
 	if resp.State.IsNull() {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: the VM %q vanished right after apply", addr, name)
+		return providers.ApplyResponse{}, fmt.Errorf("the VM %q vanished right after apply", name)
 	}
 	return providers.ApplyResponse{State: resp.State, Private: privateOf(name)}, nil
 }
 
 // liveState maps VirtualBox's VMState to labform's states.
-func liveState(vmState string) string {
+func liveState(vmState string) providers.RunState {
 	switch vmState {
 	case "poweroff", "aborted":
-		return "stopped"
-	case "running", "paused", "saved":
-		return vmState
+		return providers.Stopped
 	}
-	return vmState // starting, stopping, ...: shown as they are
+	return providers.RunState(vmState) // running, paused, saved; starting, stopping, ...: shown as they are
 }
 
 // setState takes the VM from VirtualBox's state to the value's.
 func (p *Provider) setState(ctx context.Context, name, from string, v cty.Value) error {
-	want := providers.String(v, "state")
+	want := providers.StateOf(v)
 	typ := "gui"
 	if v.GetAttr("headless").True() {
 		typ = "headless"
@@ -342,32 +324,32 @@ func (p *Provider) setState(ctx context.Context, name, from string, v cty.Value)
 		return nil
 	}
 	switch want {
-	case "running":
-		if cur == "paused" {
+	case providers.Running:
+		if cur == providers.Paused {
 			return run("controlvm", name, "resume")
 		}
 		return run("startvm", name, "--type", typ)
-	case "paused":
-		if cur != "running" {
+	case providers.Paused:
+		if cur != providers.Running {
 			if err := run("startvm", name, "--type", typ); err != nil {
 				return err
 			}
 		}
 		return run("controlvm", name, "pause")
-	case "saved":
-		if cur == "stopped" {
+	case saved:
+		if cur == providers.Stopped {
 			if err := run("startvm", name, "--type", typ); err != nil {
 				return err
 			}
 		}
 		return run("controlvm", name, "savestate")
-	case "stopped":
+	case providers.Stopped:
 		return p.powerOff(ctx, name, from, num(v, "shutdown_timeout"))
 	}
 	return fmt.Errorf("unknown state %q", want)
 }
 
-// powerOff stops a VM: a saved state is discarded; a running VM gets the
+// powerOff stops a VM, from its VMState (VirtualBox's words): a saved state is discarded; a running VM gets the
 // ACPI power button and shutdown_timeout seconds, then a hard power off.
 func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int) error {
 	switch from {
@@ -379,7 +361,7 @@ func (p *Provider) powerOff(ctx context.Context, name, from string, timeout int)
 			deadline := time.Now().Add(time.Duration(timeout) * time.Second)
 			for {
 				info, err := p.info(ctx, name)
-				if err == nil && liveState(info["VMState"]) == "stopped" {
+				if err == nil && liveState(info["VMState"]) == providers.Stopped {
 					return nil
 				}
 				if time.Now().After(deadline) {
@@ -401,47 +383,47 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 	name, v := p.nameOf(req.Private, req.Addr, id), req.Planned
 	info, err := p.info(ctx, name)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.managementPorts(id, req.Prior, v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	if err := p.ports(id, num(v, "adapters")); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: ports: %w", req.Addr, err)
+		return providers.ApplyResponse{}, fmt.Errorf("ports: %w", err)
 	}
 	from := info["VMState"]
 	if req.Cost == providers.Restart || (from == "poweroff" || from == "aborted") && !p.wired(id, v, info) {
 		// modifyvm needs a powered-off machine: stop it first, and never
 		// send modifyvm to a running one.
-		if liveState(from) != "stopped" {
+		if liveState(from) != providers.Stopped {
 			if err := p.powerOff(ctx, name, from, num(req.Prior, "shutdown_timeout")); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 			from = "poweroff"
 		}
 		if _, err := p.vb.run(ctx, append([]string{"modifyvm", name}, p.settings(id, v)...)...); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 		if err := p.configDisk(ctx, req.Addr, name, id, v, info); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	} else if !p.wired(id, v, info) {
 		// A running VM is rewired in place: controlvm, no restart.
 		for i := 0; i < num(v, "adapters"); i++ {
 			k := strconv.Itoa(num(v, "adapter_start_index") + i + 1)
 			if _, err := p.vb.run(ctx, "controlvm", name, "nic"+k, "bridged", p.hostPort(id, i)); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 			if _, err := p.vb.run(ctx, "controlvm", name, "setlinkstate"+k, "on"); err != nil {
-				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+				return providers.ApplyResponse{}, err
 			}
 		}
 		if err := p.rewireManagement(ctx, name, id, v); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			return providers.ApplyResponse{}, err
 		}
 	}
 	if err := p.setState(ctx, name, from, v); err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ApplyResponse{}, err
 	}
 	return p.readBack(ctx, req.Addr, id, name, v)
 }
@@ -481,7 +463,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	switch {
 	case isNotFound(err):
 	case err != nil:
-		return fmt.Errorf("%s: %w", req.Addr, err)
+		return err
 	default:
 		// The clone is marked with its object ID (and, by labform
 		// before IDs, its address): anything else is not this object.
@@ -492,29 +474,29 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 			out, err = p.vb.run(ctx, "getextradata", name, key)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 		if strings.TrimSpace(strings.TrimPrefix(out, "Value:")) != want {
-			return fmt.Errorf("%s: the VirtualBox VM %q is not marked as this object (getextradata %s says %q, want %q); labform leaves it alone", req.Addr, name, key, strings.TrimSpace(out), want)
+			return fmt.Errorf("the VirtualBox VM %q is not marked as this object (getextradata %s says %q, want %q); labform leaves it alone", name, key, strings.TrimSpace(out), want)
 		}
 		switch info["VMState"] {
 		case "running", "paused":
 			if _, err := p.vb.run(ctx, "controlvm", name, "poweroff"); err != nil {
-				return fmt.Errorf("%s: %w", req.Addr, err)
+				return err
 			}
 		case "saved":
 			if _, err := p.vb.run(ctx, "discardstate", name); err != nil {
-				return fmt.Errorf("%s: %w", req.Addr, err)
+				return err
 			}
 		}
 		if _, err := p.vb.run(ctx, "unregistervm", name, "--delete"); err != nil {
-			return fmt.Errorf("%s: %w", req.Addr, err)
+			return err
 		}
 	}
 	labnet.Lock(p.lab.Name)
 	defer labnet.Unlock(p.lab.Name)
-	if err := labnet.DeletePorts(labnet.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
-		return fmt.Errorf("%s: %w", req.Addr, err)
+	if err := labnet.DeletePorts(providers.LabNetns(p.lab.Name), labnet.PortPrefix(id)); err != nil {
+		return err
 	}
 	os.Remove(p.pipe(id))
 	os.Remove(p.configDiskPath(id))
@@ -537,12 +519,12 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if err != nil {
-		return providers.ReadResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+		return providers.ReadResponse{}, err
 	}
 	m := req.Prior.AsValueMap()
 	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
 	m["cpus"] = cty.NumberIntVal(int64(info.int("cpus")))
-	st := liveState(info["VMState"])
+	st := string(liveState(info["VMState"]))
 	if bad := p.miswired(id, req.Prior, info); len(bad) > 0 {
 		st += " (" + strings.Join(bad, "; ") + ")"
 	}
@@ -617,7 +599,7 @@ func (p *Provider) configDisk(ctx context.Context, addr, name, id string, v cty.
 	if err != nil {
 		return err
 	}
-	d.InstanceID, d.Hostname = "lf-"+id[:12]+"-"+d.Digest()[:12], cidata.Hostname(addr)
+	d.Identify(id, addr)
 	if err := providers.PrivateDir(p.lab.WorkDir); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/planner/render"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 )
 
@@ -70,7 +71,7 @@ func newVBLab(t *testing.T, tag string) *vbLab {
 	os.Remove(filepath.Join(l.home, "calls.log"))
 	t.Cleanup(func() {
 		l.DestroyQuietly()
-		labnet.DeleteNetns(labnet.LabNetns(l.Name)) // the veth pairs go with it
+		labnet.DeleteNetns(providers.LabNetns(l.Name)) // the veth pairs go with it
 	})
 	return l
 }
@@ -292,7 +293,7 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 	if newID == oldID || strings.Contains(vms, `"`+l.Name+`-vm.r"`) || !strings.Contains(vms, l.Name+"-vm.r-"+newID[:6]) {
 		t.Fatalf("id %s -> %s; want only the new VM registered:\n%s", oldID, newID, vms)
 	}
-	links, _ := labnet.Links(labnet.LabNetns(l.Name))
+	links, _ := labnet.Links(providers.LabNetns(l.Name))
 	for n := 0; n < 2; n++ {
 		if links[labnet.PortName(oldID, n)] || !links[labnet.PortName(newID, n)] {
 			t.Fatalf("port %d: want the new VM's veth only: %v", n, links)

@@ -1,5 +1,3 @@
-// Package virtualbox is the provider of vm resources run by VirtualBox,
-// driven through VBoxManage.
 package virtualbox
 
 import (
@@ -43,13 +41,12 @@ func (p *Provider) ConfigSchema() *providers.Block {
 }
 
 func (p *Provider) Schemas() map[string]*providers.Schema {
-	R := providers.Restart
 	attrs := providers.CommonVMAttributes()
-	providers.AddManagementAttributes(attrs, R) // the management adapter is set while powered off
+	providers.AddManagementAttributes(attrs, providers.Restart) // the management adapter is set while powered off
 	attrs["template"] = providers.Required(cty.String, providers.Replace, "the VirtualBox VM to clone")
 	attrs["linked_clone"] = providers.OptionalDefault(cty.True, providers.Replace, "a linked clone from a snapshot of the template")
-	attrs["headless"] = providers.OptionalDefault(cty.True, R, "start without a window")
-	attrs["adapter_start_index"] = providers.OptionalDefault(cty.NumberIntVal(0), R, "the first NIC labform uses")
+	attrs["headless"] = providers.OptionalDefault(cty.True, providers.Restart, "start without a window")
+	attrs["adapter_start_index"] = providers.OptionalDefault(cty.NumberIntVal(0), providers.Restart, "the first NIC labform uses")
 	attrs["state"].Description = "running, stopped, paused or saved"
 	attrs["state"].OneOf(vmStates...)
 	attrs["console"].OneOf("telnet", "none")

@@ -1,25 +1,3 @@
-// Package etcd keeps a lab's state in etcd, shared by everyone who works
-// on the lab, with the model of the state file (package state): a lineage,
-// a serial, one key per instance, the intent journal, the outputs and the
-// last backups, all under one prefix:
-//
-//	PREFIX/meta/{lineage,serial,format_version,next_intent,lab_id,lab_dir,lab_name}
-//	PREFIX/resources/ADDRESS    a record (JSON, as in the state file)
-//	PREFIX/journal/SEQ          an open intent (SEQ: 16 hex digits)
-//	PREFIX/outputs/NAME
-//	PREFIX/backups/SERIAL-TIME  a gzip'd copy of all of the above
-//	PREFIX/lock                 the holder of the lock, on its lease
-//
-// A run that writes holds the lock: a key that exists only while its
-// lease is kept alive, so a holder that dies frees it after the lease's
-// TTL. Every write is a transaction that compares the lease of the lock
-// key with the run's own and the revision of the serial with the last one
-// written, so no two writers can interleave and nothing lands once the
-// lock is lost. While it holds the lock a run is the only writer: it reads
-// the whole state once, in one range read, and serves reads from that copy.
-//
-// A write that cannot reach etcd (the lease was lost, or etcd is down) is
-// kept in a local file; the next run writes it before anything else.
 package etcd
 
 import (
@@ -31,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -711,7 +691,7 @@ func (s *Store) SetOutputs(outs map[string]*state.Output) error {
 	}
 	return s.write(func(m *mut) error {
 		m.delPrefix("outputs/")
-		for _, k := range sortedKeys(enc) {
+		for _, k := range slices.Sorted(maps.Keys(enc)) {
 			m.put("outputs/"+k, enc[k])
 		}
 		return nil
@@ -748,7 +728,7 @@ func (s *Store) Replace(lineage string, recs []*state.Record, outs map[string]*s
 		for i, r := range recs {
 			m.put("resources/"+r.Addr, enc[i])
 		}
-		for _, k := range sortedKeys(encOut) {
+		for _, k := range slices.Sorted(maps.Keys(encOut)) {
 			m.put("outputs/"+k, encOut[k])
 		}
 		if lineage != "" {
@@ -789,7 +769,7 @@ func (s *Store) Import(c *state.Content) error {
 		for i, in := range c.Journal {
 			m.put(seqKey(in.Seq), ins[i])
 		}
-		for _, k := range sortedKeys(encOut) {
+		for _, k := range slices.Sorted(maps.Keys(encOut)) {
 			m.put("outputs/"+k, encOut[k])
 		}
 		for k, v := range map[string]string{"lineage": c.Meta.Lineage, "next_intent": strconv.FormatUint(c.NextIntent, 10),

@@ -1,5 +1,3 @@
-// Command gen writes docs/providers/<name>.md for every provider (run by
-// `make docs` through go generate).
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Command VBoxManage is the VirtualBox stand-in the virtualbox provider's
-// tests build and run (see package vboxsim).
 package main
 
 import (

@@ -13,4 +13,7 @@
 //
 // It does not mount anything: a container's overlay (the image below, the
 // container's own layer above) is the container provider's.
+//
+// It imports labnet only; never a provider, config, planner or
+// state.
 package image

@@ -1,5 +1,3 @@
-// Package imagetest builds small container images from the host's
-// busybox-static for tests: no registry or network needed.
 package imagetest
 
 import (

@@ -1,0 +1,7 @@
+// Package virtualbox is the provider of vm resources run by VirtualBox,
+// driven through VBoxManage.
+//
+// It imports the providers contract and the shared helpers
+// (labnet, mgmtnet, cidata). It must never import config, planner, state or
+// another provider.
+package virtualbox
