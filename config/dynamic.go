@@ -49,10 +49,14 @@ func dynamicSchema(labels bool) *hcl.BodySchema {
 	return s
 }
 
-// withDynamic adds the dynamic block to the schema of a body.
+// withDynamic is the schema of a body with the dynamic block added. It
+// leaves s alone: s is the schema's cached copy (providers.Block), shared
+// by every body of the type and read by several goroutines, which an
+// append would grow by one block per body decoded.
 func withDynamic(s *hcl.BodySchema) *hcl.BodySchema {
-	s.Blocks = append(s.Blocks, dynamicHeader)
-	return s
+	blocks := make([]hcl.BlockHeaderSchema, len(s.Blocks), len(s.Blocks)+1)
+	copy(blocks, s.Blocks)
+	return &hcl.BodySchema{Attributes: s.Attributes, Blocks: append(blocks, dynamicHeader)}
 }
 
 // decodeDynamic decodes one dynamic block of a body whose schema is
