@@ -18,6 +18,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sys/unix"
 )
 
 // families maps a family to its tools.
@@ -27,17 +28,27 @@ var families = []struct{ name, restore, save string }{
 }
 
 // private is what an apply leaves for the next refresh: the chain's rules
-// per family as iptables-save printed them right after the restore, and
-// which rule block each came from. Refresh compares the live chain with
+// per family as iptables-save prints them (predicted by savedForm, or
+// read back after the restore when it cannot tell), which rule block each
+// came from, and the hooks' jumps. Refresh compares the live chain with
 // these lines, so iptables-save's canonical forms (a /32 added, quotes
 // dropped) never read as drift.
 type private struct {
 	Families map[string]applied `json:"families"`
+	// Netns is the cookie of the namespace the jumps were counted in
+	// (never reused while the machine runs): a container replaced since
+	// has a new, empty namespace under the same name.
+	Netns uint64 `json:"netns,omitempty"`
 }
 
 type applied struct {
 	Lines  []string `json:"lines"`
 	Origin []int    `json:"origin"`
+	// Jumps counts, for each built-in chain of the table, its bare jumps
+	// to this chain, as the last apply left them or the last refresh saw
+	// them: the next apply computes its restore input from them without
+	// reading the table again.
+	Jumps map[string]int `json:"jumps,omitempty"`
 }
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
@@ -125,7 +136,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 
 // apply installs the chain in every family it has, one restore per family
 // (declare, refill, fix the jumps), and removes it from a family it no
-// longer has. The rules are read back for the next refresh to compare.
+// longer has.
 func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	c, errs := ParseChain(nameOf(req.Addr), req.Planned)
 	if e := checkChainName(c.Name); e != nil {
@@ -157,41 +168,147 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	unlock := p.lock(ns)
 	defer unlock()
-	priv := private{Families: map[string]applied{}}
+	var last private
+	cookie, err := netnsCookie(ns)
+	if err == nil && len(req.Private) > 0 && !req.Prior.IsNull() {
+		json.Unmarshal(req.Private, &last) // unreadable: read the table instead
+	}
+	if last.Netns != cookie || cookie == 0 {
+		last = private{} // counted in another namespace: read the table
+	}
+	priv := private{Families: map[string]applied{}, Netns: cookie}
 	for _, fam := range families {
 		if !contains(c.Families, fam.name) && (req.Prior.IsNull() || !contains(familiesOf(req.Prior), fam.name)) {
 			continue // never applied in this family: nothing to remove
 		}
-		live, err := p.save(ctx, ns, fam.save)
-		if err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
-		}
-		t := live.Table(c.Table)
 		if !contains(c.Families, fam.name) {
-			if t.Has(c.Name) || len(t.References(c.Name)) > 0 {
+			live, err := p.save(ctx, ns, fam.save)
+			if err != nil {
+				return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
+			}
+			if t := live.Table(c.Table); t.Has(c.Name) || len(t.References(c.Name)) > 0 {
 				if err := p.restore(ctx, ns, fam.restore, DeleteInput(c.Table, c.Name, t)); err != nil {
 					return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 				}
 			}
 			continue
 		}
-		if err := p.restore(ctx, ns, fam.restore, c.Restore(fam.name, p.maxUID, t)); err != nil {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
-		}
-		after, err := p.save(ctx, ns, fam.save)
+		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps)
 		if err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s: %w", req.Addr, err)
 		}
-		_, origin := c.body(fam.name, p.maxUID)
-		lines := after.Table(c.Table).Chains[c.Name]
-		if len(lines) != len(origin) {
-			return providers.ApplyResponse{}, fmt.Errorf("%s: after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				req.Addr, fam.save, len(lines), c.Name, len(origin))
-		}
-		priv.Families[fam.name] = applied{Lines: lines, Origin: origin}
+		priv.Families[fam.name] = a
 	}
 	b, err := json.Marshal(priv)
 	return providers.ApplyResponse{State: req.Planned, Private: b}, err
+}
+
+// applyFamily writes the chain in one family with one restore and
+// returns what the next refresh compares the live chain with.
+//
+// The restore input depends on the jumps the hooks hold. When the last
+// apply or refresh counted them (jumps), they are trusted; a restore that
+// fails on them (a jump deleted by hand since) is retried once on the
+// table as iptables-save shows it, which is also what a chain with jump
+// rules needs (whether their targets exist) and what a create starts
+// from. The rules written are not read back when savedForm can predict
+// how iptables-save prints every one of them: a restore that succeeded
+// wrote them all, in one transaction.
+func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
+	var t *Table
+	if jumps != nil && !c.hasJumpRules() {
+		t = jumpsTable(c, jumps)
+		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
+			if ctx.Err() != nil {
+				return applied{}, err
+			}
+			t = nil // counted jumps that are no longer there: read the table
+		}
+	}
+	if t == nil {
+		live, err := p.save(ctx, ns, save)
+		if err != nil {
+			return applied{}, err
+		}
+		t = live.Table(c.Table)
+		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
+			return applied{}, err
+		}
+	}
+	after := map[string]int{}
+	for _, h := range builtins[c.Table] {
+		n := t.Jumps(h, c.Name)
+		switch {
+		case !contains(c.Hooks, h):
+			n = 0
+		case n == 0:
+			n = 1
+		}
+		after[h] = n
+	}
+	body, origin := c.body(family, p.maxUID)
+	lines := make([]string, len(body))
+	predicted := true
+	for i, l := range body {
+		if lines[i], predicted = savedForm(strings.TrimPrefix(l, "-A "+c.Name+" "), family); !predicted {
+			break
+		}
+	}
+	if !predicted {
+		rs, err := p.save(ctx, ns, save)
+		if err != nil {
+			return applied{}, err
+		}
+		lines = rs.Table(c.Table).Chains[c.Name]
+		if len(lines) != len(origin) {
+			return applied{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
+				save, len(lines), c.Name, len(origin))
+		}
+	}
+	return applied{Lines: lines, Origin: origin, Jumps: after}, nil
+}
+
+// netnsCookie identifies the namespace now under a name: the kernel's
+// cookie, which no other namespace gets while the machine runs. 0 when
+// the kernel has none (before Linux 5.14).
+func netnsCookie(ns string) (uint64, error) {
+	var cookie uint64
+	err := labnet.Within(ns, func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		cookie, err = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+		if err != nil {
+			cookie = 0
+		}
+		return nil
+	})
+	return cookie, err
+}
+
+// jumpsTable is a table whose built-in chains hold only the counted bare
+// jumps to c: all that c.Restore reads of a chain without jump rules.
+func jumpsTable(c *Chain, jumps map[string]int) *Table {
+	t := &Table{Chains: map[string][]string{}}
+	for h, n := range jumps {
+		for ; n > 0; n-- {
+			t.Chains[h] = append(t.Chains[h], "-j "+c.Name)
+		}
+	}
+	return t
+}
+
+// hasJumpRules reports whether a rule block jumps to another chain:
+// rendering such a chain needs to know whether that chain exists.
+func (c *Chain) hasJumpRules() bool {
+	for _, r := range c.Rules {
+		if r.Action == "jump" {
+			return true
+		}
+	}
+	return false
 }
 
 // Delete removes the chain and every jump to it, in each family.
@@ -276,6 +393,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	type key struct{ ns, tool string }
 	saves := map[key]Ruleset{}
 	saveErrs := map[key]error{}
+	cookies := map[string]uint64{}
 	for i, req := range reqs {
 		ns := p.netnsOf(providers.String(req.Prior, "target"))
 		if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); errors.Is(err, os.ErrNotExist) {
@@ -298,7 +416,12 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			live[fam.name] = saves[k].Table(providers.String(req.Prior, "table"))
 		}
 		if errs[i] == nil {
-			resps[i] = p.readOne(req, live)
+			c, ok := cookies[ns]
+			if !ok {
+				c, _ = netnsCookie(ns) // 0: the next apply reads the table
+				cookies[ns] = c
+			}
+			resps[i] = p.readOne(req, live, c)
 		}
 	}
 	return resps, errs
