@@ -215,11 +215,29 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 // how iptables-save prints every one of them: a restore that succeeded
 // wrote them all, in one transaction.
 func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
+	// What the next refresh compares with is worked out while the
+	// restore runs.
+	var lines []string
+	var origin []int
+	predicted := make(chan bool, 1)
+	go func() {
+		body, o := c.body(family, p.maxUID)
+		l := make([]string, len(body))
+		ok := true
+		for i, r := range body {
+			if l[i], ok = savedForm(strings.TrimPrefix(r, "-A "+c.Name+" "), family); !ok {
+				break
+			}
+		}
+		lines, origin = l, o
+		predicted <- ok
+	}()
 	var t *Table
 	if jumps != nil && !c.hasJumpRules() {
 		t = jumpsTable(c, jumps)
 		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
 			if ctx.Err() != nil {
+				<-predicted
 				return applied{}, err
 			}
 			t = nil // counted jumps that are no longer there: read the table
@@ -227,11 +245,12 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 	}
 	if t == nil {
 		live, err := p.save(ctx, ns, save)
-		if err != nil {
-			return applied{}, err
+		if err == nil {
+			t = live.Table(c.Table)
+			err = p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t))
 		}
-		t = live.Table(c.Table)
-		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
+		if err != nil {
+			<-predicted
 			return applied{}, err
 		}
 	}
@@ -246,15 +265,7 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		}
 		after[h] = n
 	}
-	body, origin := c.body(family, p.maxUID)
-	lines := make([]string, len(body))
-	predicted := true
-	for i, l := range body {
-		if lines[i], predicted = savedForm(strings.TrimPrefix(l, "-A "+c.Name+" "), family); !predicted {
-			break
-		}
-	}
-	if !predicted {
+	if !<-predicted {
 		rs, err := p.save(ctx, ns, save)
 		if err != nil {
 			return applied{}, err
