@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -444,6 +445,24 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		}
 		enc[k] = b
 	}
+	same := false
+	if err := s.view(func(tx *bolt.Tx) error {
+		n := 0
+		same = tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error {
+			if n++; !bytes.Equal(enc[string(k)], v) {
+				return errDiffers
+			}
+			return nil
+		}) == nil && n == len(enc)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if same {
+		// Unchanged: no write, and no new serial, so that an apply that
+		// changed nothing leaves the state (and its backup) as it was.
+		return nil
+	}
 	return s.write(func(w *wtx) error {
 		if err := w.clear(bucketOutputs); err != nil {
 			return err
@@ -456,6 +475,8 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		return nil
 	})
 }
+
+var errDiffers = errors.New("differs")
 
 // Outputs returns the stored outputs.
 func (s *Store) Outputs() (map[string]*Output, error) {

@@ -508,3 +508,35 @@ func TestStore_backupOnlyWhenChanged(t *testing.T) {
 		t.Errorf("serials %d, %d: want the newest backup's higher", all[0].Serial, all[1].Serial)
 	}
 }
+
+// TestStore_unchangedOutputsWriteNothing: setting the outputs the state
+// already has writes nothing (the serial stays), so that an apply that
+// changed nothing leaves the state, and its newest backup, as they were.
+func TestStore_unchangedOutputsWriteNothing(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	outs := map[string]*Output{"a": {Value: []byte(`"x"`)}, "b": {Value: []byte(`1`)}}
+	if err := s.SetOutputs(outs); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Meta()
+	if err := s.SetOutputs(map[string]*Output{"b": {Value: []byte(`1`)}, "a": {Value: []byte(`"x"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Meta(); m.Serial != before.Serial {
+		t.Errorf("the same outputs again: serial %d, was %d", m.Serial, before.Serial)
+	}
+	for _, changed := range []map[string]*Output{{"a": {Value: []byte(`"y"`)}, "b": {Value: []byte(`1`)}}, {"a": {Value: []byte(`"y"`)}}, {}} {
+		before, _ := s.Meta()
+		if err := s.SetOutputs(changed); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.Meta(); m.Serial == before.Serial {
+			t.Errorf("outputs changed to %d of them: the serial stayed %d", len(changed), m.Serial)
+		}
+		got, _ := s.Outputs()
+		if len(got) != len(changed) {
+			t.Errorf("outputs changed to %d of them: %d stored", len(changed), len(got))
+		}
+	}
+}
