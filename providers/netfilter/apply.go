@@ -397,17 +397,61 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 var _ providers.BatchReader = (*Provider)(nil)
 
 // ReadMany refreshes chains with one iptables-save per namespace and
-// family, however many chains live there.
+// family, however many chains live there; the namespaces' saves run 10
+// at a time (a lab with a chain in each of 100 containers has 100).
 func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
 	resps := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
 	type key struct{ ns, tool string }
-	saves := map[key]Ruleset{}
-	saveErrs := map[key]error{}
+	type saved struct {
+		rs  Ruleset
+		err error
+	}
+	nsOf := make([]string, len(reqs))
+	gone := make([]bool, len(reqs))
+	saves := map[key]*saved{}
 	cookies := map[string]uint64{}
 	for i, req := range reqs {
 		ns := p.netnsOf(providers.String(req.Prior, "target"))
+		nsOf[i] = ns
 		if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); errors.Is(err, os.ErrNotExist) {
+			gone[i] = true
+			continue
+		}
+		cookies[ns] = 0
+		for _, fam := range families {
+			if contains(familiesOf(req.Prior), fam.name) {
+				saves[key{ns, fam.save}] = &saved{}
+			}
+		}
+	}
+	sem := make(chan struct{}, 10)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for k, s := range saves {
+		wg.Add(1)
+		go func(k key, s *saved) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.rs, s.err = p.save(ctx, k.ns, k.tool)
+		}(k, s)
+	}
+	for ns := range cookies {
+		wg.Add(1)
+		go func(ns string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, _ := netnsCookie(ns) // 0: the next apply reads the table
+			mu.Lock()
+			cookies[ns] = c
+			mu.Unlock()
+		}(ns)
+	}
+	wg.Wait()
+	for i, req := range reqs {
+		if gone[i] {
 			resps[i] = providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 			continue
 		}
@@ -416,23 +460,15 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			if !contains(familiesOf(req.Prior), fam.name) {
 				continue
 			}
-			k := key{ns, fam.save}
-			if _, done := saves[k]; !done && saveErrs[k] == nil {
-				saves[k], saveErrs[k] = p.save(ctx, ns, fam.save)
-			}
-			if saveErrs[k] != nil {
-				errs[i] = saveErrs[k]
+			s := saves[key{nsOf[i], fam.save}]
+			if s.err != nil {
+				errs[i] = s.err
 				break
 			}
-			live[fam.name] = saves[k].Table(providers.String(req.Prior, "table"))
+			live[fam.name] = s.rs.Table(providers.String(req.Prior, "table"))
 		}
 		if errs[i] == nil {
-			c, ok := cookies[ns]
-			if !ok {
-				c, _ = netnsCookie(ns) // 0: the next apply reads the table
-				cookies[ns] = c
-			}
-			resps[i] = p.readOne(req, live, c)
+			resps[i] = p.readOne(req, live, cookies[nsOf[i]])
 		}
 	}
 	return resps, errs
