@@ -437,7 +437,11 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			s.rs, s.err = p.save(ctx, k.ns, k.tool)
 		}(k, s)
 	}
+	namespaces := make([]string, 0, len(cookies))
 	for ns := range cookies {
+		namespaces = append(namespaces, ns)
+	}
+	for _, ns := range namespaces {
 		wg.Add(1)
 		go func(ns string) {
 			defer wg.Done()
