@@ -49,12 +49,14 @@ func dynamicSchema(labels bool) *hcl.BodySchema {
 	return s
 }
 
-// withDynamic returns the schema of a body with the dynamic block added.
-// It copies: a schema may be shared by blocks decoded on other cores.
+// withDynamic is the schema of a body with the dynamic block added. It
+// leaves s alone: s is the schema's cached copy (providers.Block), shared
+// by every body of the type and read by several goroutines, which an
+// append would grow by one block per body decoded.
 func withDynamic(s *hcl.BodySchema) *hcl.BodySchema {
-	out := &hcl.BodySchema{Attributes: s.Attributes, Blocks: make([]hcl.BlockHeaderSchema, 0, len(s.Blocks)+1)}
-	out.Blocks = append(append(out.Blocks, s.Blocks...), dynamicHeader)
-	return out
+	blocks := make([]hcl.BlockHeaderSchema, len(s.Blocks), len(s.Blocks)+1)
+	copy(blocks, s.Blocks)
+	return &hcl.BodySchema{Attributes: s.Attributes, Blocks: append(blocks, dynamicHeader)}
 }
 
 // decodeDynamic decodes one dynamic block of a body whose schema is

@@ -318,3 +318,32 @@ firewall_chain "c" {
 		})
 	}
 }
+
+// TestDecodeLeavesSchemaCacheAlone: decoding bodies (here a chain of 50
+// rule blocks, loaded twice) adds the dynamic block to a copy of the
+// cached schemas, never to the shared ones, which would otherwise grow by
+// one block per body decoded and make a large lab's load quadratic.
+func TestDecodeLeavesSchemaCacheAlone(t *testing.T) {
+	reg := all.Registry()
+	schema, err := reg.Schema("netfilter", "firewall_chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainBlocks := len(schema.HCLSchema().Blocks)
+	ruleBlocks := len(schema.Blocks["rule"].Block.HCLSchema().Blocks)
+	src := "firewall_chain \"c\" {\n  target = lab\n" + strings.Repeat("  rule {\n    action = \"accept\"\n  }\n", 50) + "}\n"
+	for i := 0; i < 2; i++ {
+		dir := t.TempDir()
+		l := config.NewLab(dir, reg)
+		diags := l.AddFile(filepath.Join(dir, "main.lab.hcl"), []byte(src))
+		if diags = append(diags, l.Check()...); diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+	}
+	if got := len(schema.HCLSchema().Blocks); got != chainBlocks {
+		t.Errorf("the chain's cached schema has %d block types after two loads, %d before", got, chainBlocks)
+	}
+	if got := len(schema.Blocks["rule"].Block.HCLSchema().Blocks); got != ruleBlocks {
+		t.Errorf("the rule block's cached schema has %d block types after two loads, %d before", got, ruleBlocks)
+	}
+}

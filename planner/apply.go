@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -388,8 +389,13 @@ func (p *Planner) record(c *Change, schema *providers.Schema, v cty.Value, priva
 	if err != nil {
 		return nil, err
 	}
+	return p.recordOf(c, b, private, deps), nil
+}
+
+// recordOf is record with the value already encoded.
+func (p *Planner) recordOf(c *Change, b []byte, private []byte, deps []addr.Instance) *state.Record {
 	return &state.Record{Addr: c.Addr.String(), Type: c.Type, Provider: c.Provider, ID: c.ID, Value: b, Private: private,
-		Deps: addrStrings(deps), Sensitive: pathStrings(c.AfterSensitive)}, nil
+		Deps: addrStrings(deps), Sensitive: pathStrings(c.AfterSensitive)}
 }
 
 // applyOne performs one change, journaled: intent, provider call, result.
@@ -444,6 +450,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.Journa
 		seq := seqs[state.JournalCreate]
 		creq := req
 		creq.Prior, creq.Private, creq.ID = cty.NullVal(c.After.Type()), nil, p.idOr(c.ID, c.Addr)
+		early := encodeEarly(schema, c.After)
 		resp, err := prov.Create(ctx, creq)
 		if err != nil {
 			return err
@@ -460,7 +467,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.Journa
 		} else if readyErr != nil {
 			tainted = "its ready wait did not finish: " + readyErr.Error()
 		}
-		if err := p.settleAs(seq, c, schema, resp, tainted); err != nil {
+		if err := p.settleAs(seq, c, schema, resp, tainted, early); err != nil {
 			return err
 		}
 		n.added.Add(1)
@@ -499,11 +506,12 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.Journa
 		return nil
 	case Update:
 		seq := seqs[state.JournalUpdate]
+		early := encodeEarly(schema, c.After)
 		resp, err := prov.Update(ctx, req)
 		if err != nil {
 			return err
 		}
-		if err := p.settle(seq, c, schema, resp); err != nil {
+		if err := p.settleAs(seq, c, schema, resp, "", early); err != nil {
 			return err
 		}
 		n.changed.Add(1)
@@ -617,28 +625,87 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[state.Journ
 	return out, nil
 }
 
-func (p *Planner) settle(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse) error {
-	return p.settleAs(seq, c, schema, resp, "")
-}
-
-// settleAs is settle with the record marked tainted (for the reason
-// given) when tainted is not "".
-func (p *Planner) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string) error {
+// settleAs writes an action's result: its record, marked tainted (for
+// the reason given) when tainted is not "". early is the planned value's
+// encoding made while the provider worked (nil: none), used when the
+// provider returned that value.
+func (p *Planner) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string, early *earlyValue) error {
 	v := resp.State
 	if v == cty.NilVal || v.IsNull() {
 		return fmt.Errorf("the %s provider returned no value for %s (a bug in the provider)", c.Provider, c.Addr)
 	}
-	if !v.IsWhollyKnown() {
-		return fmt.Errorf("the %s provider left unknown values in %s (a bug in the provider)", c.Provider, c.Addr)
+	b, ok := early.of(v)
+	if !ok {
+		if !v.IsWhollyKnown() {
+			return fmt.Errorf("the %s provider left unknown values in %s (a bug in the provider)", c.Provider, c.Addr)
+		}
+		var err error
+		if b, err = encodeValue(schema, v); err != nil {
+			return err
+		}
 	}
-	rec, err := p.record(c, schema, v, resp.Private, c.Deps)
-	if err != nil {
-		return err
-	}
+	rec := p.recordOf(c, b, resp.Private, c.Deps)
 	rec.Tainted = tainted
 	p.applied.Store(c.Addr, v)
 	p.settleLater(c, p.Store.SettleAsync(seq, rec, ""))
 	return nil
+}
+
+// earlyValue is a planned value being encoded for its record while the
+// provider applies it: most providers return the planned value itself,
+// and a large one (a chain of 10,000 rules) takes as long to encode as a
+// good part of the provider's own work.
+type earlyValue struct {
+	v    cty.Value
+	done chan struct{}
+	b    []byte
+	err  error
+}
+
+// encodeEarly starts encoding v; nil when v is not wholly known yet.
+func encodeEarly(schema *providers.Schema, v cty.Value) *earlyValue {
+	if v == cty.NilVal || v.IsNull() {
+		return nil
+	}
+	e := &earlyValue{v: v, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		if !v.IsWhollyKnown() {
+			e.err = errors.New("not wholly known")
+			return
+		}
+		e.b, e.err = encodeValue(schema, v)
+	}()
+	return e
+}
+
+// of returns the encoding of v when v is the value encoded early.
+func (e *earlyValue) of(v cty.Value) ([]byte, bool) {
+	if e == nil {
+		return nil, false
+	}
+	<-e.done
+	if e.err != nil || !(sameValue(v, e.v) || v.RawEquals(e.v)) {
+		return nil, false
+	}
+	return e.b, true
+}
+
+// sameValue reports whether a and b are one value, not merely equal ones:
+// what a provider that returns the planned value it was given hands back.
+// An object value holds its attributes in a map, whose identity reflect
+// shows; comparing a chain of 10,000 rules attribute by attribute takes
+// longer. False says nothing: the values may still be equal.
+func sameValue(a, b cty.Value) bool {
+	fa, fb := reflect.ValueOf(a).FieldByName("v"), reflect.ValueOf(b).FieldByName("v")
+	if !fa.IsValid() || !fb.IsValid() || fa.Kind() != reflect.Interface || fb.Kind() != reflect.Interface {
+		return false
+	}
+	ea, eb := fa.Elem(), fb.Elem()
+	if !ea.IsValid() || !eb.IsValid() || ea.Kind() != reflect.Map || eb.Kind() != reflect.Map {
+		return false
+	}
+	return ea.Pointer() == eb.Pointer() && a.Type().Equals(b.Type())
 }
 
 // settleLater remembers a result that is being written. The action's

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -460,6 +461,24 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		}
 		enc[k] = b
 	}
+	same := false
+	if err := s.view(func(tx *bolt.Tx) error {
+		n := 0
+		same = tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error {
+			if n++; !bytes.Equal(enc[string(k)], v) {
+				return errDiffers
+			}
+			return nil
+		}) == nil && n == len(enc)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if same {
+		// Unchanged: no write, and no new serial, so that an apply that
+		// changed nothing leaves the state (and its backup) as it was.
+		return nil
+	}
 	return s.write(func(w *wtx) error {
 		if err := w.clear(bucketOutputs); err != nil {
 			return err
@@ -472,6 +491,8 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		return nil
 	})
 }
+
+var errDiffers = errors.New("differs")
 
 // Outputs returns the stored outputs.
 func (s *Store) Outputs() (map[string]*Output, error) {
@@ -489,8 +510,11 @@ func (s *Store) Outputs() (map[string]*Output, error) {
 	return out, err
 }
 
-// Backup copies the state file into dir as state-<serial>-<time>.db and
-// keeps the newest keep backups.
+// Backup copies the state file into dir as state-<serial>-<time>-<sum>.db
+// (sum: the start of the content sum) and keeps the newest keep backups.
+// When the newest backup already holds this content (an apply that
+// changed nothing, run again), nothing is copied and its path is
+// returned: the backups kept are keep different states.
 func (s *Store) Backup(dir string, keep int) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -499,10 +523,43 @@ func (s *Store) Backup(dir string, keep int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := filepath.Join(dir, fmt.Sprintf("state-%08d-%s.db", m.Serial, time.Now().UTC().Format("20060102T150405.000")))
-	if err := s.view(func(tx *bolt.Tx) error { return tx.CopyFile(name, 0o600) }); err != nil {
+	var tag string
+	if err := s.view(func(tx *bolt.Tx) error {
+		tag = hex.EncodeToString(tx.Bucket(bucketMeta).Get(keySum))
+		return nil
+	}); err != nil {
 		return "", err
 	}
+	if len(tag) > 12 {
+		tag = tag[:12]
+	}
+	backups := backupNames(dir)
+	if n := len(backups); n > 0 && tag != "" {
+		// The newest backup has this very content (every write raises the
+		// serial, and the sum covers it): another copy would only push an
+		// older, different state out of the kept ones.
+		if serial, ok := parseBackupSerial(backups[n-1]); ok && serial == m.Serial && strings.HasSuffix(backups[n-1], "-"+tag+".db") {
+			return filepath.Join(dir, backups[n-1]), nil
+		}
+	}
+	name := fmt.Sprintf("state-%08d-%s", m.Serial, time.Now().UTC().Format("20060102T150405.000"))
+	if tag != "" {
+		name += "-" + tag
+	}
+	path := filepath.Join(dir, name+".db")
+	if err := s.view(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
+		return "", err
+	}
+	backups = append(backups, name+".db")
+	for len(backups) > keep {
+		os.Remove(filepath.Join(dir, backups[0]))
+		backups = backups[1:]
+	}
+	return path, nil
+}
+
+// backupNames lists the backups in dir, oldest first.
+func backupNames(dir string) []string {
 	entries, _ := os.ReadDir(dir)
 	var backups []string
 	for _, e := range entries {
@@ -511,11 +568,7 @@ func (s *Store) Backup(dir string, keep int) (string, error) {
 		}
 	}
 	sort.Strings(backups)
-	for len(backups) > keep {
-		os.Remove(filepath.Join(dir, backups[0]))
-		backups = backups[1:]
-	}
-	return name, nil
+	return backups
 }
 
 // Replace swaps the whole content for the given records and outputs (state

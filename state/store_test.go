@@ -457,3 +457,86 @@ func TestStore_concurrentFirstOpens(t *testing.T) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// TestStore_backupOnlyWhenChanged: a backup of a state that has not
+// changed since the newest backup copies nothing and names that backup;
+// a change makes a new one, and the kept backups are different states.
+func TestStore_backupOnlyWhenChanged(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, filepath.Join(dir, "state.db"))
+	defer s.Close()
+	bdir := filepath.Join(dir, "backups")
+	if err := s.Put(&Record{Addr: "r0"}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Backup(bdir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		again, err := s.Backup(bdir, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != first {
+			t.Fatalf("backup %d of an unchanged state made %s; want the newest backup, %s", i+2, again, first)
+		}
+	}
+	if err := s.Put(&Record{Addr: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.Backup(bdir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Fatal("a changed state was not backed up")
+	}
+	all, err := Backups(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Path != second || all[1].Path != first {
+		t.Fatalf("backups %+v: want %s then %s", all, second, first)
+	}
+	for _, b := range all {
+		if b.Err != nil {
+			t.Errorf("%s: %v", b.Path, b.Err)
+		}
+	}
+	if all[0].Serial <= all[1].Serial {
+		t.Errorf("serials %d, %d: want the newest backup's higher", all[0].Serial, all[1].Serial)
+	}
+}
+
+// TestStore_unchangedOutputsWriteNothing: setting the outputs the state
+// already has writes nothing (the serial stays), so that an apply that
+// changed nothing leaves the state, and its newest backup, as they were.
+func TestStore_unchangedOutputsWriteNothing(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	outs := map[string]*Output{"a": {Value: []byte(`"x"`)}, "b": {Value: []byte(`1`)}}
+	if err := s.SetOutputs(outs); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Meta()
+	if err := s.SetOutputs(map[string]*Output{"b": {Value: []byte(`1`)}, "a": {Value: []byte(`"x"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Meta(); m.Serial != before.Serial {
+		t.Errorf("the same outputs again: serial %d, was %d", m.Serial, before.Serial)
+	}
+	for _, changed := range []map[string]*Output{{"a": {Value: []byte(`"y"`)}, "b": {Value: []byte(`1`)}}, {"a": {Value: []byte(`"y"`)}}, {}} {
+		before, _ := s.Meta()
+		if err := s.SetOutputs(changed); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.Meta(); m.Serial == before.Serial {
+			t.Errorf("outputs changed to %d of them: the serial stayed %d", len(changed), m.Serial)
+		}
+		got, _ := s.Outputs()
+		if len(got) != len(changed) {
+			t.Errorf("outputs changed to %d of them: %d stored", len(changed), len(got))
+		}
+	}
+}

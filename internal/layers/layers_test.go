@@ -49,7 +49,7 @@ var allowed = map[string][]string{
 	"providers/labnet":                    {"providers"},
 	"providers/link":                      {"providers", "providers/labnet"},
 	"providers/mgmtnet":                   {"providers", "providers/labnet"},
-	"providers/netfilter":                 {"providers", "providers/labnet"},
+	"providers/netfilter":                 {"internal/par", "providers", "providers/labnet"},
 	"providers/remote":                    {"config/addr", "internal/agent", "providers", "providers/link"},
 	"providers/qemu":                      {"providers", "providers/cidata", "providers/labnet", "providers/mgmtnet"},
 	"providers/virtualbox":                {"providers", "providers/cidata", "providers/labnet", "providers/mgmtnet"},

@@ -18,6 +18,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sys/unix"
 )
 
 // families maps a family to its tools.
@@ -27,17 +28,27 @@ var families = []struct{ name, restore, save string }{
 }
 
 // private is what an apply leaves for the next refresh: the chain's rules
-// per family as iptables-save printed them right after the restore, and
-// which rule block each came from. Refresh compares the live chain with
+// per family as iptables-save prints them (predicted by savedForm, or
+// read back after the restore when it cannot tell), which rule block each
+// came from, and the hooks' jumps. Refresh compares the live chain with
 // these lines, so iptables-save's canonical forms (a /32 added, quotes
 // dropped) never read as drift.
 type private struct {
 	Families map[string]applied `json:"families"`
+	// Netns is the cookie of the namespace the jumps were counted in
+	// (never reused while the machine runs): a container replaced since
+	// has a new, empty namespace under the same name.
+	Netns uint64 `json:"netns,omitempty"`
 }
 
 type applied struct {
 	Lines  []string `json:"lines"`
 	Origin []int    `json:"origin"`
+	// Jumps counts, for each built-in chain of the table, its bare jumps
+	// to this chain, as the last apply left them or the last refresh saw
+	// them: the next apply computes its restore input from them without
+	// reading the table again.
+	Jumps map[string]int `json:"jumps,omitempty"`
 }
 
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
@@ -125,7 +136,7 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 
 // apply installs the chain in every family it has, one restore per family
 // (declare, refill, fix the jumps), and removes it from a family it no
-// longer has. The rules are read back for the next refresh to compare.
+// longer has.
 func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	c, errs := ParseChain(nameOf(req.Addr), req.Planned)
 	if e := checkChainName(c.Name); e != nil {
@@ -156,40 +167,158 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	unlock := p.lock(ns)
 	defer unlock()
-	priv := private{Families: map[string]applied{}}
+	var last private
+	cookie, err := netnsCookie(ns)
+	if err == nil && len(req.Private) > 0 && !req.Prior.IsNull() {
+		json.Unmarshal(req.Private, &last) // unreadable: read the table instead
+	}
+	if last.Netns != cookie || cookie == 0 {
+		last = private{} // counted in another namespace: read the table
+	}
+	priv := private{Families: map[string]applied{}, Netns: cookie}
 	for _, fam := range families {
 		if !contains(c.Families, fam.name) && (req.Prior.IsNull() || !contains(familiesOf(req.Prior), fam.name)) {
 			continue // never applied in this family: nothing to remove
 		}
-		live, err := p.save(ctx, ns, fam.save)
-		if err != nil {
-			return providers.ApplyResponse{}, err
-		}
-		t := live.Table(c.Table)
 		if !contains(c.Families, fam.name) {
-			if t.Has(c.Name) || len(t.References(c.Name)) > 0 {
+			live, err := p.save(ctx, ns, fam.save)
+			if err != nil {
+				return providers.ApplyResponse{}, err
+			}
+			if t := live.Table(c.Table); t.Has(c.Name) || len(t.References(c.Name)) > 0 {
 				if err := p.restore(ctx, ns, fam.restore, DeleteInput(c.Table, c.Name, t)); err != nil {
 					return providers.ApplyResponse{}, err
 				}
 			}
 			continue
 		}
-		if err := p.restore(ctx, ns, fam.restore, c.Restore(fam.name, p.maxUID, t)); err != nil {
-			return providers.ApplyResponse{}, err
-		}
-		after, err := p.save(ctx, ns, fam.save)
+		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps)
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		_, origin := c.body(fam.name, p.maxUID)
-		lines := after.Table(c.Table).Chains[c.Name]
-		if len(lines) != len(origin) {
-			return providers.ApplyResponse{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)", fam.save, len(lines), c.Name, len(origin))
-		}
-		priv.Families[fam.name] = applied{Lines: lines, Origin: origin}
+		priv.Families[fam.name] = a
 	}
 	b, err := json.Marshal(priv)
 	return providers.ApplyResponse{State: req.Planned, Private: b}, err
+}
+
+// applyFamily writes the chain in one family with one restore and
+// returns what the next refresh compares the live chain with.
+//
+// The restore input depends on the jumps the hooks hold. When the last
+// apply or refresh counted them (jumps), they are trusted; a restore that
+// fails on them (a jump deleted by hand since) is retried once on the
+// table as iptables-save shows it, which is also what a chain with jump
+// rules needs (whether their targets exist) and what a create starts
+// from. The rules written are not read back when savedForm can predict
+// how iptables-save prints every one of them: a restore that succeeded
+// wrote them all, in one transaction.
+func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
+	// What the next refresh compares with is worked out while the
+	// restore runs.
+	var lines []string
+	var origin []int
+	predicted := make(chan bool, 1)
+	go func() {
+		body, o := c.body(family, p.maxUID)
+		l := make([]string, len(body))
+		ok := true
+		for i, r := range body {
+			if l[i], ok = savedForm(strings.TrimPrefix(r, "-A "+c.Name+" "), family); !ok {
+				break
+			}
+		}
+		lines, origin = l, o
+		predicted <- ok
+	}()
+	var t *Table
+	if jumps != nil && !c.hasJumpRules() {
+		t = jumpsTable(c, jumps)
+		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
+			if ctx.Err() != nil {
+				<-predicted
+				return applied{}, err
+			}
+			t = nil // counted jumps that are no longer there: read the table
+		}
+	}
+	if t == nil {
+		live, err := p.save(ctx, ns, save)
+		if err == nil {
+			t = live.Table(c.Table)
+			err = p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t))
+		}
+		if err != nil {
+			<-predicted
+			return applied{}, err
+		}
+	}
+	after := map[string]int{}
+	for _, h := range builtins[c.Table] {
+		n := t.Jumps(h, c.Name)
+		switch {
+		case !contains(c.Hooks, h):
+			n = 0
+		case n == 0:
+			n = 1
+		}
+		after[h] = n
+	}
+	if !<-predicted {
+		rs, err := p.save(ctx, ns, save)
+		if err != nil {
+			return applied{}, err
+		}
+		lines = rs.Table(c.Table).Chains[c.Name]
+		if len(lines) != len(origin) {
+			return applied{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
+				save, len(lines), c.Name, len(origin))
+		}
+	}
+	return applied{Lines: lines, Origin: origin, Jumps: after}, nil
+}
+
+// netnsCookie identifies the namespace now under a name: the kernel's
+// cookie, which no other namespace gets while the machine runs. 0 when
+// the kernel has none (before Linux 5.14).
+func netnsCookie(ns string) (uint64, error) {
+	var cookie uint64
+	err := labnet.Within(ns, func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		cookie, err = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+		if err != nil {
+			cookie = 0
+		}
+		return nil
+	})
+	return cookie, err
+}
+
+// jumpsTable is a table whose built-in chains hold only the counted bare
+// jumps to c: all that c.Restore reads of a chain without jump rules.
+func jumpsTable(c *Chain, jumps map[string]int) *Table {
+	t := &Table{Chains: map[string][]string{}}
+	for h, n := range jumps {
+		for ; n > 0; n-- {
+			t.Chains[h] = append(t.Chains[h], "-j "+c.Name)
+		}
+	}
+	return t
+}
+
+// hasJumpRules reports whether a rule block jumps to another chain:
+// rendering such a chain needs to know whether that chain exists.
+func (c *Chain) hasJumpRules() bool {
+	for _, r := range c.Rules {
+		if r.Action == "jump" {
+			return true
+		}
+	}
+	return false
 }
 
 // Delete removes the chain and every jump to it, in each family.
@@ -267,16 +396,65 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 var _ providers.BatchReader = (*Provider)(nil)
 
 // ReadMany refreshes chains with one iptables-save per namespace and
-// family, however many chains live there.
+// family, however many chains live there; the namespaces' saves run 10
+// at a time (a lab with a chain in each of 100 containers has 100).
 func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, []error) {
 	resps := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
 	type key struct{ ns, tool string }
-	saves := map[key]Ruleset{}
-	saveErrs := map[key]error{}
+	type saved struct {
+		rs  Ruleset
+		err error
+	}
+	nsOf := make([]string, len(reqs))
+	gone := make([]bool, len(reqs))
+	saves := map[key]*saved{}
+	cookies := map[string]uint64{}
 	for i, req := range reqs {
 		ns := p.netnsOf(providers.String(req.Prior, "target"))
+		nsOf[i] = ns
 		if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); errors.Is(err, os.ErrNotExist) {
+			gone[i] = true
+			continue
+		}
+		cookies[ns] = 0
+		for _, fam := range families {
+			if contains(familiesOf(req.Prior), fam.name) {
+				saves[key{ns, fam.save}] = &saved{}
+			}
+		}
+	}
+	sem := make(chan struct{}, 10)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for k, s := range saves {
+		wg.Add(1)
+		go func(k key, s *saved) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.rs, s.err = p.save(ctx, k.ns, k.tool)
+		}(k, s)
+	}
+	namespaces := make([]string, 0, len(cookies))
+	for ns := range cookies {
+		namespaces = append(namespaces, ns)
+	}
+	for _, ns := range namespaces {
+		wg.Add(1)
+		go func(ns string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, _ := netnsCookie(ns) // 0: the next apply reads the table
+			mu.Lock()
+			cookies[ns] = c
+			mu.Unlock()
+		}(ns)
+	}
+	wg.Wait()
+	for i, req := range reqs {
+		if gone[i] {
 			resps[i] = providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
 			continue
 		}
@@ -285,18 +463,15 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			if !contains(familiesOf(req.Prior), fam.name) {
 				continue
 			}
-			k := key{ns, fam.save}
-			if _, done := saves[k]; !done && saveErrs[k] == nil {
-				saves[k], saveErrs[k] = p.save(ctx, ns, fam.save)
-			}
-			if saveErrs[k] != nil {
-				errs[i] = saveErrs[k]
+			s := saves[key{nsOf[i], fam.save}]
+			if s.err != nil {
+				errs[i] = s.err
 				break
 			}
-			live[fam.name] = saves[k].Table(providers.String(req.Prior, "table"))
+			live[fam.name] = s.rs.Table(providers.String(req.Prior, "table"))
 		}
 		if errs[i] == nil {
-			resps[i] = p.readOne(req, live)
+			resps[i] = p.readOne(req, live, cookies[nsOf[i]])
 		}
 	}
 	return resps, errs

@@ -68,6 +68,6 @@ func (p *Provider) Import(ctx context.Context, req providers.ImportRequest) (pro
 			return providers.ImportResponse{}, fmt.Errorf("%s in namespace %s shows no chain %s in table %s", f.save, ns, chain, table)
 		}
 	}
-	resp := p.readOne(providers.ReadRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: req.Planned}, live)
+	resp := p.readOne(providers.ReadRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: req.Planned}, live, 0)
 	return providers.ImportResponse{State: resp.State}, nil
 }

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/labform/labform/providers"
@@ -16,7 +17,10 @@ import (
 // a missing jump drops its hook from hooks, and a change to the lines the
 // mode makes, or a family's chain deleted, is written next to the mode.
 // A chain deleted in every family is gone: the plan creates it again.
-func (p *Provider) readOne(req providers.ReadRequest, live map[string]*Table) providers.ReadResponse {
+//
+// cookie is the namespace's (netnsCookie): with the jumps counted here it
+// lets the next apply skip reading the table.
+func (p *Provider) readOne(req providers.ReadRequest, live map[string]*Table, cookie uint64) providers.ReadResponse {
 	prior := req.Prior
 	c, errs := ParseChain(nameOf(req.Addr), prior)
 	if len(errs) > 0 {
@@ -34,8 +38,20 @@ func (p *Provider) readOne(req providers.ReadRequest, live map[string]*Table) pr
 	for _, h := range c.Hooks {
 		present[h] = true
 	}
+	recount := priv.Netns != cookie // jumps counted elsewhere, or differently
+	priv.Netns = cookie
 	for _, fam := range c.Families {
 		t := live[fam]
+		if a, ok := priv.Families[fam]; ok {
+			jumps := map[string]int{}
+			for _, h := range builtins[c.Table] {
+				jumps[h] = t.Jumps(h, c.Name)
+			}
+			if !maps.Equal(jumps, a.Jumps) {
+				a.Jumps = jumps
+				priv.Families[fam], recount = a, true
+			}
+		}
 		for _, h := range c.Hooks {
 			present[h] = present[h] && t.Jumps(h, c.Name) > 0
 		}
@@ -64,12 +80,19 @@ func (p *Provider) readOne(req providers.ReadRequest, live map[string]*Table) pr
 	if !exists {
 		return providers.ReadResponse{State: cty.NullVal(prior.Type())}
 	}
+	private := req.Private
+	if recount && len(priv.Families) > 0 {
+		// The next apply computes its restore input from these counts.
+		if b, err := json.Marshal(priv); err == nil {
+			private = b
+		}
+	}
 	hooksOK := true
 	for _, h := range c.Hooks {
 		hooksOK = hooksOK && present[h]
 	}
 	if len(notes) == 0 && driftFam == "" && hooksOK {
-		return providers.ReadResponse{State: prior, Private: req.Private}
+		return providers.ReadResponse{State: prior, Private: private}
 	}
 	m := prior.AsValueMap()
 	if len(notes) > 0 {
@@ -90,7 +113,7 @@ func (p *Provider) readOne(req providers.ReadRequest, live map[string]*Table) pr
 	if driftFam != "" {
 		m["rule"] = liveRules(c, prior.GetAttr("rule"), drifted, driftFam)
 	}
-	return providers.ReadResponse{State: cty.ObjectVal(m), Private: req.Private}
+	return providers.ReadResponse{State: cty.ObjectVal(m), Private: private}
 }
 
 // item is one live rule of a chain: a rule block of the last apply

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -41,10 +42,11 @@ type Rule struct {
 const appUIDStart = 10000
 
 var (
-	chainName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,27}$`)
-	ifaceName   = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\+?$`)
-	commentText = regexp.MustCompile(`^[A-Za-z0-9 _.,:;/=+@()#-]{0,256}$`)
-	builtins    = map[string][]string{
+	chainName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,27}$`)
+	ifaceName    = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\+?$`)
+	commentText  = regexp.MustCompile(`^[A-Za-z0-9 _.,:;/=+@()#-]{0,256}$`)
+	icmpTypeName = regexp.MustCompile(`^[a-z0-9-]{1,40}(/[0-9]{1,3})?$`)
+	builtins     = map[string][]string{
 		"filter": {"INPUT", "FORWARD", "OUTPUT"},
 		"nat":    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
 		"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
@@ -150,7 +152,16 @@ func ParseChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
 	}
 	rules := v.GetAttr("rule")
 	if !rules.IsNull() && rules.IsKnown() {
-		for i, rv := range rules.AsValueSlice() {
+		// A chain can have 10,000 rules: they are read on every core,
+		// each with its own errors, reported in rule order.
+		rvs := rules.AsValueSlice()
+		c.Rules = make([]Rule, len(rvs))
+		ruleErrs := make([][]*providers.AttrError, len(rvs))
+		par.For(len(rvs), func(i int) {
+			rv := rvs[i]
+			fail := func(p cty.Path, summary, detail string, args ...interface{}) {
+				ruleErrs[i] = append(ruleErrs[i], &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
+			}
 			p := cty.GetAttrPath("rule").Index(cty.NumberIntVal(int64(i)))
 			r := Rule{Action: str(rv, "action"), Jump: str(rv, "jump"), Protocol: str(rv, "protocol"), Source: str(rv, "source"),
 				Destination: str(rv, "destination"), Sport: str(rv, "sport"), Dport: str(rv, "dport"), InInterface: str(rv, "in_interface"),
@@ -165,7 +176,10 @@ func ParseChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
 				}
 			}
 			checkRule(r, p, c, fail)
-			c.Rules = append(c.Rules, r)
+			c.Rules[i] = r
+		})
+		for _, e := range ruleErrs {
+			errs = append(errs, e...)
 		}
 	}
 	return c, errs
@@ -229,7 +243,7 @@ func checkRule(r Rule, p cty.Path, c *Chain, fail func(cty.Path, string, string,
 	if r.ICMPType != "" {
 		if r.Protocol != "icmp" && r.Protocol != "icmpv6" {
 			fail(p.GetAttr("icmp_type"), "ICMP type without an ICMP protocol", "icmp_type needs protocol = icmp or icmpv6.")
-		} else if !regexp.MustCompile(`^[a-z0-9-]{1,40}(/[0-9]{1,3})?$`).MatchString(r.ICMPType) {
+		} else if !icmpTypeName.MatchString(r.ICMPType) {
 			fail(p.GetAttr("icmp_type"), "Invalid ICMP type", "%q: a type is a name such as echo-request or a number.", r.ICMPType)
 		}
 	}
@@ -317,9 +331,16 @@ func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
 	for _, u := range c.UIDs {
 		add(fixed, "-m owner --uid-owner %d -j %s", u, verdict)
 	}
-	for i, r := range c.Rules {
-		if line, ok := r.render(family); ok {
-			add(i, "%s", line)
+	// The rules render on every core (a chain can have 10,000).
+	rendered := make([]string, len(c.Rules))
+	par.For(len(c.Rules), func(i int) {
+		if line, ok := c.Rules[i].render(family); ok {
+			rendered[i] = "-A " + c.Name + " " + line
+		}
+	})
+	for i, line := range rendered {
+		if line != "" {
+			out, origin = append(out, line), append(origin, i)
 		}
 	}
 	if c.Mode == "allowlist" {

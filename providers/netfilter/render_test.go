@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container"
+	"github.com/zclconf/go-cty/cty"
 )
 
 func evalFile(t *testing.T, name string) (*config.Desired, hcl.Diagnostics) {
@@ -137,5 +138,39 @@ func TestProtocols(t *testing.T) {
 	}
 	if got := protocolSuggestion("zzzzzzzz"); got != "" {
 		t.Errorf("suggestion for nonsense: %q", got)
+	}
+}
+
+// BenchmarkParseRender10k: what apply does before its restore of a chain
+// of 10,000 rules: read the planned value, render the restore input.
+func BenchmarkParseRender10k(b *testing.B) {
+	ty := New().Schemas()["firewall_chain"].ImpliedType()
+	nulls := func(t cty.Type) map[string]cty.Value {
+		m := map[string]cty.Value{}
+		for n, at := range t.AttributeTypes() {
+			m[n] = cty.NullVal(at)
+		}
+		return m
+	}
+	rules := make([]cty.Value, 10000)
+	for i := range rules {
+		m := nulls(ty.AttributeType("rule").ElementType())
+		m["protocol"], m["dport"], m["action"] = cty.StringVal("tcp"), cty.StringVal(fmt.Sprint(20000+i)), cty.StringVal("accept")
+		rules[i] = cty.ObjectVal(m)
+	}
+	m := nulls(ty)
+	m["target"], m["family"], m["table"], m["mode"] = cty.StringVal("lab"), cty.StringVal("ipv4"), cty.StringVal("filter"), cty.StringVal("denylist")
+	m["hooks"], m["rule"] = cty.ListVal([]cty.Value{cty.StringVal("FORWARD")}), cty.ListVal(rules)
+	v := cty.ObjectVal(m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, errs := ParseChain("big", v)
+		if len(errs) > 0 {
+			b.Fatal(errs)
+		}
+		if in := c.Restore("ipv4", 65535, nil); !strings.Contains(in, "--dport 29999 -j ACCEPT") {
+			b.Fatal("the last rule is missing from the restore input")
+		}
 	}
 }
