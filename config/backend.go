@@ -167,7 +167,14 @@ func ReadBackend(dir string) (*Backend, hcl.Diagnostics) {
 		}
 		content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "lab"}}})
 		for _, lb := range content.Blocks {
-			inner, _, _ := lb.Body.PartialContent(labBlockSchema)
+			inner, _, pd := lb.Body.PartialContent(labBlockSchema)
+			for _, d := range pd {
+				// A malformed backend block (no label, say) must not
+				// quietly open .labform/state.db instead.
+				if d.Subject != nil && strings.Contains(d.Detail+d.Summary, "backend") {
+					diags = append(diags, d)
+				}
+			}
 			var d hcl.Diagnostics
 			be, d = decodeLabBackends(inner.Blocks, abs, be)
 			diags = append(diags, d...)

@@ -99,6 +99,17 @@ func (l *Lab) resolveHosts() hcl.Diagnostics {
 		if r.Host == "" {
 			continue
 		}
+		if l.IsModule() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host placement inside a module",
+				Detail:  "Nodes of a module run on the local machine: host blocks belong to the lab's own directory, and a module cannot name them yet. Place the node from the lab's own files, or remove host.",
+				Subject: r.HostRange.Ptr()})
+			continue
+		}
+		if r.Ready != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ready gate on a node of another host",
+				Detail:  "Ready gates probe from this machine, which cannot reach into a node on another host yet (its namespace, console and commands are there). Remove the ready block, or place the node on the local machine.",
+				Subject: r.Ready.DeclRange.Ptr()})
+		}
 		if _, ok := l.Hosts[r.Host]; !ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared host",
 				Detail: fmt.Sprintf("No host %q is declared.%s", r.Host, didYouMean(r.Host, sortedAttrKeys(l.Hosts))), Subject: r.HostRange.Ptr()})

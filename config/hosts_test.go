@@ -131,3 +131,35 @@ func TestHosts(t *testing.T) {
 		t.Fatal("an undeclared host selects something")
 	}
 }
+
+// TestHosts_readyOnARemoteNode: a ready gate cannot probe a node on
+// another host yet, so it is refused at the ready block.
+func TestHosts_readyOnARemoteNode(t *testing.T) {
+	src := `
+host "edge1" {
+  ssh           = "root@127.0.0.1:1"
+  identity_file = "id"
+  known_hosts   = "known_hosts"
+  underlay      = "127.0.0.1"
+}
+container "e1" {
+  host   = host.edge1
+  rootfs = "rootfs"
+  ready {
+    exec = ["true"]
+  }
+}
+`
+	l := config.NewLab(t.TempDir(), all.Registry())
+	diags := l.AddFile("main.lab.hcl", []byte(src))
+	diags = append(diags, l.Check()...)
+	var found bool
+	for _, d := range diags {
+		if d.Summary == "Ready gate on a node of another host" && d.Subject != nil && d.Subject.Start.Line == 11 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("want a diagnostic at the ready block (line 11), got %v", diags)
+	}
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // CheckEnv is what the lab's checks run against: the objects as the state
-// records them, and their providers' NodeAccess for exec probes. It needs
+// records them, and their providers' Execer for exec probes. It needs
 // the evaluated configuration (Plan or Prepare first).
 func (p *Planner) CheckEnv(ctx context.Context) (checks.Env, error) {
 	if p.desired == nil {

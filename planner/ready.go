@@ -57,7 +57,7 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 	if err != nil {
 		return err
 	}
-	node := providers.DescribeRequest{Lab: p.LabInfo(c.Provider), Type: c.Type, Addr: c.Addr.String(), ID: id, Value: v}
+	node := providers.DescribeRequest{Lab: p.LabInfo(c.Provider), Type: c.Type, Addr: c.Addr.String(), ID: id, Value: v, Private: c.Private}
 	nsPath := ""
 	if v.Type().IsObjectType() && v.Type().HasAttribute("netns") && !v.GetAttr("netns").IsNull() {
 		nsPath = v.GetAttr("netns").AsString()

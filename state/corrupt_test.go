@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
 )
 
 var corruptions = flag.Int("corruptions", 200, "how many random corruptions TestCorruption_seeded tries")

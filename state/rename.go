@@ -40,7 +40,12 @@ func Renamed(recs map[string]*Record, pairs []Rename, rewrite func(*Record) (boo
 	}
 	changed := map[string]*Record{}
 	for _, p := range pairs {
-		del = append(del, p.From)
+		// A source that is also a destination (a→b, b→c; a re-index)
+		// is overwritten, not deleted: one transaction never deletes
+		// and writes the same key (etcd refuses that in one Txn).
+		if moved[p.From] == nil {
+			del = append(del, p.From)
+		}
 		delete(recs, p.From)
 	}
 	for a, r := range moved {

@@ -22,13 +22,16 @@ var (
 // namespace, its ports (eth<n> inside, lfp<id><n> in the lab namespace)
 // and its log.
 func (p *Provider) Describe(req providers.DescribeRequest) providers.Description {
-	id := req.Lab.IDFor(req.ID, req.Addr)
-	n := nameFor(id)
+	n := namesIn(req.Lab, req.ID, req.Addr, req.Private)
+	root := RuntimeRoot(req.Lab.Key())
+	if n.root != "" {
+		root = n.root // an imported container keeps its own runc root
+	}
 	d := providers.Description{
 		Image:       rootOf(req.Value),
 		Netns:       filepath.Join(labnet.Dir, n.netns),
 		RuntimeID:   n.id,
-		RuntimeRoot: RuntimeRoot(req.Lab.Key()),
+		RuntimeRoot: root,
 		LabNetns:    providers.LabNetns(req.Lab.Name),
 		Log:         filepath.Join(req.Lab.WorkDir, n.id, "container.log"),
 	}
@@ -72,7 +75,8 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 	if st := providers.StateOf(req.Value); st != providers.Running {
 		return 1, fmt.Errorf("%s is %s: exec needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
-	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
+	n := namesIn(req.Lab, req.ID, req.Addr, req.Private)
+	rt := p.rtOf(n)
 	argv := req.Argv
 	if len(argv) == 0 {
 		argv = shell(req.Value)
@@ -82,12 +86,12 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 		return 1, err
 	}
 	defer done()
-	args := []string{"--root", p.rt.root, "exec", "--pid-file", pidFile}
+	args := []string{"--root", rt.root, "exec", "--pid-file", pidFile}
 	if req.TTY {
 		args = append(args, "-t")
 	}
 	args = append(append(args, n.id), argv...)
-	code, err := labnet.Attach(ctx, p.rt.path, args, req.Stdin, req.Stdout, req.Stderr)
+	code, err := labnet.Attach(ctx, rt.path, args, req.Stdin, req.Stdout, req.Stderr)
 	if err != nil {
 		// runc was killed (a check's or ready gate's timeout, an
 		// interrupt): its command would run on in the container.
@@ -100,7 +104,7 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 func (p *Provider) killExecIn(n names, pidFile string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if st, err := p.rt.state(ctx, n.id); err == nil {
+	if st, err := p.rtOf(n).state(ctx, n.id); err == nil {
 		killExec(pidFile, st.Pid)
 	}
 }
@@ -114,9 +118,10 @@ func (p *Provider) OpenConsole(ctx context.Context, req providers.ConsoleRequest
 	if st := providers.StateOf(req.Value); st != providers.Running {
 		return nil, fmt.Errorf("%s is %s: its console is a shell, which needs it running (apply starts it again: a node that stopped on its own shows as drift, and one the lab stops needs state = \"running\")", req.Addr, st)
 	}
-	n := nameFor(req.Lab.IDFor(req.ID, req.Addr))
-	args := append([]string{"--root", p.rt.root, "exec", "-t", n.id}, shell(req.Value)...)
-	return labnet.StartPTY(p.rt.path, args, req.Rows, req.Cols)
+	n := namesIn(req.Lab, req.ID, req.Addr, req.Private)
+	rt := p.rtOf(n)
+	args := append([]string{"--root", rt.root, "exec", "-t", n.id}, shell(req.Value)...)
+	return labnet.StartPTY(rt.path, args, req.Rows, req.Cols)
 }
 
 // shell is the container's shell: bash when its root has one, else

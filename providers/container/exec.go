@@ -10,5 +10,5 @@ var _ providers.ConsoleLogger = (*Provider)(nil)
 
 // ConsoleLog is the container's log: its init's stdout and stderr.
 func (p *Provider) ConsoleLog(req providers.DescribeRequest) string {
-	return filepath.Join(p.bundle(nameFor(req.Lab.IDFor(req.ID, req.Addr))), "container.log")
+	return filepath.Join(p.bundle(namesIn(req.Lab, req.ID, req.Addr, req.Private)), "container.log")
 }

@@ -315,8 +315,9 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 		return err
 	}
 	defer done()
-	args := append([]string{"--root", p.rt.root, "exec", "--pid-file", pidFile, n.id}, f.OnChange...)
-	if _, err := labnet.Run(ctx, labnet.Tool{Name: p.rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: p.rt.timeout}); err != nil {
+	rt := p.rtOf(n) // an imported container keeps its own runc root
+	args := append([]string{"--root", rt.root, "exec", "--pid-file", pidFile, n.id}, f.OnChange...)
+	if _, err := labnet.Run(ctx, labnet.Tool{Name: rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: rt.timeout}); err != nil {
 		p.killExecIn(n, pidFile) // a timeout or an interrupt leaves the command running
 		out, _ := os.ReadFile(logPath)
 		hint := ""
@@ -342,7 +343,8 @@ func (p *Provider) updateFiles(ctx context.Context, n names, req providers.Apply
 	if len(changed)+len(removed) == 0 {
 		return nil
 	}
-	st, err := p.rt.state(ctx, n.id)
+	rt := p.rtOf(n)
+	st, err := rt.state(ctx, n.id)
 	if err != nil {
 		return err
 	}
@@ -353,7 +355,7 @@ func (p *Provider) updateFiles(ctx context.Context, n names, req providers.Apply
 	}
 	if restart || !running {
 		if running {
-			if err := p.rt.stop(ctx, n.id, 10*time.Second); err != nil {
+			if err := rt.stop(ctx, n.id, 10*time.Second); err != nil {
 				return err
 			}
 		}

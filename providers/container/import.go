@@ -33,7 +33,13 @@ type importPrivate struct {
 // says them). Its pinned namespace and ports are named after the ID like
 // any container's.
 func (p *Provider) namesOf(id, address string, priv []byte) names {
-	n := nameFor(p.lab.IDFor(id, address))
+	return namesIn(p.lab, id, address, priv)
+}
+
+// namesIn is namesOf for a lab the provider need not be configured with
+// (Describe runs no tool and needs no Configure).
+func namesIn(lab providers.Lab, id, address string, priv []byte) names {
+	n := nameFor(lab.IDFor(id, address))
 	var ip importPrivate
 	if len(priv) > 0 && priv[0] == '{' && json.Unmarshal(priv, &ip) == nil && ip.Root != "" && ip.ID != "" {
 		n.id, n.root = ip.ID, ip.Root
