@@ -1,6 +1,8 @@
 package container
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/labform/labform/planner"
+	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 )
 
@@ -118,6 +121,24 @@ import {
 	}
 	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
 		t.Errorf("a plan after the import's apply has changes: %s", actionOf(plan, "container.web"))
+	}
+	// exec, console and status reach it under its own runc root and id.
+	rec, err := l.Store.Get("container.web")
+	if err != nil || rec == nil {
+		t.Fatalf("no record of container.web: %v", err)
+	}
+	p, _ := l.Plan(planner.NormalMode)
+	v, _, err := planner.DecodeRecord(l.Reg, rec.Type, rec.Provider, rec.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dreq := providers.DescribeRequest{Lab: p.LabInfo("container"), Type: "container", Addr: "container.web", ID: rec.ID, Private: rec.Private, Value: v}
+	if d := l.prov.Describe(dreq); d.RuntimeRoot != root || d.RuntimeID != id {
+		t.Errorf("status names runc root %q id %q, want %q %q", d.RuntimeRoot, d.RuntimeID, root, id)
+	}
+	var said bytes.Buffer
+	if code, err := l.prov.Exec(context.Background(), providers.ExecRequest{DescribeRequest: dreq, Argv: []string{"cat", "/proc/sys/kernel/hostname"}, Stdout: &said, Stderr: &said}); err != nil || code != 0 || strings.TrimSpace(said.String()) != "byhand" {
+		t.Errorf("exec in the adopted container: exit %d, %v, %q", code, err, said.String())
 	}
 	l.Apply(planner.DestroyMode)
 	if exec.Command("runc", "--root", root, "state", id).Run() == nil {
