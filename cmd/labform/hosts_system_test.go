@@ -118,7 +118,9 @@ func (c *hostsCLI) netns(addr string) string {
 
 func (c *hostsCLI) ping(from, to string) bool {
 	ns := c.netns(from)
-	for i := 0; i < 5; i++ {
+	// A tunnel rewired a moment ago may take a few seconds to learn its
+	// peer on a loaded machine (seen in CI): up to 15 tries.
+	for i := 0; i < 15; i++ {
 		if exec.Command("ip", "netns", "exec", ns, "busybox", "ping", "-c", "1", "-W", "1", to).Run() == nil {
 			return true
 		}
