@@ -3,7 +3,11 @@ GO      ?= go
 export PATH := $(PATH):/usr/local/go/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # The Debian packages of the tools the providers drive.
-DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static tmux chromium openssh-server
+DEB_PACKAGES = qemu-system-x86 qemu-utils runc iptables nftables iproute2 busybox-static
+# What the tests need besides (.ci/run installs both): tmux drives console
+# and exec as a person would, chromium renders the topology page, sshd
+# runs the simulated hosts.
+TEST_PACKAGES = tmux chromium openssh-server
 RACE ?= -race
 
 .PHONY: build test bench lint fuzz chaos demo deps clean docs
