@@ -89,12 +89,6 @@ func (tm *tmux) waitFor(s string, d time.Duration) string {
 	}
 }
 
-// deadStatus is the exit code of the window's program, once it ended.
-func (tm *tmux) deadStatus() string {
-	out, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "-t", "0", "#{pane_dead_status}").Output()
-	return strings.TrimSpace(string(out))
-}
-
 // exited tells whether the window's program has ended.
 func (tm *tmux) exited() bool {
 	out, _ := exec.Command("tmux", "-L", tm.socket, "display-message", "-p", "-t", "0", "#{pane_dead}").Output()

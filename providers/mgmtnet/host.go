@@ -330,23 +330,32 @@ func Attached(bridge, hostSide string) bool {
 // Detach removes the host side of a node's management interface (a veth
 // takes its peer along). One already gone is not an error.
 func Detach(hostSide string) error {
+	return onHostLink(hostSide, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkDel(l); err != nil && !notFound(err) {
+			return fmt.Errorf("deleting the management interface %s: %w", hostSide, err)
+		}
+		return nil
+	})
+}
+
+// onHostLink runs fn on the host's interface name, through a handle in
+// the host's namespace. An interface that is gone is not an error: fn is
+// not called.
+func onHostLink(name string, fn func(h *netlink.Handle, l netlink.Link) error) error {
 	h, hostNs, err := hostHandle()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	defer hostNs.Close()
-	l, err := h.LinkByName(hostSide)
+	l, err := h.LinkByName(name)
 	if err != nil {
 		if notFound(err) {
 			return nil
 		}
 		return err
 	}
-	if err := h.LinkDel(l); err != nil && !notFound(err) {
-		return fmt.Errorf("deleting the management interface %s: %w", hostSide, err)
-	}
-	return nil
+	return fn(h, l)
 }
 
 // OpenTap creates a tap device in the host's namespace, attached to the
@@ -473,27 +482,16 @@ func AttachHostVeth(bridge string, group uint32, hostSide, adapterSide string) e
 // a port of the management bridge again, and up. One that is gone is not
 // an error: its VM has stopped.
 func Reattach(hostSide, bridge string) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	l, err := h.LinkByName(hostSide)
-	if err != nil {
-		if notFound(err) {
-			return nil
+	return onHostLink(hostSide, func(h *netlink.Handle, l netlink.Link) error {
+		br, err := h.LinkByName(bridge)
+		if err != nil {
+			return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
 		}
-		return err
-	}
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
-	}
-	if l.Attrs().MasterIndex != br.Attrs().Index {
-		if err := h.LinkSetMaster(l, br); err != nil {
-			return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
+		if l.Attrs().MasterIndex != br.Attrs().Index {
+			if err := h.LinkSetMaster(l, br); err != nil {
+				return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
+			}
 		}
-	}
-	return h.LinkSetUp(l)
+		return h.LinkSetUp(l)
+	})
 }

@@ -698,15 +698,6 @@ func (s *Store) SetOutputs(outs map[string]*state.Output) error {
 	})
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Replace swaps the records and outputs (state push), keeping the lineage
 // unless lineage is set.
 func (s *Store) Replace(lineage string, recs []*state.Record, outs map[string]*state.Output) error {
