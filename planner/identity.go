@@ -13,6 +13,7 @@ import (
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -201,6 +202,7 @@ func (p *Planner) claimLab(mode Mode) error {
 // releaseLab drops the host's record once the lab has nothing left.
 func (p *Planner) releaseLab() {
 	if !p.hasObjects() {
+		labnet.RemoveLabRemains(p.labName())
 		labreg.Release(p.labName(), p.labID())
 	}
 }
