@@ -486,13 +486,14 @@ func ReadAddresses(nsName string, ifaces []string, dests []string) (map[string][
 	return addrs, routes, nil
 }
 
-// RemoveLabRemains removes the lab namespace and every hold on it, for a
-// lab whose state holds no object any more: what a destroy cut short
-// (kill -9 between its last record and the namespace's removal) left
-// behind, which no object's delete would come back for.
+// RemoveLabRemains drops every hold on the lab namespace and removes it
+// once empty (RemoveLabIfEmpty), for a lab whose state holds no object
+// any more: what a destroy cut short (kill -9 between its last record and
+// the namespace's removal) left behind, which no object's delete would
+// come back for.
 func RemoveLabRemains(lab string) {
 	Lock(lab)
 	defer Unlock(lab)
-	DeleteNetns(providers.LabNetns(lab))
 	os.RemoveAll(holdDir(lab))
+	RemoveLabIfEmpty(lab)
 }
