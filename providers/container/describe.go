@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -81,12 +80,12 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 	if len(argv) == 0 {
 		argv = shell(req.Value)
 	}
-	pidFile, done, err := p.execPidFile(n)
+	g, err := p.newExecGuard(n)
 	if err != nil {
 		return 1, err
 	}
-	defer done()
-	args := []string{"--root", rt.root, "exec", "--pid-file", pidFile}
+	defer g.done()
+	args := append([]string{"--root", rt.root, "exec"}, g.args()...)
 	if req.TTY {
 		args = append(args, "-t")
 	}
@@ -95,18 +94,9 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 	if err != nil {
 		// runc was killed (a check's or ready gate's timeout, an
 		// interrupt): its command would run on in the container.
-		p.killExecIn(n, pidFile)
+		p.killIn(n, g)
 	}
 	return code, err
-}
-
-// killExecIn ends what a killed runc exec left running in the container.
-func (p *Provider) killExecIn(n names, pidFile string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if st, err := p.rtOf(n).state(ctx, n.id); err == nil {
-		killExec(pidFile, st.Pid)
-	}
 }
 
 var _ providers.ConsoleOpener = (*Provider)(nil)

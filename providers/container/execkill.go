@@ -1,62 +1,156 @@
 package container
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A command started with `runc exec` outlives runc: killed on a timeout
-// or an interrupt, runc leaves its command running in the container (the
-// command's parent becomes the container's init). execPidFile gives runc
-// exec a --pid-file in the bundle; killExec ends what it names, with its
-// descendants, when runc did not see the command out.
-
-// execPidFile returns a fresh pid file path for one runc exec, and a
-// function that removes it.
-func (p *Provider) execPidFile(n names) (string, func(), error) {
-	f, err := os.CreateTemp(p.bundle(n), "exec-*.pid")
-	if err != nil {
-		return "", nil, fmt.Errorf("creating the pid file runc exec writes: %w", err)
-	}
-	f.Close()
-	return f.Name(), func() { os.Remove(f.Name()) }, nil
+// or an interrupt, runc leaves its command running in the container.
+// An execGuard marks one runc exec twice: a --pid-file in the bundle, and
+// an environment variable with a token of its own, which every process the
+// command starts inherits. kill finds the command's processes by both (a
+// runc killed before it wrote its pid file, or a child whose parent died
+// first, is found by the token) and stops them before it kills them, so
+// none forks past the sweep.
+type execGuard struct {
+	pidFile string
+	env     string // LABFORM_EXEC=<token>
 }
 
-// killExec SIGKILLs the process the pid file names, and its descendants,
-// when it still runs in the pid namespace of the container whose init is
-// initPid. It returns how many processes it killed.
-func killExec(pidFile string, initPid int) int {
-	b, err := os.ReadFile(pidFile)
+const execEnvName = "LABFORM_EXEC"
+
+// newExecGuard creates the pid file for one runc exec in the bundle.
+func (p *Provider) newExecGuard(n names) (*execGuard, error) {
+	f, err := os.CreateTemp(p.bundle(n), "exec-*.pid")
 	if err != nil {
+		return nil, fmt.Errorf("creating the pid file runc exec writes: %w", err)
+	}
+	f.Close()
+	var tok [8]byte
+	rand.Read(tok[:])
+	return &execGuard{pidFile: f.Name(), env: execEnvName + "=" + hex.EncodeToString(tok[:])}, nil
+}
+
+// args are runc exec's options for the guard.
+func (g *execGuard) args() []string {
+	return []string{"--pid-file", g.pidFile, "--env", g.env}
+}
+
+// done removes the pid file.
+func (g *execGuard) done() { os.Remove(g.pidFile) }
+
+// killIn ends what a killed runc exec left running in the container.
+func (p *Provider) killIn(n names, g *execGuard) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, err := p.rtOf(n).state(ctx, n.id); err == nil {
+		g.kill(st.Pid)
+	}
+}
+
+// kill SIGKILLs the guarded command's processes in the pid namespace of
+// the container whose init is initPid, and returns how many it killed.
+// A runc init killed mid-start may still exec the command a moment later,
+// so the sweep is repeated until two in a row find nothing.
+func (g *execGuard) kill(initPid int) int {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", initPid))
+	if err != nil || initPid <= 0 {
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || initPid <= 0 || pid == initPid {
-		return 0
+	killed, quiet := 0, 0
+	for round := 0; round < 20 && quiet < 2; round++ {
+		if round > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		n := g.sweep(initPid, ns)
+		if n == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		killed += n
 	}
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
-	if err != nil {
-		return 0 // gone
-	}
-	if want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", initPid)); err != nil || want != ns {
-		return 0 // the pid is another process's now
+	return killed
+}
+
+// sweep stops, then kills, every process of the command found now.
+func (g *execGuard) sweep(initPid int, ns string) int {
+	stopped := map[int]bool{}
+	for {
+		var fresh []int
+		for _, pid := range g.find(initPid, ns) {
+			if !stopped[pid] {
+				fresh = append(fresh, pid)
+			}
+		}
+		if len(fresh) == 0 {
+			break
+		}
+		for _, pid := range fresh {
+			syscall.Kill(pid, syscall.SIGSTOP) // stopped, it forks no more
+			stopped[pid] = true
+		}
 	}
 	killed := 0
-	for _, q := range withDescendants(pid) {
-		if syscall.Kill(q, syscall.SIGKILL) == nil {
+	for pid := range stopped {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed++
 		}
 	}
 	return killed
 }
 
-// withDescendants returns pid and every process below it, from the
-// parent pids in /proc/<pid>/stat.
-func withDescendants(pid int) []int {
+// find lists the processes in pid namespace ns that carry the guard's
+// token or descend from the pid in its pid file (never the init).
+func (g *execGuard) find(initPid int, ns string) []int {
+	procs := readProcs()
+	mark := []byte(g.env + "\x00")
+	roots := map[int]bool{}
+	if b, err := os.ReadFile(g.pidFile); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			roots[pid] = true
+		}
+	}
+	for pid := range procs {
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && bytes.Contains(append(env, 0), mark) {
+			roots[pid] = true
+		}
+	}
+	var out []int
+	seen := map[int]bool{}
+	var walk func(pid int)
+	walk = func(pid int) {
+		if seen[pid] || pid == initPid {
+			return
+		}
+		seen[pid] = true
+		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || n != ns {
+			return // gone, or the pid is another namespace's process now
+		}
+		out = append(out, pid)
+		for _, c := range procs[pid] {
+			walk(c)
+		}
+	}
+	for pid := range roots {
+		walk(pid)
+	}
+	return out
+}
+
+// readProcs maps every process to its children, from the parent pids in
+// /proc/<pid>/stat.
+func readProcs() map[int][]int {
 	children := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, s := range stats {
@@ -65,7 +159,7 @@ func withDescendants(pid int) []int {
 			continue
 		}
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		i := strings.LastIndexByte(string(b), ')')
+		i := bytes.LastIndexByte(b, ')')
 		if i < 0 {
 			continue
 		}
@@ -77,11 +171,10 @@ func withDescendants(pid int) []int {
 		parent, err2 := strconv.Atoi(f[1])
 		if err1 == nil && err2 == nil {
 			children[parent] = append(children[parent], child)
+			if _, ok := children[child]; !ok {
+				children[child] = nil
+			}
 		}
 	}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
-	}
-	return out
+	return children
 }

@@ -310,15 +310,15 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 		return err
 	}
 	defer logf.Close()
-	pidFile, done, err := p.execPidFile(n)
+	g, err := p.newExecGuard(n)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer g.done()
 	rt := p.rtOf(n) // an imported container keeps its own runc root
-	args := append([]string{"--root", rt.root, "exec", "--pid-file", pidFile, n.id}, f.OnChange...)
+	args := append(append(append([]string{"--root", rt.root, "exec"}, g.args()...), n.id), f.OnChange...)
 	if _, err := labnet.Run(ctx, labnet.Tool{Name: rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: rt.timeout}); err != nil {
-		p.killExecIn(n, pidFile) // a timeout or an interrupt leaves the command running
+		p.killIn(n, g) // a timeout or an interrupt leaves the command running
 		out, _ := os.ReadFile(logPath)
 		hint := ""
 		var ce *labnet.CommandError
