@@ -52,7 +52,7 @@ func (a *app) reportHosts(lab *config.Lab) {
 	defer remote.CloseAll()
 	fmt.Fprintln(a.io.out, "\nHosts:")
 	for _, name := range hostNames(lab) {
-		c, err := remote.Capabilities(lab.Hosts[name].Host, hostProviders(lab, name))
+		c, err := remote.Capabilities(lab.Hosts[name].Host, hostProviders(lab, name), lab.Dir)
 		if err != nil {
 			fmt.Fprintf(a.io.out, "- %s: UNREACHABLE: %v\n", name, err)
 			continue
@@ -65,7 +65,11 @@ func (a *app) reportHosts(lab *config.Lab) {
 		if len(c.Missing) > 0 {
 			missing = "MISSING " + strings.Join(c.Missing, ", ")
 		}
-		fmt.Fprintf(a.io.out, "- %s (%s): %s, %s\n", name, c.Hostname, kvm, missing)
+		dir := ""
+		if c.NoLabDir {
+			dir = fmt.Sprintf(", NO LAB DIRECTORY: %s is not on the host, whose providers read the lab's files (rootfs, file sources) at the same path: copy the lab there or share it", lab.Dir)
+		}
+		fmt.Fprintf(a.io.out, "- %s (%s): %s, %s%s\n", name, c.Hostname, kvm, missing, dir)
 	}
 }
 

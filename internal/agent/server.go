@@ -274,6 +274,11 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 	for _, p := range a.Providers {
 		want[p] = true
 	}
+	if a.LabDir != "" {
+		if st, err := os.Stat(a.LabDir); err != nil || !st.IsDir() {
+			reply.NoLabDir = true
+		}
+	}
 	reply.Hostname, _ = os.Hostname()
 	reply.Pid = os.Getpid()
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {

@@ -79,8 +79,12 @@ type AttrError struct {
 // CheckReply holds the problems found.
 type CheckReply struct{ Errors []AttrError }
 
-// CapabilitiesArgs names the providers whose tools matter.
-type CapabilitiesArgs struct{ Providers []string }
+// CapabilitiesArgs names the providers whose tools matter, and the lab's
+// directory, whose files the host's providers read at the same path.
+type CapabilitiesArgs struct {
+	Providers []string
+	LabDir    string
+}
 
 // Capabilities is what a host has: `labform init` reports it.
 type Capabilities struct {
@@ -88,6 +92,8 @@ type Capabilities struct {
 	Pid      int // the agent's process
 	KVM      bool
 	Missing  []string
+	// NoLabDir is set when the lab's directory is not on the host.
+	NoLabDir bool
 }
 
 // Empty is an argument or reply with nothing in it.
