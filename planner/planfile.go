@@ -28,6 +28,11 @@ type planFile struct {
 	Moves      []moveSrc             `json:"moves,omitempty"`
 	Imports    []changeSrc           `json:"imports,omitempty"`
 	Drift      []changeSrc           `json:"drift,omitempty"`
+	// The lab's identity and the journal entries found settled (absent
+	// from files of labforms before them: not checked, none closed).
+	LabID          string   `json:"lab_id,omitempty"`
+	LabName        string   `json:"lab_name,omitempty"`
+	SettledIntents []uint64 `json:"settled_intents,omitempty"`
 }
 
 type typedValue struct {
@@ -72,7 +77,8 @@ type forceSrc struct {
 // WritePlanFile saves a plan with the variables it was made with.
 func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Value, reg *providers.Registry) error {
 	pf := planFile{Version: PlanFileVersion, Mode: p.Mode, Lineage: p.Lineage, Serial: p.Serial, Backend: p.Backend,
-		ConfigHash: p.ConfigHash, LabDir: labDir, Vars: map[string]typedValue{}}
+		ConfigHash: p.ConfigHash, LabDir: labDir, Vars: map[string]typedValue{},
+		LabID: p.LabID, LabName: p.LabName, SettledIntents: p.SettledIntents}
 	for name, v := range vars {
 		v, _ = v.UnmarkDeep()
 		tb, err := ctyjson.MarshalType(v.Type())
@@ -215,7 +221,8 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 		}
 		return out, nil
 	}
-	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, Backend: pf.Backend, ConfigHash: pf.ConfigHash}
+	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, Backend: pf.Backend, ConfigHash: pf.ConfigHash,
+		LabID: pf.LabID, LabName: pf.LabName, SettledIntents: pf.SettledIntents}
 	if p.Changes, err = dec(pf.Changes); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -248,18 +255,3 @@ func (p *Planner) Evaluate() (*config.Desired, error) {
 	}
 	return d, nil
 }
-
-// Prepare evaluates the configuration for the commands that work on the
-// live lab without a plan (labform test's checks, exec, status): they
-// read it through Desired.
-func (p *Planner) Prepare() error {
-	d, err := p.Evaluate()
-	if err != nil {
-		return err
-	}
-	p.desired = d
-	return nil
-}
-
-// Desired is the evaluated configuration of the last Plan or Prepare.
-func (p *Planner) Desired() *config.Desired { return p.desired }

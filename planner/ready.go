@@ -48,7 +48,7 @@ func (e *NotReadyError) Error() string {
 // waitReady waits for the ready block of c's resource, if it has one,
 // after the provider created the object: until every condition holds, or
 // its timeout passes (a *NotReadyError).
-func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string, hook Hook) error {
+func (p *applyRun) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string) error {
 	inst := p.desiredInstance(c)
 	if inst == nil || inst.Resource.Ready == nil {
 		return nil
@@ -66,10 +66,7 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 		nsPath = filepath.Join(labnet.Dir, providers.LabNetns(p.labName()))
 	}
 	conds := readyConditions(spec, prov, node, nsPath)
-	stop := p.stop
-	if stop == nil {
-		stop = context.Background()
-	}
+	stop, hook := p.stop, p.hook
 	start := time.Now()
 	deadline := start.Add(spec.Timeout)
 	lastProgress := start // == start: the first line, when the wait begins, is still to come
