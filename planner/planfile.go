@@ -45,6 +45,7 @@ type typedValue struct {
 type changeSrc struct {
 	Addr            string     `json:"addr"`
 	Provider        string     `json:"provider"`
+	PriorProvider   string     `json:"prior_provider,omitempty"`
 	Action          Action     `json:"action"`
 	Cost            int        `json:"cost,omitempty"`
 	Before          []byte     `json:"before"`
@@ -106,7 +107,7 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.Addr, err)
 			}
-			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, Action: c.Action, Cost: int(c.Cost),
+			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, PriorProvider: c.PriorProvider, Action: c.Action, Cost: int(c.Cost),
 				Before: before, After: after, Private: c.Private, ID: c.ID, PriorID: c.PriorID, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
 				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason, Tainted: c.Tainted}
 			if c.Deposed {
@@ -196,7 +197,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			if err != nil {
 				return nil, err
 			}
-			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
+			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, PriorProvider: s.PriorProvider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason, Tainted: s.Tainted,
 				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed, ImportedFrom: s.ImportedFrom}
