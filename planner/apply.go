@@ -661,12 +661,12 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[state.Journ
 func (p *applyRun) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string, early *earlyValue) error {
 	v := resp.State
 	if v == cty.NilVal || v.IsNull() {
-		return fmt.Errorf("the %s provider returned no value for %s (a bug in the provider)", c.Provider, c.Addr)
+		return fmt.Errorf("the %s provider returned no value (a bug in the provider)", c.Provider)
 	}
 	b, ok := early.of(v)
 	if !ok {
 		if !v.IsWhollyKnown() {
-			return fmt.Errorf("the %s provider left unknown values in %s (a bug in the provider)", c.Provider, c.Addr)
+			return fmt.Errorf("the %s provider left unknown values in what it returned (a bug in the provider)", c.Provider)
 		}
 		var err error
 		if b, err = encodeValue(schema, v); err != nil {

@@ -634,7 +634,7 @@ func (p *Planner) readMany(ctx context.Context, prov providers.Provider, reqs []
 func safeRead(ctx context.Context, prov providers.Provider, req providers.ReadRequest) (resp providers.ReadResponse, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the %s provider crashed reading %s: %v (a bug in labform)", prov.Name(), req.Addr, r)
+			err = fmt.Errorf("the %s provider crashed reading it: %v (a bug in labform)", prov.Name(), r)
 		}
 	}()
 	return prov.Read(ctx, req)

@@ -89,11 +89,11 @@ func (p *applyRun) waitReady(ctx context.Context, c *Change, prov providers.Prov
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted while waiting for %s to be ready (%s)", c.Addr, describe(pending))
+			return fmt.Errorf("interrupted while waiting for it to be ready (%s)", describe(pending))
 		}
 		if stop.Err() != nil {
 			// The node is made; only labform's own wait is cut short.
-			return fmt.Errorf("stopped waiting for %s to be ready (%s) at the interrupt, after %s: it is kept in state as tainted, and the next plan replaces it", c.Addr, describe(pending), time.Since(start).Round(time.Second))
+			return fmt.Errorf("stopped waiting for it to be ready (%s) at the interrupt, after %s: it is kept in state as tainted, and the next plan replaces it", describe(pending), time.Since(start).Round(time.Second))
 		}
 		if time.Now().After(deadline) {
 			e := &NotReadyError{Timeout: spec.Timeout}
