@@ -445,3 +445,34 @@ func onlyIn(a, b string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestApply_refusesAPlanForAnotherLab: a plan's object IDs derive from the
+// lab's ID, and its host objects live under the lab's name: a plan made
+// under another identity (another lab took the name or the directory's ID
+// on this host since) is refused before anything is done.
+func TestApply_refusesAPlanForAnotherLab(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*planner.Plan)
+	}{
+		{"another lab ID", func(p *planner.Plan) { p.LabID = "0123456789ab" }},
+		{"another name", func(p *planner.Plan) { p.LabName = "elsewhere" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, map[string]string{"main.lab.hcl": twoNodes})
+			_, plan := e.plan(planner.PlanOptions{Refresh: true})
+			if plan.LabID == "" || plan.LabName == "" {
+				t.Fatalf("the plan does not record the lab's identity: %q %q", plan.LabID, plan.LabName)
+			}
+			other := *plan
+			tc.change(&other)
+			_, diags := e.planner().Apply(context.Background(), &other, planner.ApplyOptions{})
+			if !hasSummary(diags, "Saved plan is for another lab") {
+				t.Fatalf("want the plan refused, got %v", diags)
+			}
+			if recs, _ := e.store.Resources(); len(recs) != 0 || e.mem["container"].Len() != 0 {
+				t.Errorf("the refused apply did something: %d records, %d containers", len(recs), e.mem["container"].Len())
+			}
+		})
+	}
+}
