@@ -70,7 +70,7 @@ container "web" {
 			reg.Register(e.mem[p.Name()])
 		}
 	}
-	real := func() *planner.Planner {
+	realPlanner := func() *planner.Planner {
 		l, diags := config.Load(e.dir, reg)
 		mustOK(t, diags)
 		return &planner.Planner{Registry: reg, Store: e.store, Lab: l, Inputs: config.NewInputs(), Parallelism: 4}
@@ -99,7 +99,7 @@ container "web" {
 		}
 	}
 
-	_, diags := real().Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true})
+	_, diags := realPlanner().Plan(context.Background(), planner.PlanOptions{Mode: planner.NormalMode, Refresh: true})
 	if !hasSummary(diags, "Refresh failed") {
 		t.Fatalf("the refresh did not fail: %v", diags)
 	}
@@ -109,7 +109,7 @@ container "web" {
 		}
 	}
 
-	p := real()
+	p := realPlanner()
 	plan, diags := p.Plan(context.Background(), planner.PlanOptions{Mode: planner.DestroyMode})
 	mustOK(t, diags)
 	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
