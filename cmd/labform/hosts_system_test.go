@@ -432,9 +432,8 @@ func TestSystem_hosts(t *testing.T) {
 		}
 	}
 	for _, id := range []string{labID, agent.HostLabID(labID, h1.Name), agent.HostLabID(labID, h2.Name)} {
-		out, _ := exec.Command("runc", "--root", container.RuntimeRoot(id), "list", "-q").Output()
-		if left := strings.TrimSpace(string(out)); left != "" {
-			t.Errorf("destroy left runc containers under %s: %s", container.RuntimeRoot(id), left)
+		if left := systest.RuncIDs(container.RuntimeRoot(id)); len(left) > 0 {
+			t.Errorf("destroy left runc containers under %s: %v", container.RuntimeRoot(id), left)
 		}
 	}
 }
