@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -128,7 +130,7 @@ func (s *Server) configure(a ConfigureArgs) (providers.Provider, providers.Lab, 
 // play and is skipped.
 func (s *Server) carrier(ctx context.Context, node string, port int, up bool) error {
 	typ, _, _ := strings.Cut(node, ".")
-	for _, name := range sortedNames(s.provs) {
+	for _, name := range slices.Sorted(maps.Keys(s.provs)) {
 		cs, ok := s.provs[name].(providers.CarrierSetter)
 		if !ok {
 			continue
@@ -286,7 +288,7 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 		reply.KVM = true
 	}
 	seen := map[string]bool{}
-	for _, name := range sortedNames(v.s.provs) {
+	for _, name := range slices.Sorted(maps.Keys(v.s.provs)) {
 		p := v.s.provs[name]
 		if len(want) > 0 && !want[name] {
 			continue
@@ -302,15 +304,6 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 	}
 	sort.Strings(reply.Missing)
 	return nil
-}
-
-func sortedNames(m map[string]providers.Provider) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Probe runs a check's or ready gate's probe from a node's namespace on
