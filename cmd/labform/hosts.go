@@ -61,6 +61,11 @@ func (a *app) reportHosts(lab *config.Lab) {
 		if c.KVM {
 			kvm = "KVM"
 		}
+		if c.NoNetem != "" {
+			kvm += ", no netem (rate works; delay, jitter, loss, duplicate and corrupt cannot be emulated)"
+		} else {
+			kvm += ", netem"
+		}
 		missing := "every tool found"
 		if len(c.Missing) > 0 {
 			missing = "MISSING " + strings.Join(c.Missing, ", ")

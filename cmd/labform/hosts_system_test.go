@@ -193,10 +193,17 @@ func TestSystem_hosts(t *testing.T) {
 
 	out := c.must(0, "init")
 	t.Logf("init:\n%s", out)
+	netem := ", netem, "
+	if labnet.ProbeNetem() != nil {
+		netem = ", no netem ("
+	}
 	for _, h := range sim.Hosts {
 		if !strings.Contains(out, "- "+h.Name+" (") {
 			t.Errorf("init does not report host %s:\n%s", h.Name, out)
 		}
+	}
+	if strings.Count(out, netem) != len(sim.Hosts) {
+		t.Errorf("init does not say %q for each host:\n%s", netem, out)
 	}
 	c.must(0, "apply", "-auto-approve")
 	if out := c.must(0, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes") {

@@ -281,6 +281,11 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 			reply.NoLabDir = true
 		}
 	}
+	if len(want) == 0 || want["link"] {
+		if err := labnet.ProbeNetem(); err != nil {
+			reply.NoNetem = err.Error()
+		}
+	}
 	reply.Hostname, _ = os.Hostname()
 	reply.Pid = os.Getpid()
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {

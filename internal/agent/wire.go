@@ -91,7 +91,10 @@ type Capabilities struct {
 	Hostname string
 	Pid      int // the agent's process
 	KVM      bool
-	Missing  []string
+	// NoNetem says why the kernel cannot emulate delay or loss ("" when
+	// it can); asked when the link provider is named, or none is.
+	NoNetem string
+	Missing []string
 	// NoLabDir is set when the lab's directory is not on the host.
 	NoLabDir bool
 }
