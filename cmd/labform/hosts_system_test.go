@@ -460,7 +460,7 @@ func TestSystem_hosts(t *testing.T) {
 		}
 	}
 	for _, id := range []string{labID, agent.HostLabID(labID, h1.Name), agent.HostLabID(labID, h2.Name)} {
-		if left := systest.RuncIDs(container.RuntimeRoot(id)); len(left) > 0 {
+		if left := systest.RuncIDs(t, container.RuntimeRoot(id)); len(left) > 0 {
 			t.Errorf("destroy left runc containers under %s: %v", container.RuntimeRoot(id), left)
 		}
 	}
