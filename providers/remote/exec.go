@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/labform/labform/internal/agent"
@@ -114,6 +116,19 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 		}
 		if err := sess.RequestPty(termName(), rows, cols, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
 			return 1, p.conn.errorf("a terminal for exec: %v", err)
+		}
+		if f, ok := req.Stdin.(*os.File); ok {
+			// The user's terminal resized: the command's follows.
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, syscall.SIGWINCH)
+			defer signal.Stop(winch)
+			go func() {
+				for range winch {
+					if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+						sess.WindowChange(int(ws.Row), int(ws.Col))
+					}
+				}
+			}()
 		}
 	}
 	// ssh copies stdout and stderr in goroutines of their own: one writer
