@@ -121,7 +121,10 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 			// The user's terminal resized: the command's follows.
 			winch := make(chan os.Signal, 1)
 			signal.Notify(winch, syscall.SIGWINCH)
-			defer signal.Stop(winch)
+			defer func() {
+				signal.Stop(winch)
+				close(winch) // no send after Stop: ends the goroutine
+			}()
 			go func() {
 				for range winch {
 					if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
