@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/labform/labform/providers"
@@ -491,9 +492,47 @@ func ReadAddresses(nsName string, ifaces []string, dests []string) (map[string][
 // any more: what a destroy cut short (kill -9 between its last record and
 // the namespace's removal) left behind, which no object's delete would
 // come back for.
+//
+// The lab-side ports of containers destroyed a moment ago may still be
+// there: the kernel tears a deleted namespace down later, in a work queue,
+// and takes their veths with it then (seconds on a loaded machine). Those
+// are waited for, up to portsGoneWait; an interface of any other name is
+// not labform's, and keeps the namespace.
 func RemoveLabRemains(lab string) {
 	Lock(lab)
 	defer Unlock(lab)
 	os.RemoveAll(holdDir(lab))
-	RemoveLabIfEmpty(lab)
+	for deadline := time.Now().Add(portsGoneWait); ; time.Sleep(50 * time.Millisecond) {
+		if onlyDoomed(providers.LabNetns(lab)) {
+			RemoveLabIfEmpty(lab)
+			return
+		}
+		if time.Now().After(deadline) || !onlyPorts(providers.LabNetns(lab)) {
+			return
+		}
+	}
+}
+
+// portsGoneWait bounds the wait for the ports of deleted namespaces.
+const portsGoneWait = 10 * time.Second
+
+// onlyPorts reports whether the namespace holds nothing but lo, doomed
+// links and nodes' lab-side ports (PortPrefix).
+func onlyPorts(nsName string) bool {
+	h, ns, err := HandleIn(nsName)
+	if err != nil {
+		return false
+	}
+	defer ns.Close()
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return false
+	}
+	for _, l := range links {
+		if a := l.Attrs(); a.Name != "lo" && a.Group != DoomedGroup && !strings.HasPrefix(a.Name, "lfp") {
+			return false
+		}
+	}
+	return true
 }
