@@ -126,17 +126,23 @@ func (a *app) validateCommand() *cobra.Command {
 					diags = append(diags, planner.Validate(a.reg, d)...)
 				}
 			}
-			var files map[string]*hcl.File
-			if lab != nil {
-				files = lab.Parser.Files()
+			v := validateView{doc: newValidateJSON(diags)}
+			if !asJSON {
+				var files map[string]*hcl.File
+				if lab != nil {
+					files = lab.Parser.Files()
+				}
+				if err := a.printDiags(diags, files); err != nil {
+					return err
+				}
 			}
-			if asJSON {
-				return a.validateJSON(diags)
-			}
-			if err := a.printDiags(diags, files); err != nil {
+			if err := a.show(v, asJSON); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.io.out, "Success! The configuration is valid.")
+			if !v.doc.Valid {
+				// The JSON form, like the text, exits 1 for a lab with errors.
+				return exitError{1}
+			}
 			return nil
 		},
 	}
@@ -180,18 +186,6 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 		out = append(out, jd)
 	}
 	return out
-}
-
-// validateJSON prints validate -json's document and exits 1 when the lab
-// has errors, as the text form does.
-func (a *app) validateJSON(diags hcl.Diagnostics) error {
-	v := newValidateJSON(diags)
-	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintf(a.io.out, "%s\n", b)
-	if !v.Valid {
-		return exitError{1}
-	}
-	return nil
 }
 
 func (a *app) fmtCommand() *cobra.Command {
@@ -308,7 +302,7 @@ func (a *app) showCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printPlan(a.io.out, saved.Plan, asJSON)
+				return a.show(planView{plan: saved.Plan, colors: a.colors()}, asJSON)
 			}
 			s, err := a.readState(a.dir())
 			if err != nil {
@@ -361,12 +355,11 @@ func (a *app) showState(s state.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	return a.show(stateView{a: a, entries: entries, outs: outs}, asJSON)
+	return a.show(stateView{entries: entries, outs: outs}, asJSON)
 }
 
 // stateView is `labform show` of the state.
 type stateView struct {
-	a       *app
 	entries []stateEntry
 	outs    map[string]*state.Output
 }
@@ -377,27 +370,35 @@ func (v stateView) human(w io.Writer) error {
 		return nil
 	}
 	for _, e := range v.entries {
-		v.a.printInstance(w, e)
+		printInstance(w, e)
 	}
 	return outputsView{outs: v.outs, header: "Outputs:\n\n"}.human(w)
 }
 
-func (v stateView) jsonValue() any {
+func (v stateView) json(w io.Writer) error {
 	j := stateJSON{FormatVersion: "1.0"}
 	j.Values.Outputs = outputsJSON(v.outs)
 	for _, e := range v.entries {
-		vb, _ := ctyjson.Marshal(e.value, e.value.Type())
-		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
-			ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""})
+		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, e.resourceJSON())
 	}
-	return j
+	return writeDocument(w, j)
+}
+
+// resourceJSON is the entry as show -json lists it.
+func (e stateEntry) resourceJSON() resourceJSON {
+	vb, _ := ctyjson.Marshal(e.value, e.value.Type())
+	return resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
+		ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""}
 }
 
 // printInstance writes one instance as HCL-like text, attributes aligned;
 // null and empty attributes are left out, and a sensitive one (or one
 // holding a sensitive value) is shown as (sensitive).
-func (a *app) printInstance(out io.Writer, e stateEntry) {
+func printInstance(out io.Writer, e stateEntry) {
 	// A sensitive value anywhere inside an attribute hides the attribute.
+	// The recorded paths are attribute paths as the planner writes them
+	// (password, env["KEY"], files[0].content), not addresses: the
+	// attribute is the name before the first step.
 	sens := map[string]bool{}
 	for _, p := range e.rec.Sensitive {
 		sens[strings.FieldsFunc(p, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
@@ -436,6 +437,7 @@ func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
 	open := func(name string) (state.Backend, error) { return a.openState(a.dir(), "labform state "+name, 0) }
 	read := func(string) (state.Backend, error) { return a.readState(a.dir()) }
+	var listJSON, showJSON bool
 	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -448,12 +450,10 @@ func (a *app) stateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, ad := range addrs {
-				fmt.Fprintln(a.io.out, ad)
-			}
-			return nil
+			return a.show(newStateListView(addrs), listJSON)
 		},
 	}
+	list.Flags().BoolVar(&listJSON, "json", false, "machine-readable output")
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -468,13 +468,17 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			for _, e := range entries {
 				if e.addr == args[0] {
-					a.printInstance(a.io.out, e)
-					return a.printHostNames(s, e)
+					host, err := a.hostNames(s, e)
+					if err != nil {
+						return err
+					}
+					return a.show(stateShowView{entry: e, host: host}, showJSON)
 				}
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
 		},
 	}
+	show.Flags().BoolVar(&showJSON, "json", false, "machine-readable output")
 	pull := a.statePullCommand(read)
 	for _, c := range []*cobra.Command{list, show, pull} {
 		readOnlyLockFlag(c)
@@ -752,7 +756,7 @@ shown are still those of the last apply.`,
 				fmt.Fprintln(a.io.out, strings.Trim(render.Value(v, false), `"`))
 				return nil
 			}
-			return a.printOutputs(s, name, asJSON, "")
+			return a.printOutputs(s, name, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
@@ -763,9 +767,9 @@ shown are still those of the last apply.`,
 }
 
 // printOutputs writes the state's outputs: the one called name (shown even
-// when sensitive, since it was asked for by name), or all of them after
-// header, sensitive ones hidden.
-func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
+// when sensitive, since it was asked for by name), or all of them,
+// sensitive ones hidden.
+func (a *app) printOutputs(s state.Backend, name string, asJSON bool) error {
 	outs, err := s.Outputs()
 	if err != nil {
 		return err
@@ -775,19 +779,9 @@ func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header str
 		if !ok {
 			return fmt.Errorf("no output %q: the lab declares no such output, or it has not been applied", name)
 		}
-		if asJSON {
-			fmt.Fprintf(a.io.out, "%s\n", o.Value)
-			return nil
-		}
-		v, err := planner.DecodeOutput(o)
-		if err != nil {
-			return err
-		}
-		// Asking for one output by name shows it even when sensitive.
-		fmt.Fprintln(a.io.out, render.Value(v, false))
-		return nil
+		return a.show(outputView{out: o}, asJSON)
 	}
-	return a.show(outputsView{outs: outs, header: header}, asJSON)
+	return a.show(outputsView{outs: outs}, asJSON)
 }
 
 // outputsView is every output of the state: `labform output`, and the
@@ -813,7 +807,7 @@ func (v outputsView) human(w io.Writer) error {
 	return nil
 }
 
-func (v outputsView) jsonValue() any { return outputsJSON(v.outs) }
+func (v outputsView) json(w io.Writer) error { return writeDocument(w, outputsJSON(v.outs)) }
 
 func (a *app) versionCommand() *cobra.Command {
 	var asJSON bool

@@ -88,10 +88,7 @@ state.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return labview.WriteStatusJSON(a.io.out, lab)
-			}
-			return labview.WriteStatus(a.io.out, lab)
+			return a.show(statusView{lab: lab}, asJSON)
 		},
 	}
 	vf.add(cmd)
@@ -290,25 +287,25 @@ func (a *app) openConsole(ctx context.Context, prov providers.Provider, dr provi
 	return c, nil
 }
 
-// printHostNames writes, after state show's attributes, the host names
-// the object's provider derives from its ID: the lab as state records it
-// (name, ID), without the configuration.
-func (a *app) printHostNames(s state.Backend, e stateEntry) error {
+// hostNames gives, for state show, the host names the object's provider
+// derives from its ID: the lab as state records it (name, ID), without
+// the configuration. It is nil when the provider describes nothing.
+func (a *app) hostNames(s state.Backend, e stateEntry) (*providers.Description, error) {
 	prov, ok := a.reg.Provider(e.rec.Provider)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	d, ok := prov.(providers.Describer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	meta, err := s.Meta()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir, err := filepath.Abs(a.dir())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	name := meta.LabName
 	if name == "" {
@@ -321,7 +318,7 @@ func (a *app) printHostNames(s state.Backend, e stateEntry) error {
 			}
 			return ""
 		}}
-	labview.WriteHostNames(a.io.out, e.addr, d.Describe(providers.DescribeRequest{Lab: lab, Type: e.rec.Type, Addr: e.addr,
-		ID: e.rec.ID, Value: e.value, Private: e.rec.Private}))
-	return nil
+	desc := d.Describe(providers.DescribeRequest{Lab: lab, Type: e.rec.Type, Addr: e.addr,
+		ID: e.rec.ID, Value: e.value, Private: e.rec.Private})
+	return &desc, nil
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
-	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	etcdstate "github.com/labform/labform/state/etcd"
@@ -185,19 +182,6 @@ func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Pl
 	return plan, nil
 }
 
-func (a *app) printPlan(out io.Writer, plan *planner.Plan, asJSON bool) error {
-	if asJSON {
-		b, err := render.JSON(plan, Version)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
-	}
-	_, err := io.WriteString(out, render.Plan(plan, a.colors()))
-	return err
-}
-
 func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 	intr := a.catchInterrupts()
 	defer intr.stop()
@@ -213,15 +197,15 @@ func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := a.printPlan(a.io.out, plan, f.json); err != nil {
+	if err := a.show(planView{plan: plan, colors: a.colors()}, f.json); err != nil {
 		return err
 	}
 	if f.out != "" {
 		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
 		}
-		if !f.json {
-			fmt.Fprintf(a.io.out, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    labform apply %q\n", f.out, f.out)
+		if err := a.show(savedPlanView{path: f.out}, f.json); err != nil {
+			return err
 		}
 	}
 	if f.detailed && plan.HasChanges() {
@@ -246,13 +230,13 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 		return err
 	}
 	if !f.json {
-		a.printPlan(a.io.out, plan, false)
+		// apply -json shows the plan as the events of its actions.
+		a.show(planView{plan: plan, colors: a.colors()}, false)
 	}
 	if !plan.HasChanges() {
 		// Nothing to do in the lab; drift found by the refresh is saved.
-		if f.json {
-			a.jsonLine("info", "No changes", "change_summary", nil)
-		}
+		// The text has said so in the plan; JSON says it in an event.
+		a.show(eventView{level: "info", msg: "No changes", typ: "change_summary"}, f.json)
 		return a.finishApply(s, plan, f, intr)
 	}
 	if !f.autoApprove {
@@ -365,20 +349,19 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 			len(res.NotStarted), strings.Join(res.NotStarted, ", "))
 		return exitError{1}
 	}
-	verb := "Apply"
+	v := applySummaryView{verb: "Apply", added: res.Added, changed: res.Changed, destroyed: res.Destroyed, bold: a.colors().Bold}
 	if plan.Mode == planner.DestroyMode {
-		verb = "Destroy"
-	}
-	if f.json {
-		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
-			"change_summary", changeSummaryJSON{Add: res.Added, Change: res.Changed, Remove: res.Destroyed, Operation: strings.ToLower(verb)})
-		return a.applyChecks(intr.soft, s, plan, f)
-	}
-	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
-	if plan.Mode != planner.DestroyMode {
-		if err := a.printOutputs(s.p.Store, "", false, "\nOutputs:\n\n"); err != nil {
+		v.verb = "Destroy"
+	} else if !f.json {
+		// The text lists the outputs after the counts; a program reads
+		// them with output -json.
+		var err error
+		if v.outs, err = s.p.Store.Outputs(); err != nil {
 			return err
 		}
+	}
+	if err := a.show(v, f.json); err != nil {
+		return err
 	}
 	return a.applyChecks(intr.soft, s, plan, f)
 }
@@ -416,16 +399,22 @@ func verbs(c *planner.Change) (start, still, done, failed string) {
 	return "Modifying...", "Still modifying...", "Modifications complete", "Modifications failed"
 }
 
+// event shows one event of c, in the form -json asks for. Called with
+// h.mu held, so that lines of parallel actions do not interleave.
+func (h *uiHook) event(c *planner.Change, v eventView) {
+	v.addr, v.bold = c.Addr.String(), h.a.colors().Bold
+	if v.level == "" {
+		v.level = "info"
+	}
+	h.a.show(v, h.json)
+}
+
 func (h *uiHook) PreApply(c *planner.Change) {
 	start, _, _, _ := verbs(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.startProgress(c)
-	if h.json {
-		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", applyStartJSON{Resource: c.Addr.String(), Action: c.Action})
-		return
-	}
-	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
+	h.event(c, eventView{text: start, typ: "apply_start", hook: applyStartJSON{Resource: c.Addr.String(), Action: c.Action}})
 }
 
 // startProgress prints "addr: Still creating... [10s elapsed]" every
@@ -456,12 +445,8 @@ func (h *uiHook) startProgress(c *planner.Change) {
 				select {
 				case <-stop: // finished while this tick waited for the lock
 				default:
-					if h.json {
-						h.a.jsonLine("info", fmt.Sprintf("%s: %s [%s elapsed]", c.Addr, still, el), "apply_progress",
-							applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()})
-					} else {
-						fmt.Fprintf(h.a.io.out, "%s: %s [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), still, el)
-					}
+					h.event(c, eventView{text: fmt.Sprintf("%s [%s elapsed]", still, el), typ: "apply_progress",
+						hook: applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()}})
 				}
 				h.mu.Unlock()
 			}
@@ -482,19 +467,10 @@ func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) 
 		stop()
 		delete(h.running, c.Addr.String())
 	}
-	if h.json {
-		typ, level := "apply_complete", "info"
-		if err != nil {
-			typ, level = "apply_errored", "error"
-		}
-		h.a.jsonLine(level, fmt.Sprintf("%s: %s after %s", c.Addr, msg, el), typ,
-			applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()})
-		return
+	typ, level := "apply_complete", "info"
+	if err != nil {
+		typ, level = "apply_errored", "error"
 	}
-	fmt.Fprintf(h.a.io.out, "%s: %s after %s\n", h.a.colors().Bold(c.Addr.String()), msg, el)
-}
-
-func (a *app) jsonLine(level, msg, typ string, hook any) {
-	b, _ := json.Marshal(jsonEvent{Level: level, Message: msg, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Type: typ, Hook: hook})
-	fmt.Fprintf(a.io.out, "%s\n", b)
+	h.event(c, eventView{level: level, text: msg + " after " + el, typ: typ,
+		hook: applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()}})
 }
