@@ -10,9 +10,6 @@ import (
 // TestViews_stateAndGraphJSON: the JSON forms that state list, state show
 // and graph gained with their views say what the text forms say.
 func TestViews_stateAndGraphJSON(t *testing.T) {
-	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
-	c.must(0, "apply", "-auto-approve")
-
 	tests := map[string]struct {
 		args  []string
 		check func(t *testing.T, text, js string)
@@ -81,6 +78,8 @@ func TestViews_stateAndGraphJSON(t *testing.T) {
 			},
 		},
 	}
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	c.must(0, "apply", "-auto-approve")
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			text := c.must(0, tc.args...).out
