@@ -94,29 +94,25 @@ func action(p *planner.Plan, addr string) string {
 	return "absent"
 }
 
-const hosts = `
-container "a" {
+// containerHCL is a busybox container that sleeps, with the address that
+// the HCL expression address gives on eth0.
+func containerHCL(name, address string) string {
+	return fmt.Sprintf(`
+container %q {
   rootfs  = "rootfs"
   command = ["sleep", "3600"]
   addresses = {
-    eth0 = ["10.203.0.1/24"]
+    eth0 = [%s]
   }
 }
-container "b" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = {
-    eth0 = ["10.203.0.2/24"]
-  }
+`, name, address)
 }
-container "c" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = {
-    eth0 = ["10.203.0.3/24"]
-  }
-}
-`
+
+// twoHosts are containers a and b on one subnet; hosts adds c.
+var (
+	twoHosts = containerHCL("a", `"10.203.0.1/24"`) + containerHCL("b", `"10.203.0.2/24"`)
+	hosts    = twoHosts + containerHCL("c", `"10.203.0.3/24"`)
+)
 
 func TestSystem_links(t *testing.T) {
 	l := newNetLab(t)
