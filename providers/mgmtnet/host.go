@@ -39,6 +39,27 @@ func hostHandle() (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
+// withHost returns what fn returns, called with a netlink handle in the
+// host's namespace.
+func withHost[T any](fn func(h *netlink.Handle) (T, error)) (T, error) {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	return fn(h)
+}
+
+// family is netlink's address family of pfx.
+func family(pfx netip.Prefix) int {
+	if pfx.Addr().Is6() {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
+}
+
 // onBridge runs fn with a netlink handle in the host's namespace, that
 // namespace, and the lab's management bridge. The bridge is made by the
 // management network's apply: one missing is an error that says so.
