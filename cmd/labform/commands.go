@@ -433,6 +433,20 @@ func printInstance(out io.Writer, e stateEntry) {
 	fmt.Fprint(out, "}\n\n")
 }
 
+// onState is the RunE of a state subcommand: it opens the state with open
+// (read without the lock, or locked under the subcommand's name, which
+// another run's refusal names), runs fn on it and closes it.
+func onState(open func(string) (state.Backend, error), name string, fn func(s state.Backend, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		s, err := open(name)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return fn(s, args)
+	}
+}
+
 func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
 	open := func(name string) (state.Backend, error) { return a.openState(a.dir(), "labform state "+name, 0) }
@@ -440,28 +454,18 @@ func (a *app) stateCommand() *cobra.Command {
 	var listJSON, showJSON bool
 	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := read("list")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(read, "list", func(s state.Backend, args []string) error {
 			addrs, err := matching(s, args)
 			if err != nil {
 				return err
 			}
 			return a.show(newStateListView(addrs), listJSON)
-		},
+		}),
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "machine-readable output")
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := read("show")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(read, "show", func(s state.Backend, args []string) error {
 			entries, err := a.stateEntries(s)
 			if err != nil {
 				return err
@@ -476,7 +480,7 @@ func (a *app) stateCommand() *cobra.Command {
 				}
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
-		},
+		}),
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "machine-readable output")
 	pull := a.statePullCommand(read)
@@ -485,12 +489,7 @@ func (a *app) stateCommand() *cobra.Command {
 	}
 	cmd.AddCommand(list, show, &cobra.Command{
 		Use: "rm ADDRESS...", Short: "Forget instances; their objects keep running", Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("rm")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "rm", func(s state.Backend, args []string) error {
 			gone, err := matching(s, args)
 			if err != nil {
 				return err
@@ -506,15 +505,10 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.io.out, "Successfully removed %d instance(s). Their objects keep running; labform no longer manages them.\n", len(gone))
 			return nil
-		},
+		}),
 	}, &cobra.Command{
 		Use: "mv SOURCE DESTINATION", Short: "Give an instance a new address", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("mv")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "mv", func(s state.Backend, args []string) error {
 			src, err := parseTargets(args[:1])
 			if err != nil {
 				return err
@@ -545,7 +539,7 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved 1 object(s).\n", args[0], args[1])
 			return nil
-		},
+		}),
 	}, pull, a.statePushCommand(open), a.stateRestoreCommand())
 	return cmd
 }
@@ -611,12 +605,7 @@ type stateDocResource struct {
 func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	return &cobra.Command{
 		Use: "pull", Short: "Print the whole state as JSON", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := open("pull")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "pull", func(s state.Backend, _ []string) error {
 			meta, err := s.Meta()
 			if err != nil {
 				return err
@@ -640,7 +629,7 @@ func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.
 			b, _ := json.MarshalIndent(doc, "", "  ")
 			fmt.Fprintf(a.io.out, "%s\n", b)
 			return nil
-		},
+		}),
 	}
 }
 

@@ -134,6 +134,25 @@ func (a *app) node(ctx context.Context, v *view, address string) (*planner.LiveO
 	return nil, nil, fmt.Errorf("no node %s in the lab; its nodes are %s", address, strings.Join(nodes, ", "))
 }
 
+// onNode is the RunE of a command on one node (exec, console): it opens
+// the lab to look at it, finds the node args[0] names as a refresh sees
+// it, and runs fn on it.
+func (a *app) onNode(vf *varFlags, fn func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		ctx := context.Background()
+		v, err := a.openView(vf)
+		if err != nil {
+			return err
+		}
+		defer v.close()
+		o, prov, err := a.node(ctx, v, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(ctx, v, o, prov, args)
+	}
+}
+
 func (a *app) describeRequest(v *view, o *planner.LiveObject) providers.DescribeRequest {
 	return providers.DescribeRequest{Lab: v.p.LabInfo(o.Provider), Type: o.Type, Addr: o.Addr.String(), ID: o.ID, Value: o.Value, Private: o.Private}
 }
@@ -148,17 +167,7 @@ stdin is one), or in a QEMU VM that has a guest agent (guest_agent = true
 and qemu-ga in the guest). The command's exit code is labform's. Without a
 command it starts the node's shell.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := context.Background()
-			v, err := a.openView(vf)
-			if err != nil {
-				return err
-			}
-			defer v.close()
-			o, prov, err := a.node(ctx, v, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.onNode(vf, func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error {
 			ex, ok := prov.(providers.Execer)
 			if !ok {
 				return fmt.Errorf("%s is a %s of the %s provider, which cannot run commands in its nodes: use labform console %s", o.Addr, o.Type, o.Provider, o.Addr)
@@ -196,7 +205,7 @@ command it starts the node's shell.`,
 				return exitError{code}
 			}
 			return nil
-		},
+		}),
 	}
 	vf.add(cmd)
 	// Everything after the address is the command's: labform exec c ls -l.
@@ -214,17 +223,7 @@ port, VirtualBox's uart pipe) or to a container's shell. Ctrl-] detaches
 and leaves the node running. labform status shows each console's endpoint,
 to reach it without labform.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := context.Background()
-			v, err := a.openView(vf)
-			if err != nil {
-				return err
-			}
-			defer v.close()
-			o, prov, err := a.node(ctx, v, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.onNode(vf, func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error {
 			dr := a.describeRequest(v, o)
 			var d providers.Description
 			if ds, ok := prov.(providers.Describer); ok {
@@ -248,7 +247,7 @@ to reach it without labform.`,
 				return nil
 			}
 			return err
-		},
+		}),
 	}
 	vf.add(cmd)
 	return cmd

@@ -183,41 +183,74 @@ func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Pl
 }
 
 func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
-	intr := a.catchInterrupts()
-	defer intr.stop()
-	s, err := a.openSession("labform plan", f, a.dir())
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	plan, err := a.makePlan(intr.soft, s, f)
-	if ierr := intr.interrupted(); ierr != nil {
-		return ierr
-	}
-	if err != nil {
-		return err
-	}
-	if err := a.show(planView{plan: plan, colors: a.colors()}, f.json); err != nil {
-		return err
-	}
-	if f.out != "" {
-		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
-			return fmt.Errorf("saving the plan: %w", err)
-		}
-		if err := a.show(savedPlanView{path: f.out}, f.json); err != nil {
+	return a.withPlan("labform plan", f, func(intr *interrupts, s *session, plan *planner.Plan) error {
+		if err := a.show(planView{plan: plan, colors: a.colors()}, f.json); err != nil {
 			return err
 		}
-	}
-	if f.detailed && plan.HasChanges() {
-		return exitError{2}
-	}
-	return nil
+		if f.out != "" {
+			if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
+				return fmt.Errorf("saving the plan: %w", err)
+			}
+			if err := a.show(savedPlanView{path: f.out}, f.json); err != nil {
+				return err
+			}
+		}
+		if f.detailed && plan.HasChanges() {
+			return exitError{2}
+		}
+		return nil
+	})
 }
 
 func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
+	return a.withPlan("labform apply", f, func(intr *interrupts, s *session, plan *planner.Plan) error {
+		if !f.json {
+			// apply -json shows the plan as the events of its actions.
+			a.show(planView{plan: plan, colors: a.colors()}, false)
+		}
+		if !plan.HasChanges() {
+			// Nothing to do in the lab; drift found by the refresh is saved.
+			// The text has said so in the plan; JSON says it in an event.
+			a.show(eventView{level: "info", msg: "No changes", typ: "change_summary"}, f.json)
+			return a.finishApply(s, plan, f, intr)
+		}
+		if !f.autoApprove {
+			if !a.stdinTerminal() {
+				return fmt.Errorf("no terminal to ask for approval: run with -auto-approve, or apply a saved plan (plan -out FILE, then apply FILE)")
+			}
+			what := "perform these actions"
+			if plan.Mode == planner.DestroyMode {
+				what = "destroy all the objects of this lab"
+			}
+			fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
+			answer := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(a.io.in).ReadString('\n')
+				answer <- line
+			}()
+			var line string
+			select {
+			case line = <-answer:
+			case <-intr.soft.Done():
+				return intr.interrupted()
+			}
+			if strings.TrimSpace(line) != "yes" {
+				fmt.Fprintln(a.io.out, "\nApply cancelled.")
+				return exitError{1}
+			}
+			fmt.Fprintln(a.io.out)
+		}
+		return a.finishApply(s, plan, f, intr)
+	})
+}
+
+// withPlan opens a session for cmdName, plans, and hands the plan to fn.
+// An interrupt while planning ends the command (the plan may be partial);
+// the session is closed when fn returns.
+func (a *app) withPlan(cmdName string, f *opFlags, fn func(intr *interrupts, s *session, plan *planner.Plan) error) error {
 	intr := a.catchInterrupts()
 	defer intr.stop()
-	s, err := a.openSession("labform apply", f, a.dir())
+	s, err := a.openSession(cmdName, f, a.dir())
 	if err != nil {
 		return err
 	}
@@ -229,43 +262,7 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 	if err != nil {
 		return err
 	}
-	if !f.json {
-		// apply -json shows the plan as the events of its actions.
-		a.show(planView{plan: plan, colors: a.colors()}, false)
-	}
-	if !plan.HasChanges() {
-		// Nothing to do in the lab; drift found by the refresh is saved.
-		// The text has said so in the plan; JSON says it in an event.
-		a.show(eventView{level: "info", msg: "No changes", typ: "change_summary"}, f.json)
-		return a.finishApply(s, plan, f, intr)
-	}
-	if !f.autoApprove {
-		if !a.stdinTerminal() {
-			return fmt.Errorf("no terminal to ask for approval: run with -auto-approve, or apply a saved plan (plan -out FILE, then apply FILE)")
-		}
-		what := "perform these actions"
-		if plan.Mode == planner.DestroyMode {
-			what = "destroy all the objects of this lab"
-		}
-		fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
-		answer := make(chan string, 1)
-		go func() {
-			line, _ := bufio.NewReader(a.io.in).ReadString('\n')
-			answer <- line
-		}()
-		var line string
-		select {
-		case line = <-answer:
-		case <-intr.soft.Done():
-			return intr.interrupted()
-		}
-		if strings.TrimSpace(line) != "yes" {
-			fmt.Fprintln(a.io.out, "\nApply cancelled.")
-			return exitError{1}
-		}
-		fmt.Fprintln(a.io.out)
-	}
-	return a.finishApply(s, plan, f, intr)
+	return fn(intr, s, plan)
 }
 
 func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
