@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -41,6 +43,28 @@ type Env struct {
 	// Current gives an instance's value as the state now has it.
 	Current func(addr.Instance) (cty.Value, bool)
 	Exec    ExecFunc
+	// Probers gives, for a node on another host, what probes from its
+	// network namespace there (nil: the node is on this machine).
+	Probers func(node string) providers.NetnsProber
+}
+
+// prober is where probes from node run: on its host, or here.
+func (env Env) prober(node string) providers.NetnsProber {
+	if env.Probers != nil {
+		if p := env.Probers(node); p != nil {
+			return p
+		}
+	}
+	return labnet.LocalProber{}
+}
+
+func (env Env) ping(ctx context.Context, node, ns string, ip net.IP, count int, timeout time.Duration) (labnet.PingResult, error) {
+	sent, received, note, err := env.prober(node).PingFrom(ctx, ns, ip, count, timeout)
+	return labnet.PingResult{Sent: sent, Received: received, Note: note}, err
+}
+
+func (env Env) dialTCP(ctx context.Context, node, ns, host string, port int, timeout time.Duration) (string, error) {
+	return env.prober(node).DialFrom(ctx, ns, host, port, timeout)
 }
 
 // ProbeResult is the outcome of one probe of a check.
@@ -202,7 +226,7 @@ func describe(pb *probe) string {
 func attempt(ctx context.Context, env Env, pb *probe) (bool, string) {
 	switch pb.kind {
 	case "ping":
-		r, err := Ping(ctx, pb.netns, pb.to, pb.count, pb.timeout)
+		r, err := env.ping(ctx, pb.node, pb.netns, pb.to, pb.count, pb.timeout)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -212,7 +236,7 @@ func attempt(ctx context.Context, env Env, pb *probe) (bool, string) {
 		}
 		return got == pb.expect, got + ": " + r.String()
 	case "tcp":
-		got, err := DialTCP(ctx, pb.netns, pb.toText, pb.port, pb.timeout)
+		got, err := env.dialTCP(ctx, pb.node, pb.netns, pb.toText, pb.port, pb.timeout)
 		if err != nil {
 			return false, err.Error()
 		}

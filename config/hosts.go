@@ -105,10 +105,12 @@ func (l *Lab) resolveHosts() hcl.Diagnostics {
 				Subject: r.HostRange.Ptr()})
 			continue
 		}
-		if r.Ready != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ready gate on a node of another host",
-				Detail:  "Ready gates probe from this machine, which cannot reach into a node on another host yet (its namespace, console and commands are there). Remove the ready block, or place the node on the local machine.",
-				Subject: r.Ready.DeclRange.Ptr()})
+		if r.Ready != nil && r.Ready.Attrs["console"] != nil {
+			// tcp and exec run on the node's host, through its agent; the
+			// console log is a file there that nothing reads from here.
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Console ready condition on a node of another host",
+				Detail:  "A ready gate's console condition reads the node's console log, which stays on the node's host. On a node placed on a host, wait with tcp or exec instead, or place the node on the local machine.",
+				Subject: r.Ready.Attrs["console"].Range.Ptr()})
 		}
 		if _, ok := l.Hosts[r.Host]; !ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared host",

@@ -132,10 +132,19 @@ func TestHosts(t *testing.T) {
 	}
 }
 
-// TestHosts_readyOnARemoteNode: a ready gate cannot probe a node on
-// another host yet, so it is refused at the ready block.
+// TestHosts_readyOnARemoteNode: a ready gate's tcp and exec run on the
+// node's host; its console condition, which reads a log left on the host,
+// is refused at the condition.
 func TestHosts_readyOnARemoteNode(t *testing.T) {
-	src := `
+	for _, c := range []struct {
+		cond string
+		want bool // refused
+	}{
+		{`exec = ["true"]`, false},
+		{`tcp = "127.0.0.1:22"`, false},
+		{`console = "login:"`, true},
+	} {
+		src := `
 host "edge1" {
   ssh           = "root@127.0.0.1:1"
   identity_file = "id"
@@ -146,20 +155,21 @@ container "e1" {
   host   = host.edge1
   rootfs = "rootfs"
   ready {
-    exec = ["true"]
+    ` + c.cond + `
   }
 }
 `
-	l := config.NewLab(t.TempDir(), all.Registry())
-	diags := l.AddFile("main.lab.hcl", []byte(src))
-	diags = append(diags, l.Check()...)
-	var found bool
-	for _, d := range diags {
-		if d.Summary == "Ready gate on a node of another host" && d.Subject != nil && d.Subject.Start.Line == 11 {
-			found = true
+		l := config.NewLab(t.TempDir(), all.Registry())
+		diags := l.AddFile("main.lab.hcl", []byte(src))
+		diags = append(diags, l.Check()...)
+		var found bool
+		for _, d := range diags {
+			if d.Summary == "Console ready condition on a node of another host" && d.Subject != nil && d.Subject.Start.Line == 12 {
+				found = true
+			}
 		}
-	}
-	if !found {
-		t.Fatalf("want a diagnostic at the ready block (line 11), got %v", diags)
+		if found != c.want {
+			t.Errorf("%s: refused %v, want %v: %v", c.cond, found, c.want, diags)
+		}
 	}
 }

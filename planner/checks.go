@@ -42,7 +42,19 @@ func (p *Planner) CheckEnv(ctx context.Context) (checks.Env, error) {
 		}
 		return providers.ExecOutput(ctx, ex, req, argv, timeout)
 	}
-	return checks.Env{Desired: p.desired, Current: current, Exec: exec}, nil
+	probers := func(node string) providers.NetnsProber {
+		rec, ok := recs[node]
+		if !ok {
+			return nil
+		}
+		prov, diags := p.provider(ctx, rec.Provider)
+		if diags.HasErrors() {
+			return nil
+		}
+		np, _ := prov.(providers.NetnsProber)
+		return np
+	}
+	return checks.Env{Desired: p.desired, Current: current, Exec: exec, Probers: probers}, nil
 }
 
 // execer returns the configured provider of a node's record as an

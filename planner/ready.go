@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labform/labform/checks"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -136,6 +135,11 @@ func describe(conds []*readyCondition) string {
 func readyConditions(spec config.ReadySpec, prov providers.Provider, node providers.DescribeRequest, nsPath string) []*readyCondition {
 	logger, _ := prov.(providers.ConsoleLogger)
 	ex, _ := prov.(providers.Execer)
+	// A node on another host is probed there, where its namespace is.
+	var prober providers.NetnsProber = labnet.LocalProber{}
+	if np, ok := prov.(providers.NetnsProber); ok {
+		prober = np
+	}
 	var conds []*readyCondition
 	if spec.Console != nil {
 		re := spec.Console
@@ -162,7 +166,7 @@ func readyConditions(spec config.ReadySpec, prov providers.Provider, node provid
 		var portN int
 		fmt.Sscan(port, &portN)
 		conds = append(conds, &readyCondition{what: "tcp " + spec.TCP, check: func(ctx context.Context, timeout time.Duration) (bool, string) {
-			got, err := checks.DialTCP(ctx, nsPath, host, portN, timeout)
+			got, err := prober.DialFrom(ctx, nsPath, host, portN, timeout)
 			if err != nil {
 				return false, err.Error()
 			}

@@ -3,6 +3,8 @@ package providers
 import (
 	"context"
 	"io"
+	"net"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -28,6 +30,9 @@ type DescribeRequest struct {
 // Description says where an object lives on the host: the names a user
 // needs to reach it without labform. Empty fields do not apply.
 type Description struct {
+	// Host is the host the object is placed on ("" for this machine):
+	// the names below are that host's.
+	Host string `json:"host,omitempty"`
 	// Image is what the node runs from: a container's image or rootfs, a
 	// VM's image or base disk.
 	Image string `json:"image,omitempty"`
@@ -127,4 +132,17 @@ type CarrierRequest struct {
 // again.
 type CarrierSetter interface {
 	SetCarrier(ctx context.Context, req CarrierRequest) error
+}
+
+// NetnsProber runs the probes of checks and ready gates (a ping, a TCP
+// connect) from a node's network namespace, given by its path. Nodes on
+// this machine are probed in-process; the proxy of a provider on another
+// host implements it to probe there, where the namespace is.
+type NetnsProber interface {
+	// PingFrom sends count echo requests to ip and counts the replies;
+	// note says why requests were lost before leaving, if they were.
+	PingFrom(ctx context.Context, nsPath string, ip net.IP, count int, timeout time.Duration) (sent, received int, note string, err error)
+	// DialFrom connects to host:port and says what happened: open,
+	// refused, dropped, or another failure's text.
+	DialFrom(ctx context.Context, nsPath, host string, port int, timeout time.Duration) (string, error)
 }

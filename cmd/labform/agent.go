@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -42,6 +43,51 @@ func (a *app) agentCommand() *cobra.Command {
 			}
 			out := os.NewFile(uintptr(fd), "agent-stdout")
 			return agent.NewServer(dir, all.Providers()).Serve(os.Stdin, out)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
+	cmd.AddCommand(a.agentExecCommand())
+	return cmd
+}
+
+// agentExecCommand runs one command in a node of this host with the
+// session's stdio: what `labform exec` and `console` on a node placed on
+// a host start over SSH. Its exit status is the command's; when the
+// command could not be run, it is agent.ExecFailed and the last line of
+// stderr, after agent.ErrorMarker, says why.
+func (a *app) agentExecCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "exec REQUEST",
+		Short:  "Run a command in a node of this host (labform starts it over SSH)",
+		Args:   cobra.ExactArgs(1),
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fail := func(err error) error {
+				fmt.Fprintf(a.io.err, "%s%v\n", agent.ErrorMarker, err)
+				return exitError{agent.ExecFailed}
+			}
+			req, err := agent.DecodeExec(args[0])
+			if err != nil {
+				return fail(err)
+			}
+			// The session closing (the user's labform gone, a check's
+			// timeout) hangs up: the command and what it started are
+			// killed in the node, as a local exec's would be.
+			ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGHUP, syscall.SIGTERM)
+			defer cancel()
+			if req.TTY {
+				// Ctrl-C is the command's, through its terminal.
+				signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
+			}
+			code, err := agent.NewServer(dir, all.Providers()).Exec(ctx, req, a.io.in, a.io.out, a.io.err)
+			if err != nil {
+				return fail(err)
+			}
+			if code != 0 {
+				return exitError{code}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")

@@ -6,14 +6,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
 )
 
 // Server is the agent's side: the providers of this host.
@@ -88,21 +91,38 @@ func (v *service) Ping(_ Empty, _ *Empty) error { return nil }
 
 // Configure configures one provider for the lab.
 func (v *service) Configure(a ConfigureArgs, _ *Empty) error {
-	p, err := v.s.provider(a.Provider)
+	_, _, err := v.s.configure(a)
+	return err
+}
+
+// configure configures one provider for the lab and returns it with the
+// lab as this host sees it.
+func (s *Server) configure(a ConfigureArgs) (providers.Provider, providers.Lab, error) {
+	p, err := s.provider(a.Provider)
 	if err != nil {
-		return err
+		return nil, providers.Lab{}, err
 	}
 	cfg, err := Decode(a.Config)
 	if err != nil {
-		return err
+		return nil, providers.Lab{}, err
 	}
-	// The lab's name on this host carries its ID on the host: its lab
-	// namespace is lf-<name>-<id>, never the operator's or another
-	// host's, even when simulated hosts share one kernel.
-	id := HostLabID(a.Lab.ID, a.Lab.Host)
-	lab := providers.Lab{Name: a.Lab.Name + "-" + id[:8], Dir: a.Lab.Dir, ID: id,
-		WorkDir: filepath.Join(v.s.dir, "labs", id, a.Provider), IDOf: v.s.idOf}
-	return p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg})
+	lab := HostLab(a.Lab, filepath.Join(s.dir, "labs"), a.Provider)
+	lab.IDOf = s.idOf
+	return p, lab, p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg})
+}
+
+// HostLab is the lab as the providers on its host see it. Its name carries
+// its ID on the host: its lab namespace is lf-<name>-<id>, never the
+// operator's or another host's, even when simulated hosts share one
+// kernel. labsDir is where the agent keeps labs ("" when only names are
+// wanted).
+func HostLab(l Lab, labsDir, provider string) providers.Lab {
+	id := HostLabID(l.ID, l.Host)
+	lab := providers.Lab{Name: l.Name + "-" + id[:8], Dir: l.Dir, ID: id}
+	if labsDir != "" {
+		lab.WorkDir = filepath.Join(labsDir, id, provider)
+	}
+	return lab
 }
 
 func decodeRead(r ReadReq) (providers.ReadRequest, error) {
@@ -247,4 +267,27 @@ func sortedNames(m map[string]providers.Provider) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Probe runs a check's or ready gate's probe from a node's namespace on
+// this host.
+func (v *service) Probe(a ProbeArgs, reply *ProbeReply) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.Timeout+time.Duration(a.Count)*time.Second+5*time.Second)
+	defer cancel()
+	var p labnet.LocalProber
+	switch a.Kind {
+	case "ping":
+		ip := net.ParseIP(a.To)
+		if ip == nil {
+			return fmt.Errorf("ping: %q is not an IP address", a.To)
+		}
+		var err error
+		reply.Sent, reply.Received, reply.Note, err = p.PingFrom(ctx, a.Netns, ip, a.Count, a.Timeout)
+		return err
+	case "tcp":
+		var err error
+		reply.Outcome, err = p.DialFrom(ctx, a.Netns, a.To, a.Port, a.Timeout)
+		return err
+	}
+	return fmt.Errorf("unknown probe %q", a.Kind)
 }

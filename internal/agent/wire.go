@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	"errors"
 
 	"github.com/labform/labform/providers"
@@ -158,4 +160,22 @@ func ToAttrErrors(es []AttrError) []*providers.AttrError {
 		out = append(out, &providers.AttrError{Path: p, Summary: e.Summary, Detail: e.Detail})
 	}
 	return out
+}
+
+// ProbeArgs is a probe from a network namespace of the host: a ping
+// (Count echo requests to To) or a TCP connect (to To:Port).
+type ProbeArgs struct {
+	Kind    string // ping or tcp
+	Netns   string // its path on the host
+	To      string
+	Port    int
+	Count   int
+	Timeout time.Duration
+}
+
+// ProbeReply is what the probe saw.
+type ProbeReply struct {
+	Sent, Received int
+	Note           string
+	Outcome        string // tcp: open, refused, dropped...
 }

@@ -37,7 +37,7 @@ type Options struct {
 func Attach(remote io.ReadWriteCloser, o Options) error {
 	defer remote.Close()
 	if f, ok := o.In.(*os.File); ok {
-		if restore, err := makeRaw(int(f.Fd())); err == nil {
+		if restore, err := MakeRaw(int(f.Fd())); err == nil {
 			defer restore()
 		}
 	}
@@ -97,8 +97,8 @@ func Attach(remote io.ReadWriteCloser, o Options) error {
 	}
 }
 
-// makeRaw puts the terminal fd in raw mode and returns what restores it.
-func makeRaw(fd int) (func(), error) {
+// MakeRaw puts the terminal fd in raw mode and returns what restores it.
+func MakeRaw(fd int) (func(), error) {
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return nil, err

@@ -225,7 +225,13 @@ func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
 	src := hosts + "link \"l\" {\n  endpoints = [container.a.port[0], container.b.port[0]]\n}\n"
 	l.Write(src)
 	l.Apply(planner.NormalMode)
-	// Replace b (its rootfs path changes): the link must join b's new port.
+	// a learns b's MAC address; the new b will have another.
+	if !l.ping("container.a", "10.203.0.2") {
+		t.Fatal("a cannot ping b over the link")
+	}
+	// Replace b (its rootfs path changes): the link must join b's new port,
+	// and a must forget the old b's MAC address (else it sends there until
+	// its neighbor entry expires, up to a minute).
 	os.Symlink("rootfs", filepath.Join(l.Dir, "rootfs2"))
 	l.Write(strings.Replace(src, "container \"b\" {\n  rootfs  = \"rootfs\"", "container \"b\" {\n  rootfs  = \"rootfs2\"", 1))
 	_, plan := l.plan()

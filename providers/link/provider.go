@@ -113,7 +113,11 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if err := p.wire(h, br, prior, planned); err != nil {
+	// A half of a link across hosts sees none of the other halves' ports
+	// join: when the link changes, a node at one of their ends may be new,
+	// so every node here forgets its neighbors on the link.
+	far := prior != cty.NilVal && !prior.IsNull() && tunnelOf(private) != nil
+	if err := p.wire(h, br, prior, planned, far); err != nil {
 		return providers.ApplyResponse{}, err
 	}
 	if t := tunnelOf(private); t != nil {
@@ -174,8 +178,11 @@ func (p *Provider) ensureBridge(h *netlink.Handle, name string, mtu int) (netlin
 
 // wire makes the bridge hold exactly the planned endpoints' ports, with
 // the planned mtu, impairment and state. Ports that left the link are
-// detached and unshaped; they stay, owned by their nodes.
-func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.Value) error {
+// detached and unshaped; they stay, owned by their nodes. Nodes whose
+// peer on the link may have changed (a port recabled, a port that joined
+// beside theirs, or farChanged: a change seen on another host) forget
+// their neighbors there.
+func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.Value, farChanged bool) error {
 	mtu := intAttr(planned, "mtu")
 	if br.Attrs().MTU != mtu {
 		if err := h.LinkSetMTU(br, mtu); err != nil {
@@ -203,6 +210,8 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 	// Qdiscs are touched only when there is or was an impairment: listing
 	// them costs a dump per port.
 	shaping := !planned.GetAttr("impairment").IsNull() || (prior != cty.NilVal && !prior.IsNull() && !prior.GetAttr("impairment").IsNull())
+	var recabled, stayed []recable
+	joined := false
 	for _, e := range endpoints(planned) {
 		name := p.portName(e)
 		l, err := h.LinkByName(name)
@@ -214,7 +223,15 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 				return fmt.Errorf("mtu %d on %s port %d: %w", mtu, e.node, e.port, err)
 			}
 		}
-		if l.Attrs().MasterIndex != br.Attrs().Index {
+		// A port that was unplugged (down) or taken from another link is
+		// being recabled: what its node learned of the old peer goes.
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			stayed = append(stayed, recable{e, l})
+		} else {
+			joined = true
+			if l.Attrs().Flags&net.FlagUp == 0 || l.Attrs().MasterIndex != 0 {
+				recabled = append(recabled, recable{e, l})
+			}
 			if err := h.LinkSetMaster(l, br); err != nil {
 				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
 			}
@@ -231,10 +248,24 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 			}
 		}
 	}
+	// The ports that stayed see a new peer when another joined (a node
+	// at the other end replaced): a cable swapped at the far end.
+	if joined || farChanged {
+		recabled = append(recabled, stayed...)
+	}
+	for _, r := range recabled {
+		p.forgetNeighbors(r.e, r.l)
+	}
 	if !up {
 		return h.LinkSetDown(br)
 	}
 	return h.LinkSetUp(br)
+}
+
+// recable is a port whose node must forget its neighbors.
+type recable struct {
+	e endpoint
+	l netlink.Link
 }
 
 // setCarrier plugs or pulls the cable at one port: it sets the lab-side
@@ -254,6 +285,36 @@ func setCarrier(h *netlink.Handle, l netlink.Link, up bool) error {
 		return fmt.Errorf("setting %s down (carrier off): %w", l.Attrs().Name, err)
 	}
 	return nil
+}
+
+// forgetNeighbors empties the neighbor (ARP, NDP) cache of a container's
+// interface at a port that was recabled. The kernel flushes it when the
+// interface loses carrier, but only if it sees the carrier off: a port
+// unplugged and plugged again within moments (a link replaced with its
+// peer node, as when the node moves to another host) may never show it,
+// and the node would keep sending to the old peer's MAC address until its
+// entry expires, up to a minute. The container's side of the veth is the
+// port's peer (IFLA_LINK) in the namespace named after the node's ID. A
+// VM's cache is the guest's own: nothing to do here.
+func (p *Provider) forgetNeighbors(e endpoint, l netlink.Link) {
+	ns := labnet.ContainerNetns(p.lab.Object(e.node))
+	if _, err := os.Stat(labnet.Dir + "/" + ns); err != nil || l.Attrs().ParentIndex == 0 {
+		return
+	}
+	h, nsh, err := labnet.HandleIn(ns)
+	if err != nil {
+		return
+	}
+	defer nsh.Close()
+	defer h.Close()
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		ns, _ := h.NeighList(l.Attrs().ParentIndex, fam)
+		for i := range ns {
+			if ns[i].State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) == 0 {
+				h.NeighDel(&ns[i])
+			}
+		}
+	}
 }
 
 // nodeCarrier plugs or pulls the cable inside the node too, for nodes

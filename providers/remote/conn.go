@@ -241,6 +241,42 @@ func (c *conn) startAgent(client *ssh.Client) (*rpc.Client, error) {
 	return cl, nil
 }
 
+// session opens a new session on the host's connection (made first when
+// needed).
+func (c *conn) session() (*ssh.Session, error) {
+	client, err := c.sshClient()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, c.errorf("opening a session: %v", err)
+	}
+	return sess, nil
+}
+
+// sshClient is the connection's SSH client, connected when needed.
+func (c *conn) sshClient() (*ssh.Client, error) {
+	if _, err := c.connect(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
+		return nil, c.errorf("the connection to the agent was lost")
+	}
+	return c.client, nil
+}
+
+// agentCommand is the shell command that runs `labform agent SUB` with
+// the host's copy of this binary (which connecting checked or copied).
+func (c *conn) agentCommand(sub string) string {
+	_, hash, _ := localBinary()
+	bin, _ := binaryPaths(hash)
+	sub, rest, _ := strings.Cut(sub, " ")
+	return fmt.Sprintf("exec %s agent %s -dir %s %s", bin, sub, shq(agentDir+"/hosts/"+c.host.Name), rest)
+}
+
 // binaryPaths are the host's copy of the binary with the given hash and
 // the record of its checked hash, for the remote shell.
 func binaryPaths(hash string) (bin, record string) {

@@ -1,4 +1,4 @@
-package checks_test
+package labnet_test
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labform/labform/checks"
 	"github.com/labform/labform/internal/systest"
 	"github.com/labform/labform/providers/labnet"
 )
@@ -66,7 +65,7 @@ func TestProbes_inANamespace(t *testing.T) {
 	} {
 		// The wait ends as soon as both replies are in; it is long for a
 		// loaded machine.
-		r, err := checks.Ping(ctx, path, net.ParseIP(c.ip), 2, 3*time.Second)
+		r, err := labnet.Ping(ctx, path, net.ParseIP(c.ip), 2, 3*time.Second)
 		if err != nil || r.Sent != 2 || r.Received != c.received || r.Note != c.note {
 			t.Errorf("ping %s: %+v, %v; want %d replies", c.ip, r, err, c.received)
 		}
@@ -82,7 +81,7 @@ func TestProbes_inANamespace(t *testing.T) {
 		{"127.0.0.1", 23, 500 * time.Millisecond, "dropped"},
 		{"10.99.0.1", 80, 3 * time.Second, "unreachable (no route to the network)"},
 	} {
-		got, err := checks.DialTCP(ctx, path, c.host, c.port, c.timeout)
+		got, err := labnet.DialTCP(ctx, path, c.host, c.port, c.timeout)
 		if err != nil || got != c.want {
 			t.Errorf("tcp %s:%d: %q, %v; want %q", c.host, c.port, got, err, c.want)
 		}
@@ -92,7 +91,7 @@ func TestProbes_inANamespace(t *testing.T) {
 		c.Close()
 		t.Error("the listener opened inside the namespace answers in the host's")
 	}
-	if _, err := checks.DialTCP(ctx, "/tmp/not-a-netns", "127.0.0.1", 1, time.Second); err == nil {
+	if _, err := labnet.DialTCP(ctx, "/tmp/not-a-netns", "127.0.0.1", 1, time.Second); err == nil {
 		t.Error("a path outside the netns directory is accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package checks
+package labnet
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labform/labform/providers/labnet"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -22,14 +21,14 @@ import (
 // namespace pinned at path (a container's netns attribute, the lab's
 // lab.netns). Sockets fn opens stay in that namespace, so that a probe
 // needs no tool in the node's image.
-func within(path string, fn func() error) error {
-	if filepath.Dir(path) != labnet.Dir {
-		return fmt.Errorf("%s is not a network namespace labform pinned (under %s)", path, labnet.Dir)
+func probeWithin(path string, fn func() error) error {
+	if filepath.Dir(path) != Dir {
+		return fmt.Errorf("%s is not a network namespace labform pinned (under %s)", path, Dir)
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("the node's network namespace %s is gone: %w (the node is not running; apply creates it again)", path, err)
 	}
-	return labnet.Within(filepath.Base(path), fn)
+	return Within(filepath.Base(path), fn)
 }
 
 // TCPOutcome is what a TCP connect found: "open" (the handshake
@@ -56,7 +55,7 @@ func TCPOutcome(err error) string {
 // says what happened (TCPOutcome).
 func DialTCP(ctx context.Context, nsPath, host string, port int, timeout time.Duration) (string, error) {
 	var outcome string
-	err := within(nsPath, func() error {
+	err := probeWithin(nsPath, func() error {
 		d := net.Dialer{Timeout: timeout}
 		// The socket is created on this thread, in the namespace; the
 		// wait goes through the poller and needs no thread of its own.
@@ -102,7 +101,7 @@ func Ping(ctx context.Context, nsPath string, ip net.IP, count int, timeout time
 		reqType, replyType = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
 	}
 	var conn *icmp.PacketConn
-	if err := within(nsPath, func() error {
+	if err := probeWithin(nsPath, func() error {
 		var err error
 		conn, err = icmp.ListenPacket(network, listen)
 		return err
@@ -183,4 +182,16 @@ func Ping(ctx context.Context, nsPath string, ip net.IP, count int, timeout time
 	<-done
 	res.Received = len(got)
 	return res, nil
+}
+
+// LocalProber probes from namespaces of this machine.
+type LocalProber struct{}
+
+func (LocalProber) PingFrom(ctx context.Context, nsPath string, ip net.IP, count int, timeout time.Duration) (int, int, string, error) {
+	r, err := Ping(ctx, nsPath, ip, count, timeout)
+	return r.Sent, r.Received, r.Note, err
+}
+
+func (LocalProber) DialFrom(ctx context.Context, nsPath, host string, port int, timeout time.Duration) (string, error) {
+	return DialTCP(ctx, nsPath, host, port, timeout)
 }
