@@ -80,15 +80,20 @@ func EncodeAll[T any](list []T) ([][]byte, error) {
 // may compare them with what it holds first, and write nothing when they
 // are the same).
 func EncodeOutputs(outs map[string]*Output) (map[string][]byte, error) {
-	enc := make(map[string][]byte, len(outs))
-	for k, o := range outs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		enc[k] = b
+	names := slices.Sorted(maps.Keys(outs))
+	list := make([]*Output, len(names))
+	for i, n := range names {
+		list[i] = outs[n]
 	}
-	return enc, nil
+	enc, err := EncodeAll(list)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string][]byte, len(names))
+	for i, n := range names {
+		m[n] = enc[i]
+	}
+	return m, nil
 }
 
 // putOutputs writes encoded outputs in name order: etcd keeps a failed
@@ -122,14 +127,17 @@ func PutWrite(recs []*Record) (Write, error) {
 
 // DeleteWrite removes records.
 func DeleteWrite(addrs []string) Write {
-	return func(w Writes) error {
-		for _, a := range addrs {
-			if err := w.DeleteRecord(a); err != nil {
-				return err
-			}
+	return func(w Writes) error { return each(addrs, w.DeleteRecord) }
+}
+
+// each calls fn on every element of list, up to the first error.
+func each[T any](list []T, fn func(T) error) error {
+	for _, x := range list {
+		if err := fn(x); err != nil {
+			return err
 		}
-		return nil
 	}
+	return nil
 }
 
 // RenameWrite writes what Renamed computed: the deletes first, then the
@@ -225,14 +233,7 @@ func SettleWrite(seq uint64, rec *Record, del string) (Write, error) {
 
 // CloseIntentsWrite removes intents that recovery has dealt with.
 func CloseIntentsWrite(seqs []uint64) Write {
-	return func(w Writes) error {
-		for _, seq := range seqs {
-			if err := w.DeleteIntent(seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return func(w Writes) error { return each(seqs, w.DeleteIntent) }
 }
 
 // OutputsWrite replaces the outputs. enc is the outputs as
@@ -258,10 +259,8 @@ func ReplaceWrite(lineage string, recs []*Record, outs map[string]*Output) (Writ
 		return nil, err
 	}
 	return func(w Writes) error {
-		for _, p := range []Part{PartRecords, PartOutputs} {
-			if err := w.Clear(p); err != nil {
-				return err
-			}
+		if err := each([]Part{PartRecords, PartOutputs}, w.Clear); err != nil {
+			return err
 		}
 		if err := putRecords(w, recs, enc); err != nil {
 			return err
@@ -296,10 +295,8 @@ func ImportWrite(c *Content) (Write, error) {
 		return nil, err
 	}
 	return func(w Writes) error {
-		for _, p := range []Part{PartRecords, PartJournal, PartOutputs} {
-			if err := w.Clear(p); err != nil {
-				return err
-			}
+		if err := each([]Part{PartRecords, PartJournal, PartOutputs}, w.Clear); err != nil {
+			return err
 		}
 		if err := putRecords(w, c.Resources, recs); err != nil {
 			return err

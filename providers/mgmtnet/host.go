@@ -39,17 +39,26 @@ func hostHandle() (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
-// withHost returns what fn returns, called with a netlink handle in the
-// host's namespace.
-func withHost[T any](fn func(h *netlink.Handle) (T, error)) (T, error) {
+// onHost runs fn with a netlink handle in the host's namespace and that
+// namespace.
+func onHost(fn func(h *netlink.Handle, hostNs netns.NsHandle) error) error {
 	h, hostNs, err := hostHandle()
 	if err != nil {
-		var zero T
-		return zero, err
+		return err
 	}
 	defer h.Close()
 	defer hostNs.Close()
-	return fn(h)
+	return fn(h, hostNs)
+}
+
+// withHost returns what fn returns, called with a netlink handle in the
+// host's namespace.
+func withHost[T any](fn func(h *netlink.Handle) (T, error)) (v T, err error) {
+	err = onHost(func(h *netlink.Handle, _ netns.NsHandle) error {
+		v, err = fn(h)
+		return err
+	})
+	return v, err
 }
 
 // family is netlink's address family of pfx.
@@ -64,38 +73,13 @@ func family(pfx netip.Prefix) int {
 // namespace, and the lab's management bridge. The bridge is made by the
 // management network's apply: one missing is an error that says so.
 func onBridge(bridge string, fn func(h *netlink.Handle, hostNs netns.NsHandle, br netlink.Link) error) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
-	}
-	return fn(h, hostNs, br)
-}
-
-// inNs runs fn on this goroutine's thread, locked and moved into ns, and
-// moves the thread back after: what fn opens (a tap from /dev/net/tun, a
-// raw netlink socket) belongs to the namespace of the thread that opened
-// it, which a caller inside a node's namespace must not be.
-func inNs(ns netns.NsHandle, fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer cur.Close()
-	if !cur.Equal(ns) {
-		if err := netns.Set(ns); err != nil {
-			return err
+	return onHost(func(h *netlink.Handle, hostNs netns.NsHandle) error {
+		br, err := h.LinkByName(bridge)
+		if err != nil {
+			return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
 		}
-		defer netns.Set(cur)
-	}
-	return fn()
+		return fn(h, hostNs, br)
+	})
 }
 
 // vethEnds finds both ends of a node's management veth pair (end a
@@ -256,20 +240,17 @@ func Group(labID string) uint32 {
 // DeleteGroup deletes every interface of the host's namespace in group,
 // with one request.
 func DeleteGroup(group uint32) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	h.Close() // only the namespace is needed
-	defer hostNs.Close()
-	return inNs(hostNs, func() error {
-		req := nl.NewNetlinkRequest(unix.RTM_DELLINK, unix.NLM_F_ACK)
-		req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
-		req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
-		if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("deleting the management interfaces (group %d): %w", group, err)
-		}
-		return nil
+	return onHost(func(_ *netlink.Handle, hostNs netns.NsHandle) error {
+		// nl's request goes to the namespace of the calling thread.
+		return labnet.WithinHandle(hostNs, "of the host", func() error {
+			req := nl.NewNetlinkRequest(unix.RTM_DELLINK, unix.NLM_F_ACK)
+			req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+			req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+			if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil && !errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("deleting the management interfaces (group %d): %w", group, err)
+			}
+			return nil
+		})
 	})
 }
 
@@ -391,20 +372,16 @@ func Detach(hostSide string) error {
 // the host's namespace. An interface that is gone is not an error: fn is
 // not called.
 func onHostLink(name string, fn func(h *netlink.Handle, l netlink.Link) error) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	l, err := h.LinkByName(name)
-	if err != nil {
+	return onHost(func(h *netlink.Handle, _ netns.NsHandle) error {
+		l, err := h.LinkByName(name)
 		if notFound(err) {
 			return nil
 		}
-		return err
-	}
-	return fn(h, l)
+		if err != nil {
+			return err
+		}
+		return fn(h, l)
+	})
 }
 
 // OpenTap creates a tap device in the host's namespace, attached to the
@@ -424,7 +401,9 @@ func openManagementTap(h *netlink.Handle, hostNs netns.NsHandle, br netlink.Link
 	var f *os.File
 	var err error
 	for try := 0; ; try++ {
-		err = inNs(hostNs, func() (err error) {
+		// A tap belongs to the namespace of the thread that opens
+		// /dev/net/tun: the host's, whatever namespace the caller is in.
+		err = labnet.WithinHandle(hostNs, "of the host", func() (err error) {
 			f, err = labnet.TapDevice(name)
 			return err
 		})
