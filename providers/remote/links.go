@@ -260,27 +260,16 @@ func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bo
 			prior[h.Host] = h
 		}
 	}
-	errs := make([]error, len(halves))
-	var wg sync.WaitGroup
-	for i, h := range halves {
-		wg.Add(1)
-		go func(i int, h half) {
-			defer wg.Done()
-			sub, err := x.sub(h.Host)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			r := providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Planned: only(req.Planned, h.Nodes), Private: h.Private, Cost: req.Cost}
-			if p, ok := prior[h.Host]; ok {
-				r.Prior = only(req.Prior, p.Nodes)
-				_, errs[i] = sub.Update(ctx, r)
-			} else {
-				_, errs[i] = sub.Create(ctx, r)
-			}
-		}(i, h)
-	}
-	wg.Wait()
+	errs := x.onHalves(halves, func(sub providers.Provider, h half) error {
+		r := providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Planned: only(req.Planned, h.Nodes), Private: h.Private, Cost: req.Cost}
+		if p, ok := prior[h.Host]; ok {
+			r.Prior = only(req.Prior, p.Nodes)
+			_, err := sub.Update(ctx, r)
+			return err
+		}
+		_, err := sub.Create(ctx, r)
+		return err
+	})
 	keep := map[string]bool{}
 	for _, h := range halves {
 		keep[h.Host] = true
@@ -293,17 +282,17 @@ func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bo
 		}
 	}
 	pv, _ := json.Marshal(xprivate{Halves: halves})
-	for _, err := range errs {
-		if err != nil {
-			return providers.ApplyResponse{}, err
-		}
+	if err := firstErr(errs); err != nil {
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: req.Planned, Private: pv}, nil
 }
 
-// Delete deletes every recorded half, in parallel across hosts.
-func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	halves := decodePrivate(req.Private).Halves
+// onHalves runs fn on every half with the provider of its host, in
+// parallel across hosts (each host's agent does its own half, and a slow
+// host must not hold the others up), and returns the errors in the
+// halves' order.
+func (x *Links) onHalves(halves []half, fn func(sub providers.Provider, h half) error) []error {
 	errs := make([]error, len(halves))
 	var wg sync.WaitGroup
 	for i, h := range halves {
@@ -315,17 +304,29 @@ func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
 				errs[i] = err
 				return
 			}
-			errs[i] = sub.Delete(ctx, providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: only(req.Prior, h.Nodes),
-				Private: h.Private, WholeLab: req.WholeLab})
+			errs[i] = fn(sub, h)
 		}(i, h)
 	}
 	wg.Wait()
+	return errs
+}
+
+// firstErr is the first error of errs, in order, or nil.
+func firstErr(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Delete deletes every recorded half, in parallel across hosts.
+func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	return firstErr(x.onHalves(decodePrivate(req.Private).Halves, func(sub providers.Provider, h half) error {
+		return sub.Delete(ctx, providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: only(req.Prior, h.Nodes),
+			Private: h.Private, WholeLab: req.WholeLab})
+	}))
 }
 
 func (x *Links) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
