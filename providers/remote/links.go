@@ -56,6 +56,9 @@ func (x *Links) SetNodeHosts(m map[string]string) {
 	x.mu.Unlock()
 }
 
+// Name is the provider the configuration gives every link whose ends
+// are on different hosts (config/hosts.go); a link within one host goes
+// to that host's own link provider.
 func (x *Links) Name() string                   { return providers.CrossHostProvider }
 func (x *Links) ConfigSchema() *providers.Block { return &providers.Block{} }
 
@@ -69,6 +72,9 @@ func (x *Links) Schemas() map[string]*providers.Schema {
 	return s
 }
 
+// Configure keeps the lab; each host's link provider is configured when a
+// half first needs it (sub), so that a host that cannot be reached fails
+// only the links that reach it.
 func (x *Links) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	x.mu.Lock()
 	x.lab = req.Lab
@@ -110,10 +116,15 @@ type half struct {
 	Private json.RawMessage `json:"private"`
 }
 
+// xprivate is a cross-host link's private data: its halves, each with the
+// private data of its host's link provider, so that a later update or
+// delete reaches the same hosts and bridges even when the lab changed.
 type xprivate struct {
 	Halves []half `json:"halves"`
 }
 
+// hostOf is the host of a node, looked up by its resource address: count
+// and for_each instances of one block share its host.
 func (x *Links) hostOf(node string) (string, error) {
 	a, err := addr.ParseInstance(node)
 	if err != nil {
@@ -233,6 +244,9 @@ func only(v cty.Value, nodes []string) cty.Value {
 	return cty.ObjectVal(m)
 }
 
+// decodePrivate reads what apply recorded. Data that does not decode
+// reads as no halves, and a link with no halves reads as gone (merge), so
+// that the next plan makes it again.
 func decodePrivate(b []byte) xprivate {
 	var pv xprivate
 	json.Unmarshal(b, &pv)
