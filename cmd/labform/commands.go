@@ -151,6 +151,9 @@ func (a *app) validateCommand() *cobra.Command {
 	return cmd
 }
 
+// jsonPos, jsonRange and jsonDiag are a diagnostic in the shape of
+// Terraform's validate -json, so that tools that read Terraform's
+// diagnostics (editors, CI annotations) read labform's.
 type jsonPos struct {
 	Line   int `json:"line"`
 	Column int `json:"column"`
@@ -346,6 +349,9 @@ func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	return out, nil
 }
 
+// showState shows the whole state. Every record is decoded first, so
+// that one that cannot be (its provider is gone) fails the command
+// before anything is printed, rather than after half of it.
 func (a *app) showState(s state.Backend, asJSON bool) error {
 	entries, err := a.stateEntries(s)
 	if err != nil {
@@ -472,7 +478,7 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			for _, e := range entries {
 				if e.addr == args[0] {
-					host, err := a.hostNames(s, e)
+					host, err := a.describeOnHost(s, e)
 					if err != nil {
 						return err
 					}
@@ -591,6 +597,9 @@ type stateDoc struct {
 	Outputs   map[string]*state.Output `json:"outputs"`
 }
 
+// stateDocResource is one record in a pulled state. Values are cty JSON
+// of the provider's schema, not the record's msgpack bytes, so that a
+// person can read and edit a pulled state before pushing it.
 type stateDocResource struct {
 	Address   string          `json:"address"`
 	Type      string          `json:"type"`

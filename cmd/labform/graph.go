@@ -117,6 +117,8 @@ func graphvizLayout(ctx context.Context, dot []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// fileExists tells whether p is a file: the helper beside labform is
+// used only when it is there, else PATH is searched.
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()

@@ -33,6 +33,9 @@ type view struct {
 	close func()
 }
 
+// openView loads the lab and reads its state without the lock: status,
+// exec and console change nothing, so they must work while an apply
+// holds the lock (to look at what it is doing).
 func (a *app) openView(vf *varFlags) (*view, error) {
 	lab, err := a.loadLab()
 	if err != nil {
@@ -153,6 +156,9 @@ func (a *app) onNode(vf *varFlags, fn func(ctx context.Context, v *view, o *plan
 	}
 }
 
+// describeRequest asks o's provider about o as refresh found it: the lab
+// of o's provider (its working directory), and o's recorded ID, from
+// which the provider derives every host name.
 func (a *app) describeRequest(v *view, o *planner.LiveObject) providers.DescribeRequest {
 	return providers.DescribeRequest{Lab: v.p.LabInfo(o.Provider), Type: o.Type, Addr: o.Addr.String(), ID: o.ID, Value: o.Value, Private: o.Private}
 }
@@ -286,10 +292,10 @@ func (a *app) openConsole(ctx context.Context, prov providers.Provider, dr provi
 	return c, nil
 }
 
-// hostNames gives, for state show, the host names the object's provider
+// describeOnHost gives, for state show, the host names the object's provider
 // derives from its ID: the lab as state records it (name, ID), without
 // the configuration. It is nil when the provider describes nothing.
-func (a *app) hostNames(s state.Backend, e stateEntry) (*providers.Description, error) {
+func (a *app) describeOnHost(s state.Backend, e stateEntry) (*providers.Description, error) {
 	prov, ok := a.reg.Provider(e.rec.Provider)
 	if !ok {
 		return nil, nil

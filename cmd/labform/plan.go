@@ -35,6 +35,8 @@ type opFlags struct {
 	checks      string // apply: fail, warn or off (checks.go)
 }
 
+// addCommon adds the flags plan, apply and destroy share, so that the
+// three take them with the same names, defaults and help.
 func (f *opFlags) addCommon(cmd *cobra.Command) {
 	f.vars.add(cmd)
 	fl := cmd.Flags()
@@ -111,6 +113,9 @@ type session struct {
 	close func()
 }
 
+// openSession loads the lab in dir and opens its state, locked under
+// cmdName (which another run's refusal names). Only plan may run with
+// -lock=false: it reads a snapshot; everything else writes.
 func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, error) {
 	lab, err := a.loadLabAt(dir)
 	if err != nil {
@@ -136,6 +141,9 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	return &session{p: p, close: func() { store.Close() }}, nil
 }
 
+// planOptions turns the flags into the planner's options, parsing every
+// address with config/addr, so that a typo in -target is an error before
+// anything is planned.
 func (f *opFlags) planOptions() (planner.PlanOptions, error) {
 	opts := planner.PlanOptions{Mode: planner.NormalMode, Refresh: f.refresh}
 	if f.destroy && f.refreshOnly {
@@ -164,6 +172,10 @@ func (f *opFlags) planOptions() (planner.PlanOptions, error) {
 	return opts, nil
 }
 
+// makePlan plans with the flags' options. -target=host.NAME and
+// -exclude=host.NAME are turned into the resources placed on that host
+// here (expandHostTargets): hosts are the CLI's way to select, not
+// addresses the planner knows.
 func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Plan, error) {
 	opts, err := f.planOptions()
 	if err != nil {
@@ -265,6 +277,9 @@ func (a *app) withPlan(cmdName string, f *opFlags, fn func(intr *interrupts, s *
 	return fn(intr, s, plan)
 }
 
+// runApplySaved applies a plan file as it was planned: no new plan, no
+// question (the user approved by saving it). The lab is evaluated again
+// with the plan's own inputs, which the apply's checks and outputs need.
 func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
 	intr := a.catchInterrupts()
 	defer intr.stop()
@@ -406,6 +421,7 @@ func (h *uiHook) event(c *planner.Change, v eventView) {
 	h.a.show(v, h.json)
 }
 
+// PreApply says that an action starts, and starts its "Still ..." ticker.
 func (h *uiHook) PreApply(c *planner.Change) {
 	start, _, _, _ := verbs(c)
 	h.mu.Lock()
@@ -451,6 +467,8 @@ func (h *uiHook) startProgress(c *planner.Change) {
 	}()
 }
 
+// PostApply says how an action ended, after its ticker is stopped, so
+// that no "Still ..." line comes after it.
 func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) {
 	_, _, done, failed := verbs(c)
 	msg := done

@@ -31,6 +31,10 @@ type exitError struct{ code int }
 // Error is for cobra's sake only: run reads the code and never prints it.
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// stdio is where a run reads and writes. The commands a person runs
+// never use os.Stdout and friends directly, so that tests run the CLI in
+// process and read exactly what a user would see (the host agent, which
+// speaks RPC on its own stdin and stdout, is the exception).
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
@@ -236,6 +240,7 @@ func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 	return lab, nil
 }
 
+// statePath is the lab directory's state file (the default backend).
 func statePath(dir string) string { return filepath.Join(dir, ".labform", "state.db") }
 
 // openState opens the lab's state, taking its lock.

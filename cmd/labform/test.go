@@ -105,6 +105,8 @@ func (a *app) runChecks(ctx context.Context, p *planner.Planner, names []string,
 	return nil
 }
 
+// intrErr says the checks were cut short, and why (context.Cause): an
+// interrupted run must not read as a failed check.
 func intrErr(ctx context.Context) error {
 	return fmt.Errorf("interrupted: the checks were stopped (%v)", context.Cause(ctx))
 }

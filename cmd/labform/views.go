@@ -117,6 +117,8 @@ type validateJSON struct {
 	WarningCount int        `json:"warning_count"`
 }
 
+// newValidateJSON counts the diagnostics; valid means no error, so a lab
+// with warnings only is valid, as the text form says.
 func newValidateJSON(diags hcl.Diagnostics) validateJSON {
 	v := validateJSON{Diagnostics: diagsJSON(diags), FormatVer: "1.0"}
 	for _, d := range diags {
@@ -137,6 +139,9 @@ type outputJSON struct {
 	Value     json.RawMessage `json:"value"`
 }
 
+// outputsJSON is every output as show -json and output -json list it:
+// sensitive ones included, marked, as Terraform does (a program asked
+// for them).
 func outputsJSON(outs map[string]*state.Output) map[string]outputJSON {
 	m := make(map[string]outputJSON, len(outs))
 	for n, o := range outs {
@@ -152,6 +157,9 @@ type stateJSON struct {
 	Values        stateJSONValues `json:"values"`
 }
 
+// stateJSONValues is the "values" of show -json: outputs, and the
+// resources of the root module (modules' instances are listed there too,
+// by their full address).
 type stateJSONValues struct {
 	Outputs    map[string]outputJSON `json:"outputs"`
 	RootModule struct {
@@ -393,6 +401,8 @@ type stateListView struct {
 	Addresses     []string `json:"addresses"`
 }
 
+// newStateListView lists addrs; an empty state lists [] rather than null,
+// so that a program can range over it without a check.
 func newStateListView(addrs []string) stateListView {
 	if addrs == nil {
 		addrs = []string{}
