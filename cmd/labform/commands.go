@@ -472,12 +472,18 @@ func (a *app) stateCommand() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
 		RunE: onState(read, "show", func(s state.Backend, args []string) error {
+			want, err := addr.ParseInstance(args[0])
+			if err != nil {
+				return fmt.Errorf("%q is not an instance address (like vm.router or container.host[0]): %w", args[0], err)
+			}
 			entries, err := a.stateEntries(s)
 			if err != nil {
 				return err
 			}
 			for _, e := range entries {
-				if e.addr == args[0] {
+				// Compared as addresses, so that any spelling config/addr
+				// reads as this instance finds it.
+				if ia, err := addr.ParseInstance(e.addr); err == nil && ia == want {
 					host, err := a.describeOnHost(s, e)
 					if err != nil {
 						return err

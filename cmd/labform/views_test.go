@@ -92,3 +92,18 @@ func TestViews_stateAndGraphJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestStateShow_parsesTheAddress: state show reads its address with
+// config/addr, so another spelling of an instance finds it, and what is
+// no address is said to be none.
+func TestStateShow_parsesTheAddress(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	c.must(0, "apply", "-auto-approve")
+	for _, spelling := range []string{"container.host[1]", "container.host[ 1 ]", " container.host[1]"} {
+		contains(t, "state show "+spelling, c.must(0, "state", "show", spelling).out, "# container.host[1]:", `"host1"`)
+	}
+	r := c.must(1, "state", "show", "container.")
+	contains(t, "state show of no address", r.errOut, "is not an instance address")
+	r = c.must(1, "state", "show", "container.host[7]")
+	contains(t, "state show of a missing instance", r.errOut, "no instance container.host[7] in state")
+}
