@@ -3,9 +3,11 @@ package checks
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -293,7 +295,7 @@ func evalProbe(env Env, p *config.Probe) (*probe, error) {
 		pb.timeout = DefaultExecTimeout
 	}
 	var errs []string
-	for _, name := range sortedNames(p.Attrs) {
+	for _, name := range slices.Sorted(maps.Keys(p.Attrs)) {
 		a := p.Attrs[name]
 		v, diags := a.Expr.Value(ctx)
 		if diags.HasErrors() {
@@ -442,15 +444,6 @@ func (pb *probe) setTo(v cty.Value) error {
 		}
 	}
 	return fmt.Errorf("%s has no addresses to probe; give to an IP address", node)
-}
-
-func sortedNames(m hcl.Attributes) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func rangeText(dir string, r hcl.Range) string {

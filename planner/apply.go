@@ -168,12 +168,15 @@ func contains(as []addr.Instance, a addr.Instance) bool {
 // with an intent recorded before it.
 //
 // Everything Apply needs comes with the plan: its changes, the state they
-// were planned against (Lineage, Serial, Backend), and the configuration
-// they were planned from (Desired), from which it resolves what was
-// unknown at plan time. It works on a copy of the changes and leaves the
-// plan as it was given, so that a plan can be shown, saved or applied
-// again (a stale one is refused). Events go to opts.Hook, else to the
-// planner's Hook.
+// were planned against (Lineage, Serial, Backend), the lab's identity
+// (LabID, LabName), the journal entries found settled, and the
+// configuration they were planned from (Desired), from which it resolves
+// what was unknown at plan time, runs the ready gates and writes the
+// outputs. Nothing of the Plan call that made it is used: a Planner that
+// never planned applies it as the one that did. It works on a copy of the
+// changes and leaves the plan as it was given, so that a plan can be
+// shown, saved or applied again (a stale one is refused). Events go to
+// opts.Hook, else to the planner's Hook.
 func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*ApplyResult, hcl.Diagnostics) {
 	if plan.Errored {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Plan has errors", Detail: "A plan with errors cannot be applied."}}
@@ -196,14 +199,40 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan does not match the configuration",
 			Detail: "The lab files changed since this plan was made. Make a new plan."}}
 	}
+	if (plan.LabID != "" && plan.LabID != p.labID()) || (plan.LabName != "" && plan.LabName != p.labName()) {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Saved plan is for another lab",
+			Detail: fmt.Sprintf("The plan was made for the lab %q (lab id %s), but this is the lab %q (lab id %s): another lab took its name or place on this host since. Make a new plan.",
+				plan.LabName, plan.LabID, p.labName(), p.labID())}}
+	}
 	if opts.Stop == nil {
 		opts.Stop = context.Background()
 	}
-	p.stop = opts.Stop
-	hook := p.hook(opts.Hook)
 	plan = plan.clone()
-	p.desired = plan.Desired
-	backupDir := opts.BackupDir
+	r := &applyRun{Planner: p, call: p.begin(plan.Desired), plan: plan, desired: plan.Desired, stop: opts.Stop, hook: p.hook(opts.Hook), backupDir: opts.BackupDir}
+	return r.apply(ctx, meta)
+}
+
+// applyRun is one Apply's working set: its copy of the plan, the
+// configuration the plan carries, and what its actions share. It lives
+// for one Apply.
+type applyRun struct {
+	*Planner
+	call    *call
+	plan    *Plan
+	desired *config.Desired
+	// stop is ApplyOptions.Stop: a first Ctrl-C ends ready waits (no
+	// provider call runs in them) as it stops new actions.
+	stop      context.Context
+	hook      Hook
+	backupDir string
+	pendingMu sync.Mutex
+	pending   []pendingSettle
+	wholeLab  bool // this apply destroys every object of the lab
+}
+
+func (p *applyRun) apply(ctx context.Context, meta state.Meta) (*ApplyResult, hcl.Diagnostics) {
+	plan, hook := p.plan, p.hook
+	backupDir := p.backupDir
 	if backupDir == "" {
 		backupDir = filepath.Join(filepath.Dir(p.Store.Path()), "backups")
 	}
@@ -213,7 +242,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if d := p.applyMovesToState(plan.Moves); d.HasErrors() {
 		return nil, d
 	}
-	if d := p.saveRefresh(plan); d.HasErrors() {
+	if d := p.saveRefresh(); d.HasErrors() {
 		return nil, d
 	}
 	res := &ApplyResult{Errors: map[string]error{}}
@@ -243,18 +272,17 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 	if cyc := g.Cycles(); len(cyc) > 0 {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cycle in the apply order", Detail: "These actions wait for each other: " + FormatCycles(cyc) + "."}}
 	}
-	p.pending = nil
 	intents, err := p.journalAll(ids)
 	if err != nil {
 		return nil, diagErr("Cannot write the journal", err)
 	}
 	p.wholeLab = plan.Mode == DestroyMode && p.deletesAll(plan)
 	var counts counters
-	wr := g.Walk(opts.Stop, p.parallelism(), func(id string) error {
+	wr := g.Walk(p.stop, p.parallelism(), func(id string) error {
 		c := ids[id]
 		hook.PreApply(c)
 		start := time.Now()
-		err := p.applyOne(ctx, c, intents[id], &counts, hook)
+		err := p.applyOne(ctx, c, intents[id], &counts)
 		hook.PostApply(c, err, time.Since(start))
 		return err
 	})
@@ -287,7 +315,7 @@ func (p *Planner) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Ap
 			res.Errors[ps.addr] = fmt.Errorf("saving the result to state: %w", err)
 		}
 	}
-	res.Stopped = opts.Stop.Err() != nil
+	res.Stopped = p.stop.Err() != nil
 	res.Added, res.Changed, res.Destroyed = int(counts.added.Load()), int(counts.changed.Load()), int(counts.destroyed.Load())
 	// The lab can have become empty only if this apply deleted something,
 	// or if it had nothing and made nothing; otherwise it holds objects,
@@ -318,7 +346,8 @@ func hadObjects(plan *Plan) bool {
 
 // saveRefresh writes what the plan's refresh found: drifted values, objects
 // deleted outside labform, objects adopted from interrupted creates.
-func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
+func (p *applyRun) saveRefresh() hcl.Diagnostics {
+	plan := p.plan
 	var puts []*state.Record
 	var dels []string
 	var seqs []uint64
@@ -359,7 +388,7 @@ func (p *Planner) saveRefresh(plan *Plan) hcl.Diagnostics {
 	// new object that was never recorded): only its delete, when it
 	// succeeds, may close it. The plan found some deposed entries stale.
 	stale := map[uint64]bool{}
-	for _, seq := range p.stale {
+	for _, seq := range plan.SettledIntents {
 		stale[seq] = true
 	}
 	for _, in := range intents {
@@ -402,7 +431,7 @@ func (p *Planner) recordOf(c *Change, b []byte, private []byte, deps []addr.Inst
 // counters count what an apply did, for its summary line.
 type counters struct{ added, changed, destroyed atomic.Int64 }
 
-func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters, hook Hook) (err error) {
+func (p *applyRun) applyOne(ctx context.Context, c *Change, seqs map[state.JournalAction]uint64, n *counters) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the %s provider crashed: %v (a bug in labform; state up to here is saved)", c.Provider, r)
@@ -460,7 +489,7 @@ func (p *Planner) applyOne(ctx context.Context, c *Change, seqs map[state.Journa
 		// interrupted while waiting is found through its journal entry
 		// like any other.
 		tainted := ""
-		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID, hook)
+		readyErr := p.waitReady(ctx, c, prov, resp.State, creq.ID)
 		var nr *NotReadyError
 		if errors.As(readyErr, &nr) {
 			tainted = fmt.Sprintf("not ready %s after its create", nr.Timeout)
@@ -629,15 +658,15 @@ func (p *Planner) journalAll(ids map[string]*Change) (map[string]map[state.Journ
 // the reason given) when tainted is not "". early is the planned value's
 // encoding made while the provider worked (nil: none), used when the
 // provider returned that value.
-func (p *Planner) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string, early *earlyValue) error {
+func (p *applyRun) settleAs(seq uint64, c *Change, schema *providers.Schema, resp providers.ApplyResponse, tainted string, early *earlyValue) error {
 	v := resp.State
 	if v == cty.NilVal || v.IsNull() {
-		return fmt.Errorf("the %s provider returned no value for %s (a bug in the provider)", c.Provider, c.Addr)
+		return fmt.Errorf("the %s provider returned no value (a bug in the provider)", c.Provider)
 	}
 	b, ok := early.of(v)
 	if !ok {
 		if !v.IsWhollyKnown() {
-			return fmt.Errorf("the %s provider left unknown values in %s (a bug in the provider)", c.Provider, c.Addr)
+			return fmt.Errorf("the %s provider left unknown values in what it returned (a bug in the provider)", c.Provider)
 		}
 		var err error
 		if b, err = encodeValue(schema, v); err != nil {
@@ -646,7 +675,7 @@ func (p *Planner) settleAs(seq uint64, c *Change, schema *providers.Schema, resp
 	}
 	rec := p.recordOf(c, b, resp.Private, c.Deps)
 	rec.Tainted = tainted
-	p.applied.Store(c.Addr, v)
+	p.call.applied.Store(c.Addr, v)
 	p.settleLater(c, p.Store.SettleAsync(seq, rec, ""))
 	return nil
 }
@@ -711,7 +740,7 @@ func sameValue(a, b cty.Value) bool {
 // settleLater remembers a result that is being written. The action's
 // dependants need not wait for the disk: until the write lands, the
 // action's intent is open, and a crash is recovered from the journal.
-func (p *Planner) settleLater(c *Change, done <-chan error) {
+func (p *applyRun) settleLater(c *Change, done <-chan error) {
 	p.pendingMu.Lock()
 	defer p.pendingMu.Unlock()
 	p.pending = append(p.pending, pendingSettle{addr: c.Addr.String(), done: done})
@@ -722,7 +751,7 @@ type pendingSettle struct {
 	done <-chan error
 }
 
-func (p *Planner) desiredInstance(c *Change) *config.Instance {
+func (p *applyRun) desiredInstance(c *Change) *config.Instance {
 	if p.desired == nil {
 		return nil
 	}
@@ -732,7 +761,7 @@ func (p *Planner) desiredInstance(c *Change) *config.Instance {
 // resolve evaluates c's instance again now that what it depends on has
 // been applied, so that arguments that were "known after apply" at plan
 // time get their values before the provider sees them.
-func (p *Planner) resolve(c *Change, inst *config.Instance, schema *providers.Schema) (cty.Value, error) {
+func (p *applyRun) resolve(c *Change, inst *config.Instance, schema *providers.Schema) (cty.Value, error) {
 	v, diags := p.desired.EvalInstance(c.Addr, p.currentValue)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
@@ -755,8 +784,8 @@ func (p *Planner) resolve(c *Change, inst *config.Instance, schema *providers.Sc
 // currentValue is an instance's value as this apply left it, else as in
 // state. Results are kept in memory because their state writes may still
 // be on their way to disk when a dependant starts.
-func (p *Planner) currentValue(a addr.Instance) (cty.Value, bool) {
-	if v, ok := p.applied.Load(a); ok {
+func (p *applyRun) currentValue(a addr.Instance) (cty.Value, bool) {
+	if v, ok := p.call.applied.Load(a); ok {
 		return v.(cty.Value), true
 	}
 	rec, err := p.Store.Get(a.String())
@@ -768,7 +797,7 @@ func (p *Planner) currentValue(a addr.Instance) (cty.Value, bool) {
 }
 
 // saveOutputs evaluates the outputs against the state as it now is.
-func (p *Planner) saveOutputs() hcl.Diagnostics {
+func (p *applyRun) saveOutputs() hcl.Diagnostics {
 	// The records are read only if an output refers to one: decoding
 	// every record (a chain of 10,000 rules among them) is the cost.
 	var recs map[string]*state.Record

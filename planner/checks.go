@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/labform/labform/checks"
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// CheckEnv is what the lab's checks run against: the objects as the state
-// records them, and their providers' Execer for exec probes. It needs
-// the evaluated configuration (Plan or Prepare first).
-func (p *Planner) CheckEnv(ctx context.Context) (checks.Env, error) {
-	if p.desired == nil {
+// CheckEnv is what the lab's checks run against: the evaluated
+// configuration (a plan's Desired, or Evaluate's), the objects as the
+// state records them, and their providers' Execer for exec probes.
+func (p *Planner) CheckEnv(ctx context.Context, desired *config.Desired) (checks.Env, error) {
+	if desired == nil {
 		return checks.Env{}, fmt.Errorf("the configuration was not evaluated")
 	}
 	recs, err := p.Store.Resources()
@@ -54,7 +55,7 @@ func (p *Planner) CheckEnv(ctx context.Context) (checks.Env, error) {
 		np, _ := prov.(providers.NetnsProber)
 		return np
 	}
-	return checks.Env{Desired: p.desired, Current: current, Exec: exec, Probers: probers}, nil
+	return checks.Env{Desired: desired, Current: current, Exec: exec, Probers: probers}, nil
 }
 
 // execer returns the configured provider of a node's record as an

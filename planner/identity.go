@@ -22,8 +22,21 @@ import (
 // apply, derived from the resolved directory until then. A lab keeps it
 // when its directory moves or is reached through a symlink.
 func (p *Planner) labID() string {
+	p.identify()
+	return p.labIDv
+}
+
+// identify finds the lab's ID and name once, from the state and the
+// host's record of labs: any Planner of the same lab finds the same.
+func (p *Planner) identify() {
 	p.labOnce.Do(func() {
 		meta, err := p.Store.Meta()
+		p.labNamev = p.Lab.Name
+		if err == nil && meta.LabName != "" && meta.LabName != p.Lab.Name && p.hasObjects() {
+			// Renamed since its first apply: its objects live under the
+			// recorded name (checkLab refuses all but a destroy).
+			p.labNamev = meta.LabName
+		}
 		if err == nil && meta.LabID != "" {
 			p.labIDv = meta.LabID
 			return
@@ -47,14 +60,15 @@ func (p *Planner) labID() string {
 			}
 		}
 	})
-	return p.labIDv
 }
 
-// objectID returns the ID recorded for the object at a, as this run
-// knows it.
+// objectID returns the ID of the object at a, as the running call knows
+// it, else as state records it.
 func (p *Planner) objectID(a string) string {
-	if v, ok := p.ids.Load(a); ok {
-		return v.(string)
+	if c := p.cur.Load(); c != nil {
+		if v, ok := c.ids.Load(a); ok {
+			return v.(string)
+		}
 	}
 	if rec, err := p.Store.Get(a); err == nil && rec != nil {
 		return rec.ID
@@ -62,9 +76,10 @@ func (p *Planner) objectID(a string) string {
 	return ""
 }
 
+// setObjectID tells the running call the ID of the object at a.
 func (p *Planner) setObjectID(a, id string) {
-	if id != "" {
-		p.ids.Store(a, id)
+	if c := p.cur.Load(); c != nil && id != "" {
+		c.ids.Store(a, id)
 	}
 }
 
@@ -82,7 +97,7 @@ func (p *Planner) idOr(id string, a addr.Instance) string {
 // open journal entry, such as a deposed object's). reuse is an ID the
 // object may take although it is held: the old object's of a replace,
 // which is deleted first.
-func (p *Planner) newID(a addr.Instance, reuse string) string {
+func (p *planning) newID(a addr.Instance, reuse string) string {
 	for slot := 0; ; slot++ {
 		id := providers.ObjectID(p.labID(), a.String(), slot)
 		if id == reuse || !p.taken[id] {
@@ -96,10 +111,8 @@ func (p *Planner) newID(a addr.Instance, reuse string) string {
 // or the directory's name without one) is refused by checkLab, except for
 // destroy, which removes the objects under the recorded name.
 func (p *Planner) labName() string {
-	if p.recordedName != "" {
-		return p.recordedName
-	}
-	return p.Lab.Name
+	p.identify()
+	return p.labNamev
 }
 
 // checkLab refuses a lab whose name another lab on this host holds, a
@@ -141,7 +154,6 @@ func (p *Planner) checkLab(meta state.Meta, mode Mode) hcl.Diagnostics {
 				Detail: fmt.Sprintf("This lab was applied under the name %q (its namespace is %s); its name is now %q, from lab { name } or, without one, its directory's name. Its objects live under the old name: set lab { name = %q } to go on with them, or destroy the lab first (destroy uses the recorded name) and apply it under the new one.",
 					meta.LabName, providers.LabNetns(meta.LabName), p.Lab.Name, meta.LabName)}}
 		}
-		p.recordedName = meta.LabName
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Lab renamed",
 			Detail: fmt.Sprintf("This lab was applied under the name %q; it is destroyed under that name.", meta.LabName)})
 	}
@@ -221,11 +233,38 @@ func (p *Planner) stateLost(meta state.Meta, recs int, journal int) bool {
 // evalProviders evaluates the provider blocks, so that refresh reads the
 // lab with its provider settings (runtime, binary, accel).
 func (p *Planner) evalProviders() hcl.Diagnostics {
+	p.cfgMu.Lock()
+	defer p.cfgMu.Unlock()
+	return p.evalProvidersLocked()
+}
+
+func (p *Planner) evalProvidersLocked() hcl.Diagnostics {
 	cfg, diags := config.EvaluateProviders(p.Lab, p.Inputs)
 	if !diags.HasErrors() {
 		p.providerCfg = cfg
 	}
 	return diags
+}
+
+// providerConfig is the value of the named provider's block (a provider on
+// a remote host takes its base provider's), null without one. The blocks
+// are evaluated on first need when no Plan or Live did: the values come
+// from the lab's files and inputs, the same for every Planner.
+func (p *Planner) providerConfig(name string) (cty.Value, hcl.Diagnostics) {
+	p.cfgMu.Lock()
+	defer p.cfgMu.Unlock()
+	if p.providerCfg == nil {
+		if d := p.evalProvidersLocked(); d.HasErrors() {
+			return cty.NilVal, d
+		}
+	}
+	if v, ok := p.providerCfg[name]; ok {
+		return v, nil
+	}
+	if v, ok := p.providerCfg[providers.BaseName(name)]; ok {
+		return v, nil
+	}
+	return cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType()), nil
 }
 
 // findLost looks for the objects of a lab whose state was lost, at the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/internal/labreg"
 	"github.com/labform/labform/providers"
@@ -25,7 +24,8 @@ type ImportSpec struct {
 // and it becomes a prior like any recorded object, so the plan compares it
 // with the configuration. The returned changes are the records apply
 // writes first.
-func (p *Planner) importObjects(ctx context.Context, desired *config.Desired, priors map[addr.Instance]*prior, specs []ImportSpec) ([]*Change, hcl.Diagnostics) {
+func (p *planning) importObjects(ctx context.Context, priors map[addr.Instance]*prior, specs []ImportSpec) ([]*Change, hcl.Diagnostics) {
+	desired := p.desired
 	type one struct {
 		spec ImportSpec
 		rng  *hcl.Range

@@ -36,10 +36,11 @@ type LiveObject struct {
 // diagnostics say why, and the objects are still returned.
 func (p *Planner) Live(ctx context.Context, refresh bool) ([]LiveObject, *config.Desired, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
+	p.begin(nil)
 	if diags = append(diags, p.evalProviders()...); diags.HasErrors() {
 		return nil, nil, diags
 	}
-	priors, d := p.loadPriors(ctx)
+	priors, _, d := p.loadPriors(ctx)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, nil, diags
 	}
@@ -69,34 +70,35 @@ func (p *Planner) Live(ctx context.Context, refresh bool) ([]LiveObject, *config
 	if d.HasErrors() {
 		desired = nil
 	}
-	p.desired = desired
 	return out, desired, append(diags, d...)
 }
 
 // ConfiguredProvider is the named provider, configured for this lab with
 // the lab's provider block: what exec and console call.
 func (p *Planner) ConfiguredProvider(ctx context.Context, name string) (providers.Provider, hcl.Diagnostics) {
-	if p.providerCfg == nil {
-		if d := p.evalProviders(); d.HasErrors() {
-			return nil, d
-		}
+	if _, d := p.providerConfig(name); d.HasErrors() {
+		return nil, d
 	}
 	return p.provider(ctx, name)
 }
 
-// nodeCarrier is providers.Lab's Carrier: it finds the node (as this
-// apply made it, else as state records it) and asks its provider to plug
-// or pull the cable at the port, when the provider can.
+// nodeCarrier is providers.Lab's Carrier: it finds the node (as the
+// running apply made it, else as state records it) and asks its provider
+// to plug or pull the cable at the port, when the provider can.
 func (p *Planner) nodeCarrier(ctx context.Context, node string, port int, up bool) error {
 	a, err := addr.ParseInstance(node)
 	if err != nil || p.Store == nil {
 		return nil
 	}
+	cur := p.cur.Load()
+	if cur == nil {
+		cur = &call{}
+	}
 	// Which provider first, without decoding anything: most nodes'
 	// providers (containers) have nothing to do here.
 	provName, typ := "", a.Type
-	if p.desired != nil {
-		if inst := p.desired.Instances[a]; inst != nil {
+	if cur.desired != nil {
+		if inst := cur.desired.Instances[a]; inst != nil {
 			provName = inst.Resource.Provider
 		}
 	}
@@ -116,7 +118,7 @@ func (p *Planner) nodeCarrier(ctx context.Context, node string, port int, up boo
 	}
 	var value cty.Value
 	var private []byte
-	if v, ok := p.applied.Load(a); ok {
+	if v, ok := cur.applied.Load(a); ok {
 		value = v.(cty.Value)
 	} else if rec != nil {
 		if v, _, err := DecodeRecord(p.Registry, rec.Type, rec.Provider, rec.Value); err == nil {

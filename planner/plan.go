@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/labform/labform/config"
@@ -105,6 +106,15 @@ type Plan struct {
 	Backend string
 	// ConfigHash identifies the lab files the plan was made from.
 	ConfigHash string
+	// LabID and LabName are the lab's identity the plan was made under:
+	// the ID its objects' IDs derive from, and the name its host objects
+	// live under (the recorded one, for the destroy of a renamed lab).
+	// Apply refuses a plan made under another.
+	LabID, LabName string
+	// SettledIntents are open journal entries the plan found settled
+	// already (the old object of an interrupted create_before_destroy,
+	// which stays): Apply closes them with the refresh's results.
+	SettledIntents []uint64
 	// Errored plans are shown but never applied.
 	Errored bool
 	// Desired is the evaluated configuration the plan was made from: Apply
@@ -129,6 +139,8 @@ func (p *Plan) clone() *Plan {
 		return out
 	}
 	cp.Changes, cp.Imports, cp.Drift = copyAll(p.Changes), copyAll(p.Imports), copyAll(p.Drift)
+	cp.Moves, cp.Outputs = slices.Clone(p.Moves), slices.Clone(p.Outputs)
+	cp.SettledIntents = slices.Clone(p.SettledIntents)
 	return &cp
 }
 

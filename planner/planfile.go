@@ -28,6 +28,11 @@ type planFile struct {
 	Moves      []moveSrc             `json:"moves,omitempty"`
 	Imports    []changeSrc           `json:"imports,omitempty"`
 	Drift      []changeSrc           `json:"drift,omitempty"`
+	// The lab's identity and the journal entries found settled (absent
+	// from files of labforms before them: not checked, none closed).
+	LabID          string   `json:"lab_id,omitempty"`
+	LabName        string   `json:"lab_name,omitempty"`
+	SettledIntents []uint64 `json:"settled_intents,omitempty"`
 }
 
 type typedValue struct {
@@ -40,6 +45,7 @@ type typedValue struct {
 type changeSrc struct {
 	Addr            string     `json:"addr"`
 	Provider        string     `json:"provider"`
+	PriorProvider   string     `json:"prior_provider,omitempty"`
 	Action          Action     `json:"action"`
 	Cost            int        `json:"cost,omitempty"`
 	Before          []byte     `json:"before"`
@@ -72,7 +78,8 @@ type forceSrc struct {
 // WritePlanFile saves a plan with the variables it was made with.
 func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Value, reg *providers.Registry) error {
 	pf := planFile{Version: PlanFileVersion, Mode: p.Mode, Lineage: p.Lineage, Serial: p.Serial, Backend: p.Backend,
-		ConfigHash: p.ConfigHash, LabDir: labDir, Vars: map[string]typedValue{}}
+		ConfigHash: p.ConfigHash, LabDir: labDir, Vars: map[string]typedValue{},
+		LabID: p.LabID, LabName: p.LabName, SettledIntents: p.SettledIntents}
 	for name, v := range vars {
 		v, _ = v.UnmarkDeep()
 		tb, err := ctyjson.MarshalType(v.Type())
@@ -100,7 +107,7 @@ func WritePlanFile(path string, p *Plan, labDir string, vars map[string]cty.Valu
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", c.Addr, err)
 			}
-			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, Action: c.Action, Cost: int(c.Cost),
+			cs := changeSrc{Addr: c.Addr.String(), Provider: c.Provider, PriorProvider: c.PriorProvider, Action: c.Action, Cost: int(c.Cost),
 				Before: before, After: after, Private: c.Private, ID: c.ID, PriorID: c.PriorID, Deps: addrStrings(c.Deps), PriorDeps: addrStrings(c.PriorDeps),
 				BeforeSensitive: pathStrings(c.BeforeSensitive), AfterSensitive: pathStrings(c.AfterSensitive), Reason: c.Reason, Tainted: c.Tainted}
 			if c.Deposed {
@@ -190,7 +197,7 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 			if err != nil {
 				return nil, err
 			}
-			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, Action: s.Action, Cost: providers.Cost(s.Cost),
+			c := &Change{Addr: a, Type: a.Type, Provider: s.Provider, PriorProvider: s.PriorProvider, Action: s.Action, Cost: providers.Cost(s.Cost),
 				Private: s.Private, ID: s.ID, PriorID: s.PriorID, Deps: parseAddrs(s.Deps), PriorDeps: parseAddrs(s.PriorDeps),
 				BeforeSensitive: parsePaths(s.BeforeSensitive), AfterSensitive: parsePaths(s.AfterSensitive), Reason: s.Reason, Tainted: s.Tainted,
 				Deposed: s.Deposed != 0, DeposedIntent: s.Deposed, ImportedFrom: s.ImportedFrom}
@@ -215,7 +222,8 @@ func ReadPlanFile(path string, reg *providers.Registry) (*SavedPlan, error) {
 		}
 		return out, nil
 	}
-	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, Backend: pf.Backend, ConfigHash: pf.ConfigHash}
+	p := &Plan{Mode: pf.Mode, Lineage: pf.Lineage, Serial: pf.Serial, Backend: pf.Backend, ConfigHash: pf.ConfigHash,
+		LabID: pf.LabID, LabName: pf.LabName, SettledIntents: pf.SettledIntents}
 	if p.Changes, err = dec(pf.Changes); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -248,18 +256,3 @@ func (p *Planner) Evaluate() (*config.Desired, error) {
 	}
 	return d, nil
 }
-
-// Prepare evaluates the configuration for the commands that work on the
-// live lab without a plan (labform test's checks, exec, status): they
-// read it through Desired.
-func (p *Planner) Prepare() error {
-	d, err := p.Evaluate()
-	if err != nil {
-		return err
-	}
-	p.desired = d
-	return nil
-}
-
-// Desired is the evaluated configuration of the last Plan or Prepare.
-func (p *Planner) Desired() *config.Desired { return p.desired }

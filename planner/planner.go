@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
@@ -30,26 +31,39 @@ type Planner struct {
 	// Parallelism bounds concurrent provider calls (refresh and apply).
 	Parallelism int
 
+	// What a Planner keeps between its calls is what any Planner of the
+	// same configuration and state would find the same: the configured
+	// providers, the provider blocks' values and the lab's identity. What
+	// one call learns as it runs (call) starts anew with every Plan, Live
+	// and Apply: Apply takes all it needs from the plan it is given.
 	configured sync.Map // provider name -> *configureOnce
 	// providerCfg holds the provider blocks' values, evaluated before
 	// refresh so that refresh runs with the lab's provider settings.
-	providerCfg  map[string]cty.Value
-	desired      *config.Desired
-	labOnce      sync.Once
-	labIDv       string
-	ids          sync.Map        // address -> the ID of the object now there
-	lost         bool            // the state is empty, but this lab runs here
-	taken        map[string]bool // IDs that objects may still hold
-	recordedName string          // the name a renamed lab's objects live under (destroy)
-	stale        []uint64        // journal entries the plan found settled
-	pendingMu    sync.Mutex
-	pending      []pendingSettle
-	deposed      []*Change // deletes of objects deposed by an interrupted create_before_destroy
-	applied      sync.Map  // addr.Instance -> cty.Value: results of this apply
-	wholeLab     bool      // this apply destroys every object of the lab
-	// stop is the apply's ApplyOptions.Stop: a first Ctrl-C ends ready
-	// waits (no provider call runs in them) as it stops new actions.
-	stop context.Context
+	cfgMu       sync.Mutex
+	providerCfg map[string]cty.Value
+	labOnce     sync.Once
+	labIDv      string
+	labNamev    string
+	// cur is the running call's: what the providers' callbacks
+	// (providers.Lab's IDOf and Carrier) read.
+	cur atomic.Pointer[call]
+}
+
+// call is what one Plan, Live or Apply learns as it runs, beyond what
+// state records: the IDs of objects it found, moved, imported or created,
+// and (apply) the values it applied. Every call begins a new one.
+type call struct {
+	ids     sync.Map // address -> the ID of the object now there
+	applied sync.Map // addr.Instance -> cty.Value: results of this apply
+	// desired is the configuration an apply works from (nil otherwise).
+	desired *config.Desired
+}
+
+// begin starts a call: nothing an earlier call learned is seen.
+func (p *Planner) begin(desired *config.Desired) *call {
+	c := &call{desired: desired}
+	p.cur.Store(c)
+	return c
 }
 
 // PlanOptions select what a plan does.
@@ -92,14 +106,14 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if err != nil {
 		return nil, diagErr("Cannot read state", err)
 	}
-	p.deposed = nil
+	p.begin(nil)
 	if diags = append(diags, p.checkLab(meta, opts.Mode)...); diags.HasErrors() {
 		return nil, diags
 	}
 	if diags = append(diags, p.evalProviders()...); diags.HasErrors() {
 		return nil, diags
 	}
-	priors, d := p.loadPriors(ctx)
+	priors, found, d := p.loadPriors(ctx)
 	if diags = append(diags, d...); diags.HasErrors() {
 		return nil, diags
 	}
@@ -115,7 +129,8 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		// What refresh read still names the addresses as recorded.
 		renameCurrent(priors, moves)
 	}
-	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, Backend: p.Store.Describe(), ConfigHash: ConfigHash(p.Lab), Moves: moves}
+	plan := &Plan{Mode: opts.Mode, Lineage: meta.Lineage, Serial: meta.Serial, Backend: p.Store.Describe(), ConfigHash: ConfigHash(p.Lab), Moves: moves,
+		LabID: p.labID(), LabName: p.labName(), SettledIntents: found.settled}
 	addrs := sortedPriorAddrs(priors)
 	drifted := make([]bool, len(addrs))
 	par.For(len(addrs), func(i int) {
@@ -141,7 +156,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	if diags = append(diags, p.checkMovedAway(moves, desired)...); diags.HasErrors() {
 		return nil, diags
 	}
-	if opts.Refresh && p.lost {
+	if opts.Refresh && found.lost {
 		// .labform was deleted under a running lab: look for its objects
 		// where their IDs say they are, and adopt what is found.
 		found, d := p.findLost(ctx, desired, priors)
@@ -161,8 +176,8 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 			}
 		}
 	}
-	p.desired = desired
 	plan.Desired = desired
+	pl := &planning{Planner: p, desired: desired, taken: found.taken}
 	// The providers' checks guard what would be created; they must not
 	// stand in the way of destroying a lab.
 	if opts.Mode != DestroyMode {
@@ -205,7 +220,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	}
 
 	if opts.Mode == NormalMode {
-		imports, d := p.importObjects(ctx, desired, priors, opts.Imports)
+		imports, d := pl.importObjects(ctx, priors, opts.Imports)
 		if diags = append(diags, d...); diags.HasErrors() {
 			return nil, diags
 		}
@@ -228,7 +243,7 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 		changes := make([]*Change, len(desired.Order))
 		par.For(len(changes), func(i int) {
 			a := desired.Order[i]
-			changes[i] = p.changeFor(desired.Instances[a], priors[a], replace[a])
+			changes[i] = pl.changeFor(desired.Instances[a], priors[a], replace[a])
 		})
 		plan.Changes = append(plan.Changes, changes...)
 		for _, a := range addrs {
@@ -240,14 +255,14 @@ func (p *Planner) Plan(ctx context.Context, opts PlanOptions) (*Plan, hcl.Diagno
 	// Objects deposed by an interrupted create_before_destroy are
 	// destroyed, whatever the mode (except refresh-only).
 	if opts.Mode != RefreshOnlyMode {
-		plan.Changes = append(plan.Changes, p.deposed...)
+		plan.Changes = append(plan.Changes, found.deposed...)
 	}
 	p.forgetRemoved(plan.Changes)
 	markMoves(plan.Changes, moves)
 	markImports(plan.Changes, plan.Imports)
 	sortChanges(plan.Changes)
 	if opts.Mode == NormalMode {
-		if diags = append(diags, p.resolveArguments(ctx, plan.Changes, opts.Refresh)...); diags.HasErrors() {
+		if diags = append(diags, pl.resolveArguments(ctx, plan.Changes, opts.Refresh)...); diags.HasErrors() {
 			return nil, diags
 		}
 	}
@@ -314,14 +329,38 @@ func driftReason(pr *prior) string {
 	return "changed outside labform"
 }
 
+// planning is one Plan's working set besides the priors: the
+// configuration it evaluated, and the IDs that objects may still hold.
+type planning struct {
+	*Planner
+	desired *config.Desired
+	taken   map[string]bool
+}
+
+// recovered is what loadPriors finds in the state's journal besides the
+// priors. A Plan keeps it for itself, except settled, which its plan carries
+// to Apply.
+type recovered struct {
+	// taken holds every ID an object may still hold (records, open
+	// journal entries): a new object gets none of them.
+	taken map[string]bool
+	// deposed are the deletes of objects deposed by an interrupted
+	// create_before_destroy.
+	deposed []*Change
+	// settled are journal entries found settled already.
+	settled []uint64
+	// lost: the state is empty, but this lab runs on this host.
+	lost bool
+}
+
 // loadPriors decodes state and recovers open intents: an object whose
 // create was in flight when labform stopped is looked for, and adopted if
 // it exists.
-func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl.Diagnostics) {
+func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, *recovered, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	recs, err := p.Store.Resources()
 	if err != nil {
-		return nil, diagErr("Cannot read state", err)
+		return nil, nil, diagErr("Cannot read state", err)
 	}
 	priors := make(map[addr.Instance]*prior, len(recs))
 	list := make([]*state.Record, 0, len(recs))
@@ -360,7 +399,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 	}
 	intents, err := p.Store.Journal()
 	if err != nil {
-		return nil, diagErr("Cannot read the state's journal", err)
+		return nil, nil, diagErr("Cannot read the state's journal", err)
 	}
 	meta, _ := p.Store.Meta()
 	if meta.LabID == "" {
@@ -369,22 +408,19 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		// beside the old ones.
 		for _, rec := range recs {
 			if rec.ID == "" {
-				return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "State from an older labform",
+				return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "State from an older labform",
 					Detail: fmt.Sprintf("%s (and maybe more) was recorded by a labform that named host objects after the lab's directory, not by object IDs; this labform would not find them and would build them again beside the old ones. Destroy the lab with the labform that applied it, then apply it with this one.", rec.Addr)}}
 			}
 		}
 	}
-	p.lost = p.stateLost(meta, len(recs), len(intents))
-	// Every ID an object may still hold: a new object gets none of them.
-	p.taken = map[string]bool{}
+	found := &recovered{lost: p.stateLost(meta, len(recs), len(intents)), taken: map[string]bool{}}
 	for _, rec := range recs {
-		p.taken[rec.ID] = true
+		found.taken[rec.ID] = true
 	}
 	for _, in := range intents {
-		p.taken[in.ID] = true
+		found.taken[in.ID] = true
 	}
-	delete(p.taken, "")
-	p.stale = nil
+	delete(found.taken, "")
 	for _, in := range intents {
 		a, err := addr.ParseInstance(in.Addr)
 		if err != nil {
@@ -395,14 +431,14 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 			// recorded: the record still holds the old object, which
 			// stays. The entry is closed; the create's own entry says
 			// what the new object left.
-			p.stale = append(p.stale, in.Seq)
+			found.settled = append(found.settled, in.Seq)
 			continue
 		}
 		if pr, ok := priors[a]; ok && in.ID != "" && in.ID != pr.id && in.Action == state.JournalCreate {
 			// The new object of such a create: never recorded, it is
 			// removed like a deposed one.
 			if c, d := p.orphanChange(ctx, in, a); c != nil {
-				p.deposed = append(p.deposed, c)
+				found.deposed = append(found.deposed, c)
 			} else {
 				diags = append(diags, d...)
 			}
@@ -410,7 +446,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		}
 		if in.Action == state.DeleteDeposed {
 			if c, d := p.deposedChange(in, a); c != nil {
-				p.deposed = append(p.deposed, c)
+				found.deposed = append(found.deposed, c)
 			} else {
 				diags = append(diags, d...)
 			}
@@ -451,7 +487,7 @@ func (p *Planner) loadPriors(ctx context.Context) (map[addr.Instance]*prior, hcl
 		}
 		priors[a] = pr
 	}
-	return priors, diags
+	return priors, found, diags
 }
 
 // orphanChange turns the open create intent of an object that was never
@@ -598,7 +634,7 @@ func (p *Planner) readMany(ctx context.Context, prov providers.Provider, reqs []
 func safeRead(ctx context.Context, prov providers.Provider, req providers.ReadRequest) (resp providers.ReadResponse, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the %s provider crashed reading %s: %v (a bug in labform)", prov.Name(), req.Addr, r)
+			err = fmt.Errorf("the %s provider crashed reading it: %v (a bug in labform)", prov.Name(), r)
 		}
 	}()
 	return prov.Read(ctx, req)
@@ -621,14 +657,10 @@ func (p *Planner) provider(ctx context.Context, name string) (providers.Provider
 	v, _ := p.configured.LoadOrStore(name, &configureOnce{})
 	c := v.(*configureOnce)
 	c.once.Do(func() {
-		cfg := cty.NullVal(p.Registry.ConfigSchema(name).ImpliedType())
-		if v, ok := p.providerCfg[name]; ok {
-			cfg = v
-		} else if p.desired != nil {
-			// A provider on a remote host takes its provider block.
-			if v, ok := p.desired.Providers[providers.BaseName(name)]; ok {
-				cfg = v
-			}
+		cfg, d := p.providerConfig(name)
+		if d.HasErrors() {
+			c.diag = &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot configure the " + name + " provider", Detail: d.Error()}
+			return
 		}
 		if err := prov.Configure(ctx, providers.ConfigureRequest{Lab: p.LabInfo(name), Config: cfg}); err != nil {
 			c.diag = &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot configure the " + name + " provider", Detail: err.Error()}
@@ -754,7 +786,7 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 	return diags
 }
 
-func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool) *Change {
+func (p *planning) changeFor(inst *config.Instance, pr *prior, forceReplace bool) *Change {
 	c := &Change{Addr: inst.Addr, Type: inst.Addr.Type, Provider: inst.Resource.Provider, Deps: inst.Deps,
 		AfterSensitive: append(inst.SensitivePaths, schemaSensitive(inst.Resource.Schema)...)}
 	if pr != nil && pr.deleting && pr.current.IsNull() && pr.schema != nil {
@@ -806,7 +838,7 @@ func (p *Planner) changeFor(inst *config.Instance, pr *prior, forceReplace bool)
 
 // applyCBD makes a replacement create_before_destroy when the resource
 // asks for it; the new object gets an ID the old one does not hold.
-func (p *Planner) applyCBD(c *Change, inst *config.Instance) {
+func (p *planning) applyCBD(c *Change, inst *config.Instance) {
 	c.ID = p.newID(inst.Addr, c.PriorID) // the old object goes first
 	if inst.Resource.Lifecycle.CreateBeforeDestroy {
 		c.Action = CreateThenDelete

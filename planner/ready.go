@@ -47,7 +47,7 @@ func (e *NotReadyError) Error() string {
 // waitReady waits for the ready block of c's resource, if it has one,
 // after the provider created the object: until every condition holds, or
 // its timeout passes (a *NotReadyError).
-func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string, hook Hook) error {
+func (p *applyRun) waitReady(ctx context.Context, c *Change, prov providers.Provider, v cty.Value, id string) error {
 	inst := p.desiredInstance(c)
 	if inst == nil || inst.Resource.Ready == nil {
 		return nil
@@ -65,10 +65,7 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 		nsPath = filepath.Join(labnet.Dir, providers.LabNetns(p.labName()))
 	}
 	conds := readyConditions(spec, prov, node, nsPath)
-	stop := p.stop
-	if stop == nil {
-		stop = context.Background()
-	}
+	stop, hook := p.stop, p.hook
 	start := time.Now()
 	deadline := start.Add(spec.Timeout)
 	lastProgress := start // == start: the first line, when the wait begins, is still to come
@@ -91,11 +88,11 @@ func (p *Planner) waitReady(ctx context.Context, c *Change, prov providers.Provi
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted while waiting for %s to be ready (%s)", c.Addr, describe(pending))
+			return fmt.Errorf("interrupted while waiting for it to be ready (%s)", describe(pending))
 		}
 		if stop.Err() != nil {
 			// The node is made; only labform's own wait is cut short.
-			return fmt.Errorf("stopped waiting for %s to be ready (%s) at the interrupt, after %s: it is kept in state as tainted, and the next plan replaces it", c.Addr, describe(pending), time.Since(start).Round(time.Second))
+			return fmt.Errorf("stopped waiting for it to be ready (%s) at the interrupt, after %s: it is kept in state as tainted, and the next plan replaces it", describe(pending), time.Since(start).Round(time.Second))
 		}
 		if time.Now().After(deadline) {
 			e := &NotReadyError{Timeout: spec.Timeout}

@@ -129,8 +129,12 @@ func TestReady_firstInterruptEndsTheWait(t *testing.T) {
 		t.Fatalf("the apply waited %s after the interrupt; want the wait ended at it", took)
 	}
 	err := res.Errors["container.a"]
-	if err == nil || !strings.Contains(err.Error(), "stopped waiting for container.a to be ready") || !strings.Contains(err.Error(), "kept in state as tainted") {
+	if err == nil || !strings.Contains(err.Error(), "stopped waiting for it to be ready") || !strings.Contains(err.Error(), "kept in state as tainted") {
 		t.Fatalf("container.a: %v; want the stopped wait", err)
+	}
+	// As the user reads it: the engine names the node, once.
+	if msg := res.Err().Error(); !strings.Contains(msg, "container.a: stopped waiting") || strings.Count(msg, "container.a") != 1 {
+		t.Errorf("the apply's error should name container.a once, in front:\n%s", msg)
 	}
 	if rec, _ := e.store.Get("container.a"); rec == nil || !strings.Contains(rec.Tainted, "stopped waiting") {
 		t.Fatalf("container.a in state: %+v; want it kept, tainted", rec)

@@ -16,7 +16,7 @@ import (
 // (providers.Resolver): an image reference becomes the digest it names
 // now, shown in the plan; a tag that moved turns a no-op or an update into
 // a replacement that says why.
-func (p *Planner) resolveArguments(ctx context.Context, cs []*Change, refresh bool) hcl.Diagnostics {
+func (p *planning) resolveArguments(ctx context.Context, cs []*Change, refresh bool) hcl.Diagnostics {
 	errs := make([]error, len(cs))
 	par.For(len(cs), func(i int) {
 		errs[i] = p.resolveOne(ctx, cs[i], refresh)
@@ -41,7 +41,7 @@ func (p *Planner) resolveArguments(ctx context.Context, cs []*Change, refresh bo
 	return diags
 }
 
-func (p *Planner) resolveOne(ctx context.Context, c *Change, refresh bool) error {
+func (p *planning) resolveOne(ctx context.Context, c *Change, refresh bool) error {
 	switch c.Action {
 	case Create, Update, NoOp, DeleteThenCreate, CreateThenDelete:
 	default:

@@ -277,12 +277,7 @@ func qemuProcesses(runDir string) []int {
 // a failed run leaves nothing behind.
 func removeChaosLeftovers(name, labID string) {
 	root := container.RuntimeRoot(labID)
-	if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-		for _, id := range strings.Fields(string(out)) {
-			exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-		}
-	}
-	os.RemoveAll(root)
+	systest.RemoveRuncRoot(root)
 	for _, a := range chaosAddrs {
 		for slot := 0; slot < providers.Slots; slot++ {
 			id := providers.ObjectID(labID, a, slot)

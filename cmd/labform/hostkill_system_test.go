@@ -58,17 +58,10 @@ link "chain" {
 	root := container.RuntimeRoot(hostID)
 	t.Cleanup(func() {
 		c.run("destroy", "-auto-approve")
-		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-			for _, id := range strings.Fields(string(out)) {
-				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-			}
-		}
+		systest.RemoveRuncRoot(root)
 		labnet.DeleteNetns(providers.LabNetns(name + "-" + hostID[:8]))
 	})
-	running := func() []string {
-		out, _ := exec.Command("runc", "--root", root, "list", "-q").Output()
-		return strings.Fields(string(out))
-	}
+	running := func() []string { return systest.RuncIDs(root) }
 
 	// The apply runs in this process; the agent it started is killed as
 	// soon as the first container runs on the host.

@@ -54,7 +54,7 @@ func (a *app) reportHosts(lab *config.Lab) {
 	defer remote.CloseAll()
 	fmt.Fprintln(a.io.out, "\nHosts:")
 	for _, name := range hostNames(lab) {
-		c, err := remote.Capabilities(lab.Hosts[name].Host, hostProviders(lab, name))
+		c, err := remote.Capabilities(lab.Hosts[name].Host, hostProviders(lab, name), lab.Dir)
 		if err != nil {
 			fmt.Fprintf(a.io.out, "- %s: UNREACHABLE: %v\n", name, err)
 			continue
@@ -63,11 +63,20 @@ func (a *app) reportHosts(lab *config.Lab) {
 		if c.KVM {
 			kvm = "KVM"
 		}
+		if c.NoNetem != "" {
+			kvm += ", no netem (rate works; delay, jitter, loss, duplicate and corrupt cannot be emulated)"
+		} else {
+			kvm += ", netem"
+		}
 		missing := "every tool found"
 		if len(c.Missing) > 0 {
 			missing = "MISSING " + strings.Join(c.Missing, ", ")
 		}
-		fmt.Fprintf(a.io.out, "- %s (%s): %s, %s\n", name, c.Hostname, kvm, missing)
+		dir := ""
+		if c.NoLabDir {
+			dir = fmt.Sprintf(", NO LAB DIRECTORY: %s is not on the host, whose providers read the lab's files (rootfs, file sources) at the same path: copy the lab there or share it", lab.Dir)
+		}
+		fmt.Fprintf(a.io.out, "- %s (%s): %s, %s%s\n", name, c.Hostname, kvm, missing, dir)
 	}
 }
 

@@ -56,14 +56,15 @@ container "c" {
 }
 check "across_hosts" {
   ping {
-    from = container.b
-    to   = "10.77.2.3"
+    from   = container.b
+    to     = "10.77.2.3"
+    expect = var.bc_state == "up" ? "reply" : "no-reply"
   }
   tcp {
     from   = container.c
     to     = "10.77.2.2"
     port   = 23
-    expect = "refused"
+    expect = var.bc_state == "up" ? "refused" : "dropped"
   }
   exec {
     on      = container.c
@@ -83,8 +84,12 @@ link "ab" {
     rate = "8mbit"
   }
 }
+variable "bc_state" {
+  default = "up"
+}
 link "bc" {
   endpoints = [container.b.port[1], container.c.port[0]]
+  state     = var.bc_state
 }
 link "bd" {
   endpoints = [container.b.port[2], container.d.port[0]]
@@ -188,10 +193,17 @@ func TestSystem_hosts(t *testing.T) {
 
 	out := c.must(0, "init")
 	t.Logf("init:\n%s", out)
+	netem := ", netem, "
+	if labnet.ProbeNetem() != nil {
+		netem = ", no netem ("
+	}
 	for _, h := range sim.Hosts {
 		if !strings.Contains(out, "- "+h.Name+" (") {
 			t.Errorf("init does not report host %s:\n%s", h.Name, out)
 		}
+	}
+	if strings.Count(out, netem) != len(sim.Hosts) {
+		t.Errorf("init does not say %q for each host:\n%s", netem, out)
 	}
 	c.must(0, "apply", "-auto-approve")
 	if out := c.must(0, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
@@ -299,6 +311,34 @@ func TestSystem_hosts(t *testing.T) {
 		t.Fatalf("2 MiB at 8mbit took %v, want 2.1 s within 20%%", elapsed)
 	}
 
+	// A link across hosts set down pulls the cable on both hosts: b and
+	// c both see their port lose carrier, and nothing crosses; up again,
+	// it carries again.
+	c.must(0, "apply", "-auto-approve", "-var", "bc_state=down")
+	carrier := func(node, dev string) string {
+		b, _ := exec.Command("ip", "netns", "exec", c.netns(node), "cat", "/sys/class/net/"+dev+"/carrier").CombinedOutput()
+		return strings.TrimSpace(string(b))
+	}
+	for _, end := range [][2]string{{"container.b", "eth1"}, {"container.c", "eth0"}} {
+		var got string
+		for i := 0; i < 50; i++ {
+			if got = carrier(end[0], end[1]); got == "0" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != "0" {
+			t.Fatalf("with link bc down, %s's %s has carrier %q, want 0", end[0], end[1], got)
+		}
+	}
+	if exec.Command("ip", "netns", "exec", c.netns("container.b"), "busybox", "ping", "-c", "1", "-W", "1", "10.77.2.3").Run() == nil {
+		t.Fatal("b still pings c over link bc set down")
+	}
+	c.must(0, "apply", "-auto-approve")
+	if !c.ping("container.b", "10.77.2.3") {
+		t.Fatal("b cannot ping c after link bc was set up again")
+	}
+
 	// Drift on host 2: its container killed; on host 1: the tunnel of bc
 	// deleted. Plan sees both; apply repairs them.
 	if out, err := exec.Command("ip", "netns", "pids", c.netns("container.c")).Output(); err == nil {
@@ -399,9 +439,8 @@ func TestSystem_hosts(t *testing.T) {
 		}
 	}
 	for _, id := range []string{labID, agent.HostLabID(labID, h1.Name), agent.HostLabID(labID, h2.Name)} {
-		out, _ := exec.Command("runc", "--root", container.RuntimeRoot(id), "list", "-q").Output()
-		if left := strings.TrimSpace(string(out)); left != "" {
-			t.Errorf("destroy left runc containers under %s: %s", container.RuntimeRoot(id), left)
+		if left := systest.RuncIDs(container.RuntimeRoot(id)); len(left) > 0 {
+			t.Errorf("destroy left runc containers under %s: %v", container.RuntimeRoot(id), left)
 		}
 	}
 }

@@ -141,12 +141,7 @@ func newOperateLab(t *testing.T) (dir, name string) {
 	t.Cleanup(func() {
 		realRun(t, dir, "destroy", "-auto-approve")
 		root := container.RuntimeRoot(labID)
-		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-			for _, id := range strings.Fields(string(out)) {
-				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-			}
-		}
-		os.RemoveAll(root)
+		systest.RemoveRuncRoot(root)
 		for _, a := range []string{"container.a", "container.b"} {
 			for slot := 0; slot < providers.Slots; slot++ {
 				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(labID, a, slot)))

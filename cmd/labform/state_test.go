@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -251,4 +252,46 @@ func TestCLI_damagedStateWithoutBackup(t *testing.T) {
 	contains(t, "no backup", r.errOut, "is damaged: the file is empty (0 bytes)", "No good backup was found", "never applied")
 	r = c.must(1, "state", "restore")
 	contains(t, "restore without backups", r.errOut, "no backup in")
+}
+
+// pulledSerial is the state's serial, as state pull shows it.
+func (c *cli) pulledSerial() uint64 {
+	c.t.Helper()
+	var doc struct {
+		Serial uint64 `json:"serial"`
+	}
+	if err := json.Unmarshal([]byte(c.must(0, "state", "pull").out), &doc); err != nil {
+		c.t.Fatal(err)
+	}
+	return doc.Serial
+}
+
+// TestCLI_stateMvIsOneWrite: state mv relabels the record and rewrites
+// the records that name it (a link's endpoints) in one write: the serial
+// rises by one. A move that is refused writes nothing.
+func TestCLI_stateMvIsOneWrite(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": quickLab})
+	c.must(0, "apply", "-auto-approve")
+	for _, tc := range []struct {
+		args []string
+		code int
+		rise uint64
+		want string // in the output
+	}{
+		{[]string{"container.host[0]", "container.first"}, 0, 1, "Successfully moved 1 object(s)"},
+		{[]string{"container.host[1]", "container.first"}, 1, 0, "container.first already exists in state"},
+		{[]string{"container.nope", "container.other"}, 1, 0, "no instance container.nope in state"},
+	} {
+		before := c.pulledSerial()
+		r := c.must(tc.code, append([]string{"state", "mv"}, tc.args...)...)
+		contains(t, "state mv "+strings.Join(tc.args, " "), r.out+r.errOut, tc.want)
+		if after := c.pulledSerial(); after != before+tc.rise {
+			t.Errorf("state mv %s: serial %d -> %d, want a rise of %d", strings.Join(tc.args, " "), before, after, tc.rise)
+		}
+	}
+	// The link that named the moved container names its new address.
+	contains(t, "the link's record", c.stateShow("link.wire[0]"), `"container.first"`)
+	if show := c.stateShow("link.wire[0]"); strings.Contains(show, "container.host[0]") {
+		t.Errorf("the link still names the old address:\n%s", show)
+	}
 }

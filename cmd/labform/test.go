@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labform/labform/checks"
+	"github.com/labform/labform/config"
 	"github.com/labform/labform/planner"
 	"github.com/spf13/cobra"
 )
@@ -60,17 +61,18 @@ func (a *app) runTest(f *testFlags) error {
 	}
 	defer store.Close()
 	p := &planner.Planner{Registry: a.reg, Store: store, Lab: lab, Inputs: in}
-	if err := p.Prepare(); err != nil {
+	desired, err := p.Evaluate()
+	if err != nil {
 		return err
 	}
-	return a.runChecks(intr.soft, p, names, f.json, f.junit, true)
+	return a.runChecks(intr.soft, p, desired, names, f.json, f.junit, true)
 }
 
 // runChecks runs the named checks and reports them: a table (or JSON), and
 // a JUnit file when junit is set. It returns exitError{1} when a check
 // fails and fail is set.
-func (a *app) runChecks(ctx context.Context, p *planner.Planner, names []string, asJSON bool, junit string, fail bool) error {
-	env, err := p.CheckEnv(ctx)
+func (a *app) runChecks(ctx context.Context, p *planner.Planner, desired *config.Desired, names []string, asJSON bool, junit string, fail bool) error {
+	env, err := p.CheckEnv(ctx, desired)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 		return nil
 	}
 	if f.json {
-		env, err := s.p.CheckEnv(ctx)
+		env, err := s.p.CheckEnv(ctx, plan.Desired)
 		if err != nil {
 			return err
 		}
@@ -144,7 +146,7 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 		return nil
 	}
 	fmt.Fprintln(a.io.out)
-	return a.runChecks(ctx, s.p, s.p.Lab.CheckOrder, false, "", f.checks != "warn")
+	return a.runChecks(ctx, s.p, plan.Desired, s.p.Lab.CheckOrder, false, "", f.checks != "warn")
 }
 
 // Waiting shows that a node's ready gate still waits.

@@ -182,3 +182,53 @@ func TestServer(t *testing.T) {
 		t.Errorf("a failed read: %v", err)
 	}
 }
+
+// vmCarrier is a VM provider that records the cables it is asked to plug
+// or pull.
+type vmCarrier struct {
+	probe
+	name  string
+	calls []string
+}
+
+func (p *vmCarrier) Name() string { return p.name }
+func (p *vmCarrier) Schemas() map[string]*providers.Schema {
+	return map[string]*providers.Schema{"vm": {}}
+}
+func (p *vmCarrier) SetCarrier(_ context.Context, req providers.CarrierRequest) error {
+	p.calls = append(p.calls, fmt.Sprintf("%s %s %s port %d up %v", req.Lab.Name, req.Addr, req.ID, req.Port, req.Up))
+	return nil
+}
+
+// TestServer_carrier: a link's half on a host plugs or pulls the cable in
+// a VM there through the host's configured VM providers, with the ID the
+// requests told; other node types and providers not configured in the
+// session are left alone.
+func TestServer_carrier(t *testing.T) {
+	qemu, vbox := &vmCarrier{name: "qemu"}, &vmCarrier{name: "vbox"}
+	s := NewServer(t.TempDir(), []providers.Provider{qemu, vbox, &probe{}})
+	lab := Lab{Name: "lab", Dir: "/lab", ID: "0123456789ab", Host: "edge1"}
+	if _, _, err := s.configure(ConfigureArgs{Provider: "qemu", Lab: lab}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := s.configure(ConfigureArgs{Provider: "probe", Lab: lab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.learn(map[string]string{"vm.r1": "1111"})
+	// The link provider on the host calls its lab's Carrier.
+	carrier := p.(*probe).lab.Carrier
+	if carrier == nil {
+		t.Fatal("the host's lab has no Carrier")
+	}
+	for _, node := range []string{"vm.r1", "container.c"} {
+		if err := carrier(context.Background(), node, 2, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostID := HostLabID(lab.ID, lab.Host)
+	want := []string{"lab-" + hostID[:8] + " vm.r1 1111 port 2 up false"}
+	if fmt.Sprint(qemu.calls) != fmt.Sprint(want) || len(vbox.calls) != 0 {
+		t.Fatalf("qemu was asked %v, vbox %v; want qemu %v and vbox nothing (not configured)", qemu.calls, vbox.calls, want)
+	}
+}

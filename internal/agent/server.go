@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,11 +29,13 @@ type Server struct {
 
 	mu  sync.Mutex
 	ids map[string]string // address -> object ID, as the requests told
+	// labs are the labs the providers were configured with, by provider.
+	labs map[string]providers.Lab
 }
 
 // NewServer serves provs; dir holds what the providers keep on this host.
 func NewServer(dir string, provs []providers.Provider) *Server {
-	s := &Server{dir: dir, provs: map[string]providers.Provider{}, ids: map[string]string{}}
+	s := &Server{dir: dir, provs: map[string]providers.Provider{}, ids: map[string]string{}, labs: map[string]providers.Lab{}}
 	for _, p := range provs {
 		s.provs[p.Name()] = p
 	}
@@ -107,8 +112,44 @@ func (s *Server) configure(a ConfigureArgs) (providers.Provider, providers.Lab, 
 		return nil, providers.Lab{}, err
 	}
 	lab := HostLab(a.Lab, filepath.Join(s.dir, "labs"), a.Provider)
-	lab.IDOf = s.idOf
-	return p, lab, p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg})
+	lab.IDOf, lab.Carrier = s.idOf, s.carrier
+	if err := p.Configure(context.Background(), providers.ConfigureRequest{Lab: lab, Config: cfg}); err != nil {
+		return p, lab, err
+	}
+	s.mu.Lock()
+	s.labs[a.Provider] = lab
+	s.mu.Unlock()
+	return p, lab, nil
+}
+
+// carrier is the Lab.Carrier of this host: a link's half plugs or pulls
+// the cable inside a node of this host (a QEMU VM: QMP set_link) through
+// the configured providers that can. Only the node's address and ID are
+// known here, which is all their CarrierSetter needs to find the node; a
+// provider not configured in this session has no node of this lab in
+// play and is skipped.
+func (s *Server) carrier(ctx context.Context, node string, port int, up bool) error {
+	typ, _, _ := strings.Cut(node, ".")
+	for _, name := range slices.Sorted(maps.Keys(s.provs)) {
+		cs, ok := s.provs[name].(providers.CarrierSetter)
+		if !ok {
+			continue
+		}
+		if _, ok := s.provs[name].Schemas()[typ]; !ok {
+			continue
+		}
+		s.mu.Lock()
+		lab, configured := s.labs[name]
+		s.mu.Unlock()
+		if !configured {
+			continue
+		}
+		if err := cs.SetCarrier(ctx, providers.CarrierRequest{DescribeRequest: providers.DescribeRequest{Lab: lab, Type: typ, Addr: node, ID: s.idOf(node)},
+			Port: port, Up: up}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // HostLab is the lab as the providers on its host see it. Its name carries
@@ -235,6 +276,16 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 	for _, p := range a.Providers {
 		want[p] = true
 	}
+	if a.LabDir != "" {
+		if st, err := os.Stat(a.LabDir); err != nil || !st.IsDir() {
+			reply.NoLabDir = true
+		}
+	}
+	if len(want) == 0 || want["link"] {
+		if err := labnet.ProbeNetem(); err != nil {
+			reply.NoNetem = err.Error()
+		}
+	}
 	reply.Hostname, _ = os.Hostname()
 	reply.Pid = os.Getpid()
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
@@ -242,7 +293,7 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 		reply.KVM = true
 	}
 	seen := map[string]bool{}
-	for _, name := range sortedNames(v.s.provs) {
+	for _, name := range slices.Sorted(maps.Keys(v.s.provs)) {
 		p := v.s.provs[name]
 		if len(want) > 0 && !want[name] {
 			continue
@@ -258,15 +309,6 @@ func (v *service) Capabilities(a CapabilitiesArgs, reply *Capabilities) error {
 	}
 	sort.Strings(reply.Missing)
 	return nil
-}
-
-func sortedNames(m map[string]providers.Provider) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Probe runs a check's or ready gate's probe from a node's namespace on

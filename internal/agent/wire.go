@@ -79,15 +79,24 @@ type AttrError struct {
 // CheckReply holds the problems found.
 type CheckReply struct{ Errors []AttrError }
 
-// CapabilitiesArgs names the providers whose tools matter.
-type CapabilitiesArgs struct{ Providers []string }
+// CapabilitiesArgs names the providers whose tools matter, and the lab's
+// directory, whose files the host's providers read at the same path.
+type CapabilitiesArgs struct {
+	Providers []string
+	LabDir    string
+}
 
 // Capabilities is what a host has: `labform init` reports it.
 type Capabilities struct {
 	Hostname string
 	Pid      int // the agent's process
 	KVM      bool
-	Missing  []string
+	// NoNetem says why the kernel cannot emulate delay or loss ("" when
+	// it can); asked when the link provider is named, or none is.
+	NoNetem string
+	Missing []string
+	// NoLabDir is set when the lab's directory is not on the host.
+	NoLabDir bool
 }
 
 // Empty is an argument or reply with nothing in it.

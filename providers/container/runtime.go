@@ -141,8 +141,9 @@ func (r ociRuntime) list(ctx context.Context) (map[string]containerState, error)
 // id: runc delete --force removes the directory of an aborted create.
 func (r ociRuntime) removeLeftover(ctx context.Context, id string) error {
 	if _, err := r.run(ctx, "delete", "--force", id); err != nil {
-		return fmt.Errorf("container %s: the runtime's state directory %s was left by an interrupted create (runc killed before it finished) and could not be removed: %w; remove it with `%s --root %s delete --force %s`",
-			id, filepath.Join(r.root, id), err, r.path, r.root, id)
+		// The engine puts the address first: the runc id is said to be one.
+		return fmt.Errorf("the runtime's state directory %s (runc id %s) was left by an interrupted create (runc killed before it finished) and could not be removed: %w; remove it with `%s --root %s delete --force %s`",
+			filepath.Join(r.root, id), id, err, r.path, r.root, id)
 	}
 	return nil
 }
@@ -181,7 +182,7 @@ func (r ociRuntime) stop(ctx context.Context, id string, timeout time.Duration) 
 			timeout, deadline = 0, time.Now().Add(5*time.Second)
 		}
 		if timeout == 0 && time.Now().After(deadline) {
-			return fmt.Errorf("%s did not stop after SIGKILL", id)
+			return fmt.Errorf("the container (runc id %s) did not stop after SIGKILL", id)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,12 +70,7 @@ func BenchmarkNoChangePlanLiveLab(b *testing.B) {
 		recs, _ := l.Store.Resources()
 		l.DestroyQuietly()
 		root := container.RuntimeRoot(l.LabID())
-		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-			for _, id := range strings.Fields(string(out)) {
-				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-			}
-		}
-		os.RemoveAll(root)
+		systest.RemoveRuncRoot(root)
 		for addr, rec := range recs {
 			if strings.HasPrefix(addr, "container.") {
 				labnet.DeleteNetns(labnet.ContainerNetns(rec.ID))

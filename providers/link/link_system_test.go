@@ -35,12 +35,7 @@ func newNetLab(t testing.TB) *netLab {
 		// Destroy through labform, then remove by name whatever is left.
 		l.DestroyQuietly()
 		root := container.RuntimeRoot(l.LabID())
-		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-			for _, id := range strings.Fields(string(out)) {
-				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-			}
-		}
-		os.RemoveAll(root)
+		systest.RemoveRuncRoot(root)
 		for _, a := range []string{"container.a", "container.b", "container.c"} {
 			for slot := 0; slot < providers.Slots; slot++ {
 				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(l.LabID(), a, slot)))

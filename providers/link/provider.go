@@ -650,40 +650,9 @@ func (p *Provider) netemSupport() error {
 		if os.Geteuid() != 0 {
 			return
 		}
-		p.netemErr = probeNetem()
+		p.netemErr = labnet.ProbeNetem()
 	})
 	return p.netemErr
-}
-
-// probeNetem adds a netem qdisc to a veth pair in a namespace of its own,
-// so the probe touches nothing of the host or of any lab. Any failure
-// before the qdisc add says nothing about netem: it returns nil, and
-// apply reports what the kernel answers.
-func probeNetem() error {
-	name := fmt.Sprintf("lfprobe%d", os.Getpid())
-	if err := labnet.CreateNetns(name); err != nil {
-		return nil // cannot tell; apply will
-	}
-	defer labnet.DeleteNetns(name)
-	h, ns, err := labnet.HandleIn(name)
-	if err != nil {
-		return nil
-	}
-	defer ns.Close()
-	defer h.Close()
-	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
-		return nil
-	}
-	l, err := h.LinkByName("probe0")
-	if err != nil {
-		return nil
-	}
-	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
-		netlink.NetemQdiscAttrs{Latency: 1000})
-	if err := h.QdiscAdd(q); err != nil {
-		return fmt.Errorf("this kernel has no netem qdisc (sch_netem; adding one answered %q), so delay, jitter, loss, duplicate and corrupt cannot be emulated here; rate (tbf) works", err)
-	}
-	return nil
 }
 
 // retryDump repeats a netlink dump that changes in the namespace

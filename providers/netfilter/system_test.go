@@ -386,12 +386,7 @@ func TestSystem_containerTarget(t *testing.T) {
 	t.Cleanup(func() {
 		l.DestroyQuietly()
 		root := container.RuntimeRoot(l.LabID())
-		if out, err := exec.Command("runc", "--root", root, "list", "-q").Output(); err == nil {
-			for _, id := range strings.Fields(string(out)) {
-				exec.Command("runc", "--root", root, "delete", "-f", id).Run()
-			}
-		}
-		os.RemoveAll(root)
+		systest.RemoveRuncRoot(root)
 		labnet.DeleteNetns(ns)
 		labnet.DeleteNetns(providers.LabNetns(l.Name))
 	})

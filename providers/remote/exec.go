@@ -199,21 +199,32 @@ func (p *Proxy) shellConsole(req providers.ConsoleRequest) (io.ReadWriteCloser, 
 		sess.Close()
 		return nil, p.conn.errorf("starting the console's shell: %v", err)
 	}
-	return &sessionRW{Reader: out, in: in, sess: sess}, nil
+	rw := &sessionRW{Reader: out, in: in, sess: sess, ended: make(chan struct{})}
+	go func() {
+		sess.Wait()
+		close(rw.ended)
+	}()
+	return rw, nil
 }
 
 // sessionRW is a session's stdio as one stream; Close ends the session.
 type sessionRW struct {
 	io.Reader
-	in   io.WriteCloser
-	sess *ssh.Session
-	once sync.Once
+	in    io.WriteCloser
+	sess  *ssh.Session
+	once  sync.Once
+	ended chan struct{} // closed when the shell has exited
 }
 
 func (s *sessionRW) Write(b []byte) (int, error) { return s.in.Write(b) }
 func (s *sessionRW) Close() error {
 	s.once.Do(func() {
-		s.sess.Signal(ssh.SIGHUP)
+		select {
+		case <-s.ended:
+		case <-time.After(200 * time.Millisecond):
+			// Still running: the user detached; the shell is hung up.
+			s.sess.Signal(ssh.SIGHUP)
+		}
 		s.in.Close()
 		s.sess.Close()
 	})

@@ -266,7 +266,7 @@ func (x *Links) Update(ctx context.Context, req providers.ApplyRequest) (provide
 func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bool) (providers.ApplyResponse, error) {
 	halves, err := x.plan(x.lab.IDFor(req.ID, req.Addr), req.Planned)
 	if err != nil {
-		return providers.ApplyResponse{}, fmt.Errorf("%w: %w", err, providers.ErrNothingDone)
+		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
 	prior := map[string]half{}
 	if update {

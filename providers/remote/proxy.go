@@ -270,10 +270,11 @@ func (p *Proxy) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 }
 
 // Capabilities asks the host's agent what the host has, with the tools of
-// the named providers.
-func Capabilities(h providers.Host, provs []string) (agent.Capabilities, error) {
+// the named providers, and whether the lab's directory (when given) is
+// there.
+func Capabilities(h providers.Host, provs []string, labDir string) (agent.Capabilities, error) {
 	var c agent.Capabilities
-	err := connFor(h).call("Capabilities", agent.CapabilitiesArgs{Providers: provs}, &c)
+	err := connFor(h).call("Capabilities", agent.CapabilitiesArgs{Providers: provs, LabDir: labDir}, &c)
 	return c, err
 }
 

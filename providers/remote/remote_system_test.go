@@ -21,22 +21,28 @@ func TestSystem_agentLost(t *testing.T) {
 	sh := sim.Hosts[0]
 	h := providers.Host{Name: sh.Name, SSH: "root@" + sh.Addr, IdentityFile: sim.Identity, KnownHosts: sim.KnownHosts, Underlay: sh.Addr}
 
-	first, err := Capabilities(h, nil)
+	first, err := Capabilities(h, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Pid == 0 {
 		t.Fatal("the agent gave no pid")
 	}
+	// Whether the lab's directory is on the host (init reports it).
+	for dir, want := range map[string]bool{t.TempDir(): false, "/nonexistent/labform-lab": true} {
+		if c, err := Capabilities(h, nil, dir); err != nil || c.NoLabDir != want {
+			t.Fatalf("lab directory %s: NoLabDir %v, want %v (%v)", dir, c.NoLabDir, want, err)
+		}
+	}
 	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	_, err = Capabilities(h, nil)
+	_, err = Capabilities(h, nil, "")
 	if err == nil || !strings.Contains(err.Error(), "the connection to the agent was lost") || !strings.Contains(err.Error(), "host "+sh.Name) {
 		t.Fatalf("a call after the agent was killed: %v", err)
 	}
-	again, err := Capabilities(h, nil)
+	again, err := Capabilities(h, nil, "")
 	if err != nil {
 		t.Fatalf("the call after a lost agent does not connect again: %v", err)
 	}
@@ -47,7 +53,7 @@ func TestSystem_agentLost(t *testing.T) {
 	// A host that refuses SSH: the error says which host, and why.
 	CloseAll()
 	sh.Stop()
-	_, err = Capabilities(h, nil)
+	_, err = Capabilities(h, nil, "")
 	if err == nil || !strings.Contains(err.Error(), "host "+sh.Name+" (ssh root@"+sh.Addr+")") || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("a host without sshd: %v", err)
 	}
