@@ -498,21 +498,11 @@ link "l" {
 func TestSystem_renameKeepsTheObject(t *testing.T) {
 	l := newNetLab(t)
 	lab := func(name string) string {
-		return strings.ReplaceAll(`
-container "a" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = { eth0 = ["10.205.0.1/24"] }
-}
-container "NAME" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = { eth0 = ["10.205.0.2/24"] }
-}
+		return containerHCL("a", `"10.205.0.1/24"`) + containerHCL(name, `"10.205.0.2/24"`) + fmt.Sprintf(`
 link "l" {
-  endpoints = [container.a.port[0], container.NAME.port[0]]
+  endpoints = [container.a.port[0], container.%s.port[0]]
 }
-`, "NAME", name)
+`, name)
 	}
 	l.Write(lab("b"))
 	l.Apply(planner.NormalMode)
