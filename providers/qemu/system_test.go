@@ -120,6 +120,30 @@ func (l *vmLab) converged(when string) {
 	}
 }
 
+// waitStatus waits up to limit for the VM's QMP status to be want.
+func (l *vmLab) waitStatus(addr, want string, limit time.Duration) {
+	l.T.Helper()
+	for end := time.Now().Add(limit); l.status(addr) != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			l.T.Fatalf("QMP status %q after %s, want %s", l.status(addr), limit, want)
+		}
+	}
+}
+
+// restartPlanned plans and fails the test unless the VM is to be
+// restarted for its QMP status (the reason names it); it returns the
+// plan as text.
+func (l *vmLab) restartPlanned(addr, status string) string {
+	l.T.Helper()
+	_, plan := l.Plan(planner.NormalMode)
+	text := render.Plan(plan, false)
+	c := l.change(plan, addr)
+	if c == nil || c.Action != planner.Update || c.Cost.String() != "restart" || !strings.Contains(c.Reason, status) {
+		l.T.Fatalf("a VM in status %s: want a restart naming the status:\n%s", status, text)
+	}
+	return text
+}
+
 // noFilesOf fails the test when the VM of id left its run directory or
 // its working directory.
 func (l *vmLab) noFilesOf(id, what string) {
