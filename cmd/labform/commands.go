@@ -105,6 +105,11 @@ func (a *app) initCommand() *cobra.Command {
 	return cmd
 }
 
+// validateCommand checks the lab without its state or a running lab. It
+// evaluates with unknowns allowed (a variable without a value, an
+// attribute known only after apply), and runs the providers' checks only
+// when evaluation found no error: checks of a half-evaluated lab would
+// report the first error's consequences as errors of their own.
 func (a *app) validateCommand() *cobra.Command {
 	var asJSON bool
 	vf := &varFlags{}
@@ -191,6 +196,9 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	return out
 }
 
+// fmtCommand rewrites lab files as hclwrite formats them. -check exits 3
+// when a file needs formatting, as terraform fmt -check does, so that CI
+// jobs written for Terraform carry over.
 func (a *app) fmtCommand() *cobra.Command {
 	var check, diff bool
 	cmd := &cobra.Command{
@@ -293,6 +301,8 @@ func (a *app) fmtCommand() *cobra.Command {
 	return cmd
 }
 
+// showCommand shows the state, or a saved plan as apply would see it. It
+// reads the state without the lock, so that it works while an apply runs.
 func (a *app) showCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{

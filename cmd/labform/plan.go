@@ -92,6 +92,8 @@ func (a *app) applyCommand() *cobra.Command {
 	return cmd
 }
 
+// destroyCommand is apply -destroy under its own name: the same session,
+// plan, approval and progress, so that a destroy reads like any apply.
 func (a *app) destroyCommand() *cobra.Command {
 	f := &opFlags{destroy: true}
 	cmd := &cobra.Command{

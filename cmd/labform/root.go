@@ -117,6 +117,9 @@ func normalizeArgs(args []string) []string {
 // that take a value in the next argument.
 var valueFlags = map[string]bool{"chdir": true, "var": true, "var-file": true}
 
+// rootCommand builds the command tree for one run. Usage and errors are
+// silenced in cobra: run prints an error once, in labform's own words,
+// and a usage text after every failed apply would bury it.
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "labform",
@@ -134,6 +137,9 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	return root
 }
 
+// dir is the lab directory, as -chdir gives it: every command reads the
+// lab and its .labform from there, never from the process's own working
+// directory.
 func (a *app) dir() string { return a.chdir }
 
 // path resolves a path given on the command line the way Terraform's
