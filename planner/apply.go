@@ -458,6 +458,9 @@ func (p *applyRun) applyOne(ctx context.Context, c *Change, seqs map[state.Journ
 	}
 	req := providers.ApplyRequest{Type: c.Type, Addr: c.Addr.String(), ID: p.idOr(c.PriorID, c.Addr), Prior: c.Before, Planned: c.After, Private: c.Private, Cost: c.Cost, Sensitive: c.AfterSensitive,
 		WholeLab: p.wholeLab && c.Action == Delete}
+	for _, d := range c.Renewed {
+		req.Renewed = append(req.Renewed, d.String())
+	}
 	// The old object of a replacement across providers (a node moved to
 	// another host) is deleted where it is.
 	delProv := prov

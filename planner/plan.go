@@ -61,6 +61,10 @@ type Change struct {
 	// Sensitive paths of Before and After.
 	BeforeSensitive, AfterSensitive []cty.Path
 	Reason                          string
+	// Renewed are the instances among Deps that this plan creates again,
+	// replaces or restarts while this object stays: a link's peers are
+	// new nodes, with new interfaces and addresses to learn.
+	Renewed []addr.Instance `json:",omitempty"`
 	// Tainted marks the replacement of an object that state records as
 	// tainted (Reason says why).
 	Tainted bool

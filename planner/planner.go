@@ -1048,7 +1048,7 @@ func reapplyDependants(cs []*Change) {
 		}
 	}
 	for _, c := range cs {
-		if c.Action != NoOp {
+		if c.Action != NoOp && c.Action != Update {
 			continue
 		}
 		for _, d := range c.Deps {
@@ -1067,9 +1067,11 @@ func reapplyDependants(cs []*Change) {
 			default:
 				continue
 			}
-			c.Action, c.Cost = Update, providers.InPlace
-			c.Reason = fmt.Sprintf("applied again: %s is %s", d, what)
-			break
+			if c.Action == NoOp {
+				c.Action, c.Cost = Update, providers.InPlace
+				c.Reason = fmt.Sprintf("applied again: %s is %s", d, what)
+			}
+			c.Renewed = append(c.Renewed, d)
 		}
 	}
 }

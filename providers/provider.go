@@ -89,6 +89,11 @@ type ApplyRequest struct {
 	// its interfaces in one batch) instead of deleting it piece by piece;
 	// a partial destroy never has it, and stays precise.
 	WholeLab bool
+	// Renewed are the nodes this object refers to that this apply made
+	// anew (created again, replaced, restarted) while the object stays: a
+	// link's nodes at those ends have new interfaces, whose addresses
+	// their peers must learn again.
+	Renewed []string
 }
 
 // ApplyResponse is the object's value after a create or update, wholly

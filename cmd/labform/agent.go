@@ -58,7 +58,7 @@ func (a *app) agentCommand() *cobra.Command {
 func (a *app) agentExecCommand() *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
-		Use:    "exec REQUEST",
+		Use:    "exec TOKEN",
 		Short:  "Run a command in a node of this host (labform starts it over SSH)",
 		Args:   cobra.ExactArgs(1),
 		Hidden: true,
@@ -67,7 +67,8 @@ func (a *app) agentExecCommand() *cobra.Command {
 				fmt.Fprintf(a.io.err, "%s%v\n", agent.ErrorMarker, err)
 				return exitError{agent.ExecFailed}
 			}
-			req, err := agent.DecodeExec(args[0])
+			srv := agent.NewServer(dir, all.Providers())
+			req, err := srv.TakeExec(args[0])
 			if err != nil {
 				return fail(err)
 			}
@@ -80,7 +81,7 @@ func (a *app) agentExecCommand() *cobra.Command {
 				// Ctrl-C is the command's, through its terminal.
 				signal.Ignore(syscall.SIGINT, syscall.SIGQUIT)
 			}
-			code, err := agent.NewServer(dir, all.Providers()).Exec(ctx, req, a.io.in, a.io.out, a.io.err)
+			code, err := srv.Exec(ctx, req, a.io.in, a.io.out, a.io.err)
 			if err != nil {
 				return fail(err)
 			}

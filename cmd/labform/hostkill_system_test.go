@@ -61,7 +61,7 @@ link "chain" {
 		systest.RemoveRuncRoot(root)
 		labnet.DeleteNetns(providers.LabNetns(name + "-" + hostID[:8]))
 	})
-	running := func() []string { return systest.RuncIDs(root) }
+	running := func() []string { return systest.RuncIDs(t, root) }
 
 	// The apply runs in this process; the agent it started is killed as
 	// soon as the first container runs on the host.
@@ -82,8 +82,13 @@ link "chain" {
 		default:
 		}
 		if len(running()) > 0 {
-			pid := agentPid(t, h.Name)
+			pid := agentPid(h.Name)
+			if pid == 0 {
+				<-done // the cleanup's destroy must not run beside the apply
+				t.Fatalf("no agent of host %s runs", h.Name)
+			}
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				<-done
 				t.Fatal(err)
 			}
 			killed = pid
@@ -93,6 +98,7 @@ link "chain" {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if killed == 0 {
+		<-done
 		t.Fatal("no container ran on the host within 60 s")
 	}
 	<-done
@@ -120,8 +126,7 @@ link "chain" {
 
 // agentPid finds the agent serving the simulated host named host (its
 // -dir ends in hosts/<host>, a name unique to the test).
-func agentPid(t *testing.T, host string) int {
-	t.Helper()
+func agentPid(host string) int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(d + "/cmdline")
@@ -135,6 +140,5 @@ func agentPid(t *testing.T, host string) int {
 			return pid
 		}
 	}
-	t.Fatalf("no agent of host %s runs", host)
 	return 0
 }

@@ -44,9 +44,12 @@ container "b" {
   ports     = 3
   addresses = { eth0 = ["10.77.1.2/24"], eth1 = ["10.77.2.2/24"], eth2 = ["10.77.3.2/24"] }
 }
+variable "c_rootfs" {
+  default = "rootfs"
+}
 container "c" {
   host      = host.%s
-  rootfs    = "rootfs"
+  rootfs    = var.c_rootfs
   command   = ["sleep", "3600"]
   addresses = { eth0 = ["10.77.2.3/24"] }
   ready {
@@ -373,6 +376,24 @@ func TestSystem_hosts(t *testing.T) {
 	}
 	pings()
 
+	// c replaced on host 2 (its rootfs path changes): b, on host 1, knew
+	// the old c's MAC address; it must forget it, though nothing on its
+	// host changed, and reach the new c at once.
+	if err := os.Symlink("rootfs", filepath.Join(dir, "rootfs2")); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.must(2, "plan", "-detailed-exitcode", "-var", "c_rootfs=rootfs2"); !strings.Contains(out, "container.c must be replaced") {
+		t.Fatalf("changing c's rootfs does not replace it:\n%s", out)
+	}
+	c.must(0, "apply", "-auto-approve", "-var", "c_rootfs=rootfs2")
+	if exec.Command("ip", "netns", "exec", c.netns("container.b"), "busybox", "ping", "-c", "1", "-W", "2", "10.77.2.3").Run() != nil {
+		var dump strings.Builder
+		out, _ := exec.Command("ip", "-n", c.netns("container.b"), "neigh").CombinedOutput()
+		fmt.Fprintf(&dump, "b's neighbors:\n%s", out)
+		t.Fatalf("b cannot ping the new c at once\n%s", dump.String())
+	}
+	c.must(0, "apply", "-auto-approve")
+
 	// Host 2 unreachable: only its objects fail, with the SSH error; the
 	// rest is planned with it left out.
 	h2.Stop()
@@ -439,7 +460,7 @@ func TestSystem_hosts(t *testing.T) {
 		}
 	}
 	for _, id := range []string{labID, agent.HostLabID(labID, h1.Name), agent.HostLabID(labID, h2.Name)} {
-		if left := systest.RuncIDs(container.RuntimeRoot(id)); len(left) > 0 {
+		if left := systest.RuncIDs(t, container.RuntimeRoot(id)); len(left) > 0 {
 			t.Errorf("destroy left runc containers under %s: %v", container.RuntimeRoot(id), left)
 		}
 	}

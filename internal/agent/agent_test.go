@@ -202,8 +202,8 @@ func (p *vmCarrier) SetCarrier(_ context.Context, req providers.CarrierRequest) 
 
 // TestServer_carrier: a link's half on a host plugs or pulls the cable in
 // a VM there through the host's configured VM providers, with the ID the
-// requests told; other node types and providers not configured in the
-// session are left alone.
+// requests told, a provider not configured yet in the session configured
+// for the lab first; other node types are left alone.
 func TestServer_carrier(t *testing.T) {
 	qemu, vbox := &vmCarrier{name: "qemu"}, &vmCarrier{name: "vbox"}
 	s := NewServer(t.TempDir(), []providers.Provider{qemu, vbox, &probe{}})
@@ -228,7 +228,32 @@ func TestServer_carrier(t *testing.T) {
 	}
 	hostID := HostLabID(lab.ID, lab.Host)
 	want := []string{"lab-" + hostID[:8] + " vm.r1 1111 port 2 up false"}
-	if fmt.Sprint(qemu.calls) != fmt.Sprint(want) || len(vbox.calls) != 0 {
-		t.Fatalf("qemu was asked %v, vbox %v; want qemu %v and vbox nothing (not configured)", qemu.calls, vbox.calls, want)
+	if fmt.Sprint(qemu.calls) != fmt.Sprint(want) || fmt.Sprint(vbox.calls) != fmt.Sprint(want) {
+		t.Fatalf("qemu was asked %v, vbox %v; want both %v (vbox configured with its defaults on the way)", qemu.calls, vbox.calls, want)
+	}
+}
+
+// TestStashExec: a request stashed over RPC is taken once by its token,
+// whatever its size (no command line bounds it), and a token naming
+// anything else is refused.
+func TestStashExec(t *testing.T) {
+	dir := t.TempDir()
+	s := NewServer(dir, nil)
+	big := strings.Repeat("x", 300<<10)
+	var token string
+	if err := (&service{s}).StashExec(ExecArgs{Addr: "container.a", Argv: []string{"echo", big}}, &token); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakeExec(token)
+	if err != nil || got.Addr != "container.a" || len(got.Argv) != 2 || got.Argv[1] != big {
+		t.Fatalf("took %v, %v", got.Addr, err)
+	}
+	if _, err := s.TakeExec(token); err == nil {
+		t.Fatal("a request was taken twice")
+	}
+	for _, bad := range []string{"", "../x", ".hidden", "a/b"} {
+		if _, err := s.TakeExec(bad); err == nil || !strings.Contains(err.Error(), "not a request token") {
+			t.Errorf("token %q: %v", bad, err)
+		}
 	}
 }

@@ -1,21 +1,22 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/gob"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/labform/labform/providers"
 )
 
 // A command run in a node on a host needs the caller's stdio, which the
 // RPC connection cannot carry: it runs in a session of its own, as
-// `labform agent exec -dir DIR REQUEST`, with the session's stdin, stdout
+// `labform agent exec -dir DIR TOKEN`, with the session's stdin, stdout
 // and stderr (and its pseudo-terminal when one is asked for). The request
-// travels on the command line, gob-encoded in base64.
+// was stashed first with the StashExec call; TOKEN names it.
 
 // ExecArgs is one command to run in a node.
 type ExecArgs struct {
@@ -37,23 +38,20 @@ const (
 	ErrorMarker = "\x00labform-agent-error\x00"
 )
 
-// EncodeExec is the request as one shell-safe word.
-func EncodeExec(a ExecArgs) (string, error) {
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(a); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b.Bytes()), nil
-}
-
-// DecodeExec is EncodeExec's inverse.
-func DecodeExec(s string) (ExecArgs, error) {
+// TakeExec reads and removes the request StashExec kept under token.
+func (s *Server) TakeExec(token string) (ExecArgs, error) {
 	var a ExecArgs
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return a, fmt.Errorf("the exec request is not base64: %w", err)
+	if token == "" || strings.ContainsAny(token, "/\x00") || strings.HasPrefix(token, ".") {
+		return a, fmt.Errorf("exec: %q is not a request token", token)
 	}
-	err = gob.NewDecoder(bytes.NewReader(b)).Decode(&a)
+	path := filepath.Join(s.dir, "exec", token)
+	f, err := os.Open(path)
+	if err != nil {
+		return a, fmt.Errorf("exec: the request %s: %w", token, err)
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	err = gob.NewDecoder(f).Decode(&a)
 	return a, err
 }
 

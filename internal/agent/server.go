@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/gob"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ type Server struct {
 	ids map[string]string // address -> object ID, as the requests told
 	// labs are the labs the providers were configured with, by provider.
 	labs map[string]providers.Lab
+	// lab is the operator's lab as the last Configure gave it.
+	lab *Lab
 }
 
 // NewServer serves provs; dir holds what the providers keep on this host.
@@ -91,8 +94,34 @@ func (s *Server) idOf(addr string) string {
 // service holds the RPC methods.
 type service struct{ s *Server }
 
-// Ping answers: the agent runs.
-func (v *service) Ping(_ Empty, _ *Empty) error { return nil }
+// Ping answers: the agent runs, and keeps its files in Dir.
+func (v *service) Ping(_ Empty, reply *PingReply) error {
+	dir, err := filepath.Abs(v.s.dir)
+	reply.Dir = dir
+	return err
+}
+
+// StashExec keeps a command to run in a node until `labform agent exec`
+// takes it, in a file only root reads: the request (the node's value and
+// the provider's settings) stays off command lines, which other users of
+// the host see and the kernel bounds to 128 KiB.
+func (v *service) StashExec(a ExecArgs, token *string) error {
+	dir := filepath.Join(v.s.dir, "exec")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "req-*")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := gob.NewEncoder(f).Encode(a); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	*token = filepath.Base(f.Name())
+	return nil
+}
 
 // Configure configures one provider for the lab.
 func (v *service) Configure(a ConfigureArgs, _ *Empty) error {
@@ -118,6 +147,7 @@ func (s *Server) configure(a ConfigureArgs) (providers.Provider, providers.Lab, 
 	}
 	s.mu.Lock()
 	s.labs[a.Provider] = lab
+	s.lab = &a.Lab
 	s.mu.Unlock()
 	return p, lab, nil
 }
@@ -125,9 +155,9 @@ func (s *Server) configure(a ConfigureArgs) (providers.Provider, providers.Lab, 
 // carrier is the Lab.Carrier of this host: a link's half plugs or pulls
 // the cable inside a node of this host (a QEMU VM: QMP set_link) through
 // the configured providers that can. Only the node's address and ID are
-// known here, which is all their CarrierSetter needs to find the node; a
-// provider not configured in this session has no node of this lab in
-// play and is skipped.
+// known here, which is all their CarrierSetter needs to find the node. A
+// provider not configured in this session (no refresh came first: a saved
+// plan, -refresh=false) is configured for the lab with its defaults.
 func (s *Server) carrier(ctx context.Context, node string, port int, up bool) error {
 	typ, _, _ := strings.Cut(node, ".")
 	for _, name := range slices.Sorted(maps.Keys(s.provs)) {
@@ -140,9 +170,16 @@ func (s *Server) carrier(ctx context.Context, node string, port int, up bool) er
 		}
 		s.mu.Lock()
 		lab, configured := s.labs[name]
+		last := s.lab
 		s.mu.Unlock()
 		if !configured {
-			continue
+			if last == nil {
+				continue
+			}
+			var err error
+			if _, lab, err = s.configure(ConfigureArgs{Provider: name, Lab: *last}); err != nil {
+				return fmt.Errorf("configuring the %s provider to reach %s: %w", name, node, err)
+			}
 		}
 		if err := cs.SetCarrier(ctx, providers.CarrierRequest{DescribeRequest: providers.DescribeRequest{Lab: lab, Type: typ, Addr: node, ID: s.idOf(node)},
 			Port: port, Up: up}); err != nil {

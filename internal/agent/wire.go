@@ -99,6 +99,10 @@ type Capabilities struct {
 	NoLabDir bool
 }
 
+// PingReply says where the agent keeps its files: the host's lab
+// directories, under which providers name paths (logs, console pipes).
+type PingReply struct{ Dir string }
+
 // Empty is an argument or reply with nothing in it.
 type Empty struct{}
 

@@ -91,9 +91,11 @@ func (p *Provider) Exec(ctx context.Context, req providers.ExecRequest) (int, er
 	}
 	args = append(append(args, n.id), argv...)
 	code, err := labnet.Attach(ctx, rt.path, args, req.Stdin, req.Stdout, req.Stderr)
-	if err != nil {
+	if ctx.Err() != nil {
 		// runc was killed (a check's or ready gate's timeout, an
-		// interrupt): its command would run on in the container.
+		// interrupt): its command would run on in the container. A
+		// command that ended on its own keeps what it started in the
+		// background (a daemon it launched).
 		p.killIn(n, g)
 	}
 	return code, err

@@ -114,15 +114,23 @@ func (g *execGuard) sweep(initPid int, ns string) int {
 // token or descend from the pid in its pid file (never the init).
 func (g *execGuard) find(initPid int, ns string) []int {
 	procs := readProcs()
-	mark := []byte(g.env + "\x00")
+	mark := []byte("\x00" + g.env + "\x00")
 	roots := map[int]bool{}
 	if b, err := os.ReadFile(g.pidFile); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
 			roots[pid] = true
 		}
 	}
-	for pid := range procs {
-		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && bytes.Contains(append(env, 0), mark) {
+	for pid, pr := range procs {
+		if pr.zombie || pid == initPid {
+			continue
+		}
+		// The namespace first: the environment of every process on the
+		// machine is not read.
+		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || n != ns {
+			continue
+		}
+		if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); err == nil && bytes.Contains(append([]byte{0}, append(env, 0)...), mark) {
 			roots[pid] = true
 		}
 	}
@@ -130,15 +138,16 @@ func (g *execGuard) find(initPid int, ns string) []int {
 	seen := map[int]bool{}
 	var walk func(pid int)
 	walk = func(pid int) {
-		if seen[pid] || pid == initPid {
-			return
+		pr := procs[pid]
+		if seen[pid] || pid == initPid || pr == nil || pr.zombie {
+			return // gone, or a zombie: dead already, and killing it again would never end the sweep
 		}
 		seen[pid] = true
 		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || n != ns {
 			return // gone, or the pid is another namespace's process now
 		}
 		out = append(out, pid)
-		for _, c := range procs[pid] {
+		for _, c := range pr.children {
 			walk(c)
 		}
 	}
@@ -148,10 +157,22 @@ func (g *execGuard) find(initPid int, ns string) []int {
 	return out
 }
 
-// readProcs maps every process to its children, from the parent pids in
+// proc is one process as /proc/<pid>/stat gives it.
+type proc struct {
+	children []int
+	zombie   bool
+}
+
+// readProcs maps every process to its children and state, from
 // /proc/<pid>/stat.
-func readProcs() map[int][]int {
-	children := map[int][]int{}
+func readProcs() map[int]*proc {
+	procs := map[int]*proc{}
+	get := func(pid int) *proc {
+		if procs[pid] == nil {
+			procs[pid] = &proc{}
+		}
+		return procs[pid]
+	}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, s := range stats {
 		b, err := os.ReadFile(s)
@@ -170,11 +191,9 @@ func readProcs() map[int][]int {
 		child, err1 := strconv.Atoi(filepath.Base(filepath.Dir(s)))
 		parent, err2 := strconv.Atoi(f[1])
 		if err1 == nil && err2 == nil {
-			children[parent] = append(children[parent], child)
-			if _, ok := children[child]; !ok {
-				children[child] = nil
-			}
+			get(child).zombie = f[0] == "Z" || f[0] == "X"
+			get(parent).children = append(get(parent).children, child)
 		}
 	}
-	return children
+	return procs
 }

@@ -96,4 +96,22 @@ container "a" {
 			}
 		})
 	}
+
+	// A command that ends on its own, even failing, keeps the daemon it
+	// started in the background: only a command stopped at its deadline
+	// is killed with what it started.
+	t.Run("a daemon started by a command that exits", func(t *testing.T) {
+		req := providers.ExecRequest{
+			DescribeRequest: providers.DescribeRequest{Type: "container", Addr: "container.a", ID: l.ID("container.a"),
+				Value: cty.ObjectVal(map[string]cty.Value{"state": cty.StringVal("running")})},
+			Argv: []string{"sh", "-c", "sleep 3004 >/dev/null 2>&1 </dev/null & exit 1"}, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
+		}
+		code, err := l.prov.Exec(context.Background(), req)
+		if err != nil || code != 1 {
+			t.Fatalf("exec: exit %d, %v; want 1 and no error", code, err)
+		}
+		if left := inContainer(t, initPid, "sleep 3004"); len(left) != 1 {
+			t.Fatalf("the daemon the command started: %v, want it running", left)
+		}
+	})
 }

@@ -318,10 +318,14 @@ func (p *Provider) execOnChange(ctx context.Context, n names, f fileBlock) error
 	rt := p.rtOf(n) // an imported container keeps its own runc root
 	args := append(append(append([]string{"--root", rt.root, "exec"}, g.args()...), n.id), f.OnChange...)
 	if _, err := labnet.Run(ctx, labnet.Tool{Name: rt.path, Args: args, Stdout: logf, Stderr: logf, Timeout: rt.timeout}); err != nil {
-		p.killIn(n, g) // a timeout or an interrupt leaves the command running
+		var ce *labnet.CommandError
+		if ctx.Err() != nil || (errors.As(err, &ce) && (ce.TimedOut > 0 || ce.Interrupted)) {
+			// runc was killed: its command would run on in the node. One
+			// that failed on its own keeps the daemons it started.
+			p.killIn(n, g)
+		}
 		out, _ := os.ReadFile(logPath)
 		hint := ""
-		var ce *labnet.CommandError
 		if errors.As(err, &ce) && ce.TimedOut > 0 {
 			hint = fmt.Sprintf(" (the command and what it started were killed in the container; on_change must return within the provider's tool_timeout, %s: start long work in the background, or raise tool_timeout)", ce.TimedOut)
 		}

@@ -131,13 +131,13 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 		return providers.ApplyResponse{}, err
 	}
 	// A half of a link across hosts sees none of the other halves' ports
-	// join: when the link changes, a node at one of their ends may be new,
-	// so every node here forgets its neighbors on the link.
-	far := prior != cty.NilVal && !prior.IsNull() && tunnelOf(private) != nil
+	// join: the cross-host provider says when a node at an end is new.
+	t := tunnelOf(private)
+	far := prior != cty.NilVal && !prior.IsNull() && t != nil && t.Recable
 	if err := p.wire(h, br, prior, planned, far); err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	if t := tunnelOf(private); t != nil {
+	if t != nil {
 		if err := p.ensureTunnel(h, br, TunnelName(bridge[3:]), t, intAttr(planned, "mtu"), strAttr(planned, "state") != "down"); err != nil {
 			return providers.ApplyResponse{}, err
 		}
@@ -202,7 +202,8 @@ func (p *Provider) ensureBridge(h *netlink.Handle, name string, mtu int) (netlin
 // detached and unshaped; they stay, owned by their nodes. Nodes whose
 // peer on the link may have changed (a port recabled, a port that joined
 // beside theirs, or farChanged: a change seen on another host) forget
-// their neighbors there.
+// their neighbors there, as do all its nodes when the link is set up
+// again after being down.
 func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.Value, farChanged bool) error {
 	mtu := intAttr(planned, "mtu")
 	if br.Attrs().MTU != mtu {
@@ -270,8 +271,11 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 		}
 	}
 	// The ports that stayed see a new peer when another joined (a node
-	// at the other end replaced): a cable swapped at the far end.
-	if joined || farChanged {
+	// at the other end replaced): a cable swapped at the far end. A link
+	// set up again is a cable plugged back: what its nodes failed to
+	// resolve while it was down would hold their traffic for a while.
+	replugged := up && prior != cty.NilVal && !prior.IsNull() && strAttr(prior, "state") == "down"
+	if joined || farChanged || replugged {
 		recabled = append(recabled, stayed...)
 	}
 	for _, r := range recabled {

@@ -21,6 +21,9 @@ type Tunnel struct {
 	Local   string   `json:"local"`   // this host's underlay address
 	Remotes []string `json:"remotes"` // the other hosts' underlay addresses
 	Port    int      `json:"port"`
+	// Recable is set when a node at an end of the link is new since the
+	// last apply: the nodes on this half forget their neighbors there.
+	Recable bool `json:"recable,omitempty"`
 }
 
 // tunnelOf reads the tunnel from a link's private data; nil for a link

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -40,6 +41,32 @@ type conn struct {
 	err    error // why the host cannot be reached (kept: one dial per run)
 	// configured lists the providers configured on the agent, by name.
 	configured map[string]bool
+	agentDir   string // the agent's directory on the host (Ping's answer)
+	// sessions bounds the sessions exec and console open beside the
+	// agent's: sshd refuses more than MaxSessions (10 by default) on one
+	// connection.
+	sessions chan struct{}
+}
+
+// maxExecSessions leaves room for the agent's own session under sshd's
+// default MaxSessions of 10.
+const maxExecSessions = 8
+
+// acquireSession waits for a free session slot; release gives it back.
+func (c *conn) acquireSession(ctx context.Context) (release func(), err error) {
+	select {
+	case c.sessions <- struct{}{}:
+		return func() { <-c.sessions }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dir is the agent's directory on the host, "" before it answered.
+func (c *conn) dir() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agentDir
 }
 
 var (
@@ -53,7 +80,7 @@ func connFor(h providers.Host) *conn {
 	defer connsMu.Unlock()
 	c, ok := conns[h]
 	if !ok {
-		c = &conn{host: h, configured: map[string]bool{}}
+		c = &conn{host: h, configured: map[string]bool{}, sessions: make(chan struct{}, maxExecSessions)}
 		conns[h] = c
 	}
 	return c
@@ -238,7 +265,8 @@ func (c *conn) startAgent(client *ssh.Client) (*rpc.Client, error) {
 		io.Reader
 		io.WriteCloser
 	}{stdout, stdin})
-	if err := cl.Call(agent.Service+".Ping", agent.Empty{}, &agent.Empty{}); err != nil {
+	var pong agent.PingReply
+	if err := cl.Call(agent.Service+".Ping", agent.Empty{}, &pong); err != nil {
 		cl.Close()
 		werr := sess.Wait()
 		var ee *ssh.ExitError
@@ -247,6 +275,7 @@ func (c *conn) startAgent(client *ssh.Client) (*rpc.Client, error) {
 		}
 		return nil, c.errorf("the agent does not answer: %v; it wrote: %s", err, strings.TrimSpace(c.stderr.String()))
 	}
+	c.agentDir = pong.Dir // connect holds c.mu
 	return cl, nil
 }
 

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/labform/labform/internal/agent"
@@ -29,9 +32,14 @@ var (
 	_ providers.ConsoleOpener = (*Proxy)(nil)
 )
 
-// hostLab is the lab as the providers on the host see it.
+// hostLab is the lab as the providers on the host see it, with its files
+// under the agent's directory there (known once connected).
 func (p *Proxy) hostLab(l providers.Lab) providers.Lab {
-	hl := agent.HostLab(agent.Lab{Name: l.Name, Dir: l.Dir, ID: l.Key(), Host: p.host.Name}, "", p.baseName())
+	labs := ""
+	if dir := p.conn.dir(); dir != "" {
+		labs = filepath.Join(dir, "labs")
+	}
+	hl := agent.HostLab(agent.Lab{Name: l.Name, Dir: l.Dir, ID: l.Key(), Host: p.host.Name}, labs, p.baseName())
 	hl.IDOf = l.IDOf
 	return hl
 }
@@ -43,6 +51,7 @@ func (p *Proxy) Describe(req providers.DescribeRequest) providers.Description {
 	if !ok {
 		return providers.Description{}
 	}
+	p.ensure() // the agent's directory, where the host's files are
 	req.Lab = p.hostLab(req.Lab)
 	desc := d.Describe(req)
 	desc.Host = p.host.Name
@@ -52,8 +61,9 @@ func (p *Proxy) Describe(req providers.DescribeRequest) providers.Description {
 	return desc
 }
 
-// execArgs is the request `labform agent exec` runs.
-func (p *Proxy) execArgs(req providers.DescribeRequest, argv []string, tty bool) (string, error) {
+// stashExec hands the agent the command to run and returns the token
+// `labform agent exec` takes it by.
+func (p *Proxy) stashExec(req providers.DescribeRequest, argv []string, tty bool) (string, error) {
 	if err := p.ensure(); err != nil {
 		return "", err
 	}
@@ -65,10 +75,12 @@ func (p *Proxy) execArgs(req providers.DescribeRequest, argv []string, tty bool)
 	if err != nil {
 		return "", err
 	}
-	return agent.EncodeExec(agent.ExecArgs{
+	var token string
+	err = p.conn.call("StashExec", agent.ExecArgs{
 		Configure: agent.ConfigureArgs{Provider: p.baseName(), Config: cfg, Lab: agent.Lab{Name: lab.Name, Dir: lab.Dir, ID: lab.Key(), Host: p.host.Name}},
 		IDs:       p.ids([]string{req.Addr}, req.Value), Type: req.Type, Addr: req.Addr, ID: req.ID, Value: val, Private: req.Private,
-		Argv: argv, TTY: tty})
+		Argv: argv, TTY: tty}, &token)
+	return token, err
 }
 
 // Exec runs the command in the node on its host. A context ended before
@@ -78,10 +90,15 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 	if _, ok := p.base.(providers.Execer); !ok {
 		return 1, fmt.Errorf("the %s provider cannot run commands in its nodes", p.baseName())
 	}
-	arg, err := p.execArgs(req.DescribeRequest, req.Argv, req.TTY)
+	token, err := p.stashExec(req.DescribeRequest, req.Argv, req.TTY)
 	if err != nil {
 		return 1, err
 	}
+	release, err := p.conn.acquireSession(ctx)
+	if err != nil {
+		return 1, err
+	}
+	defer release()
 	sess, err := p.conn.session()
 	if err != nil {
 		return 1, err
@@ -100,9 +117,38 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 		if err := sess.RequestPty(termName(), rows, cols, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
 			return 1, p.conn.errorf("a terminal for exec: %v", err)
 		}
+		if f, ok := req.Stdin.(*os.File); ok {
+			// The user's terminal resized: the command's follows.
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, syscall.SIGWINCH)
+			defer func() {
+				signal.Stop(winch)
+				close(winch) // no send after Stop: ends the goroutine
+			}()
+			go func() {
+				for range winch {
+					if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+						sess.WindowChange(int(ws.Row), int(ws.Col))
+					}
+				}
+			}()
+		}
 	}
-	stderr := &markerFilter{w: req.Stderr}
-	sess.Stdout, sess.Stderr = orDiscard(req.Stdout), stderr
+	// ssh copies stdout and stderr in goroutines of their own: one writer
+	// given for both (a check's output) is written to one at a time.
+	stdout, errw := orDiscard(req.Stdout), orDiscard(req.Stderr)
+	if req.Stdout == req.Stderr {
+		stdout = &lockedWriter{w: stdout}
+		errw = stdout
+	}
+	stderr := &markerFilter{w: errw}
+	sess.Stdout, sess.Stderr = stdout, stderr
+	if req.TTY {
+		// On a terminal the agent's stderr is the terminal: its error
+		// line comes with the output, on stdout.
+		stderr = &markerFilter{w: stdout}
+		sess.Stdout, sess.Stderr = stderr, stderr
+	}
 	if req.Stdin != nil {
 		// A copy the session's end can stop: ssh's own would wait for
 		// the caller's stdin (a terminal) to close.
@@ -115,7 +161,7 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 			in.Close()
 		}()
 	}
-	if err := sess.Start(p.conn.agentCommand("exec " + arg)); err != nil {
+	if err := sess.Start(p.conn.agentCommand("exec " + token)); err != nil {
 		return 1, p.conn.errorf("starting exec: %v", err)
 	}
 	done := make(chan error, 1)
@@ -123,9 +169,15 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// Hung up, the agent kills the command in the node. A connection
+		// that died with the host may never say the session ended.
 		sess.Signal(ssh.SIGHUP)
 		sess.Close()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		stderr.flush()
 		return -1, fmt.Errorf("on host %s: %w", p.host.Name, ctx.Err())
 	}
 	stderr.flush()
@@ -173,12 +225,17 @@ func (p *Proxy) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (
 // shellConsole is a container's console: its shell on a terminal, in a
 // session that closing ends.
 func (p *Proxy) shellConsole(req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
-	arg, err := p.execArgs(req.DescribeRequest, nil, true)
+	token, err := p.stashExec(req.DescribeRequest, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	release, err := p.conn.acquireSession(context.Background())
 	if err != nil {
 		return nil, err
 	}
 	sess, err := p.conn.session()
 	if err != nil {
+		release()
 		return nil, err
 	}
 	rows, cols := int(req.Rows), int(req.Cols)
@@ -195,7 +252,7 @@ func (p *Proxy) shellConsole(req providers.ConsoleRequest) (io.ReadWriteCloser, 
 		sess.Close()
 		return nil, p.conn.errorf("a terminal for the console: %v", err)
 	}
-	if err := sess.Start(p.conn.agentCommand("exec " + arg)); err != nil {
+	if err := sess.Start(p.conn.agentCommand("exec " + token)); err != nil {
 		sess.Close()
 		return nil, p.conn.errorf("starting the console's shell: %v", err)
 	}
@@ -203,6 +260,7 @@ func (p *Proxy) shellConsole(req providers.ConsoleRequest) (io.ReadWriteCloser, 
 	go func() {
 		sess.Wait()
 		close(rw.ended)
+		release()
 	}()
 	return rw, nil
 }
@@ -238,6 +296,18 @@ func termName() string {
 		return t
 	}
 	return "xterm"
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // orDiscard stands in for a stream the caller did not give: the SSH

@@ -220,6 +220,25 @@ func (x *Links) plan(id string, v cty.Value) ([]half, error) {
 	return out, nil
 }
 
+// sameEndpoints tells whether a link's ends are the same in both values.
+func sameEndpoints(a, b cty.Value) bool {
+	if a == cty.NilVal || b == cty.NilVal || a.IsNull() || b.IsNull() {
+		return false
+	}
+	return a.GetAttr("endpoints").RawEquals(b.GetAttr("endpoints"))
+}
+
+// recable marks a half's tunnel: its nodes forget their neighbors.
+func recable(priv json.RawMessage) json.RawMessage {
+	var pv map[string]*link.Tunnel
+	if json.Unmarshal(priv, &pv) != nil || pv["tunnel"] == nil {
+		return priv
+	}
+	pv["tunnel"].Recable = true
+	b, _ := json.Marshal(pv)
+	return b
+}
+
 // only is v with the endpoints on nodes kept.
 func only(v cty.Value, nodes []string) cty.Value {
 	if v == cty.NilVal || v.IsNull() {
@@ -272,6 +291,14 @@ func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bo
 	if update {
 		for _, h := range decodePrivate(req.Private).Halves {
 			prior[h.Host] = h
+		}
+	}
+	// The halves' hosts see none of the others' ports change: when a node
+	// at an end is new (made anew by this apply, or the ends changed),
+	// every half is told, and the nodes on it forget their neighbors.
+	if update && (len(req.Renewed) > 0 || !sameEndpoints(req.Prior, req.Planned)) {
+		for i := range halves {
+			halves[i].Private = recable(halves[i].Private)
 		}
 	}
 	errs := x.onHalves(halves, func(sub providers.Provider, h half) error {
