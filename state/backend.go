@@ -2,8 +2,6 @@ package state
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -120,55 +118,4 @@ func (s *Store) NextIntent() (uint64, error) {
 // Import replaces the whole content with snap in one transaction: the
 // lineage, the lab's identity, every record, intent and output, and the
 // serial (the transaction's own bump lands on snap's serial).
-func (s *Store) Import(snap *Content) error {
-	type kv struct{ b, k, v []byte }
-	var puts []kv
-	for _, r := range snap.Resources {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		puts = append(puts, kv{bucketResources, []byte(r.Addr), b})
-	}
-	for _, in := range snap.Journal {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		puts = append(puts, kv{bucketJournal, u64(in.Seq), b})
-	}
-	for k, o := range snap.Outputs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		puts = append(puts, kv{bucketOutputs, []byte(k), b})
-	}
-	if snap.Meta.Lineage == "" {
-		return fmt.Errorf("the state to import has no lineage")
-	}
-	return s.write(func(w *wtx) error {
-		for _, name := range [][]byte{bucketResources, bucketJournal, bucketOutputs} {
-			if err := w.clear(name); err != nil {
-				return err
-			}
-		}
-		for _, p := range puts {
-			if err := w.put(p.b, p.k, p.v); err != nil {
-				return err
-			}
-		}
-		serial := snap.Meta.Serial
-		if serial > 0 {
-			serial-- // the commit adds one
-		}
-		for k, v := range map[string][]byte{string(keyLineage): []byte(snap.Meta.Lineage), string(keySerial): u64(serial),
-			string(keyNextSeq): u64(snap.NextIntent), string(keyLabID): []byte(snap.Meta.LabID),
-			string(keyLabDir): []byte(snap.Meta.LabDir), string(keyLabName): []byte(snap.Meta.LabName)} {
-			if err := w.put(bucketMeta, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+func (s *Store) Import(snap *Content) error { return s.run(ImportWrite(snap)) }

@@ -150,7 +150,7 @@ func Restore(path, backup string, opts RestoreOptions) (*RestoreResult, error) {
 		if curErr == nil {
 			res.Kept = fmt.Sprintf("%s.replaced-%s", path, time.Now().UTC().Format("20060102T150405.000"))
 		}
-		if err := writeFileSync(res.Kept, cur); err != nil {
+		if err := WriteFileSync(res.Kept, cur); err != nil {
 			return nil, fmt.Errorf("keeping a copy of %s: %w", path, err)
 		}
 	}

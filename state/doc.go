@@ -26,6 +26,11 @@
 //     naming the newest good backup. A panic or memory fault inside bbolt
 //     after that is caught the same way. Restore puts a backup back.
 //
+// Both backends, the bbolt Store here and state/etcd, make their writes through
+// writes.go: each write is a Write run against the Writes interface, so
+// what a put, settle, replace or import stores, and in what order, is
+// written once; a backend supplies a transaction that implements Writes.
+//
 // It imports nothing of labform: records hold bytes, so the store
 // never needs a schema, config or provider.
 package state

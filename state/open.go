@@ -131,7 +131,7 @@ func Open(path string, opts Options) (st *Store, err error) {
 		f.Close()
 		return nil, corrupt(path, info.Lineage, err)
 	}
-	s := &Store{db: db, path: path, lockInfo: path + ".lock-info", lineage: info.Lineage, ops: make(chan *op, 1024), done: make(chan struct{})}
+	s := &Store{db: db, path: path, lockInfo: path + ".lock-info", lineage: info.Lineage, ops: make(chan *Op[*wtx], 1024), done: make(chan struct{})}
 	if err := s.guardDamage(func() error { return s.db.Update(upgrade) }); err != nil {
 		db.Close()
 		return nil, err
@@ -163,7 +163,7 @@ func openReadOnly(path string) (*Store, error) {
 	if err != nil {
 		return nil, corrupt(path, info.Lineage, err)
 	}
-	s := &Store{db: db, path: path, readOnly: true, lineage: info.Lineage, ops: make(chan *op), done: make(chan struct{})}
+	s := &Store{db: db, path: path, readOnly: true, lineage: info.Lineage, ops: make(chan *Op[*wtx]), done: make(chan struct{})}
 	close(s.done)
 	return s, nil
 }
@@ -184,7 +184,7 @@ func openAbsent(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, path: path, readOnly: true, ops: make(chan *op), done: make(chan struct{})}
+	s := &Store{db: db, path: path, readOnly: true, ops: make(chan *Op[*wtx]), done: make(chan struct{})}
 	close(s.done)
 	return s, nil
 }
@@ -211,7 +211,7 @@ func openOrCreate(path string) (*os.File, error) {
 	tmp := t.Name()
 	t.Close()
 	defer os.Remove(tmp)
-	if err := writeFileSync(tmp, b); err != nil {
+	if err := WriteFileSync(tmp, b); err != nil {
 		return nil, err
 	}
 	// A link never replaces a file another run made meanwhile.
@@ -225,21 +225,6 @@ func openOrCreate(path string) (*os.File, error) {
 		}
 	}
 	return os.OpenFile(path, os.O_RDWR, 0)
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // emptyState returns the bytes of a new state: every bucket, a new lineage,
@@ -477,7 +462,7 @@ func inspectTx(tx *bolt.Tx, info *FileInfo) error {
 // written before the checksum (a matching checksum says the values are
 // what labform wrote).
 func decodeAll(tx *bolt.Tx) error {
-	if err := tx.Bucket(bucketResources).ForEach(func(k, v []byte) error { _, err := decodeRecord(k, v); return err }); err != nil {
+	if err := tx.Bucket(bucketResources).ForEach(func(k, v []byte) error { _, err := DecodeRecord(string(k), v); return err }); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
@@ -584,6 +569,32 @@ func (w *wtx) clear(bucket []byte) error {
 	return err
 }
 
+// wtx writes the state's layout (Writes) into bbolt's buckets: a
+// sequence number is its 8 bytes big-endian, so that bbolt's key order is
+// the journal's.
+var _ Writes = (*wtx)(nil)
+
+func (w *wtx) PutRecord(address string, enc []byte) error {
+	return w.put(bucketResources, []byte(address), enc)
+}
+func (w *wtx) DeleteRecord(address string) error      { return w.del(bucketResources, []byte(address)) }
+func (w *wtx) PutIntent(seq uint64, enc []byte) error { return w.put(bucketJournal, u64(seq), enc) }
+func (w *wtx) DeleteIntent(seq uint64) error          { return w.del(bucketJournal, u64(seq)) }
+func (w *wtx) PutOutput(name string, enc []byte) error {
+	return w.put(bucketOutputs, []byte(name), enc)
+}
+func (w *wtx) Clear(p Part) error                  { return w.clear([]byte(p)) }
+func (w *wtx) SetMeta(f MetaField, v string) error { return w.put(bucketMeta, []byte(f), []byte(v)) }
+func (w *wtx) SetNextIntent(n uint64) error        { return w.put(bucketMeta, keyNextSeq, u64(n)) }
+func (w *wtx) SetSerialBase(n uint64) error        { return w.put(bucketMeta, keySerial, u64(n)) }
+
+func (w *wtx) NextIntent() uint64 {
+	if v := w.Bucket(bucketMeta).Get(keyNextSeq); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
 func (w *wtx) commitSum() error { return w.Bucket(bucketMeta).Put(keySum, w.sum[:]) }
 
 // openBytes opens a bbolt database on a private in-memory copy of b.
@@ -677,8 +688,6 @@ func (s *Store) guardDamage(fn func() error) error {
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.guardDamage(func() error { return s.db.View(fn) })
 }
-
-var errReadOnly = errors.New("the state was opened read-only (-lock=false); this command writes it")
 
 // parseBackupSerial returns the serial in a backup's file name.
 func parseBackupSerial(name string) (uint64, bool) {

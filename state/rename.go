@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 )
 
@@ -74,10 +73,11 @@ func Renamed(recs map[string]*Record, pairs []Rename, rewrite func(*Record) (boo
 // same (state mv, moved blocks).
 func (s *Store) Rename(pairs []Rename, rewrite func(*Record) (bool, error)) error {
 	return s.write(func(w *wtx) error {
-		b := w.Bucket(bucketResources)
+		// Read inside the transaction, so that nothing written between
+		// the read and the rename is lost.
 		recs := map[string]*Record{}
-		if err := b.ForEach(func(k, v []byte) error {
-			r, err := decodeRecord(k, v)
+		if err := w.Bucket(bucketResources).ForEach(func(k, v []byte) error {
+			r, err := DecodeRecord(string(k), v)
 			if err != nil {
 				return err
 			}
@@ -90,20 +90,10 @@ func (s *Store) Rename(pairs []Rename, rewrite func(*Record) (bool, error)) erro
 		if err != nil {
 			return err
 		}
-		for _, a := range del {
-			if err := w.del(bucketResources, []byte(a)); err != nil {
-				return err
-			}
+		wr, err := RenameWrite(put, del)
+		if err != nil {
+			return err
 		}
-		for _, r := range put {
-			enc, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := w.put(bucketResources, []byte(r.Addr), enc); err != nil {
-				return err
-			}
-		}
-		return nil
+		return wr(w)
 	})
 }

@@ -129,7 +129,7 @@ type Store struct {
 	lockInfo string
 	readOnly bool
 	lineage  string // as read at Open, to name backups when damage shows later
-	ops      chan *op
+	ops      chan *Op[*wtx]
 	done     chan struct{}
 
 	mu     sync.Mutex
@@ -137,11 +137,6 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-type op struct {
-	fn  func(w *wtx) error
-	err chan error
 }
 
 // LockHolder is what the lock-info file says about the holder.
@@ -176,26 +171,14 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) writer() {
 	defer close(s.done)
 	for first := range s.ops {
-		batch := []*op{first}
-	drain:
-		for len(batch) < 4096 {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
+		batch := Gather(first, s.ops, 4096)
 		err := s.brokenErr()
 		if err == nil {
 			err = s.guardDamage(func() error {
 				return s.db.Update(func(tx *bolt.Tx) error {
 					w := beginSum(tx)
 					for _, o := range batch {
-						if err := o.fn(w); err != nil {
+						if err := o.Fn(w); err != nil {
 							return err
 						}
 					}
@@ -207,7 +190,7 @@ func (s *Store) writer() {
 			})
 		}
 		for _, o := range batch {
-			o.err <- err
+			o.Err <- err
 		}
 	}
 }
@@ -218,16 +201,11 @@ func (s *Store) write(fn func(w *wtx) error) error {
 	return <-s.writeAsync(fn)
 }
 
+// run commits a write made by one of the shared constructors (writes.go).
+func (s *Store) run(wr Write, err error) error { return <-QueueWrite(s.ops, s.readOnly, wr, err) }
+
 // writeAsync queues fn; the channel yields the commit's result.
-func (s *Store) writeAsync(fn func(w *wtx) error) <-chan error {
-	o := &op{fn: fn, err: make(chan error, 1)}
-	if s.readOnly {
-		o.err <- errReadOnly
-		return o.err
-	}
-	s.ops <- o
-	return o.err
-}
+func (s *Store) writeAsync(fn func(w *wtx) error) <-chan error { return Queue(s.ops, s.readOnly, fn) }
 
 func (s *Store) brokenErr() error {
 	s.mu.Lock()
@@ -257,15 +235,7 @@ func (s *Store) Meta() (Meta, error) {
 // SetLab records the lab's ID, the directory it is applied from and the
 // name its host objects live under.
 func (s *Store) SetLab(id, dir, name string) error {
-	return s.write(func(w *wtx) error {
-		if err := w.put(bucketMeta, keyLabID, []byte(id)); err != nil {
-			return err
-		}
-		if err := w.put(bucketMeta, keyLabName, []byte(name)); err != nil {
-			return err
-		}
-		return w.put(bucketMeta, keyLabDir, []byte(dir))
-	})
+	return s.run(SetLabWrite(id, dir, name), nil)
 }
 
 // Resources returns every record, keyed by address. The records are
@@ -274,7 +244,7 @@ func (s *Store) Resources() (map[string]*Record, error) {
 	out := map[string]*Record{}
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error {
-			r, err := decodeRecord(k, v)
+			r, err := DecodeRecord(string(k), v)
 			if err != nil {
 				return err
 			}
@@ -294,51 +264,17 @@ func (s *Store) Get(address string) (*Record, error) {
 			return nil
 		}
 		var err error
-		r, err = decodeRecord([]byte(address), v)
+		r, err = DecodeRecord(address, v)
 		return err
 	})
 	return r, err
 }
 
-func decodeRecord(k, v []byte) (*Record, error) {
-	r := &Record{Addr: string(k)}
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, fmt.Errorf("state record %s is corrupt: %w", k, err)
-	}
-	return r, nil
-}
-
 // Put writes records (a refresh's findings, state mv/push).
-func (s *Store) Put(recs ...*Record) error {
-	encoded := make([][]byte, len(recs))
-	for i, r := range recs {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		encoded[i] = b
-	}
-	return s.write(func(w *wtx) error {
-		for i, r := range recs {
-			if err := w.put(bucketResources, []byte(r.Addr), encoded[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+func (s *Store) Put(recs ...*Record) error { return s.run(PutWrite(recs)) }
 
 // Delete removes records.
-func (s *Store) Delete(addrs ...string) error {
-	return s.write(func(w *wtx) error {
-		for _, a := range addrs {
-			if err := w.del(bucketResources, []byte(a)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+func (s *Store) Delete(addrs ...string) error { return s.run(DeleteWrite(addrs), nil) }
 
 // Begin records an intent durably and returns its sequence number.
 func (s *Store) Begin(in *Intent) (uint64, error) {
@@ -352,39 +288,11 @@ func (s *Store) Begin(in *Intent) (uint64, error) {
 // BeginMany records intents durably in one transaction and returns their
 // sequence numbers (also set in each Intent's Seq).
 func (s *Store) BeginMany(ins []*Intent) ([]uint64, error) {
-	now := time.Now().UTC()
-	enc := make([][]byte, len(ins))
-	for i, in := range ins {
-		if in.Started.IsZero() {
-			in.Started = now
-		}
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		enc[i] = b
-	}
-	seqs := make([]uint64, len(ins))
-	err := s.write(func(w *wtx) error {
-		var seq uint64
-		if v := w.Bucket(bucketMeta).Get(keyNextSeq); v != nil {
-			seq = binary.BigEndian.Uint64(v)
-		}
-		for i := range ins {
-			seq++
-			seqs[i] = seq
-			if err := w.put(bucketJournal, u64(seq), enc[i]); err != nil {
-				return err
-			}
-		}
-		return w.put(bucketMeta, keyNextSeq, u64(seq))
-	})
-	if err != nil {
+	wr, seqs, err := BeginWrite(ins)
+	if err := s.run(wr, err); err != nil {
 		return nil, err
 	}
-	for i, in := range ins {
-		in.Seq = seqs[i]
-	}
+	SetSeqs(ins, seqs)
 	return seqs, nil
 }
 
@@ -400,27 +308,8 @@ func (s *Store) Settle(seq uint64, rec *Record, del string) error {
 // recovered like a crash during the action itself; writes are committed in
 // the order they were queued.
 func (s *Store) SettleAsync(seq uint64, rec *Record, del string) <-chan error {
-	var enc []byte
-	if rec != nil {
-		var err error
-		if enc, err = json.Marshal(rec); err != nil {
-			ch := make(chan error, 1)
-			ch <- err
-			return ch
-		}
-	}
-	return s.writeAsync(func(w *wtx) error {
-		if err := w.del(bucketJournal, u64(seq)); err != nil {
-			return err
-		}
-		if rec != nil {
-			return w.put(bucketResources, []byte(rec.Addr), enc)
-		}
-		if del != "" {
-			return w.del(bucketResources, []byte(del))
-		}
-		return nil
-	})
+	wr, err := SettleWrite(seq, rec, del)
+	return QueueWrite(s.ops, s.readOnly, wr, err)
 }
 
 // Journal returns the open intents, oldest first.
@@ -428,9 +317,9 @@ func (s *Store) Journal() ([]*Intent, error) {
 	var out []*Intent
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
-			in := &Intent{Seq: binary.BigEndian.Uint64(k)}
-			if err := json.Unmarshal(v, in); err != nil {
-				return fmt.Errorf("state journal entry %d is corrupt: %w", in.Seq, err)
+			in, err := DecodeIntent(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
 			}
 			out = append(out, in)
 			return nil
@@ -440,26 +329,13 @@ func (s *Store) Journal() ([]*Intent, error) {
 }
 
 // CloseIntents removes intents that recovery has dealt with.
-func (s *Store) CloseIntents(seqs ...uint64) error {
-	return s.write(func(w *wtx) error {
-		for _, seq := range seqs {
-			if err := w.del(bucketJournal, u64(seq)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+func (s *Store) CloseIntents(seqs ...uint64) error { return s.run(CloseIntentsWrite(seqs), nil) }
 
 // SetOutputs replaces the outputs.
 func (s *Store) SetOutputs(outs map[string]*Output) error {
-	enc := map[string][]byte{}
-	for k, o := range outs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		enc[k] = b
+	enc, err := EncodeOutputs(outs)
+	if err != nil {
+		return err
 	}
 	same := false
 	if err := s.view(func(tx *bolt.Tx) error {
@@ -479,17 +355,7 @@ func (s *Store) SetOutputs(outs map[string]*Output) error {
 		// changed nothing leaves the state (and its backup) as it was.
 		return nil
 	}
-	return s.write(func(w *wtx) error {
-		if err := w.clear(bucketOutputs); err != nil {
-			return err
-		}
-		for k, v := range enc {
-			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.run(OutputsWrite(enc), nil)
 }
 
 var errDiffers = errors.New("differs")
@@ -499,8 +365,8 @@ func (s *Store) Outputs() (map[string]*Output, error) {
 	out := map[string]*Output{}
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutputs).ForEach(func(k, v []byte) error {
-			o := &Output{}
-			if err := json.Unmarshal(v, o); err != nil {
+			o, err := DecodeOutput(string(k), v)
+			if err != nil {
 				return err
 			}
 			out[string(k)] = o
@@ -574,43 +440,7 @@ func backupNames(dir string) []string {
 // Replace swaps the whole content for the given records and outputs (state
 // push) in one transaction, keeping the lineage unless lineage is set.
 func (s *Store) Replace(lineage string, recs []*Record, outs map[string]*Output) error {
-	enc := make([][]byte, len(recs))
-	for i, r := range recs {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		enc[i] = b
-	}
-	encOut := map[string][]byte{}
-	for k, o := range outs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		encOut[k] = b
-	}
-	return s.write(func(w *wtx) error {
-		for _, name := range [][]byte{bucketResources, bucketOutputs} {
-			if err := w.clear(name); err != nil {
-				return err
-			}
-		}
-		for i, r := range recs {
-			if err := w.put(bucketResources, []byte(r.Addr), enc[i]); err != nil {
-				return err
-			}
-		}
-		for k, v := range encOut {
-			if err := w.put(bucketOutputs, []byte(k), v); err != nil {
-				return err
-			}
-		}
-		if lineage != "" {
-			return w.put(bucketMeta, keyLineage, []byte(lineage))
-		}
-		return nil
-	})
+	return s.run(ReplaceWrite(lineage, recs, outs))
 }
 
 func u64(v uint64) []byte {

@@ -21,6 +21,10 @@ import (
 // last used, so that a lab block that drops it is not taken for a new lab.
 const backendRecordFile = "backend.json"
 
+// backendRecord is what backend.json keeps of an etcd backend block:
+// enough to name it in a message and to open it for init
+// -migrate-state after the block is gone. The password is never kept:
+// it comes from the environment at each run.
 type backendRecord struct {
 	Type      string   `json:"type"`
 	Endpoints []string `json:"endpoints"`
@@ -46,6 +50,9 @@ func (r backendRecord) backend() *config.Backend {
 	return be
 }
 
+// readBackendRecord reads backend.json; nil when there is none or it
+// does not read. The record is advisory, so a bad one is treated as
+// none rather than as an error.
 func readBackendRecord(dir string) *backendRecord {
 	b, err := os.ReadFile(filepath.Join(dir, ".labform", backendRecordFile))
 	if err != nil {
@@ -58,6 +65,9 @@ func readBackendRecord(dir string) *backendRecord {
 	return &r
 }
 
+// writeBackendRecord keeps the backend this checkout uses. It writes only
+// when the record changes, so that a run that changes nothing leaves the
+// file alone.
 func writeBackendRecord(dir string, be *config.Backend) {
 	b, _ := json.MarshalIndent(recordOf(be), "", "  ")
 	p := filepath.Join(dir, ".labform", backendRecordFile)
@@ -68,6 +78,9 @@ func writeBackendRecord(dir string, be *config.Backend) {
 	_ = os.WriteFile(p, append(b, '\n'), 0o600) // advisory: only improves a later message
 }
 
+// etcdConfig is the etcd store's configuration from the lab's block,
+// with the password from the environment (a lab file is shared; a
+// password in it would be too).
 func etcdConfig(be *config.Backend) etcdstate.Config {
 	return etcdstate.Config{Endpoints: be.Endpoints, Prefix: be.Prefix, LockTTL: be.LockTTL, CAFile: be.CAFile,
 		CertFile: be.CertFile, KeyFile: be.KeyFile, Username: be.Username, Password: os.Getenv(etcdstate.PasswordEnv)}
@@ -82,6 +95,9 @@ func (a *app) labBackend(dir string) (*config.Backend, error) {
 	return be, nil
 }
 
+// localStateUsed tells whether the lab directory has a state file with
+// something in it. A file of no bytes does not count: it holds nothing
+// to migrate or to lose.
 func localStateUsed(dir string) bool {
 	st, err := os.Stat(statePath(dir))
 	return err == nil && st.Size() > 0
@@ -115,6 +131,10 @@ func (a *app) openBackend(dir, command string, lockTimeout time.Duration, readOn
 	return a.openAt(dir, be, command, lockTimeout, readOnly)
 }
 
+// openAt opens the state be names (nil: the lab directory's file). An
+// etcd state replays what an earlier run could not write before it is
+// used, and says so: those writes happened in the lab, and the user
+// should know the state just caught up with them.
 func (a *app) openAt(dir string, be *config.Backend, command string, lockTimeout time.Duration, readOnly bool) (state.Backend, error) {
 	if be == nil {
 		s, err := state.Open(statePath(dir), state.Options{LockTimeout: lockTimeout, Command: command, ReadOnly: readOnly})
@@ -137,6 +157,7 @@ func (a *app) openAt(dir string, be *config.Backend, command string, lockTimeout
 	return s, nil
 }
 
+// describeBackend names where a state is, for messages.
 func describeBackend(be *config.Backend, dir string) string {
 	if be == nil {
 		return statePath(dir)

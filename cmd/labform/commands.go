@@ -105,6 +105,11 @@ func (a *app) initCommand() *cobra.Command {
 	return cmd
 }
 
+// validateCommand checks the lab without its state or a running lab. It
+// evaluates with unknowns allowed (a variable without a value, an
+// attribute known only after apply), and runs the providers' checks only
+// when evaluation found no error: checks of a half-evaluated lab would
+// report the first error's consequences as errors of their own.
 func (a *app) validateCommand() *cobra.Command {
 	var asJSON bool
 	vf := &varFlags{}
@@ -126,17 +131,23 @@ func (a *app) validateCommand() *cobra.Command {
 					diags = append(diags, planner.Validate(a.reg, d)...)
 				}
 			}
-			var files map[string]*hcl.File
-			if lab != nil {
-				files = lab.Parser.Files()
+			v := validateView{doc: newValidateJSON(diags)}
+			if !asJSON {
+				var files map[string]*hcl.File
+				if lab != nil {
+					files = lab.Parser.Files()
+				}
+				if err := a.printDiags(diags, files); err != nil {
+					return err
+				}
 			}
-			if asJSON {
-				return a.validateJSON(diags)
-			}
-			if err := a.printDiags(diags, files); err != nil {
+			if err := a.show(v, asJSON); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.io.out, "Success! The configuration is valid.")
+			if !v.doc.Valid {
+				// The JSON form, like the text, exits 1 for a lab with errors.
+				return exitError{1}
+			}
 			return nil
 		},
 	}
@@ -145,6 +156,9 @@ func (a *app) validateCommand() *cobra.Command {
 	return cmd
 }
 
+// jsonPos, jsonRange and jsonDiag are a diagnostic in the shape of
+// Terraform's validate -json, so that tools that read Terraform's
+// diagnostics (editors, CI annotations) read labform's.
 type jsonPos struct {
 	Line   int `json:"line"`
 	Column int `json:"column"`
@@ -182,18 +196,9 @@ func diagsJSON(diags hcl.Diagnostics) []jsonDiag {
 	return out
 }
 
-// validateJSON prints validate -json's document and exits 1 when the lab
-// has errors, as the text form does.
-func (a *app) validateJSON(diags hcl.Diagnostics) error {
-	v := newValidateJSON(diags)
-	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintf(a.io.out, "%s\n", b)
-	if !v.Valid {
-		return exitError{1}
-	}
-	return nil
-}
-
+// fmtCommand rewrites lab files as hclwrite formats them. -check exits 3
+// when a file needs formatting, as terraform fmt -check does, so that CI
+// jobs written for Terraform carry over.
 func (a *app) fmtCommand() *cobra.Command {
 	var check, diff bool
 	cmd := &cobra.Command{
@@ -296,6 +301,8 @@ func (a *app) fmtCommand() *cobra.Command {
 	return cmd
 }
 
+// showCommand shows the state, or a saved plan as apply would see it. It
+// reads the state without the lock, so that it works while an apply runs.
 func (a *app) showCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -308,7 +315,7 @@ func (a *app) showCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printPlan(a.io.out, saved.Plan, asJSON)
+				return a.show(planView{plan: saved.Plan, colors: a.colors()}, asJSON)
 			}
 			s, err := a.readState(a.dir())
 			if err != nil {
@@ -352,6 +359,9 @@ func (a *app) stateEntries(s state.Backend) ([]stateEntry, error) {
 	return out, nil
 }
 
+// showState shows the whole state. Every record is decoded first, so
+// that one that cannot be (its provider is gone) fails the command
+// before anything is printed, rather than after half of it.
 func (a *app) showState(s state.Backend, asJSON bool) error {
 	entries, err := a.stateEntries(s)
 	if err != nil {
@@ -361,12 +371,11 @@ func (a *app) showState(s state.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	return a.show(stateView{a: a, entries: entries, outs: outs}, asJSON)
+	return a.show(stateView{entries: entries, outs: outs}, asJSON)
 }
 
 // stateView is `labform show` of the state.
 type stateView struct {
-	a       *app
 	entries []stateEntry
 	outs    map[string]*state.Output
 }
@@ -377,27 +386,35 @@ func (v stateView) human(w io.Writer) error {
 		return nil
 	}
 	for _, e := range v.entries {
-		v.a.printInstance(w, e)
+		printInstance(w, e)
 	}
 	return outputsView{outs: v.outs, header: "Outputs:\n\n"}.human(w)
 }
 
-func (v stateView) jsonValue() any {
+func (v stateView) json(w io.Writer) error {
 	j := stateJSON{FormatVersion: "1.0"}
 	j.Values.Outputs = outputsJSON(v.outs)
 	for _, e := range v.entries {
-		vb, _ := ctyjson.Marshal(e.value, e.value.Type())
-		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
-			ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""})
+		j.Values.RootModule.Resources = append(j.Values.RootModule.Resources, e.resourceJSON())
 	}
-	return j
+	return writeDocument(w, j)
+}
+
+// resourceJSON is the entry as show -json lists it.
+func (e stateEntry) resourceJSON() resourceJSON {
+	vb, _ := ctyjson.Marshal(e.value, e.value.Type())
+	return resourceJSON{Address: e.addr, Mode: "managed", Type: e.rec.Type,
+		ProviderName: e.rec.Provider, Values: vb, DependsOn: e.rec.Deps, Tainted: e.rec.Tainted != ""}
 }
 
 // printInstance writes one instance as HCL-like text, attributes aligned;
 // null and empty attributes are left out, and a sensitive one (or one
 // holding a sensitive value) is shown as (sensitive).
-func (a *app) printInstance(out io.Writer, e stateEntry) {
+func printInstance(out io.Writer, e stateEntry) {
 	// A sensitive value anywhere inside an attribute hides the attribute.
+	// The recorded paths are attribute paths as the planner writes them
+	// (password, env["KEY"], files[0].content), not addresses: the
+	// attribute is the name before the first step.
 	sens := map[string]bool{}
 	for _, p := range e.rec.Sensitive {
 		sens[strings.FieldsFunc(p, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
@@ -432,61 +449,69 @@ func (a *app) printInstance(out io.Writer, e stateEntry) {
 	fmt.Fprint(out, "}\n\n")
 }
 
+// onState is the RunE of a state subcommand: it opens the state with open
+// (read without the lock, or locked under the subcommand's name, which
+// another run's refusal names), runs fn on it and closes it.
+func onState(open func(string) (state.Backend, error), name string, fn func(s state.Backend, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		s, err := open(name)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return fn(s, args)
+	}
+}
+
 func (a *app) stateCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "state", Short: "Inspect and change the state"}
 	open := func(name string) (state.Backend, error) { return a.openState(a.dir(), "labform state "+name, 0) }
 	read := func(string) (state.Backend, error) { return a.readState(a.dir()) }
+	var listJSON, showJSON bool
 	list := &cobra.Command{
 		Use: "list [ADDRESS]...", Short: "List the instances in state",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := read("list")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(read, "list", func(s state.Backend, args []string) error {
 			addrs, err := matching(s, args)
 			if err != nil {
 				return err
 			}
-			for _, ad := range addrs {
-				fmt.Fprintln(a.io.out, ad)
-			}
-			return nil
-		},
+			return a.show(newStateListView(addrs), listJSON)
+		}),
 	}
+	list.Flags().BoolVar(&listJSON, "json", false, "machine-readable output")
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show one instance", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := read("show")
+		RunE: onState(read, "show", func(s state.Backend, args []string) error {
+			want, err := addr.ParseInstance(args[0])
 			if err != nil {
-				return err
+				return fmt.Errorf("%q is not an instance address (like vm.router or container.host[0]): %w", args[0], err)
 			}
-			defer s.Close()
 			entries, err := a.stateEntries(s)
 			if err != nil {
 				return err
 			}
 			for _, e := range entries {
-				if e.addr == args[0] {
-					a.printInstance(a.io.out, e)
-					return a.printHostNames(s, e)
+				// Compared as addresses, so that any spelling config/addr
+				// reads as this instance finds it.
+				if ia, err := addr.ParseInstance(e.addr); err == nil && ia == want {
+					host, err := a.describeOnHost(s, e)
+					if err != nil {
+						return err
+					}
+					return a.show(stateShowView{entry: e, host: host}, showJSON)
 				}
 			}
 			return fmt.Errorf("no instance %s in state (state list shows what there is)", args[0])
-		},
+		}),
 	}
+	show.Flags().BoolVar(&showJSON, "json", false, "machine-readable output")
 	pull := a.statePullCommand(read)
 	for _, c := range []*cobra.Command{list, show, pull} {
 		readOnlyLockFlag(c)
 	}
 	cmd.AddCommand(list, show, &cobra.Command{
 		Use: "rm ADDRESS...", Short: "Forget instances; their objects keep running", Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("rm")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "rm", func(s state.Backend, args []string) error {
 			gone, err := matching(s, args)
 			if err != nil {
 				return err
@@ -502,15 +527,10 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.io.out, "Successfully removed %d instance(s). Their objects keep running; labform no longer manages them.\n", len(gone))
 			return nil
-		},
+		}),
 	}, &cobra.Command{
 		Use: "mv SOURCE DESTINATION", Short: "Give an instance a new address", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open("mv")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "mv", func(s state.Backend, args []string) error {
 			src, err := parseTargets(args[:1])
 			if err != nil {
 				return err
@@ -541,7 +561,7 @@ func (a *app) stateCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.io.out, "Move %q to %q\nSuccessfully moved 1 object(s).\n", args[0], args[1])
 			return nil
-		},
+		}),
 	}, pull, a.statePushCommand(open), a.stateRestoreCommand())
 	return cmd
 }
@@ -593,6 +613,9 @@ type stateDoc struct {
 	Outputs   map[string]*state.Output `json:"outputs"`
 }
 
+// stateDocResource is one record in a pulled state. Values are cty JSON
+// of the provider's schema, not the record's msgpack bytes, so that a
+// person can read and edit a pulled state before pushing it.
 type stateDocResource struct {
 	Address   string          `json:"address"`
 	Type      string          `json:"type"`
@@ -607,12 +630,7 @@ type stateDocResource struct {
 func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.Command {
 	return &cobra.Command{
 		Use: "pull", Short: "Print the whole state as JSON", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := open("pull")
-			if err != nil {
-				return err
-			}
-			defer s.Close()
+		RunE: onState(open, "pull", func(s state.Backend, _ []string) error {
 			meta, err := s.Meta()
 			if err != nil {
 				return err
@@ -636,7 +654,7 @@ func (a *app) statePullCommand(open func(string) (state.Backend, error)) *cobra.
 			b, _ := json.MarshalIndent(doc, "", "  ")
 			fmt.Fprintf(a.io.out, "%s\n", b)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -752,7 +770,7 @@ shown are still those of the last apply.`,
 				fmt.Fprintln(a.io.out, strings.Trim(render.Value(v, false), `"`))
 				return nil
 			}
-			return a.printOutputs(s, name, asJSON, "")
+			return a.printOutputs(s, name, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
@@ -763,9 +781,9 @@ shown are still those of the last apply.`,
 }
 
 // printOutputs writes the state's outputs: the one called name (shown even
-// when sensitive, since it was asked for by name), or all of them after
-// header, sensitive ones hidden.
-func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header string) error {
+// when sensitive, since it was asked for by name), or all of them,
+// sensitive ones hidden.
+func (a *app) printOutputs(s state.Backend, name string, asJSON bool) error {
 	outs, err := s.Outputs()
 	if err != nil {
 		return err
@@ -775,19 +793,9 @@ func (a *app) printOutputs(s state.Backend, name string, asJSON bool, header str
 		if !ok {
 			return fmt.Errorf("no output %q: the lab declares no such output, or it has not been applied", name)
 		}
-		if asJSON {
-			fmt.Fprintf(a.io.out, "%s\n", o.Value)
-			return nil
-		}
-		v, err := planner.DecodeOutput(o)
-		if err != nil {
-			return err
-		}
-		// Asking for one output by name shows it even when sensitive.
-		fmt.Fprintln(a.io.out, render.Value(v, false))
-		return nil
+		return a.show(outputView{out: o}, asJSON)
 	}
-	return a.show(outputsView{outs: outs, header: header}, asJSON)
+	return a.show(outputsView{outs: outs}, asJSON)
 }
 
 // outputsView is every output of the state: `labform output`, and the
@@ -813,7 +821,7 @@ func (v outputsView) human(w io.Writer) error {
 	return nil
 }
 
-func (v outputsView) jsonValue() any { return outputsJSON(v.outs) }
+func (v outputsView) json(w io.Writer) error { return writeDocument(w, outputsJSON(v.outs)) }
 
 func (a *app) versionCommand() *cobra.Command {
 	var asJSON bool

@@ -53,6 +53,29 @@ func etcdLab(name string, endpoints []string, prefix string) string {
 
 // checkout is a lab directory whose in-memory providers keep their objects
 // as files in memDir: checkouts and processes that share memDir see one lab.
+// slowCheckout is a checkout whose providers take delay for each action,
+// so that a test can act while its apply is under way.
+func slowCheckout(t *testing.T, memDir, src string, delay time.Duration) *cli {
+	c := checkout(t, memDir, src)
+	for _, m := range c.mems {
+		m.Delay = delay
+	}
+	return c
+}
+
+// applyAsync starts `apply -auto-approve args...` in the background; the
+// channel yields its result once it ends.
+func (c *cli) applyAsync(args ...string) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut syncBuffer
+		code := run(append([]string{"-chdir=" + c.dir, "-no-color", "apply", "-auto-approve"}, args...), c.reg,
+			stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+		done <- result{code, out.String(), errOut.String()}
+	}()
+	return done
+}
+
 func checkout(t *testing.T, memDir, src string) *cli {
 	c := &cli{t: t, dir: t.TempDir()}
 	c.reg, c.mems = memRegistry(memDir)
@@ -122,17 +145,8 @@ func TestEtcd_sharedCheckouts(t *testing.T) {
 func TestEtcd_leaderKilledMidApply(t *testing.T) {
 	cl := etcdtest.Start(t, 3)
 	memDir := t.TempDir()
-	c := checkout(t, memDir, etcdLab("leader", cl.Endpoints, "labform/leader"))
-	for _, m := range c.mems {
-		m.Delay = 50 * time.Millisecond
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		r.code = run([]string{"-chdir=" + c.dir, "-no-color", "apply", "-auto-approve", "-parallelism=2", "-var", "hosts=12"}, c.reg,
-			stdio{in: strings.NewReader(""), out: &syncBuffer{}, err: &syncBuffer{}})
-		done <- r
-	}()
+	c := slowCheckout(t, memDir, etcdLab("leader", cl.Endpoints, "labform/leader"), 50*time.Millisecond)
+	done := c.applyAsync("-parallelism=2", "-var", "hosts=12")
 	waitForObjects(t, memDir, 8)
 	select {
 	case <-done:
@@ -220,17 +234,8 @@ func TestEtcd_migrate(t *testing.T) {
 func TestEtcd_leaseLostMidApply(t *testing.T) {
 	cl := etcdtest.Start(t, 1)
 	memDir := t.TempDir()
-	c := checkout(t, memDir, etcdLab("lease", cl.Endpoints, "labform/lease"))
-	for _, m := range c.mems {
-		m.Delay = 100 * time.Millisecond
-	}
-	done := make(chan result, 1)
-	go func() {
-		var out, errOut syncBuffer
-		code := run([]string{"-chdir=" + c.dir, "-no-color", "apply", "-auto-approve", "-parallelism=2", "-var", "hosts=10"}, c.reg,
-			stdio{in: strings.NewReader(""), out: &out, err: &errOut})
-		done <- result{code, out.String(), errOut.String()}
-	}()
+	c := slowCheckout(t, memDir, etcdLab("lease", cl.Endpoints, "labform/lease"), 100*time.Millisecond)
+	done := c.applyAsync("-parallelism=2", "-var", "hosts=10")
 	waitForObjects(t, memDir, 4)
 	cfg := etcdstate.Config{Endpoints: cl.Endpoints, Prefix: "labform/lease"}
 	h, err := etcdstate.ReadLock(cfg)

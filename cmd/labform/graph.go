@@ -28,7 +28,8 @@ nodes shaped by kind, ports labelled with interface names, point-to-point
 links as edges, segments as a bridge node, impairment and state on the
 links, firewall chains on their node. -format is dot (Graphviz), mermaid,
 svg or html (laid out by the Graphviz built into labform: no binary
-needed; the page shows each node's details on hover).
+needed; the page shows each node's details on hover), or json: the
+model the pictures are drawn from, in the shape of status -json.
 
 -type=plan prints the dependency graph of the lab's resources in DOT.`,
 		Args: cobra.NoArgs,
@@ -46,36 +47,27 @@ needed; the page shows each node's details on hover).
 			if err := a.printDiags(diags, lab.Parser.Files()); err != nil {
 				return err
 			}
+			v := graphView{ctx: cmd.Context(), format: format}
 			switch typ {
 			case "plan":
 				if format != "dot" {
 					return fmt.Errorf("-type=plan draws in dot only, not %s", format)
 				}
-				fmt.Fprint(a.io.out, planner.DependencyGraph(d).Dot())
-				return nil
+				v.deps = planner.DependencyGraph(d)
+				return a.show(v, false)
 			case "topology":
 			default:
 				return fmt.Errorf("-type must be topology or plan, not %q", typ)
 			}
 			// The configuration as written: nothing is read from the lab,
 			// so the picture is the same before and after an apply.
-			model := labview.Build(labview.Input{Lab: providers.Lab{Name: lab.Name, Dir: lab.Dir}, Registry: a.reg, Desired: d, PreferDesired: true})
-			switch format {
-			case "dot":
-				return labview.WriteDOT(a.io.out, model)
-			case "mermaid":
-				return labview.WriteMermaid(a.io.out, model)
-			case "svg":
-				return labview.WriteSVG(cmd.Context(), a.io.out, model, graphvizLayout)
-			case "html":
-				return labview.WriteHTML(cmd.Context(), a.io.out, model, graphvizLayout)
-			}
-			return fmt.Errorf("-format must be dot, mermaid, svg or html, not %q", format)
+			v.model = labview.Build(labview.Input{Lab: providers.Lab{Name: lab.Name, Dir: lab.Dir}, Registry: a.reg, Desired: d, PreferDesired: true})
+			return a.show(v, format == "json")
 		},
 	}
 	vf.add(cmd)
 	cmd.Flags().StringVar(&typ, "type", "topology", "topology (the lab as drawn) or plan (the dependency graph)")
-	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid, svg or html")
+	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid, svg, html or json")
 	return cmd
 }
 
@@ -125,6 +117,8 @@ func graphvizLayout(ctx context.Context, dot []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// fileExists tells whether p is a file: the helper beside labform is
+// used only when it is there, else PATH is searched.
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()

@@ -34,6 +34,8 @@ func expandHostTargets(lab *config.Lab, ts []addr.Target) ([]addr.Target, error)
 	return out, nil
 }
 
+// hostNames are the lab's declared hosts, sorted, for messages that list
+// them.
 func hostNames(lab *config.Lab) []string {
 	var names []string
 	for n := range lab.Hosts {

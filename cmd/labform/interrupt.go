@@ -36,6 +36,9 @@ type interrupts struct {
 	stop       func()
 }
 
+// catchInterrupts takes SIGINT and SIGTERM from the default handler for
+// the command's run; stop gives them back. Without it, Ctrl-C would kill
+// labform between an action's start and its record in state.
 func (a *app) catchInterrupts() *interrupts {
 	soft, softCancel := context.WithCancel(context.Background())
 	hard, hardCancel := context.WithCancel(context.Background())

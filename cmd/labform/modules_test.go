@@ -304,14 +304,7 @@ module "pod" {
   source = "./modules/pod"
   name   = "x"
 }
-
-removed {
-  from = module.pod
-  lifecycle {
-    destroy = false
-  }
-}
-`})
+` + forgetHCL("module.pod")})
 	r := c.must(1, "plan")
 	contains(t, "removed module still declared", r.errOut, "Removed module still exists")
 	c.write(map[string]string{"main.lab.hcl": `
@@ -324,21 +317,7 @@ container "core" {
   hostname = "core"
   ports    = 3
 }
-
-removed {
-  from = module.pod
-  lifecycle {
-    destroy = false
-  }
-}
-
-removed {
-  from = link.uplink
-  lifecycle {
-    destroy = false
-  }
-}
-`})
+` + forgetHCL("module.pod") + forgetHCL("link.uplink")})
 	r = c.must(0, "apply", "-auto-approve")
 	contains(t, "forget the pods", r.out, "# module.pod[1].container.spine will no longer be managed by labform", "0 to destroy, 16 to forget")
 	if list := c.must(0, "state", "list").out; strings.TrimSpace(list) != "container.core" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,27 +72,43 @@ func TestCLI_movedKeepsObjects(t *testing.T) {
 	contains(t, "plan after the moves", r.out, "No changes.")
 }
 
-// TestCLI_movedConflicts: a move onto an address the state holds is an
-// error that names both, and changes nothing.
-func TestCLI_movedConflicts(t *testing.T) {
-	c := newCLI(t, map[string]string{"main.lab.hcl": `
+// containerA and containerB are the smallest containers a lab can hold.
+const (
+	containerA = `
 container "a" {
   rootfs = "rootfs"
 }
+`
+	containerB = `
 container "b" {
   rootfs = "rootfs"
 }
-`})
+`
+)
+
+// forgetHCL is a removed block that forgets from: its objects keep
+// running, and labform no longer manages them.
+func forgetHCL(from string) string {
+	return fmt.Sprintf(`
+removed {
+  from = %s
+  lifecycle {
+    destroy = false
+  }
+}
+`, from)
+}
+
+// TestCLI_movedConflicts: a move onto an address the state holds is an
+// error that names both, and changes nothing.
+func TestCLI_movedConflicts(t *testing.T) {
+	c := newCLI(t, map[string]string{"main.lab.hcl": containerA + containerB})
 	c.must(0, "apply", "-auto-approve")
 	c.write(map[string]string{"main.lab.hcl": `
 moved {
   from = container.a
   to   = container.b
-}
-container "b" {
-  rootfs = "rootfs"
-}
-`})
+}` + containerB})
 	r := c.must(1, "plan")
 	contains(t, "plan", r.errOut, "Move destination already exists", "container.a to container.b", "main.lab.hcl line 4")
 }
@@ -99,27 +116,10 @@ container "b" {
 // TestCLI_removedForgets: destroy = false leaves the object running and
 // takes it out of state; the next plan does not mention it.
 func TestCLI_removedForgets(t *testing.T) {
-	c := newCLI(t, map[string]string{"main.lab.hcl": `
-container "a" {
-  rootfs = "rootfs"
-}
-container "b" {
-  rootfs = "rootfs"
-}
-`})
+	c := newCLI(t, map[string]string{"main.lab.hcl": containerA + containerB})
 	c.must(0, "apply", "-auto-approve")
 	objects := c.objects()
-	c.write(map[string]string{"main.lab.hcl": `
-removed {
-  from = container.a
-  lifecycle {
-    destroy = false
-  }
-}
-container "b" {
-  rootfs = "rootfs"
-}
-`})
+	c.write(map[string]string{"main.lab.hcl": forgetHCL("container.a") + containerB})
 	r := c.must(0, "apply", "-auto-approve")
 	contains(t, "apply", r.out, "container.a will no longer be managed by labform", "0 to destroy, 1 to forget")
 	if got := c.objects(); got != objects {

@@ -33,6 +33,9 @@ type view struct {
 	close func()
 }
 
+// openView loads the lab and reads its state without the lock: status,
+// exec and console change nothing, so they must work while an apply
+// holds the lock (to look at what it is doing).
 func (a *app) openView(vf *varFlags) (*view, error) {
 	lab, err := a.loadLab()
 	if err != nil {
@@ -88,10 +91,7 @@ state.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return labview.WriteStatusJSON(a.io.out, lab)
-			}
-			return labview.WriteStatus(a.io.out, lab)
+			return a.show(statusView{lab: lab}, asJSON)
 		},
 	}
 	vf.add(cmd)
@@ -137,6 +137,28 @@ func (a *app) node(ctx context.Context, v *view, address string) (*planner.LiveO
 	return nil, nil, fmt.Errorf("no node %s in the lab; its nodes are %s", address, strings.Join(nodes, ", "))
 }
 
+// onNode is the RunE of a command on one node (exec, console): it opens
+// the lab to look at it, finds the node args[0] names as a refresh sees
+// it, and runs fn on it.
+func (a *app) onNode(vf *varFlags, fn func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		ctx := context.Background()
+		v, err := a.openView(vf)
+		if err != nil {
+			return err
+		}
+		defer v.close()
+		o, prov, err := a.node(ctx, v, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(ctx, v, o, prov, args)
+	}
+}
+
+// describeRequest asks o's provider about o as refresh found it: the lab
+// of o's provider (its working directory), and o's recorded ID, from
+// which the provider derives every host name.
 func (a *app) describeRequest(v *view, o *planner.LiveObject) providers.DescribeRequest {
 	return providers.DescribeRequest{Lab: v.p.LabInfo(o.Provider), Type: o.Type, Addr: o.Addr.String(), ID: o.ID, Value: o.Value, Private: o.Private}
 }
@@ -151,17 +173,7 @@ stdin is one), or in a QEMU VM that has a guest agent (guest_agent = true
 and qemu-ga in the guest). The command's exit code is labform's. Without a
 command it starts the node's shell.`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := context.Background()
-			v, err := a.openView(vf)
-			if err != nil {
-				return err
-			}
-			defer v.close()
-			o, prov, err := a.node(ctx, v, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.onNode(vf, func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error {
 			ex, ok := prov.(providers.Execer)
 			if !ok {
 				return fmt.Errorf("%s is a %s of the %s provider, which cannot run commands in its nodes: use labform console %s", o.Addr, o.Type, o.Provider, o.Addr)
@@ -199,7 +211,7 @@ command it starts the node's shell.`,
 				return exitError{code}
 			}
 			return nil
-		},
+		}),
 	}
 	vf.add(cmd)
 	// Everything after the address is the command's: labform exec c ls -l.
@@ -217,17 +229,7 @@ port, VirtualBox's uart pipe) or to a container's shell. Ctrl-] detaches
 and leaves the node running. labform status shows each console's endpoint,
 to reach it without labform.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := context.Background()
-			v, err := a.openView(vf)
-			if err != nil {
-				return err
-			}
-			defer v.close()
-			o, prov, err := a.node(ctx, v, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.onNode(vf, func(ctx context.Context, v *view, o *planner.LiveObject, prov providers.Provider, args []string) error {
 			dr := a.describeRequest(v, o)
 			var d providers.Description
 			if ds, ok := prov.(providers.Describer); ok {
@@ -251,7 +253,7 @@ to reach it without labform.`,
 				return nil
 			}
 			return err
-		},
+		}),
 	}
 	vf.add(cmd)
 	return cmd
@@ -290,25 +292,25 @@ func (a *app) openConsole(ctx context.Context, prov providers.Provider, dr provi
 	return c, nil
 }
 
-// printHostNames writes, after state show's attributes, the host names
-// the object's provider derives from its ID: the lab as state records it
-// (name, ID), without the configuration.
-func (a *app) printHostNames(s state.Backend, e stateEntry) error {
+// describeOnHost gives, for state show, the host names the object's provider
+// derives from its ID: the lab as state records it (name, ID), without
+// the configuration. It is nil when the provider describes nothing.
+func (a *app) describeOnHost(s state.Backend, e stateEntry) (*providers.Description, error) {
 	prov, ok := a.reg.Provider(e.rec.Provider)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	d, ok := prov.(providers.Describer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	meta, err := s.Meta()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir, err := filepath.Abs(a.dir())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	name := meta.LabName
 	if name == "" {
@@ -321,7 +323,7 @@ func (a *app) printHostNames(s state.Backend, e stateEntry) error {
 			}
 			return ""
 		}}
-	labview.WriteHostNames(a.io.out, e.addr, d.Describe(providers.DescribeRequest{Lab: lab, Type: e.rec.Type, Addr: e.addr,
-		ID: e.rec.ID, Value: e.value, Private: e.rec.Private}))
-	return nil
+	desc := d.Describe(providers.DescribeRequest{Lab: lab, Type: e.rec.Type, Addr: e.addr,
+		ID: e.rec.ID, Value: e.value, Private: e.rec.Private})
+	return &desc, nil
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/labform/labform/config/addr"
 	"github.com/labform/labform/planner"
-	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/state"
 	etcdstate "github.com/labform/labform/state/etcd"
@@ -38,6 +35,8 @@ type opFlags struct {
 	checks      string // apply: fail, warn or off (checks.go)
 }
 
+// addCommon adds the flags plan, apply and destroy share, so that the
+// three take them with the same names, defaults and help.
 func (f *opFlags) addCommon(cmd *cobra.Command) {
 	f.vars.add(cmd)
 	fl := cmd.Flags()
@@ -93,6 +92,8 @@ func (a *app) applyCommand() *cobra.Command {
 	return cmd
 }
 
+// destroyCommand is apply -destroy under its own name: the same session,
+// plan, approval and progress, so that a destroy reads like any apply.
 func (a *app) destroyCommand() *cobra.Command {
 	f := &opFlags{destroy: true}
 	cmd := &cobra.Command{
@@ -114,6 +115,9 @@ type session struct {
 	close func()
 }
 
+// openSession loads the lab in dir and opens its state, locked under
+// cmdName (which another run's refusal names). Only plan may run with
+// -lock=false: it reads a snapshot; everything else writes.
 func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, error) {
 	lab, err := a.loadLabAt(dir)
 	if err != nil {
@@ -139,6 +143,9 @@ func (a *app) openSession(cmdName string, f *opFlags, dir string) (*session, err
 	return &session{p: p, close: func() { store.Close() }}, nil
 }
 
+// planOptions turns the flags into the planner's options, parsing every
+// address with config/addr, so that a typo in -target is an error before
+// anything is planned.
 func (f *opFlags) planOptions() (planner.PlanOptions, error) {
 	opts := planner.PlanOptions{Mode: planner.NormalMode, Refresh: f.refresh}
 	if f.destroy && f.refreshOnly {
@@ -167,6 +174,10 @@ func (f *opFlags) planOptions() (planner.PlanOptions, error) {
 	return opts, nil
 }
 
+// makePlan plans with the flags' options. -target=host.NAME and
+// -exclude=host.NAME are turned into the resources placed on that host
+// here (expandHostTargets): hosts are the CLI's way to select, not
+// addresses the planner knows.
 func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Plan, error) {
 	opts, err := f.planOptions()
 	if err != nil {
@@ -185,55 +196,75 @@ func (a *app) makePlan(ctx context.Context, s *session, f *opFlags) (*planner.Pl
 	return plan, nil
 }
 
-func (a *app) printPlan(out io.Writer, plan *planner.Plan, asJSON bool) error {
-	if asJSON {
-		b, err := render.JSON(plan, Version)
-		if err != nil {
+func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
+	return a.withPlan("labform plan", f, func(intr *interrupts, s *session, plan *planner.Plan) error {
+		if err := a.show(planView{plan: plan, colors: a.colors()}, f.json); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
-	}
-	_, err := io.WriteString(out, render.Plan(plan, a.colors()))
-	return err
-}
-
-func (a *app) runPlan(cmd *cobra.Command, f *opFlags) error {
-	intr := a.catchInterrupts()
-	defer intr.stop()
-	s, err := a.openSession("labform plan", f, a.dir())
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	plan, err := a.makePlan(intr.soft, s, f)
-	if ierr := intr.interrupted(); ierr != nil {
-		return ierr
-	}
-	if err != nil {
-		return err
-	}
-	if err := a.printPlan(a.io.out, plan, f.json); err != nil {
-		return err
-	}
-	if f.out != "" {
-		if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
-			return fmt.Errorf("saving the plan: %w", err)
+		if f.out != "" {
+			if err := planner.WritePlanFile(a.path(f.out), plan, s.p.Lab.Dir, plan.Desired.Vars, a.reg); err != nil {
+				return fmt.Errorf("saving the plan: %w", err)
+			}
+			if err := a.show(savedPlanView{path: f.out}, f.json); err != nil {
+				return err
+			}
 		}
-		if !f.json {
-			fmt.Fprintf(a.io.out, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    labform apply %q\n", f.out, f.out)
+		if f.detailed && plan.HasChanges() {
+			return exitError{2}
 		}
-	}
-	if f.detailed && plan.HasChanges() {
-		return exitError{2}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
+	return a.withPlan("labform apply", f, func(intr *interrupts, s *session, plan *planner.Plan) error {
+		if !f.json {
+			// apply -json shows the plan as the events of its actions.
+			a.show(planView{plan: plan, colors: a.colors()}, false)
+		}
+		if !plan.HasChanges() {
+			// Nothing to do in the lab; drift found by the refresh is saved.
+			// The text has said so in the plan; JSON says it in an event.
+			a.show(eventView{level: "info", msg: "No changes", typ: "change_summary"}, f.json)
+			return a.finishApply(s, plan, f, intr)
+		}
+		if !f.autoApprove {
+			if !a.stdinTerminal() {
+				return fmt.Errorf("no terminal to ask for approval: run with -auto-approve, or apply a saved plan (plan -out FILE, then apply FILE)")
+			}
+			what := "perform these actions"
+			if plan.Mode == planner.DestroyMode {
+				what = "destroy all the objects of this lab"
+			}
+			fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
+			answer := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(a.io.in).ReadString('\n')
+				answer <- line
+			}()
+			var line string
+			select {
+			case line = <-answer:
+			case <-intr.soft.Done():
+				return intr.interrupted()
+			}
+			if strings.TrimSpace(line) != "yes" {
+				fmt.Fprintln(a.io.out, "\nApply cancelled.")
+				return exitError{1}
+			}
+			fmt.Fprintln(a.io.out)
+		}
+		return a.finishApply(s, plan, f, intr)
+	})
+}
+
+// withPlan opens a session for cmdName, plans, and hands the plan to fn.
+// An interrupt while planning ends the command (the plan may be partial);
+// the session is closed when fn returns.
+func (a *app) withPlan(cmdName string, f *opFlags, fn func(intr *interrupts, s *session, plan *planner.Plan) error) error {
 	intr := a.catchInterrupts()
 	defer intr.stop()
-	s, err := a.openSession("labform apply", f, a.dir())
+	s, err := a.openSession(cmdName, f, a.dir())
 	if err != nil {
 		return err
 	}
@@ -245,45 +276,12 @@ func (a *app) runApply(cmd *cobra.Command, f *opFlags) error {
 	if err != nil {
 		return err
 	}
-	if !f.json {
-		a.printPlan(a.io.out, plan, false)
-	}
-	if !plan.HasChanges() {
-		// Nothing to do in the lab; drift found by the refresh is saved.
-		if f.json {
-			a.jsonLine("info", "No changes", "change_summary", nil)
-		}
-		return a.finishApply(s, plan, f, intr)
-	}
-	if !f.autoApprove {
-		if !a.stdinTerminal() {
-			return fmt.Errorf("no terminal to ask for approval: run with -auto-approve, or apply a saved plan (plan -out FILE, then apply FILE)")
-		}
-		what := "perform these actions"
-		if plan.Mode == planner.DestroyMode {
-			what = "destroy all the objects of this lab"
-		}
-		fmt.Fprintf(a.io.out, "\nDo you want to %s?\n  labform will do what the plan above says.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", what)
-		answer := make(chan string, 1)
-		go func() {
-			line, _ := bufio.NewReader(a.io.in).ReadString('\n')
-			answer <- line
-		}()
-		var line string
-		select {
-		case line = <-answer:
-		case <-intr.soft.Done():
-			return intr.interrupted()
-		}
-		if strings.TrimSpace(line) != "yes" {
-			fmt.Fprintln(a.io.out, "\nApply cancelled.")
-			return exitError{1}
-		}
-		fmt.Fprintln(a.io.out)
-	}
-	return a.finishApply(s, plan, f, intr)
+	return fn(intr, s, plan)
 }
 
+// runApplySaved applies a plan file as it was planned: no new plan, no
+// question (the user approved by saving it). The lab is evaluated again
+// with the plan's own inputs, which the apply's checks and outputs need.
 func (a *app) runApplySaved(cmd *cobra.Command, f *opFlags, path string) error {
 	intr := a.catchInterrupts()
 	defer intr.stop()
@@ -365,20 +363,19 @@ func (a *app) finishApply(s *session, plan *planner.Plan, f *opFlags, intr *inte
 			len(res.NotStarted), strings.Join(res.NotStarted, ", "))
 		return exitError{1}
 	}
-	verb := "Apply"
+	v := applySummaryView{verb: "Apply", added: res.Added, changed: res.Changed, destroyed: res.Destroyed, bold: a.colors().Bold}
 	if plan.Mode == planner.DestroyMode {
-		verb = "Destroy"
-	}
-	if f.json {
-		a.jsonLine("info", fmt.Sprintf("%s complete! Resources: %d added, %d changed, %d destroyed.", verb, res.Added, res.Changed, res.Destroyed),
-			"change_summary", changeSummaryJSON{Add: res.Added, Change: res.Changed, Remove: res.Destroyed, Operation: strings.ToLower(verb)})
-		return a.applyChecks(intr.soft, s, plan, f)
-	}
-	fmt.Fprintf(a.io.out, "\n%s Resources: %d added, %d changed, %d destroyed.\n", a.colors().Bold(verb+" complete!"), res.Added, res.Changed, res.Destroyed)
-	if plan.Mode != planner.DestroyMode {
-		if err := a.printOutputs(s.p.Store, "", false, "\nOutputs:\n\n"); err != nil {
+		v.verb = "Destroy"
+	} else if !f.json {
+		// The text lists the outputs after the counts; a program reads
+		// them with output -json.
+		var err error
+		if v.outs, err = s.p.Store.Outputs(); err != nil {
 			return err
 		}
+	}
+	if err := a.show(v, f.json); err != nil {
+		return err
 	}
 	return a.applyChecks(intr.soft, s, plan, f)
 }
@@ -416,16 +413,23 @@ func verbs(c *planner.Change) (start, still, done, failed string) {
 	return "Modifying...", "Still modifying...", "Modifications complete", "Modifications failed"
 }
 
+// event shows one event of c, in the form -json asks for. Called with
+// h.mu held, so that lines of parallel actions do not interleave.
+func (h *uiHook) event(c *planner.Change, v eventView) {
+	v.addr, v.bold = c.Addr.String(), h.a.colors().Bold
+	if v.level == "" {
+		v.level = "info"
+	}
+	h.a.show(v, h.json)
+}
+
+// PreApply says that an action starts, and starts its "Still ..." ticker.
 func (h *uiHook) PreApply(c *planner.Change) {
 	start, _, _, _ := verbs(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.startProgress(c)
-	if h.json {
-		h.a.jsonLine("info", c.Addr.String()+": "+start, "apply_start", applyStartJSON{Resource: c.Addr.String(), Action: c.Action})
-		return
-	}
-	fmt.Fprintf(h.a.io.out, "%s: %s\n", h.a.colors().Bold(c.Addr.String()), start)
+	h.event(c, eventView{text: start, typ: "apply_start", hook: applyStartJSON{Resource: c.Addr.String(), Action: c.Action}})
 }
 
 // startProgress prints "addr: Still creating... [10s elapsed]" every
@@ -456,12 +460,8 @@ func (h *uiHook) startProgress(c *planner.Change) {
 				select {
 				case <-stop: // finished while this tick waited for the lock
 				default:
-					if h.json {
-						h.a.jsonLine("info", fmt.Sprintf("%s: %s [%s elapsed]", c.Addr, still, el), "apply_progress",
-							applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()})
-					} else {
-						fmt.Fprintf(h.a.io.out, "%s: %s [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), still, el)
-					}
+					h.event(c, eventView{text: fmt.Sprintf("%s [%s elapsed]", still, el), typ: "apply_progress",
+						hook: applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: el.Seconds()}})
 				}
 				h.mu.Unlock()
 			}
@@ -469,6 +469,8 @@ func (h *uiHook) startProgress(c *planner.Change) {
 	}()
 }
 
+// PostApply says how an action ended, after its ticker is stopped, so
+// that no "Still ..." line comes after it.
 func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) {
 	_, _, done, failed := verbs(c)
 	msg := done
@@ -482,19 +484,10 @@ func (h *uiHook) PostApply(c *planner.Change, err error, elapsed time.Duration) 
 		stop()
 		delete(h.running, c.Addr.String())
 	}
-	if h.json {
-		typ, level := "apply_complete", "info"
-		if err != nil {
-			typ, level = "apply_errored", "error"
-		}
-		h.a.jsonLine(level, fmt.Sprintf("%s: %s after %s", c.Addr, msg, el), typ,
-			applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()})
-		return
+	typ, level := "apply_complete", "info"
+	if err != nil {
+		typ, level = "apply_errored", "error"
 	}
-	fmt.Fprintf(h.a.io.out, "%s: %s after %s\n", h.a.colors().Bold(c.Addr.String()), msg, el)
-}
-
-func (a *app) jsonLine(level, msg, typ string, hook any) {
-	b, _ := json.Marshal(jsonEvent{Level: level, Message: msg, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Type: typ, Hook: hook})
-	fmt.Fprintf(a.io.out, "%s\n", b)
+	h.event(c, eventView{level: level, text: msg + " after " + el, typ: typ,
+		hook: applyTimedJSON{Resource: c.Addr.String(), Action: c.Action, ElapsedSeconds: elapsed.Seconds()}})
 }

@@ -31,6 +31,10 @@ type exitError struct{ code int }
 // Error is for cobra's sake only: run reads the code and never prints it.
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// stdio is where a run reads and writes. The commands a person runs
+// never use os.Stdout and friends directly, so that tests run the CLI in
+// process and read exactly what a user would see (the host agent, which
+// speaks RPC on its own stdin and stdout, is the exception).
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
@@ -113,6 +117,9 @@ func normalizeArgs(args []string) []string {
 // that take a value in the next argument.
 var valueFlags = map[string]bool{"chdir": true, "var": true, "var-file": true}
 
+// rootCommand builds the command tree for one run. Usage and errors are
+// silenced in cobra: run prints an error once, in labform's own words,
+// and a usage text after every failed apply would bury it.
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "labform",
@@ -130,6 +137,9 @@ runs, shows what would change (plan) and makes it so (apply).`,
 	return root
 }
 
+// dir is the lab directory, as -chdir gives it: every command reads the
+// lab and its .labform from there, never from the process's own working
+// directory.
 func (a *app) dir() string { return a.chdir }
 
 // path resolves a path given on the command line the way Terraform's
@@ -236,6 +246,7 @@ func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 	return lab, nil
 }
 
+// statePath is the lab directory's state file (the default backend).
 func statePath(dir string) string { return filepath.Join(dir, ".labform", "state.db") }
 
 // openState opens the lab's state, taking its lock.

@@ -90,6 +90,8 @@ checks found.`,
 	return cmd
 }
 
+// listBackups lists the backups of the state file at path with what
+// their checks found, so that a user picks a good one before restoring.
 func (a *app) listBackups(path string) error {
 	all, err := state.Backups(path)
 	if err != nil {

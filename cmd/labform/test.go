@@ -84,14 +84,10 @@ func (a *app) runChecks(ctx context.Context, p *planner.Planner, desired *config
 	if ctx.Err() != nil {
 		return intrErr(ctx)
 	}
-	if asJSON {
-		if err := checks.WriteJSON(a.io.out, results); err != nil {
-			return err
-		}
-	} else if len(names) == 0 {
-		fmt.Fprintln(a.io.out, "The lab has no check blocks: nothing to test.")
-	} else {
-		checks.WriteTable(a.io.out, results, a.colors().Bold)
+	if err := a.show(testView{results: results, none: len(names) == 0, bold: a.colors().Bold}, asJSON); err != nil {
+		return err
+	}
+	if !asJSON {
 		for _, r := range results {
 			if !r.Passed {
 				fmt.Fprintf(a.io.err, "\nError: check %q failed (%s): %s\n", r.Name, r.Location(), r.Message)
@@ -111,6 +107,8 @@ func (a *app) runChecks(ctx context.Context, p *planner.Planner, desired *config
 	return nil
 }
 
+// intrErr says the checks were cut short, and why (context.Cause): an
+// interrupted run must not read as a failed check.
 func intrErr(ctx context.Context) error {
 	return fmt.Errorf("interrupted: the checks were stopped (%v)", context.Cause(ctx))
 }
@@ -140,7 +138,7 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 			if !r.Passed {
 				level = "error"
 			}
-			a.jsonLine(level, fmt.Sprintf("check %s: %s", r.Name, map[bool]string{true: "passed", false: "failed: " + r.Message}[r.Passed]), "check_result", r)
+			a.show(eventView{level: level, msg: fmt.Sprintf("check %s: %s", r.Name, map[bool]string{true: "passed", false: "failed: " + r.Message}[r.Passed]), typ: "check_result", hook: r}, true)
 		}
 		if f.checks != "warn" && checks.Failed(results) > 0 {
 			return exitError{1}
@@ -155,15 +153,13 @@ func (a *app) applyChecks(ctx context.Context, s *session, plan *planner.Plan, f
 func (h *uiHook) Waiting(c *planner.Change, pending string, elapsed time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	el := elapsed.Round(time.Second).String()
-	if h.json {
-		h.a.jsonLine("info", fmt.Sprintf("%s: Still waiting to be ready (%s) [%s elapsed]", c.Addr, pending, el), "ready_progress",
-			readyProgressJSON{Resource: c.Addr.String(), Pending: pending, ElapsedSeconds: elapsed.Seconds()})
-		return
-	}
+	still := fmt.Sprintf("Still waiting to be ready (%s) [%s elapsed]", pending, elapsed.Round(time.Second))
+	v := eventView{text: still, typ: "ready_progress", hook: readyProgressJSON{Resource: c.Addr.String(), Pending: pending, ElapsedSeconds: elapsed.Seconds()}}
 	if elapsed < time.Second {
-		fmt.Fprintf(h.a.io.out, "%s: Waiting to be ready (%s)...\n", h.a.colors().Bold(c.Addr.String()), pending)
-		return
+		// The first line a person sees has no elapsed time to tell; a
+		// program gets the same fields in every ready_progress event.
+		v.text = fmt.Sprintf("Waiting to be ready (%s)...", pending)
+		v.msg = c.Addr.String() + ": " + still
 	}
-	fmt.Fprintf(h.a.io.out, "%s: Still waiting to be ready (%s) [%s elapsed]\n", h.a.colors().Bold(c.Addr.String()), pending, el)
+	h.event(c, v)
 }

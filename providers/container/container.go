@@ -25,7 +25,10 @@ var (
 // New returns the container provider.
 func New() *Provider { return &Provider{} }
 
-func (p *Provider) Name() string    { return "container" }
+func (p *Provider) Name() string { return "container" }
+
+// Tools is what init checks for. The runtime setting can name crun or
+// youki instead; runc is the one this provider is tested with.
 func (p *Provider) Tools() []string { return []string{"runc"} }
 
 func (p *Provider) ConfigSchema() *providers.Block {
@@ -36,6 +39,11 @@ func (p *Provider) ConfigSchema() *providers.Block {
 	}}
 }
 
+// Schemas is the container type. Each attribute's cost is what a change
+// of it takes with runc: what the OCI spec fixes at create (the rootfs,
+// the image, namespaces, privileged) and the number of ports replace the
+// container; addresses and routes live in the network namespace labform
+// pinned, which outlives the process, and change in place.
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	str, num := cty.String, cty.Number
 	opt := providers.Optional

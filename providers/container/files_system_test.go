@@ -116,11 +116,8 @@ func TestSystem_fileBlocks(t *testing.T) {
 	}
 }
 
-// TestSystem_rootfsFileBlocks: a rootfs container with file blocks runs
-// on an overlay of its rootfs: the lab's rootfs directory is untouched.
-func TestSystem_rootfsFileBlocks(t *testing.T) {
-	l := newSysLab(t)
-	l.Write(`
+// sleeperWithMotd is a rootfs container with one file block.
+const sleeperWithMotd = `
 container "a" {
   rootfs  = "rootfs"
   command = ["sleep", "3600"]
@@ -129,7 +126,13 @@ container "a" {
     content = "hello\n"
   }
 }
-`)
+`
+
+// TestSystem_rootfsFileBlocks: a rootfs container with file blocks runs
+// on an overlay of its rootfs: the lab's rootfs directory is untouched.
+func TestSystem_rootfsFileBlocks(t *testing.T) {
+	l := newSysLab(t)
+	l.Write(sleeperWithMotd)
 	l.Apply(planner.NormalMode)
 	if out, err := l.exec("container.a", "cat", "/etc/motd"); err != nil || out != "hello\n" {
 		t.Fatalf("/etc/motd = %q, %v", out, err)
@@ -150,16 +153,7 @@ container "a" {
 }
 `)
 	l.Apply(planner.NormalMode)
-	l.Write(`
-container "a" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  file {
-    path    = "/etc/motd"
-    content = "hello\n"
-  }
-}
-`)
+	l.Write(sleeperWithMotd)
 	_, plan := l.Plan(planner.NormalMode)
 	c := changeOf(plan, "container.a")
 	if got := actionOf(plan, "container.a"); got != "replace/replace" || !strings.Contains(c.Reason, "overlay") {

@@ -42,6 +42,10 @@ var capNumbers = func() map[string]int {
 // tunDevice is /dev/net/tun (10:200, already allowed in the device cgroup).
 var tunDevice = specs.LinuxDevice{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200, FileMode: fileMode(0o666)}
 
+// networkNode gives a container what routing software expects of a
+// node: /dev/net/tun always (VPN and overlay daemons open it), and with
+// privileged, what docker run --privileged gives. Without privileged
+// the container keeps runc's default confinement.
 func (b *specBuilder) networkNode(v cty.Value, s *specs.Spec) {
 	if !boolean(v, "privileged") {
 		if !hasDevice(s, tunDevice.Path) {
@@ -73,6 +77,9 @@ func (b *specBuilder) networkNode(v cty.Value, s *specs.Spec) {
 	}
 }
 
+// hasDevice tells whether the spec already has a device at path: a
+// device the lab lists itself (with its own mode or owner) wins over the
+// one added here.
 func hasDevice(s *specs.Spec, path string) bool {
 	for _, d := range s.Linux.Devices {
 		if d.Path == path {

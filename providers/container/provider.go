@@ -44,6 +44,9 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 	return labnet.Reap(p.labNetns)
 }
 
+// bundle is the container's OCI bundle directory (config.json), under
+// the lab's working directory so that the lab's destroy and a look at the
+// lab find it, named by the runtime id that derives from the object ID.
 func (p *Provider) bundle(n names) string { return filepath.Join(p.lab.WorkDir, n.id) }
 
 // Read refreshes one container (ReadMany does it for many with one list).
@@ -116,6 +119,10 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	return resps, errs
 }
 
+// readOne builds one container's live value from runc's list and the lab
+// namespace's links. A container whose pinned namespace is gone reads as
+// gone even when runc still lists it: its ports and addresses went with
+// the namespace, and only a new create gives them back.
 func (p *Provider) readOne(req providers.ReadRequest, list map[string]containerState, links map[string]bool) providers.ReadResponse {
 	n := p.namesOf(req.ID, req.Addr, req.Private)
 	c, ok := list[n.id]
@@ -245,6 +252,9 @@ func (p *Provider) value(n names, v cty.Value, pid int) providers.ApplyResponse 
 	return providers.ApplyResponse{State: cty.ObjectVal(m), Private: n.private()}
 }
 
+// writeBundle writes config.json for the runtime, at create and at every
+// update, so that the bundle always holds the planned spec: the next
+// start (a restart, a start after stop) runs what the lab says now.
 func (p *Provider) writeBundle(n names, spec interface{}) error {
 	// The bundle holds the lab's values (env, hooks' env), sensitive ones
 	// included: owner only.
@@ -465,6 +475,9 @@ func (p *Provider) remove(ctx context.Context, n names, ports func() error) erro
 	return nil
 }
 
+// addressMap is the addresses a value sets, by interface; nil when it
+// sets none or they are not known yet, which Read takes as "labform
+// manages no address here" and does not read back.
 func addressMap(v cty.Value) map[string][]string {
 	a := v.GetAttr("addresses")
 	if a.IsNull() || !a.IsKnown() {
@@ -504,6 +517,9 @@ func sameAddresses(want, live map[string][]string) bool {
 	return true
 }
 
+// sameRoutes compares routes by destination, the gateways as IPs: the
+// kernel writes an address in its own canonical form (an IPv6 gateway
+// shortened), which must not read as drift.
 func sameRoutes(want, live map[string]string) bool {
 	if len(want) != len(live) {
 		return false
@@ -516,6 +532,9 @@ func sameRoutes(want, live map[string]string) bool {
 	return true
 }
 
+// addressValue is the live addresses as a value for the interfaces the
+// lab sets: an interface left with none is an empty list, not missing,
+// so that the plan shows what to add back.
 func addressValue(live map[string][]string, ifaces []string) cty.Value {
 	m := map[string]cty.Value{}
 	for _, ifname := range ifaces {
@@ -535,6 +554,9 @@ func addressValue(live map[string][]string, ifaces []string) cty.Value {
 	return cty.MapVal(m)
 }
 
+// routesValue is the live routes as a value. cty.MapVal cannot make an
+// empty map (it takes the element type from the elements), hence
+// MapValEmpty for none.
 func routesValue(live map[string]string) cty.Value {
 	if len(live) == 0 {
 		return cty.MapValEmpty(cty.String)

@@ -148,6 +148,8 @@ func (r ociRuntime) removeLeftover(ctx context.Context, id string) error {
 	return nil
 }
 
+// state asks the runtime about one container. Reads of many go through
+// one list instead (one runc process for the whole lab, not one each).
 func (r ociRuntime) state(ctx context.Context, id string) (containerState, error) {
 	out, err := r.run(ctx, "state", id)
 	if err != nil {
@@ -205,6 +207,9 @@ type names struct {
 	root string
 }
 
+// nameFor is every host name of a container, from its object ID alone:
+// never from its address, so that a renamed container (moved block)
+// keeps its runc id, namespace and ports.
 func nameFor(id string) names {
 	return names{id: "lf-" + id, netns: labnet.ContainerNetns(id), labPortPrefix: labnet.PortPrefix(id)}
 }

@@ -95,6 +95,8 @@ type specBuilder struct {
 	errs []*providers.AttrError
 }
 
+// fail records a problem and lets the build go on, so that one validate
+// reports every bad attribute of a container, not only the first.
 func (b *specBuilder) fail(path cty.Path, summary, detail string, args ...interface{}) {
 	b.errs = append(b.errs, &providers.AttrError{Path: path, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
 }
@@ -108,6 +110,10 @@ func BuildSpec(v cty.Value, env SpecEnv) (*specs.Spec, []*providers.AttrError) {
 	return s, b.errs
 }
 
+// build fills the spec part by part. The order matters where a part
+// reads what an earlier one set: devices and networkNode make device
+// nodes for the root that namespaces' uid mappings give, and networkNode
+// adds /dev/net/tun only where devices did not list it.
 func (b *specBuilder) build(v cty.Value) *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
@@ -144,6 +150,9 @@ func (b *specBuilder) build(v cty.Value) *specs.Spec {
 	return s
 }
 
+// path resolves a path of the lab file against the lab directory, not
+// against labform's working directory: the lab must mean the same files
+// whichever directory labform runs from (-chdir).
 func (b *specBuilder) path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
@@ -151,6 +160,10 @@ func (b *specBuilder) path(p string) string {
 	return filepath.Join(b.env.LabDir, p)
 }
 
+// env_ is the process environment: a usual PATH (the runtime sets only
+// what the spec says, and most images' programs need one), which env may
+// replace, then env in key order, so that the spec is the same from run
+// to run.
 func (b *specBuilder) env_(v cty.Value) []string {
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	m := strMap(v, "env")
@@ -322,6 +335,11 @@ func (b *specBuilder) mounts(v cty.Value) []specs.Mount {
 	return ms
 }
 
+// namespaces gives the container new pid, ipc, uts and mount namespaces
+// unless the lab joins existing ones, a user namespace when it maps ids,
+// and always the network namespace labform pinned: the lab may not
+// choose that one, since its ports and chains live there across
+// restarts.
 func (b *specBuilder) namespaces(v cty.Value, s *specs.Spec) {
 	given := strMap(v, "namespaces")
 	kinds := map[string]string{"pid": "", "ipc": "", "uts": "", "mount": ""}
@@ -355,6 +373,7 @@ func (b *specBuilder) namespaces(v cty.Value, s *specs.Spec) {
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: b.env.Netns})
 }
 
+// idMappings reads uid_mappings or gid_mappings as the spec takes them.
 func idMappings(v cty.Value, attr string) []specs.LinuxIDMapping {
 	var out []specs.LinuxIDMapping
 	for _, m := range list(v, attr) {
@@ -381,6 +400,9 @@ func rootOwner(s *specs.Spec) (uid, gid *uint32) {
 	return uid, gid
 }
 
+// devices makes each listed device node and allows it in the device
+// cgroup: the two go together, as a node the cgroup refuses cannot be
+// opened.
 func (b *specBuilder) devices(v cty.Value, s *specs.Spec) {
 	uid, gid := rootOwner(s)
 	for i, d := range list(v, "device") {
@@ -664,15 +686,12 @@ func fileMode(m uint32) *os.FileMode {
 	return &fm
 }
 
-// knownCapability lists Linux's capabilities (capability.h, 6.x).
+// knownCapability lists Linux's capabilities (capability.h, 6.x): the
+// names of capNumbers, as the set suggest takes.
 var knownCapability = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range strings.Fields(`CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
-		LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO
-		SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD
-		LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ
-		PERFMON BPF CHECKPOINT_RESTORE`) {
-		m["CAP_"+c] = true
+	m := make(map[string]bool, len(capNumbers))
+	for c := range capNumbers {
+		m[c] = true
 	}
 	return m
 }()

@@ -157,6 +157,14 @@ func Within(nsName string, fn func() error) error {
 		return fmt.Errorf("network namespace %s: %w", nsName, err)
 	}
 	defer target.Close()
+	return WithinHandle(target, nsName, fn)
+}
+
+// WithinHandle is Within for a namespace already open, such as the
+// host's, kept before a thread moved (name is what its errors call it).
+// The thread stays locked if it cannot be moved back: a thread left in
+// the wrong namespace must not run other goroutines.
+func WithinHandle(target netns.NsHandle, name string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -166,11 +174,11 @@ func Within(nsName string, fn func() error) error {
 	defer orig.Close()
 	if err := netns.Set(target); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("entering network namespace %s: %w", nsName, err)
+		return fmt.Errorf("entering network namespace %s: %w", name, err)
 	}
 	fnErr := fn()
 	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("leaving network namespace %s: %w", nsName, err)
+		return fmt.Errorf("leaving network namespace %s: %w", name, err)
 	}
 	runtime.UnlockOSThread()
 	return fnErr

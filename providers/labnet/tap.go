@@ -31,7 +31,7 @@ func OpenTap(nsName, name string) (*os.File, error) {
 func openTapIn(nsName, name string) (*os.File, error) {
 	var f *os.File
 	err := Within(nsName, func() (err error) {
-		f, err = openTap(name)
+		f, err = TapDevice(name)
 		return err
 	})
 	if err != nil {
@@ -58,7 +58,10 @@ func openTapIn(nsName, name string) (*os.File, error) {
 	return f, nil
 }
 
-func openTap(name string) (*os.File, error) {
+// TapDevice creates a tap device in the calling thread's namespace (the
+// caller has locked the thread there, or wants the host's) and returns its
+// file: the tap lives as long as the file is open anywhere.
+func TapDevice(name string) (*os.File, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 // taking the link out of the files deletes that bridge.
 func TestSystem_importLink(t *testing.T) {
 	l := newNetLab(t)
-	two := hosts[:strings.Index(hosts, `container "c"`)]
+	two := twoHosts
 	l.Write(two)
 	l.Apply(planner.NormalMode)
 	labNS := providers.LabNetns(l.Name)

@@ -35,6 +35,10 @@ func New() *Provider { return &Provider{} }
 func (p *Provider) Name() string                   { return "link" }
 func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }
 
+// Schemas says which attributes a link change can make in place. Every
+// attribute is InPlace: a link is a bridge whose ports, MTU, state and
+// qdiscs all change without rebuilding it, so no change of a link ever
+// restarts the nodes at its ends.
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	return map[string]*providers.Schema{"link": {
 		Block: providers.Block{

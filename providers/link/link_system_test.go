@@ -89,29 +89,25 @@ func action(p *planner.Plan, addr string) string {
 	return "absent"
 }
 
-const hosts = `
-container "a" {
+// containerHCL is a busybox container that sleeps, with the address that
+// the HCL expression address gives on eth0.
+func containerHCL(name, address string) string {
+	return fmt.Sprintf(`
+container %q {
   rootfs  = "rootfs"
   command = ["sleep", "3600"]
   addresses = {
-    eth0 = ["10.203.0.1/24"]
+    eth0 = [%s]
   }
 }
-container "b" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = {
-    eth0 = ["10.203.0.2/24"]
-  }
+`, name, address)
 }
-container "c" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = {
-    eth0 = ["10.203.0.3/24"]
-  }
-}
-`
+
+// twoHosts are containers a and b on one subnet; hosts adds c.
+var (
+	twoHosts = containerHCL("a", `"10.203.0.1/24"`) + containerHCL("b", `"10.203.0.2/24"`)
+	hosts    = twoHosts + containerHCL("c", `"10.203.0.3/24"`)
+)
 
 func TestSystem_links(t *testing.T) {
 	l := newNetLab(t)
@@ -502,21 +498,11 @@ link "l" {
 func TestSystem_renameKeepsTheObject(t *testing.T) {
 	l := newNetLab(t)
 	lab := func(name string) string {
-		return strings.ReplaceAll(`
-container "a" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = { eth0 = ["10.205.0.1/24"] }
-}
-container "NAME" {
-  rootfs  = "rootfs"
-  command = ["sleep", "3600"]
-  addresses = { eth0 = ["10.205.0.2/24"] }
-}
+		return containerHCL("a", `"10.205.0.1/24"`) + containerHCL(name, `"10.205.0.2/24"`) + fmt.Sprintf(`
 link "l" {
-  endpoints = [container.a.port[0], container.NAME.port[0]]
+  endpoints = [container.a.port[0], container.%s.port[0]]
 }
-`, "NAME", name)
+`, name)
 	}
 	l.Write(lab("b"))
 	l.Apply(planner.NormalMode)

@@ -17,6 +17,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// Configure keeps the lab the links belong to. It also finishes what an
+// interrupted destroy of the whole lab left: the interfaces that destroy
+// marked doomed (labnet.DoomedGroup) are removed here in one batch, so
+// that a lab applied again does not meet its old bridges' names.
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
 	// What an interrupted destroy of the whole lab marked doomed goes
@@ -24,6 +28,8 @@ func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) 
 	return labnet.Reap(p.labNetns())
 }
 
+// labNetns is the namespace every bridge and port of the lab lives in:
+// the links never touch the host's own namespace.
 func (p *Provider) labNetns() string { return providers.LabNetns(p.lab.Name) }
 
 // bridgeName is the bridge of the link of the given object ID: 15
@@ -48,11 +54,17 @@ func (p *Provider) bridgeOf(id, address string, priv []byte) string {
 	return bridgeName(p.lab.IDFor(id, address))
 }
 
+// endpoint is one end of a link as its value records it: a node's
+// address (not its ID: the port's host name comes from the ID, looked up
+// in portName) and a port number.
 type endpoint struct {
 	node string
 	port int
 }
 
+// endpoints are the ends of a link value that are known. An end not yet
+// known (a node planned but not created) is left out rather than failing:
+// plan values hold unknowns, and the apply that follows knows them.
 func endpoints(v cty.Value) []endpoint {
 	var out []endpoint
 	e := v.GetAttr("endpoints")
@@ -69,8 +81,13 @@ func endpoints(v cty.Value) []endpoint {
 	return out
 }
 
+// portName is the lab-side interface of an endpoint's port. It derives
+// from the node's object ID, so a renamed node (moved block) keeps its
+// ports and the link stays wired.
 func (p *Provider) portName(e endpoint) string { return labnet.PortName(p.lab.Object(e.node), e.port) }
 
+// intAttr reads a number attribute; null or unknown reads as 0, which
+// the callers treat as "not set" (plan values may hold unknowns).
 func intAttr(v cty.Value, name string) int {
 	a := v.GetAttr(name)
 	if a.IsNull() || !a.IsKnown() {
@@ -165,6 +182,10 @@ func (p *Provider) dropHandle() {
 	}
 }
 
+// ensureBridge returns the bridge, making it when missing. A bridge that
+// is already there is kept as it is: a create retried after an interrupt
+// finds its own bridge (the name comes from the object ID), and wire then
+// sets what differs.
 func (p *Provider) ensureBridge(h *netlink.Handle, name string, mtu int) (netlink.Link, error) {
 	if br, err := h.LinkByName(name); err == nil {
 		return br, nil
@@ -343,6 +364,9 @@ func portsUp(ports []netlink.Link) bool {
 	return true
 }
 
+// setQdisc makes the root qdisc of a port what imp asks for. Replace, not
+// add: a port that was shaped differently before changes in one step,
+// without a moment with no shaping at all.
 func setQdisc(h *netlink.Handle, l netlink.Link, imp impairment) error {
 	q := imp.qdisc(l.Attrs().Index)
 	if q == nil {
@@ -432,6 +456,8 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	return nil
 }
 
+// Read is ReadMany of one: the dump costs the same for one link as for
+// all of them, so the engine batches reads through ReadMany.
 func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
 	r, e := p.ReadMany(ctx, []providers.ReadRequest{req})
 	return r[0], e[0]
@@ -479,6 +505,11 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	return resps, errs
 }
 
+// readOne builds a link's live value from the dumps. It reads the prior
+// value's endpoints back rather than listing the bridge's ports: a port
+// that is not labform's (joined by hand) is no endpoint, and an endpoint
+// whose port is gone or moved shows as missing, which the plan repairs.
+// A doomed bridge reads as gone, as it will be once Configure reaps it.
 func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
 	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
 	if !ok || req.Prior.IsNull() || br.Attrs().Group == labnet.DoomedGroup {
@@ -603,6 +634,9 @@ func (p *Provider) ValidateLab(typ string, values map[string]cty.Value) map[stri
 	return out
 }
 
+// checkNetem refuses, before anything is made, an impairment that needs
+// netem on a kernel without it: the error names what works instead (rate,
+// through tbf), where a failed qdisc add would leave a half-made link.
 func (p *Provider) checkNetem(v cty.Value) error {
 	imp, _ := parseImpairment(v.GetAttr("impairment"))
 	if imp.netem {

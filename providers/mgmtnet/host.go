@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"unsafe"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -38,6 +37,76 @@ func hostHandle() (*netlink.Handle, netns.NsHandle, error) {
 		return nil, ns, err
 	}
 	return h, ns, nil
+}
+
+// onHost runs fn with a netlink handle in the host's namespace and that
+// namespace.
+func onHost(fn func(h *netlink.Handle, hostNs netns.NsHandle) error) error {
+	h, hostNs, err := hostHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	defer hostNs.Close()
+	return fn(h, hostNs)
+}
+
+// withHost returns what fn returns, called with a netlink handle in the
+// host's namespace.
+func withHost[T any](fn func(h *netlink.Handle) (T, error)) (v T, err error) {
+	err = onHost(func(h *netlink.Handle, _ netns.NsHandle) error {
+		v, err = fn(h)
+		return err
+	})
+	return v, err
+}
+
+// family is netlink's address family of pfx.
+func family(pfx netip.Prefix) int {
+	if pfx.Addr().Is6() {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
+}
+
+// onBridge runs fn with a netlink handle in the host's namespace, that
+// namespace, and the lab's management bridge. The bridge is made by the
+// management network's apply: one missing is an error that says so.
+func onBridge(bridge string, fn func(h *netlink.Handle, hostNs netns.NsHandle, br netlink.Link) error) error {
+	return onHost(func(h *netlink.Handle, hostNs netns.NsHandle) error {
+		br, err := h.LinkByName(bridge)
+		if err != nil {
+			return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
+		}
+		return fn(h, hostNs, br)
+	})
+}
+
+// vethEnds finds both ends of a node's management veth pair (end a
+// through handle ha, end b through hb), or makes the pair again with add
+// when either is missing: one end without the other is not ours any more.
+func vethEnds(ha *netlink.Handle, a string, hb *netlink.Handle, b string, add func() error) (la, lb netlink.Link, err error) {
+	la, aerr := ha.LinkByName(a)
+	lb, berr := hb.LinkByName(b)
+	if aerr == nil && berr == nil {
+		return la, lb, nil
+	}
+	if aerr == nil {
+		ha.LinkDel(la)
+	}
+	if berr == nil {
+		hb.LinkDel(lb)
+	}
+	if err := add(); err != nil {
+		return nil, nil, err
+	}
+	if la, err = ha.LinkByName(a); err != nil {
+		return nil, nil, err
+	}
+	if lb, err = hb.LinkByName(b); err != nil {
+		return nil, nil, err
+	}
+	return la, lb, nil
 }
 
 func notFound(err error) bool {
@@ -171,32 +240,18 @@ func Group(labID string) uint32 {
 // DeleteGroup deletes every interface of the host's namespace in group,
 // with one request.
 func DeleteGroup(group uint32) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	h.Close() // only the namespace is needed
-	defer hostNs.Close()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer cur.Close()
-	if !cur.Equal(hostNs) {
-		if err := netns.Set(hostNs); err != nil {
-			return err
-		}
-		defer netns.Set(cur)
-	}
-	req := nl.NewNetlinkRequest(unix.RTM_DELLINK, unix.NLM_F_ACK)
-	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
-	req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
-	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil && !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("deleting the management interfaces (group %d): %w", group, err)
-	}
-	return nil
+	return onHost(func(_ *netlink.Handle, hostNs netns.NsHandle) error {
+		// nl's request goes to the namespace of the calling thread.
+		return labnet.WithinHandle(hostNs, "of the host", func() error {
+			req := nl.NewNetlinkRequest(unix.RTM_DELLINK, unix.NLM_F_ACK)
+			req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+			req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+			if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil && !errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("deleting the management interfaces (group %d): %w", group, err)
+			}
+			return nil
+		})
+	})
 }
 
 // AttachContainer gives a container its management interface: a veth
@@ -206,16 +261,13 @@ func DeleteGroup(group uint32) error {
 // bridge in the host's namespace. It is idempotent: an interface already
 // there is kept, re-attached and re-addressed.
 func AttachContainer(ctrNetns, bridge string, group uint32, hostSide string, v4, v6 string) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
-	}
+	return onBridge(bridge, func(h *netlink.Handle, _ netns.NsHandle, br netlink.Link) error {
+		return attachContainer(h, br, ctrNetns, group, hostSide, v4, v6)
+	})
+}
+
+func attachContainer(h *netlink.Handle, br netlink.Link, ctrNetns string, group uint32, hostSide string, v4, v6 string) error {
+	bridge := br.Attrs().Name
 	bridgeAddrs, err := globalAddrs(h, br)
 	if err != nil {
 		return err
@@ -230,26 +282,15 @@ func AttachContainer(ctrNetns, bridge string, group uint32, hostSide string, v4,
 	}
 	defer ctrH.Close()
 	defer ctrNs.Close()
-	inside, ierr := ctrH.LinkByName(providers.ManagementInterface)
-	outside, oerr := h.LinkByName(hostSide)
-	if ierr != nil || oerr != nil {
-		// One end without the other is not ours any more: start again.
-		if ierr == nil {
-			ctrH.LinkDel(inside)
-		}
-		if oerr == nil {
-			h.LinkDel(outside)
-		}
+	outside, inside, err := vethEnds(h, hostSide, ctrH, providers.ManagementInterface, func() error {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostSide, Group: group}, PeerName: providers.ManagementInterface, PeerNamespace: netlink.NsFd(int(ctrNs))}
 		if err := h.LinkAdd(veth); err != nil {
 			return fmt.Errorf("creating the management interface (veth %s <-> %s in %s): %w", hostSide, providers.ManagementInterface, ctrNetns, err)
 		}
-		if outside, err = h.LinkByName(hostSide); err != nil {
-			return err
-		}
-		if inside, err = ctrH.LinkByName(providers.ManagementInterface); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := h.LinkSetMaster(outside, br); err != nil {
 		return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
@@ -273,22 +314,16 @@ func AttachContainer(ctrNetns, bridge string, group uint32, hostSide string, v4,
 
 // NodePrefixes are a node's management addresses with the prefix lengths
 // of the bridge's subnets now (what AttachContainer gives mgmt0).
-func NodePrefixes(bridge string, addrs ...string) ([]netip.Prefix, error) {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return nil, err
-	}
-	bridgeAddrs, err := globalAddrs(h, br)
-	if err != nil {
-		return nil, err
-	}
-	return nodePrefixes(bridgeAddrs, addrs...)
+func NodePrefixes(bridge string, addrs ...string) (ps []netip.Prefix, err error) {
+	err = onBridge(bridge, func(h *netlink.Handle, _ netns.NsHandle, br netlink.Link) error {
+		bridgeAddrs, err := globalAddrs(h, br)
+		if err != nil {
+			return err
+		}
+		ps, err = nodePrefixes(bridgeAddrs, addrs...)
+		return err
+	})
+	return ps, err
 }
 
 // ContainerAddresses reads the global addresses of a container's mgmt0
@@ -313,18 +348,13 @@ func ContainerAddresses(ctrNetns string) ([]netip.Prefix, error) {
 // Attached reports whether the host side of a node's management interface
 // exists and is a port of the bridge.
 func Attached(bridge, hostSide string) bool {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return false
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return false
-	}
-	l, err := h.LinkByName(hostSide)
-	return err == nil && l.Attrs().MasterIndex == br.Attrs().Index
+	attached := false
+	onBridge(bridge, func(h *netlink.Handle, _ netns.NsHandle, br netlink.Link) error {
+		l, err := h.LinkByName(hostSide)
+		attached = err == nil && l.Attrs().MasterIndex == br.Attrs().Index
+		return nil
+	})
+	return attached
 }
 
 // Detach removes the host side of a node's management interface (a veth
@@ -342,40 +372,41 @@ func Detach(hostSide string) error {
 // the host's namespace. An interface that is gone is not an error: fn is
 // not called.
 func onHostLink(name string, fn func(h *netlink.Handle, l netlink.Link) error) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	l, err := h.LinkByName(name)
-	if err != nil {
+	return onHost(func(h *netlink.Handle, _ netns.NsHandle) error {
+		l, err := h.LinkByName(name)
 		if notFound(err) {
 			return nil
 		}
-		return err
-	}
-	return fn(h, l)
+		if err != nil {
+			return err
+		}
+		return fn(h, l)
+	})
 }
 
 // OpenTap creates a tap device in the host's namespace, attached to the
 // management bridge and up, and returns its file, for a QEMU VM's
 // management NIC. Like the VM's other taps it lives as long as the file
 // is open anywhere: handed to QEMU, it goes when QEMU exits.
-func OpenTap(name, bridge string) (*os.File, error) {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return nil, fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
-	}
+func OpenTap(name, bridge string) (f *os.File, err error) {
+	err = onBridge(bridge, func(h *netlink.Handle, hostNs netns.NsHandle, br netlink.Link) error {
+		f, err = openManagementTap(h, hostNs, br, name)
+		return err
+	})
+	return f, err
+}
+
+func openManagementTap(h *netlink.Handle, hostNs netns.NsHandle, br netlink.Link, name string) (*os.File, error) {
+	bridge := br.Attrs().Name
 	var f *os.File
+	var err error
 	for try := 0; ; try++ {
-		f, err = openTapInHost(hostNs, name)
+		// A tap belongs to the namespace of the thread that opens
+		// /dev/net/tun: the host's, whatever namespace the caller is in.
+		err = labnet.WithinHandle(hostNs, "of the host", func() (err error) {
+			f, err = labnet.TapDevice(name)
+			return err
+		})
 		// A tap whose last holder just exited keeps its name a moment.
 		if !errors.Is(err, unix.EBUSY) || try > 250 {
 			break
@@ -399,83 +430,31 @@ func OpenTap(name, bridge string) (*os.File, error) {
 	return f, nil
 }
 
-// openTapInHost opens /dev/net/tun with the thread in the host's
-// namespace: a tap belongs to the namespace of whoever opened the device.
-func openTapInHost(hostNs netns.NsHandle, name string) (*os.File, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer cur.Close()
-	if !cur.Equal(hostNs) {
-		if err := netns.Set(hostNs); err != nil {
-			return nil, err
-		}
-		defer netns.Set(cur)
-	}
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	var req struct {
-		name  [unix.IFNAMSIZ]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(req.name[:], name)
-	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); errno != 0 {
-		unix.Close(fd)
-		return nil, errno
-	}
-	return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), nil
-}
-
 // AttachHostVeth makes a veth pair in the host's namespace whose one end
 // (hostSide) is a port of the management bridge and whose other end
 // (adapterSide) is what a VirtualBox bridged adapter attaches to. Both
 // are up; an existing pair is kept.
 func AttachHostVeth(bridge string, group uint32, hostSide, adapterSide string) error {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("the management bridge %s is missing (apply the lab again to make it): %w", bridge, err)
-	}
-	a, aerr := h.LinkByName(hostSide)
-	b, berr := h.LinkByName(adapterSide)
-	if aerr != nil || berr != nil {
-		if aerr == nil {
-			h.LinkDel(a)
-		}
-		if berr == nil {
-			h.LinkDel(b)
-		}
-		if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostSide, Group: group}, PeerName: adapterSide}); err != nil {
-			return fmt.Errorf("creating the management interface (veth %s <-> %s): %w", hostSide, adapterSide, err)
-		}
-		if a, err = h.LinkByName(hostSide); err != nil {
+	return onBridge(bridge, func(h *netlink.Handle, _ netns.NsHandle, br netlink.Link) error {
+		a, b, err := vethEnds(h, hostSide, h, adapterSide, func() error {
+			if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostSide, Group: group}, PeerName: adapterSide}); err != nil {
+				return fmt.Errorf("creating the management interface (veth %s <-> %s): %w", hostSide, adapterSide, err)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		if b, err = h.LinkByName(adapterSide); err != nil {
-			return err
+		if err := h.LinkSetMaster(a, br); err != nil {
+			return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
 		}
-	}
-	if err := h.LinkSetMaster(a, br); err != nil {
-		return fmt.Errorf("attaching %s to the management bridge %s: %w", hostSide, bridge, err)
-	}
-	for _, l := range []netlink.Link{a, b} {
-		if err := h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("setting %s up: %w", l.Attrs().Name, err)
+		for _, l := range []netlink.Link{a, b} {
+			if err := h.LinkSetUp(l); err != nil {
+				return fmt.Errorf("setting %s up: %w", l.Attrs().Name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Reattach makes an existing host-side interface (a VM's management tap)

@@ -101,18 +101,11 @@ func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 		return nil
 	}
 	var errs []*providers.AttrError
-	for _, a := range []struct {
-		name string
-		v6   bool
-	}{{"subnet", false}, {"subnet6", true}} {
-		s := providers.String(v, a.name)
-		if s == "" {
-			continue
-		}
-		pfx, err := providers.ManagementSubnet(s, a.v6)
-		if err != nil {
+	for _, a := range subnets(v) {
+		if a.err != nil {
 			continue // ValidateResource says so
 		}
+		s, pfx := a.text, a.pfx
 		route, err := OverlappingRoute(pfx, providers.String(v, "bridge"))
 		addr := ""
 		if err == nil && route == "" {
@@ -137,102 +130,102 @@ func (p *Provider) CheckHost(typ string, v cty.Value) []*providers.AttrError {
 // described as `ip route` does, whose destination overlaps pfx; the
 // default route and routes through ownBridge do not count.
 func OverlappingRoute(pfx netip.Prefix, ownBridge string) (string, error) {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	family := netlink.FAMILY_V4
-	if pfx.Addr().Is6() {
-		family = netlink.FAMILY_V6
-	}
-	routes, err := h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return "", err
-	}
-	own := -1
-	if l, err := h.LinkByName(ownBridge); ownBridge != "" && err == nil {
-		own = l.Attrs().Index
-	}
-	for _, r := range routes {
-		if r.Dst == nil || r.LinkIndex == own {
-			continue
+	return withHost(func(h *netlink.Handle) (string, error) {
+		routes, err := h.RouteListFiltered(family(pfx), &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			return "", err
 		}
-		ip, ok := netip.AddrFromSlice(r.Dst.IP)
-		if !ok {
-			continue
+		own := -1
+		if l, err := h.LinkByName(ownBridge); ownBridge != "" && err == nil {
+			own = l.Attrs().Index
 		}
-		ones, _ := r.Dst.Mask.Size()
-		dst := netip.PrefixFrom(ip.Unmap(), ones)
-		if dst.Bits() == 0 || !dst.Overlaps(pfx) {
-			continue
+		for _, r := range routes {
+			if r.Dst == nil || r.LinkIndex == own {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(r.Dst.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := r.Dst.Mask.Size()
+			dst := netip.PrefixFrom(ip.Unmap(), ones)
+			if dst.Bits() == 0 || !dst.Overlaps(pfx) {
+				continue
+			}
+			desc := dst.String()
+			if r.Gw != nil {
+				desc += " via " + r.Gw.String()
+			}
+			if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
+				desc += " dev " + l.Attrs().Name
+			}
+			return desc, nil
 		}
-		desc := dst.String()
-		if r.Gw != nil {
-			desc += " via " + r.Gw.String()
-		}
-		if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
-			desc += " dev " + l.Attrs().Name
-		}
-		return desc, nil
-	}
-	return "", nil
+		return "", nil
+	})
 }
 
 // overlappingAddress describes the first address of the host, on an
 // interface other than ownBridge, that pfx contains: one with no route of
 // the main table (a /32 on lo) that OverlappingRoute would not see.
 func overlappingAddress(pfx netip.Prefix, ownBridge string) (string, error) {
-	h, hostNs, err := hostHandle()
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	defer hostNs.Close()
-	family := netlink.FAMILY_V4
-	if pfx.Addr().Is6() {
-		family = netlink.FAMILY_V6
-	}
-	addrs, err := h.AddrList(nil, family)
-	if err != nil {
-		return "", err
-	}
-	for _, a := range addrs {
-		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok || !pfx.Contains(ip.Unmap()) {
-			continue
+	return withHost(func(h *netlink.Handle) (string, error) {
+		addrs, err := h.AddrList(nil, family(pfx))
+		if err != nil {
+			return "", err
 		}
-		name := fmt.Sprint(a.LinkIndex)
-		if l, err := h.LinkByIndex(a.LinkIndex); err == nil {
-			name = l.Attrs().Name
+		for _, a := range addrs {
+			ip, ok := netip.AddrFromSlice(a.IP)
+			if !ok || !pfx.Contains(ip.Unmap()) {
+				continue
+			}
+			name := fmt.Sprint(a.LinkIndex)
+			if l, err := h.LinkByIndex(a.LinkIndex); err == nil {
+				name = l.Attrs().Name
+			}
+			if name == ownBridge {
+				continue
+			}
+			return fmt.Sprintf("%s, an address of the host on %s", a.IPNet, name), nil
 		}
-		if name == ownBridge {
-			continue
-		}
-		return fmt.Sprintf("%s, an address of the host on %s", a.IPNet, name), nil
-	}
-	return "", nil
+		return "", nil
+	})
 }
 
 func (p *Provider) bridge() string { return providers.ManagementBridge(p.lab.Key()) }
 
-// hostPrefixes are the host's addresses on the bridge, as prefixes.
-func hostPrefixes(v cty.Value) ([]netip.Prefix, error) {
-	var out []netip.Prefix
+// subnet is one of the subnets a management block sets: subnet (IPv4)
+// and subnet6 (IPv6), each optional.
+type subnet struct {
+	name string // the attribute
+	text string // its value as written
+	pfx  netip.Prefix
+	err  error // the value is no subnet (ValidateResource says why)
+}
+
+// subnets are the subnets v sets, IPv4 first.
+func subnets(v cty.Value) []subnet {
+	var out []subnet
 	for _, a := range []struct {
 		name string
 		v6   bool
 	}{{"subnet", false}, {"subnet6", true}} {
-		s := providers.String(v, a.name)
-		if s == "" {
-			continue
+		if s := providers.String(v, a.name); s != "" {
+			pfx, err := providers.ManagementSubnet(s, a.v6)
+			out = append(out, subnet{name: a.name, text: s, pfx: pfx, err: err})
 		}
-		pfx, err := providers.ManagementSubnet(s, a.v6)
-		if err != nil {
-			return nil, err
+	}
+	return out
+}
+
+// hostPrefixes are the host's addresses on the bridge, as prefixes.
+func hostPrefixes(v cty.Value) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range subnets(v) {
+		if a.err != nil {
+			return nil, a.err
 		}
-		out = append(out, netip.PrefixFrom(providers.ManagementHostAddress(pfx), pfx.Bits()))
+		out = append(out, netip.PrefixFrom(providers.ManagementHostAddress(a.pfx), a.pfx.Bits()))
 	}
 	return out, nil
 }

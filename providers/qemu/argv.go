@@ -146,6 +146,8 @@ func argv(c *vmConfig) []string {
 	return append(a, c.Extra...)
 }
 
+// containsArg tells whether extra_args already give flag, so that the
+// user's own -uuid wins over the one labform derives from the ID.
 func containsArg(args []string, flag string) bool {
 	for _, x := range args {
 		if x == flag {

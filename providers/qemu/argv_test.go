@@ -12,50 +12,78 @@ import (
 	"github.com/labform/labform/internal/golden"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/mgmtnet"
 )
 
-// TestArgvGolden pins the qemu-system command line of representative VMs
-// (testdata/qemu/vms.lab.hcl), with linked clones: each disk is the
-// overlay in the working directory. go test -run ArgvGolden -update
-// rewrites it.
+// TestArgvGolden pins the qemu-system command lines of representative
+// VMs, one golden per lab: testdata/qemu/vms.lab.hcl with linked clones
+// (each disk the overlay in the working directory), and
+// testdata/qemu/mgmt.lab.hcl on a management network (one more tap NIC
+// after the adapters, its MAC the next of the adapters'; a VM without a
+// management address, here one the planner has not assigned, gets no
+// such NIC). go test -run ArgvGolden -update rewrites them.
 func TestArgvGolden(t *testing.T) {
-	src, err := os.ReadFile("../../testdata/qemu/vms.lab.hcl")
-	if err != nil {
-		t.Fatal(err)
+	tests := map[string]struct {
+		lab, golden string
+		// also are the providers the lab needs besides qemu.
+		also []providers.Provider
+		// overlays gives each disk the path of its linked clone, as
+		// apply does after qemu-img has made it.
+		overlays bool
+	}{
+		"vms":        {lab: "vms.lab.hcl", golden: "argv.golden", overlays: true},
+		"management": {lab: "mgmt.lab.hcl", golden: "argv-mgmt.golden", also: []providers.Provider{mgmtnet.New()}},
 	}
-	p := New()
-	reg := providers.NewRegistry()
-	reg.Register(p)
-	l := config.NewLab("/labs/campus", reg)
-	diags := l.AddFile("vms.lab.hcl", src)
-	diags = append(diags, l.Check()...)
-	d, more := config.Evaluate(l, config.NewInputs(), nil)
-	diags = append(diags, more...)
-	diags = append(diags, planner.Validate(reg, d)...)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	p.Configure(nil, providers.ConfigureRequest{Lab: providers.Lab{Name: "campus", Dir: "/labs/campus", WorkDir: "/labs/campus/.labform/qemu"}})
-	p.accel = "tcg" // the golden must not depend on this host's /dev/kvm
-	var b strings.Builder
-	for _, a := range d.Order {
-		c, err := p.config(a.String(), providers.ObjectID(p.lab.Key(), a.String(), 0), d.Instances[a].Value, num(d.Instances[a].Value, "console_port"), d.Instances[a].SensitivePaths)
-		if err != nil {
-			t.Fatalf("%s: %v", a, err)
-		}
-		for i := range c.Disks {
-			c.Disks[i].Path, c.Disks[i].Format = filepath.Join(c.Dir, c.Disks[i].Slot+".qcow2"), "qcow2"
-		}
-		fmt.Fprintf(&b, "# %s\n%s", a, p.binaryFor(c.Platform))
-		for _, arg := range argv(c) {
-			if strings.HasPrefix(arg, "-") {
-				b.WriteString(" \\\n ")
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join("../../testdata/qemu", tc.lab))
+			if err != nil {
+				t.Fatal(err)
 			}
-			fmt.Fprintf(&b, " %s", shellQuote(arg))
-		}
-		b.WriteString("\n\n")
+			p := New()
+			reg := providers.NewRegistry()
+			reg.Register(p)
+			for _, o := range tc.also {
+				reg.Register(o)
+			}
+			l := config.NewLab("/labs/campus", reg)
+			diags := l.AddFile(tc.lab, src)
+			diags = append(diags, l.Check()...)
+			d, more := config.Evaluate(l, config.NewInputs(), nil)
+			diags = append(diags, more...)
+			diags = append(diags, planner.Validate(reg, d)...)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			p.Configure(nil, providers.ConfigureRequest{Lab: providers.Lab{Name: "campus", Dir: "/labs/campus", WorkDir: "/labs/campus/.labform/qemu"}})
+			p.accel = "tcg" // the golden must not depend on this host's /dev/kvm
+			var b strings.Builder
+			for _, a := range d.Order {
+				if a.Type != "vm" {
+					continue
+				}
+				v := d.Instances[a]
+				c, err := p.config(a.String(), providers.ObjectID(p.lab.Key(), a.String(), 0), v.Value, num(v.Value, "console_port"), v.SensitivePaths)
+				if err != nil {
+					t.Fatalf("%s: %v", a, err)
+				}
+				if tc.overlays {
+					for i := range c.Disks {
+						c.Disks[i].Path, c.Disks[i].Format = filepath.Join(c.Dir, c.Disks[i].Slot+".qcow2"), "qcow2"
+					}
+				}
+				fmt.Fprintf(&b, "# %s\n%s", a, p.binaryFor(c.Platform))
+				for _, arg := range argv(c) {
+					if strings.HasPrefix(arg, "-") {
+						b.WriteString(" \\\n ")
+					}
+					fmt.Fprintf(&b, " %s", shellQuote(arg))
+				}
+				b.WriteString("\n\n")
+			}
+			golden.Check(t, filepath.Join("../../testdata/qemu", tc.golden), []byte(b.String()))
+		})
 	}
-	golden.Check(t, "../../testdata/qemu/argv.golden", []byte(b.String()))
 }
 
 // shellQuote makes the golden readable as a command: arguments with

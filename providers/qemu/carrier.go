@@ -33,6 +33,7 @@ func (p *Provider) SetCarrier(ctx context.Context, req providers.CarrierRequest)
 	return nil
 }
 
+// onOff words a carrier for the error messages of set_link.
 func onOff(up bool) string {
 	if up {
 		return "up"

@@ -82,6 +82,8 @@ var (
 // Linux's 15 characters, and PCI bridges of 32 slots.
 const maxAdapters = 200
 
+// num reads a number attribute as an int; null or unknown reads as 0
+// (providers.Number), which callers treat as not set.
 func num(v cty.Value, name string) int { return int(providers.Number(v, name)) }
 
 // validate checks a vm value beyond its types; every error names the

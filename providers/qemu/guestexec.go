@@ -106,6 +106,10 @@ type guestAgent struct {
 	stop func() bool
 }
 
+// dialGuestAgent connects to qemu-ga and syncs: qemu-ga's socket keeps
+// replies an earlier client never read, so guest-sync with a fresh id,
+// and replies up to it are discarded. Its first deadline is short, since
+// a guest without qemu-ga accepts the connection and never answers.
 func dialGuestAgent(ctx context.Context, path string, timeout time.Duration) (*guestAgent, error) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -144,6 +148,8 @@ func (g *guestAgent) close() {
 	g.conn.Close()
 }
 
+// call sends one command and reads its reply. qemu-ga answers in order
+// and has no ids, so calls on one connection must not overlap.
 func (g *guestAgent) call(cmd string, args interface{}, ret interface{}) error {
 	b, _ := json.Marshal(map[string]interface{}{"execute": cmd, "arguments": args})
 	if _, err := g.conn.Write(append(b, '\n')); err != nil {

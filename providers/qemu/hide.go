@@ -91,8 +91,13 @@ var (
 	keyName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,62}$`)
 )
 
+// kv is one key=value of a QEMU option list.
 type kv struct{ k, v string }
 
+// kvList is an option list in the order it was written: a slice, not a
+// map, so that what labform writes back (the rewritten -object secret,
+// the -readconfig file) lists the keys as the user wrote them, the same
+// from run to run.
 type kvList []kv
 
 func (l kvList) get(k string) string {

@@ -21,6 +21,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// Configure takes the provider block's settings. Each is read only when
+// set, so that New's defaults (accel auto, platform x86_64) hold for a
+// lab that has no qemu provider block at all.
 func (p *Provider) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	p.lab = req.Lab
 	if v := req.Config; !v.IsNull() {
@@ -71,6 +74,10 @@ func kvmUsable() bool {
 	return true
 }
 
+// accelOf is the accelerator a VM starts with: its own accel, else the
+// provider's. auto is decided here, at each start, by opening /dev/kvm:
+// a lab written on a laptop with KVM still runs (slowly, with tcg) on a
+// CI machine without it.
 func (p *Provider) accelOf(v cty.Value) string {
 	a := providers.String(v, "accel")
 	if a == "" {
@@ -85,6 +92,9 @@ func (p *Provider) accelOf(v cty.Value) string {
 	return a
 }
 
+// ValidateResource checks a VM's arguments when they are all known. An
+// argument that is not known yet (it comes from a resource not created
+// yet) cannot be judged, and is not refused for it.
 func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrError {
 	if typ != "vm" || !argumentsKnown(v) {
 		return nil
@@ -432,6 +442,9 @@ func (p *Provider) state(addr, id string, planned cty.Value, priv private, runni
 	return cty.ObjectVal(m)
 }
 
+// decodePrivate reads what the provider recorded. Data that does not
+// decode reads as nothing recorded (no pid): the process is then looked
+// for through its pidfile, which is what a run after a crash relies on.
 func decodePrivate(b []byte) private {
 	var priv private
 	if len(b) > 0 {
@@ -445,6 +458,8 @@ func (priv private) bytes() []byte {
 	return b
 }
 
+// Create starts from no recorded process: run does the rest, as it does
+// for a restart.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	return p.run(ctx, req.Addr, p.lab.IDFor(req.ID, req.Addr), req.Planned, private{}, req.Sensitive)
 }
@@ -499,6 +514,11 @@ func (p *Provider) run(ctx context.Context, addr, id string, planned cty.Value, 
 	return providers.ApplyResponse{State: p.state(addr, id, planned, started, ""), Private: started.bytes()}, nil
 }
 
+// Update makes a change the plan's cost allows: a restart stops the
+// process and runs it again with the new arguments; anything else (run
+// state, process priority, the management NIC's bridge) is done to the
+// running QEMU, over QMP where QEMU does it, so that the VM keeps its pid
+// and its guest keeps running.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	id := p.lab.IDFor(req.ID, req.Addr)
 	priv := p.process(id, decodePrivate(req.Private))

@@ -47,6 +47,11 @@ func (p *Provider) ConfigSchema() *providers.Block {
 	}}
 }
 
+// Schemas is the vm type: the attributes every VM provider shares
+// (providers.CommonVMAttributes) and QEMU's own. Each attribute's cost
+// says what a change of it takes; almost everything is part of the
+// command line, so a change restarts the process, and a new image
+// replaces the VM (its disk is an overlay of the old image).
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	attrs := providers.CommonVMAttributes()
 	providers.AddManagementAttributes(attrs, providers.Restart) // the management NIC comes with the process

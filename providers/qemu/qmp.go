@@ -22,6 +22,9 @@ type qmp struct {
 	stop func() bool // ends the watch on the dial's context
 }
 
+// qmpError is the error object of a QMP reply. do passes its class and
+// text on as QEMU wrote them: they say what QEMU refused better than a
+// paraphrase could.
 type qmpError struct {
 	Class string `json:"class"`
 	Desc  string `json:"desc"`
@@ -66,6 +69,8 @@ func dialQMP(ctx context.Context, path string, timeout time.Duration) (*qmp, err
 	return q, nil
 }
 
+// Close ends the watch on the dial's context first, so that a context
+// ending later does not touch a connection that is gone.
 func (q *qmp) Close() error {
 	q.stop()
 	return q.conn.Close()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/labform/labform/planner"
-	"github.com/labform/labform/planner/render"
 )
 
 // TestLiveState: the QMP run states that `cont` cannot leave, or that
@@ -66,19 +65,9 @@ vm "a" {
 		t.Fatal(err)
 	}
 	q.Close()
-	for i := 0; l.status(a) != "shutdown"; i++ {
-		if i == 100 {
-			t.Fatalf("QMP status %q, want shutdown", l.status(a))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	l.waitStatus(a, "shutdown", 5*time.Second)
 
-	_, plan := l.Plan(planner.NormalMode)
-	text := render.Plan(plan, false)
-	c := l.change(plan, a)
-	if c == nil || c.Action != planner.Update || c.Cost.String() != "restart" || !strings.Contains(c.Reason, "shutdown") {
-		t.Fatalf("a VM in status shutdown: want a restart naming the status:\n%s", text)
-	}
+	text := l.restartPlanned(a, "shutdown")
 	for _, s := range []string{"# vm.a will be restarted", "QMP status shutdown", `~ state`, "(known after apply)"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("the plan lacks %q:\n%s", s, text)
@@ -97,9 +86,7 @@ vm "a" {
 	if _, ok := procStart(pid); ok {
 		t.Errorf("the old QEMU (pid %d) still runs", pid)
 	}
-	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
-		t.Fatalf("not converged after the restart:\n%s", render.Plan(plan, false))
-	}
+	l.converged("after the restart")
 	// A guestless VM ignores the power button: no ACPI wait at cleanup.
 	l.Write(strings.Replace(lab, "acpi_shutdown    = true", "acpi_shutdown    = false", 1))
 	l.Apply(planner.NormalMode)
@@ -144,18 +131,8 @@ vm "a" {
 `, kernel, initrd))
 	l.Apply(planner.NormalMode)
 	pid := l.pid(a)
-	for i := 0; l.status(a) != "guest-panicked"; i++ {
-		if i == 600 {
-			t.Fatalf("QMP status %q after 60 s, want guest-panicked", l.status(a))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_, plan := l.Plan(planner.NormalMode)
-	text := render.Plan(plan, false)
-	c := l.change(plan, a)
-	if c == nil || c.Action != planner.Update || c.Cost.String() != "restart" || !strings.Contains(c.Reason, "guest-panicked") {
-		t.Fatalf("a panicked guest: want a restart naming the status:\n%s", text)
-	}
+	l.waitStatus(a, "guest-panicked", 60*time.Second)
+	l.restartPlanned(a, "guest-panicked")
 	l.Apply(planner.NormalMode)
 	// The new guest boots for seconds under TCG before it panics again.
 	if st := l.status(a); st != "running" || l.pid(a) == pid {

@@ -111,6 +111,59 @@ func (l *vmLab) taps() map[string]bool {
 	return links
 }
 
+// converged fails the test when a plan now has changes: after an apply,
+// the lab must be what the configuration says (when names the moment).
+func (l *vmLab) converged(when string) {
+	l.T.Helper()
+	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
+		l.T.Fatalf("not converged %s:\n%s", when, render.Plan(plan, false))
+	}
+}
+
+// waitStatus waits up to limit for the VM's QMP status to be want.
+func (l *vmLab) waitStatus(addr, want string, limit time.Duration) {
+	l.T.Helper()
+	for end := time.Now().Add(limit); l.status(addr) != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			l.T.Fatalf("QMP status %q after %s, want %s", l.status(addr), limit, want)
+		}
+	}
+}
+
+// restartPlanned plans and fails the test unless the VM is to be
+// restarted for its QMP status (the reason names it); it returns the
+// plan as text.
+func (l *vmLab) restartPlanned(addr, status string) string {
+	l.T.Helper()
+	_, plan := l.Plan(planner.NormalMode)
+	text := render.Plan(plan, false)
+	c := l.change(plan, addr)
+	if c == nil || c.Action != planner.Update || c.Cost.String() != "restart" || !strings.Contains(c.Reason, status) {
+		l.T.Fatalf("a VM in status %s: want a restart naming the status:\n%s", status, text)
+	}
+	return text
+}
+
+// noFilesOf fails the test when the VM of id left its run directory or
+// its working directory.
+func (l *vmLab) noFilesOf(id, what string) {
+	l.T.Helper()
+	for _, dir := range []string{runDirOf(id), l.prov.dirOf(id)} {
+		if _, err := os.Stat(dir); err == nil {
+			l.T.Errorf("%s left %s", what, dir)
+		}
+	}
+}
+
+// runningVM writes a diskless VM a of 64 MiB, applies it and returns its
+// address.
+func (l *vmLab) runningVM() string {
+	l.T.Helper()
+	l.Write(diskless(64, "running"))
+	l.Apply(planner.NormalMode)
+	return "vm.a"
+}
+
 func diskless(memory int, state string) string {
 	return fmt.Sprintf(`
 vm "a" {
@@ -149,9 +202,7 @@ func TestSystem_lifecycle(t *testing.T) {
 			t.Errorf("tap %s (port %d) is not in the lab namespace: %v", name, n, taps)
 		}
 	}
-	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
-		t.Fatalf("not converged after create:\n%s", render.Plan(plan, false))
-	}
+	l.converged("after create")
 
 	for _, st := range []string{"paused", "running"} {
 		l.Write(diskless(64, st))
@@ -373,9 +424,7 @@ link "ab" {
 	if l.pid("vm.b") != pidB {
 		t.Fatal("restarting vm.a restarted vm.b")
 	}
-	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
-		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
-	}
+	l.converged("after the apply")
 }
 
 // TestSystem_shutdownThrottleAndPriority: cpu_throttling puts QEMU in a
@@ -452,14 +501,8 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 			t.Errorf("port %d: want the new VM's tap only: %v", n, taps)
 		}
 	}
-	for _, dir := range []string{runDirOf(oldID), l.prov.dirOf(oldID)} {
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("the old VM's %s is left", dir)
-		}
-	}
-	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
-		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
-	}
+	l.noFilesOf(oldID, "the old VM")
+	l.converged("after the apply")
 }
 
 // TestSystem_restartInterruptedAfterStart: labform killed during a
@@ -469,9 +512,7 @@ func TestSystem_createBeforeDestroy(t *testing.T) {
 // second QEMU), reads its real memory, and one apply converges.
 func TestSystem_restartInterruptedAfterStart(t *testing.T) {
 	l := newVMLab(t, "r")
-	const a = "vm.a"
-	l.Write(diskless(64, "running"))
-	l.Apply(planner.NormalMode)
+	a := l.runningVM()
 	id := l.ID(a)
 	rec, _ := l.Store.Get(a)
 	old := decodePrivate(rec.Private)
@@ -499,9 +540,7 @@ func TestSystem_restartInterruptedAfterStart(t *testing.T) {
 	if got := l.pid(a); got != started.Pid {
 		t.Fatalf("state's pid %d, want the running QEMU's %d", got, started.Pid)
 	}
-	if _, plan := l.Plan(planner.NormalMode); plan.HasChanges() {
-		t.Fatalf("not converged:\n%s", render.Plan(plan, false))
-	}
+	l.converged("after the apply")
 }
 
 // TestSystem_killedVMLeavesNothingAfterDestroy: a QEMU killed outside
@@ -509,9 +548,7 @@ func TestSystem_restartInterruptedAfterStart(t *testing.T) {
 // directory, its working directory).
 func TestSystem_killedVMLeavesNothingAfterDestroy(t *testing.T) {
 	l := newVMLab(t, "k")
-	const a = "vm.a"
-	l.Write(diskless(64, "running"))
-	l.Apply(planner.NormalMode)
+	a := l.runningVM()
 	id, pid := l.ID(a), l.pid(a)
 	start, _ := procStart(pid)
 	kill(pid, start)
@@ -520,9 +557,5 @@ func TestSystem_killedVMLeavesNothingAfterDestroy(t *testing.T) {
 	if c := l.change(plan, a); c == nil || c.Action != planner.Delete || !strings.Contains(c.Reason, "deleted outside labform") {
 		t.Fatalf("want the remains of the killed VM destroyed:\n%s", render.Plan(plan, false))
 	}
-	for _, dir := range []string{runDirOf(id), l.prov.dirOf(id)} {
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("destroy left %s", dir)
-		}
-	}
+	l.noFilesOf(id, "destroy")
 }

@@ -96,6 +96,8 @@ func CloseAll() {
 	}
 }
 
+// close drops the SSH client and the RPC client, and leaves the
+// connection able to dial again: the agent ends with its session.
 func (c *conn) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -159,6 +161,9 @@ func (c *conn) connect() (*rpc.Client, error) {
 	return c.rpc, nil
 }
 
+// expandHome expands a leading ~ in a path of the host block: lab files
+// are shared between people, and ~/.ssh/id_ed25519 is how each of them
+// names their own key.
 func expandHome(p string) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -180,6 +185,10 @@ func sshTarget(s string) (user, hostport string, err error) {
 	return user, hp, nil
 }
 
+// dial connects over SSH with the host block's key, checking the host's
+// key against known_hosts (never asking: a run in CI has nobody to ask),
+// and starts the agent, copying this binary first when the host has no
+// good copy.
 func (c *conn) dial() error {
 	user, hp, err := sshTarget(c.host.SSH)
 	if err != nil {
@@ -412,6 +421,8 @@ type tailBuffer struct {
 	max int
 }
 
+// Write keeps only the tail: an agent that dies writes its reason last,
+// and a chatty one must not grow the buffer without end.
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -289,6 +289,8 @@ func (s *sessionRW) Close() error {
 	return nil
 }
 
+// termName is the TERM the remote terminal gets: the local one, so that
+// full-screen programs draw for the terminal that shows them.
 func termName() string {
 	if t := os.Getenv("TERM"); t != "" {
 		return t
@@ -308,6 +310,8 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
+// orDiscard stands in for a stream the caller did not give: the SSH
+// session copies every stream somewhere.
 func orDiscard(w io.Writer) io.Writer {
 	if w == nil {
 		return io.Discard
@@ -324,6 +328,9 @@ type markerFilter struct {
 	seen    bool
 }
 
+// Write passes b on up to the marker. The marker can arrive split across
+// writes, so a tail that could be its start is held until the next write
+// shows what it is.
 func (m *markerFilter) Write(b []byte) (int, error) {
 	n := len(b)
 	if m.seen {
@@ -377,6 +384,8 @@ func (p *Proxy) DialFrom(ctx context.Context, nsPath, host string, port int, tim
 	return r.Outcome, err
 }
 
+// probe runs a check's ping or TCP dial on the node's host: a node's
+// namespace exists only there, so the probe must start there too.
 func (p *Proxy) probe(a agent.ProbeArgs, r *agent.ProbeReply) error {
 	if err := p.ensure(); err != nil {
 		return err

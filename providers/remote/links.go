@@ -56,6 +56,9 @@ func (x *Links) SetNodeHosts(m map[string]string) {
 	x.mu.Unlock()
 }
 
+// Name is the provider the configuration gives every link whose ends
+// are on different hosts (config/hosts.go); a link within one host goes
+// to that host's own link provider.
 func (x *Links) Name() string                   { return providers.CrossHostProvider }
 func (x *Links) ConfigSchema() *providers.Block { return &providers.Block{} }
 
@@ -69,6 +72,9 @@ func (x *Links) Schemas() map[string]*providers.Schema {
 	return s
 }
 
+// Configure keeps the lab; each host's link provider is configured when a
+// half first needs it (sub), so that a host that cannot be reached fails
+// only the links that reach it.
 func (x *Links) Configure(_ context.Context, req providers.ConfigureRequest) error {
 	x.mu.Lock()
 	x.lab = req.Lab
@@ -110,10 +116,15 @@ type half struct {
 	Private json.RawMessage `json:"private"`
 }
 
+// xprivate is a cross-host link's private data: its halves, each with the
+// private data of its host's link provider, so that a later update or
+// delete reaches the same hosts and bridges even when the lab changed.
 type xprivate struct {
 	Halves []half `json:"halves"`
 }
 
+// hostOf is the host of a node, looked up by its resource address: count
+// and for_each instances of one block share its host.
 func (x *Links) hostOf(node string) (string, error) {
 	a, err := addr.ParseInstance(node)
 	if err != nil {
@@ -252,6 +263,9 @@ func only(v cty.Value, nodes []string) cty.Value {
 	return cty.ObjectVal(m)
 }
 
+// decodePrivate reads what apply recorded. Data that does not decode
+// reads as no halves, and a link with no halves reads as gone (merge), so
+// that the next plan makes it again.
 func decodePrivate(b []byte) xprivate {
 	var pv xprivate
 	json.Unmarshal(b, &pv)
@@ -287,27 +301,16 @@ func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bo
 			halves[i].Private = recable(halves[i].Private)
 		}
 	}
-	errs := make([]error, len(halves))
-	var wg sync.WaitGroup
-	for i, h := range halves {
-		wg.Add(1)
-		go func(i int, h half) {
-			defer wg.Done()
-			sub, err := x.sub(h.Host)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			r := providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Planned: only(req.Planned, h.Nodes), Private: h.Private, Cost: req.Cost}
-			if p, ok := prior[h.Host]; ok {
-				r.Prior = only(req.Prior, p.Nodes)
-				_, errs[i] = sub.Update(ctx, r)
-			} else {
-				_, errs[i] = sub.Create(ctx, r)
-			}
-		}(i, h)
-	}
-	wg.Wait()
+	errs := x.onHalves(halves, func(sub providers.Provider, h half) error {
+		r := providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Planned: only(req.Planned, h.Nodes), Private: h.Private, Cost: req.Cost}
+		if p, ok := prior[h.Host]; ok {
+			r.Prior = only(req.Prior, p.Nodes)
+			_, err := sub.Update(ctx, r)
+			return err
+		}
+		_, err := sub.Create(ctx, r)
+		return err
+	})
 	keep := map[string]bool{}
 	for _, h := range halves {
 		keep[h.Host] = true
@@ -320,17 +323,17 @@ func (x *Links) apply(ctx context.Context, req providers.ApplyRequest, update bo
 		}
 	}
 	pv, _ := json.Marshal(xprivate{Halves: halves})
-	for _, err := range errs {
-		if err != nil {
-			return providers.ApplyResponse{}, err
-		}
+	if err := firstErr(errs); err != nil {
+		return providers.ApplyResponse{}, err
 	}
 	return providers.ApplyResponse{State: req.Planned, Private: pv}, nil
 }
 
-// Delete deletes every recorded half, in parallel across hosts.
-func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
-	halves := decodePrivate(req.Private).Halves
+// onHalves runs fn on every half with the provider of its host, in
+// parallel across hosts (each host's agent does its own half, and a slow
+// host must not hold the others up), and returns the errors in the
+// halves' order.
+func (x *Links) onHalves(halves []half, fn func(sub providers.Provider, h half) error) []error {
 	errs := make([]error, len(halves))
 	var wg sync.WaitGroup
 	for i, h := range halves {
@@ -342,17 +345,29 @@ func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
 				errs[i] = err
 				return
 			}
-			errs[i] = sub.Delete(ctx, providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: only(req.Prior, h.Nodes),
-				Private: h.Private, WholeLab: req.WholeLab})
+			errs[i] = fn(sub, h)
 		}(i, h)
 	}
 	wg.Wait()
+	return errs
+}
+
+// firstErr is the first error of errs, in order, or nil.
+func firstErr(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Delete deletes every recorded half, in parallel across hosts.
+func (x *Links) Delete(ctx context.Context, req providers.ApplyRequest) error {
+	return firstErr(x.onHalves(decodePrivate(req.Private).Halves, func(sub providers.Provider, h half) error {
+		return sub.Delete(ctx, providers.ApplyRequest{Type: req.Type, Addr: req.Addr, ID: req.ID, Prior: only(req.Prior, h.Nodes),
+			Private: h.Private, WholeLab: req.WholeLab})
+	}))
 }
 
 func (x *Links) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {

@@ -11,6 +11,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// init installs this package's constructors in the providers package,
+// which cannot import it (remote imports providers): a lab with host
+// blocks gets proxies and cross-host links only when a binary links
+// remote, and the providers package stays free of SSH.
 func init() {
 	providers.HostFactory = func(base providers.Provider, h providers.Host) providers.Provider { return New(base, h) }
 	providers.CrossHostLinks = func(r *providers.Registry) providers.Provider { return NewLinks(r) }
@@ -49,6 +53,9 @@ func New(base providers.Provider, h providers.Host) *Proxy {
 // Host is the host the proxy reaches.
 func (p *Proxy) Host() providers.Host { return p.host }
 
+// Name is the provider's name qualified by its host (see
+// providers.HostedName): state records it, so that an object's provider
+// says which host it lives on.
 func (p *Proxy) Name() string                          { return providers.HostedName(p.base.Name(), p.host.Name) }
 func (p *Proxy) Schemas() map[string]*providers.Schema { return p.base.Schemas() }
 func (p *Proxy) ConfigSchema() *providers.Block        { return p.base.ConfigSchema() }
@@ -128,6 +135,8 @@ func (p *Proxy) ids(addrs []string, vals ...cty.Value) map[string]string {
 	return out
 }
 
+// Read is ReadMany of one: each call to the agent is a round trip over
+// SSH, so the engine reads through ReadMany in one batch per host.
 func (p *Proxy) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
 	r, e := p.ReadMany(ctx, []providers.ReadRequest{req})
 	return r[0], e[0]
@@ -179,6 +188,10 @@ func (p *Proxy) ReadMany(_ context.Context, reqs []providers.ReadRequest) ([]pro
 	return resps, errs
 }
 
+// apply runs one action on the host's agent. It sends the IDs of the
+// objects the values name (ids): the agent runs the local provider, which
+// derives host names from IDs, and the host has no state to look them up
+// in.
 func (p *Proxy) apply(op string, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	if err := p.ensure(); err != nil {
 		return providers.ApplyResponse{}, err
@@ -225,6 +238,8 @@ func (p *Proxy) ValidateResource(typ string, v cty.Value) []*providers.AttrError
 	return nil
 }
 
+// ValidateLab checks the lab's values together as the local provider
+// does; like ValidateResource, it needs nothing of the host.
 func (p *Proxy) ValidateLab(typ string, values map[string]cty.Value) map[string][]*providers.AttrError {
 	if val, ok := p.base.(providers.LabValidator); ok {
 		return val.ValidateLab(typ, values)

@@ -9,10 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,7 +77,7 @@ type Store struct {
 	serialRev int64             // mod revision of meta/serial as last written
 	replayed  int
 
-	ops  chan *op
+	ops  chan *state.Op[*mut]
 	done chan struct{}
 
 	lostOnce sync.Once
@@ -141,7 +139,7 @@ func Open(cfg Config, opts Options) (st *Store, err error) {
 		return nil, err
 	}
 	s := &Store{cli: cli, cfg: cfg, p: prefixOf(cfg), readOnly: opts.ReadOnly, lockKey: prefixOf(cfg) + "lock",
-		ops: make(chan *op, 1024), done: make(chan struct{}), lost: make(chan struct{})}
+		ops: make(chan *state.Op[*mut], 1024), done: make(chan struct{}), lost: make(chan struct{})}
 	if opts.LocalDir != "" {
 		s.unsaved = filepath.Join(opts.LocalDir, UnsavedFile)
 	}
@@ -479,7 +477,7 @@ func (s *Store) NextIntent() (uint64, error) {
 func (s *Store) Resources() (map[string]*state.Record, error) {
 	out := map[string]*state.Record{}
 	err := s.scan("resources/", func(k string, v []byte) error {
-		r, err := decodeRecord(k, v)
+		r, err := state.DecodeRecord(k, v)
 		if err == nil {
 			out[k] = r
 		}
@@ -494,15 +492,7 @@ func (s *Store) Get(address string) (*state.Record, error) {
 	if v == nil {
 		return nil, nil
 	}
-	return decodeRecord(address, v)
-}
-
-func decodeRecord(k string, v []byte) (*state.Record, error) {
-	r := &state.Record{Addr: k}
-	if err := json.Unmarshal(v, r); err != nil {
-		return nil, fmt.Errorf("state record %s is corrupt: %w", k, err)
-	}
-	return r, nil
+	return state.DecodeRecord(address, v)
 }
 
 // Journal returns the open intents, oldest first.
@@ -513,9 +503,9 @@ func (s *Store) Journal() ([]*state.Intent, error) {
 		if err != nil {
 			return fmt.Errorf("state journal key %q is not a sequence number", k)
 		}
-		in := &state.Intent{Seq: seq}
-		if err := json.Unmarshal(v, in); err != nil {
-			return fmt.Errorf("state journal entry %d is corrupt: %w", seq, err)
+		in, err := state.DecodeIntent(seq, v)
+		if err != nil {
+			return err
 		}
 		out = append(out, in)
 		return nil
@@ -527,9 +517,9 @@ func (s *Store) Journal() ([]*state.Intent, error) {
 func (s *Store) Outputs() (map[string]*state.Output, error) {
 	out := map[string]*state.Output{}
 	err := s.scan("outputs/", func(k string, v []byte) error {
-		o := &state.Output{}
-		if err := json.Unmarshal(v, o); err != nil {
-			return fmt.Errorf("output %s is corrupt: %w", k, err)
+		o, err := state.DecodeOutput(k, v)
+		if err != nil {
+			return err
 		}
 		out[k] = o
 		return nil
@@ -541,54 +531,23 @@ func seqKey(seq uint64) string { return fmt.Sprintf("journal/%016x", seq) }
 
 // ---- writes ----
 
+// The writes are the state package's (state.Write), committed through
+// mut, which spells the state's layout as keys under the prefix.
+
 // SetLab records the lab's ID, last directory and name.
 func (s *Store) SetLab(id, dir, name string) error {
-	return s.write(func(m *mut) error {
-		m.put("meta/lab_id", []byte(id))
-		m.put("meta/lab_dir", []byte(dir))
-		m.put("meta/lab_name", []byte(name))
-		return nil
-	})
-}
-
-func encode[T any](list []T) ([][]byte, error) {
-	out := make([][]byte, len(list))
-	for i, x := range list {
-		b, err := json.Marshal(x)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
+	return s.run(state.SetLabWrite(id, dir, name), nil)
 }
 
 // Put writes records.
-func (s *Store) Put(recs ...*state.Record) error {
-	enc, err := encode(recs)
-	if err != nil {
-		return err
-	}
-	return s.write(func(m *mut) error {
-		for i, r := range recs {
-			m.put("resources/"+r.Addr, enc[i])
-		}
-		return nil
-	})
-}
+func (s *Store) Put(recs ...*state.Record) error { return s.run(state.PutWrite(recs)) }
 
 // Delete removes records.
-func (s *Store) Delete(addrs ...string) error {
-	return s.write(func(m *mut) error {
-		for _, a := range addrs {
-			m.del("resources/" + a)
-		}
-		return nil
-	})
-}
+func (s *Store) Delete(addrs ...string) error { return s.run(state.DeleteWrite(addrs), nil) }
 
 // Rename relabels records, and rewrites those that name them, in one
-// transaction (see state.Renamed).
+// transaction (see state.Renamed). The records are read from the copy
+// this run keeps: with the lock held, nothing else writes them.
 func (s *Store) Rename(pairs []state.Rename, rewrite func(*state.Record) (bool, error)) error {
 	recs, err := s.Resources()
 	if err != nil {
@@ -598,189 +557,53 @@ func (s *Store) Rename(pairs []state.Rename, rewrite func(*state.Record) (bool, 
 	if err != nil {
 		return err
 	}
-	enc, err := encode(put)
-	if err != nil {
-		return err
-	}
-	return s.write(func(m *mut) error {
-		for _, a := range del {
-			m.del("resources/" + a)
-		}
-		for i, r := range put {
-			m.put("resources/"+r.Addr, enc[i])
-		}
-		return nil
-	})
+	return s.run(state.RenameWrite(put, del))
 }
 
 // BeginMany records intents and returns their sequence numbers (also set
 // in each Intent's Seq).
 func (s *Store) BeginMany(ins []*state.Intent) ([]uint64, error) {
-	now := time.Now().UTC()
-	for _, in := range ins {
-		if in.Started.IsZero() {
-			in.Started = now
-		}
-	}
-	enc, err := encode(ins)
-	if err != nil {
+	wr, seqs, err := state.BeginWrite(ins)
+	if err := s.run(wr, err); err != nil {
 		return nil, err
 	}
-	seqs := make([]uint64, len(ins))
-	err = s.write(func(m *mut) error {
-		seq, _ := strconv.ParseUint(string(m.get("meta/next_intent")), 10, 64)
-		for i := range ins {
-			seq++
-			seqs[i] = seq
-			m.put(seqKey(seq), enc[i])
-		}
-		m.put("meta/next_intent", []byte(strconv.FormatUint(seq, 10)))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i, in := range ins {
-		in.Seq = seqs[i]
-	}
+	state.SetSeqs(ins, seqs)
 	return seqs, nil
 }
 
 // SettleAsync closes intent seq and writes rec, or deletes the record at
 // del, in one transaction; the channel yields the result.
 func (s *Store) SettleAsync(seq uint64, rec *state.Record, del string) <-chan error {
-	var enc []byte
-	if rec != nil {
-		var err error
-		if enc, err = json.Marshal(rec); err != nil {
-			ch := make(chan error, 1)
-			ch <- err
-			return ch
-		}
-	}
-	return s.writeAsync(func(m *mut) error {
-		m.del(seqKey(seq))
-		if rec != nil {
-			m.put("resources/"+rec.Addr, enc)
-		} else if del != "" {
-			m.del("resources/" + del)
-		}
-		return nil
-	})
+	wr, err := state.SettleWrite(seq, rec, del)
+	return state.QueueWrite(s.ops, s.readOnly, wr, err)
 }
 
 // CloseIntents removes intents.
-func (s *Store) CloseIntents(seqs ...uint64) error {
-	return s.write(func(m *mut) error {
-		for _, seq := range seqs {
-			m.del(seqKey(seq))
-		}
-		return nil
-	})
-}
+func (s *Store) CloseIntents(seqs ...uint64) error { return s.run(state.CloseIntentsWrite(seqs), nil) }
 
 // SetOutputs replaces the outputs.
 func (s *Store) SetOutputs(outs map[string]*state.Output) error {
-	enc := map[string][]byte{}
-	for k, o := range outs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		enc[k] = b
+	enc, err := state.EncodeOutputs(outs)
+	if err != nil {
+		return err
 	}
-	return s.write(func(m *mut) error {
-		m.delPrefix("outputs/")
-		for _, k := range slices.Sorted(maps.Keys(enc)) {
-			m.put("outputs/"+k, enc[k])
-		}
-		return nil
-	})
+	return s.run(state.OutputsWrite(enc), nil)
 }
 
 // Replace swaps the records and outputs (state push), keeping the lineage
 // unless lineage is set.
 func (s *Store) Replace(lineage string, recs []*state.Record, outs map[string]*state.Output) error {
-	enc, err := encode(recs)
-	if err != nil {
-		return err
-	}
-	encOut := map[string][]byte{}
-	for k, o := range outs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		encOut[k] = b
-	}
-	return s.write(func(m *mut) error {
-		m.delPrefix("resources/")
-		m.delPrefix("outputs/")
-		for i, r := range recs {
-			m.put("resources/"+r.Addr, enc[i])
-		}
-		for _, k := range slices.Sorted(maps.Keys(encOut)) {
-			m.put("outputs/"+k, encOut[k])
-		}
-		if lineage != "" {
-			m.put("meta/lineage", []byte(lineage))
-		}
-		return nil
-	})
+	return s.run(state.ReplaceWrite(lineage, recs, outs))
 }
 
 // Import replaces everything with c, its lineage and serial included.
-func (s *Store) Import(c *state.Content) error {
-	if c.Meta.Lineage == "" {
-		return fmt.Errorf("the state to import has no lineage")
-	}
-	recs, err := encode(c.Resources)
-	if err != nil {
-		return err
-	}
-	ins, err := encode(c.Journal)
-	if err != nil {
-		return err
-	}
-	encOut := map[string][]byte{}
-	for k, o := range c.Outputs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		encOut[k] = b
-	}
-	return s.write(func(m *mut) error {
-		for _, d := range []string{"resources/", "journal/", "outputs/"} {
-			m.delPrefix(d)
-		}
-		for i, r := range c.Resources {
-			m.put("resources/"+r.Addr, recs[i])
-		}
-		for i, in := range c.Journal {
-			m.put(seqKey(in.Seq), ins[i])
-		}
-		for _, k := range slices.Sorted(maps.Keys(encOut)) {
-			m.put("outputs/"+k, encOut[k])
-		}
-		for k, v := range map[string]string{"lineage": c.Meta.Lineage, "next_intent": strconv.FormatUint(c.NextIntent, 10),
-			"lab_id": c.Meta.LabID, "lab_dir": c.Meta.LabDir, "lab_name": c.Meta.LabName} {
-			m.put("meta/"+k, []byte(v))
-		}
-		serial := c.Meta.Serial
-		if serial > 0 {
-			serial-- // each transaction adds one: the last lands on c's serial
-		}
-		m.setSerial(serial)
-		return nil
-	})
-}
+func (s *Store) Import(c *state.Content) error { return s.run(state.ImportWrite(c)) }
 
 // Backup keeps a gzip'd copy of the state under PREFIX/backups/ and the
 // newest keep copies; dir is not used.
 func (s *Store) Backup(_ string, keep int) (string, error) {
 	if s.readOnly {
-		return "", errReadOnly
+		return "", state.ErrReadOnly
 	}
 	if err := s.lostReason(); err != nil {
 		return "", err
@@ -835,5 +658,3 @@ func (s *Store) Backups() ([]string, error) {
 	}
 	return out, nil
 }
-
-var errReadOnly = errors.New("the state was opened read-only (-lock=false); this command writes it")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labform/labform/state"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -68,6 +69,38 @@ func (m *mut) delPrefix(p string) {
 	m.list = append(m.list, mutation{Op: "delp", K: p})
 }
 
+// mut writes the state's layout (state.Writes) as keys under the prefix:
+// a sequence number is 16 hex digits, so that key order is the
+// journal's, and the journal's counter is decimal text, as etcd's own
+// tools show it.
+var _ state.Writes = (*mut)(nil)
+
+func (m *mut) PutRecord(address string, enc []byte) error {
+	m.put("resources/"+address, enc)
+	return nil
+}
+func (m *mut) DeleteRecord(address string) error       { m.del("resources/" + address); return nil }
+func (m *mut) PutIntent(seq uint64, enc []byte) error  { m.put(seqKey(seq), enc); return nil }
+func (m *mut) DeleteIntent(seq uint64) error           { m.del(seqKey(seq)); return nil }
+func (m *mut) PutOutput(name string, enc []byte) error { m.put("outputs/"+name, enc); return nil }
+func (m *mut) Clear(p state.Part) error                { m.delPrefix(string(p) + "/"); return nil }
+func (m *mut) SetMeta(f state.MetaField, v string) error {
+	m.put("meta/"+string(f), []byte(v))
+	return nil
+}
+
+func (m *mut) NextIntent() uint64 {
+	n, _ := strconv.ParseUint(string(m.get("meta/next_intent")), 10, 64)
+	return n
+}
+
+func (m *mut) SetNextIntent(n uint64) error {
+	m.put("meta/next_intent", []byte(strconv.FormatUint(n, 10)))
+	return nil
+}
+
+func (m *mut) SetSerialBase(n uint64) error { m.setSerial(n); return nil }
+
 // setSerial makes the serial of the write's last transaction n+1.
 func (m *mut) setSerial(n uint64) {
 	m.list = append(m.list, mutation{Op: "serial", V: []byte(strconv.FormatUint(n, 10))})
@@ -107,21 +140,15 @@ func (s *Store) applyCache(list []mutation) {
 	}
 }
 
-type op struct {
-	fn  func(m *mut) error
-	err chan error
-}
-
 func (s *Store) write(fn func(m *mut) error) error { return <-s.writeAsync(fn) }
 
+// run commits a write made by the state package.
+func (s *Store) run(wr state.Write, err error) error {
+	return <-state.QueueWrite(s.ops, s.readOnly, wr, err)
+}
+
 func (s *Store) writeAsync(fn func(m *mut) error) <-chan error {
-	o := &op{fn: fn, err: make(chan error, 1)}
-	if s.readOnly {
-		o.err <- errReadOnly
-		return o.err
-	}
-	s.ops <- o
-	return o.err
+	return state.Queue(s.ops, s.readOnly, fn)
 }
 
 // writer commits queued writes in groups: what arrived while the last
@@ -129,25 +156,13 @@ func (s *Store) writeAsync(fn func(m *mut) error) <-chan error {
 func (s *Store) writer() {
 	defer close(s.done)
 	for first := range s.ops {
-		batch := []*op{first}
-	drain:
-		for len(batch) < 1024 {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
+		batch := state.Gather(first, s.ops, 1024)
 		s.mu.Lock()
 		m := &mut{s: s}
 		var bounds []int
 		var err error
 		for _, o := range batch {
-			if err = o.fn(m); err != nil {
+			if err = o.Fn(m); err != nil {
 				break
 			}
 			bounds = append(bounds, len(m.list))
@@ -160,7 +175,7 @@ func (s *Store) writer() {
 			err = s.commit(m, bounds)
 		}
 		for _, o := range batch {
-			o.err <- err
+			o.Err <- err
 		}
 	}
 }
@@ -420,23 +435,15 @@ func (s *Store) readUnsaved() ([]mutation, error) {
 	return doc.Writes, nil
 }
 
+// writeFileSync replaces path with b through a synced temporary file and
+// a rename: a crash leaves the old file or the new one, never half of
+// the writes a run could not make.
 func writeFileSync(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := state.WriteFileSync(tmp, b); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -118,18 +118,13 @@ func Resolve(ctx context.Context, r Ref) (string, error) {
 			return d.Digest.String(), nil
 		}
 		return desc.Digest.String(), nil
-	case OCILayout:
-		idx, err := readLayoutIndex(r.Name)
-		if err != nil {
-			return "", err
+	case OCILayout, OCIArchive:
+		// The same index, in a directory or in a tar file.
+		read := readLayoutIndex
+		if r.Transport == OCIArchive {
+			read = readArchiveIndex
 		}
-		d, err := pickManifest(r, idx)
-		if err != nil {
-			return "", err
-		}
-		return d.Digest.String(), nil
-	case OCIArchive:
-		idx, err := readArchiveIndex(r.Name)
+		idx, err := read(r.Name)
 		if err != nil {
 			return "", err
 		}
