@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/labform/labform/providers"
 	"github.com/vishvananda/netlink"
@@ -94,8 +95,14 @@ func isGone(err error) bool {
 }
 
 // onlyDoomed reports whether the namespace holds nothing but lo and
-// doomed interfaces (one netlink dump).
-func onlyDoomed(nsName string) bool {
+// links marked doomed (or is gone).
+func onlyDoomed(nsName string) bool { return holdsOnly(nsName, false) }
+
+// onlyPorts reports whether the namespace holds nothing but lo, doomed
+// links and nodes' lab-side ports (PortPrefix).
+func onlyPorts(nsName string) bool { return holdsOnly(nsName, true) }
+
+func holdsOnly(nsName string, ports bool) bool {
 	if _, err := os.Stat(filepath.Join(Dir, nsName)); errors.Is(err, os.ErrNotExist) {
 		return true
 	}
@@ -113,7 +120,8 @@ func onlyDoomed(nsName string) bool {
 		return false
 	}
 	for _, l := range links {
-		if a := l.Attrs(); a.Name != "lo" && a.Group != DoomedGroup {
+		a := l.Attrs()
+		if a.Name != "lo" && a.Group != DoomedGroup && !(ports && strings.HasPrefix(a.Name, "lfp")) {
 			return false
 		}
 	}

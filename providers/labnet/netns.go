@@ -515,24 +515,3 @@ func RemoveLabRemains(lab string) {
 
 // portsGoneWait bounds the wait for the ports of deleted namespaces.
 const portsGoneWait = 10 * time.Second
-
-// onlyPorts reports whether the namespace holds nothing but lo, doomed
-// links and nodes' lab-side ports (PortPrefix).
-func onlyPorts(nsName string) bool {
-	h, ns, err := HandleIn(nsName)
-	if err != nil {
-		return false
-	}
-	defer ns.Close()
-	defer h.Close()
-	links, err := h.LinkList()
-	if err != nil {
-		return false
-	}
-	for _, l := range links {
-		if a := l.Attrs(); a.Name != "lo" && a.Group != DoomedGroup && !strings.HasPrefix(a.Name, "lfp") {
-			return false
-		}
-	}
-	return true
-}
