@@ -117,3 +117,45 @@ func diagStrings(diags hcl.Diagnostics) []string {
 	}
 	return out
 }
+
+// TestParseInPiecesIsHCL: a large file in the shape fastParse reads, with
+// here and there a block it leaves to HCL (a comment, an interpolation),
+// parses in pieces into exactly the body HCL's parser makes of the whole
+// file.
+func TestParseInPiecesIsHCL(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every int // a block fastParse declines every this many blocks; 0: none
+	}{{"all fast", 0}, {"some for HCL", 97}, {"first for HCL", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			for i := 0; b.Len() < 3*parallelParseMin; i++ {
+				if tc.every > 0 && i%tc.every == 0 {
+					fmt.Fprintf(&b, "# block %d\ncontainer \"x%d\" {\n  hostname = \"h-${%d}\"\n}\n\n", i, i, i)
+				}
+				b.WriteString(strings.ReplaceAll(unrolledShape[strings.Index(unrolledShape, "vm "):], `"n`, fmt.Sprintf(`"b%d-n`, i)))
+			}
+			src := []byte(b.String())
+			_, cuts, d := checkSource("big.lab.hcl", src, 0)
+			if d != nil {
+				t.Fatal(d)
+			}
+			got, gotDiags := parseHCL(hclparse.NewParser(), src, "big.lab.hcl", cuts)
+			want, wantDiags := hclsyntax.ParseConfig(src, "big.lab.hcl", hcl.InitialPos)
+			if gotDiags.HasErrors() || wantDiags.HasErrors() {
+				t.Fatalf("diagnostics: %v, HCL's: %v", gotDiags, wantDiags)
+			}
+			gb, wb := got.Body.(*hclsyntax.Body), want.Body.(*hclsyntax.Body)
+			if !reflect.DeepEqual(gb, wb) {
+				t.Fatalf("the body differs from HCL's:\n%s", bodyDiff(gb, wb))
+			}
+			if !reflect.DeepEqual(got.Bytes, want.Bytes) {
+				t.Fatal("the file's bytes differ")
+			}
+			off := wb.Blocks[len(wb.Blocks)-1].Body.Attributes["target"].SrcRange.Start.Byte
+			if g, w := hcled.ContextString(got, off), hcled.ContextString(want, off); g != w || w == "" {
+				t.Fatalf("context of byte %d: got %q, want %q", off, g, w)
+			}
+		})
+	}
+}
