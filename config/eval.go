@@ -138,16 +138,15 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 // evalItems evaluates a scope's locals, resources and module calls in
 // order.
 func (d *Desired) evalItems(order []item, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	if diags, ok := d.evalLevels(order, base, prior); ok {
+		return diags
+	}
 	var diags hcl.Diagnostics
 	for _, it := range order {
 		switch {
 		case it.local != "":
-			lc := d.Lab.Locals[it.local]
-			v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
+			v, dd := d.evalLocal(it.local, base)
 			diags = append(diags, dd...)
-			if dd.HasErrors() {
-				v = cty.DynamicVal
-			}
 			d.locals[it.local] = v
 		case it.module != "":
 			diags = append(diags, d.evalModule(d.Lab.Modules[it.module], base, prior)...)
@@ -157,6 +156,104 @@ func (d *Desired) evalItems(order []item, base map[string]cty.Value, prior Prior
 	}
 	return diags
 }
+
+func (d *Desired) evalLocal(name string, base map[string]cty.Value) (cty.Value, hcl.Diagnostics) {
+	lc := d.Lab.Locals[name]
+	v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
+	if dd.HasErrors() {
+		v = cty.DynamicVal
+	}
+	return v, dd
+}
+
+// evalLevels evaluates the lab's locals and resources level by level, the
+// items of a level on every core: level 0 refers to nothing, level n to
+// items of levels below n. A lab written out block by block (thousands of
+// resources of one instance each) has two or three levels, where
+// evaluating in order would use one core. Each level's results are
+// recorded after it, and the diagnostics come in order's order, as
+// evalItems' loop gives them.
+//
+// It reports false, having done nothing, for a module's scope, a lab with
+// module calls or with a count or for_each (whose instances are counted
+// against MaxLabInstances as they are evaluated, in order), and for a lab
+// of more resources than MaxLabInstances: evalItems' loop does those.
+func (d *Desired) evalLevels(order []item, base map[string]cty.Value, prior Prior) (hcl.Diagnostics, bool) {
+	if !d.inLevels(order) {
+		return nil, false
+	}
+	l := d.Lab
+	index := make(map[item]int, len(order))
+	level := make([]int, len(order))
+	var levels [][]int
+	for i, it := range order {
+		index[it] = i
+		deps, ok := l.orderRefs[it]
+		if !ok {
+			deps = l.refsOf(it)
+		}
+		for _, dep := range deps {
+			if j, ok := index[dep]; ok {
+				level[i] = max(level[i], level[j]+1)
+			}
+		}
+		if level[i] == len(levels) {
+			levels = append(levels, nil)
+		}
+		levels[level[i]] = append(levels[level[i]], i)
+	}
+	itemDiags := make([]hcl.Diagnostics, len(order))
+	for _, members := range levels {
+		locals := make([]cty.Value, len(members))
+		evals := make([]*resourceEval, len(members))
+		par.For(len(members), func(k int) {
+			it := order[members[k]]
+			if it.local != "" {
+				locals[k], itemDiags[members[k]] = d.evalLocal(it.local, base)
+				return
+			}
+			evals[k] = d.evalInstances(l.Resources[it.res], base, prior, false)
+		})
+		for k, i := range members {
+			if it := order[i]; it.local != "" {
+				d.locals[it.local] = locals[k]
+				continue
+			}
+			itemDiags[i] = d.record(evals[k])
+		}
+	}
+	var diags hcl.Diagnostics
+	for _, dd := range itemDiags {
+		diags = append(diags, dd...)
+	}
+	return diags, true
+}
+
+// inLevels reports whether evalLevels takes order.
+func (d *Desired) inLevels(order []item) bool {
+	l := d.Lab
+	if !evalInLevels || d.parent != nil || d.Module != "" || l.orderRefs == nil {
+		return false
+	}
+	resources := 0
+	for _, it := range order {
+		switch {
+		case it.module != "":
+			return false
+		case it.local == "":
+			r := l.Resources[it.res]
+			if r.Count != nil || r.ForEach != nil {
+				return false
+			}
+			resources++
+		}
+	}
+	return len(d.Instances)+resources <= MaxLabInstances
+}
+
+// evalInLevels is false only in the test that compares evalLevels with
+// evalItems' loop.
+var evalInLevels = true
 
 // ManagementNodeTypes are the resource types whose instances get an
 // interface on the lab's management network.
@@ -326,6 +423,27 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 }
 
 func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	return d.record(d.evalInstances(r, base, prior, true))
+}
+
+// resourceEval is a resource block's instances evaluated, before they are
+// recorded.
+type resourceEval struct {
+	r       *Resource
+	diags   hcl.Diagnostics
+	results []result
+	// recorded is false when an error came before the instances: the
+	// resource then has no value for expressions to see.
+	recorded bool
+}
+
+// evalInstances evaluates a resource block's instances without changing
+// d, so that blocks that do not refer to each other evaluate at once.
+// With checkLimit, a resource whose instances would take the lab over
+// MaxLabInstances is refused before any is evaluated (evalLevels checks
+// that no block can, beforehand).
+func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Prior, checkLimit bool) *resourceEval {
+	ev := &resourceEval{r: r}
 	exprs := r.exprs()
 	// The context holds what depends_on names too, even when nothing
 	// else in the block refers to it.
@@ -334,7 +452,6 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 		ctxExprs = append(ctxExprs, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
 	}
 	ctx := d.contextFor(base, ctxExprs, nil)
-	var diags hcl.Diagnostics
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
 	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
@@ -344,7 +461,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			continue
 		}
 		v, dd := tr.TraverseAbs(ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		common = append(common, v)
 	}
 
@@ -356,18 +473,18 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	switch {
 	case r.Count != nil:
 		n, dd := evalCount(r.Count, ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		if dd.HasErrors() {
-			return diags
+			return ev
 		}
 		for i := 0; i < n; i++ {
 			insts = append(insts, inst{key: addr.Int(i), each: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}})
 		}
 	case r.ForEach != nil:
 		m, marks, dd := evalForEach(r.ForEach, ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		if dd.HasErrors() {
-			return diags
+			return ev
 		}
 		common = append(common, cty.True.WithMarks(marks))
 		for _, k := range sortedAttrKeys(m) {
@@ -376,21 +493,23 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	default:
 		insts = []inst{{}}
 	}
-	if len(d.Instances)+len(insts) > MaxLabInstances {
-		return append(diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
+	if checkLimit && len(d.Instances)+len(insts) > MaxLabInstances {
+		ev.diags = append(ev.diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
+		return ev
 	}
 	if len(insts) == 0 {
 		// No instance (count = 0, for_each = {}): the body is still checked,
 		// as Terraform does, once with count.index or each.key and
 		// each.value unknown, so a mistake does not wait for the day the
 		// count grows.
-		diags = append(diags, d.checkEmptyBody(r, ctx)...)
+		ev.diags = append(ev.diags, d.checkEmptyBody(r, ctx)...)
 	}
 
 	// Instances of one block are independent: evaluate them on every core
 	// (expressions, the context and cty values are immutable), then record
 	// them in order.
-	results := make([]result, len(insts))
+	ev.recorded = true
+	ev.results = make([]result, len(insts))
 	par.For(len(insts), func(i int) {
 		in := insts[i]
 		ia := r.Addr.Instance(in.key)
@@ -420,17 +539,27 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			inst.Deps = append(inst.Deps, dep)
 		}
 		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
-		results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
+		ev.results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
 	})
-	done := make([]*Instance, len(results))
-	refs := make([]cty.Value, len(results))
-	for i, res := range results {
+	return ev
+}
+
+// record adds a resource's evaluated instances to d, and its value as
+// expressions see it; it returns the resource's diagnostics.
+func (d *Desired) record(ev *resourceEval) hcl.Diagnostics {
+	diags := ev.diags
+	if !ev.recorded {
+		return diags
+	}
+	done := make([]*Instance, len(ev.results))
+	refs := make([]cty.Value, len(ev.results))
+	for i, res := range ev.results {
 		diags = append(diags, d.improveIndexDiags(res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
 		done[i], refs[i] = res.inst, res.ref
 	}
-	d.refs[r.Addr] = collection(r, done, refs)
+	d.refs[ev.r.Addr] = collection(ev.r, done, refs)
 	return diags
 }
 

@@ -74,6 +74,7 @@ type Lab struct {
 	orderMu    sync.Mutex
 	orderDone  bool
 	order      []item
+	orderRefs  map[item][]item // what each item of order refers to
 	orderDiags hcl.Diagnostics
 
 	pathsOnce  sync.Once

@@ -285,12 +285,12 @@ func (l *Lab) evalOrder() ([]item, hcl.Diagnostics) {
 	if l.orderDone {
 		return l.order, l.orderDiags
 	}
-	l.order, l.orderDiags = l.computeOrder()
+	l.order, l.orderRefs, l.orderDiags = l.computeOrder()
 	l.orderDone = true
 	return l.order, l.orderDiags
 }
 
-func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
+func (l *Lab) computeOrder() ([]item, map[item][]item, hcl.Diagnostics) {
 	var items []item
 	for _, name := range sortedAttrKeys(l.Locals) {
 		items = append(items, item{local: name})
@@ -348,7 +348,7 @@ func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
 	for _, it := range items {
 		visit(it)
 	}
-	return order, diags
+	return order, refsOf, diags
 }
 
 func cycleDiag(l *Lab, cycle []item) *hcl.Diagnostic {
