@@ -26,8 +26,11 @@ type Desired struct {
 	Instances map[addr.Instance]*Instance
 	// Order lists the instances sorted by address.
 	Order []addr.Instance
-	// refs holds each resource's value as expressions see it, for outputs.
+	// refs holds each resource's value as expressions see it, for outputs;
+	// lazy holds those of the resources evaluated here, made when first
+	// needed.
 	refs   map[addr.Resource]cty.Value
+	lazy   map[addr.Resource]*lazyRef
 	locals map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
@@ -372,6 +375,15 @@ func (l *Lab) labValue() cty.Value {
 // plus only the locals and resources they mention, so building it costs
 // what the expressions use, not the size of the lab.
 func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, extra map[string]cty.Value) *hcl.EvalContext {
+	var refs []hcl.Traversal
+	for _, e := range exprs {
+		refs = append(refs, e.Variables()...)
+	}
+	return d.contextOf(base, refs, extra)
+}
+
+// contextOf is contextFor given the references of the expressions.
+func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, extra map[string]cty.Value) *hcl.EvalContext {
 	vars := make(map[string]cty.Value, len(base)+4)
 	for k, v := range base {
 		vars[k] = v
@@ -379,34 +391,37 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 	locals := map[string]cty.Value{}
 	var mods map[string]cty.Value
 	byType := map[string]map[string]cty.Value{}
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			root := tr.RootName()
-			if len(tr) < 2 {
-				continue
+	for _, tr := range refs {
+		root := tr.RootName()
+		if len(tr) < 2 {
+			continue
+		}
+		name := attrName(tr[1])
+		if root == "local" {
+			if v, ok := d.locals[name]; ok {
+				locals[name] = v
 			}
-			name := attrName(tr[1])
-			if root == "local" {
-				if v, ok := d.locals[name]; ok {
-					locals[name] = v
+			continue
+		}
+		if root == "module" {
+			if v, ok := d.mods[name]; ok {
+				if mods == nil {
+					mods = map[string]cty.Value{}
 				}
-				continue
+				mods[name] = v
 			}
-			if root == "module" {
-				if v, ok := d.mods[name]; ok {
-					if mods == nil {
-						mods = map[string]cty.Value{}
-					}
-					mods[name] = v
-				}
-				continue
+			continue
+		}
+		ra := addr.Resource{Type: root, Name: name}
+		v, ok := d.refs[ra]
+		if lr := d.lazy[ra]; !ok && lr != nil {
+			v, ok = lr.value(), true
+		}
+		if ok {
+			if byType[root] == nil {
+				byType[root] = map[string]cty.Value{}
 			}
-			if v, ok := d.refs[addr.Resource{Type: root, Name: name}]; ok {
-				if byType[root] == nil {
-					byType[root] = map[string]cty.Value{}
-				}
-				byType[root][name] = v
-			}
+			byType[root][name] = v
 		}
 	}
 	vars["local"] = cty.ObjectVal(locals)
@@ -444,14 +459,11 @@ type resourceEval struct {
 // that no block can, beforehand).
 func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Prior, checkLimit bool) *resourceEval {
 	ev := &resourceEval{r: r}
-	exprs := r.exprs()
 	// The context holds what depends_on names too, even when nothing
 	// else in the block refers to it.
-	ctxExprs := exprs[:len(exprs):len(exprs)]
-	for _, tr := range r.DependsOn {
-		ctxExprs = append(ctxExprs, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
-	}
-	ctx := d.contextFor(base, ctxExprs, nil)
+	refs := r.variables()
+	refs = append(refs[:len(refs):len(refs)], r.DependsOn...)
+	ctx := d.contextOf(base, refs, nil)
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
 	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
@@ -539,7 +551,10 @@ func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Pr
 			inst.Deps = append(inst.Deps, dep)
 		}
 		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
-		ev.results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
+		ev.results[i] = result{inst: inst, diags: dd}
+		if prior != nil {
+			ev.results[i].prior, ev.results[i].hasPrior = prior(ia)
+		}
 	})
 	return ev
 }
@@ -552,14 +567,27 @@ func (d *Desired) record(ev *resourceEval) hcl.Diagnostics {
 		return diags
 	}
 	done := make([]*Instance, len(ev.results))
-	refs := make([]cty.Value, len(ev.results))
+	results := ev.results
 	for i, res := range ev.results {
 		diags = append(diags, d.improveIndexDiags(res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
-		done[i], refs[i] = res.inst, res.ref
+		done[i] = res.inst
 	}
-	d.refs[ev.r.Addr] = collection(ev.r, done, refs)
+	if d.lazy == nil {
+		d.lazy = map[addr.Resource]*lazyRef{}
+	}
+	d.lazy[ev.r.Addr] = &lazyRef{make_: func() cty.Value {
+		refs := make([]cty.Value, len(done))
+		par.For(len(done), func(i int) {
+			var prior Prior
+			if res := results[i]; res.hasPrior {
+				prior = func(addr.Instance) (cty.Value, bool) { return res.prior, true }
+			}
+			refs[i] = d.refValue(done[i], done[i].Value, done[i].SensitivePaths, prior)
+		})
+		return collection(ev.r, done, refs)
+	}}
 	return diags
 }
 
@@ -630,8 +658,26 @@ func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance
 // result is one instance's evaluation, before it is recorded.
 type result struct {
 	inst  *Instance
-	ref   cty.Value
 	diags hcl.Diagnostics
+	// prior's answer for the instance, asked now: the value expressions
+	// see is made later (lazyRef), when the planner may have changed what
+	// prior reads.
+	prior    cty.Value
+	hasPrior bool
+}
+
+// lazyRef is a resource's value as expressions see it, made the first
+// time an expression refers to it: in a large lab most resources (links,
+// firewall chains) are referred to by nothing.
+type lazyRef struct {
+	once  sync.Once
+	v     cty.Value
+	make_ func() cty.Value
+}
+
+func (lr *lazyRef) value() cty.Value {
+	lr.once.Do(func() { lr.v = lr.make_() })
+	return lr.v
 }
 
 // refValue is an instance as other expressions see it: its attributes

@@ -158,6 +158,13 @@ type Resource struct {
 	Ready     *Ready // the ready block (checks.go), nil when absent
 	Content   *Content
 	DeclRange hcl.Range
+
+	// The block's expressions and the references they make, in order,
+	// found once (refs.go): checking, ordering and evaluating a large
+	// lab each walked every expression again.
+	exprsOnce sync.Once
+	exprList  []hcl.Expression
+	varList   []hcl.Traversal
 }
 
 // Content is a block body split by a schema, checked once at load time so
@@ -177,6 +184,9 @@ type Content struct {
 	// when the block leaves them out: a node's management addresses in a
 	// lab without a management network.
 	NullComputed map[string]bool
+	// vars holds the references of each attribute that has some, found
+	// when the body was decoded; nil when not found then.
+	vars map[string][]hcl.Traversal
 }
 
 // NestedContent is one nested block, or a dynamic block (Dyn set) that
@@ -811,9 +821,11 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
 	hc, diags := body.Content(withDynamic(schema.HCLSchema()))
-	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{}}
+	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{},
+		vars: map[string][]hcl.Traversal{}}
 	for name, a := range hc.Attributes {
-		if len(a.Expr.Variables()) > 0 {
+		if vars := a.Expr.Variables(); len(vars) > 0 {
+			c.vars[name] = vars
 			c.Dynamic[name] = true
 			c.HasDynamic = true
 		}
