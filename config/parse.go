@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,54 @@ const parallelParseMin = 128 << 10
 // work evenly; large enough that a piece's own cost is nothing.
 const pieceSize = 16 << 10
 
+// shared holds the files ReadBackend parsed, for Load to take: the CLI
+// reads the backend block before it loads the lab, and a large file then
+// parsed twice.
+var shared struct {
+	sync.Mutex
+	files map[string]sharedFile
+}
+
+type sharedFile struct {
+	src   []byte
+	file  *hcl.File
+	diags hcl.Diagnostics
+}
+
+// parseShared parses a lab file as ReadBackend always has (HCL's parser,
+// no checks first), through parseHCL when the file passes checkSource,
+// and keeps the result for Load.
+func parseShared(p *hclparse.Parser, src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
+	_, cuts, d := checkSource(filename, src, 0)
+	if d != nil {
+		return p.ParseHCL(src, filename)
+	}
+	f, diags := parseHCL(p, src, filename, cuts)
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.files == nil {
+		shared.files = map[string]sharedFile{}
+	}
+	shared.files[filename] = sharedFile{src: src, file: f, diags: diags}
+	return f, diags
+}
+
+// takeShared returns what parseShared made of the file, if it was this
+// source, and forgets it.
+func takeShared(filename string, src []byte) (*hcl.File, hcl.Diagnostics, bool) {
+	shared.Lock()
+	defer shared.Unlock()
+	sf, ok := shared.files[filename]
+	if !ok {
+		return nil, nil, false
+	}
+	delete(shared.files, filename)
+	if !bytes.Equal(sf.src, src) {
+		return nil, nil, false
+	}
+	return sf.file, sf.diags, true
+}
+
 // parseHCL parses a lab file on every core: the file is cut at lines that
 // start outside any block, bracket, string or heredoc (cuts, from
 // checkDepth), the pieces are parsed at once, each at its own position in
@@ -33,6 +82,10 @@ func parseHCL(p *hclparse.Parser, src []byte, filename string, cuts []hcl.Pos) (
 	workers := runtime.GOMAXPROCS(0)
 	if existing := p.Files()[filename]; existing != nil {
 		return existing, nil // as HCL's parser does for a file it has seen
+	}
+	if f, diags, ok := takeShared(filename, src); ok {
+		p.AddFile(filename, f)
+		return f, diags
 	}
 	if len(src) < parallelParseMin || len(cuts) == 0 {
 		return p.ParseHCL(src, filename)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcled"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers/all"
 )
 
 // bigLab is a lab file larger than parallelParseMin whose blocks hold what
@@ -157,5 +160,48 @@ func TestParseInPiecesIsHCL(t *testing.T) {
 				t.Fatalf("context of byte %d: got %q, want %q", off, g, w)
 			}
 		})
+	}
+}
+
+// TestBackendParseShared: Load takes the file ReadBackend parsed, when
+// its source has not changed since, and parses it again when it has.
+func TestBackendParseShared(t *testing.T) {
+	dir := t.TempDir()
+	name := dir + "/main.lab.hcl"
+	src := "lab {\n  name = \"shared\"\n}\n\ncontainer \"a\" {\n  rootfs = \"rootfs\"\n}\n"
+	if err := os.WriteFile(name, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []bool{false, true} {
+		if _, diags := ReadBackend(dir); diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		shared.Lock()
+		parsed := shared.files[name].file
+		shared.Unlock()
+		if parsed == nil {
+			t.Fatal("ReadBackend kept no parsed file")
+		}
+		if change {
+			if err := os.WriteFile(name, []byte(strings.Replace(src, `"a"`, `"b"`, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, diags := Load(dir, all.Registry())
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := l.Parser.Files()[name]; (got == parsed) == change {
+			t.Fatalf("source changed: %v; Load took ReadBackend's file: %v", change, got == parsed)
+		}
+		if _, ok := l.Resources[addr.Resource{Type: "container", Name: map[bool]string{false: "a", true: "b"}[change]}]; !ok {
+			t.Fatalf("the loaded lab has %v", l.Order)
+		}
+		shared.Lock()
+		_, left := shared.files[name]
+		shared.Unlock()
+		if left {
+			t.Fatal("the parsed file is still kept after Load")
+		}
 	}
 }
