@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/planner"
@@ -315,7 +316,7 @@ func width(names []string) int {
 // whole writes every set attribute of an object being created or destroyed.
 func (w *writer) whole(sym string, v cty.Value, indent int, path cty.Path) {
 	names := sortedAttrs(v)
-	var shown []string
+	shown, vals := names[:0], make([]cty.Value, 0, len(names))
 	for _, n := range names {
 		av := v.GetAttr(n)
 		if av.IsKnown() && av.IsNull() {
@@ -325,12 +326,24 @@ func (w *writer) whole(sym string, v cty.Value, indent int, path cty.Path) {
 			continue
 		}
 		shown = append(shown, n)
+		vals = append(vals, av)
 	}
 	wd := width(shown)
-	for _, n := range shown {
-		av := v.GetAttr(n)
-		p := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n})
-		fmt.Fprintf(w.b, "%s%s %-*s = %s\n", strings.Repeat(" ", indent-2), w.c.sym(sym), wd, n, value(av, w.sensitive(p, sym == "+"), indent))
+	lead := strings.Repeat(" ", indent-2) + w.c.sym(sym) + " "
+	for i, n := range shown {
+		sensitive := false
+		if len(w.before) > 0 || len(w.after) > 0 {
+			sensitive = w.sensitive(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n}), sym == "+")
+		}
+		// As fmt's "%s%s %-*s = %s\n" writes it.
+		w.b.WriteString(lead)
+		w.b.WriteString(n)
+		for pad := wd - utf8.RuneCountInString(n); pad > 0; pad-- {
+			w.b.WriteByte(' ')
+		}
+		w.b.WriteString(" = ")
+		w.b.WriteString(value(vals[i], sensitive, indent))
+		w.b.WriteByte('\n')
 	}
 }
 
@@ -673,6 +686,9 @@ func value(v cty.Value, sensitive bool, indent int) string {
 }
 
 func formatNumber(f *big.Float) string {
+	if i, acc := f.Int64(); acc == big.Exact {
+		return strconv.FormatInt(i, 10)
+	}
 	if f.IsInt() {
 		i, _ := f.Int(nil)
 		return i.String()
