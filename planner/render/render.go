@@ -199,6 +199,11 @@ func writeChanges(b *strings.Builder, changes []*planner.Change, c Colors, drift
 		writeChange(&pb, changes[i], c, drift)
 		parts[i] = pb.String()
 	})
+	n := 0
+	for _, s := range parts {
+		n += len(s)
+	}
+	b.Grow(n)
 	for _, s := range parts {
 		b.WriteString(s)
 	}
