@@ -663,26 +663,47 @@ func value(v cty.Value, sensitive bool, indent int) string {
 			return "{}"
 		}
 		var keys []string
-		vals := map[string]cty.Value{}
-		for it := v.ElementIterator(); it.Next(); {
-			k, ev := it.Element()
-			if t.IsObjectType() && ev.IsKnown() && ev.IsNull() {
-				continue
+		var vals []cty.Value
+		if t.IsObjectType() {
+			// An object's attributes straight from its type, in order.
+			for _, k := range sortedAttrs(v) {
+				ev := v.GetAttr(k)
+				if ev.IsKnown() && ev.IsNull() {
+					continue
+				}
+				keys = append(keys, k)
+				vals = append(vals, ev)
 			}
-			keys = append(keys, k.AsString())
-			vals[k.AsString()] = ev
+		} else {
+			byKey := map[string]cty.Value{}
+			for it := v.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				keys = append(keys, k.AsString())
+				byKey[k.AsString()] = ev
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				vals = append(vals, byKey[k])
+			}
 		}
-		sort.Strings(keys)
 		wd := width(keys)
 		pad := strings.Repeat(" ", indent+4)
 		var b strings.Builder
 		b.WriteString("{\n")
-		for _, k := range keys {
+		for i, k := range keys {
 			name := k
 			if t.IsMapType() {
 				name = strconv.Quote(k)
 			}
-			fmt.Fprintf(&b, "%s%-*s = %s\n", pad, wd, name, value(vals[k], false, indent+4))
+			// As fmt's "%s%-*s = %s\n" writes it.
+			b.WriteString(pad)
+			b.WriteString(name)
+			for n := wd - utf8.RuneCountInString(name); n > 0; n-- {
+				b.WriteByte(' ')
+			}
+			b.WriteString(" = ")
+			b.WriteString(value(vals[i], false, indent+4))
+			b.WriteByte('\n')
 		}
 		b.WriteString(strings.Repeat(" ", indent) + "}")
 		return b.String()

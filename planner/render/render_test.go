@@ -102,3 +102,28 @@ func TestWholeAsFmt(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestValueAsFmt: objects and maps inside a value are written as fmt's
+// "%s%-*s = %s\n" wrote each entry, keys sorted and padded, null
+// attributes of an object left out.
+func TestValueAsFmt(t *testing.T) {
+	v := cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{
+		"action": cty.StringVal("accept"),
+		"dport":  cty.NumberIntVal(22),
+		"none":   cty.NullVal(cty.String),
+		"labels": cty.MapVal(map[string]cty.Value{"é": cty.StringVal("x"), "b": cty.StringVal("y")}),
+	})})
+	want := "[\n" +
+		"        {\n" +
+		"            action = \"accept\"\n" +
+		"            dport  = 22\n" +
+		"            labels = {\n" +
+		"                \"b\" = \"y\"\n" +
+		"                \"é\" = \"x\"\n" +
+		"            }\n" +
+		"        },\n" +
+		"    ]"
+	if got := value(v, false, 4); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
