@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
@@ -87,7 +88,7 @@ func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported 
 
 // walkHostPaths calls fn with every known, non-empty host path of v.
 func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.Path, string)) {
-	if v.IsNull() || !v.IsKnown() {
+	if v.IsNull() || !v.IsKnown() || !holdsHostPaths(b) {
 		return
 	}
 	for name, a := range b.Attributes {
@@ -162,4 +163,24 @@ func pathString(p cty.Path) string {
 		}
 	}
 	return b.String()
+}
+
+// hostPathBlocks remembers, for each schema block, whether it or a block
+// in it has a host path attribute: a large lab's links and firewall
+// rules have none, and walking their values found nothing.
+var hostPathBlocks sync.Map // *providers.Block -> bool
+
+func holdsHostPaths(b *providers.Block) bool {
+	if v, ok := hostPathBlocks.Load(b); ok {
+		return v.(bool)
+	}
+	holds := false
+	for _, a := range b.Attributes {
+		holds = holds || a.HostPath
+	}
+	for _, nb := range b.Blocks {
+		holds = holds || holdsHostPaths(nb.Block)
+	}
+	hostPathBlocks.Store(b, holds)
+	return holds
 }
