@@ -29,9 +29,12 @@ type Desired struct {
 	// refs holds each resource's value as expressions see it, for outputs;
 	// lazy holds those of the resources evaluated here, made when first
 	// needed.
-	refs   map[addr.Resource]cty.Value
-	lazy   map[addr.Resource]*lazyRef
-	locals map[string]cty.Value
+	refs map[addr.Resource]cty.Value
+	lazy map[addr.Resource]*lazyRef
+	// partial names, while evalLevels runs, the attributes the lab's
+	// expressions read of each resource they read only attributes of.
+	partial map[addr.Resource]map[string]bool
+	locals  map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
 	mods map[string]cty.Value
@@ -205,6 +208,8 @@ func (d *Desired) evalLevels(order []item, base map[string]cty.Value, prior Prio
 		}
 		levels[level[i]] = append(levels[level[i]], i)
 	}
+	d.partial = d.attributesRead(order)
+	defer func() { d.partial = nil }()
 	itemDiags := make([]hcl.Diagnostics, len(order))
 	for _, members := range levels {
 		locals := make([]cty.Value, len(members))
@@ -253,6 +258,59 @@ func (d *Desired) inLevels(order []item) bool {
 	}
 	return len(d.Instances)+resources <= MaxLabInstances
 }
+
+// attributesRead names, for each resource that the expressions of order
+// read only attributes of (vm.a.port[0], never vm.a alone, nor in
+// depends_on), the attributes they read: evalLevels' expressions then see
+// an object of those attributes, not of all. Outputs, checks and the
+// rest, evaluated after, see whole objects.
+func (d *Desired) attributesRead(order []item) map[addr.Resource]map[string]bool {
+	if !partialRefs {
+		return nil
+	}
+	l := d.Lab
+	read := map[addr.Resource]map[string]bool{}
+	whole := map[addr.Resource]bool{}
+	note := func(tr hcl.Traversal) {
+		ra, ok := l.resourceOf(tr)
+		if !ok {
+			return
+		}
+		if len(tr) >= 3 {
+			if a, ok := tr[2].(hcl.TraverseAttr); ok {
+				if read[ra] == nil {
+					read[ra] = map[string]bool{}
+				}
+				read[ra][a.Name] = true
+				return
+			}
+		}
+		whole[ra] = true
+	}
+	for _, it := range order {
+		if it.local != "" {
+			for _, tr := range l.Locals[it.local].Expr.Variables() {
+				note(tr)
+			}
+			continue
+		}
+		r := l.Resources[it.res]
+		for _, tr := range r.variables() {
+			note(tr)
+		}
+		for _, tr := range r.DependsOn {
+			note(tr)
+		}
+	}
+	for ra := range whole {
+		delete(read, ra)
+	}
+	return read
+}
+
+// partialRefs is false only in the test that compares evalLevels with
+// evalItems' loop.
+var partialRefs = true
 
 // evalInLevels is false only in the test that compares evalLevels with
 // evalItems' loop.
@@ -415,7 +473,12 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 		ra := addr.Resource{Type: root, Name: name}
 		v, ok := d.refs[ra]
 		if lr := d.lazy[ra]; !ok && lr != nil {
-			v, ok = lr.value(), true
+			if only, part := d.partial[ra]; part {
+				v = lr.partial(only)
+			} else {
+				v = lr.value()
+			}
+			ok = true
 		}
 		if ok {
 			if byType[root] == nil {
@@ -577,14 +640,14 @@ func (d *Desired) record(ev *resourceEval) hcl.Diagnostics {
 	if d.lazy == nil {
 		d.lazy = map[addr.Resource]*lazyRef{}
 	}
-	d.lazy[ev.r.Addr] = &lazyRef{make_: func() cty.Value {
+	d.lazy[ev.r.Addr] = &lazyRef{make_: func(only map[string]bool) cty.Value {
 		refs := make([]cty.Value, len(done))
 		par.For(len(done), func(i int) {
 			var prior Prior
 			if res := results[i]; res.hasPrior {
 				prior = func(addr.Instance) (cty.Value, bool) { return res.prior, true }
 			}
-			refs[i] = d.refValue(done[i], done[i].Value, done[i].SensitivePaths, prior)
+			refs[i] = d.refValue(done[i], done[i].Value, done[i].SensitivePaths, prior, only)
 		})
 		return collection(ev.r, done, refs)
 	}}
@@ -650,7 +713,7 @@ func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance
 		if cv, ok := current(inst.Addr); ok {
 			v = cv
 		}
-		vals[i] = d.refValue(inst, v, inst.SensitivePaths, nil)
+		vals[i] = d.refValue(inst, v, inst.SensitivePaths, nil, nil)
 	}
 	return collection(d.Lab.Resources[ra], insts, vals)
 }
@@ -668,50 +731,74 @@ type result struct {
 
 // lazyRef is a resource's value as expressions see it, made the first
 // time an expression refers to it: in a large lab most resources (links,
-// firewall chains) are referred to by nothing.
+// firewall chains) are referred to by nothing. evalLevels' expressions
+// may see a part of it (partial).
 type lazyRef struct {
-	once  sync.Once
-	v     cty.Value
-	make_ func() cty.Value
+	once, ponce sync.Once
+	v, pv       cty.Value
+	make_       func(only map[string]bool) cty.Value
 }
 
 func (lr *lazyRef) value() cty.Value {
-	lr.once.Do(func() { lr.v = lr.make_() })
+	lr.once.Do(func() { lr.v = lr.make_(nil) })
 	return lr.v
+}
+
+// partial is the value with only the attributes only names (the same
+// names at every call).
+func (lr *lazyRef) partial(only map[string]bool) cty.Value {
+	lr.ponce.Do(func() { lr.pv = lr.make_(only) })
+	return lr.pv
 }
 
 // refValue is an instance as other expressions see it: its attributes
 // (computed ones from prior state, else unknown), port[n] endpoints and
 // its address, marked with the instance so that users depend on it.
-func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, prior Prior) cty.Value {
+func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, prior Prior, only map[string]bool) cty.Value {
+	// With only, the object has only those of its attributes (evalLevels:
+	// what the lab's expressions read of it, one attribute each).
+	want := func(name string) bool { return only == nil || only[name] }
+	pa := inst.Resource.Schema.PortsAttr
+	needed := func(name string) bool { return want(name) || (pa != "" && name == pa && want("port")) }
 	attrs := make(map[string]cty.Value, len(inst.Resource.Schema.Attributes)+len(inst.Resource.Schema.Blocks)+2)
 	if v.IsKnown() && !v.IsNull() {
 		for name := range v.Type().AttributeTypes() {
-			attrs[name] = v.GetAttr(name)
+			if needed(name) {
+				attrs[name] = v.GetAttr(name)
+			}
 		}
 	} else {
 		for name, ty := range inst.Resource.Schema.ImpliedType().AttributeTypes() {
-			attrs[name] = cty.UnknownVal(ty)
+			if needed(name) {
+				attrs[name] = cty.UnknownVal(ty)
+			}
 		}
 	}
 	if prior != nil {
 		if pv, ok := prior(inst.Addr); ok && pv.IsKnown() && !pv.IsNull() {
 			for name, a := range inst.Resource.Schema.Attributes {
-				if a.Computed && !attrs[name].IsKnown() && pv.Type().HasAttribute(name) {
+				if a.Computed && needed(name) && !attrs[name].IsKnown() && pv.Type().HasAttribute(name) {
 					attrs[name] = pv.GetAttr(name)
 				}
 			}
 		}
 	}
-	if pa := inst.Resource.Schema.PortsAttr; pa != "" {
+	if pa != "" && want("port") {
 		attrs["port"] = portsValue(inst.Addr.String(), attrs[pa])
+		if !want(pa) {
+			delete(attrs, pa)
+		}
 	}
-	attrs["address"] = cty.StringVal(inst.Addr.String())
+	if want("address") {
+		attrs["address"] = cty.StringVal(inst.Addr.String())
+	}
 	// Sensitive values stay sensitive when another expression reads them.
 	for _, p := range sensitive {
 		if len(p) > 0 {
-			if ga, ok := p[0].(cty.GetAttrStep); ok {
-				attrs[ga.Name] = attrs[ga.Name].Mark(Sensitive)
+			if ga, ok := p[0].(cty.GetAttrStep); ok && want(ga.Name) {
+				if _, has := attrs[ga.Name]; has || only == nil {
+					attrs[ga.Name] = attrs[ga.Name].Mark(Sensitive)
+				}
 			}
 		}
 	}
