@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/ctymarks"
 )
 
 // Desired is the evaluated lab: what every instance should look like.
@@ -896,17 +897,17 @@ type marks struct {
 }
 
 func (m *marks) take(path cty.Path, v cty.Value) cty.Value {
-	plain, pvm := v.UnmarkDeepWithPaths()
-	for _, pm := range pvm {
-		for mk := range pm.Marks {
-			switch mk := mk.(type) {
-			case depMark:
-				m.deps[mk.a] = true
-			case sensitiveMark:
-				m.sensitive = append(m.sensitive, append(append(cty.Path{}, path...), pm.Path...))
-			}
+	// One walk, as UnmarkDeepWithPaths makes, without its set of marks per
+	// path: each path holds a mark once, so a sensitive path is added once.
+	plain, _ := v.WrangleMarksDeep(func(mark any, p cty.Path) (ctymarks.WrangleAction, error) {
+		switch mk := mark.(type) {
+		case depMark:
+			m.deps[mk.a] = true
+		case sensitiveMark:
+			m.sensitive = append(m.sensitive, append(append(cty.Path{}, path...), p...))
 		}
-	}
+		return ctymarks.WrangleDrop, nil
+	})
 	return plain
 }
 
