@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 	$(GO) test ./state -run '^$$' -fuzz FuzzStateCorruption -fuzztime 60s
 	$(GO) test ./config -run '^$$' -fuzz FuzzNesting -fuzztime 60s
+	$(GO) test ./config -run '^$$' -fuzz FuzzFastParse -fuzztime 60s
 
 # Installs the providers' tools when run as root on Debian (what apply will
 # need); validate and plan work without them.

@@ -156,7 +156,7 @@ func ReadBackend(dir string) (*Backend, hcl.Diagnostics) {
 		if d != nil {
 			continue
 		}
-		f, pd := parser.ParseHCL(src, name)
+		f, pd := parseShared(parser, src, name)
 		if pd.HasErrors() {
 			// The backend block may be in what could not be parsed:
 			// guessing the state file would open the wrong state.

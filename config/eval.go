@@ -16,6 +16,7 @@ import (
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/ctymarks"
 )
 
 // Desired is the evaluated lab: what every instance should look like.
@@ -26,9 +27,15 @@ type Desired struct {
 	Instances map[addr.Instance]*Instance
 	// Order lists the instances sorted by address.
 	Order []addr.Instance
-	// refs holds each resource's value as expressions see it, for outputs.
-	refs   map[addr.Resource]cty.Value
-	locals map[string]cty.Value
+	// refs holds each resource's value as expressions see it, for outputs;
+	// lazy holds those of the resources evaluated here, made when first
+	// needed.
+	refs map[addr.Resource]cty.Value
+	lazy map[addr.Resource]*lazyRef
+	// partial names, while evalLevels runs, the attributes the lab's
+	// expressions read of each resource they read only attributes of.
+	partial map[addr.Resource]map[string]bool
+	locals  map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
 	mods map[string]cty.Value
@@ -138,16 +145,15 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 // evalItems evaluates a scope's locals, resources and module calls in
 // order.
 func (d *Desired) evalItems(order []item, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
+	if diags, ok := d.evalLevels(order, base, prior); ok {
+		return diags
+	}
 	var diags hcl.Diagnostics
 	for _, it := range order {
 		switch {
 		case it.local != "":
-			lc := d.Lab.Locals[it.local]
-			v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
+			v, dd := d.evalLocal(it.local, base)
 			diags = append(diags, dd...)
-			if dd.HasErrors() {
-				v = cty.DynamicVal
-			}
 			d.locals[it.local] = v
 		case it.module != "":
 			diags = append(diags, d.evalModule(d.Lab.Modules[it.module], base, prior)...)
@@ -157,6 +163,159 @@ func (d *Desired) evalItems(order []item, base map[string]cty.Value, prior Prior
 	}
 	return diags
 }
+
+func (d *Desired) evalLocal(name string, base map[string]cty.Value) (cty.Value, hcl.Diagnostics) {
+	lc := d.Lab.Locals[name]
+	v, dd := lc.Expr.Value(d.contextFor(base, []hcl.Expression{lc.Expr}, nil))
+	if dd.HasErrors() {
+		v = cty.DynamicVal
+	}
+	return v, dd
+}
+
+// evalLevels evaluates the lab's locals and resources level by level, the
+// items of a level on every core: level 0 refers to nothing, level n to
+// items of levels below n. A lab written out block by block (thousands of
+// resources of one instance each) has two or three levels, where
+// evaluating in order would use one core. Each level's results are
+// recorded after it, and the diagnostics come in order's order, as
+// evalItems' loop gives them.
+//
+// It reports false, having done nothing, for a module's scope, a lab with
+// module calls or with a count or for_each (whose instances are counted
+// against MaxLabInstances as they are evaluated, in order), and for a lab
+// of more resources than MaxLabInstances: evalItems' loop does those.
+func (d *Desired) evalLevels(order []item, base map[string]cty.Value, prior Prior) (hcl.Diagnostics, bool) {
+	if !d.inLevels(order) {
+		return nil, false
+	}
+	l := d.Lab
+	index := make(map[item]int, len(order))
+	level := make([]int, len(order))
+	var levels [][]int
+	for i, it := range order {
+		index[it] = i
+		deps, ok := l.orderRefs[it]
+		if !ok {
+			deps = l.refsOf(it)
+		}
+		for _, dep := range deps {
+			if j, ok := index[dep]; ok {
+				level[i] = max(level[i], level[j]+1)
+			}
+		}
+		if level[i] == len(levels) {
+			levels = append(levels, nil)
+		}
+		levels[level[i]] = append(levels[level[i]], i)
+	}
+	d.partial = d.attributesRead(order)
+	defer func() { d.partial = nil }()
+	itemDiags := make([]hcl.Diagnostics, len(order))
+	for _, members := range levels {
+		locals := make([]cty.Value, len(members))
+		evals := make([]*resourceEval, len(members))
+		par.For(len(members), func(k int) {
+			it := order[members[k]]
+			if it.local != "" {
+				locals[k], itemDiags[members[k]] = d.evalLocal(it.local, base)
+				return
+			}
+			evals[k] = d.evalInstances(l.Resources[it.res], base, prior, false)
+		})
+		for k, i := range members {
+			if it := order[i]; it.local != "" {
+				d.locals[it.local] = locals[k]
+				continue
+			}
+			itemDiags[i] = d.record(evals[k])
+		}
+	}
+	var diags hcl.Diagnostics
+	for _, dd := range itemDiags {
+		diags = append(diags, dd...)
+	}
+	return diags, true
+}
+
+// inLevels reports whether evalLevels takes order.
+func (d *Desired) inLevels(order []item) bool {
+	l := d.Lab
+	if !evalInLevels || d.parent != nil || d.Module != "" || l.orderRefs == nil {
+		return false
+	}
+	resources := 0
+	for _, it := range order {
+		switch {
+		case it.module != "":
+			return false
+		case it.local == "":
+			r := l.Resources[it.res]
+			if r.Count != nil || r.ForEach != nil {
+				return false
+			}
+			resources++
+		}
+	}
+	return len(d.Instances)+resources <= MaxLabInstances
+}
+
+// attributesRead names, for each resource that the expressions of order
+// read only attributes of (vm.a.port[0], never vm.a alone, nor in
+// depends_on), the attributes they read: evalLevels' expressions then see
+// an object of those attributes, not of all. Outputs, checks and the
+// rest, evaluated after, see whole objects.
+func (d *Desired) attributesRead(order []item) map[addr.Resource]map[string]bool {
+	if !partialRefs {
+		return nil
+	}
+	l := d.Lab
+	read := map[addr.Resource]map[string]bool{}
+	whole := map[addr.Resource]bool{}
+	note := func(tr hcl.Traversal) {
+		ra, ok := l.resourceOf(tr)
+		if !ok {
+			return
+		}
+		if len(tr) >= 3 {
+			if a, ok := tr[2].(hcl.TraverseAttr); ok {
+				if read[ra] == nil {
+					read[ra] = map[string]bool{}
+				}
+				read[ra][a.Name] = true
+				return
+			}
+		}
+		whole[ra] = true
+	}
+	for _, it := range order {
+		if it.local != "" {
+			for _, tr := range l.Locals[it.local].Expr.Variables() {
+				note(tr)
+			}
+			continue
+		}
+		r := l.Resources[it.res]
+		for _, tr := range r.variables() {
+			note(tr)
+		}
+		for _, tr := range r.DependsOn {
+			note(tr)
+		}
+	}
+	for ra := range whole {
+		delete(read, ra)
+	}
+	return read
+}
+
+// partialRefs is false only in the test that compares evalLevels with
+// evalItems' loop.
+var partialRefs = true
+
+// evalInLevels is false only in the test that compares evalLevels with
+// evalItems' loop.
+var evalInLevels = true
 
 // ManagementNodeTypes are the resource types whose instances get an
 // interface on the lab's management network.
@@ -275,6 +434,15 @@ func (l *Lab) labValue() cty.Value {
 // plus only the locals and resources they mention, so building it costs
 // what the expressions use, not the size of the lab.
 func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, extra map[string]cty.Value) *hcl.EvalContext {
+	var refs []hcl.Traversal
+	for _, e := range exprs {
+		refs = append(refs, e.Variables()...)
+	}
+	return d.contextOf(base, refs, extra)
+}
+
+// contextOf is contextFor given the references of the expressions.
+func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, extra map[string]cty.Value) *hcl.EvalContext {
 	vars := make(map[string]cty.Value, len(base)+4)
 	for k, v := range base {
 		vars[k] = v
@@ -282,34 +450,42 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 	locals := map[string]cty.Value{}
 	var mods map[string]cty.Value
 	byType := map[string]map[string]cty.Value{}
-	for _, e := range exprs {
-		for _, tr := range e.Variables() {
-			root := tr.RootName()
-			if len(tr) < 2 {
-				continue
+	for _, tr := range refs {
+		root := tr.RootName()
+		if len(tr) < 2 {
+			continue
+		}
+		name := attrName(tr[1])
+		if root == "local" {
+			if v, ok := d.locals[name]; ok {
+				locals[name] = v
 			}
-			name := attrName(tr[1])
-			if root == "local" {
-				if v, ok := d.locals[name]; ok {
-					locals[name] = v
+			continue
+		}
+		if root == "module" {
+			if v, ok := d.mods[name]; ok {
+				if mods == nil {
+					mods = map[string]cty.Value{}
 				}
-				continue
+				mods[name] = v
 			}
-			if root == "module" {
-				if v, ok := d.mods[name]; ok {
-					if mods == nil {
-						mods = map[string]cty.Value{}
-					}
-					mods[name] = v
-				}
-				continue
+			continue
+		}
+		ra := addr.Resource{Type: root, Name: name}
+		v, ok := d.refs[ra]
+		if lr := d.lazy[ra]; !ok && lr != nil {
+			if only, part := d.partial[ra]; part {
+				v = lr.partial(only)
+			} else {
+				v = lr.value()
 			}
-			if v, ok := d.refs[addr.Resource{Type: root, Name: name}]; ok {
-				if byType[root] == nil {
-					byType[root] = map[string]cty.Value{}
-				}
-				byType[root][name] = v
+			ok = true
+		}
+		if ok {
+			if byType[root] == nil {
+				byType[root] = map[string]cty.Value{}
 			}
+			byType[root][name] = v
 		}
 	}
 	vars["local"] = cty.ObjectVal(locals)
@@ -326,15 +502,32 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 }
 
 func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Prior) hcl.Diagnostics {
-	exprs := r.exprs()
+	return d.record(d.evalInstances(r, base, prior, true))
+}
+
+// resourceEval is a resource block's instances evaluated, before they are
+// recorded.
+type resourceEval struct {
+	r       *Resource
+	diags   hcl.Diagnostics
+	results []result
+	// recorded is false when an error came before the instances: the
+	// resource then has no value for expressions to see.
+	recorded bool
+}
+
+// evalInstances evaluates a resource block's instances without changing
+// d, so that blocks that do not refer to each other evaluate at once.
+// With checkLimit, a resource whose instances would take the lab over
+// MaxLabInstances is refused before any is evaluated (evalLevels checks
+// that no block can, beforehand).
+func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Prior, checkLimit bool) *resourceEval {
+	ev := &resourceEval{r: r}
 	// The context holds what depends_on names too, even when nothing
 	// else in the block refers to it.
-	ctxExprs := exprs[:len(exprs):len(exprs)]
-	for _, tr := range r.DependsOn {
-		ctxExprs = append(ctxExprs, &hclsyntax.ScopeTraversalExpr{Traversal: tr, SrcRange: tr.SourceRange()})
-	}
-	ctx := d.contextFor(base, ctxExprs, nil)
-	var diags hcl.Diagnostics
+	refs := r.variables()
+	refs = append(refs[:len(refs):len(refs)], r.DependsOn...)
+	ctx := d.contextOf(base, refs, nil)
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
 	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
@@ -344,7 +537,7 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			continue
 		}
 		v, dd := tr.TraverseAbs(ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		common = append(common, v)
 	}
 
@@ -356,18 +549,18 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	switch {
 	case r.Count != nil:
 		n, dd := evalCount(r.Count, ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		if dd.HasErrors() {
-			return diags
+			return ev
 		}
 		for i := 0; i < n; i++ {
 			insts = append(insts, inst{key: addr.Int(i), each: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})}})
 		}
 	case r.ForEach != nil:
 		m, marks, dd := evalForEach(r.ForEach, ctx)
-		diags = append(diags, dd...)
+		ev.diags = append(ev.diags, dd...)
 		if dd.HasErrors() {
-			return diags
+			return ev
 		}
 		common = append(common, cty.True.WithMarks(marks))
 		for _, k := range sortedAttrKeys(m) {
@@ -376,21 +569,23 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 	default:
 		insts = []inst{{}}
 	}
-	if len(d.Instances)+len(insts) > MaxLabInstances {
-		return append(diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
+	if checkLimit && len(d.Instances)+len(insts) > MaxLabInstances {
+		ev.diags = append(ev.diags, tooManyInstances(r, len(insts), len(d.Instances)+len(insts)))
+		return ev
 	}
 	if len(insts) == 0 {
 		// No instance (count = 0, for_each = {}): the body is still checked,
 		// as Terraform does, once with count.index or each.key and
 		// each.value unknown, so a mistake does not wait for the day the
 		// count grows.
-		diags = append(diags, d.checkEmptyBody(r, ctx)...)
+		ev.diags = append(ev.diags, d.checkEmptyBody(r, ctx)...)
 	}
 
 	// Instances of one block are independent: evaluate them on every core
 	// (expressions, the context and cty values are immutable), then record
 	// them in order.
-	results := make([]result, len(insts))
+	ev.recorded = true
+	ev.results = make([]result, len(insts))
 	par.For(len(insts), func(i int) {
 		in := insts[i]
 		ia := r.Addr.Instance(in.key)
@@ -420,17 +615,43 @@ func (d *Desired) evalResource(r *Resource, base map[string]cty.Value, prior Pri
 			inst.Deps = append(inst.Deps, dep)
 		}
 		sort.Slice(inst.Deps, func(i, j int) bool { return inst.Deps[i].Less(inst.Deps[j]) })
-		results[i] = result{inst: inst, ref: d.refValue(inst, v, m.sensitive, prior), diags: dd}
+		ev.results[i] = result{inst: inst, diags: dd}
+		if prior != nil {
+			ev.results[i].prior, ev.results[i].hasPrior = prior(ia)
+		}
 	})
-	done := make([]*Instance, len(results))
-	refs := make([]cty.Value, len(results))
-	for i, res := range results {
+	return ev
+}
+
+// record adds a resource's evaluated instances to d, and its value as
+// expressions see it; it returns the resource's diagnostics.
+func (d *Desired) record(ev *resourceEval) hcl.Diagnostics {
+	diags := ev.diags
+	if !ev.recorded {
+		return diags
+	}
+	done := make([]*Instance, len(ev.results))
+	results := ev.results
+	for i, res := range ev.results {
 		diags = append(diags, d.improveIndexDiags(res.diags)...)
 		d.Instances[res.inst.Addr] = res.inst
 		d.Order = append(d.Order, res.inst.Addr)
-		done[i], refs[i] = res.inst, res.ref
+		done[i] = res.inst
 	}
-	d.refs[r.Addr] = collection(r, done, refs)
+	if d.lazy == nil {
+		d.lazy = map[addr.Resource]*lazyRef{}
+	}
+	d.lazy[ev.r.Addr] = &lazyRef{make_: func(only map[string]bool) cty.Value {
+		refs := make([]cty.Value, len(done))
+		par.For(len(done), func(i int) {
+			var prior Prior
+			if res := results[i]; res.hasPrior {
+				prior = func(addr.Instance) (cty.Value, bool) { return res.prior, true }
+			}
+			refs[i] = d.refValue(done[i], done[i].Value, done[i].SensitivePaths, prior, only)
+		})
+		return collection(ev.r, done, refs)
+	}}
 	return diags
 }
 
@@ -493,7 +714,7 @@ func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance
 		if cv, ok := current(inst.Addr); ok {
 			v = cv
 		}
-		vals[i] = d.refValue(inst, v, inst.SensitivePaths, nil)
+		vals[i] = d.refValue(inst, v, inst.SensitivePaths, nil, nil)
 	}
 	return collection(d.Lab.Resources[ra], insts, vals)
 }
@@ -501,42 +722,84 @@ func (d *Desired) currentCollection(ra addr.Resource, current func(addr.Instance
 // result is one instance's evaluation, before it is recorded.
 type result struct {
 	inst  *Instance
-	ref   cty.Value
 	diags hcl.Diagnostics
+	// prior's answer for the instance, asked now: the value expressions
+	// see is made later (lazyRef), when the planner may have changed what
+	// prior reads.
+	prior    cty.Value
+	hasPrior bool
+}
+
+// lazyRef is a resource's value as expressions see it, made the first
+// time an expression refers to it: in a large lab most resources (links,
+// firewall chains) are referred to by nothing. evalLevels' expressions
+// may see a part of it (partial).
+type lazyRef struct {
+	once, ponce sync.Once
+	v, pv       cty.Value
+	make_       func(only map[string]bool) cty.Value
+}
+
+func (lr *lazyRef) value() cty.Value {
+	lr.once.Do(func() { lr.v = lr.make_(nil) })
+	return lr.v
+}
+
+// partial is the value with only the attributes only names (the same
+// names at every call).
+func (lr *lazyRef) partial(only map[string]bool) cty.Value {
+	lr.ponce.Do(func() { lr.pv = lr.make_(only) })
+	return lr.pv
 }
 
 // refValue is an instance as other expressions see it: its attributes
 // (computed ones from prior state, else unknown), port[n] endpoints and
 // its address, marked with the instance so that users depend on it.
-func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, prior Prior) cty.Value {
+func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, prior Prior, only map[string]bool) cty.Value {
+	// With only, the object has only those of its attributes (evalLevels:
+	// what the lab's expressions read of it, one attribute each).
+	want := func(name string) bool { return only == nil || only[name] }
+	pa := inst.Resource.Schema.PortsAttr
+	needed := func(name string) bool { return want(name) || (pa != "" && name == pa && want("port")) }
 	attrs := make(map[string]cty.Value, len(inst.Resource.Schema.Attributes)+len(inst.Resource.Schema.Blocks)+2)
 	if v.IsKnown() && !v.IsNull() {
 		for name := range v.Type().AttributeTypes() {
-			attrs[name] = v.GetAttr(name)
+			if needed(name) {
+				attrs[name] = v.GetAttr(name)
+			}
 		}
 	} else {
 		for name, ty := range inst.Resource.Schema.ImpliedType().AttributeTypes() {
-			attrs[name] = cty.UnknownVal(ty)
+			if needed(name) {
+				attrs[name] = cty.UnknownVal(ty)
+			}
 		}
 	}
 	if prior != nil {
 		if pv, ok := prior(inst.Addr); ok && pv.IsKnown() && !pv.IsNull() {
 			for name, a := range inst.Resource.Schema.Attributes {
-				if a.Computed && !attrs[name].IsKnown() && pv.Type().HasAttribute(name) {
+				if a.Computed && needed(name) && !attrs[name].IsKnown() && pv.Type().HasAttribute(name) {
 					attrs[name] = pv.GetAttr(name)
 				}
 			}
 		}
 	}
-	if pa := inst.Resource.Schema.PortsAttr; pa != "" {
+	if pa != "" && want("port") {
 		attrs["port"] = portsValue(inst.Addr.String(), attrs[pa])
+		if !want(pa) {
+			delete(attrs, pa)
+		}
 	}
-	attrs["address"] = cty.StringVal(inst.Addr.String())
+	if want("address") {
+		attrs["address"] = cty.StringVal(inst.Addr.String())
+	}
 	// Sensitive values stay sensitive when another expression reads them.
 	for _, p := range sensitive {
 		if len(p) > 0 {
-			if ga, ok := p[0].(cty.GetAttrStep); ok {
-				attrs[ga.Name] = attrs[ga.Name].Mark(Sensitive)
+			if ga, ok := p[0].(cty.GetAttrStep); ok && want(ga.Name) {
+				if _, has := attrs[ga.Name]; has || only == nil {
+					attrs[ga.Name] = attrs[ga.Name].Mark(Sensitive)
+				}
 			}
 		}
 	}
@@ -634,17 +897,17 @@ type marks struct {
 }
 
 func (m *marks) take(path cty.Path, v cty.Value) cty.Value {
-	plain, pvm := v.UnmarkDeepWithPaths()
-	for _, pm := range pvm {
-		for mk := range pm.Marks {
-			switch mk := mk.(type) {
-			case depMark:
-				m.deps[mk.a] = true
-			case sensitiveMark:
-				m.sensitive = append(m.sensitive, append(append(cty.Path{}, path...), pm.Path...))
-			}
+	// One walk, as UnmarkDeepWithPaths makes, without its set of marks per
+	// path: each path holds a mark once, so a sensitive path is added once.
+	plain, _ := v.WrangleMarksDeep(func(mark any, p cty.Path) (ctymarks.WrangleAction, error) {
+		switch mk := mark.(type) {
+		case depMark:
+			m.deps[mk.a] = true
+		case sensitiveMark:
+			m.sensitive = append(m.sensitive, append(append(cty.Path{}, path...), p...))
 		}
-	}
+		return ctymarks.WrangleDrop, nil
+	})
 	return plain
 }
 

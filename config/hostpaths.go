@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -28,18 +30,51 @@ func (d *Desired) checkHostPaths() hcl.Diagnostics {
 	if d.Lab.AllowHostPaths {
 		return nil
 	}
+	// Each instance's paths on every core; one diagnostic per source
+	// range and path, in order.
+	found := make([][]hostPathFind, len(d.Order))
+	par.For(len(d.Order), func(i int) {
+		inst := d.Instances[d.Order[i]]
+		found[i] = d.Lab.hostPathFinds(d.Order[i], inst.Resource, inst.Value)
+	})
 	reported := map[string]bool{}
-	for _, a := range d.Order {
-		inst := d.Instances[a]
-		diags = append(diags, d.Lab.hostPathDiags(a, inst.Resource, inst.Value, reported)...)
+	for _, finds := range found {
+		for _, f := range finds {
+			if !reported[f.key] {
+				reported[f.key] = true
+				diags = append(diags, f.diag)
+			}
+		}
 	}
 	return diags
+}
+
+// hostPathFind is a path outside the lab directory, with what tells it
+// apart from the same mistake in another instance of the same block.
+type hostPathFind struct {
+	key  string
+	diag *hcl.Diagnostic
 }
 
 // hostPathDiags checks one instance's value. reported, when not nil,
 // keeps one diagnostic per source range and path for all the instances
 // of a counted resource.
 func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, f := range l.hostPathFinds(a, r, v) {
+		if reported != nil {
+			if reported[f.key] {
+				continue
+			}
+			reported[f.key] = true
+		}
+		diags = append(diags, f.diag)
+	}
+	return diags
+}
+
+// hostPathFinds is hostPathDiags without the reported set.
+func (l *Lab) hostPathFinds(a addr.Instance, r *Resource, v cty.Value) []hostPathFind {
 	l = l.Root() // paths are relative to the lab's directory, in modules too
 	if l.AllowHostPaths {
 		return nil
@@ -50,7 +85,7 @@ func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported 
 	}
 	l.pathsOnce.Do(func() { l.labDirReal = resolveExisting(dir) })
 	labDir := l.labDirReal
-	var diags hcl.Diagnostics
+	var finds []hostPathFind
 	walkHostPaths(&r.Schema.Block, v, nil, func(path cty.Path, p string) {
 		abs := p
 		if !filepath.IsAbs(abs) {
@@ -67,27 +102,21 @@ func (l *Lab) hostPathDiags(a addr.Instance, r *Resource, v cty.Value, reported 
 			return
 		}
 		rng := RangeOf(r, path)
-		if key := rng.String() + "\x00" + p; reported != nil {
-			if reported[key] {
-				return
-			}
-			reported[key] = true
-		}
 		leads := ""
 		if real != filepath.Clean(abs) {
 			leads = fmt.Sprintf(", which leads to %s,", real)
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Path outside the lab directory",
+		finds = append(finds, hostPathFind{key: rng.String() + "\x00" + p, diag: &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Path outside the lab directory",
 			Detail: fmt.Sprintf("%s: %s = %q%s is outside the lab directory %s. A lab uses only files of its own directory unless it says otherwise: move the file under the lab directory, or set allow_host_paths = true in the lab block to use host paths.",
 				a, pathString(path), p, leads, labDir),
-			Subject: rng.Ptr()})
+			Subject: rng.Ptr()}})
 	})
-	return diags
+	return finds
 }
 
 // walkHostPaths calls fn with every known, non-empty host path of v.
 func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.Path, string)) {
-	if v.IsNull() || !v.IsKnown() {
+	if v.IsNull() || !v.IsKnown() || !holdsHostPaths(b) {
 		return
 	}
 	for name, a := range b.Attributes {
@@ -162,4 +191,24 @@ func pathString(p cty.Path) string {
 		}
 	}
 	return b.String()
+}
+
+// hostPathBlocks remembers, for each schema block, whether it or a block
+// in it has a host path attribute: a large lab's links and firewall
+// rules have none, and walking their values found nothing.
+var hostPathBlocks sync.Map // *providers.Block -> bool
+
+func holdsHostPaths(b *providers.Block) bool {
+	if v, ok := hostPathBlocks.Load(b); ok {
+		return v.(bool)
+	}
+	holds := false
+	for _, a := range b.Attributes {
+		holds = holds || a.HostPath
+	}
+	for _, nb := range b.Blocks {
+		holds = holds || holdsHostPaths(nb.Block)
+	}
+	hostPathBlocks.Store(b, holds)
+	return holds
 }

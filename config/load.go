@@ -74,6 +74,7 @@ type Lab struct {
 	orderMu    sync.Mutex
 	orderDone  bool
 	order      []item
+	orderRefs  map[item][]item // what each item of order refers to
 	orderDiags hcl.Diagnostics
 
 	pathsOnce  sync.Once
@@ -157,6 +158,13 @@ type Resource struct {
 	Ready     *Ready // the ready block (checks.go), nil when absent
 	Content   *Content
 	DeclRange hcl.Range
+
+	// The block's expressions and the references they make, in order,
+	// found once (refs.go): checking, ordering and evaluating a large
+	// lab each walked every expression again.
+	exprsOnce sync.Once
+	exprList  []hcl.Expression
+	varList   []hcl.Traversal
 }
 
 // Content is a block body split by a schema, checked once at load time so
@@ -176,6 +184,9 @@ type Content struct {
 	// when the block leaves them out: a node's management addresses in a
 	// lab without a management network.
 	NullComputed map[string]bool
+	// vars holds the references of each attribute that has some, found
+	// when the body was decoded; nil when not found then.
+	vars map[string][]hcl.Traversal
 }
 
 // NestedContent is one nested block, or a dynamic block (Dyn set) that
@@ -690,8 +701,13 @@ func (l *Lab) addResource(b *hcl.Block, r *Resource, decodeDiags hcl.Diagnostics
 func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	ra := addr.Resource{Type: b.Type, Name: b.Labels[0]}
 	var diags hcl.Diagnostics
-	meta, remain, d := b.Body.PartialContent(metaSchema)
-	diags = append(diags, d...)
+	meta, fast := fastContent(b.Body, metaSchema, nil, true)
+	var remain hcl.Body
+	if !fast {
+		var d hcl.Diagnostics
+		meta, remain, d = b.Body.PartialContent(metaSchema)
+		diags = append(diags, d...)
+	}
 	r := &Resource{Addr: ra, DeclRange: b.DefRange}
 
 	// provider = NAME picks the schema, so it is read first.
@@ -765,7 +781,16 @@ func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 		}
 		diags = append(diags, decodeLifecycle(lb, schema, &r.Lifecycle)...)
 	}
-	c, d := decodeContent(remain, &schema.Block)
+	var c *Content
+	var d hcl.Diagnostics
+	if hc, ok := fastContent(b.Body, withDynamic(schema.Block.HCLSchema()), metaSchema, false); fast && ok {
+		c, d = decodeSplit(hc, nil, &schema.Block)
+	} else {
+		if remain == nil {
+			_, remain, _ = b.Body.PartialContent(metaSchema)
+		}
+		c, d = decodeContent(remain, &schema.Block)
+	}
 	diags = append(diags, d...)
 	r.Content = c
 	return r, diags
@@ -810,9 +835,26 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
 	hc, diags := body.Content(withDynamic(schema.HCLSchema()))
-	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{}}
+	return decodeSplit(hc, diags, schema)
+}
+
+// decodeBody is decodeContent for a block's body as the parser made it
+// (not one that a PartialContent returned), through fastContent when it
+// can.
+func decodeBody(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
+	if hc, ok := fastContent(body, withDynamic(schema.HCLSchema()), nil, false); ok {
+		return decodeSplit(hc, nil, schema)
+	}
+	return decodeContent(body, schema)
+}
+
+// decodeSplit is decodeContent for a body already split by the schema.
+func decodeSplit(hc *hcl.BodyContent, diags hcl.Diagnostics, schema *providers.Block) (*Content, hcl.Diagnostics) {
+	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{},
+		vars: map[string][]hcl.Traversal{}}
 	for name, a := range hc.Attributes {
-		if len(a.Expr.Variables()) > 0 {
+		if vars := a.Expr.Variables(); len(vars) > 0 {
+			c.vars[name] = vars
 			c.Dynamic[name] = true
 			c.HasDynamic = true
 		}
@@ -838,7 +880,7 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 				continue
 			}
 		}
-		inner, d := decodeContent(b.Body, nb.Block)
+		inner, d := decodeBody(b.Body, nb.Block)
 		diags = append(diags, d...)
 		n.Content = inner
 		c.HasDynamic = c.HasDynamic || inner.HasDynamic

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcled"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/providers/all"
 )
 
 // bigLab is a lab file larger than parallelParseMin whose blocks hold what
@@ -116,4 +119,89 @@ func diagStrings(diags hcl.Diagnostics) []string {
 		out = append(out, fmt.Sprintf("%s: %s (%v)", d.Summary, d.Detail, d.Subject))
 	}
 	return out
+}
+
+// TestParseInPiecesIsHCL: a large file in the shape fastParse reads, with
+// here and there a block it leaves to HCL (a comment, an interpolation),
+// parses in pieces into exactly the body HCL's parser makes of the whole
+// file.
+func TestParseInPiecesIsHCL(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every int // a block fastParse declines every this many blocks; 0: none
+	}{{"all fast", 0}, {"some for HCL", 97}, {"first for HCL", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			for i := 0; b.Len() < 3*parallelParseMin; i++ {
+				if tc.every > 0 && i%tc.every == 0 {
+					fmt.Fprintf(&b, "# block %d\ncontainer \"x%d\" {\n  hostname = \"h-${%d}\"\n}\n\n", i, i, i)
+				}
+				b.WriteString(strings.ReplaceAll(unrolledShape[strings.Index(unrolledShape, "vm "):], `"n`, fmt.Sprintf(`"b%d-n`, i)))
+			}
+			src := []byte(b.String())
+			_, cuts, d := checkSource("big.lab.hcl", src, 0)
+			if d != nil {
+				t.Fatal(d)
+			}
+			got, gotDiags := parseHCL(hclparse.NewParser(), src, "big.lab.hcl", cuts)
+			want, wantDiags := hclsyntax.ParseConfig(src, "big.lab.hcl", hcl.InitialPos)
+			if gotDiags.HasErrors() || wantDiags.HasErrors() {
+				t.Fatalf("diagnostics: %v, HCL's: %v", gotDiags, wantDiags)
+			}
+			gb, wb := got.Body.(*hclsyntax.Body), want.Body.(*hclsyntax.Body)
+			if !reflect.DeepEqual(gb, wb) {
+				t.Fatalf("the body differs from HCL's:\n%s", bodyDiff(gb, wb))
+			}
+			if !reflect.DeepEqual(got.Bytes, want.Bytes) {
+				t.Fatal("the file's bytes differ")
+			}
+			off := wb.Blocks[len(wb.Blocks)-1].Body.Attributes["target"].SrcRange.Start.Byte
+			if g, w := hcled.ContextString(got, off), hcled.ContextString(want, off); g != w || w == "" {
+				t.Fatalf("context of byte %d: got %q, want %q", off, g, w)
+			}
+		})
+	}
+}
+
+// TestBackendParseShared: Load takes the file ReadBackend parsed, when
+// its source has not changed since, and parses it again when it has.
+func TestBackendParseShared(t *testing.T) {
+	dir := t.TempDir()
+	name := dir + "/main.lab.hcl"
+	src := "lab {\n  name = \"shared\"\n}\n\ncontainer \"a\" {\n  rootfs = \"rootfs\"\n}\n"
+	if err := os.WriteFile(name, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []bool{false, true} {
+		if _, diags := ReadBackend(dir); diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		shared.Lock()
+		parsed := shared.files[name].file
+		shared.Unlock()
+		if parsed == nil {
+			t.Fatal("ReadBackend kept no parsed file")
+		}
+		if change {
+			if err := os.WriteFile(name, []byte(strings.Replace(src, `"a"`, `"b"`, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, diags := Load(dir, all.Registry())
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := l.Parser.Files()[name]; (got == parsed) == change {
+			t.Fatalf("source changed: %v; Load took ReadBackend's file: %v", change, got == parsed)
+		}
+		if _, ok := l.Resources[addr.Resource{Type: "container", Name: map[bool]string{false: "a", true: "b"}[change]}]; !ok {
+			t.Fatalf("the loaded lab has %v", l.Order)
+		}
+		shared.Lock()
+		_, left := shared.files[name]
+		shared.Unlock()
+		if left {
+			t.Fatal("the parsed file is still kept after Load")
+		}
+	}
 }

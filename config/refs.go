@@ -54,8 +54,8 @@ func (l *Lab) Check() hcl.Diagnostics {
 	exprDiags := make([]hcl.Diagnostics, len(l.Order))
 	par.For(len(l.Order), func(i int) {
 		r := l.Resources[l.Order[i]]
-		for _, e := range r.exprs() {
-			exprDiags[i] = append(exprDiags[i], l.checkExpr(e, r)...)
+		for _, tr := range r.variables() {
+			exprDiags[i] = append(exprDiags[i], l.checkTraversal(tr, r)...)
 		}
 	})
 	for i, ra := range l.Order {
@@ -96,16 +96,64 @@ func (l *Lab) Check() hcl.Diagnostics {
 	return diags
 }
 
-// exprs lists every expression of a resource block.
+// exprs lists every expression of a resource block. The list is shared:
+// callers do not change it.
 func (r *Resource) exprs() []hcl.Expression {
-	var es []hcl.Expression
-	if r.Count != nil {
-		es = append(es, r.Count)
+	r.findExprs()
+	return r.exprList
+}
+
+// variables lists the references of every expression of a resource
+// block, in the order of exprs: what ranging over exprs and each one's
+// Variables gives. The list is shared.
+func (r *Resource) variables() []hcl.Traversal {
+	r.findExprs()
+	return r.varList
+}
+
+func (r *Resource) findExprs() {
+	r.exprsOnce.Do(func() {
+		var es []hcl.Expression
+		var vars []hcl.Traversal
+		if r.Count != nil {
+			es = append(es, r.Count)
+			vars = append(vars, r.Count.Variables()...)
+		}
+		if r.ForEach != nil {
+			es = append(es, r.ForEach)
+			vars = append(vars, r.ForEach.Variables()...)
+		}
+		r.exprList = append(es, r.Content.exprs()...)
+		r.varList = r.Content.variables(vars)
+	})
+}
+
+// variables appends the references of c's expressions to vars, in the
+// order of exprs, from what decodeContent found where it can.
+func (c *Content) variables(vars []hcl.Traversal) []hcl.Traversal {
+	if c == nil {
+		return vars
 	}
-	if r.ForEach != nil {
-		es = append(es, r.ForEach)
+	for _, name := range sortedAttrNames(c.Attrs) {
+		if c.vars != nil {
+			vars = append(vars, c.vars[name]...)
+		} else {
+			vars = append(vars, c.Attrs[name].Expr.Variables()...)
+		}
 	}
-	return append(es, r.Content.exprs()...)
+	for _, name := range sortedAttrKeys(c.Blocks) {
+		for _, nb := range c.Blocks[name] {
+			if nb.Dyn == nil {
+				vars = nb.Content.variables(vars)
+				continue
+			}
+			vars = append(vars, nb.Dyn.ForEach.Variables()...)
+			for _, e := range append(nb.Dyn.Labels, nb.Content.exprs()...) {
+				vars = append(vars, scopedExpr{Expression: e, iterator: nb.Dyn.Iterator}.Variables()...)
+			}
+		}
+	}
+	return vars
 }
 
 func (c *Content) exprs() []hcl.Expression {
@@ -238,14 +286,14 @@ func (l *Lab) resourceOf(tr hcl.Traversal) (addr.Resource, bool) {
 // refsOf lists the locals and resources an item refers to.
 func (l *Lab) refsOf(it item) []item {
 	var exprs []hcl.Expression
-	var extra []hcl.Traversal
+	var vars, extra []hcl.Traversal
 	if it.local != "" {
 		exprs = []hcl.Expression{l.Locals[it.local].Expr}
 	} else if it.module != "" {
 		exprs = l.Modules[it.module].exprs()
 	} else {
 		r := l.Resources[it.res]
-		exprs = r.exprs()
+		vars = r.variables()
 		extra = r.DependsOn
 	}
 	seen := map[item]bool{}
@@ -271,6 +319,9 @@ func (l *Lab) refsOf(it item) []item {
 			add(tr)
 		}
 	}
+	for _, tr := range vars {
+		add(tr)
+	}
 	for _, tr := range extra {
 		add(tr)
 	}
@@ -285,12 +336,12 @@ func (l *Lab) evalOrder() ([]item, hcl.Diagnostics) {
 	if l.orderDone {
 		return l.order, l.orderDiags
 	}
-	l.order, l.orderDiags = l.computeOrder()
+	l.order, l.orderRefs, l.orderDiags = l.computeOrder()
 	l.orderDone = true
 	return l.order, l.orderDiags
 }
 
-func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
+func (l *Lab) computeOrder() ([]item, map[item][]item, hcl.Diagnostics) {
 	var items []item
 	for _, name := range sortedAttrKeys(l.Locals) {
 		items = append(items, item{local: name})
@@ -348,7 +399,7 @@ func (l *Lab) computeOrder() ([]item, hcl.Diagnostics) {
 	for _, it := range items {
 		visit(it)
 	}
-	return order, diags
+	return order, refsOf, diags
 }
 
 func cycleDiag(l *Lab, cycle []item) *hcl.Diagnostic {

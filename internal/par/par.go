@@ -3,10 +3,14 @@ package par
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
-// For runs fn(0..n-1), split into one chunk per core; fn must write only
-// what belongs to its own i. Small n runs inline: goroutines cost more.
+// For runs fn(0..n-1) on every core; fn must write only what belongs to
+// its own i. The cores take small runs of indexes as they finish the
+// last, so that a slow part (the firewall chains after thousands of
+// links, say) does not leave one core working alone. Small n runs
+// inline: goroutines cost more.
 func For(n int, fn func(i int)) {
 	workers := runtime.GOMAXPROCS(0)
 	if n < 64 || workers < 2 {
@@ -15,17 +19,25 @@ func For(n int, fn func(i int)) {
 		}
 		return
 	}
+	// About 16 runs per core: few enough that taking one costs nothing,
+	// many enough that the cores finish together.
+	run := max(1, n/(16*workers))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func(start, end int) {
+		go func() {
 			defer wg.Done()
-			for i := start; i < end; i++ {
-				fn(i)
+			for {
+				start := int(next.Add(int64(run))) - run
+				if start >= n {
+					return
+				}
+				for i := start; i < min(start+run, n); i++ {
+					fn(i)
+				}
 			}
-		}(start, end)
+		}()
 	}
 	wg.Wait()
 }

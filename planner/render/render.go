@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/planner"
 	"github.com/labform/labform/providers"
 	"github.com/sergi/go-diff/diffmatchpatch"
@@ -49,9 +51,7 @@ func Plan(p *planner.Plan, c Colors) string {
 	if len(p.Drift) > 0 && p.Mode != planner.RefreshOnlyMode {
 		b.WriteString(c.Bold("Objects have changed outside of labform") + "\n\n")
 		b.WriteString("labform detected the following changes made outside of labform since the last apply:\n\n")
-		for _, ch := range p.Drift {
-			writeChange(&b, ch, c, true)
-		}
+		writeChanges(&b, p.Drift, c, true)
 	}
 	var changes []*planner.Change
 	for _, ch := range p.Changes {
@@ -75,9 +75,7 @@ func Plan(p *planner.Plan, c Colors) string {
 			return b.String()
 		}
 		b.WriteString(c.Bold("Objects have changed outside of labform") + "\n\n")
-		for _, ch := range changes {
-			writeChange(&b, ch, c, true)
-		}
+		writeChanges(&b, changes, c, true)
 		fmt.Fprintf(&b, "Applying this refresh-only plan will update the state to match the lab (%d object(s)); it changes nothing in the lab.\n", len(changes))
 		return b.String()
 	}
@@ -93,9 +91,7 @@ func Plan(p *planner.Plan, c Colors) string {
 	}
 	if len(changes) > 0 {
 		b.WriteString("labform will perform the following actions:\n\n")
-		for _, ch := range changes {
-			writeChange(&b, ch, c, false)
-		}
+		writeChanges(&b, changes, c, false)
 		add, chg, del := p.Counts()
 		forget, imports := "", ""
 		if n := p.Forgets(); n > 0 {
@@ -191,6 +187,26 @@ func header(ch *planner.Change, drift bool) (sym, text string) {
 		return "~", fmt.Sprintf("# %s has changed outside labform", a)
 	}
 	return " ", "# " + a
+}
+
+// writeChanges writes each change as writeChange does, the changes on
+// every core (a plan of 10,000 creates took a quarter of a second to
+// write on one).
+func writeChanges(b *strings.Builder, changes []*planner.Change, c Colors, drift bool) {
+	parts := make([]string, len(changes))
+	par.For(len(changes), func(i int) {
+		var pb strings.Builder
+		writeChange(&pb, changes[i], c, drift)
+		parts[i] = pb.String()
+	})
+	n := 0
+	for _, s := range parts {
+		n += len(s)
+	}
+	b.Grow(n)
+	for _, s := range parts {
+		b.WriteString(s)
+	}
 }
 
 func writeChange(b *strings.Builder, ch *planner.Change, c Colors, drift bool) {
@@ -305,7 +321,7 @@ func width(names []string) int {
 // whole writes every set attribute of an object being created or destroyed.
 func (w *writer) whole(sym string, v cty.Value, indent int, path cty.Path) {
 	names := sortedAttrs(v)
-	var shown []string
+	shown, vals := names[:0], make([]cty.Value, 0, len(names))
 	for _, n := range names {
 		av := v.GetAttr(n)
 		if av.IsKnown() && av.IsNull() {
@@ -315,12 +331,24 @@ func (w *writer) whole(sym string, v cty.Value, indent int, path cty.Path) {
 			continue
 		}
 		shown = append(shown, n)
+		vals = append(vals, av)
 	}
 	wd := width(shown)
-	for _, n := range shown {
-		av := v.GetAttr(n)
-		p := append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n})
-		fmt.Fprintf(w.b, "%s%s %-*s = %s\n", strings.Repeat(" ", indent-2), w.c.sym(sym), wd, n, value(av, w.sensitive(p, sym == "+"), indent))
+	lead := strings.Repeat(" ", indent-2) + w.c.sym(sym) + " "
+	for i, n := range shown {
+		sensitive := false
+		if len(w.before) > 0 || len(w.after) > 0 {
+			sensitive = w.sensitive(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: n}), sym == "+")
+		}
+		// As fmt's "%s%s %-*s = %s\n" writes it.
+		w.b.WriteString(lead)
+		w.b.WriteString(n)
+		for pad := wd - utf8.RuneCountInString(n); pad > 0; pad-- {
+			w.b.WriteByte(' ')
+		}
+		w.b.WriteString(" = ")
+		w.b.WriteString(value(vals[i], sensitive, indent))
+		w.b.WriteByte('\n')
 	}
 }
 
@@ -635,26 +663,47 @@ func value(v cty.Value, sensitive bool, indent int) string {
 			return "{}"
 		}
 		var keys []string
-		vals := map[string]cty.Value{}
-		for it := v.ElementIterator(); it.Next(); {
-			k, ev := it.Element()
-			if t.IsObjectType() && ev.IsKnown() && ev.IsNull() {
-				continue
+		var vals []cty.Value
+		if t.IsObjectType() {
+			// An object's attributes straight from its type, in order.
+			for _, k := range sortedAttrs(v) {
+				ev := v.GetAttr(k)
+				if ev.IsKnown() && ev.IsNull() {
+					continue
+				}
+				keys = append(keys, k)
+				vals = append(vals, ev)
 			}
-			keys = append(keys, k.AsString())
-			vals[k.AsString()] = ev
+		} else {
+			byKey := map[string]cty.Value{}
+			for it := v.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				keys = append(keys, k.AsString())
+				byKey[k.AsString()] = ev
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				vals = append(vals, byKey[k])
+			}
 		}
-		sort.Strings(keys)
 		wd := width(keys)
 		pad := strings.Repeat(" ", indent+4)
 		var b strings.Builder
 		b.WriteString("{\n")
-		for _, k := range keys {
+		for i, k := range keys {
 			name := k
 			if t.IsMapType() {
 				name = strconv.Quote(k)
 			}
-			fmt.Fprintf(&b, "%s%-*s = %s\n", pad, wd, name, value(vals[k], false, indent+4))
+			// As fmt's "%s%-*s = %s\n" writes it.
+			b.WriteString(pad)
+			b.WriteString(name)
+			for n := wd - utf8.RuneCountInString(name); n > 0; n-- {
+				b.WriteByte(' ')
+			}
+			b.WriteString(" = ")
+			b.WriteString(value(vals[i], false, indent+4))
+			b.WriteByte('\n')
 		}
 		b.WriteString(strings.Repeat(" ", indent) + "}")
 		return b.String()
@@ -663,6 +712,9 @@ func value(v cty.Value, sensitive bool, indent int) string {
 }
 
 func formatNumber(f *big.Float) string {
+	if i, acc := f.Int64(); acc == big.Exact {
+		return strconv.FormatInt(i, 10)
+	}
 	if f.IsInt() {
 		i, _ := f.Int(nil)
 		return i.String()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 // numbered is lines "l1\n" to "l<n>\n", with line i replaced by repl[i].
@@ -68,5 +70,60 @@ func TestLineDiff(t *testing.T) {
 				t.Errorf("wrong diff\ngot:\n%s\nwant:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestWholeAsFmt: an object being created is written as fmt's
+// "%s%s %-*s = %s\n" wrote each attribute, names padded to the longest.
+func TestWholeAsFmt(t *testing.T) {
+	v := cty.ObjectVal(map[string]cty.Value{
+		"a":        cty.NumberIntVal(1),
+		"longname": cty.StringVal("x"),
+		"big":      cty.MustParseNumberVal("123456789012345678901234567890"),
+		"frac":     cty.MustParseNumberVal("1.5"),
+		"neg":      cty.NumberIntVal(-7),
+		"none":     cty.NullVal(cty.String),
+		"empty":    cty.ListValEmpty(cty.String),
+		"list":     cty.ListVal([]cty.Value{cty.StringVal("p"), cty.StringVal("q")}),
+		"secret":   cty.StringVal("s"),
+	})
+	var b strings.Builder
+	w := &writer{b: &b, after: map[string]bool{"secret": true}}
+	w.whole("+", v, 8, nil)
+	want := "" +
+		"      + a        = 1\n" +
+		"      + big      = 123456789012345678901234567890\n" +
+		"      + frac     = 1.5\n" +
+		"      + list     = [\"p\", \"q\"]\n" +
+		"      + longname = \"x\"\n" +
+		"      + neg      = -7\n" +
+		"      + secret   = (sensitive value)\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestValueAsFmt: objects and maps inside a value are written as fmt's
+// "%s%-*s = %s\n" wrote each entry, keys sorted and padded, null
+// attributes of an object left out.
+func TestValueAsFmt(t *testing.T) {
+	v := cty.ListVal([]cty.Value{cty.ObjectVal(map[string]cty.Value{
+		"action": cty.StringVal("accept"),
+		"dport":  cty.NumberIntVal(22),
+		"none":   cty.NullVal(cty.String),
+		"labels": cty.MapVal(map[string]cty.Value{"é": cty.StringVal("x"), "b": cty.StringVal("y")}),
+	})})
+	want := "[\n" +
+		"        {\n" +
+		"            action = \"accept\"\n" +
+		"            dport  = 22\n" +
+		"            labels = {\n" +
+		"                \"b\" = \"y\"\n" +
+		"                \"é\" = \"x\"\n" +
+		"            }\n" +
+		"        },\n" +
+		"    ]"
+	if got := value(v, false, 4); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
