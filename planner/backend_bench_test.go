@@ -74,7 +74,7 @@ func BenchmarkPlanNoChange1k(b *testing.B) {
 		return pl
 	}
 	for _, kind := range kinds {
-		s := &side{e: newEnv(&testing.T{}, map[string]string{"main.lab.hcl": fmt.Sprintf("lab {\n  name = \"bench-%s-%d\"\n}\n", kind, benchRuns.Add(1)) + genLab(0.1)})}
+		s := &side{e: newEnv(b, map[string]string{"main.lab.hcl": fmt.Sprintf("lab {\n  name = \"bench-%s-%d\"\n}\n", kind, benchRuns.Add(1)) + genLab(0.1)})}
 		s.open = backendOpener(b, kind, s.e)
 		var diags hcl.Diagnostics
 		if s.lab, diags = config.Load(s.e.dir, s.e.reg); diags.HasErrors() {

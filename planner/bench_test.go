@@ -91,7 +91,7 @@ func peakRSSMiB() float64 {
 }
 
 func BenchmarkValidate10k(b *testing.B) {
-	e := newEnv(&testing.T{}, map[string]string{"main.lab.hcl": genLab(1)})
+	e := newEnv(b, map[string]string{"main.lab.hcl": genLab(1)})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		lab, diags := config.Load(e.dir, e.reg)
@@ -107,7 +107,7 @@ func BenchmarkValidate10k(b *testing.B) {
 }
 
 func BenchmarkPlanEmptyState10k(b *testing.B) {
-	e := newEnv(&testing.T{}, map[string]string{"main.lab.hcl": genLab(1)})
+	e := newEnv(b, map[string]string{"main.lab.hcl": genLab(1)})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		_, plan := e.plan(planner.PlanOptions{Refresh: false})
@@ -119,7 +119,7 @@ func BenchmarkPlanEmptyState10k(b *testing.B) {
 }
 
 func BenchmarkPlanNoChange10k(b *testing.B) {
-	e := newEnv(&testing.T{}, map[string]string{"main.lab.hcl": genLab(1)})
+	e := newEnv(b, map[string]string{"main.lab.hcl": genLab(1)})
 	e.apply(planner.PlanOptions{})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -134,7 +134,7 @@ func BenchmarkPlanNoChange10k(b *testing.B) {
 func benchApply(b *testing.B, scale float64, want int) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e := newEnv(&testing.T{}, map[string]string{"main.lab.hcl": genLab(scale)})
+		e := newEnv(b, map[string]string{"main.lab.hcl": genLab(scale)})
 		p, plan := e.plan(planner.PlanOptions{})
 		p.Parallelism = 10
 		b.StartTimer()
@@ -168,7 +168,7 @@ func BenchmarkApply2100Delay5ms(b *testing.B) {
 	floor := time.Duration(2100/10) * action
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e := newEnv(&testing.T{}, map[string]string{"main.lab.hcl": genLab(0.21)})
+		e := newEnv(b, map[string]string{"main.lab.hcl": genLab(0.21)})
 		for _, m := range e.mem {
 			m.Delay = delay
 		}

@@ -21,21 +21,21 @@ import (
 // env is a lab directory, a state and in-memory providers with the real
 // providers' schemas.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	reg   *providers.Registry
 	mem   map[string]*memprovider.Provider
 	store *state.Store
 }
 
-func newEnv(t *testing.T, files map[string]string) *env {
+func newEnv(t testing.TB, files map[string]string) *env {
 	t.Helper()
 	return newEnvWith(t, files, nil)
 }
 
 // newEnvWith is newEnv with each in-memory provider registered as wrap
 // makes it (wrap may be nil): a test adds behaviour of the real provider.
-func newEnvWith(t *testing.T, files map[string]string, wrap func(real providers.Provider, m *memprovider.Provider) providers.Provider) *env {
+func newEnvWith(t testing.TB, files map[string]string, wrap func(real providers.Provider, m *memprovider.Provider) providers.Provider) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), reg: providers.NewRegistry(), mem: map[string]*memprovider.Provider{}}
 	for _, p := range all.Providers() {
@@ -91,7 +91,7 @@ func (e *env) apply(opts planner.PlanOptions) (*planner.Plan, *planner.ApplyResu
 	return plan, res
 }
 
-func mustOK(t *testing.T, diags hcl.Diagnostics) {
+func mustOK(t testing.TB, diags hcl.Diagnostics) {
 	t.Helper()
 	if diags.HasErrors() {
 		t.Fatalf("unexpected errors: %s", diags.Error())
