@@ -46,7 +46,7 @@ func (a *app) agentCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
-	cmd.AddCommand(a.agentExecCommand())
+	cmd.AddCommand(a.agentExecCommand(), a.agentSyncCommand())
 	return cmd
 }
 
@@ -89,6 +89,25 @@ func (a *app) agentExecCommand() *cobra.Command {
 				return exitError{code}
 			}
 			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
+	return cmd
+}
+
+// agentSyncCommand receives what this host lacks of a lab's directory, as
+// a tar stream on stdin, at the path the lab has on the operator's
+// machine.
+func (a *app) agentSyncCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "sync LABDIR",
+		Short:  "Receive a lab's files on this host (labform starts it over SSH)",
+		Args:   cobra.ExactArgs(1),
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := agent.ReceiveLabFiles(args[0], a.io.in)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")

@@ -74,7 +74,7 @@ func (a *app) reportHosts(lab *config.Lab) {
 		}
 		dir := ""
 		if c.NoLabDir {
-			dir = fmt.Sprintf(", NO LAB DIRECTORY: %s is not on the host, whose providers read the lab's files (rootfs, file sources) at the same path: copy the lab there or share it", lab.Dir)
+			dir = fmt.Sprintf(", %s not there yet (plan and apply send the lab's files, at the same path)", lab.Dir)
 		}
 		fmt.Fprintf(a.io.out, "- %s (%s): %s, %s%s\n", name, c.Hostname, kvm, missing, dir)
 	}

@@ -42,6 +42,9 @@ type conn struct {
 	// configured lists the providers configured on the agent, by name.
 	configured map[string]bool
 	agentDir   string // the agent's directory on the host (Ping's answer)
+	// synced is the lab directory sent to this host in this connection.
+	syncMu sync.Mutex
+	synced string
 	// sessions bounds the sessions exec and console open beside the
 	// agent's: sshd refuses more than MaxSessions (10 by default) on one
 	// connection.

@@ -88,6 +88,9 @@ func (p *Proxy) ensure() error {
 		return nil
 	}
 	lab := p.labInfo()
+	if err := p.conn.syncLab(lab.Dir); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	cfg := p.config
 	p.mu.Unlock()
