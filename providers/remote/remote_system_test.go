@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +30,24 @@ func TestSystem_agentLost(t *testing.T) {
 	if first.Pid == 0 {
 		t.Fatal("the agent gave no pid")
 	}
+	// A lab directory the host lacks is sent over SSH; a second send
+	// finds nothing to send. (On simulated hosts the filesystem is shared:
+	// the directory is sent to another path to see it travel.)
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "copy")
+	os.MkdirAll(filepath.Join(src, "rootfs", "etc"), 0o755)
+	os.WriteFile(filepath.Join(src, "rootfs", "etc", "motd"), []byte("hello"), 0o640)
+	os.Symlink("etc/motd", filepath.Join(src, "rootfs", "motd"))
+	c := connFor(h)
+	if n, err := c.sendLab(src, dst); err != nil || n != 4 {
+		t.Fatalf("sending the lab: %d entries, %v; want 4 (rootfs, etc, motd, the link)", n, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "rootfs", "motd")); err != nil || string(b) != "hello" {
+		t.Fatalf("the copy on the host: %q, %v", b, err)
+	}
+	if n, err := c.sendLab(src, dst); err != nil || n != 0 {
+		t.Fatalf("a second send: %d entries, %v; want none", n, err)
+	}
+
 	// Whether the lab's directory is on the host (init reports it).
 	for dir, want := range map[string]bool{t.TempDir(): false, "/nonexistent/labform-lab": true} {
 		if c, err := Capabilities(h, nil, dir); err != nil || c.NoLabDir != want {

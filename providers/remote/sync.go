@@ -98,13 +98,24 @@ func (c *conn) syncLab(dir string) error {
 	if c.synced == dir || dir == "" {
 		return nil
 	}
-	files, err := labManifest(dir)
+	if _, err := c.sendLab(dir, dir); err != nil {
+		return err
+	}
+	c.synced = dir
+	return nil
+}
+
+// sendLab sends the host what its directory dst lacks of the local
+// directory src (the same path but in tests) and returns how many entries
+// it sent.
+func (c *conn) sendLab(src, dst string) (int, error) {
+	files, err := labManifest(src)
 	if err != nil {
-		return c.errorf("listing the lab directory to send it: %v", err)
+		return 0, c.errorf("listing the lab directory to send it: %v", err)
 	}
 	var reply agent.LabFilesReply
-	if err := c.call("LabFiles", agent.LabFilesArgs{Dir: dir, Files: files}, &reply); err != nil {
-		return err
+	if err := c.call("LabFiles", agent.LabFilesArgs{Dir: dst, Files: files}, &reply); err != nil {
+		return 0, err
 	}
 	if len(reply.Need) > 0 {
 		need := map[string]bool{}
@@ -119,27 +130,26 @@ func (c *conn) syncLab(dir string) error {
 		}
 		sess, err := c.session()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer sess.Close()
 		in, err := sess.StdinPipe()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		var stderr tailBuffer
 		stderr.max = 4096
 		sess.Stderr = &stderr
-		if err := sess.Start(c.agentCommand("sync " + sq(dir))); err != nil {
-			return c.errorf("sending the lab directory: %v", err)
+		if err := sess.Start(c.agentCommand("sync " + sq(dst))); err != nil {
+			return 0, c.errorf("sending the lab directory: %v", err)
 		}
-		werr := writeLabFiles(in, dir, send)
+		werr := writeLabFiles(in, src, send)
 		in.Close()
 		if err := sess.Wait(); err != nil || werr != nil {
-			return c.errorf("sending the lab directory %s (%d entries): %v %v: %s", dir, len(send), werr, err, strings.TrimSpace(stderr.String()))
+			return 0, c.errorf("sending the lab directory %s (%d entries): %v %v: %s", src, len(send), werr, err, strings.TrimSpace(stderr.String()))
 		}
 	}
-	c.synced = dir
-	return nil
+	return len(reply.Need), nil
 }
 
 // sq quotes s for the remote shell, with nothing expanded.
