@@ -90,15 +90,17 @@ func (p *Proxy) Exec(ctx context.Context, req providers.ExecRequest) (int, error
 	if _, ok := p.base.(providers.Execer); !ok {
 		return 1, fmt.Errorf("the %s provider cannot run commands in its nodes", p.baseName())
 	}
-	token, err := p.stashExec(req.DescribeRequest, req.Argv, req.TTY)
-	if err != nil {
-		return 1, err
-	}
+	// A session slot first: a request stashed and never taken would stay
+	// in the agent's directory.
 	release, err := p.conn.acquireSession(ctx)
 	if err != nil {
 		return 1, err
 	}
 	defer release()
+	token, err := p.stashExec(req.DescribeRequest, req.Argv, req.TTY)
+	if err != nil {
+		return 1, err
+	}
 	sess, err := p.conn.session()
 	if err != nil {
 		return 1, err
@@ -225,12 +227,13 @@ func (p *Proxy) OpenConsole(ctx context.Context, req providers.ConsoleRequest) (
 // shellConsole is a container's console: its shell on a terminal, in a
 // session that closing ends.
 func (p *Proxy) shellConsole(req providers.ConsoleRequest) (io.ReadWriteCloser, error) {
-	token, err := p.stashExec(req.DescribeRequest, nil, true)
+	release, err := p.conn.acquireSession(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	release, err := p.conn.acquireSession(context.Background())
+	token, err := p.stashExec(req.DescribeRequest, nil, true)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	sess, err := p.conn.session()
