@@ -746,27 +746,9 @@ func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	}
 	r.Schema = schema
 
-	if a, ok := meta.Attributes["count"]; ok {
-		r.Count = a.Expr
-	}
-	if a, ok := meta.Attributes["for_each"]; ok {
-		r.ForEach = a.Expr
-		if r.Count != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid combination of count and for_each",
-				Detail: "A resource may have count or for_each, not both.", Subject: a.NameRange.Ptr()})
-		}
-	}
-	if a, ok := meta.Attributes["depends_on"]; ok {
-		exprs, d := hcl.ExprList(a.Expr)
-		diags = append(diags, d...)
-		for _, e := range exprs {
-			tr, d := hcl.AbsTraversalForExpr(e)
-			diags = append(diags, d...)
-			if !d.HasErrors() {
-				r.DependsOn = append(r.DependsOn, tr)
-			}
-		}
-	}
+	var repd hcl.Diagnostics
+	r.Count, r.ForEach, r.DependsOn, repd = decodeRepetition(meta.Attributes, "A resource")
+	diags = append(diags, repd...)
 	for _, lb := range meta.Blocks {
 		if lb.Type == "ready" {
 			if r.Ready != nil {
@@ -990,4 +972,32 @@ func attrName(t hcl.Traverser) string {
 		return t.Name
 	}
 	return ""
+}
+
+// decodeRepetition reads the meta-arguments a resource and a module call
+// share: count or for_each (not both; what names the block in the
+// diagnostic) and depends_on's traversals.
+func decodeRepetition(attrs hcl.Attributes, what string) (count, forEach hcl.Expression, dependsOn []hcl.Traversal, diags hcl.Diagnostics) {
+	if a, ok := attrs["count"]; ok {
+		count = a.Expr
+	}
+	if a, ok := attrs["for_each"]; ok {
+		forEach = a.Expr
+		if count != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid combination of count and for_each",
+				Detail: what + " may have count or for_each, not both.", Subject: a.NameRange.Ptr()})
+		}
+	}
+	if a, ok := attrs["depends_on"]; ok {
+		exprs, d := hcl.ExprList(a.Expr)
+		diags = append(diags, d...)
+		for _, e := range exprs {
+			tr, d := hcl.AbsTraversalForExpr(e)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				dependsOn = append(dependsOn, tr)
+			}
+		}
+	}
+	return count, forEach, dependsOn, diags
 }

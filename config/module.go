@@ -86,27 +86,9 @@ func (l *Lab) decodeModule(b *hcl.Block) hcl.Diagnostics {
 	src := content.Attributes["source"]
 	mc.SourceRange = src.Expr.Range()
 	diags = append(diags, decodeLiteral(src, cty.String, func(v cty.Value) { mc.Source = v.AsString() })...)
-	if a, ok := content.Attributes["count"]; ok {
-		mc.Count = a.Expr
-	}
-	if a, ok := content.Attributes["for_each"]; ok {
-		mc.ForEach = a.Expr
-		if mc.Count != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid combination of count and for_each",
-				Detail: "A module block may have count or for_each, not both.", Subject: a.NameRange.Ptr()})
-		}
-	}
-	if a, ok := content.Attributes["depends_on"]; ok {
-		exprs, d := hcl.ExprList(a.Expr)
-		diags = append(diags, d...)
-		for _, e := range exprs {
-			tr, d := hcl.AbsTraversalForExpr(e)
-			diags = append(diags, d...)
-			if !d.HasErrors() {
-				mc.DependsOn = append(mc.DependsOn, tr)
-			}
-		}
-	}
+	var rd hcl.Diagnostics
+	mc.Count, mc.ForEach, mc.DependsOn, rd = decodeRepetition(content.Attributes, "A module block")
+	diags = append(diags, rd...)
 	if diags.HasErrors() {
 		return diags
 	}

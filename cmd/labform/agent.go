@@ -45,8 +45,9 @@ func (a *app) agentCommand() *cobra.Command {
 			return agent.NewServer(dir, all.Providers()).Serve(os.Stdin, out)
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
-	cmd.AddCommand(a.agentExecCommand(), a.agentSyncCommand())
+	// Its subcommands, started in sessions of their own, take -dir too.
+	cmd.PersistentFlags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
+	cmd.AddCommand(a.agentExecCommand(&dir), a.agentSyncCommand())
 	return cmd
 }
 
@@ -55,9 +56,8 @@ func (a *app) agentCommand() *cobra.Command {
 // a host start over SSH. Its exit status is the command's; when the
 // command could not be run, it is agent.ExecFailed and the last line of
 // stderr, after agent.ErrorMarker, says why.
-func (a *app) agentExecCommand() *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
+func (a *app) agentExecCommand(dir *string) *cobra.Command {
+	return &cobra.Command{
 		Use:    "exec TOKEN",
 		Short:  "Run a command in a node of this host (labform starts it over SSH)",
 		Args:   cobra.ExactArgs(1),
@@ -67,7 +67,7 @@ func (a *app) agentExecCommand() *cobra.Command {
 				fmt.Fprintf(a.io.err, "%s%v\n", agent.ErrorMarker, err)
 				return exitError{agent.ExecFailed}
 			}
-			srv := agent.NewServer(dir, all.Providers())
+			srv := agent.NewServer(*dir, all.Providers())
 			req, err := srv.TakeExec(args[0])
 			if err != nil {
 				return fail(err)
@@ -91,16 +91,13 @@ func (a *app) agentExecCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
-	return cmd
 }
 
 // agentSyncCommand receives what this host lacks of a lab's directory, as
 // a tar stream on stdin, at the path the lab has on the operator's
 // machine.
 func (a *app) agentSyncCommand() *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:    "sync LABDIR",
 		Short:  "Receive a lab's files on this host (labform starts it over SSH)",
 		Args:   cobra.ExactArgs(1),
@@ -110,6 +107,4 @@ func (a *app) agentSyncCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "where this host's agent keeps its files")
-	return cmd
 }

@@ -62,9 +62,9 @@ var forbidden = []struct {
 }{
 	{regexp.MustCompile(`(?i)\bissues?\s*#?\d+`), "an issue number means nothing to a reader of the repository"},
 	{regexp.MustCompile(`(?:^|[^\w&/#])(#\d+)\b`), "an issue reference (#N) means nothing to a reader of the repository"},
-	{regexp.MustCompile(`DESIGN\.md`), "DESIGN.md is not in the repository"},
-	// Written with [/] so that this file itself names no path outside
-	// the repository.
+	// The patterns are written in pieces so that this file itself names
+	// no document or path outside the repository.
+	{regexp.MustCompile(`DESIGN` + `\.md`), "the design document beside the repository is not in it"},
 	{regexp.MustCompile(`\.\.[/]shared|/work[/]shared`), "the shared folder is not in the repository"},
 }
 

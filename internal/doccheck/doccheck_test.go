@@ -55,6 +55,9 @@ func TestRepositoryDocs(t *testing.T) {
 // spelled in pieces so that this file names no path outside it.
 const shared = ".." + "/" + "shared"
 
+// design is the design document in that folder, spelled in pieces too.
+const design = "DESIGN" + ".md"
+
 func TestCheck(t *testing.T) {
 	root := t.TempDir()
 	for f, content := range map[string]string{
@@ -84,8 +87,8 @@ func TestCheck(t *testing.T) {
 		{"issues plural, with a hash", "docs/state.md", "Fixed in Issues #3 and #4.\n", []string{`"Issues #3"`, `"#3"`, `"#4"`}},
 		{"hash reference", "README.md", "See #42 for why.\n", []string{`README.md:1: "#42"`}},
 		{"hash reference in parentheses", "README.md", "Done (#7).\n", []string{`"#7"`}},
-		{"DESIGN.md", "README.md", "\n\nThe language of DESIGN.md section 2.\n", []string{`README.md:3: "DESIGN.md"`}},
-		{"shared folder", "docs/state.md", "Read " + shared + "/PLATFORM.md.\n", []string{`"` + shared + `"`}},
+		{"the design document", "README.md", "\n\nThe language of " + design + " section 2.\n", []string{`README.md:3: "` + design + `"`}},
+		{"shared folder", "docs/state.md", "Read " + shared + "/notes.md.\n", []string{`"` + shared + `"`}},
 		{"missing file", "README.md", "Text.\n\nSee [gone](docs/gone.md) here.\n", []string{`README.md:3: link "docs/gone.md": docs/gone.md does not exist`}},
 		{"missing file with an anchor", "docs/state.md", "See [x](other.md#part).\n", []string{`docs/other.md does not exist`}},
 		{"relative to the document's folder", "docs/state.md", "See [the README](../README.md) and [qemu](providers/qemu.md).\n", nil},
