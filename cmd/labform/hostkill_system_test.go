@@ -59,6 +59,13 @@ link "chain" {
 	t.Cleanup(func() {
 		c.run("destroy", "-auto-approve")
 		systest.RemoveRuncRoot(root)
+		// What a failed destroy left: the containers' namespaces (their
+		// IDs are the operator's), then the host's lab namespace.
+		for i := 0; i < n; i++ {
+			for slot := 0; slot < providers.Slots; slot++ {
+				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(providers.LabID(real), fmt.Sprintf("container.n[%d]", i), slot)))
+			}
+		}
 		labnet.DeleteNetns(providers.LabNetns(name + "-" + hostID[:8]))
 	})
 	running := func() []string { return systest.RuncIDs(t, root) }

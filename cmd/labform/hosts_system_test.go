@@ -189,6 +189,17 @@ func TestSystem_hosts(t *testing.T) {
 	t.Cleanup(func() {
 		sim.Hosts[1].Start(t)
 		c.run("destroy", "-auto-approve")
+		// What a failed destroy left, by name: the containers' namespaces
+		// (their IDs are the operator's) and runc state on every host,
+		// then the lab namespaces.
+		for _, a := range []string{"container.a", "container.b", "container.c", "container.d"} {
+			for slot := 0; slot < providers.Slots; slot++ {
+				labnet.DeleteNetns(labnet.ContainerNetns(providers.ObjectID(labID, a, slot)))
+			}
+		}
+		for _, id := range []string{labID, agent.HostLabID(labID, h1.Name), agent.HostLabID(labID, h2.Name)} {
+			systest.RemoveRuncRoot(container.RuntimeRoot(id))
+		}
 		for _, ns := range []string{providers.LabNetns(name), hostNetns(h1), hostNetns(h2)} {
 			labnet.DeleteNetns(ns)
 		}
