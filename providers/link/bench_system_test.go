@@ -21,23 +21,21 @@ import (
 	"github.com/labform/labform/state"
 )
 
-// BenchmarkLinks1000 creates 1,000 links in one apply and deletes them.
-// The nodes are in memory (this measures links, not containers): their
-// 2,000 lab-side port interfaces are made beforehand with ip -batch, as
-// the container provider would have.
+// BenchmarkLinks1000 creates 1,000 links of two ports (wires) in one
+// apply and deletes them. The nodes are in memory (this measures links,
+// not containers): their 2,000 lab-side port interfaces are made
+// beforehand with ip -batch, as the container provider would have.
 //
 // Two deletes are measured. partial-delete-s destroys 100 of the links
-// with -target: the bridges are gone when the destroy returns, those
-// deleted at the same moment in one kernel batch. delete-s destroys the
-// rest with the whole lab: the first link's delete removes the lab
-// namespace and the kernel deletes the bridges with it; kernel-done-s is
-// until the kernel has freed that namespace. The floors
-// are ip -batch making the same bridges and joins (ip-batch-create-s),
-// deleting 100 bridges one by one (ip-batch-delete-100-s), and deleting a
-// namespace holding 1,000 bridges until the kernel is done
-// (ns-delete-kernel-done-s).
+// with -target: their redirects are gone when the destroy returns.
+// delete-s destroys the rest with the whole lab: the first link's delete
+// removes the lab namespace and the kernel deletes the ports with it;
+// kernel-done-s is until the kernel has freed that namespace. The floors
+// are tc -batch making the same wires (tc-batch-create-s), unmaking 100
+// of them (tc-batch-delete-100-s), and deleting the namespace holding
+// them until the kernel is done (ns-delete-kernel-done-s).
 func BenchmarkLinks1000(b *testing.B) {
-	requireTools(b, "ip")
+	requireTools(b, "ip", "tc")
 	const n = 1000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -130,18 +128,19 @@ link "l" {
 		floorNs := netns + "f"
 		exec.Command("ip", "netns", "add", floorNs).Run()
 		b.Cleanup(func() { exec.Command("ip", "netns", "del", floorNs).Run() })
-		var add, del strings.Builder
+		var veths, add, del strings.Builder
 		for j := 0; j < n; j++ {
-			fmt.Fprintf(&add, "link add lfx%d type bridge\nlink set lfx%d up\n", j, j)
 			for k := 0; k < 2; k++ {
-				fmt.Fprintf(&add, "link add lfy%d-%d type veth peer name lfz%d-%d\nlink set lfy%d-%d master lfx%d\nlink set lfy%d-%d up\n", j, k, j, k, j, k, j, j, k)
-			}
-			if j < 100 {
-				fmt.Fprintf(&del, "link del lfx%d\n", j)
+				fmt.Fprintf(&veths, "link add lfy%d-%d type veth peer name lfz%d-%d\nlink set lfy%d-%d up\n", j, k, j, k, j, k)
+				fmt.Fprintf(&add, "qdisc add dev lfy%d-%d clsact\nfilter add dev lfy%d-%d ingress pref 1 u32 match u32 0 0 action mirred egress redirect dev lfy%d-%d\n", j, k, j, k, j, 1-k)
+				if j < 100 {
+					fmt.Fprintf(&del, "qdisc del dev lfy%d-%d clsact\n", j, k)
+				}
 			}
 		}
-		floorCreate := ipBatch(b, floorNs, add.String())
-		floorDelete := ipBatch(b, floorNs, del.String())
+		ipBatch(b, floorNs, veths.String())
+		floorCreate := toolBatch(b, "tc", floorNs, add.String())
+		floorDelete := toolBatch(b, "tc", floorNs, del.String())
 		floorGone := witness(b, floorNs, 0)
 		start = time.Now()
 		labnet.DeleteNetns(floorNs)
@@ -150,18 +149,21 @@ link "l" {
 		b.ReportMetric(partial.Seconds(), "partial-delete-s")
 		b.ReportMetric(destroy.Seconds(), "delete-s")
 		b.ReportMetric(kernel.Seconds(), "kernel-done-s")
-		b.ReportMetric(floorCreate.Seconds(), "ip-batch-create-s")
-		b.ReportMetric(floorDelete.Seconds(), "ip-batch-delete-100-s")
+		b.ReportMetric(floorCreate.Seconds(), "tc-batch-create-s")
+		b.ReportMetric(floorDelete.Seconds(), "tc-batch-delete-100-s")
 		b.ReportMetric(floorKernel.Seconds(), "ns-delete-kernel-done-s")
 	}
 }
 
-func ipBatch(b *testing.B, netns, cmds string) time.Duration {
-	cmd := exec.Command("ip", "-n", netns, "-batch", "-")
+func ipBatch(b *testing.B, netns, cmds string) time.Duration { return toolBatch(b, "ip", netns, cmds) }
+
+// toolBatch runs cmds through ip or tc -batch in netns, timed.
+func toolBatch(b *testing.B, tool, netns, cmds string) time.Duration {
+	cmd := exec.Command(tool, "-n", netns, "-batch", "-")
 	cmd.Stdin = strings.NewReader(cmds)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("ip -batch: %v\n%s", err, out)
+		b.Fatalf("%s -batch: %v\n%s", tool, err, out)
 	}
 	return time.Since(start)
 }

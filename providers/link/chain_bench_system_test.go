@@ -64,11 +64,11 @@ func waitGone(b testing.TB, start time.Time, gone func() bool) time.Duration {
 // destroys them, the shape compared with containerlab.
 // destroy-s is labform's destroy; kernel-done-s is until the kernel has
 // freed the lab namespace (its interfaces go in batches after destroy
-// returns). The floor is the network part alone, made by ip -batch: the
-// same 101 namespaces, veth pairs and bridges, removed by deleting the
-// namespaces, until the kernel is done (floor-kernel-done-s).
+// returns). The floor is the network part alone, made by ip and tc
+// -batch: the same 101 namespaces, veth pairs and wires, removed by
+// deleting the namespaces, until the kernel is done (floor-kernel-done-s).
 func BenchmarkChain100(b *testing.B) {
-	requireTools(b, "runc", "busybox", "ip")
+	requireTools(b, "runc", "busybox", "ip", "tc")
 	const n = 100
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -125,8 +125,8 @@ link "l" {
 	}
 }
 
-// nsFloor builds the chain's network with ip -batch (a lab namespace with
-// n-1 bridges, n namespaces each with two veth pairs into it) and times
+// nsFloor builds the chain's network with ip and tc -batch (n namespaces
+// each with two veth pairs into a lab namespace, n-1 wires there) and times
 // deleting the n+1 namespaces, and until the kernel has freed them.
 func nsFloor(b *testing.B, n int) (returned, done time.Duration) {
 	lab := fmt.Sprintf("lffl%d", os.Getpid()%100000)
@@ -139,7 +139,7 @@ func nsFloor(b *testing.B, n int) (returned, done time.Duration) {
 	if err := labnet.CreateNetns(lab); err != nil {
 		b.Fatal(err)
 	}
-	var cmds strings.Builder
+	var cmds, wires strings.Builder
 	for j := 0; j < n; j++ {
 		ns := fmt.Sprintf("%s-%d", lab, j)
 		if err := labnet.CreateNetns(ns); err != nil {
@@ -150,10 +150,13 @@ func nsFloor(b *testing.B, n int) (returned, done time.Duration) {
 			fmt.Fprintf(&cmds, "link add p%d-%d type veth peer name eth%d netns %s\n", j, k, k, ns)
 		}
 		if j > 0 {
-			fmt.Fprintf(&cmds, "link add b%d type bridge\nlink set p%d-1 master b%d\nlink set p%d-0 master b%d\n", j, j-1, j, j, j)
+			for _, ab := range [][2]string{{fmt.Sprintf("p%d-1", j-1), fmt.Sprintf("p%d-0", j)}, {fmt.Sprintf("p%d-0", j), fmt.Sprintf("p%d-1", j-1)}} {
+				fmt.Fprintf(&wires, "qdisc add dev %s clsact\nfilter add dev %s ingress pref 1 u32 match u32 0 0 action mirred egress redirect dev %s\n", ab[0], ab[0], ab[1])
+			}
 		}
 	}
 	ipBatch(b, lab, cmds.String())
+	toolBatch(b, "tc", lab, wires.String())
 	gone := witness(b, lab, 0)
 	start := time.Now()
 	for _, ns := range append(nss, lab) {

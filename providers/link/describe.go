@@ -8,12 +8,18 @@ import (
 
 var _ providers.Describer = (*Provider)(nil)
 
-// Describe gives a link's bridge and the lab-side ports it joins, in the
-// lab namespace.
+// Describe gives a link's bridge (none for a wire) and the lab-side
+// ports it joins, in the lab namespace.
 func (p *Provider) Describe(req providers.DescribeRequest) providers.Description {
 	id := req.Lab.IDFor(req.ID, req.Addr)
-	d := providers.Description{LabNetns: providers.LabNetns(req.Lab.Name), Bridge: bridgeName(id)}
-	d.HostInterfaces = append(d.HostInterfaces, d.Bridge)
+	d := providers.Description{LabNetns: providers.LabNetns(req.Lab.Name)}
+	if pv := privateOf(req.Private); !pv.Wire {
+		d.Bridge = bridgeName(id)
+		if pv.Bridge != "" {
+			d.Bridge = pv.Bridge
+		}
+		d.HostInterfaces = append(d.HostInterfaces, d.Bridge)
+	}
 	if req.Value == cty.NilVal || req.Value.IsNull() {
 		return d
 	}

@@ -8,13 +8,17 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Provider serves link resources: a bridge per link in the lab's
-// namespace, joining the lab-side ends of its endpoints' ports.
+// Provider serves link resources in the lab's namespace, joining the
+// lab-side ends of their endpoints' ports: a link of two ports is a wire
+// (wire.go), one of more a bridge.
 type Provider struct {
 	lab providers.Lab
 
 	netemOnce sync.Once
 	netemErr  error // why netem cannot be used here; nil when it can
+
+	mirredOnce sync.Once
+	mirredErr  error // why links cannot be wires here (wire.go); nil when they can
 
 	hmu  sync.Mutex
 	h    *netlink.Handle // in the lab namespace
@@ -36,9 +40,9 @@ func (p *Provider) Name() string                   { return "link" }
 func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }
 
 // Schemas says which attributes a link change can make in place. Every
-// attribute is InPlace: a link is a bridge whose ports, MTU, state and
-// qdiscs all change without rebuilding it, so no change of a link ever
-// restarts the nodes at its ends.
+// attribute is InPlace: a link's ports, MTU, state and qdiscs all change
+// without rebuilding it (a wire becomes a bridge, and back, in place), so
+// no change of a link ever restarts the nodes at its ends.
 func (p *Provider) Schemas() map[string]*providers.Schema {
 	return map[string]*providers.Schema{"link": {
 		Block: providers.Block{

@@ -119,6 +119,10 @@ func TestSystem_links(t *testing.T) {
 	if !l.ping("container.a", "10.203.0.2") {
 		t.Fatal("a cannot ping b over the link")
 	}
+	portOf := func(a string) string { return labnet.PortName(l.ID(a), 0) }
+	if !wired(t, l, portOf("container.a"), portOf("container.b")) {
+		t.Fatal("a link of two ports is not a wire")
+	}
 	if l.ping("container.a", "10.203.0.3") {
 		t.Fatal("a can ping c, which is on no link")
 	}
@@ -202,6 +206,39 @@ func TestSystem_links(t *testing.T) {
 		samePids(name)
 	}
 
+	// Back to two ports: a wire again, in place; the bridge goes.
+	l.Write(wire("up", "container.b.port[0]", "container.c.port[0]"))
+	l.Apply(planner.NormalMode)
+	if !wired(t, l, portOf("container.b"), portOf("container.c")) || redirectedTo(t, l, portOf("container.a")) != "" {
+		t.Fatal("the segment left with b and c is not a wire between them alone")
+	}
+	for name, x := range labLinks(t, l) {
+		if _, ok := x.(*netlink.Bridge); ok {
+			t.Fatalf("the segment's bridge %s is left after it became a wire", name)
+		}
+	}
+	if !l.ping("container.b", "10.203.0.3") || l.ping("container.a", "10.203.0.2") {
+		t.Fatal("after the segment became a wire, b must reach c and a nobody")
+	}
+	samePids("segment to wire")
+	portC, _ := h.LinkByName(portOf("container.c"))
+	for name, breakIt := range map[string]func(){
+		"redirect removed":     func() { labnet.Unredirect(h, portB) },
+		"redirected elsewhere": func() { labnet.Redirect(h, portC, portB, 7, true) },
+		"port set down":        func() { h.LinkSetDown(portC) },
+	} {
+		breakIt()
+		_, plan := l.plan()
+		if len(plan.Drift) != 1 || action(plan, "link.l") == "no-op" {
+			t.Fatalf("%s: drift %d, link %s", name, len(plan.Drift), action(plan, "link.l"))
+		}
+		l.Apply(planner.NormalMode)
+		if !l.ping("container.b", "10.203.0.3") {
+			t.Fatalf("%s: not repaired", name)
+		}
+		samePids(name)
+	}
+
 	// Destroy: no namespace, no interface left.
 	l.Apply(planner.DestroyMode)
 	if _, err := os.Stat(filepath.Join(labnet.Dir, providers.LabNetns(l.Name))); err == nil {
@@ -235,7 +272,8 @@ func TestSystem_replacedContainerIsJoinedAgain(t *testing.T) {
 	}
 	l.Apply(planner.NormalMode)
 	if !l.ping("container.a", "10.203.0.2") {
-		t.Fatal("after b was replaced, the link does not reach it")
+		lab, _ := exec.Command("sh", "-c", "ip -n "+providers.LabNetns(l.Name)+" -d link; for d in $(ip -n "+providers.LabNetns(l.Name)+" -o link | cut -d: -f2 | cut -d@ -f1); do tc -n "+providers.LabNetns(l.Name)+" filter show dev $d ingress; done").CombinedOutput()
+		t.Fatalf("after b was replaced, the link does not reach it\n%s", lab)
 	}
 }
 
@@ -456,9 +494,8 @@ link "l" {
 		t.Fatalf("plan after the replacement is not empty: %s=%s", "container.b", action(plan, "container.b"))
 	}
 
-	// The link itself, replaced with -replace: a bridge of its own takes
-	// the ports, keeping their shaping; the old bridge goes.
-	oldBridge := "lfb" + l.ID("link.l")[:12]
+	// The link itself, replaced with -replace: the new wire takes the
+	// ports, keeping their shaping; the old one's delete leaves them to it.
 	plan = l.ApplyReplacing(planner.NormalMode, "link.l")
 	if got := action(plan, "link.l"); got != string(planner.CreateThenDelete) {
 		t.Fatalf("link.l: %s, want create-then-delete", got)
@@ -469,22 +506,18 @@ link "l" {
 	}
 	defer ns.Close()
 	defer h.Close()
-	if _, err := h.LinkByName(oldBridge); err == nil {
-		t.Fatalf("the old bridge %s is left", oldBridge)
-	}
 	port, err := h.LinkByName(labnet.PortName(l.ID("container.b"), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, err := h.LinkByName("lfb" + l.ID("link.l")[:12])
-	if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
-		t.Fatalf("b's port is not on the new bridge (%v)", err)
+	if !wired(t, l, labnet.PortName(l.ID("container.a"), 0), port.Attrs().Name) {
+		t.Fatal("after the link's replacement, a's and b's ports are not wired to each other")
 	}
 	if qs, _ := h.QdiscList(port); len(qs) == 0 || qs[0].Type() != "tbf" {
 		t.Fatalf("b's port lost its shaping: %v", qs)
 	}
 	if !l.ping("container.a", "10.204.0.2") {
-		t.Fatal("a cannot ping b across the new bridge")
+		t.Fatal("a cannot ping b across the new wire")
 	}
 	if _, plan := l.plan(); plan.HasChanges() {
 		t.Fatal("plan after replacing the link is not empty")

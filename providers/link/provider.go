@@ -42,13 +42,24 @@ type private struct {
 	Bridge string `json:"bridge,omitempty"`
 	// Tunnel is set on a host's half of a link across hosts (tunnel.go).
 	Tunnel *Tunnel `json:"tunnel,omitempty"`
+	// Wire is set on a link made as a wire, without a bridge (wire.go).
+	Wire bool `json:"wire,omitempty"`
+}
+
+// privateOf decodes a link's private data; none reads as a bridge named
+// after the link's ID.
+func privateOf(priv []byte) private {
+	var pv private
+	if len(priv) > 0 {
+		json.Unmarshal(priv, &pv)
+	}
+	return pv
 }
 
 // bridgeOf is the link's bridge: the recorded one, or the one its ID
 // names.
 func (p *Provider) bridgeOf(id, address string, priv []byte) string {
-	var pv private
-	if len(priv) > 0 && json.Unmarshal(priv, &pv) == nil && pv.Bridge != "" {
+	if pv := privateOf(priv); pv.Bridge != "" {
 		return pv.Bridge
 	}
 	return bridgeName(p.lab.IDFor(id, address))
@@ -99,23 +110,28 @@ func intAttr(v cty.Value, name string) int {
 
 var strAttr = providers.String
 
-// Create makes the bridge and joins the endpoints' ports to it.
+// Create makes the wire, or the bridge, and joins the endpoints' ports.
 func (p *Provider) Create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(cty.NilVal, bridgeName(p.lab.IDFor(req.ID, req.Addr)), req.Planned, req.Private)
+	id := p.lab.IDFor(req.ID, req.Addr)
+	return p.apply(cty.NilVal, id, bridgeName(id), req.Planned, req.Private)
 }
 
 // Update rewires, reshapes and sets the state in place; the nodes at the
-// ends are not touched.
+// ends are not touched. A wire that gains a third port becomes a bridge,
+// and a segment left with two ports a wire.
 func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return p.apply(req.Prior, p.bridgeOf(req.ID, req.Addr, req.Private), req.Planned, req.Private)
+	return p.apply(req.Prior, p.lab.IDFor(req.ID, req.Addr), p.bridgeOf(req.ID, req.Addr, req.Private), req.Planned, req.Private)
 }
 
-// apply makes the link what planned says, from prior (null for a create),
-// on the bridge named bridge.
-func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, private []byte) (providers.ApplyResponse, error) {
+// apply makes the link of object ID id what planned says, from prior
+// (null for a create), as a wire or on the bridge named bridge.
+func (p *Provider) apply(prior cty.Value, id, bridge string, planned cty.Value, priv []byte) (providers.ApplyResponse, error) {
 	if err := p.checkNetem(planned); err != nil {
 		return providers.ApplyResponse{}, providers.NothingDone(err)
 	}
+	pv := privateOf(priv)
+	asWire := p.wireable(planned, pv)
+	hadPrior := prior != cty.NilVal && !prior.IsNull()
 	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())
 	var h *netlink.Handle
@@ -123,17 +139,47 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 		h, err = p.handle()
 	}
 	var br netlink.Link
-	if err == nil {
+	if err == nil && !asWire {
 		br, err = p.ensureBridge(h, bridge, intAttr(planned, "mtu"))
 	}
 	labnet.Unlock(p.lab.Name)
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
+	if asWire {
+		if err := p.wirePorts(h, id, prior, planned); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		// The bridge the link had (a segment left with two ports, a link
+		// made before wires) goes once its ports are wired.
+		if old, err := h.LinkByName(bridge); err == nil {
+			if err := removeBridge(h, p.labNetns(), old); err != nil {
+				return providers.ApplyResponse{}, err
+			}
+		}
+		if !pv.Wire {
+			pv.Wire = true
+			priv, _ = json.Marshal(pv)
+		}
+		return providers.ApplyResponse{State: planned, Private: priv}, nil
+	}
+	if pv.Wire {
+		// A wire that became a segment: its redirects go before its
+		// ports join the bridge.
+		if hadPrior {
+			keep := map[string]bool{}
+			for _, e := range endpoints(planned) {
+				keep[p.portName(e)] = true
+			}
+			p.unwire(h, id, prior, keep)
+		}
+		pv.Wire = false
+		priv, _ = json.Marshal(pv)
+	}
 	// A half of a link across hosts sees none of the other halves' ports
 	// join: the cross-host provider says when a node at an end is new.
-	t := tunnelOf(private)
-	far := prior != cty.NilVal && !prior.IsNull() && t != nil && t.Recable
+	t := pv.Tunnel
+	far := hadPrior && t != nil && t.Recable
 	if err := p.wire(h, br, prior, planned, far); err != nil {
 		return providers.ApplyResponse{}, err
 	}
@@ -142,7 +188,7 @@ func (p *Provider) apply(prior cty.Value, bridge string, planned cty.Value, priv
 			return providers.ApplyResponse{}, err
 		}
 	}
-	return providers.ApplyResponse{State: planned, Private: private}, nil
+	return providers.ApplyResponse{State: planned, Private: priv}, nil
 }
 
 // handle returns a netlink handle in the lab's namespace. One handle
@@ -254,6 +300,9 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 			if l.Attrs().Flags&net.FlagUp == 0 || l.Attrs().MasterIndex != 0 {
 				recabled = append(recabled, recable{e, l})
 			}
+			// A redirect left from a wire would take its frames before
+			// the bridge sees them.
+			labnet.Unredirect(h, l)
 			if err := h.LinkSetMaster(l, br); err != nil {
 				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
 			}
@@ -300,6 +349,9 @@ type recable struct {
 // daemons react without waiting for a dead timer; the bridge's state
 // alone would leave the node's interface with carrier.
 func setCarrier(h *netlink.Handle, l netlink.Link, up bool) error {
+	if (l.Attrs().Flags&net.FlagUp != 0) == up {
+		return nil
+	}
 	if up {
 		if err := h.LinkSetUp(l); err != nil {
 			return fmt.Errorf("setting %s up (carrier on): %w", l.Attrs().Name, err)
@@ -389,15 +441,16 @@ func clearQdisc(h *netlink.Handle, l netlink.Link) error {
 	return nil
 }
 
-// Delete detaches the ports and removes the bridge. In a destroy of the
-// whole lab the lab namespace is removed instead (or, while something
-// holds it, the bridge is marked doomed): the kernel deletes everything in
-// it in one batch, where deleting bridges one by one costs a wait for the
-// kernel's RCU barrier each, under its rtnl lock.
+// Delete unplugs the ports and removes the wire or the bridge. In a
+// destroy of the whole lab the lab namespace is removed instead (or,
+// while something holds it, a bridge is marked doomed): the kernel
+// deletes everything in it in one batch, where deleting bridges one by one
+// costs a wait for the kernel's RCU barrier each, under its rtnl lock.
 func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error {
 	if _, err := os.Stat(labnet.Dir + "/" + p.labNetns()); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	pv := privateOf(req.Private)
 	if req.WholeLab {
 		// The whole lab goes: its namespace is removed now, unless a
 		// firewall chain holds it, and the kernel deletes every bridge in
@@ -408,11 +461,22 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		if gone, err := labnet.RemoveLab(p.lab.Name); gone || err != nil {
 			return err
 		}
-		return labnet.Doom(p.labNetns(), p.bridgeOf(req.ID, req.Addr, req.Private))
+		if !pv.Wire {
+			return labnet.Doom(p.labNetns(), p.bridgeOf(req.ID, req.Addr, req.Private))
+		}
+		// A wire costs the kernel nothing to undo: it goes as a partial
+		// destroy's does.
 	}
 	h, err := p.handle()
 	if err != nil {
 		return err
+	}
+	if pv.Wire {
+		// The cable goes before the redirects, so the nodes see their
+		// ports lose carrier; a port another wire took over (the new
+		// link of a create_before_destroy) is left to it.
+		p.unwire(h, p.lab.IDFor(req.ID, req.Addr), req.Prior, nil)
+		return nil
 	}
 	if tunnelOf(req.Private) != nil {
 		if err := tunnelDown(h, TunnelName(p.bridgeOf(req.ID, req.Addr, req.Private)[3:])); err != nil {
@@ -435,24 +499,31 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 				p.nodeCarrier(e, false)
 			}
 		}
-		// Marked doomed, then deleted as a group: the links deleted at the
-		// same moment go in one batch, where the kernel waits for its RCU
-		// barrier once instead of once per bridge. Either way the bridge
-		// is gone when Delete returns.
-		err := h.LinkSetGroup(br, labnet.DoomedGroup)
-		if err == nil {
-			err = labnet.Reap(p.labNetns())
-		}
-		if err != nil {
-			if err := h.LinkDel(br); err != nil && !errors.Is(err, syscall.ENODEV) {
-				return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
-			}
+		if err := removeBridge(h, p.labNetns(), br); err != nil {
+			return err
 		}
 	}
 	// The lab namespace is not checked for emptiness here: a link's ports
 	// belong to nodes, which are destroyed after their links and remove
 	// the namespace when they leave it empty. Checking costs a dump of the
 	// whole namespace per link (it made deleting 1,000 links take 99 s).
+	return nil
+}
+
+// removeBridge deletes a bridge of the lab namespace ns: marked doomed,
+// then deleted as a group, so that the links deleted at the same moment go
+// in one batch, where the kernel waits for its RCU barrier once instead of
+// once per bridge. Either way the bridge is gone when it returns.
+func removeBridge(h *netlink.Handle, ns string, br netlink.Link) error {
+	err := h.LinkSetGroup(br, labnet.DoomedGroup)
+	if err == nil {
+		err = labnet.Reap(ns)
+	}
+	if err != nil {
+		if err := h.LinkDel(br); err != nil && !errors.Is(err, syscall.ENODEV) {
+			return fmt.Errorf("deleting bridge %s: %w", br.Attrs().Name, err)
+		}
+	}
 	return nil
 }
 
@@ -493,7 +564,7 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 					}
 				}
 				for i, r := range reqs {
-					resps[i] = p.readOne(r, byName, byIndex)
+					resps[i], errs[i] = p.readOne(h, r, byName, byIndex)
 				}
 				return resps, errs
 			}
@@ -510,24 +581,28 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 // that is not labform's (joined by hand) is no endpoint, and an endpoint
 // whose port is gone or moved shows as missing, which the plan repairs.
 // A doomed bridge reads as gone, as it will be once Configure reaps it.
-func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) providers.ReadResponse {
+func (p *Provider) readOne(h *netlink.Handle, req providers.ReadRequest, links map[string]netlink.Link, qdiscs map[int]netlink.Qdisc) (providers.ReadResponse, error) {
+	if req.Prior.IsNull() {
+		return providers.ReadResponse{State: req.Prior}, nil
+	}
+	if privateOf(req.Private).Wire {
+		v, err := p.readWire(h, req, links, qdiscs)
+		return providers.ReadResponse{State: v, Private: req.Private}, err
+	}
 	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
-	if !ok || req.Prior.IsNull() || br.Attrs().Group == labnet.DoomedGroup {
-		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+	if !ok || br.Attrs().Group == labnet.DoomedGroup {
+		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
 	if tunnelOf(req.Private) != nil {
 		// A half of a link across hosts without its tunnel is gone.
 		if tl, ok := links[TunnelName(br.Attrs().Name[3:])]; !ok || tl.Attrs().MasterIndex != br.Attrs().Index {
-			return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}
+			return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 		}
 	}
-	m := req.Prior.AsValueMap()
 	// Endpoints: those of the prior value whose port is still joined to
 	// this bridge. A port gone or moved shows as a missing endpoint.
 	var eps []cty.Value
 	var joined []netlink.Link
-	shaped := true
-	imp, _ := parseImpairment(req.Prior.GetAttr("impairment"))
 	for _, e := range endpoints(req.Prior) {
 		l, ok := links[p.portName(e)]
 		if !ok || l.Attrs().MasterIndex != br.Attrs().Index {
@@ -535,6 +610,18 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 		}
 		eps = append(eps, providers.EndpointVal(e.node, e.port))
 		joined = append(joined, l)
+	}
+	return providers.ReadResponse{State: p.liveValue(req.Prior, eps, joined, br, qdiscs), Private: req.Private}, nil
+}
+
+// liveValue is a link's value as found: the endpoints whose ports are
+// joined, and what the bridge (nil for a wire) and those ports say of
+// its mtu, state and shaping.
+func (p *Provider) liveValue(prior cty.Value, eps []cty.Value, joined []netlink.Link, br netlink.Link, qdiscs map[int]netlink.Qdisc) cty.Value {
+	m := prior.AsValueMap()
+	imp, _ := parseImpairment(prior.GetAttr("impairment"))
+	shaped := true
+	for _, l := range joined {
 		if !qdiscMatches(qdiscs[l.Attrs().Index], imp) {
 			shaped = false
 		}
@@ -544,29 +631,38 @@ func (p *Provider) readOne(req providers.ReadRequest, links map[string]netlink.L
 	} else {
 		m["endpoints"] = cty.ListVal(eps)
 	}
-	m["mtu"] = cty.NumberIntVal(int64(br.Attrs().MTU))
+	if br != nil {
+		m["mtu"] = cty.NumberIntVal(int64(br.Attrs().MTU))
+	} else {
+		// A wire's mtu is its ports': one changed by hand shows.
+		for _, l := range joined {
+			if l.Attrs().MTU != intAttr(prior, "mtu") {
+				m["mtu"] = cty.NumberIntVal(int64(l.Attrs().MTU))
+			}
+		}
+	}
 	// A link is what it was set to only when the bridge and every joined
 	// port agree; anything else reads as the other state, so that the plan
 	// repairs it (a port set up by hand on a link that is down carries
 	// traffic to its node's interface, which then has carrier).
-	brUp, portsOn := br.Attrs().Flags&net.FlagUp != 0, portsUp(joined)
-	allDown := !brUp
+	brUp, portsOn := br == nil || br.Attrs().Flags&net.FlagUp != 0, portsUp(joined)
+	allDown := br == nil || !brUp
 	for _, l := range joined {
 		if l.Attrs().Flags&net.FlagUp != 0 {
 			allDown = false
 		}
 	}
 	switch {
-	case strAttr(req.Prior, "state") == "down" && allDown, strAttr(req.Prior, "state") != "down" && !(brUp && portsOn):
+	case strAttr(prior, "state") == "down" && allDown, strAttr(prior, "state") != "down" && !(brUp && portsOn):
 		m["state"] = cty.StringVal("down")
 	default:
 		m["state"] = cty.StringVal("up")
 	}
 	if !shaped {
 		// Changed by hand: say so without guessing what it became.
-		m["impairment"] = cty.NullVal(req.Prior.GetAttr("impairment").Type())
+		m["impairment"] = cty.NullVal(prior.GetAttr("impairment").Type())
 	}
-	return providers.ReadResponse{State: cty.ObjectVal(m), Private: req.Private}
+	return cty.ObjectVal(m)
 }
 
 // qdiscMatches tells whether the live root qdisc is what imp asks for.

@@ -3,6 +3,8 @@ package link_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,11 +35,15 @@ container "c" {
   rootfs  = "rootfs"
   command = ["sleep", "3600"]
 }
+container "d" {
+  rootfs  = "rootfs"
+  command = ["sleep", "3600"]
+}
 link "ab" {
   endpoints = [container.a.port[0], container.b.port[0]]
 }
 link "bc" {
-  endpoints = [container.b.port[1], container.c.port[0]]
+  endpoints = [container.b.port[1], container.c.port[0], container.d.port[0]]
 }
 `
 
@@ -88,7 +94,8 @@ func destroyTargets(t *testing.T, l *netLab, target string) {
 }
 
 // TestSystem_teardown: a partial destroy removes exactly what it names, at
-// once, and leaves nothing doomed behind; a whole-lab destroy removes the
+// once (a wire's redirects, a segment's bridge), and leaves nothing doomed
+// behind; a whole-lab destroy removes the
 // namespaces, and the kernel everything in them; what an interrupted
 // whole-lab destroy left marked doomed is deleted by the next run.
 func TestSystem_teardown(t *testing.T) {
@@ -99,10 +106,13 @@ func TestSystem_teardown(t *testing.T) {
 	port := func(a string, n int) string { return labnet.PortName(l.ID(a), n) }
 	ctrNetns := func(a string) string { return filepath.Join(labnet.Dir, labnet.ContainerNetns(l.ID(a))) }
 	cNetns := ctrNetns("container.c")
-	for _, name := range []string{bridge("link.ab"), bridge("link.bc"), port("container.a", 0), port("container.b", 0), port("container.b", 1), port("container.c", 0)} {
+	for _, name := range []string{bridge("link.bc"), port("container.a", 0), port("container.b", 0), port("container.b", 1), port("container.c", 0)} {
 		if labLinks(t, l)[name] == nil {
 			t.Fatalf("after apply, %s is missing from the lab namespace", name)
 		}
+	}
+	if labLinks(t, l)[bridge("link.ab")] != nil || !wired(t, l, port("container.a", 0), port("container.b", 0)) {
+		t.Fatal("after apply, link.ab (two ports) is not a wire")
 	}
 	noneDoomed := func(when string) {
 		t.Helper()
@@ -113,16 +123,13 @@ func TestSystem_teardown(t *testing.T) {
 		}
 	}
 
-	// One link: its bridge is gone when destroy returns; its ports stay,
-	// detached; the other link is untouched.
+	// One link: its redirects are gone when destroy returns; its ports
+	// stay, unplugged; the other link is untouched.
 	destroyTargets(t, l, "link.ab")
 	links := labLinks(t, l)
-	if links[bridge("link.ab")] != nil {
-		t.Fatal("destroy -target link.ab left its bridge")
-	}
 	for _, n := range []string{port("container.a", 0), port("container.b", 0)} {
-		if links[n] == nil || links[n].Attrs().MasterIndex != 0 {
-			t.Fatalf("after destroying link.ab, its port %s is gone or still joined", n)
+		if links[n] == nil || links[n].Attrs().Flags&net.FlagUp != 0 || redirectedTo(t, l, n) != "" {
+			t.Fatalf("after destroying link.ab, its port %s is gone, still up or still wired", n)
 		}
 	}
 	if bc := links[bridge("link.bc")]; bc == nil || links[port("container.c", 0)].Attrs().MasterIndex != bc.Attrs().Index {
@@ -240,8 +247,8 @@ firewall_chain "fw" {
 	if err != nil || !strings.Contains(string(out), "-A FORWARD -j fw") {
 		t.Fatalf("after apply, the lab namespace has no chain fw hooked from FORWARD (%v):\n%s", err, out)
 	}
-	if links := labLinks(t, l); links[bridgeOf(l, "link.ab")] == nil {
-		t.Fatal("after apply, link.ab's bridge is missing")
+	if links := labLinks(t, l); links[bridgeOf(l, "link.bc")] == nil || !wired(t, l, labnet.PortName(l.ID("container.a"), 0), labnet.PortName(l.ID("container.b"), 0)) {
+		t.Fatal("after apply, link.bc's bridge or link.ab's wire is missing")
 	}
 	holds := filepath.Join(labnet.HoldsDir, providers.LabNetns(l.Name))
 	if entries, _ := os.ReadDir(holds); len(entries) != 1 {
@@ -258,3 +265,39 @@ firewall_chain "fw" {
 
 // bridgeOf is the name of a link's bridge, from its object ID.
 func bridgeOf(l *netLab, a string) string { return "lfb" + l.ID(a)[:12] }
+
+// redirectedTo is the interface of the lab namespace the ingress of port
+// is redirected to: "" when it is not.
+func redirectedTo(t *testing.T, l *netLab, port string) string {
+	t.Helper()
+	h, ns, err := labnet.HandleIn(providers.LabNetns(l.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer h.Close()
+	p, err := h.LinkByName(port)
+	if err != nil {
+		t.Fatalf("port %s: %v", port, err)
+	}
+	to, tag, _, err := labnet.Redirected(h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag == 0 {
+		return ""
+	}
+	x, err := h.LinkByIndex(to)
+	if err != nil {
+		return fmt.Sprintf("ifindex %d (gone)", to)
+	}
+	return x.Attrs().Name
+}
+
+// wired tells whether ports a and b of the lab namespace make a wire: each
+// redirected to the other, and on no bridge.
+func wired(t *testing.T, l *netLab, a, b string) bool {
+	t.Helper()
+	links := labLinks(t, l)
+	return redirectedTo(t, l, a) == b && redirectedTo(t, l, b) == a && links[a].Attrs().MasterIndex == 0 && links[b].Attrs().MasterIndex == 0
+}

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -28,13 +27,7 @@ type Tunnel struct {
 
 // tunnelOf reads the tunnel from a link's private data; nil for a link
 // on one host.
-func tunnelOf(priv []byte) *Tunnel {
-	var pv private
-	if len(priv) == 0 || json.Unmarshal(priv, &pv) != nil {
-		return nil
-	}
-	return pv.Tunnel
-}
+func tunnelOf(priv []byte) *Tunnel { return privateOf(priv).Tunnel }
 
 // TunnelName is the VXLAN interface of the link of the given object ID.
 func TunnelName(id string) string { return "lfx" + id[:12] }

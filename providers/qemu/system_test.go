@@ -18,6 +18,7 @@ import (
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
+	"github.com/vishvananda/netlink"
 	"github.com/labform/labform/providers/link"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -399,19 +400,21 @@ link "ab" {
 		}
 		defer ns.Close()
 		defer h.Close()
-		masters := map[int]bool{}
+		// Two ports make a wire: each tap's ingress is redirected to the
+		// other tap.
+		taps := map[string]netlink.Link{}
 		for _, node := range []string{"vm.a", "vm.b"} {
 			tap, err := h.LinkByName(labnet.PortName(l.ID(node), 0))
 			if err != nil {
 				t.Fatalf("%s: %s's tap: %v", when, node, err)
 			}
-			if tap.Attrs().MasterIndex == 0 {
-				t.Fatalf("%s: %s's tap is on no bridge", when, node)
-			}
-			masters[tap.Attrs().MasterIndex] = true
+			taps[node] = tap
 		}
-		if len(masters) != 1 {
-			t.Fatalf("%s: the two taps are on different bridges", when)
+		for node, peer := range map[string]string{"vm.a": "vm.b", "vm.b": "vm.a"} {
+			to, tag, _, err := labnet.Redirected(h, taps[node])
+			if err != nil || tag == 0 || to != taps[peer].Attrs().Index {
+				t.Fatalf("%s: %s's tap is not wired to %s's (redirected to ifindex %d, tag %d, %v)", when, node, peer, to, tag, err)
+			}
 		}
 	}
 	l.Write(lab(64))
