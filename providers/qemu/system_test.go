@@ -18,8 +18,8 @@ import (
 	"github.com/labform/labform/planner/render"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
-	"github.com/vishvananda/netlink"
 	"github.com/labform/labform/providers/link"
+	"github.com/vishvananda/netlink"
 	"github.com/zclconf/go-cty/cty"
 )
 
