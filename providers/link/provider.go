@@ -590,6 +590,16 @@ func (p *Provider) readOne(h *netlink.Handle, req providers.ReadRequest, links m
 		return providers.ReadResponse{State: v, Private: req.Private}, err
 	}
 	br, ok := links[p.bridgeOf(req.ID, req.Addr, req.Private)]
+	if !ok && len(req.Private) == 0 {
+		// Nothing recorded (a lab whose state was lost, looked for by the
+		// names its IDs give): a link of two ports is looked for as a wire.
+		v, err := p.readWire(h, req, links, qdiscs)
+		if err != nil || v.IsNull() {
+			return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, err
+		}
+		priv, _ := json.Marshal(private{Wire: true})
+		return providers.ReadResponse{State: v, Private: priv}, nil
+	}
 	if !ok || br.Attrs().Group == labnet.DoomedGroup {
 		return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, nil
 	}
