@@ -151,7 +151,7 @@ func TestParseListing(t *testing.T) {
 			parseOK: true, vm: "lab-vm.b", lookErr: "unexpected layout"},
 		{name: "two VMs of one name", out: listing70 + strings.SplitAfterN(listing70, "\n\n", 2)[1], parseOK: true, vm: "lab-vm.b", lookErr: "2 VMs are named"},
 		{name: "an inaccessible VM: a VM not listed may be it", parseOK: true, vm: "lab-vm.c",
-			out: listing70 + "Name:            <inaccessible!>\nUUID:            1d2e3f40-5162-4738-a9b0-c1d2e3f40516\nConfig file:     /gone/x.vbox\nAccess error details:\nVBoxManage: error: Could not find file\n\n",
+			out:     listing70 + "Name:            <inaccessible!>\nUUID:            1d2e3f40-5162-4738-a9b0-c1d2e3f40516\nConfig file:     /gone/x.vbox\nAccess error details:\nVBoxManage: error: Could not find file\n\n",
 			lookErr: "inaccessible"},
 		{name: "an inaccessible VM: the listed ones are read", parseOK: true, vm: "lab-vm.b", nics: []int{1, 2}, found: true, want: vmB,
 			out: "Name:            <inaccessible!>\nUUID:            1d2e3f40-5162-4738-a9b0-c1d2e3f40516\n\n" + listing70},
