@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labform/labform/providers"
@@ -19,14 +20,14 @@ import (
 // the read requests of those VMs. It needs no root: reading makes no
 // ports.
 type batchLab struct {
-	t    *testing.T
+	t    testing.TB
 	p    *Provider
 	sim  string
 	home string
 	reqs []providers.ReadRequest
 }
 
-func newBatchLab(t *testing.T, vms int) *batchLab {
+func newBatchLab(t testing.TB, vms int) *batchLab {
 	b := &batchLab{t: t, sim: buildSim(t), home: t.TempDir()}
 	t.Setenv("VBOXSIM_HOME", b.home)
 	dir := t.TempDir()
@@ -230,5 +231,39 @@ func TestReadManyFallbacks(t *testing.T) {
 		gone := slices.Clone(want)
 		gone[1] = cty.NullVal(want[1].Type())
 		b.check(gone, "list --long vms")
+	})
+}
+
+// BenchmarkRefresh compares a refresh of 20 VMs through the simulator:
+// ReadMany's one list --long vms, and one showvminfo each, 10 at once (the
+// engine's way before the provider batched). Each simulated call is a
+// process, as each VBoxManage call is.
+func BenchmarkRefresh(bm *testing.B) {
+	b := newBatchLab(bm, 20)
+	ctx := context.Background()
+	bm.Run("list-long-vms", func(bm *testing.B) {
+		for i := 0; i < bm.N; i++ {
+			if _, errs := b.p.ReadMany(ctx, b.reqs); errs[0] != nil {
+				bm.Fatal(errs[0])
+			}
+		}
+	})
+	bm.Run("showvminfo-each", func(bm *testing.B) {
+		for i := 0; i < bm.N; i++ {
+			sem := make(chan struct{}, 10)
+			var wg sync.WaitGroup
+			for _, r := range b.reqs {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func(r providers.ReadRequest) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					if _, err := b.p.Read(ctx, r); err != nil {
+						bm.Error(err)
+					}
+				}(r)
+			}
+			wg.Wait()
+		}
 	})
 }
