@@ -2,6 +2,7 @@ package virtualbox
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/labform/labform/providers"
@@ -41,6 +42,13 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			// The engine recovers a crash of Read, but not of a reader's
+			// goroutines: this one is turned into the VM's error.
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("the virtualbox provider crashed reading it: %v (a bug in labform)", r)
+				}
+			}()
 			resps[i], errs[i] = p.readListed(ctx, reqs[i], l)
 		}(i)
 	}

@@ -7,12 +7,13 @@ import (
 )
 
 // listing61 is `VBoxManage list --long vms` of VirtualBox 6.1 for one
-// running VM. Its layout is that of a 6.1 listing captured in
-// sebhildebrandt/systeminformation issue 457 (Name .. Number of CPUs,
-// "Memory size" without its colon, "State: running (since ...)") and of
-// 6.1 showvminfo NIC lines captured in hashicorp/vagrant issue 11952 (a
-// NAT NIC with its Settings and Rule lines, a host-only and a bridged
-// one); the names, UUIDs, MACs and paths are made up.
+// running VM. Its layout is that of real output: a 6.1 listing a user
+// posted to the systeminformation project's tracker in January 2021
+// (Name .. Number of CPUs, "Memory size" without its colon, "State:
+// running (since ...)"), and the NIC lines of a 6.1 showvminfo in a
+// Vagrant debug log posted to Vagrant's tracker in 2020 (a NAT NIC with
+// its Settings and Rule lines, a host-only and a bridged one); the
+// names, UUIDs, MACs and paths are made up.
 const listing61 = `Name:                        router-1
 Groups:                      /
 Guest OS:                    Linux 2.6 / 3.x / 4.x (64-bit)
