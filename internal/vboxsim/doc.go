@@ -3,7 +3,9 @@
 // subcommands the virtualbox provider uses (storagectl and storageattach
 // for its config disk among them), with VirtualBox's output
 // formats (showvminfo --machinereadable key="value" lines, list vms with
-// names and {uuids}, list systemproperties, list hdds), its rules
+// names and {uuids}, list --long vms with each VM's human showvminfo
+// block in VirtualBox 7.0's layout, list systemproperties, list hdds),
+// its rules
 // (settings that need a powered-off VM fail while it runs, controlvm needs
 // a running VM, unknown names fail) with VirtualBox's error text, and its
 // exit codes (1 for a failed command, 2 for bad syntax).

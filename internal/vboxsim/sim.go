@@ -289,7 +289,21 @@ func (m *machine) setState(s string) {
 }
 
 func (w *world) list(args []string) (string, error) {
-	if len(args) == 0 {
+	// --long (-l) and --sorted (-s) may come before or after what to list.
+	long, what := false, ""
+	for _, a := range args {
+		switch a {
+		case "--long", "-l":
+			long = true
+		case "--sorted", "-s":
+		default:
+			if what != "" {
+				return "", syntax("list: unexpected '%s'", a)
+			}
+			what = a
+		}
+	}
+	if what == "" {
 		return "", syntax("list: what to list")
 	}
 	var b strings.Builder
@@ -298,10 +312,14 @@ func (w *world) list(args []string) (string, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	switch args[0] {
+	switch what {
 	case "vms":
 		for _, n := range names {
-			fmt.Fprintf(&b, "\"%s\" {%s}\n", n, w.Machines[n].UUID)
+			if long {
+				b.WriteString(w.Machines[n].human())
+			} else {
+				fmt.Fprintf(&b, "\"%s\" {%s}\n", n, w.Machines[n].UUID)
+			}
 		}
 	case "runningvms":
 		for _, n := range names {
@@ -332,7 +350,7 @@ func (w *world) list(args []string) (string, error) {
 			fmt.Fprintf(&b, "UUID:           %s\nParent UUID:    base\nState:          created\nType:           %s\nLocation:       %s\nStorage format: VDI\nCapacity:       2048 MBytes\nEncryption:     disabled\n\n", m.UUID, typ, m.DiskLocation)
 		}
 	default:
-		return "", syntax("list: unknown subcommand '%s'", args[0])
+		return "", syntax("list: unknown subcommand '%s'", what)
 	}
 	return b.String(), nil
 }

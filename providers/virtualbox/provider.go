@@ -521,6 +521,12 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	if err != nil {
 		return providers.ReadResponse{}, err
 	}
+	return p.readValue(ctx, req, id, name, info), nil
+}
+
+// readValue is the VM's live value from its showvminfo keys (from
+// showvminfo --machinereadable, or its block of list --long vms).
+func (p *Provider) readValue(ctx context.Context, req providers.ReadRequest, id, name string, info machineInfo) providers.ReadResponse {
 	m := req.Prior.AsValueMap()
 	m["memory"] = cty.NumberIntVal(int64(info.int("memory")))
 	m["cpus"] = cty.NumberIntVal(int64(info.int("cpus")))
@@ -548,7 +554,20 @@ func (p *Provider) Read(ctx context.Context, req providers.ReadRequest) (provide
 	if cidata.Wanted(req.Prior) {
 		resp.Restart = p.filesChanged(ctx, name, req.Prior)
 	}
-	return resp, nil
+	return resp
+}
+
+// readNICs are the NICs (1-based, as VBoxManage counts) whose keys
+// readValue looks at: the adapters' and the management NIC.
+func readNICs(v cty.Value) []int {
+	var out []int
+	for i := 0; i < num(v, "adapters"); i++ {
+		out = append(out, num(v, "adapter_start_index")+i+1)
+	}
+	if n := managementNIC(v); n != 0 {
+		out = append(out, n)
+	}
+	return out
 }
 
 // colonMAC writes VirtualBox's form of a MAC address (12 hex digits) as

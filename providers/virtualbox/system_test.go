@@ -327,3 +327,50 @@ func TestSystem_renameKeepsTheVM(t *testing.T) {
 		t.Fatalf("destroy left the clone:\n%s", vms)
 	}
 }
+
+// TestSystem_refreshManyVMs pins the VBoxManage calls of refreshing a lab
+// of three VMs: one list --long vms, whatever the VMs' states, and a VM
+// unregistered behind labform's back reads as gone from that same call.
+func TestSystem_refreshManyVMs(t *testing.T) {
+	l := newVBLab(t, "n")
+	l.Write(fmt.Sprintf(`
+provider "virtualbox" {
+  vboxmanage = %q
+}
+
+vm "r" {
+  count    = 3
+  provider = virtualbox
+  template = %q
+  memory   = 256
+  adapters = 2
+}
+`, l.sim, l.tpl))
+	l.Apply(planner.NormalMode)
+	var all strings.Builder
+	step := func(name string, want func(*planner.Plan) bool) {
+		l.calls()
+		_, plan := l.Plan(planner.NormalMode)
+		fmt.Fprintf(&all, "# %s\n%s\n", name, l.calls())
+		if !want(plan) {
+			t.Fatalf("%s: unexpected plan:\n%s", name, render.Plan(plan, false))
+		}
+	}
+	step("refresh of three running VMs", func(p *planner.Plan) bool { return !p.HasChanges() })
+	l.vbox("controlvm", l.Name+"-vm.r[1]", "poweroff")
+	l.vbox("controlvm", l.Name+"-vm.r[2]", "setlinkstate1", "off")
+	step("refresh after one VM was powered off and a cable pulled by hand", func(p *planner.Plan) bool {
+		out := render.Plan(p, false)
+		return strings.Contains(out, `"stopped" -> "running"`) && strings.Contains(out, "nic1 cable disconnected")
+	})
+	l.vbox("unregistervm", l.Name+"-vm.r[1]", "--delete")
+	step("refresh after one VM was unregistered by hand", func(p *planner.Plan) bool {
+		for _, c := range p.Changes {
+			if c.Addr.String() == "vm.r[1]" && c.Action == planner.Create {
+				return true
+			}
+		}
+		return false
+	})
+	golden.Check(t, "../../testdata/virtualbox/calls-refresh.golden", []byte(all.String()))
+}
