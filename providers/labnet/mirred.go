@@ -86,7 +86,7 @@ func ProbeMirred() error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	name := fmt.Sprintf("lfprobe%d", os.Getpid())
+	name := fmt.Sprintf("lfprobew%d", os.Getpid()) // not ProbeNetem's: the two may run at once
 	if err := CreateNetns(name); err != nil {
 		return nil
 	}
