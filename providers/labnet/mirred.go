@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -24,19 +23,42 @@ func clsact(link int) *netlink.Clsact {
 	return &netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}}
 }
 
+// A tag says whose redirect a port holds: 28 bits, kept as the filter's
+// priority (the high 16) and its u32 node number (the low 12), both of
+// which the kernel reports back. Neither may be 0: Tag makes a tag of
+// any number.
+func Tag(v uint32) uint32 {
+	v &= 0xfffffff
+	if v&0xfff == 0 {
+		v |= 1
+	}
+	if v>>12 == 0 {
+		v |= 1 << 12
+	}
+	return v
+}
+
+// tagFilter is where a tag (made by Tag) goes in the filter.
+func tagFilter(tag uint32) (prio uint16, handle uint32) {
+	return uint16(tag >> 12), 0x800<<20 | tag&0xfff // u32 handle 800::node
+}
+
 // Redirect makes every frame that enters from leave by to, with tag (the
-// link's, kept as the filter's priority, never 0) telling whose redirect
-// it is. With clean, whatever from's ingress held before goes first;
-// without, the caller knows it holds no filter (Redirected said so).
-func Redirect(h *netlink.Handle, from, to netlink.Link, tag uint16, clean bool) error {
+// link's, made by Tag) telling whose redirect it is. With clean, whatever from's
+// ingress held before goes first; without, the caller knows it holds no
+// filter (Redirected said so).
+func Redirect(h *netlink.Handle, from, to netlink.Link, tag uint32, clean bool) error {
 	if clean {
-		Unredirect(h, from)
+		if _, err := Unredirect(h, from); err != nil {
+			return err
+		}
 	}
 	if err := h.QdiscAdd(clsact(from.Attrs().Index)); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("adding a clsact qdisc to %s: %w", from.Attrs().Name, err)
 	}
+	prio, handle := tagFilter(tag)
 	f := &netlink.U32{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: from.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Priority: tag, Protocol: unix.ETH_P_ALL},
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: from.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Priority: prio, Handle: handle, Protocol: unix.ETH_P_ALL},
 		RedirIndex:  to.Attrs().Index,
 	}
 	if err := h.FilterAdd(f); err != nil {
@@ -45,17 +67,26 @@ func Redirect(h *netlink.Handle, from, to netlink.Link, tag uint16, clean bool) 
 	return nil
 }
 
-// Unredirect removes l's clsact qdisc, and its redirect with it. An
-// interface without one is left as it is.
-func Unredirect(h *netlink.Handle, l netlink.Link) {
-	h.QdiscDel(clsact(l.Attrs().Index))
+// Unredirect removes l's clsact qdisc, and every ingress filter with it.
+// It tells whether there was one; an interface without one, or gone, is
+// no error.
+func Unredirect(h *netlink.Handle, l netlink.Link) (bool, error) {
+	err := h.QdiscDel(clsact(l.Attrs().Index))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENODEV):
+		return false, nil
+	}
+	return false, fmt.Errorf("removing the clsact qdisc (and its redirect) of %s: %w", l.Attrs().Name, err)
 }
 
 // Redirected says where l's ingress is redirected and with which tag.
-// The tag is 0 when l has no redirect in the one-filter form Redirect
-// makes; the index is 0 when the interface it went to is gone. filtered
-// tells whether l's ingress holds any filter at all.
-func Redirected(h *netlink.Handle, l netlink.Link) (index int, tag uint16, filtered bool, err error) {
+// The tag is 0 when l's ingress holds anything but the one filter
+// Redirect makes (nothing, or another filter beside it: not a wire's);
+// the index is 0 when the interface it went to is gone. filtered tells
+// whether l's ingress holds any filter at all.
+func Redirected(h *netlink.Handle, l netlink.Link) (index int, tag uint32, filtered bool, err error) {
 	fs, err := h.FilterList(l, netlink.HANDLE_MIN_INGRESS)
 	if err != nil {
 		if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
@@ -63,20 +94,38 @@ func Redirected(h *netlink.Handle, l netlink.Link) (index int, tag uint16, filte
 		}
 		return 0, 0, false, err
 	}
-	// u32 lists its hash table as a filter of its own (no action) beside
-	// the key that holds the redirect.
-	found := false
+	if len(fs) == 0 {
+		return 0, 0, false, nil
+	}
+	// u32 lists its hash table (800:, no action) beside the key that
+	// holds the redirect (800::node): the wire's filter is those two, at
+	// one priority.
+	var key *netlink.U32
 	for _, f := range fs {
 		u, ok := f.(*netlink.U32)
-		if !ok || !slices.ContainsFunc(u.Actions, func(a netlink.Action) bool { _, m := a.(*netlink.MirredAction); return m }) {
+		if !ok {
+			return 0, 0, true, nil
+		}
+		if len(u.Actions) == 0 {
 			continue
 		}
-		if found {
-			return 0, 0, true, nil // more than one: not labform's
+		if key != nil || len(u.Actions) != 1 {
+			return 0, 0, true, nil
 		}
-		found, index, tag = true, u.RedirIndex, u.Priority
+		if _, ok := u.Actions[0].(*netlink.MirredAction); !ok {
+			return 0, 0, true, nil
+		}
+		key = u
 	}
-	return index, tag, len(fs) > 0, nil
+	if key == nil {
+		return 0, 0, true, nil
+	}
+	for _, f := range fs {
+		if f.Attrs().Priority != key.Priority {
+			return 0, 0, true, nil
+		}
+	}
+	return key.RedirIndex, uint32(key.Priority)<<12 | key.Handle&0xfff, true, nil
 }
 
 // ProbeMirred tells whether this kernel can make wires (clsact, u32,
@@ -87,6 +136,7 @@ func ProbeMirred() error {
 		return nil
 	}
 	name := fmt.Sprintf("lfprobew%d", os.Getpid()) // not ProbeNetem's: the two may run at once
+	DeleteNetns(name)                              // left by a process of this pid killed mid-probe
 	if err := CreateNetns(name); err != nil {
 		return nil
 	}
@@ -108,11 +158,11 @@ func ProbeMirred() error {
 	if err != nil {
 		return nil
 	}
-	if err := Redirect(h, a, b, 1, false); err != nil {
+	if err := Redirect(h, a, b, 0xabcdef1, false); err != nil {
 		return err
 	}
-	if i, _, _, err := Redirected(h, a); err != nil || i != b.Attrs().Index {
-		return fmt.Errorf("a redirect from probe0 to probe1 reads back as ifindex %d (%v)", i, err)
+	if i, tag, _, err := Redirected(h, a); err != nil || i != b.Attrs().Index || tag != 0xabcdef1 {
+		return fmt.Errorf("a redirect from probe0 to probe1 tagged %x reads back as ifindex %d tagged %x (%v)", 0xabcdef1, i, tag, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 // (not root, no namespace): an apply that needs netem will say.
 func ProbeNetem() error {
 	name := fmt.Sprintf("lfprobe%d", os.Getpid())
+	DeleteNetns(name) // left by a process of this pid killed mid-probe
 	if err := CreateNetns(name); err != nil {
 		return nil // cannot tell; apply will
 	}

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/labform/labform/providers"
@@ -20,6 +21,9 @@ type Provider struct {
 	mirredOnce sync.Once
 	mirredErr  error // why links cannot be wires here (wire.go); nil when they can
 
+	portMu sync.Mutex
+	ports  map[string]*sync.Mutex // by port interface name (lockPorts)
+
 	hmu  sync.Mutex
 	h    *netlink.Handle // in the lab namespace
 	hino uint64          // of that namespace, to notice a new one
@@ -35,6 +39,38 @@ var (
 
 // New returns the link provider.
 func New() *Provider { return &Provider{} }
+
+// lockPorts locks the ports of eps, in name order so that two links
+// locking overlapping sets never wait on each other in a circle, and
+// returns the unlock.
+func (p *Provider) lockPorts(eps []endpoint) func() {
+	names := make([]string, 0, len(eps))
+	for _, e := range eps {
+		names = append(names, p.portName(e))
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	p.portMu.Lock()
+	if p.ports == nil {
+		p.ports = map[string]*sync.Mutex{}
+	}
+	mus := make([]*sync.Mutex, len(names))
+	for i, n := range names {
+		if p.ports[n] == nil {
+			p.ports[n] = &sync.Mutex{}
+		}
+		mus[i] = p.ports[n]
+	}
+	p.portMu.Unlock()
+	for _, m := range mus {
+		m.Lock()
+	}
+	return func() {
+		for _, m := range mus {
+			m.Unlock()
+		}
+	}
+}
 
 func (p *Provider) Name() string                   { return "link" }
 func (p *Provider) ConfigSchema() *providers.Block { return &providers.Block{} }

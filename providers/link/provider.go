@@ -44,6 +44,32 @@ type private struct {
 	Tunnel *Tunnel `json:"tunnel,omitempty"`
 	// Wire is set on a link made as a wire, without a bridge (wire.go).
 	Wire bool `json:"wire,omitempty"`
+	// Ends are a wire's ports as last applied: its update and delete find
+	// them even when a refresh no longer shows them (a peer port gone).
+	Ends []end `json:"ends,omitempty"`
+}
+
+// end is an endpoint as private data records it.
+type end struct {
+	Node string `json:"node"`
+	Port int    `json:"port"`
+}
+
+// endsOf converts between the two forms of endpoints.
+func endsOf(eps []endpoint) []end {
+	out := make([]end, len(eps))
+	for i, e := range eps {
+		out[i] = end{e.node, e.port}
+	}
+	return out
+}
+
+func (pv private) endpoints() []endpoint {
+	out := make([]endpoint, len(pv.Ends))
+	for i, e := range pv.Ends {
+		out[i] = endpoint{e.Node, e.Port}
+	}
+	return out
 }
 
 // privateOf decodes a link's private data; none reads as a bridge named
@@ -78,6 +104,9 @@ type endpoint struct {
 // plan values hold unknowns, and the apply that follows knows them.
 func endpoints(v cty.Value) []endpoint {
 	var out []endpoint
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+		return nil
+	}
 	e := v.GetAttr("endpoints")
 	if e.IsNull() || !e.IsKnown() {
 		return nil
@@ -132,6 +161,13 @@ func (p *Provider) apply(prior cty.Value, id, bridge string, planned cty.Value, 
 	pv := privateOf(priv)
 	asWire := p.wireable(planned, pv)
 	hadPrior := prior != cty.NilVal && !prior.IsNull()
+	// Links applied at once may hand a port from one to the other: each
+	// works on its ports alone, whichever order they come in.
+	var ports []endpoint
+	if hadPrior {
+		ports = endpoints(prior)
+	}
+	defer p.lockPorts(append(append(ports, endpoints(planned)...), pv.endpoints()...))()
 	labnet.Lock(p.lab.Name)
 	err := labnet.EnsureNetns(p.labNetns())
 	var h *netlink.Handle
@@ -147,33 +183,38 @@ func (p *Provider) apply(prior cty.Value, id, bridge string, planned cty.Value, 
 		return providers.ApplyResponse{}, err
 	}
 	if asWire {
-		if err := p.wirePorts(h, id, prior, planned); err != nil {
+		if err := p.wirePorts(h, id, prior, planned, pv.endpoints()); err != nil {
 			return providers.ApplyResponse{}, err
 		}
 		// The bridge the link had (a segment left with two ports, a link
-		// made before wires) goes once its ports are wired.
+		// made before wires) goes once its ports are wired; the ports it
+		// had that the wire has not are unplugged first.
 		if old, err := h.LinkByName(bridge); err == nil {
+			if err := p.unplugFromBridge(h, old, prior, planned); err != nil {
+				return providers.ApplyResponse{}, err
+			}
 			if err := removeBridge(h, p.labNetns(), old); err != nil {
 				return providers.ApplyResponse{}, err
 			}
 		}
-		if !pv.Wire {
-			pv.Wire = true
-			priv, _ = json.Marshal(pv)
-		}
+		pv.Wire, pv.Ends = true, endsOf(endpoints(planned))
+		priv, _ = json.Marshal(pv)
 		return providers.ApplyResponse{State: planned, Private: priv}, nil
 	}
 	if pv.Wire {
-		// A wire that became a segment: its redirects go before its
-		// ports join the bridge.
+		// A wire that became a segment: the ports that leave are
+		// unplugged; those that stay lose their redirects as they join
+		// the bridge (wire), and their nodes forget their neighbors.
 		if hadPrior {
 			keep := map[string]bool{}
 			for _, e := range endpoints(planned) {
 				keep[p.portName(e)] = true
 			}
-			p.unwire(h, id, prior, keep)
+			if err := p.unwire(h, id, append(endpoints(prior), pv.endpoints()...), !prior.GetAttr("impairment").IsNull(), keep); err != nil {
+				return providers.ApplyResponse{}, err
+			}
 		}
-		pv.Wire = false
+		pv.Wire, pv.Ends = false, nil
 		priv, _ = json.Marshal(pv)
 	}
 	// A half of a link across hosts sees none of the other halves' ports
@@ -301,8 +342,12 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 				recabled = append(recabled, recable{e, l})
 			}
 			// A redirect left from a wire would take its frames before
-			// the bridge sees them.
-			labnet.Unredirect(h, l)
+			// the bridge sees them; its node had another peer.
+			if had, err := labnet.Unredirect(h, l); err != nil {
+				return err
+			} else if had && l.Attrs().Flags&net.FlagUp != 0 && l.Attrs().MasterIndex == 0 {
+				recabled = append(recabled, recable{e, l})
+			}
 			if err := h.LinkSetMaster(l, br); err != nil {
 				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
 			}
@@ -451,6 +496,7 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		return nil
 	}
 	pv := privateOf(req.Private)
+	defer p.lockPorts(append(endpoints(req.Prior), pv.endpoints()...))()
 	if req.WholeLab {
 		// The whole lab goes: its namespace is removed now, unless a
 		// firewall chain holds it, and the kernel deletes every bridge in
@@ -461,11 +507,14 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 		if gone, err := labnet.RemoveLab(p.lab.Name); gone || err != nil {
 			return err
 		}
-		if !pv.Wire {
-			return labnet.Doom(p.labNetns(), p.bridgeOf(req.ID, req.Addr, req.Private))
+		if pv.Wire {
+			// Something holds the namespace: a wire's ports belong to its
+			// nodes, which are destroyed next and take them with them.
+			// (The handle was dropped for the other links' deletes: using
+			// one here would race with them.)
+			return nil
 		}
-		// A wire costs the kernel nothing to undo: it goes as a partial
-		// destroy's does.
+		return labnet.Doom(p.labNetns(), p.bridgeOf(req.ID, req.Addr, req.Private))
 	}
 	h, err := p.handle()
 	if err != nil {
@@ -473,10 +522,11 @@ func (p *Provider) Delete(ctx context.Context, req providers.ApplyRequest) error
 	}
 	if pv.Wire {
 		// The cable goes before the redirects, so the nodes see their
-		// ports lose carrier; a port another wire took over (the new
-		// link of a create_before_destroy) is left to it.
-		p.unwire(h, p.lab.IDFor(req.ID, req.Addr), req.Prior, nil)
-		return nil
+		// ports lose carrier; a port another link took over (the new
+		// link of a create_before_destroy) is left to it. The recorded
+		// ends count too: a refresh that found a peer port gone shows
+		// neither end.
+		return p.unwire(h, p.lab.IDFor(req.ID, req.Addr), append(endpoints(req.Prior), pv.endpoints()...), !req.Prior.GetAttr("impairment").IsNull(), nil)
 	}
 	if tunnelOf(req.Private) != nil {
 		if err := tunnelDown(h, TunnelName(p.bridgeOf(req.ID, req.Addr, req.Private)[3:])); err != nil {
@@ -597,7 +647,7 @@ func (p *Provider) readOne(h *netlink.Handle, req providers.ReadRequest, links m
 		if err != nil || v.IsNull() {
 			return providers.ReadResponse{State: cty.NullVal(req.Prior.Type())}, err
 		}
-		priv, _ := json.Marshal(private{Wire: true})
+		priv, _ := json.Marshal(private{Wire: true, Ends: endsOf(endpoints(req.Prior))})
 		return providers.ReadResponse{State: v, Private: priv}, nil
 	}
 	if !ok || br.Attrs().Group == labnet.DoomedGroup {

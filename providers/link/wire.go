@@ -30,34 +30,37 @@ func (p *Provider) wireable(v cty.Value, pv private) bool {
 }
 
 // wireTag is the tag of the wire with the given object ID on its ports'
-// redirects: a create_before_destroy's new wire between the same ports
-// has another, so the old one's delete leaves the new one's redirects.
-func wireTag(id string) uint16 {
-	v, _ := strconv.ParseUint(id[:4], 16, 16)
-	return uint16(max(v, 1))
+// redirects (28 bits of the ID): a create_before_destroy's new wire
+// between the same ports has another, so the old one's delete leaves the
+// new one's redirects, and so has a link that takes a port over.
+func wireTag(id string) uint32 {
+	v, _ := strconv.ParseUint(id[:7], 16, 32)
+	return labnet.Tag(uint32(v))
 }
 
 // ownsPort tells whether l is redirected by the wire tagged tag.
-func ownsPort(h *netlink.Handle, l netlink.Link, tag uint16) bool {
+func ownsPort(h *netlink.Handle, l netlink.Link, tag uint32) (bool, error) {
 	_, t, _, err := labnet.Redirected(h, l)
-	return err == nil && t == tag
+	if err != nil {
+		return false, fmt.Errorf("reading the tc filters of %s: %w", l.Attrs().Name, err)
+	}
+	return t == tag, nil
 }
 
 // wirePorts makes the wire hold exactly the planned two ports, with the
 // planned mtu, impairment and state. It is wire's counterpart for a link
-// without a bridge: ports that left are unplugged and unshaped, and the
-// nodes whose peer may have changed forget their neighbors.
-func (p *Provider) wirePorts(h *netlink.Handle, id string, prior, planned cty.Value) error {
+// without a bridge: ports that left (recorded in ends, or in prior) are
+// unplugged and unshaped, and when a port is wired anew both nodes forget
+// their neighbors.
+func (p *Provider) wirePorts(h *netlink.Handle, id string, prior, planned cty.Value, ends []endpoint) error {
 	tag := wireTag(id)
 	mtu := intAttr(planned, "mtu")
 	eps := endpoints(planned)
-	want := map[string]bool{p.portName(eps[0]): true, p.portName(eps[1]): true}
 	hadPrior := prior != cty.NilVal && !prior.IsNull()
+	keep := map[string]bool{p.portName(eps[0]): true, p.portName(eps[1]): true}
 	if hadPrior {
-		for _, e := range endpoints(prior) {
-			if l, err := h.LinkByName(p.portName(e)); err == nil && !want[l.Attrs().Name] && ownsPort(h, l, tag) {
-				p.unplug(h, e, l, !prior.GetAttr("impairment").IsNull())
-			}
+		if err := p.unwire(h, id, append(endpoints(prior), ends...), !prior.GetAttr("impairment").IsNull(), keep); err != nil {
+			return err
 		}
 	}
 	var ls [2]netlink.Link
@@ -118,35 +121,79 @@ func (p *Provider) wirePorts(h *netlink.Handle, id string, prior, planned cty.Va
 	return nil
 }
 
-// unwire takes the wire tagged by id off the ports of value v that it
-// still holds: each is unplugged and unshaped, unless keep names it (a
-// wire that becomes a segment keeps its ports, which join the bridge).
-func (p *Provider) unwire(h *netlink.Handle, id string, v cty.Value, keep map[string]bool) {
+// unwire takes the wire tagged by id off the ports of ends that it still
+// holds: each is unplugged, and unshaped when shaped, unless keep names
+// it (a port that stays on the link, rewired by the caller).
+func (p *Provider) unwire(h *netlink.Handle, id string, ends []endpoint, shaped bool, keep map[string]bool) error {
 	tag := wireTag(id)
-	for _, e := range endpoints(v) {
-		l, err := h.LinkByName(p.portName(e))
-		if err != nil || !ownsPort(h, l, tag) {
+	seen := map[string]bool{}
+	for _, e := range ends {
+		name := p.portName(e)
+		if seen[name] || keep[name] {
 			continue
 		}
-		if keep[l.Attrs().Name] {
-			labnet.Unredirect(h, l)
+		seen[name] = true
+		l, err := h.LinkByName(name)
+		if err != nil {
+			continue // gone with its node
+		}
+		if mine, err := ownsPort(h, l, tag); err != nil || !mine {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		p.unplug(h, e, l, !v.GetAttr("impairment").IsNull())
+		if err := p.unplug(h, e, l, shaped); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
-// unplug pulls the cable at a port that leaves a wire: its node sees no
+// unplug pulls the cable at a port that leaves a link: its node sees no
 // carrier, its shaping goes (labform left none on a link without an
 // impairment, and listing qdiscs dumps every interface's), then its
 // redirect.
-func (p *Provider) unplug(h *netlink.Handle, e endpoint, l netlink.Link, shaped bool) {
+func (p *Provider) unplug(h *netlink.Handle, e endpoint, l netlink.Link, shaped bool) error {
 	if shaped {
-		clearQdisc(h, l)
+		if err := clearQdisc(h, l); err != nil {
+			return fmt.Errorf("removing the impairment of %s port %d: %w", e.node, e.port, err)
+		}
 	}
-	setCarrier(h, l, false)
-	p.nodeCarrier(e, false)
-	labnet.Unredirect(h, l)
+	if err := setCarrier(h, l, false); err != nil {
+		return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
+	}
+	if err := p.nodeCarrier(e, false); err != nil {
+		return err
+	}
+	_, err := labnet.Unredirect(h, l)
+	return err
+}
+
+// unplugFromBridge pulls the cable at the ports of prior on br that the
+// planned value no longer has: a segment about to lose its bridge (it
+// became a wire) frees them in the state a removed link leaves them.
+func (p *Provider) unplugFromBridge(h *netlink.Handle, br netlink.Link, prior, planned cty.Value) error {
+	if prior == cty.NilVal || prior.IsNull() {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, e := range endpoints(planned) {
+		want[p.portName(e)] = true
+	}
+	for _, e := range endpoints(prior) {
+		l, err := h.LinkByName(p.portName(e))
+		if err != nil || want[l.Attrs().Name] || l.Attrs().MasterIndex != br.Attrs().Index {
+			continue
+		}
+		if err := h.LinkSetNoMaster(l); err != nil {
+			return fmt.Errorf("taking %s port %d off bridge %s: %w", e.node, e.port, br.Attrs().Name, err)
+		}
+		if err := p.unplug(h, e, l, !prior.GetAttr("impairment").IsNull()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readWire builds a wire's live value: the prior endpoints whose port
