@@ -2,12 +2,14 @@ package netfilter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -138,7 +140,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 // (declare, refill, fix the jumps), and removes it from a family it no
 // longer has.
 func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	c, errs := ParseChain(nameOf(req.Addr), req.Planned)
+	// The rule blocks are read while the namespace is found and the first
+	// restore starts; they are all checked before it commits.
+	c, errs := startChain(nameOf(req.Addr), req.Planned)
 	if e := checkChainName(c.Name); e != nil {
 		// Validate refuses it; this keeps apply from ever writing to a
 		// built-in chain whatever reaches it.
@@ -152,6 +156,13 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	target := providers.String(req.Planned, "target")
 	ns := p.netnsOf(target)
+	if req.Prior.IsNull() {
+		// A create takes a hold on the lab namespace (or makes it): not
+		// for a chain that is refused.
+		if err := c.invalid(); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
 	if target == "lab" {
 		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(ns)
@@ -167,13 +178,20 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	unlock := p.lock(ns)
 	defer unlock()
-	var last private
+	// Of the last apply's private, only the jumps are used: the rules'
+	// lines, which make most of it, are skipped.
+	var last struct {
+		Families map[string]struct {
+			Jumps map[string]int `json:"jumps"`
+		} `json:"families"`
+		Netns uint64 `json:"netns"`
+	}
 	cookie, err := netnsCookie(ns)
 	if err == nil && len(req.Private) > 0 && !req.Prior.IsNull() {
 		json.Unmarshal(req.Private, &last) // unreadable: read the table instead
 	}
 	if last.Netns != cookie || cookie == 0 {
-		last = private{} // counted in another namespace: read the table
+		last.Families = nil // counted in another namespace: read the table
 	}
 	priv := private{Families: map[string]applied{}, Netns: cookie}
 	for _, fam := range families {
@@ -181,6 +199,9 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 			continue // never applied in this family: nothing to remove
 		}
 		if !contains(c.Families, fam.name) {
+			if err := c.invalid(); err != nil {
+				return providers.ApplyResponse{}, err
+			}
 			live, err := p.save(ctx, ns, fam.save)
 			if err != nil {
 				return providers.ApplyResponse{}, err
@@ -214,29 +235,13 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 // how iptables-save prints every one of them: a restore that succeeded
 // wrote them all, in one transaction.
 func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
-	// What the next refresh compares with is worked out while the
-	// restore runs.
-	var lines []string
-	var origin []int
-	predicted := make(chan bool, 1)
-	go func() {
-		body, o := c.body(family, p.maxUID)
-		l := make([]string, len(body))
-		ok := true
-		for i, r := range body {
-			if l[i], ok = savedForm(strings.TrimPrefix(r, "-A "+c.Name+" "), family); !ok {
-				break
-			}
-		}
-		lines, origin = l, o
-		predicted <- ok
-	}()
 	var t *Table
+	var w *written
+	var err error
 	if jumps != nil && !c.hasJumpRules() {
 		t = jumpsTable(c, jumps)
-		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
-			if ctx.Err() != nil {
-				<-predicted
+		if w, err = p.restoreChain(ctx, ns, restore, c, family, t); err != nil {
+			if ctx.Err() != nil || errors.Is(err, providers.ErrNothingDone) {
 				return applied{}, err
 			}
 			t = nil // counted jumps that are no longer there: read the table
@@ -246,10 +251,9 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		live, err := p.save(ctx, ns, save)
 		if err == nil {
 			t = live.Table(c.Table)
-			err = p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t))
+			w, err = p.restoreChain(ctx, ns, restore, c, family, t)
 		}
 		if err != nil {
-			<-predicted
 			return applied{}, err
 		}
 	}
@@ -264,18 +268,73 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		}
 		after[h] = n
 	}
-	if !<-predicted {
+	lines := <-w.saved
+	if lines == nil {
 		rs, err := p.save(ctx, ns, save)
 		if err != nil {
 			return applied{}, err
 		}
 		lines = rs.Table(c.Table).Chains[c.Name]
-		if len(lines) != len(origin) {
+		if len(lines) != len(w.origin) {
 			return applied{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				save, len(lines), c.Name, len(origin))
+				save, len(lines), c.Name, len(w.origin))
 		}
 	}
-	return applied{Lines: lines, Origin: origin, Jumps: after}, nil
+	return applied{Lines: lines, Origin: w.origin, Jumps: after}, nil
+}
+
+// written is what restoreChain wrote of a chain.
+type written struct {
+	origin []int // the rule block each of the chain's lines comes from, or fixed
+	// saved gives the chain's lines as iptables-save will print them
+	// (savedForm), or nil when it cannot tell them all.
+	saved chan []string
+}
+
+// restoreChain writes the chain for one family with one restore
+// (writeRestore's input), started before the input is whole: the tool
+// starts and parses the first rules while the rest are read and
+// rendered. An invalid rule block kills the tool before its input ends,
+// uncommitted; a restore that fails while a rule block is invalid
+// reports that rule block's error, as one that did nothing, like a chain
+// refused before anything ran. How iptables-save will print the lines is
+// worked out once they are written, while the kernel commits them.
+func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, family string, live *Table) (*written, error) {
+	w := &written{saved: make(chan []string, 1)}
+	err := p.restoreWith(ctx, ns, tool, func(sw io.StringWriter) error {
+		lines, origin, err := c.writeRestore(sw, family, p.maxUID, live)
+		if err != nil {
+			return err
+		}
+		w.origin = origin
+		go func() {
+			saved := make([]string, len(lines))
+			for i, l := range lines {
+				var ok bool
+				if saved[i], ok = savedForm(l, family); !ok {
+					saved = nil
+					break
+				}
+			}
+			w.saved <- saved
+		}()
+		return nil
+	})
+	if err != nil {
+		if invalid := c.invalid(); invalid != nil {
+			return w, invalid
+		}
+	}
+	return w, err
+}
+
+// invalid waits for the rule blocks to be read, and returns the first
+// error among them as apply reports it (nothing was done), or nil.
+func (c *Chain) invalid() error {
+	if errs := c.ruleErrors(); len(errs) > 0 {
+		return providers.NothingDone(errs[0])
+	}
+	return nil
 }
 
 // netnsCookie identifies the namespace now under a name: the kernel's
@@ -308,17 +367,6 @@ func jumpsTable(c *Chain, jumps map[string]int) *Table {
 		}
 	}
 	return t
-}
-
-// hasJumpRules reports whether a rule block jumps to another chain:
-// rendering such a chain needs to know whether that chain exists.
-func (c *Chain) hasJumpRules() bool {
-	for _, r := range c.Rules {
-		if r.Action == "jump" {
-			return true
-		}
-	}
-	return false
 }
 
 // Delete removes the chain and every jump to it, in each family.
@@ -365,13 +413,50 @@ func (p *Provider) save(ctx context.Context, ns, tool string) (Ruleset, error) {
 	return ParseSave(string(out)), nil
 }
 
-var restoreLine = regexp.MustCompile(`line (\d+)`)
+var restoreLine = regexp.MustCompile(`line:? (\d+)`)
 
 // restore feeds one input to iptables-restore --noflush: the kernel takes
 // it as one transaction, or not at all. A failure quotes the input line
 // that iptables-restore names.
 func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
-	_, err := p.run(ctx, ns, []byte(input), tool, "--noflush", "--wait")
+	return p.restoreWith(ctx, ns, tool, func(w io.StringWriter) error {
+		_, err := w.WriteString(input)
+		return err
+	})
+}
+
+// errToolEnded is what a write to a restore that has exited gets.
+var errToolEnded = errors.New("iptables-restore has exited")
+
+// restoreWith runs iptables-restore --noflush on the input that write
+// writes, as it writes it (through a pipe, from another goroutine). What
+// was sent is kept: a failure quotes the line the tool names. When write
+// fails, the tool is killed before its input ends, so that nothing of it
+// is committed, and write's error is returned.
+func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(io.StringWriter) error) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var sent bytes.Buffer
+	written := make(chan error, 1)
+	go func() {
+		w := bufio.NewWriterSize(keepWriter{pw, &sent}, 64<<10)
+		err := write(w)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			cancel() // killed, never committed
+		}
+		pw.CloseWithError(err)
+		written <- err
+	}()
+	_, err := p.run(rctx, ns, pr, tool, "--noflush", "--wait")
+	pr.CloseWithError(errToolEnded) // a write still under way fails
+	werr := <-written
+	if werr != nil && !errors.Is(werr, errToolEnded) && !errors.Is(werr, io.ErrClosedPipe) {
+		return werr
+	}
 	if err == nil {
 		return nil
 	}
@@ -379,12 +464,24 @@ func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
 	if errors.As(err, &ce) {
 		if m := restoreLine.FindStringSubmatch(ce.Stderr); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {
+			if lines := strings.Split(sent.String(), "\n"); n >= 1 && n <= len(lines) {
 				return fmt.Errorf("%w\n  line %d of the input: %s", err, n, lines[n-1])
 			}
 		}
 	}
 	return err
+}
+
+// keepWriter writes to w and keeps in kept what w took.
+type keepWriter struct {
+	w    io.Writer
+	kept *bytes.Buffer
+}
+
+func (k keepWriter) Write(b []byte) (int, error) {
+	n, err := k.w.Write(b)
+	k.kept.Write(b[:n])
+	return n, err
 }
 
 // Read refreshes one chain; ReadMany does the work.

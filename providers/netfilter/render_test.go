@@ -144,24 +144,7 @@ func TestProtocols(t *testing.T) {
 // BenchmarkParseRender10k: what apply does before its restore of a chain
 // of 10,000 rules: read the planned value, render the restore input.
 func BenchmarkParseRender10k(b *testing.B) {
-	ty := New().Schemas()["firewall_chain"].ImpliedType()
-	nulls := func(t cty.Type) map[string]cty.Value {
-		m := map[string]cty.Value{}
-		for n, at := range t.AttributeTypes() {
-			m[n] = cty.NullVal(at)
-		}
-		return m
-	}
-	rules := make([]cty.Value, 10000)
-	for i := range rules {
-		m := nulls(ty.AttributeType("rule").ElementType())
-		m["protocol"], m["dport"], m["action"] = cty.StringVal("tcp"), cty.StringVal(fmt.Sprint(20000+i)), cty.StringVal("accept")
-		rules[i] = cty.ObjectVal(m)
-	}
-	m := nulls(ty)
-	m["target"], m["family"], m["table"], m["mode"] = cty.StringVal("lab"), cty.StringVal("ipv4"), cty.StringVal("filter"), cty.StringVal("denylist")
-	m["hooks"], m["rule"] = cty.ListVal([]cty.Value{cty.StringVal("FORWARD")}), cty.ListVal(rules)
-	v := cty.ObjectVal(m)
+	v := chainValue(10000, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -173,4 +156,34 @@ func BenchmarkParseRender10k(b *testing.B) {
 			b.Fatal("the last rule is missing from the restore input")
 		}
 	}
+}
+
+// chainValue is a planned ipv4 denylist chain (target = lab, hooked from
+// FORWARD) of n rules, rule i accepting tcp to port 20000+i; edit, when
+// set, changes rule i's attributes.
+func chainValue(n int, edit func(i int, rule map[string]cty.Value)) cty.Value {
+	ty := New().Schemas()["firewall_chain"].ImpliedType()
+	nulls := func(t cty.Type) map[string]cty.Value {
+		m := map[string]cty.Value{}
+		for n, at := range t.AttributeTypes() {
+			m[n] = cty.NullVal(at)
+		}
+		return m
+	}
+	rules := make([]cty.Value, n)
+	for i := range rules {
+		m := nulls(ty.AttributeType("rule").ElementType())
+		m["protocol"], m["dport"], m["action"] = cty.StringVal("tcp"), cty.StringVal(fmt.Sprint(20000+i)), cty.StringVal("accept")
+		if edit != nil {
+			edit(i, m)
+		}
+		rules[i] = cty.ObjectVal(m)
+	}
+	m := nulls(ty)
+	m["target"], m["family"], m["table"], m["mode"] = cty.StringVal("lab"), cty.StringVal("ipv4"), cty.StringVal("filter"), cty.StringVal("denylist")
+	m["hooks"], m["rule"] = cty.ListVal([]cty.Value{cty.StringVal("FORWARD")}), cty.ListValEmpty(ty.AttributeType("rule").ElementType())
+	if n > 0 {
+		m["rule"] = cty.ListVal(rules)
+	}
+	return cty.ObjectVal(m)
 }

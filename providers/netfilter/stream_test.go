@@ -1,0 +1,170 @@
+package netfilter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labform/labform/providers"
+	"github.com/labform/labform/providers/labnet"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// fakeRestore stands for iptables-restore: it reads its input line by
+// line, as it comes, and fails naming line failAt (when not 0) the way
+// iptables-restore does, without reading further; at the end of its
+// input it fails unless the last line was COMMIT, and it stops reading
+// once ctx is done (the tool killed).
+type fakeRestore struct {
+	failAt int
+
+	mu       sync.Mutex
+	lines    []string
+	killed   bool
+	commited bool
+}
+
+func (f *fakeRestore) run(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	argv := append([]string{name}, args...)
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		f.mu.Lock()
+		f.lines = append(f.lines, sc.Text())
+		n := len(f.lines)
+		f.mu.Unlock()
+		if n == f.failAt {
+			return nil, &labnet.CommandError{Netns: ns, Argv: argv, Err: errors.New("exit status 2"),
+				Stderr: fmt.Sprintf("iptables-restore v1.8.9 (nf_tables): Unknown ICMP type\nError occurred at line: %d", n)}
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ctx.Err() != nil {
+		f.killed = true
+		return nil, &labnet.CommandError{Netns: ns, Argv: argv, Err: ctx.Err(), Interrupted: true}
+	}
+	if len(f.lines) == 0 || f.lines[len(f.lines)-1] != "COMMIT" {
+		return nil, &labnet.CommandError{Netns: ns, Argv: argv, Err: errors.New("exit status 1"),
+			Stderr: fmt.Sprintf("iptables-restore: COMMIT expected at line %d", len(f.lines)+1)}
+	}
+	f.commited = true
+	return nil, nil
+}
+
+// TestRestoreChain_streamed: the input written while the rules are read
+// is the one Restore renders, whole, with COMMIT last; what is returned
+// for the next refresh covers every line of the chain.
+func TestRestoreChain_streamed(t *testing.T) {
+	for name, n := range map[string]int{"empty": 0, "one chunk": 3, "chunks": 3*chunkRules + 17} {
+		t.Run(name, func(t *testing.T) {
+			v := chainValue(n, nil)
+			want, errs := ParseChain("big", v)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			c, errs := startChain("big", v)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			f := &fakeRestore{}
+			p := New()
+			p.run, p.maxUID = f.run, 65535
+			live := jumpsTable(c, map[string]int{"FORWARD": 1})
+			w, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", live)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.Join(f.lines, "\n")+"\n", want.Restore("ipv4", 65535, live); got != want {
+				t.Errorf("wrong input\ngot:\n%s\nwant:\n%s", got, want)
+			}
+			if !f.commited {
+				t.Error("the input was not committed")
+			}
+			body, origin := want.body("ipv4", 65535)
+			saved := <-w.saved
+			if len(saved) != len(body) || len(w.origin) != len(origin) {
+				t.Fatalf("%d saved lines and %d origins for %d lines", len(saved), len(w.origin), len(body))
+			}
+			for i := range body {
+				if s, _ := savedForm(strings.TrimPrefix(body[i], "-A big "), "ipv4"); saved[i] != s || w.origin[i] != origin[i] {
+					t.Errorf("line %d: got %q from %d, want %q from %d", i, saved[i], w.origin[i], s, origin[i])
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreChain_failsMidStream: a restore that rejects a line while
+// the input is still being written fails with that line quoted, taken
+// from what was sent.
+func TestRestoreChain_failsMidStream(t *testing.T) {
+	const bad = 2500
+	v := chainValue(4*chunkRules*4, func(i int, r map[string]cty.Value) {
+		if i == bad {
+			r["protocol"], r["dport"], r["icmp_type"] = cty.StringVal("icmp"), cty.NullVal(cty.String), cty.StringVal("not-a-type")
+		}
+	})
+	c, errs := startChain("big", v)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	input := strings.Split(c.Restore("ipv4", 65535, nil), "\n")
+	line := 0
+	for i, l := range input {
+		if strings.Contains(l, "not-a-type") {
+			line = i + 1
+		}
+	}
+	f := &fakeRestore{failAt: line}
+	p := New()
+	p.run, p.maxUID = f.run, 65535
+	_, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", nil)
+	want := fmt.Sprintf("line %d of the input: -A big -p icmp --icmp-type not-a-type -j ACCEPT", line)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Unknown ICMP type") {
+		t.Fatalf("wrong error\ngot:  %v\nwant: ...%s", err, want)
+	}
+	if f.commited {
+		t.Error("a failed restore committed")
+	}
+}
+
+// TestApply_invalidRuleMidStream: a rule block that fails its checks
+// after the restore has started (apply reads rules while it writes them)
+// stops the restore before COMMIT: the tool is killed, and apply reports
+// the rule's own error, as one that did nothing.
+func TestApply_invalidRuleMidStream(t *testing.T) {
+	const bad = 3*chunkRules + 5
+	v := chainValue(8*chunkRules, func(i int, r map[string]cty.Value) {
+		if i == bad {
+			r["dport"] = cty.StringVal("0")
+		}
+	})
+	c, errs := startChain("big", v)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	f := &fakeRestore{}
+	p := New()
+	p.run, p.maxUID = f.run, 65535
+	_, err := p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", map[string]int{"FORWARD": 1})
+	var ae *providers.AttrError
+	if !errors.Is(err, providers.ErrNothingDone) || !errors.As(err, &ae) {
+		t.Fatalf("got %v, want the rule's error, as nothing done", err)
+	}
+	if want := cty.GetAttrPath("rule").Index(cty.NumberIntVal(bad)).GetAttr("dport"); !ae.Path.Equals(want) || ae.Summary != "Invalid port" {
+		t.Errorf("got %q at %#v, want Invalid port at rule[%d].dport", ae.Summary, ae.Path, bad)
+	}
+	if f.commited || !f.killed {
+		t.Errorf("the restore was committed (%v) or not killed (%v)", f.commited, !f.killed)
+	}
+	for _, l := range f.lines {
+		if strings.Contains(l, fmt.Sprint(20000+bad)) {
+			t.Errorf("the invalid rule reached the restore: %s", l)
+		}
+	}
+}
