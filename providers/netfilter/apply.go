@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -425,18 +426,24 @@ func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
 	})
 }
 
-// errToolEnded is what a write to a restore that has exited gets.
-var errToolEnded = errors.New("iptables-restore has exited")
-
 // restoreWith runs iptables-restore --noflush on the input that write
-// writes, as it writes it (through a pipe, from another goroutine). What
-// was sent is kept: a failure quotes the line the tool names. When write
-// fails, the tool is killed before its input ends, so that nothing of it
-// is committed, and write's error is returned.
+// writes, as it writes it: from another goroutine, into a pipe that is
+// the tool's standard input. What was sent is kept: a failure quotes the
+// line the tool names. When write fails, the tool is killed before its
+// input ends, so that nothing of it is committed, and write's error is
+// returned.
 func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(io.StringWriter) error) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pr, pw := io.Pipe()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("%s: %w", tool, err)
+	}
+	// A pipe as large as a big chain's input lets it be written without
+	// waiting for the tool to read it.
+	if raw, err := pw.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
+	}
 	var sent bytes.Buffer
 	written := make(chan error, 1)
 	go func() {
@@ -448,13 +455,15 @@ func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(
 		if err != nil {
 			cancel() // killed, never committed
 		}
-		pw.CloseWithError(err)
+		pw.Close()
 		written <- err
 	}()
-	_, err := p.run(rctx, ns, pr, tool, "--noflush", "--wait")
-	pr.CloseWithError(errToolEnded) // a write still under way fails
+	_, err = p.run(rctx, ns, pr, tool, "--noflush", "--wait")
+	// The tool has exited: a write still under way fails (the pipe has
+	// no reader left) rather than wait.
+	pr.Close()
 	werr := <-written
-	if werr != nil && !errors.Is(werr, errToolEnded) && !errors.Is(werr, io.ErrClosedPipe) {
+	if werr != nil && !errors.Is(werr, syscall.EPIPE) {
 		return werr
 	}
 	if err == nil {
