@@ -179,6 +179,23 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	unlock := p.lock(ns)
 	defer unlock()
+	// The restore of the chain's first family starts now, while the last
+	// apply's jumps (or the table) are read: it reads nothing until its
+	// input is known.
+	var early *restoreProc
+	for _, fam := range families {
+		if fam.name == c.Families[0] {
+			var err error
+			if early, err = p.startRestore(ctx, ns, fam.restore); err != nil {
+				return providers.ApplyResponse{}, err
+			}
+		}
+	}
+	defer func() {
+		if early != nil {
+			early.abort()
+		}
+	}()
 	// Of the last apply's private, only the jumps are used: the rules'
 	// lines, which make most of it, are skipped.
 	var last struct {
@@ -214,7 +231,11 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 			}
 			continue
 		}
-		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps)
+		var r *restoreProc
+		if fam.name == c.Families[0] {
+			r, early = early, nil
+		}
+		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps, r)
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
@@ -235,13 +256,25 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 // from. The rules written are not read back when savedForm can predict
 // how iptables-save prints every one of them: a restore that succeeded
 // wrote them all, in one transaction.
-func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
+//
+// first, when not nil, is the restore to use first (started early); it is
+// used or killed before applyFamily returns.
+func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int, first *restoreProc) (applied, error) {
+	defer func() {
+		if first != nil {
+			first.abort()
+		}
+	}()
+	next := func() (r *restoreProc) {
+		r, first = first, nil
+		return r
+	}
 	var t *Table
 	var w *written
 	var err error
 	if jumps != nil && !c.hasJumpRules() {
 		t = jumpsTable(c, jumps)
-		if w, err = p.restoreChain(ctx, ns, restore, c, family, t); err != nil {
+		if w, err = p.restoreChain(ctx, ns, restore, c, family, t, next()); err != nil {
 			if ctx.Err() != nil || errors.Is(err, providers.ErrNothingDone) {
 				return applied{}, err
 			}
@@ -252,7 +285,7 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		live, err := p.save(ctx, ns, save)
 		if err == nil {
 			t = live.Table(c.Table)
-			w, err = p.restoreChain(ctx, ns, restore, c, family, t)
+			w, err = p.restoreChain(ctx, ns, restore, c, family, t, next())
 		}
 		if err != nil {
 			return applied{}, err
@@ -300,9 +333,17 @@ type written struct {
 // reports that rule block's error, as one that did nothing, like a chain
 // refused before anything ran. How iptables-save will print the lines is
 // worked out once they are written, while the kernel commits them.
-func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, family string, live *Table) (*written, error) {
+//
+// r is the restore to use, started early; nil starts one.
+func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, family string, live *Table, r *restoreProc) (*written, error) {
 	w := &written{saved: make(chan []string, 1)}
-	err := p.restoreWith(ctx, ns, tool, func(sw io.StringWriter) error {
+	if r == nil {
+		var err error
+		if r, err = p.startRestore(ctx, ns, tool); err != nil {
+			return w, err
+		}
+	}
+	err := r.finish(func(sw io.StringWriter) error {
 		lines, origin, err := c.writeRestore(sw, family, p.maxUID, live)
 		if err != nil {
 			return err
@@ -427,42 +468,65 @@ func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
 }
 
 // restoreWith runs iptables-restore --noflush on the input that write
-// writes, as it writes it: from another goroutine, into a pipe that is
-// the tool's standard input. What was sent is kept: a failure quotes the
-// line the tool names. When write fails, the tool is killed before its
-// input ends, so that nothing of it is committed, and write's error is
-// returned.
+// writes, as it writes it (restoreProc.finish).
 func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(io.StringWriter) error) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	r, err := p.startRestore(ctx, ns, tool)
+	if err != nil {
+		return err
+	}
+	return r.finish(write)
+}
+
+// restoreProc is an iptables-restore --noflush (or ip6tables-restore)
+// started before its input is known: it reads nothing, and so takes no
+// lock and reads no table, until finish writes its input, into a pipe
+// that is its standard input. One that is not to be used is aborted.
+type restoreProc struct {
+	pw     *os.File
+	cancel context.CancelFunc
+	done   chan error // the tool's exit
+}
+
+// startRestore starts tool in ns.
+func (p *Provider) startRestore(ctx context.Context, ns, tool string) (*restoreProc, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("%s: %w", tool, err)
+		return nil, fmt.Errorf("%s: %w", tool, err)
 	}
 	// A pipe as large as a big chain's input lets it be written without
 	// waiting for the tool to read it.
 	if raw, err := pw.SyscallConn(); err == nil {
 		raw.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
 	}
-	var sent bytes.Buffer
-	written := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	r := &restoreProc{pw: pw, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		w := bufio.NewWriterSize(keepWriter{pw, &sent}, 64<<10)
-		err := write(w)
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			cancel() // killed, never committed
-		}
-		pw.Close()
-		written <- err
+		_, err := p.run(rctx, ns, pr, tool, "--noflush", "--wait")
+		// The tool has exited: a write still under way fails (the pipe
+		// has no reader left) rather than wait.
+		pr.Close()
+		r.done <- err
 	}()
-	_, err = p.run(rctx, ns, pr, tool, "--noflush", "--wait")
-	// The tool has exited: a write still under way fails (the pipe has
-	// no reader left) rather than wait.
-	pr.Close()
-	werr := <-written
+	return r, nil
+}
+
+// finish writes the tool's input with write and waits for the tool. What
+// was sent is kept: a failure quotes the line the tool names. When write
+// fails, the tool is killed before its input ends, so that nothing of it
+// is committed, and write's error is returned.
+func (r *restoreProc) finish(write func(io.StringWriter) error) error {
+	defer r.cancel()
+	var sent bytes.Buffer
+	w := bufio.NewWriterSize(keepWriter{r.pw, &sent}, 64<<10)
+	werr := write(w)
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if werr != nil {
+		r.cancel() // killed, never committed
+	}
+	r.pw.Close()
+	err := <-r.done
 	if werr != nil && !errors.Is(werr, syscall.EPIPE) {
 		return werr
 	}
@@ -479,6 +543,14 @@ func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(
 		}
 	}
 	return err
+}
+
+// abort ends a restore that was given no input: killed, and its input
+// closed, it does nothing.
+func (r *restoreProc) abort() {
+	r.cancel()
+	r.pw.Close()
+	<-r.done
 }
 
 // keepWriter writes to w and keeps in kept what w took.

@@ -22,8 +22,10 @@ import (
 // once ctx is done (the tool killed).
 type fakeRestore struct {
 	failAt int
+	save   error // what iptables-save fails with; nil: it prints an empty table
 
 	mu       sync.Mutex
+	runs     int // restores run
 	lines    []string
 	killed   bool
 	commited bool
@@ -31,6 +33,15 @@ type fakeRestore struct {
 
 func (f *fakeRestore) run(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error) {
 	argv := append([]string{name}, args...)
+	if strings.HasSuffix(name, "-save") {
+		if f.save != nil {
+			return nil, f.save
+		}
+		return []byte("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"), nil
+	}
+	f.mu.Lock()
+	f.runs++
+	f.mu.Unlock()
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
 		f.mu.Lock()
@@ -75,7 +86,7 @@ func TestRestoreChain_streamed(t *testing.T) {
 			p := New()
 			p.run, p.maxUID = f.run, 65535
 			live := jumpsTable(c, map[string]int{"FORWARD": 1})
-			w, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", live)
+			w, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", live, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +134,7 @@ func TestRestoreChain_failsMidStream(t *testing.T) {
 	f := &fakeRestore{failAt: line}
 	p := New()
 	p.run, p.maxUID = f.run, 65535
-	_, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", nil)
+	_, err := p.restoreChain(context.Background(), "ns", "iptables-restore", c, "ipv4", nil, nil)
 	want := fmt.Sprintf("line %d of the input: -A big -p icmp --icmp-type not-a-type -j ACCEPT", line)
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Unknown ICMP type") {
 		t.Fatalf("wrong error\ngot:  %v\nwant: ...%s", err, want)
@@ -151,7 +162,7 @@ func TestApply_invalidRuleMidStream(t *testing.T) {
 	f := &fakeRestore{}
 	p := New()
 	p.run, p.maxUID = f.run, 65535
-	_, err := p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", map[string]int{"FORWARD": 1})
+	_, err := p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", map[string]int{"FORWARD": 1}, nil)
 	var ae *providers.AttrError
 	if !errors.Is(err, providers.ErrNothingDone) || !errors.As(err, &ae) {
 		t.Fatalf("got %v, want the rule's error, as nothing done", err)
@@ -166,5 +177,46 @@ func TestApply_invalidRuleMidStream(t *testing.T) {
 		if strings.Contains(l, fmt.Sprint(20000+bad)) {
 			t.Errorf("the invalid rule reached the restore: %s", l)
 		}
+	}
+}
+
+// TestApplyFamily_earlyRestore: the restore apply starts before it knows
+// its input is the one that gets it, whether the input comes from the
+// counted jumps or from the table read meanwhile; when the table cannot
+// be read, it is killed having read nothing.
+func TestApplyFamily_earlyRestore(t *testing.T) {
+	for name, tc := range map[string]struct {
+		jumps  map[string]int
+		save   error
+		runs   int
+		commit bool
+	}{
+		"jumps counted":    {jumps: map[string]int{"FORWARD": 1}, runs: 1, commit: true},
+		"table read":       {runs: 1, commit: true},
+		"table unreadable": {save: errors.New("iptables-save: exit status 1"), runs: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, errs := startChain("big", chainValue(2*chunkRules, nil))
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			f := &fakeRestore{save: tc.save}
+			p := New()
+			p.run, p.maxUID = f.run, 65535
+			early, err := p.startRestore(context.Background(), "ns", "iptables-restore")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", tc.jumps, early)
+			if (err != nil) != (tc.save != nil) {
+				t.Fatalf("got error %v, want %v", err, tc.save)
+			}
+			if f.runs != tc.runs || f.commited != tc.commit {
+				t.Errorf("%d restores run, committed %v; want %d, %v", f.runs, f.commited, tc.runs, tc.commit)
+			}
+			if !tc.commit && (len(f.lines) > 0 || !f.killed) {
+				t.Errorf("the unused restore read %d lines, killed: %v", len(f.lines), f.killed)
+			}
+		})
 	}
 }
