@@ -187,3 +187,25 @@ func chainValue(n int, edit func(i int, rule map[string]cty.Value)) cty.Value {
 	}
 	return cty.ObjectVal(m)
 }
+
+// TestSplitRule: words as iptables-save quotes them; plain words are
+// taken as they are, quoted and escaped ones unquoted.
+func TestSplitRule(t *testing.T) {
+	for in, want := range map[string][]string{
+		"-p tcp -m tcp --dport 22 -j ACCEPT":          {"-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"},
+		`-m comment --comment "web server" -j ACCEPT`: {"-m", "comment", "--comment", "web server", "-j", "ACCEPT"},
+		`--comment "a \"q\" b" -j DROP`:               {"--comment", `a "q" b`, "-j", "DROP"},
+		`--comment "" -j DROP`:                        {"--comment", "", "-j", "DROP"},
+		`a\ b c`:                                      {"a b", "c"},
+		"  spaced   out  ":                            {"spaced", "out"},
+		`x"y z"w v`:                                   {"xy zw", "v"},
+		`ab\`:                                         {`ab\`},
+		`--comment "it's" -j RETURN`:                  {"--comment", "it's", "-j", "RETURN"},
+		"":                                            {},
+		`-s 10.0.0.0/8 -m comment --comment a\\b -j DROP`: {"-s", "10.0.0.0/8", "-m", "comment", "--comment", `a\b`, "-j", "DROP"},
+	} {
+		if got := splitRule(in); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("splitRule(%q)\ngot:  %q\nwant: %q", in, got, want)
+		}
+	}
+}
