@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,6 +213,7 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		last.Families = nil // counted in another namespace: read the table
 	}
 	priv := private{Families: map[string]applied{}, Netns: cookie}
+	encoded := map[string][]byte{} // each family's part of priv, as JSON
 	for _, fam := range families {
 		if !contains(c.Families, fam.name) && (req.Prior.IsNull() || !contains(familiesOf(req.Prior), fam.name)) {
 			continue // never applied in this family: nothing to remove
@@ -235,14 +237,49 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 		if fam.name == c.Families[0] {
 			r, early = early, nil
 		}
-		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps, r)
+		a, enc, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps, r)
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		priv.Families[fam.name] = a
+		priv.Families[fam.name], encoded[fam.name] = a, enc
+	}
+	if b, ok := encodePrivate(encoded, priv.Netns); ok {
+		return providers.ApplyResponse{State: req.Planned, Private: b}, nil
 	}
 	b, err := json.Marshal(priv)
 	return providers.ApplyResponse{State: req.Planned, Private: b}, err
+}
+
+// encodePrivate is json.Marshal of a private whose families' parts are
+// already encoded (written.predicted): a chain of 10,000 rules takes
+// milliseconds to encode, which are spent while its restore commits
+// rather than after. ok is false when a part is missing.
+func encodePrivate(families map[string][]byte, netns uint64) (b []byte, ok bool) {
+	names := make([]string, 0, len(families))
+	size := 32
+	for name, enc := range families {
+		if enc == nil {
+			return nil, false
+		}
+		names, size = append(names, name), size+len(name)+len(enc)+4
+	}
+	sort.Strings(names)
+	b = make([]byte, 0, size)
+	b = append(b, `{"families":{`...)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, name)
+		b = append(b, ':')
+		b = append(b, families[name]...)
+	}
+	b = append(b, '}')
+	if netns != 0 {
+		b = append(b, `,"netns":`...)
+		b = strconv.AppendUint(b, netns, 10)
+	}
+	return append(b, '}'), true
 }
 
 // applyFamily writes the chain in one family with one restore and
@@ -259,7 +296,7 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 //
 // first, when not nil, is the restore to use first (started early); it is
 // used or killed before applyFamily returns.
-func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int, first *restoreProc) (applied, error) {
+func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int, first *restoreProc) (applied, []byte, error) {
 	defer func() {
 		if first != nil {
 			first.abort()
@@ -276,7 +313,7 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		t = jumpsTable(c, jumps)
 		if w, err = p.restoreChain(ctx, ns, restore, c, family, t, next()); err != nil {
 			if ctx.Err() != nil || errors.Is(err, providers.ErrNothingDone) {
-				return applied{}, err
+				return applied{}, nil, err
 			}
 			t = nil // counted jumps that are no longer there: read the table
 		}
@@ -288,9 +325,44 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 			w, err = p.restoreChain(ctx, ns, restore, c, family, t, next())
 		}
 		if err != nil {
-			return applied{}, err
+			return applied{}, nil, err
 		}
 	}
+	pred := <-w.predicted
+	if lines := pred.lines; lines == nil {
+		rs, err := p.save(ctx, ns, save)
+		if err != nil {
+			return applied{}, nil, err
+		}
+		lines = rs.Table(c.Table).Chains[c.Name]
+		if len(lines) != len(w.origin) {
+			return applied{}, nil, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
+				save, len(lines), c.Name, len(w.origin))
+		}
+		return applied{Lines: lines, Origin: w.origin, Jumps: jumpsAfter(c, t)}, nil, nil
+	}
+	return applied{Lines: pred.lines, Origin: w.origin, Jumps: pred.jumps}, pred.encoded, nil
+}
+
+// written is what restoreChain wrote of a chain.
+type written struct {
+	origin    []int // the rule block each of the chain's lines comes from, or fixed
+	predicted chan prediction
+}
+
+// prediction is what the next refresh will compare the chain with, as
+// worked out while the kernel commits it: lines as iptables-save will
+// print them (savedForm; nil when it cannot tell them all), the jumps the
+// hooks will hold, and the applied value they make, as JSON.
+type prediction struct {
+	lines   []string
+	jumps   map[string]int
+	encoded []byte
+}
+
+// jumpsAfter counts, for each built-in chain of c's table, its bare jumps
+// to c once c's restore on the table t has committed.
+func jumpsAfter(c *Chain, t *Table) map[string]int {
 	after := map[string]int{}
 	for _, h := range builtins[c.Table] {
 		n := t.Jumps(h, c.Name)
@@ -302,27 +374,7 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		}
 		after[h] = n
 	}
-	lines := <-w.saved
-	if lines == nil {
-		rs, err := p.save(ctx, ns, save)
-		if err != nil {
-			return applied{}, err
-		}
-		lines = rs.Table(c.Table).Chains[c.Name]
-		if len(lines) != len(w.origin) {
-			return applied{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				save, len(lines), c.Name, len(w.origin))
-		}
-	}
-	return applied{Lines: lines, Origin: w.origin, Jumps: after}, nil
-}
-
-// written is what restoreChain wrote of a chain.
-type written struct {
-	origin []int // the rule block each of the chain's lines comes from, or fixed
-	// saved gives the chain's lines as iptables-save will print them
-	// (savedForm), or nil when it cannot tell them all.
-	saved chan []string
+	return after
 }
 
 // restoreChain writes the chain for one family with one restore
@@ -336,7 +388,10 @@ type written struct {
 //
 // r is the restore to use, started early; nil starts one.
 func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, family string, live *Table, r *restoreProc) (*written, error) {
-	w := &written{saved: make(chan []string, 1)}
+	if live == nil {
+		live = &Table{Chains: map[string][]string{}}
+	}
+	w := &written{predicted: make(chan prediction, 1)}
 	if r == nil {
 		var err error
 		if r, err = p.startRestore(ctx, ns, tool); err != nil {
@@ -350,15 +405,16 @@ func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, 
 		}
 		w.origin = origin
 		go func() {
-			saved := make([]string, len(lines))
+			pred := prediction{lines: make([]string, len(lines)), jumps: jumpsAfter(c, live)}
 			for i, l := range lines {
 				var ok bool
-				if saved[i], ok = savedForm(l, family); !ok {
-					saved = nil
-					break
+				if pred.lines[i], ok = savedForm(l, family); !ok {
+					w.predicted <- prediction{}
+					return
 				}
 			}
-			w.saved <- saved
+			pred.encoded, _ = json.Marshal(applied{Lines: pred.lines, Origin: origin, Jumps: pred.jumps})
+			w.predicted <- pred
 		}()
 		return nil
 	})

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,9 +98,14 @@ func TestRestoreChain_streamed(t *testing.T) {
 				t.Error("the input was not committed")
 			}
 			body, origin := want.body("ipv4", 65535)
-			saved := <-w.saved
+			pred := <-w.predicted
+			saved := pred.lines
 			if len(saved) != len(body) || len(w.origin) != len(origin) {
 				t.Fatalf("%d saved lines and %d origins for %d lines", len(saved), len(w.origin), len(body))
+			}
+			var a applied
+			if err := json.Unmarshal(pred.encoded, &a); err != nil || len(a.Lines) != len(saved) || len(a.Origin) != len(origin) || a.Jumps["FORWARD"] != 1 || a.Jumps["INPUT"] != 0 {
+				t.Errorf("the encoded prediction reads back as %+v, %v", a.Jumps, err)
 			}
 			for i := range body {
 				if s, _ := savedForm(strings.TrimPrefix(body[i], "-A big "), "ipv4"); saved[i] != s || w.origin[i] != origin[i] {
@@ -162,7 +168,7 @@ func TestApply_invalidRuleMidStream(t *testing.T) {
 	f := &fakeRestore{}
 	p := New()
 	p.run, p.maxUID = f.run, 65535
-	_, err := p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", map[string]int{"FORWARD": 1}, nil)
+	_, _, err := p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", map[string]int{"FORWARD": 1}, nil)
 	var ae *providers.AttrError
 	if !errors.Is(err, providers.ErrNothingDone) || !errors.As(err, &ae) {
 		t.Fatalf("got %v, want the rule's error, as nothing done", err)
@@ -207,7 +213,7 @@ func TestApplyFamily_earlyRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", tc.jumps, early)
+			_, _, err = p.applyFamily(context.Background(), "ns", c, "ipv4", "iptables-save", "iptables-restore", tc.jumps, early)
 			if (err != nil) != (tc.save != nil) {
 				t.Fatalf("got error %v, want %v", err, tc.save)
 			}
@@ -218,5 +224,32 @@ func TestApplyFamily_earlyRestore(t *testing.T) {
 				t.Errorf("the unused restore read %d lines, killed: %v", len(f.lines), f.killed)
 			}
 		})
+	}
+}
+
+// TestEncodePrivate: a private put together from its families' encoded
+// parts is the one json.Marshal makes, and reads back the same.
+func TestEncodePrivate(t *testing.T) {
+	v4 := applied{Lines: []string{"-p tcp -m tcp --dport 22 -j ACCEPT", `-m comment --comment "a \"b\"" -j DROP`}, Origin: []int{fixed, 0}, Jumps: map[string]int{"INPUT": 1, "FORWARD": 0}}
+	v6 := applied{Lines: []string{}, Origin: []int{}, Jumps: map[string]int{"OUTPUT": 2}}
+	for name, priv := range map[string]private{
+		"one family":        {Families: map[string]applied{"ipv4": v4}, Netns: 4097},
+		"both families":     {Families: map[string]applied{"ipv6": v6, "ipv4": v4}, Netns: 1 << 40},
+		"no namespace seen": {Families: map[string]applied{"ipv6": v6}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			parts := map[string][]byte{}
+			for f, a := range priv.Families {
+				parts[f], _ = json.Marshal(a)
+			}
+			got, ok := encodePrivate(parts, priv.Netns)
+			want, _ := json.Marshal(priv)
+			if !ok || string(got) != string(want) {
+				t.Errorf("wrong encoding\ngot:  %s\nwant: %s", got, want)
+			}
+		})
+	}
+	if _, ok := encodePrivate(map[string][]byte{"ipv4": []byte("{}"), "ipv6": nil}, 1); ok {
+		t.Error("encoded a private with a family missing")
 	}
 }
