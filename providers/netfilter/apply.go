@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -563,6 +564,10 @@ func (p *Provider) startRestore(ctx context.Context, ns, tool string) (*restoreP
 		pr.Close()
 		r.done <- err
 	}()
+	// The new goroutine runs next, on this core: the tool starts now
+	// rather than once the caller blocks (reading rules keeps the other
+	// cores busy).
+	runtime.Gosched()
 	return r, nil
 }
 
