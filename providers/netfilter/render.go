@@ -195,7 +195,7 @@ type decoding struct {
 
 // decodeRules starts reading the rule blocks: one goroutine per core takes
 // the next chunk until none is left, so that chunks are ready about in
-// order.
+// order. A single chunk is read before decodeRules returns.
 func (c *Chain) decodeRules(rvs []cty.Value, ownerOK bool) {
 	n := (len(rvs) + chunkRules - 1) / chunkRules
 	d := &decoding{ready: make([]chan struct{}, n), errs: make([][]*providers.AttrError, len(rvs))}
@@ -210,6 +210,15 @@ func (c *Chain) decodeRules(rvs []cty.Value, ownerOK bool) {
 				return
 			}
 		}
+	}
+	if n == 1 {
+		// A chain of a few rules is read at once: a goroutine would cost
+		// more than it saves.
+		for i, rv := range rvs {
+			c.Rules[i], d.errs[i] = c.decodeRule(i, rv, ownerOK)
+		}
+		close(d.ready[0])
+		return
 	}
 	var next atomic.Int64
 	for w := min(runtime.GOMAXPROCS(0), n); w > 0; w-- {
