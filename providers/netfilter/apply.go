@@ -2,18 +2,23 @@ package netfilter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
@@ -138,7 +143,9 @@ func (p *Provider) Update(ctx context.Context, req providers.ApplyRequest) (prov
 // (declare, refill, fix the jumps), and removes it from a family it no
 // longer has.
 func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	c, errs := ParseChain(nameOf(req.Addr), req.Planned)
+	// The rule blocks are read while the namespace is found and the first
+	// restore starts; they are all checked before it commits.
+	c, errs := startChain(nameOf(req.Addr), req.Planned)
 	if e := checkChainName(c.Name); e != nil {
 		// Validate refuses it; this keeps apply from ever writing to a
 		// built-in chain whatever reaches it.
@@ -152,6 +159,13 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	target := providers.String(req.Planned, "target")
 	ns := p.netnsOf(target)
+	if req.Prior.IsNull() {
+		// A create takes a hold on the lab namespace (or makes it): not
+		// for a chain that is refused.
+		if err := c.invalid(); err != nil {
+			return providers.ApplyResponse{}, err
+		}
+	}
 	if target == "lab" {
 		labnet.Lock(p.lab.Name)
 		err := labnet.EnsureNetns(ns)
@@ -167,20 +181,48 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 	}
 	unlock := p.lock(ns)
 	defer unlock()
-	var last private
+	// The restore of the chain's first family starts now, while the last
+	// apply's jumps (or the table) are read: it reads nothing until its
+	// input is known.
+	var early *restoreProc
+	for _, fam := range families {
+		if fam.name == c.Families[0] {
+			var err error
+			if early, err = p.startRestore(ctx, ns, fam.restore); err != nil {
+				return providers.ApplyResponse{}, err
+			}
+		}
+	}
+	defer func() {
+		if early != nil {
+			early.abort()
+		}
+	}()
+	// Of the last apply's private, only the jumps are used: the rules'
+	// lines, which make most of it, are skipped.
+	var last struct {
+		Families map[string]struct {
+			Jumps map[string]int `json:"jumps"`
+		} `json:"families"`
+		Netns uint64 `json:"netns"`
+	}
 	cookie, err := netnsCookie(ns)
 	if err == nil && len(req.Private) > 0 && !req.Prior.IsNull() {
 		json.Unmarshal(req.Private, &last) // unreadable: read the table instead
 	}
 	if last.Netns != cookie || cookie == 0 {
-		last = private{} // counted in another namespace: read the table
+		last.Families = nil // counted in another namespace: read the table
 	}
 	priv := private{Families: map[string]applied{}, Netns: cookie}
+	encoded := map[string][]byte{} // each family's part of priv, as JSON
 	for _, fam := range families {
 		if !contains(c.Families, fam.name) && (req.Prior.IsNull() || !contains(familiesOf(req.Prior), fam.name)) {
 			continue // never applied in this family: nothing to remove
 		}
 		if !contains(c.Families, fam.name) {
+			if err := c.invalid(); err != nil {
+				return providers.ApplyResponse{}, err
+			}
 			live, err := p.save(ctx, ns, fam.save)
 			if err != nil {
 				return providers.ApplyResponse{}, err
@@ -192,14 +234,53 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 			}
 			continue
 		}
-		a, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps)
+		var r *restoreProc
+		if fam.name == c.Families[0] {
+			r, early = early, nil
+		}
+		a, enc, err := p.applyFamily(ctx, ns, c, fam.name, fam.save, fam.restore, last.Families[fam.name].Jumps, r)
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		priv.Families[fam.name] = a
+		priv.Families[fam.name], encoded[fam.name] = a, enc
+	}
+	if b, ok := encodePrivate(encoded, priv.Netns); ok {
+		return providers.ApplyResponse{State: req.Planned, Private: b}, nil
 	}
 	b, err := json.Marshal(priv)
 	return providers.ApplyResponse{State: req.Planned, Private: b}, err
+}
+
+// encodePrivate is json.Marshal of a private whose families' parts are
+// already encoded (written.predicted): a chain of 10,000 rules takes
+// milliseconds to encode, which are spent while its restore commits
+// rather than after. ok is false when a part is missing.
+func encodePrivate(families map[string][]byte, netns uint64) (b []byte, ok bool) {
+	names := make([]string, 0, len(families))
+	size := 32
+	for name, enc := range families {
+		if enc == nil {
+			return nil, false
+		}
+		names, size = append(names, name), size+len(name)+len(enc)+4
+	}
+	sort.Strings(names)
+	b = make([]byte, 0, size)
+	b = append(b, `{"families":{`...)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, name)
+		b = append(b, ':')
+		b = append(b, families[name]...)
+	}
+	b = append(b, '}')
+	if netns != 0 {
+		b = append(b, `,"netns":`...)
+		b = strconv.AppendUint(b, netns, 10)
+	}
+	return append(b, '}'), true
 }
 
 // applyFamily writes the chain in one family with one restore and
@@ -213,31 +294,27 @@ func (p *Provider) apply(ctx context.Context, req providers.ApplyRequest) (provi
 // from. The rules written are not read back when savedForm can predict
 // how iptables-save prints every one of them: a restore that succeeded
 // wrote them all, in one transaction.
-func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int) (applied, error) {
-	// What the next refresh compares with is worked out while the
-	// restore runs.
-	var lines []string
-	var origin []int
-	predicted := make(chan bool, 1)
-	go func() {
-		body, o := c.body(family, p.maxUID)
-		l := make([]string, len(body))
-		ok := true
-		for i, r := range body {
-			if l[i], ok = savedForm(strings.TrimPrefix(r, "-A "+c.Name+" "), family); !ok {
-				break
-			}
+//
+// first, when not nil, is the restore to use first (started early); it is
+// used or killed before applyFamily returns.
+func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family, save, restore string, jumps map[string]int, first *restoreProc) (applied, []byte, error) {
+	defer func() {
+		if first != nil {
+			first.abort()
 		}
-		lines, origin = l, o
-		predicted <- ok
 	}()
+	next := func() (r *restoreProc) {
+		r, first = first, nil
+		return r
+	}
 	var t *Table
+	var w *written
+	var err error
 	if jumps != nil && !c.hasJumpRules() {
 		t = jumpsTable(c, jumps)
-		if err := p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t)); err != nil {
-			if ctx.Err() != nil {
-				<-predicted
-				return applied{}, err
+		if w, err = p.restoreChain(ctx, ns, restore, c, family, t, next()); err != nil {
+			if ctx.Err() != nil || errors.Is(err, providers.ErrNothingDone) {
+				return applied{}, nil, err
 			}
 			t = nil // counted jumps that are no longer there: read the table
 		}
@@ -246,13 +323,47 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		live, err := p.save(ctx, ns, save)
 		if err == nil {
 			t = live.Table(c.Table)
-			err = p.restore(ctx, ns, restore, c.Restore(family, p.maxUID, t))
+			w, err = p.restoreChain(ctx, ns, restore, c, family, t, next())
 		}
 		if err != nil {
-			<-predicted
-			return applied{}, err
+			return applied{}, nil, err
 		}
 	}
+	pred := <-w.predicted
+	if lines := pred.lines; lines == nil {
+		rs, err := p.save(ctx, ns, save)
+		if err != nil {
+			return applied{}, nil, err
+		}
+		lines = rs.Table(c.Table).Chains[c.Name]
+		if len(lines) != len(w.origin) {
+			return applied{}, nil, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
+				save, len(lines), c.Name, len(w.origin))
+		}
+		return applied{Lines: lines, Origin: w.origin, Jumps: jumpsAfter(c, t)}, nil, nil
+	}
+	return applied{Lines: pred.lines, Origin: w.origin, Jumps: pred.jumps}, pred.encoded, nil
+}
+
+// written is what restoreChain wrote of a chain.
+type written struct {
+	origin    []int // the rule block each of the chain's lines comes from, or fixed
+	predicted chan prediction
+}
+
+// prediction is what the next refresh will compare the chain with, as
+// worked out while the kernel commits it: lines as iptables-save will
+// print them (savedForm; nil when it cannot tell them all), the jumps the
+// hooks will hold, and the applied value they make, as JSON.
+type prediction struct {
+	lines   []string
+	jumps   map[string]int
+	encoded []byte
+}
+
+// jumpsAfter counts, for each built-in chain of c's table, its bare jumps
+// to c once c's restore on the table t has committed.
+func jumpsAfter(c *Chain, t *Table) map[string]int {
 	after := map[string]int{}
 	for _, h := range builtins[c.Table] {
 		n := t.Jumps(h, c.Name)
@@ -264,18 +375,65 @@ func (p *Provider) applyFamily(ctx context.Context, ns string, c *Chain, family,
 		}
 		after[h] = n
 	}
-	if !<-predicted {
-		rs, err := p.save(ctx, ns, save)
-		if err != nil {
-			return applied{}, err
-		}
-		lines = rs.Table(c.Table).Chains[c.Name]
-		if len(lines) != len(origin) {
-			return applied{}, fmt.Errorf("after the restore, %s shows %d rules in %s where %d were written (another tool changing the chain at the same time?)",
-				save, len(lines), c.Name, len(origin))
+	return after
+}
+
+// restoreChain writes the chain for one family with one restore
+// (writeRestore's input), started before the input is whole: the tool
+// starts and parses the first rules while the rest are read and
+// rendered. An invalid rule block kills the tool before its input ends,
+// uncommitted; a restore that fails while a rule block is invalid
+// reports that rule block's error, as one that did nothing, like a chain
+// refused before anything ran. How iptables-save will print the lines is
+// worked out once they are written, while the kernel commits them.
+//
+// r is the restore to use, started early; nil starts one.
+func (p *Provider) restoreChain(ctx context.Context, ns, tool string, c *Chain, family string, live *Table, r *restoreProc) (*written, error) {
+	if live == nil {
+		live = &Table{Chains: map[string][]string{}}
+	}
+	w := &written{predicted: make(chan prediction, 1)}
+	if r == nil {
+		var err error
+		if r, err = p.startRestore(ctx, ns, tool); err != nil {
+			return w, err
 		}
 	}
-	return applied{Lines: lines, Origin: origin, Jumps: after}, nil
+	err := r.finish(func(sw io.StringWriter) error {
+		lines, origin, err := c.writeRestore(sw, family, p.maxUID, live)
+		if err != nil {
+			return err
+		}
+		w.origin = origin
+		go func() {
+			pred := prediction{lines: make([]string, len(lines)), jumps: jumpsAfter(c, live)}
+			for i, l := range lines {
+				var ok bool
+				if pred.lines[i], ok = savedForm(l, family); !ok {
+					w.predicted <- prediction{}
+					return
+				}
+			}
+			pred.encoded, _ = json.Marshal(applied{Lines: pred.lines, Origin: origin, Jumps: pred.jumps})
+			w.predicted <- pred
+		}()
+		return nil
+	})
+	if err != nil {
+		if invalid := c.invalid(); invalid != nil {
+			return w, invalid
+		}
+	}
+	return w, err
+}
+
+// invalid waits for the rule blocks to be read, and returns the first
+// error among them as apply reports it (nothing was done), or nil.
+func (c *Chain) invalid() error {
+	if errs := c.ruleErrors(); len(errs) > 0 {
+		return providers.NothingDone(errs[0])
+	}
+	return nil
 }
 
 // netnsCookie identifies the namespace now under a name: the kernel's
@@ -308,17 +466,6 @@ func jumpsTable(c *Chain, jumps map[string]int) *Table {
 		}
 	}
 	return t
-}
-
-// hasJumpRules reports whether a rule block jumps to another chain:
-// rendering such a chain needs to know whether that chain exists.
-func (c *Chain) hasJumpRules() bool {
-	for _, r := range c.Rules {
-		if r.Action == "jump" {
-			return true
-		}
-	}
-	return false
 }
 
 // Delete removes the chain and every jump to it, in each family.
@@ -365,13 +512,85 @@ func (p *Provider) save(ctx context.Context, ns, tool string) (Ruleset, error) {
 	return ParseSave(string(out)), nil
 }
 
-var restoreLine = regexp.MustCompile(`line (\d+)`)
+var restoreLine = regexp.MustCompile(`line:? (\d+)`)
 
 // restore feeds one input to iptables-restore --noflush: the kernel takes
 // it as one transaction, or not at all. A failure quotes the input line
 // that iptables-restore names.
 func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
-	_, err := p.run(ctx, ns, []byte(input), tool, "--noflush", "--wait")
+	return p.restoreWith(ctx, ns, tool, func(w io.StringWriter) error {
+		_, err := w.WriteString(input)
+		return err
+	})
+}
+
+// restoreWith runs iptables-restore --noflush on the input that write
+// writes, as it writes it (restoreProc.finish).
+func (p *Provider) restoreWith(ctx context.Context, ns, tool string, write func(io.StringWriter) error) error {
+	r, err := p.startRestore(ctx, ns, tool)
+	if err != nil {
+		return err
+	}
+	return r.finish(write)
+}
+
+// restoreProc is an iptables-restore --noflush (or ip6tables-restore)
+// started before its input is known: it reads nothing, and so takes no
+// lock and reads no table, until finish writes its input, into a pipe
+// that is its standard input. One that is not to be used is aborted.
+type restoreProc struct {
+	pw     *os.File
+	cancel context.CancelFunc
+	done   chan error // the tool's exit
+}
+
+// startRestore starts tool in ns.
+func (p *Provider) startRestore(ctx context.Context, ns, tool string) (*restoreProc, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tool, err)
+	}
+	// A pipe as large as a big chain's input lets it be written without
+	// waiting for the tool to read it.
+	if raw, err := pw.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	r := &restoreProc{pw: pw, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		_, err := p.run(rctx, ns, pr, tool, "--noflush", "--wait")
+		// The tool has exited: a write still under way fails (the pipe
+		// has no reader left) rather than wait.
+		pr.Close()
+		r.done <- err
+	}()
+	// The new goroutine runs next, on this core: the tool starts now
+	// rather than once the caller blocks (reading rules keeps the other
+	// cores busy).
+	runtime.Gosched()
+	return r, nil
+}
+
+// finish writes the tool's input with write and waits for the tool. What
+// was sent is kept: a failure quotes the line the tool names. When write
+// fails, the tool is killed before its input ends, so that nothing of it
+// is committed, and write's error is returned.
+func (r *restoreProc) finish(write func(io.StringWriter) error) error {
+	defer r.cancel()
+	var sent bytes.Buffer
+	w := bufio.NewWriterSize(keepWriter{r.pw, &sent}, 64<<10)
+	werr := write(w)
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if werr != nil {
+		r.cancel() // killed, never committed
+	}
+	r.pw.Close()
+	err := <-r.done
+	if werr != nil && !errors.Is(werr, syscall.EPIPE) {
+		return werr
+	}
 	if err == nil {
 		return nil
 	}
@@ -379,12 +598,32 @@ func (p *Provider) restore(ctx context.Context, ns, tool, input string) error {
 	if errors.As(err, &ce) {
 		if m := restoreLine.FindStringSubmatch(ce.Stderr); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			if lines := strings.Split(input, "\n"); n >= 1 && n <= len(lines) {
+			if lines := strings.Split(sent.String(), "\n"); n >= 1 && n <= len(lines) {
 				return fmt.Errorf("%w\n  line %d of the input: %s", err, n, lines[n-1])
 			}
 		}
 	}
 	return err
+}
+
+// abort ends a restore that was given no input: killed, and its input
+// closed, it does nothing.
+func (r *restoreProc) abort() {
+	r.cancel()
+	r.pw.Close()
+	<-r.done
+}
+
+// keepWriter writes to w and keeps in kept what w took.
+type keepWriter struct {
+	w    io.Writer
+	kept *bytes.Buffer
+}
+
+func (k keepWriter) Write(b []byte) (int, error) {
+	n, err := k.w.Write(b)
+	k.kept.Write(b[:n])
+	return n, err
 }
 
 // Read refreshes one chain; ReadMany does the work.

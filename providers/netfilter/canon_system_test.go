@@ -3,6 +3,7 @@ package netfilter
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestSystem_updateTrustsRestore(t *testing.T) {
 	l := newNFLab(t, "u")
 	calls := map[string]int{}
 	run := l.prov.run
-	l.prov.run = func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
+	l.prov.run = func(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error) {
 		l.mu.Lock()
 		calls[name]++
 		l.mu.Unlock()

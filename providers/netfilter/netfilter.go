@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -27,7 +28,7 @@ type Provider struct {
 	locks map[string]*sync.Mutex // per namespace
 
 	// run executes a tool in a namespace; tests wrap it to count calls.
-	run func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error)
+	run func(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error)
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -41,8 +42,8 @@ func New() *Provider {
 
 // runTool runs iptables-restore, iptables-save, ... in a namespace,
 // bounded by tool_timeout (labnet.Run).
-func (p *Provider) runTool(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
-	return labnet.Run(ctx, labnet.Tool{Name: name, Args: args, Netns: ns, Stdin: stdin, Timeout: p.timeout})
+func (p *Provider) runTool(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	return labnet.Run(ctx, labnet.Tool{Name: name, Args: args, Netns: ns, StdinReader: stdin, Timeout: p.timeout})
 }
 
 // errNftables: the nftables backend is declared in the schema (the

@@ -59,6 +59,9 @@ func knownProtocols() map[string]bool {
 // validProtocol reports whether iptables takes p after -p: one of its own
 // names, a name from the protocols file, or a number from 0 to 255.
 func validProtocol(p string) bool {
+	if protocols[p] {
+		return true // the usual case, without a number's parse error
+	}
 	if n, err := strconv.Atoi(p); err == nil {
 		return n >= 0 && n <= 255 && strconv.Itoa(n) == p
 	}

@@ -1,11 +1,16 @@
 package netfilter
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
@@ -22,6 +27,10 @@ type Chain struct {
 	UIDs       []uint32
 	Interfaces []string
 	Rules      []Rule
+
+	// dec is the reading of Rules that startChain leaves running; nil for
+	// a Chain built whole.
+	dec *decoding
 }
 
 // Rule is one rule block.
@@ -99,8 +108,19 @@ func checkChainName(name string) *providers.AttrError {
 
 // ParseChain reads and checks a firewall_chain value. Every string that
 // reaches the restore input is checked here, so nothing a user writes can
-// add a line to it. Errors carry the path of the attribute at fault.
+// add a line to it. Errors carry the path of the attribute at fault: the
+// chain's own first, then the rule blocks', in rule order.
 func ParseChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
+	c, errs := startChain(name, v)
+	return c, append(errs, c.ruleErrors()...)
+}
+
+// startChain is ParseChain that returns once the chain's own attributes
+// are read and checked, with its rule blocks still being read on every
+// core, a chunk at a time (a chain can have 10,000): apply starts
+// iptables-restore and writes the first rules to it meanwhile. Anything
+// that reads c.Rules waits for them (waitRules, waitChunk).
+func startChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
 	var errs []*providers.AttrError
 	fail := func(p cty.Path, summary, detail string, args ...interface{}) {
 		errs = append(errs, &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
@@ -150,44 +170,159 @@ func ParseChain(name string, v cty.Value) (*Chain, []*providers.AttrError) {
 		}
 		c.Interfaces = append(c.Interfaces, ifc)
 	}
-	rules := v.GetAttr("rule")
-	if !rules.IsNull() && rules.IsKnown() {
-		// A chain can have 10,000 rules: they are read on every core,
-		// each with its own errors, reported in rule order.
-		rvs := rules.AsValueSlice()
-		c.Rules = make([]Rule, len(rvs))
-		ruleErrs := make([][]*providers.AttrError, len(rvs))
-		par.For(len(rvs), func(i int) {
-			rv := rvs[i]
-			// The rule's path is made only for an error: 10,000 of them
-			// cost more than reading the rules.
-			fail := func(rel cty.Path, summary, detail string, args ...interface{}) {
-				p := append(cty.GetAttrPath("rule").Index(cty.NumberIntVal(int64(i))), rel...)
-				ruleErrs[i] = append(ruleErrs[i], &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
-			}
-			r := Rule{Action: str(rv, "action"), Jump: str(rv, "jump"), Protocol: str(rv, "protocol"), Source: str(rv, "source"),
-				Destination: str(rv, "destination"), Sport: str(rv, "sport"), Dport: str(rv, "dport"), InInterface: str(rv, "in_interface"),
-				OutInterface: str(rv, "out_interface"), CtState: strs(rv, "ct_state"), ICMPType: str(rv, "icmp_type"), Comment: str(rv, "comment")}
-			if u := rv.GetAttr("uid_owner"); !u.IsNull() && u.IsKnown() {
-				f, _ := u.AsBigFloat().Uint64()
-				uid := uint32(f)
-				r.UIDOwner = &uid
-				if !ownerOK {
-					fail(cty.GetAttrPath("uid_owner"), "Owner match from an input hook",
-						"uid_owner matches a packet's socket owner, which the kernel knows only in OUTPUT and POSTROUTING; this chain is hooked from %s.", strings.Join(c.Hooks, ", "))
-				}
-			}
-			checkRule(r, c, fail)
-			c.Rules[i] = r
-		})
-		for _, e := range ruleErrs {
-			errs = append(errs, e...)
-		}
+	if rules := v.GetAttr("rule"); !rules.IsNull() && rules.IsKnown() {
+		c.decodeRules(rules.AsValueSlice(), ownerOK)
 	}
 	return c, errs
 }
 
-func checkRule(r Rule, c *Chain, fail func(cty.Path, string, string, ...interface{})) {
+// chunkRules is how many rule blocks are read, and then written to the
+// restore input, at a time.
+const chunkRules = 256
+
+// decoding is the reading of a chain's rule blocks, which startChain
+// leaves running. Chunk k (rules k*chunkRules onwards) is in c.Rules once
+// ready[k] is closed. Whether any rule block has action = "jump" is read
+// ahead of the rest, by the first to ask (scanJumps, once): which restore
+// input apply writes depends on it.
+type decoding struct {
+	ready     []chan struct{}
+	errs      [][]*providers.AttrError // per rule block
+	jumpsOnce sync.Once
+	scanJumps func()
+	hasJump   bool
+}
+
+// decodeRules starts reading the rule blocks: one goroutine per core takes
+// the next chunk until none is left, so that chunks are ready about in
+// order. A single chunk is read before decodeRules returns.
+func (c *Chain) decodeRules(rvs []cty.Value, ownerOK bool) {
+	n := (len(rvs) + chunkRules - 1) / chunkRules
+	d := &decoding{ready: make([]chan struct{}, n), errs: make([][]*providers.AttrError, len(rvs))}
+	for k := range d.ready {
+		d.ready[k] = make(chan struct{})
+	}
+	c.Rules, c.dec = make([]Rule, len(rvs)), d
+	d.scanJumps = func() {
+		for _, rv := range rvs {
+			if str(rv, "action") == "jump" {
+				d.hasJump = true
+				return
+			}
+		}
+	}
+	if n == 1 {
+		// A chain of a few rules is read at once: a goroutine would cost
+		// more than it saves.
+		for i, rv := range rvs {
+			c.Rules[i], d.errs[i] = c.decodeRule(i, rv, ownerOK)
+		}
+		close(d.ready[0])
+		return
+	}
+	var next atomic.Int64
+	for w := min(runtime.GOMAXPROCS(0), n); w > 0; w-- {
+		go func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				for i := k * chunkRules; i < min((k+1)*chunkRules, len(rvs)); i++ {
+					c.Rules[i], d.errs[i] = c.decodeRule(i, rvs[i], ownerOK)
+				}
+				close(d.ready[k])
+				// Let the goroutines that write the chunks and start the
+				// restore run now, not when the scheduler next preempts.
+				runtime.Gosched()
+			}
+		}()
+	}
+}
+
+// decodeRule reads and checks rule block i.
+func (c *Chain) decodeRule(i int, rv cty.Value, ownerOK bool) (Rule, []*providers.AttrError) {
+	var errs []*providers.AttrError
+	// The rule's path is made only for an error: 10,000 of them cost
+	// more than reading the rules.
+	fail := func(rel cty.Path, summary, detail string, args ...interface{}) {
+		p := append(cty.GetAttrPath("rule").Index(cty.NumberIntVal(int64(i))), rel...)
+		errs = append(errs, &providers.AttrError{Path: p, Summary: summary, Detail: fmt.Sprintf(detail, args...)})
+	}
+	r := Rule{Action: str(rv, "action"), Jump: str(rv, "jump"), Protocol: str(rv, "protocol"), Source: str(rv, "source"),
+		Destination: str(rv, "destination"), Sport: str(rv, "sport"), Dport: str(rv, "dport"), InInterface: str(rv, "in_interface"),
+		OutInterface: str(rv, "out_interface"), CtState: strs(rv, "ct_state"), ICMPType: str(rv, "icmp_type"), Comment: str(rv, "comment")}
+	if u := rv.GetAttr("uid_owner"); !u.IsNull() && u.IsKnown() {
+		f, _ := u.AsBigFloat().Uint64()
+		uid := uint32(f)
+		r.UIDOwner = &uid
+		if !ownerOK {
+			fail(cty.GetAttrPath("uid_owner"), "Owner match from an input hook",
+				"uid_owner matches a packet's socket owner, which the kernel knows only in OUTPUT and POSTROUTING; this chain is hooked from %s.", strings.Join(c.Hooks, ", "))
+		}
+	}
+	checkRule(&r, c, fail)
+	return r, errs
+}
+
+// waitChunk waits until chunk k of the rule blocks is read.
+func (c *Chain) waitChunk(k int) {
+	if c.dec != nil {
+		<-c.dec.ready[k]
+	}
+}
+
+// waitRules waits until every rule block is read.
+func (c *Chain) waitRules() {
+	if c.dec != nil {
+		for _, ch := range c.dec.ready {
+			<-ch
+		}
+	}
+}
+
+// ruleErrors are the rule blocks' errors, in rule order, once all are read.
+func (c *Chain) ruleErrors() []*providers.AttrError {
+	if c.dec == nil {
+		return nil
+	}
+	c.waitRules()
+	var errs []*providers.AttrError
+	for _, e := range c.dec.errs {
+		errs = append(errs, e...)
+	}
+	return errs
+}
+
+// chunkErrors are the errors of chunk k's rule blocks, once it is read.
+func (c *Chain) chunkErrors(k int) []*providers.AttrError {
+	if c.dec == nil {
+		return nil
+	}
+	c.waitChunk(k)
+	var errs []*providers.AttrError
+	for _, e := range c.dec.errs[k*chunkRules : min((k+1)*chunkRules, len(c.Rules))] {
+		errs = append(errs, e...)
+	}
+	return errs
+}
+
+// hasJumpRules reports whether a rule block jumps to another chain:
+// rendering such a chain needs to know whether that chain exists.
+func (c *Chain) hasJumpRules() bool {
+	if c.dec != nil {
+		c.dec.jumpsOnce.Do(c.dec.scanJumps)
+		return c.dec.hasJump
+	}
+	for _, r := range c.Rules {
+		if r.Action == "jump" {
+			return true
+		}
+	}
+	return false
+}
+
+func checkRule(r *Rule, c *Chain, fail func(cty.Path, string, string, ...interface{})) {
 	switch r.Action {
 	case "accept", "drop", "reject", "return":
 		if r.Jump != "" {
@@ -255,13 +390,13 @@ func checkRule(r Rule, c *Chain, fail func(cty.Path, string, string, ...interfac
 }
 
 func validPorts(s string) bool {
-	parts := strings.SplitN(s, "-", 2)
-	lo, err := strconv.Atoi(parts[0])
+	first, last, isRange := strings.Cut(s, "-")
+	lo, err := strconv.Atoi(first)
 	if err != nil || lo < 1 || lo > 65535 {
 		return false
 	}
-	if len(parts) == 2 {
-		hi, err := strconv.Atoi(parts[1])
+	if isRange {
+		hi, err := strconv.Atoi(last)
 		return err == nil && hi >= lo && hi <= 65535
 	}
 	return true
@@ -285,11 +420,38 @@ const fixed = -1
 // body is Body with, for each line, the index of the rule block it comes
 // from (or fixed): refresh uses it to tell which rule was changed by hand.
 func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
-	var out []string
-	var origin []int
-	add := func(from int, format string, args ...interface{}) {
-		out = append(out, fmt.Sprintf("-A %s ", c.Name)+fmt.Sprintf(format, args...))
-		origin = append(origin, from)
+	c.waitRules()
+	head, tail := c.fixedLines(family, maxUID)
+	out := make([]string, 0, len(head)+len(c.Rules)+len(tail))
+	origin := make([]int, 0, cap(out))
+	prefix := "-A " + c.Name + " "
+	for _, l := range head {
+		out, origin = append(out, prefix+l), append(origin, fixed)
+	}
+	// The rules render on every core (a chain can have 10,000).
+	rendered := make([]string, len(c.Rules))
+	par.For(len(c.Rules), func(i int) {
+		if line, ok := c.Rules[i].render(family); ok {
+			rendered[i] = prefix + line
+		}
+	})
+	for i, line := range rendered {
+		if line != "" {
+			out, origin = append(out, line), append(origin, i)
+		}
+	}
+	for _, l := range tail {
+		out, origin = append(out, prefix+l), append(origin, fixed)
+	}
+	return out, origin
+}
+
+// fixedLines are the lines of body that the mode, uids and interfaces
+// make, without their "-A NAME ": those before the rule blocks' (head) and
+// after them (tail).
+func (c *Chain) fixedLines(family string, maxUID uint32) (head, tail []string) {
+	add := func(format string, args ...interface{}) {
+		head = append(head, fmt.Sprintf(format, args...))
 	}
 	owner := len(c.Hooks) > 0
 	for _, h := range c.Hooks {
@@ -297,10 +459,10 @@ func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
 	}
 	if c.Mode == "allowlist" {
 		if owner {
-			add(fixed, "-m owner --uid-owner 0-%d -j RETURN", appUIDStart-1)
-			add(fixed, "-m owner ! --uid-owner 0-%d -j RETURN", maxUID)
+			add("-m owner --uid-owner 0-%d -j RETURN", appUIDStart-1)
+			add("-m owner ! --uid-owner 0-%d -j RETURN", maxUID)
 		}
-		add(fixed, "-p esp -j RETURN")
+		add("-p esp -j RETURN")
 		// An allowed interface is matched the way packets cross the hook:
 		// incoming from INPUT and PREROUTING, outgoing from OUTPUT and
 		// POSTROUTING, both ways from FORWARD.
@@ -311,19 +473,19 @@ func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
 		}
 		for _, ifc := range c.Interfaces {
 			if in {
-				add(fixed, "-i %s -j RETURN", ifc)
+				add("-i %s -j RETURN", ifc)
 			}
 			if outDir {
-				add(fixed, "-o %s -j RETURN", ifc)
+				add("-o %s -j RETURN", ifc)
 			}
 		}
 	}
-	add(fixed, "-i lo -j RETURN")
-	add(fixed, "-o lo -j RETURN")
-	add(fixed, "-p tcp --tcp-flags RST RST -j RETURN")
+	add("-i lo -j RETURN")
+	add("-o lo -j RETURN")
+	add("-p tcp --tcp-flags RST RST -j RETURN")
 	if c.Mode == "allowlist" && family == "ipv6" {
 		for _, t := range ndICMPTypes {
-			add(fixed, "-p icmpv6 --icmpv6-type %s -j RETURN", t)
+			add("-p icmpv6 --icmpv6-type %s -j RETURN", t)
 		}
 	}
 	verdict := "RETURN"
@@ -331,83 +493,80 @@ func (c *Chain) body(family string, maxUID uint32) ([]string, []int) {
 		verdict = "DROP"
 	}
 	for _, u := range c.UIDs {
-		add(fixed, "-m owner --uid-owner %d -j %s", u, verdict)
-	}
-	// The rules render on every core (a chain can have 10,000).
-	rendered := make([]string, len(c.Rules))
-	par.For(len(c.Rules), func(i int) {
-		if line, ok := c.Rules[i].render(family); ok {
-			rendered[i] = "-A " + c.Name + " " + line
-		}
-	})
-	for i, line := range rendered {
-		if line != "" {
-			out, origin = append(out, line), append(origin, i)
-		}
+		add("-m owner --uid-owner %d -j %s", u, verdict)
 	}
 	if c.Mode == "allowlist" {
-		add(fixed, "-j DROP")
+		tail = []string{"-j DROP"}
 	}
-	return out, origin
+	return head, tail
 }
 
+// verdicts are the targets of the actions other than jump.
+var verdicts = map[string]string{"accept": "ACCEPT", "drop": "DROP", "reject": "REJECT", "return": "RETURN"}
+
 // render is a rule's matches and target; a rule whose addresses belong to
-// the other family is left out of this family's chain.
+// the other family is left out of this family's chain. It is written into
+// one buffer: a chain can have 10,000 rules.
 func (r Rule) render(family string) (string, bool) {
-	var m []string
-	for _, a := range []struct{ flag, val string }{{"-s", r.Source}, {"-d", r.Destination}} {
-		if a.val == "" {
-			continue
-		}
-		if (strings.Contains(a.val, ":")) != (family == "ipv6") {
+	for _, a := range [...]string{r.Source, r.Destination} {
+		if a != "" && strings.Contains(a, ":") != (family == "ipv6") {
 			return "", false
 		}
-		m = append(m, a.flag, a.val)
 	}
 	if r.Protocol == "icmp" && family == "ipv6" || r.Protocol == "icmpv6" && family == "ipv4" {
 		return "", false
 	}
-	if r.InInterface != "" {
-		m = append(m, "-i", r.InInterface)
+	var b strings.Builder
+	b.Grow(64)
+	word := func(w string) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
 	}
-	if r.OutInterface != "" {
-		m = append(m, "-o", r.OutInterface)
+	arg := func(flag, val string) {
+		if val != "" {
+			word(flag)
+			word(val)
+		}
 	}
+	arg("-s", r.Source)
+	arg("-d", r.Destination)
+	arg("-i", r.InInterface)
+	arg("-o", r.OutInterface)
 	if r.Protocol != "" {
-		m = append(m, "-p", r.Protocol)
+		arg("-p", r.Protocol)
 		if r.Sport != "" || r.Dport != "" {
-			m = append(m, "-m", r.Protocol)
+			arg("-m", r.Protocol)
 		}
-		if r.Sport != "" {
-			m = append(m, "--sport", strings.Replace(r.Sport, "-", ":", 1))
-		}
-		if r.Dport != "" {
-			m = append(m, "--dport", strings.Replace(r.Dport, "-", ":", 1))
-		}
+		arg("--sport", strings.Replace(r.Sport, "-", ":", 1))
+		arg("--dport", strings.Replace(r.Dport, "-", ":", 1))
 	}
-	if r.ICMPType != "" {
-		if r.Protocol == "icmpv6" {
-			m = append(m, "--icmpv6-type", r.ICMPType)
-		} else {
-			m = append(m, "--icmp-type", r.ICMPType)
-		}
+	if r.Protocol == "icmpv6" {
+		arg("--icmpv6-type", r.ICMPType)
+	} else {
+		arg("--icmp-type", r.ICMPType)
 	}
 	if r.UIDOwner != nil {
-		m = append(m, "-m", "owner", "--uid-owner", strconv.FormatUint(uint64(*r.UIDOwner), 10))
+		arg("-m", "owner")
+		arg("--uid-owner", strconv.FormatUint(uint64(*r.UIDOwner), 10))
 	}
 	if len(r.CtState) > 0 {
-		m = append(m, "-m", "conntrack", "--ctstate", strings.ToUpper(strings.Join(r.CtState, ",")))
+		arg("-m", "conntrack")
+		arg("--ctstate", strings.ToUpper(strings.Join(r.CtState, ",")))
 	}
 	if r.Comment != "" {
-		m = append(m, "-m", "comment", "--comment", strconv.Quote(r.Comment))
+		arg("-m", "comment")
+		arg("--comment", strconv.Quote(r.Comment))
 	}
-	switch r.Action {
-	case "jump":
-		m = append(m, "-j", r.Jump)
-	default:
-		m = append(m, "-j", strings.ToUpper(r.Action))
+	if r.Action == "jump" {
+		arg("-j", r.Jump)
+	} else if v, ok := verdicts[r.Action]; ok {
+		arg("-j", v)
+	} else {
+		arg("-j", strings.ToUpper(r.Action))
 	}
-	return strings.Join(m, " "), true
+	return b.String(), true
 }
 
 // Restore renders the whole iptables-restore --noflush input for one
@@ -417,34 +576,79 @@ func (r Rule) render(family string) (string, bool) {
 // table as the namespace has it now (nil for an empty one). A chain this
 // one jumps to that does not exist yet is declared empty, so that chains
 // jumping to each other can be applied in any order: the target's own
-// apply fills it.
+// apply fills it. c must be valid (ParseChain found no error).
 func (c *Chain) Restore(family string, maxUID uint32, live *Table) string {
+	var b strings.Builder
+	c.writeRestore(&b, family, maxUID, live) // a Builder takes every write
+	return b.String()
+}
+
+// errInvalidRule stands for the rule blocks' errors (ruleErrors) where
+// writeRestore stopped.
+var errInvalidRule = errors.New("invalid rule block")
+
+// writeRestore writes Restore's input to w, each chunk of rule blocks as
+// soon as it is read, and returns the chain's lines as written, without
+// their "-A NAME ", with the rule block each comes from (or fixed). It
+// stops at the first write that fails, and before COMMIT at a rule block
+// with an error (errInvalidRule): an input without COMMIT changes nothing.
+func (c *Chain) writeRestore(w io.StringWriter, family string, maxUID uint32, live *Table) ([]string, []int, error) {
 	if live == nil {
 		live = &Table{Chains: map[string][]string{}}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", c.Table, c.Name)
-	declared := map[string]bool{c.Name: true}
-	for _, r := range c.Rules {
-		if r.Action == "jump" && !declared[r.Jump] && !live.Has(r.Jump) {
-			declared[r.Jump] = true
-			fmt.Fprintf(&b, ":%s - [0:0]\n", r.Jump)
+	var err error
+	write := func(parts ...string) {
+		for _, s := range parts {
+			if err == nil {
+				_, err = w.WriteString(s)
+			}
 		}
 	}
-	for _, line := range c.Body(family, maxUID) {
-		b.WriteString(line + "\n")
+	write("*", c.Table, "\n:", c.Name, " - [0:0]\n")
+	if c.hasJumpRules() {
+		c.waitRules()
+		declared := map[string]bool{c.Name: true}
+		for _, r := range c.Rules {
+			if r.Action == "jump" && !declared[r.Jump] && !live.Has(r.Jump) {
+				declared[r.Jump] = true
+				write(":", r.Jump, " - [0:0]\n")
+			}
+		}
+	}
+	head, tail := c.fixedLines(family, maxUID)
+	lines := make([]string, 0, len(head)+len(c.Rules)+len(tail))
+	origin := make([]int, 0, cap(lines))
+	line := func(l string, from int) {
+		write("-A ", c.Name, " ", l, "\n")
+		lines, origin = append(lines, l), append(origin, from)
+	}
+	for _, l := range head {
+		line(l, fixed)
+	}
+	for k := 0; k*chunkRules < len(c.Rules) && err == nil; k++ {
+		if len(c.chunkErrors(k)) > 0 {
+			return nil, nil, errInvalidRule
+		}
+		for i := k * chunkRules; i < min((k+1)*chunkRules, len(c.Rules)); i++ {
+			if l, ok := c.Rules[i].render(family); ok {
+				line(l, i)
+			}
+		}
+	}
+	for _, l := range tail {
+		line(l, fixed)
 	}
 	for _, h := range builtins[c.Table] {
 		n := live.Jumps(h, c.Name)
 		if contains(c.Hooks, h) && n == 0 {
-			fmt.Fprintf(&b, "-A %s -j %s\n", h, c.Name)
+			write("-A ", h, " -j ", c.Name, "\n")
 		}
 		for ; n > 0 && !contains(c.Hooks, h); n-- {
-			fmt.Fprintf(&b, "-D %s -j %s\n", h, c.Name)
+			write("-D ", h, " -j ", c.Name, "\n")
 		}
 	}
-	b.WriteString("COMMIT\n")
-	return b.String()
+	write("COMMIT\n")
+	return lines, origin, err
 }
 
 // DeleteInput is the restore input that removes the chain from one

@@ -144,24 +144,7 @@ func TestProtocols(t *testing.T) {
 // BenchmarkParseRender10k: what apply does before its restore of a chain
 // of 10,000 rules: read the planned value, render the restore input.
 func BenchmarkParseRender10k(b *testing.B) {
-	ty := New().Schemas()["firewall_chain"].ImpliedType()
-	nulls := func(t cty.Type) map[string]cty.Value {
-		m := map[string]cty.Value{}
-		for n, at := range t.AttributeTypes() {
-			m[n] = cty.NullVal(at)
-		}
-		return m
-	}
-	rules := make([]cty.Value, 10000)
-	for i := range rules {
-		m := nulls(ty.AttributeType("rule").ElementType())
-		m["protocol"], m["dport"], m["action"] = cty.StringVal("tcp"), cty.StringVal(fmt.Sprint(20000+i)), cty.StringVal("accept")
-		rules[i] = cty.ObjectVal(m)
-	}
-	m := nulls(ty)
-	m["target"], m["family"], m["table"], m["mode"] = cty.StringVal("lab"), cty.StringVal("ipv4"), cty.StringVal("filter"), cty.StringVal("denylist")
-	m["hooks"], m["rule"] = cty.ListVal([]cty.Value{cty.StringVal("FORWARD")}), cty.ListVal(rules)
-	v := cty.ObjectVal(m)
+	v := chainValue(10000, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -171,6 +154,58 @@ func BenchmarkParseRender10k(b *testing.B) {
 		}
 		if in := c.Restore("ipv4", 65535, nil); !strings.Contains(in, "--dport 29999 -j ACCEPT") {
 			b.Fatal("the last rule is missing from the restore input")
+		}
+	}
+}
+
+// chainValue is a planned ipv4 denylist chain (target = lab, hooked from
+// FORWARD) of n rules, rule i accepting tcp to port 20000+i; edit, when
+// set, changes rule i's attributes.
+func chainValue(n int, edit func(i int, rule map[string]cty.Value)) cty.Value {
+	ty := New().Schemas()["firewall_chain"].ImpliedType()
+	nulls := func(t cty.Type) map[string]cty.Value {
+		m := map[string]cty.Value{}
+		for n, at := range t.AttributeTypes() {
+			m[n] = cty.NullVal(at)
+		}
+		return m
+	}
+	rules := make([]cty.Value, n)
+	for i := range rules {
+		m := nulls(ty.AttributeType("rule").ElementType())
+		m["protocol"], m["dport"], m["action"] = cty.StringVal("tcp"), cty.StringVal(fmt.Sprint(20000+i)), cty.StringVal("accept")
+		if edit != nil {
+			edit(i, m)
+		}
+		rules[i] = cty.ObjectVal(m)
+	}
+	m := nulls(ty)
+	m["target"], m["family"], m["table"], m["mode"] = cty.StringVal("lab"), cty.StringVal("ipv4"), cty.StringVal("filter"), cty.StringVal("denylist")
+	m["hooks"], m["rule"] = cty.ListVal([]cty.Value{cty.StringVal("FORWARD")}), cty.ListValEmpty(ty.AttributeType("rule").ElementType())
+	if n > 0 {
+		m["rule"] = cty.ListVal(rules)
+	}
+	return cty.ObjectVal(m)
+}
+
+// TestSplitRule: words as iptables-save quotes them; plain words are
+// taken as they are, quoted and escaped ones unquoted.
+func TestSplitRule(t *testing.T) {
+	for in, want := range map[string][]string{
+		"-p tcp -m tcp --dport 22 -j ACCEPT":          {"-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"},
+		`-m comment --comment "web server" -j ACCEPT`: {"-m", "comment", "--comment", "web server", "-j", "ACCEPT"},
+		`--comment "a \"q\" b" -j DROP`:               {"--comment", `a "q" b`, "-j", "DROP"},
+		`--comment "" -j DROP`:                        {"--comment", "", "-j", "DROP"},
+		`a\ b c`:                                      {"a b", "c"},
+		"  spaced   out  ":                            {"spaced", "out"},
+		`x"y z"w v`:                                   {"xy zw", "v"},
+		`ab\`:                                         {`ab\`},
+		`--comment "it's" -j RETURN`:                  {"--comment", "it's", "-j", "RETURN"},
+		"":                                            {},
+		`-s 10.0.0.0/8 -m comment --comment a\\b -j DROP`: {"-s", "10.0.0.0/8", "-m", "comment", "--comment", `a\b`, "-j", "DROP"},
+	} {
+		if got := splitRule(in); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("splitRule(%q)\ngot:  %q\nwant: %q", in, got, want)
 		}
 	}
 }

@@ -97,33 +97,37 @@ func (t *Table) References(target string) []string {
 }
 
 // splitRule splits a rule into its words the way iptables-save quotes
-// them: double quotes group, a backslash escapes the next character.
+// them: double quotes group, a backslash escapes the next character. A
+// word without either is a slice of s (a chain of 10,000 rules has some
+// 80,000 words).
 func splitRule(s string) []string {
-	var words []string
-	var w strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '\\' && i+1 < len(s):
+	words := make([]string, 0, strings.Count(s, " ")+1)
+	for i := 0; i < len(s); {
+		if s[i] == ' ' {
 			i++
-			w.WriteByte(s[i])
-			inWord = true
-		case ch == '"':
-			quoted = !quoted
-			inWord = true
-		case ch == ' ' && !quoted:
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteByte(ch)
-			inWord = true
+			continue
 		}
-	}
-	if inWord {
+		j := i
+		for j < len(s) && s[j] != ' ' && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j == len(s) || s[j] == ' ' {
+			words, i = append(words, s[i:j]), j
+			continue
+		}
+		var w strings.Builder
+		quoted := false
+		for ; i < len(s) && (quoted || s[i] != ' '); i++ {
+			switch ch := s[i]; {
+			case ch == '\\' && i+1 < len(s):
+				i++
+				w.WriteByte(s[i])
+			case ch == '"':
+				quoted = !quoted
+			default:
+				w.WriteByte(ch)
+			}
+		}
 		words = append(words, w.String())
 	}
 	return words

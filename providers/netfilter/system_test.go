@@ -3,6 +3,7 @@ package netfilter
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -43,7 +44,7 @@ func newNFLab(t testing.TB, tag string) *nfLab {
 	l := &nfLab{Lab: systest.NewLab(t, "lfnf"+id, prov), prov: prov, client: "lfnc" + id}
 	l.labNS = providers.LabNetns(l.Name)
 	run := prov.run
-	prov.run = func(ctx context.Context, ns string, stdin []byte, name string, args ...string) ([]byte, error) {
+	prov.run = func(ctx context.Context, ns string, stdin io.Reader, name string, args ...string) ([]byte, error) {
 		if strings.HasSuffix(name, "-restore") {
 			l.mu.Lock()
 			l.restores++
@@ -436,5 +437,34 @@ firewall_chain "c_in" {
 	l.Apply(planner.DestroyMode)
 	if _, err := os.Stat(filepath.Join(labnet.Dir, ns)); err == nil {
 		t.Fatalf("destroy left the namespace %s", ns)
+	}
+}
+
+// TestSystem_restoreRejectsMidStream: iptables-restore rejects a rule of a
+// large chain (an ICMP type it does not know, which validate cannot
+// tell) while apply is still writing the input: the error quotes that
+// line of the input, and the chain applied before is left as it was.
+func TestSystem_restoreRejectsMidStream(t *testing.T) {
+	l := newNFLab(t, "m")
+	l.Write(bigChain(6000, 20000))
+	l.Apply(planner.NormalMode)
+	before := l.save("iptables-save")
+	src := bigChain(6000, 21000)
+	src = strings.Replace(src, "    protocol = \"tcp\"\n    dport    = 26000\n", "    protocol = \"icmp\"\n    icmp_type = \"not-a-type\"\n", 1)
+	l.Write(src)
+	p, plan := l.Plan(planner.NormalMode)
+	res, diags := p.Apply(context.Background(), plan, planner.ApplyOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	err := res.Err()
+	// The input's first 2 lines name the table and the chain, the next 3
+	// are those every denylist starts with: rule 5000 is on line 5006.
+	want := "line 5006 of the input: -A big -p icmp --icmp-type not-a-type -j ACCEPT"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not-a-type") {
+		t.Fatalf("wrong error\ngot:  %v\nwant: ...%s", err, want)
+	}
+	if after := l.save("iptables-save"); after != before {
+		t.Errorf("a failed restore changed the table:\nbefore:\n%.2000s\nafter:\n%.2000s", before, after)
 	}
 }

@@ -50,10 +50,19 @@ firewall_chain "guard" {
 		t.Errorf("the apply took %v with tool_timeout = 1s", took)
 	}
 	t.Logf("apply failed after %v: %v", took.Round(time.Millisecond), err)
+	// The group was sent SIGKILL; a process of it may still be on its
+	// way out (its state R) for a moment after the apply returns.
 	b, _ := os.ReadFile(pids)
 	for _, f := range strings.Fields(string(b)) {
-		if st, err := os.ReadFile("/proc/" + f + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
-			t.Errorf("pid %s of the hung tool's group still runs: %s", f, st)
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			st, err := os.ReadFile("/proc/" + f + "/stat")
+			if err != nil || strings.Contains(string(st), ") Z ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("pid %s of the hung tool's group still runs: %s", f, st)
+				break
+			}
 		}
 	}
 }
