@@ -14,6 +14,9 @@ import (
 
 // encodeValue serializes v (which may hold unknowns) as the schema's type.
 func encodeValue(s *providers.Schema, v cty.Value) ([]byte, error) {
+	if b, err := fastEncode(s, v); err == nil {
+		return b, nil
+	}
 	return msgpack.Marshal(v, s.ImpliedType())
 }
 
