@@ -394,6 +394,19 @@ func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
 	return l, diags
 }
 
+// LabDir is the directory Load knows the lab in dir by (Lab.Dir): absolute,
+// with its symbolic links resolved; "" when dir has no absolute form.
+func LabDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return abs
+}
+
 // NewLab returns an empty lab for dir; AddFile and Check fill it. Tests and
 // the fuzzer use these directly with sources held in memory.
 func NewLab(dir string, reg *providers.Registry) *Lab {
