@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -916,7 +917,7 @@ func (m *marks) take(path cty.Path, v cty.Value) cty.Value {
 // expression that refers to nothing cannot carry any, so it is not walked.
 func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.Path, m *marks) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	vals := make(map[string]cty.Value, len(b.Attributes)+len(b.Blocks))
+	vals := ctyobj.New(b.ImpliedType())
 	for name, a := range b.Attributes {
 		attr, set := c.Attrs[name]
 		switch {
@@ -924,7 +925,7 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 			v, dd := attr.Expr.Value(ctx)
 			diags = append(diags, dd...)
 			if dd.HasErrors() {
-				vals[name] = cty.UnknownVal(a.Type)
+				vals.Set(name, cty.UnknownVal(a.Type))
 				continue
 			}
 			if a.Reference {
@@ -945,17 +946,17 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, d)
 				conv = cty.UnknownVal(a.Type)
 			}
-			vals[name] = conv
+			vals.Set(name, conv)
 		case a.Required:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
 				Detail: fmt.Sprintf("The argument %q is required, but no definition was found.", name), Subject: c.MissingRange.Ptr()})
-			vals[name] = cty.UnknownVal(a.Type)
+			vals.Set(name, cty.UnknownVal(a.Type))
 		case a.Computed && c.NullComputed[name]:
-			vals[name] = cty.NullVal(a.Type)
+			vals.Set(name, cty.NullVal(a.Type))
 		case a.Computed:
-			vals[name] = cty.UnknownVal(a.Type)
+			vals.Set(name, cty.UnknownVal(a.Type))
 		default:
-			vals[name] = a.Default
+			vals.Set(name, a.Default)
 		}
 	}
 	for name, nb := range b.Blocks {
@@ -965,21 +966,21 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 		if hasDynamic(blocks) {
 			v, dd := evalDynamic(name, nb, blocks, ctx, bpath, m)
 			diags = append(diags, dd...)
-			vals[name] = v
+			vals.Set(name, v)
 			continue
 		}
 		switch nb.Nesting {
 		case providers.NestingSingle:
 			if len(blocks) == 0 {
-				vals[name] = cty.NullVal(et)
+				vals.Set(name, cty.NullVal(et))
 				continue
 			}
 			v, dd := evalContent(blocks[0].Content, nb.Block, ctx, bpath, m)
 			diags = append(diags, dd...)
-			vals[name] = v
+			vals.Set(name, v)
 		case providers.NestingList:
 			if len(blocks) == 0 {
-				vals[name] = cty.ListValEmpty(et)
+				vals.Set(name, cty.ListValEmpty(et))
 				continue
 			}
 			elems := make([]cty.Value, len(blocks))
@@ -988,10 +989,10 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, dd...)
 				elems[i] = v
 			}
-			vals[name] = cty.ListVal(elems)
+			vals.Set(name, cty.ListVal(elems))
 		case providers.NestingMap:
 			if len(blocks) == 0 {
-				vals[name] = cty.MapValEmpty(et)
+				vals.Set(name, cty.MapValEmpty(et))
 				continue
 			}
 			elems := map[string]cty.Value{}
@@ -1000,10 +1001,10 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, dd...)
 				elems[blk.Label] = v
 			}
-			vals[name] = cty.MapVal(elems)
+			vals.Set(name, cty.MapVal(elems))
 		}
 	}
-	return cty.ObjectVal(vals), diags
+	return vals.Value(), diags
 }
 
 // checkAllowed checks a string (or each string of a list) against the
