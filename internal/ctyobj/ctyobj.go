@@ -136,3 +136,55 @@ func (b *Builder) spill() {
 func sameType(a, b cty.Type) bool {
 	return a.Equals(b)
 }
+
+// WhollyKnown is v.IsWhollyKnown(), without the sorted list of names that
+// cty's element iterator makes of every object it walks.
+func WhollyKnown(v cty.Value) bool {
+	if v.IsMarked() {
+		v, _ = v.Unmark()
+	}
+	if !v.IsKnown() {
+		return false
+	}
+	if v.IsNull() {
+		return true
+	}
+	ty := v.Type()
+	if fast && ty.IsObjectType() {
+		attrs := ty.AttributeTypes()
+		for name, r := range raw(v).(map[string]any) {
+			if !WhollyKnown(of(attrs[name], r)) {
+				return false
+			}
+		}
+		return true
+	}
+	if v.CanIterateElements() {
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); !WhollyKnown(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Attributes calls fn with each attribute of obj, a known object without
+// marks that is not null, in no particular order, until fn returns false.
+func Attributes(obj cty.Value, fn func(name string, v cty.Value) bool) {
+	ty := obj.Type()
+	if !fast {
+		for name := range ty.AttributeTypes() {
+			if !fn(name, obj.GetAttr(name)) {
+				return
+			}
+		}
+		return
+	}
+	attrs := ty.AttributeTypes()
+	for name, r := range raw(obj).(map[string]any) {
+		if !fn(name, of(attrs[name], r)) {
+			return
+		}
+	}
+}

@@ -119,3 +119,50 @@ func TestFromEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestWhollyKnown: WhollyKnown and Attributes answer as cty's
+// IsWhollyKnown and GetAttr, on objects nested in lists, maps, sets and
+// tuples, with marks and unknowns at any depth.
+func TestWhollyKnown(t *testing.T) {
+	obj := func(v cty.Value) cty.Value {
+		return cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("x"), "b": v})
+	}
+	cases := map[string]cty.Value{
+		"known":              obj(cty.NumberIntVal(1)),
+		"unknown attribute":  obj(cty.UnknownVal(cty.Number)),
+		"null attribute":     obj(cty.NullVal(cty.Number)),
+		"marked unknown":     obj(cty.UnknownVal(cty.Number).Mark("m")),
+		"marked object":      obj(cty.True).Mark("m"),
+		"unknown in a list":  obj(cty.ListVal([]cty.Value{obj(cty.True), obj(cty.UnknownVal(cty.Bool))})),
+		"known list":         obj(cty.ListVal([]cty.Value{obj(cty.True), obj(cty.False)})),
+		"unknown in a map":   obj(cty.MapVal(map[string]cty.Value{"k": obj(cty.UnknownVal(cty.Bool))})),
+		"unknown in a tuple": obj(cty.TupleVal([]cty.Value{cty.StringVal("s"), obj(cty.DynamicVal)})),
+		"unknown in a set":   obj(cty.SetVal([]cty.Value{cty.UnknownVal(cty.String)})),
+		"null object":        cty.NullVal(cty.Object(map[string]cty.Type{"a": cty.String})),
+		"unknown object":     cty.UnknownVal(cty.Object(map[string]cty.Type{"a": cty.String})),
+		"empty object":       cty.EmptyObjectVal,
+		"dynamic":            cty.DynamicVal,
+		"string":             cty.StringVal("s"),
+	}
+	defer func(f bool) { fast = f }(fast)
+	for _, fast = range []bool{true, false} {
+		for name, v := range cases {
+			if got, want := WhollyKnown(v), v.IsWhollyKnown(); got != want {
+				t.Errorf("fast %v, %s: WhollyKnown %v, IsWhollyKnown %v", fast, name, got, want)
+			}
+			if plain, _ := v.Unmark(); plain.Type().IsObjectType() && plain.IsKnown() && !plain.IsNull() {
+				seen := 0
+				Attributes(plain, func(n string, a cty.Value) bool {
+					seen++
+					if !a.RawEquals(plain.GetAttr(n)) {
+						t.Errorf("fast %v, %s: attribute %s is %#v, not %#v", fast, name, n, a, plain.GetAttr(n))
+					}
+					return true
+				})
+				if seen != len(plain.Type().AttributeTypes()) {
+					t.Errorf("fast %v, %s: %d attributes seen", fast, name, seen)
+				}
+			}
+		}
+	}
+}
