@@ -922,7 +922,11 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 		attr, set := c.Attrs[name]
 		switch {
 		case set:
-			v, dd := attr.Expr.Value(ctx)
+			v, ok := constString(attr.Expr)
+			var dd hcl.Diagnostics
+			if !ok {
+				v, dd = attr.Expr.Value(ctx)
+			}
 			diags = append(diags, dd...)
 			if dd.HasErrors() {
 				vals.Set(name, cty.UnknownVal(a.Type))

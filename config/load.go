@@ -848,7 +848,7 @@ func decodeSplit(hc *hcl.BodyContent, diags hcl.Diagnostics, schema *providers.B
 	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{},
 		vars: map[string][]hcl.Traversal{}}
 	for name, a := range hc.Attributes {
-		if vars := a.Expr.Variables(); len(vars) > 0 {
+		if vars := exprVariables(a.Expr); len(vars) > 0 {
 			c.vars[name] = vars
 			c.Dynamic[name] = true
 			c.HasDynamic = true
