@@ -489,7 +489,10 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 			byType[root][name] = v
 		}
 	}
-	vars["local"] = cty.ObjectVal(locals)
+	vars["local"] = cty.EmptyObjectVal
+	if len(locals) > 0 {
+		vars["local"] = cty.ObjectVal(locals)
+	}
 	if mods != nil {
 		vars["module"] = cty.ObjectVal(mods)
 	}
@@ -762,7 +765,11 @@ func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, pr
 	want := func(name string) bool { return only == nil || only[name] }
 	pa := inst.Resource.Schema.PortsAttr
 	needed := func(name string) bool { return want(name) || (pa != "" && name == pa && want("port")) }
-	attrs := make(map[string]cty.Value, len(inst.Resource.Schema.Attributes)+len(inst.Resource.Schema.Blocks)+2)
+	size := len(inst.Resource.Schema.Attributes) + len(inst.Resource.Schema.Blocks) + 2
+	if only != nil {
+		size = len(only) + 1
+	}
+	attrs := make(map[string]cty.Value, size)
 	if v.IsKnown() && !v.IsNull() {
 		for name := range v.Type().AttributeTypes() {
 			if needed(name) {

@@ -41,7 +41,7 @@ var allowed = map[string][]string{
 	"internal/vboxsim/VBoxManage":         {"internal/vboxsim"},
 	"planner":                             {"checks", "config", "config/addr", "internal/labreg", "internal/par", "providers", "providers/labnet", "state"},
 	"planner/render":                      {"config/addr", "internal/par", "planner", "providers"},
-	"providers":                           nil,
+	"providers":                           {"internal/ctyobj"},
 	"providers/all":                       {"providers", "providers/container", "providers/link", "providers/mgmtnet", "providers/netfilter", "providers/qemu", "providers/remote", "providers/virtualbox"},
 	"providers/cidata":                    {"providers"},
 	"providers/container":                 {"internal/ctyobj", "providers", "providers/container/image", "providers/labnet", "providers/mgmtnet"},
