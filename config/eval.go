@@ -116,7 +116,9 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 	d := &Desired{
 		Lab:       l,
 		Providers: map[string]cty.Value{},
-		Instances: map[addr.Instance]*Instance{},
+		Instances: make(map[addr.Instance]*Instance, len(l.Order)),
+		lazy:      make(map[addr.Resource]*lazyRef, len(l.Order)),
+		Order:     make([]addr.Instance, 0, len(l.Order)),
 		refs:      map[addr.Resource]cty.Value{},
 		locals:    map[string]cty.Value{},
 		mods:      map[string]cty.Value{},

@@ -442,6 +442,11 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 	diags = append(diags, moreDiags...)
 	// Resource blocks decode on every core; they are recorded in order.
 	decoded := make([]decodedResource, len(content.Blocks))
+	if len(l.Resources) == 0 && len(content.Blocks) > 64 {
+		// A large file: the maps and the list grow once, not by doubling.
+		l.Resources = make(map[addr.Resource]*Resource, len(content.Blocks))
+		l.Order = make([]addr.Resource, 0, len(content.Blocks))
+	}
 	par.For(len(content.Blocks), func(i int) {
 		if b := content.Blocks[i]; contains(ResourceTypes, b.Type) {
 			decoded[i].r, decoded[i].diags = l.buildResource(b)

@@ -364,8 +364,8 @@ func (l *Lab) computeOrder() ([]item, map[item][]item, hcl.Diagnostics) {
 		visiting
 		done
 	)
-	mark := map[item]int{}
-	var order []item
+	mark := make(map[item]int, len(items))
+	order := make([]item, 0, len(items))
 	var diags hcl.Diagnostics
 	var stack []item
 	var visit func(it item)
