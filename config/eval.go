@@ -772,17 +772,32 @@ func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, pr
 		size = len(only) + 1
 	}
 	attrs := make(map[string]cty.Value, size)
-	if v.IsKnown() && !v.IsNull() {
-		for name := range v.Type().AttributeTypes() {
-			if needed(name) {
-				attrs[name] = v.GetAttr(name)
-			}
+	types := inst.Resource.Schema.ImpliedType().AttributeTypes()
+	known := v.IsKnown() && !v.IsNull()
+	if known {
+		types = v.Type().AttributeTypes()
+	}
+	take := func(name string) {
+		ty, ok := types[name]
+		switch {
+		case !ok:
+		case known:
+			attrs[name] = v.GetAttr(name)
+		default:
+			attrs[name] = cty.UnknownVal(ty)
+		}
+	}
+	if only == nil {
+		for name := range types {
+			take(name)
 		}
 	} else {
-		for name, ty := range inst.Resource.Schema.ImpliedType().AttributeTypes() {
-			if needed(name) {
-				attrs[name] = cty.UnknownVal(ty)
-			}
+		// The few names read, rather than a look at each of the type's.
+		for name := range only {
+			take(name)
+		}
+		if pa != "" && want("port") && !only[pa] {
+			take(pa)
 		}
 	}
 	if prior != nil {

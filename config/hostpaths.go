@@ -87,20 +87,22 @@ func (l *Lab) hostPathFinds(a addr.Instance, r *Resource, v cty.Value) []hostPat
 	labDir := l.labDirReal
 	var finds []hostPathFind
 	walkHostPaths(&r.Schema.Block, v, nil, func(path cty.Path, p string) {
-		abs := p
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(dir, abs)
-		}
-		var real string
-		if x, ok := l.resolved.Load(abs); ok {
-			real = x.(string)
+		var rp resolvedPath
+		if x, ok := l.resolved.Load(p); ok {
+			rp = x.(resolvedPath)
 		} else {
-			real = resolveExisting(abs)
-			l.resolved.Store(abs, real)
+			rp.abs = p
+			if !filepath.IsAbs(p) {
+				rp.abs = filepath.Join(dir, p)
+			}
+			rp.real = resolveExisting(rp.abs)
+			rp.inside = within(labDir, rp.real)
+			l.resolved.Store(p, rp)
 		}
-		if within(labDir, real) {
+		if rp.inside {
 			return
 		}
+		abs, real := rp.abs, rp.real
 		rng := RangeOf(r, path)
 		leads := ""
 		if real != filepath.Clean(abs) {
@@ -112,6 +114,14 @@ func (l *Lab) hostPathFinds(a addr.Instance, r *Resource, v cty.Value) []hostPat
 			Subject: rng.Ptr()}})
 	})
 	return finds
+}
+
+// resolvedPath is a host path as written, resolved once for all the
+// instances that name it: the absolute path, where its links lead, and
+// whether that is inside the lab directory.
+type resolvedPath struct {
+	abs, real string
+	inside    bool
 }
 
 // walkHostPaths calls fn with every known, non-empty host path of v.

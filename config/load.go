@@ -79,7 +79,7 @@ type Lab struct {
 
 	pathsOnce  sync.Once
 	labDirReal string   // Dir with its links resolved, for host paths
-	resolved   sync.Map // host path -> resolved, for host paths
+	resolved   sync.Map // host path as written -> resolvedPath
 
 	funcsOnce sync.Once
 	funcs     map[string]function.Function // Functions plus the file functions
