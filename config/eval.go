@@ -782,7 +782,7 @@ func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, pr
 		switch {
 		case !ok:
 		case known:
-			attrs[name] = v.GetAttr(name)
+			attrs[name] = ctyobj.Attr(v, name)
 		default:
 			attrs[name] = cty.UnknownVal(ty)
 		}

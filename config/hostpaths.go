@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -133,14 +134,14 @@ func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.P
 		if !a.HostPath {
 			continue
 		}
-		av := v.GetAttr(name)
+		av := ctyobj.Attr(v, name)
 		if av.IsNull() || !av.IsKnown() || av.AsString() == "" {
 			continue
 		}
 		fn(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name}), av.AsString())
 	}
 	for name, nb := range b.Blocks {
-		bv := v.GetAttr(name)
+		bv := ctyobj.Attr(v, name)
 		if bv.IsNull() || !bv.IsKnown() {
 			continue
 		}

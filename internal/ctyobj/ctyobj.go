@@ -188,3 +188,16 @@ func Attributes(obj cty.Value, fn func(name string, v cty.Value) bool) {
 		}
 	}
 }
+
+// Attr is obj.GetAttr(name) for a name in normal form (ASCII, as
+// attribute names of labform's schemas are): for a known object without
+// marks, one look in its attributes rather than cty's normalization of
+// the name and three.
+func Attr(obj cty.Value, name string) cty.Value {
+	if fast && !obj.IsMarked() && obj.IsKnown() && !obj.IsNull() && obj.Type().IsObjectType() {
+		if r, ok := raw(obj).(map[string]any)[name]; ok {
+			return of(obj.Type().AttributeType(name), r)
+		}
+	}
+	return obj.GetAttr(name)
+}

@@ -154,6 +154,9 @@ func TestWhollyKnown(t *testing.T) {
 				seen := 0
 				Attributes(plain, func(n string, a cty.Value) bool {
 					seen++
+					if !Attr(plain, n).RawEquals(plain.GetAttr(n)) || !Attr(v, n).RawEquals(v.GetAttr(n)) {
+						t.Errorf("fast %v, %s: Attr(%s) is not GetAttr's", fast, name, n)
+					}
 					if !a.RawEquals(plain.GetAttr(n)) {
 						t.Errorf("fast %v, %s: attribute %s is %#v, not %#v", fast, name, n, a, plain.GetAttr(n))
 					}
