@@ -36,6 +36,9 @@ type Desired struct {
 	// partial names, while evalLevels runs, the attributes the lab's
 	// expressions read of each resource they read only attributes of.
 	partial map[addr.Resource]map[string]bool
+	// plainCtx, while evalLevels runs, is the context of the blocks that
+	// refer to nothing.
+	plainCtx *hcl.EvalContext
 	locals  map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
@@ -85,7 +88,7 @@ type Instance struct {
 func (inst *Instance) ArgsKnown(v cty.Value) bool {
 	c := inst.Resource.Content
 	for name := range c.Dynamic {
-		if !v.GetAttr(name).IsWhollyKnown() {
+		if !ctyobj.WhollyKnown(ctyobj.Attr(v, name)) {
 			return false
 		}
 	}
@@ -93,7 +96,7 @@ func (inst *Instance) ArgsKnown(v cty.Value) bool {
 		for _, b := range blocks {
 			if b.Content.HasDynamic {
 				// One look at the whole list of name blocks covers them all.
-				if !v.GetAttr(name).IsWhollyKnown() {
+				if !ctyobj.WhollyKnown(ctyobj.Attr(v, name)) {
 					return false
 				}
 				break
@@ -213,7 +216,9 @@ func (d *Desired) evalLevels(order []item, base map[string]cty.Value, prior Prio
 		levels[level[i]] = append(levels[level[i]], i)
 	}
 	d.partial = d.attributesRead(order)
-	defer func() { d.partial = nil }()
+	// The blocks that refer to nothing (most nodes) share one context.
+	d.plainCtx = d.contextOf(base, nil, nil)
+	defer func() { d.partial, d.plainCtx = nil, nil }()
 	itemDiags := make([]hcl.Diagnostics, len(order))
 	for _, members := range levels {
 		locals := make([]cty.Value, len(members))
@@ -533,7 +538,10 @@ func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Pr
 	// else in the block refers to it.
 	refs := r.variables()
 	refs = append(refs[:len(refs):len(refs)], r.DependsOn...)
-	ctx := d.contextOf(base, refs, nil)
+	ctx := d.plainCtx
+	if len(refs) > 0 || ctx == nil {
+		ctx = d.contextOf(base, refs, nil)
+	}
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
 	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
