@@ -39,7 +39,7 @@ type Desired struct {
 	// plainCtx, while evalLevels runs, is the context of the blocks that
 	// refer to nothing.
 	plainCtx *hcl.EvalContext
-	locals  map[string]cty.Value
+	locals   map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
 	mods map[string]cty.Value
