@@ -1104,7 +1104,38 @@ func fastConvert(v cty.Value, ty cty.Type) (cty.Value, error) {
 			}
 		}
 	}
+	// A tuple written where a list goes (["sleep", "infinity"], a link's
+	// endpoints), its elements of the list's element type already: the
+	// list of them, as the conversion makes it, without building the
+	// conversion for each value.
+	if ty.IsListType() && v.Type().IsTupleType() && v.IsKnown() && !v.IsMarked() && !v.IsNull() && flatType(ty.ElementType()) {
+		elems, et := v.AsValueSlice(), ty.ElementType()
+		same := len(elems) > 0
+		for _, e := range elems {
+			same = same && e.Type().Equals(et)
+		}
+		if same {
+			return cty.ListVal(elems), nil
+		}
+	}
 	return convert.Convert(v, ty)
+}
+
+// flatType is a primitive type, or an object type of primitive attributes
+// none of which is optional.
+func flatType(ty cty.Type) bool {
+	if ty.IsPrimitiveType() {
+		return true
+	}
+	if !ty.IsObjectType() || len(ty.OptionalAttributes()) > 0 {
+		return false
+	}
+	for _, at := range ty.AttributeTypes() {
+		if !at.IsPrimitiveType() {
+			return false
+		}
+	}
+	return true
 }
 
 // referenceAddress turns a resource (or lab) value into its address, so
