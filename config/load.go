@@ -160,10 +160,11 @@ type Resource struct {
 	DeclRange hcl.Range
 
 	// The block's expressions and the references they make, in order,
-	// found once (refs.go): checking, ordering and evaluating a large
+	// found once each (refs.go): checking, ordering and evaluating a large
 	// lab each walked every expression again.
 	exprsOnce sync.Once
 	exprList  []hcl.Expression
+	varsOnce  sync.Once
 	varList   []hcl.Traversal
 }
 
