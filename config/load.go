@@ -784,7 +784,7 @@ func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	}
 	var c *Content
 	var d hcl.Diagnostics
-	if hc, ok := fastContent(b.Body, withDynamic(schema.Block.HCLSchema()), metaSchema, false); fast && ok {
+	if hc, ok := fastContent(b.Body, bodySchema(&schema.Block), metaSchema, false); fast && ok {
 		c, d = decodeSplit(hc, nil, &schema.Block)
 	} else {
 		if remain == nil {
@@ -835,7 +835,7 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
-	hc, diags := body.Content(withDynamic(schema.HCLSchema()))
+	hc, diags := body.Content(bodySchema(schema))
 	return decodeSplit(hc, diags, schema)
 }
 
@@ -843,7 +843,7 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 // (not one that a PartialContent returned), through fastContent when it
 // can.
 func decodeBody(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
-	if hc, ok := fastContent(body, withDynamic(schema.HCLSchema()), nil, false); ok {
+	if hc, ok := fastContent(body, bodySchema(schema), nil, false); ok {
 		return decodeSplit(hc, nil, schema)
 	}
 	return decodeContent(body, schema)
