@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"internal/systest":                    {"config", "config/addr", "internal/labreg", "planner", "providers", "state"},
 	"internal/vboxsim":                    nil,
 	"internal/vboxsim/VBoxManage":         {"internal/vboxsim"},
-	"planner":                             {"checks", "config", "config/addr", "internal/labreg", "internal/par", "providers", "providers/labnet", "state"},
+	"planner":                             {"checks", "config", "config/addr", "internal/ctyobj", "internal/labreg", "internal/par", "providers", "providers/labnet", "state"},
 	"planner/render":                      {"config/addr", "internal/par", "planner", "providers"},
 	"providers":                           {"internal/ctyobj"},
 	"providers/all":                       {"providers", "providers/container", "providers/link", "providers/mgmtnet", "providers/netfilter", "providers/qemu", "providers/remote", "providers/virtualbox"},
