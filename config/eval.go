@@ -451,12 +451,7 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 
 // contextOf is contextFor given the references of the expressions.
 func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, extra map[string]cty.Value) *hcl.EvalContext {
-	vars := make(map[string]cty.Value, len(base)+4)
-	for k, v := range base {
-		vars[k] = v
-	}
-	locals := map[string]cty.Value{}
-	var mods map[string]cty.Value
+	var locals, mods map[string]cty.Value
 	byType := map[string]map[string]cty.Value{}
 	for _, tr := range refs {
 		root := tr.RootName()
@@ -466,6 +461,9 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 		name := attrName(tr[1])
 		if root == "local" {
 			if v, ok := d.locals[name]; ok {
+				if locals == nil {
+					locals = map[string]cty.Value{}
+				}
 				locals[name] = v
 			}
 			continue
@@ -496,16 +494,32 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 			byType[root][name] = v
 		}
 	}
+	own := func(vars map[string]cty.Value) map[string]cty.Value {
+		if locals != nil {
+			vars["local"] = cty.ObjectVal(locals)
+		}
+		if mods != nil {
+			vars["module"] = cty.ObjectVal(mods)
+		}
+		for typ, m := range byType {
+			vars[typ] = cty.ObjectVal(m)
+		}
+		return vars
+	}
+	if extra == nil && d.plainCtx != nil {
+		// While evalLevels runs, the base variables (and the empty local)
+		// come from the shared context, which a child's lookups reach:
+		// the child holds only what this block refers to.
+		child := d.plainCtx.NewChild()
+		child.Variables = own(make(map[string]cty.Value, len(byType)+1))
+		return child
+	}
+	vars := make(map[string]cty.Value, len(base)+4)
+	for k, v := range base {
+		vars[k] = v
+	}
 	vars["local"] = cty.EmptyObjectVal
-	if len(locals) > 0 {
-		vars["local"] = cty.ObjectVal(locals)
-	}
-	if mods != nil {
-		vars["module"] = cty.ObjectVal(mods)
-	}
-	for typ, m := range byType {
-		vars[typ] = cty.ObjectVal(m)
-	}
+	own(vars)
 	for k, v := range extra {
 		vars[k] = v
 	}
