@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -189,6 +190,51 @@ func TestReadBackend(t *testing.T) {
 			}
 			if got != c.prefix {
 				t.Errorf("prefix %q, want %q", got, c.prefix)
+			}
+		})
+	}
+}
+
+// TestLoadedBackend: a lab that loads without an error has the backend
+// ReadBackend finds, and LabDir names its directory as Load does (the CLI
+// opens the state of a loaded lab by lab.Backend, without reading the
+// files again), also when the directory is reached through a link.
+func TestLoadedBackend(t *testing.T) {
+	const backend = "lab {\n  backend \"etcd\" {\n    endpoints = [\"http://127.0.0.1:2379\"]\n    prefix = \"labform/x\"\n    ca_file = \"ca.pem\"\n  }\n}\n"
+	cases := map[string]struct {
+		src  string
+		link bool
+	}{
+		"no backend":      {src: "container \"a\" {\n  rootfs = \".\"\n}\n"},
+		"etcd":            {src: backend},
+		"etcd, by a link": {src: backend, link: true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.lab.hcl"), []byte(c.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if c.link {
+				link := filepath.Join(t.TempDir(), "lab")
+				if err := os.Symlink(dir, link); err != nil {
+					t.Fatal(err)
+				}
+				dir = link
+			}
+			lab, diags := config.Load(dir, all.Registry())
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if got := config.LabDir(dir); got != lab.Dir {
+				t.Errorf("LabDir(%s) = %q, Load's Dir is %q", dir, got, lab.Dir)
+			}
+			be, diags := config.ReadBackend(dir)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if !reflect.DeepEqual(be, lab.Backend) {
+				t.Errorf("ReadBackend found %#v, Load %#v", be, lab.Backend)
 			}
 		})
 	}

@@ -17,8 +17,8 @@
 // labform panic (and the CLI turns a panic into a report, never a stack
 // trace for a user).
 //
-// It imports config/addr, internal/par and the providers contract
-// (schemas, never a provider implementation). It must never import planner,
-// state or cmd: configuration is decided before anything is read from the
-// lab.
+// It imports config/addr, internal/ctyobj, internal/par and the providers
+// contract (schemas, never a provider implementation). It must never
+// import planner, state or cmd: configuration is decided before anything
+// is read from the lab.
 package config

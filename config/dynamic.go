@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
@@ -58,6 +59,19 @@ func withDynamic(s *hcl.BodySchema) *hcl.BodySchema {
 	copy(blocks, s.Blocks)
 	return &hcl.BodySchema{Attributes: s.Attributes, Blocks: append(blocks, dynamicHeader)}
 }
+
+// bodySchema is withDynamic(b.HCLSchema()), made once for each block
+// schema and shared the same way: nothing changes it.
+func bodySchema(b *providers.Block) *hcl.BodySchema {
+	if s, ok := bodySchemas.Load(b); ok {
+		return s.(*hcl.BodySchema)
+	}
+	s, _ := bodySchemas.LoadOrStore(b, withDynamic(b.HCLSchema()))
+	return s.(*hcl.BodySchema)
+}
+
+// bodySchemas holds bodySchema's schemas, by block schema.
+var bodySchemas sync.Map
 
 // decodeDynamic decodes one dynamic block of a body whose schema is
 // schema. It returns the block type it writes and its NestedContent.

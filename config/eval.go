@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -35,7 +36,10 @@ type Desired struct {
 	// partial names, while evalLevels runs, the attributes the lab's
 	// expressions read of each resource they read only attributes of.
 	partial map[addr.Resource]map[string]bool
-	locals  map[string]cty.Value
+	// plainCtx, while evalLevels runs, is the context of the blocks that
+	// refer to nothing.
+	plainCtx *hcl.EvalContext
+	locals   map[string]cty.Value
 	// mods holds each module call's value as expressions see it: its
 	// instances' outputs (module.go).
 	mods map[string]cty.Value
@@ -84,7 +88,7 @@ type Instance struct {
 func (inst *Instance) ArgsKnown(v cty.Value) bool {
 	c := inst.Resource.Content
 	for name := range c.Dynamic {
-		if !v.GetAttr(name).IsWhollyKnown() {
+		if !ctyobj.WhollyKnown(ctyobj.Attr(v, name)) {
 			return false
 		}
 	}
@@ -92,7 +96,7 @@ func (inst *Instance) ArgsKnown(v cty.Value) bool {
 		for _, b := range blocks {
 			if b.Content.HasDynamic {
 				// One look at the whole list of name blocks covers them all.
-				if !v.GetAttr(name).IsWhollyKnown() {
+				if !ctyobj.WhollyKnown(ctyobj.Attr(v, name)) {
 					return false
 				}
 				break
@@ -115,7 +119,9 @@ func Evaluate(l *Lab, in *Inputs, prior Prior) (*Desired, hcl.Diagnostics) {
 	d := &Desired{
 		Lab:       l,
 		Providers: map[string]cty.Value{},
-		Instances: map[addr.Instance]*Instance{},
+		Instances: make(map[addr.Instance]*Instance, len(l.Order)),
+		lazy:      make(map[addr.Resource]*lazyRef, len(l.Order)),
+		Order:     make([]addr.Instance, 0, len(l.Order)),
 		refs:      map[addr.Resource]cty.Value{},
 		locals:    map[string]cty.Value{},
 		mods:      map[string]cty.Value{},
@@ -210,7 +216,9 @@ func (d *Desired) evalLevels(order []item, base map[string]cty.Value, prior Prio
 		levels[level[i]] = append(levels[level[i]], i)
 	}
 	d.partial = d.attributesRead(order)
-	defer func() { d.partial = nil }()
+	// The blocks that refer to nothing (most nodes) share one context.
+	d.plainCtx = d.contextOf(base, nil, nil)
+	defer func() { d.partial, d.plainCtx = nil, nil }()
 	itemDiags := make([]hcl.Diagnostics, len(order))
 	for _, members := range levels {
 		locals := make([]cty.Value, len(members))
@@ -443,12 +451,7 @@ func (d *Desired) contextFor(base map[string]cty.Value, exprs []hcl.Expression, 
 
 // contextOf is contextFor given the references of the expressions.
 func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, extra map[string]cty.Value) *hcl.EvalContext {
-	vars := make(map[string]cty.Value, len(base)+4)
-	for k, v := range base {
-		vars[k] = v
-	}
-	locals := map[string]cty.Value{}
-	var mods map[string]cty.Value
+	var locals, mods map[string]cty.Value
 	byType := map[string]map[string]cty.Value{}
 	for _, tr := range refs {
 		root := tr.RootName()
@@ -458,6 +461,9 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 		name := attrName(tr[1])
 		if root == "local" {
 			if v, ok := d.locals[name]; ok {
+				if locals == nil {
+					locals = map[string]cty.Value{}
+				}
 				locals[name] = v
 			}
 			continue
@@ -488,13 +494,32 @@ func (d *Desired) contextOf(base map[string]cty.Value, refs []hcl.Traversal, ext
 			byType[root][name] = v
 		}
 	}
-	vars["local"] = cty.ObjectVal(locals)
-	if mods != nil {
-		vars["module"] = cty.ObjectVal(mods)
+	own := func(vars map[string]cty.Value) map[string]cty.Value {
+		if locals != nil {
+			vars["local"] = cty.ObjectVal(locals)
+		}
+		if mods != nil {
+			vars["module"] = cty.ObjectVal(mods)
+		}
+		for typ, m := range byType {
+			vars[typ] = cty.ObjectVal(m)
+		}
+		return vars
 	}
-	for typ, m := range byType {
-		vars[typ] = cty.ObjectVal(m)
+	if extra == nil && d.plainCtx != nil {
+		// While evalLevels runs, the base variables (and the empty local)
+		// come from the shared context, which a child's lookups reach:
+		// the child holds only what this block refers to.
+		child := d.plainCtx.NewChild()
+		child.Variables = own(make(map[string]cty.Value, len(byType)+1))
+		return child
 	}
+	vars := make(map[string]cty.Value, len(base)+4)
+	for k, v := range base {
+		vars[k] = v
+	}
+	vars["local"] = cty.EmptyObjectVal
+	own(vars)
 	for k, v := range extra {
 		vars[k] = v
 	}
@@ -527,7 +552,10 @@ func (d *Desired) evalInstances(r *Resource, base map[string]cty.Value, prior Pr
 	// else in the block refers to it.
 	refs := r.variables()
 	refs = append(refs[:len(refs):len(refs)], r.DependsOn...)
-	ctx := d.contextOf(base, refs, nil)
+	ctx := d.plainCtx
+	if len(refs) > 0 || ctx == nil {
+		ctx = d.contextOf(base, refs, nil)
+	}
 	// Dependencies from depends_on and from count/for_each apply to every
 	// instance.
 	common := []cty.Value{cty.True.WithMarks(d.scopeMarks)}
@@ -761,18 +789,37 @@ func (d *Desired) refValue(inst *Instance, v cty.Value, sensitive []cty.Path, pr
 	want := func(name string) bool { return only == nil || only[name] }
 	pa := inst.Resource.Schema.PortsAttr
 	needed := func(name string) bool { return want(name) || (pa != "" && name == pa && want("port")) }
-	attrs := make(map[string]cty.Value, len(inst.Resource.Schema.Attributes)+len(inst.Resource.Schema.Blocks)+2)
-	if v.IsKnown() && !v.IsNull() {
-		for name := range v.Type().AttributeTypes() {
-			if needed(name) {
-				attrs[name] = v.GetAttr(name)
-			}
+	size := len(inst.Resource.Schema.Attributes) + len(inst.Resource.Schema.Blocks) + 2
+	if only != nil {
+		size = len(only) + 1
+	}
+	attrs := make(map[string]cty.Value, size)
+	types := inst.Resource.Schema.ImpliedType().AttributeTypes()
+	known := v.IsKnown() && !v.IsNull()
+	if known {
+		types = v.Type().AttributeTypes()
+	}
+	take := func(name string) {
+		ty, ok := types[name]
+		switch {
+		case !ok:
+		case known:
+			attrs[name] = ctyobj.Attr(v, name)
+		default:
+			attrs[name] = cty.UnknownVal(ty)
+		}
+	}
+	if only == nil {
+		for name := range types {
+			take(name)
 		}
 	} else {
-		for name, ty := range inst.Resource.Schema.ImpliedType().AttributeTypes() {
-			if needed(name) {
-				attrs[name] = cty.UnknownVal(ty)
-			}
+		// The few names read, rather than a look at each of the type's.
+		for name := range only {
+			take(name)
+		}
+		if pa != "" && want("port") && !only[pa] {
+			take(pa)
 		}
 	}
 	if prior != nil {
@@ -916,15 +963,19 @@ func (m *marks) take(path cty.Path, v cty.Value) cty.Value {
 // expression that refers to nothing cannot carry any, so it is not walked.
 func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.Path, m *marks) (cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	vals := make(map[string]cty.Value, len(b.Attributes)+len(b.Blocks))
+	vals := ctyobj.New(b.ImpliedType())
 	for name, a := range b.Attributes {
 		attr, set := c.Attrs[name]
 		switch {
 		case set:
-			v, dd := attr.Expr.Value(ctx)
+			v, ok := constString(attr.Expr)
+			var dd hcl.Diagnostics
+			if !ok {
+				v, dd = attr.Expr.Value(ctx)
+			}
 			diags = append(diags, dd...)
 			if dd.HasErrors() {
-				vals[name] = cty.UnknownVal(a.Type)
+				vals.Set(name, cty.UnknownVal(a.Type))
 				continue
 			}
 			if a.Reference {
@@ -945,17 +996,17 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, d)
 				conv = cty.UnknownVal(a.Type)
 			}
-			vals[name] = conv
+			vals.Set(name, conv)
 		case a.Required:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
 				Detail: fmt.Sprintf("The argument %q is required, but no definition was found.", name), Subject: c.MissingRange.Ptr()})
-			vals[name] = cty.UnknownVal(a.Type)
+			vals.Set(name, cty.UnknownVal(a.Type))
 		case a.Computed && c.NullComputed[name]:
-			vals[name] = cty.NullVal(a.Type)
+			vals.Set(name, cty.NullVal(a.Type))
 		case a.Computed:
-			vals[name] = cty.UnknownVal(a.Type)
+			vals.Set(name, cty.UnknownVal(a.Type))
 		default:
-			vals[name] = a.Default
+			vals.Set(name, a.Default)
 		}
 	}
 	for name, nb := range b.Blocks {
@@ -965,21 +1016,21 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 		if hasDynamic(blocks) {
 			v, dd := evalDynamic(name, nb, blocks, ctx, bpath, m)
 			diags = append(diags, dd...)
-			vals[name] = v
+			vals.Set(name, v)
 			continue
 		}
 		switch nb.Nesting {
 		case providers.NestingSingle:
 			if len(blocks) == 0 {
-				vals[name] = cty.NullVal(et)
+				vals.Set(name, cty.NullVal(et))
 				continue
 			}
 			v, dd := evalContent(blocks[0].Content, nb.Block, ctx, bpath, m)
 			diags = append(diags, dd...)
-			vals[name] = v
+			vals.Set(name, v)
 		case providers.NestingList:
 			if len(blocks) == 0 {
-				vals[name] = cty.ListValEmpty(et)
+				vals.Set(name, cty.ListValEmpty(et))
 				continue
 			}
 			elems := make([]cty.Value, len(blocks))
@@ -988,10 +1039,10 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, dd...)
 				elems[i] = v
 			}
-			vals[name] = cty.ListVal(elems)
+			vals.Set(name, cty.ListVal(elems))
 		case providers.NestingMap:
 			if len(blocks) == 0 {
-				vals[name] = cty.MapValEmpty(et)
+				vals.Set(name, cty.MapValEmpty(et))
 				continue
 			}
 			elems := map[string]cty.Value{}
@@ -1000,10 +1051,10 @@ func evalContent(c *Content, b *providers.Block, ctx *hcl.EvalContext, path cty.
 				diags = append(diags, dd...)
 				elems[blk.Label] = v
 			}
-			vals[name] = cty.MapVal(elems)
+			vals.Set(name, cty.MapVal(elems))
 		}
 	}
-	return cty.ObjectVal(vals), diags
+	return vals.Value(), diags
 }
 
 // checkAllowed checks a string (or each string of a list) against the
@@ -1067,7 +1118,38 @@ func fastConvert(v cty.Value, ty cty.Type) (cty.Value, error) {
 			}
 		}
 	}
+	// A tuple written where a list goes (["sleep", "infinity"], a link's
+	// endpoints), its elements of the list's element type already: the
+	// list of them, as the conversion makes it, without building the
+	// conversion for each value.
+	if ty.IsListType() && v.Type().IsTupleType() && v.IsKnown() && !v.IsMarked() && !v.IsNull() && flatType(ty.ElementType()) {
+		elems, et := v.AsValueSlice(), ty.ElementType()
+		same := len(elems) > 0
+		for _, e := range elems {
+			same = same && e.Type().Equals(et)
+		}
+		if same {
+			return cty.ListVal(elems), nil
+		}
+	}
 	return convert.Convert(v, ty)
+}
+
+// flatType is a primitive type, or an object type of primitive attributes
+// none of which is optional.
+func flatType(ty cty.Type) bool {
+	if ty.IsPrimitiveType() {
+		return true
+	}
+	if !ty.IsObjectType() || len(ty.OptionalAttributes()) > 0 {
+		return false
+	}
+	for _, at := range ty.AttributeTypes() {
+		if !at.IsPrimitiveType() {
+			return false
+		}
+	}
+	return true
 }
 
 // referenceAddress turns a resource (or lab) value into its address, so

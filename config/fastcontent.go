@@ -1,6 +1,8 @@
 package config
 
 import (
+	"sync"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -32,22 +34,22 @@ func fastContent(body hcl.Body, schema, skip *hcl.BodySchema, partial bool) (*hc
 		}
 		return false
 	}
+	// The attributes written (a few) are looked up in the schema's (a
+	// large block type has dozens), then the required ones are looked for.
+	idx := indexOf(schema)
 	attrs := make(hcl.Attributes, len(sb.Attributes))
-	for _, as := range schema.Attributes {
-		a, exists := sb.Attributes[as.Name]
-		if !exists || skipAttr(as.Name) {
-			if as.Required {
-				return nil, false
-			}
-			continue
+	for name, a := range sb.Attributes {
+		switch {
+		case skipAttr(name):
+		case idx.attrs[name]:
+			attrs[name] = a.AsHCLAttribute()
+		case !partial:
+			return nil, false // an argument not expected here
 		}
-		attrs[as.Name] = a.AsHCLAttribute()
 	}
-	if !partial {
-		for name := range sb.Attributes {
-			if _, taken := attrs[name]; !taken && !skipAttr(name) {
-				return nil, false // an argument not expected here
-			}
+	for _, name := range idx.required {
+		if _, ok := attrs[name]; !ok {
+			return nil, false
 		}
 	}
 	var blocks hcl.Blocks
@@ -74,4 +76,29 @@ Blocks:
 		}
 	}
 	return &hcl.BodyContent{Attributes: attrs, Blocks: blocks, MissingItemRange: sb.MissingItemRange()}, true
+}
+
+// schemaIndex is a body schema's attribute names, and its required ones.
+type schemaIndex struct {
+	attrs    map[string]bool
+	required []string
+}
+
+// schemaIndexes holds the index of each schema fastContent is given (the
+// meta-arguments' and bodySchema's, made once each).
+var schemaIndexes sync.Map
+
+func indexOf(schema *hcl.BodySchema) *schemaIndex {
+	if x, ok := schemaIndexes.Load(schema); ok {
+		return x.(*schemaIndex)
+	}
+	idx := &schemaIndex{attrs: make(map[string]bool, len(schema.Attributes))}
+	for _, as := range schema.Attributes {
+		idx.attrs[as.Name] = true
+		if as.Required {
+			idx.required = append(idx.required, as.Name)
+		}
+	}
+	x, _ := schemaIndexes.LoadOrStore(schema, idx)
+	return x.(*schemaIndex)
 }

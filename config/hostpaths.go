@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -87,20 +88,22 @@ func (l *Lab) hostPathFinds(a addr.Instance, r *Resource, v cty.Value) []hostPat
 	labDir := l.labDirReal
 	var finds []hostPathFind
 	walkHostPaths(&r.Schema.Block, v, nil, func(path cty.Path, p string) {
-		abs := p
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(dir, abs)
-		}
-		var real string
-		if x, ok := l.resolved.Load(abs); ok {
-			real = x.(string)
+		var rp resolvedPath
+		if x, ok := l.resolved.Load(p); ok {
+			rp = x.(resolvedPath)
 		} else {
-			real = resolveExisting(abs)
-			l.resolved.Store(abs, real)
+			rp.abs = p
+			if !filepath.IsAbs(p) {
+				rp.abs = filepath.Join(dir, p)
+			}
+			rp.real = resolveExisting(rp.abs)
+			rp.inside = within(labDir, rp.real)
+			l.resolved.Store(p, rp)
 		}
-		if within(labDir, real) {
+		if rp.inside {
 			return
 		}
+		abs, real := rp.abs, rp.real
 		rng := RangeOf(r, path)
 		leads := ""
 		if real != filepath.Clean(abs) {
@@ -114,6 +117,14 @@ func (l *Lab) hostPathFinds(a addr.Instance, r *Resource, v cty.Value) []hostPat
 	return finds
 }
 
+// resolvedPath is a host path as written, resolved once for all the
+// instances that name it: the absolute path, where its links lead, and
+// whether that is inside the lab directory.
+type resolvedPath struct {
+	abs, real string
+	inside    bool
+}
+
 // walkHostPaths calls fn with every known, non-empty host path of v.
 func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.Path, string)) {
 	if v.IsNull() || !v.IsKnown() || !holdsHostPaths(b) {
@@ -123,14 +134,14 @@ func walkHostPaths(b *providers.Block, v cty.Value, path cty.Path, fn func(cty.P
 		if !a.HostPath {
 			continue
 		}
-		av := v.GetAttr(name)
+		av := ctyobj.Attr(v, name)
 		if av.IsNull() || !av.IsKnown() || av.AsString() == "" {
 			continue
 		}
 		fn(append(append(cty.Path{}, path...), cty.GetAttrStep{Name: name}), av.AsString())
 	}
 	for name, nb := range b.Blocks {
-		bv := v.GetAttr(name)
+		bv := ctyobj.Attr(v, name)
 		if bv.IsNull() || !bv.IsKnown() {
 			continue
 		}

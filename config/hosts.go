@@ -94,11 +94,13 @@ func (l *Lab) resolveHosts() hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
+	hosted := false // whether any resource names a host
 	for _, ra := range l.Order {
 		r := l.Resources[ra]
 		if r.Host == "" {
 			continue
 		}
+		hosted = true
 		if l.IsModule() {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Host placement inside a module",
 				Detail:  "Nodes of a module run on the local machine: host blocks belong to the lab's own directory, and a module cannot name them yet. Place the node from the lab's own files, or remove host.",
@@ -120,7 +122,7 @@ func (l *Lab) resolveHosts() hcl.Diagnostics {
 		base, _ := providers.SplitHosted(r.Provider)
 		r.Provider = providers.HostedName(base, r.Host)
 	}
-	nodeHosts := map[string]string{}
+	nodeHosts := make(map[string]string, len(l.Order))
 	for _, ra := range l.Order {
 		if contains(nodeTypes, ra.Type) {
 			nodeHosts[ra.String()] = l.Resources[ra].Host
@@ -130,6 +132,11 @@ func (l *Lab) resolveHosts() hcl.Diagnostics {
 		if s, ok := p.(interface{ SetNodeHosts(map[string]string) }); ok {
 			s.SetNodeHosts(nodeHosts)
 		}
+	}
+	if !hosted {
+		// Every node is on the local machine, and so is every link and
+		// chain between them.
+		return diags
 	}
 	for _, ra := range l.Order {
 		r := l.Resources[ra]
@@ -169,7 +176,7 @@ func (l *Lab) referencedHosts(r *Resource, attr string) []string {
 		return nil
 	}
 	seen := map[string]bool{}
-	for _, tr := range a.Expr.Variables() {
+	for _, tr := range exprVariables(a.Expr) {
 		ra, ok := l.resourceOf(tr)
 		if !ok || !contains(nodeTypes, ra.Type) {
 			continue

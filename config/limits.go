@@ -158,6 +158,14 @@ func scanDepth(filename string, src []byte, template bool) (int, []hcl.Pos, *hcl
 		}
 		switch top.open {
 		case '"': // a quoted template
+			if plainTextByte(c) {
+				// The rest of a run of plain text changes only the column.
+				for i+1 < len(src) && plainTextByte(src[i+1]) {
+					i++
+					col++
+				}
+				continue
+			}
 			switch {
 			case c == '\\' && i+1 < len(src):
 				i++
@@ -217,6 +225,15 @@ func scanDepth(filename string, src []byte, template bool) (int, []hcl.Pos, *hcl
 			}
 		case c != ' ' && c != '\t' && c != '\r':
 			tokens++
+		}
+		if plainCodeByte(c) {
+			// The rest of a run of letters, digits and blanks changes only
+			// the column: none starts a token ('-' may, as an operator).
+			for i+1 < len(src) && plainCodeByte(src[i+1]) && (isIdentByte(c) == isIdentByte(src[i+1])) {
+				i++
+				col++
+			}
+			continue
 		}
 		switch c {
 		case '#':
@@ -300,6 +317,18 @@ func scanDepth(filename string, src []byte, template bool) (int, []hcl.Pos, *hcl
 		}
 	}
 	return tokens, cuts, nil
+}
+
+// plainTextByte is a byte of a quoted string that ends nothing and
+// starts nothing.
+func plainTextByte(c byte) bool {
+	return c != '\\' && c != '"' && c != '$' && c != '%' && c != '\n'
+}
+
+// plainCodeByte is a byte of code that neither counts as an operator nor
+// opens or closes anything: a letter, a digit, an underscore, a blank.
+func plainCodeByte(c byte) bool {
+	return c == '_' || c == ' ' || c == '\t' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }
 
 func isIdentByte(c byte) bool {

@@ -79,7 +79,7 @@ type Lab struct {
 
 	pathsOnce  sync.Once
 	labDirReal string   // Dir with its links resolved, for host paths
-	resolved   sync.Map // host path -> resolved, for host paths
+	resolved   sync.Map // host path as written -> resolvedPath
 
 	funcsOnce sync.Once
 	funcs     map[string]function.Function // Functions plus the file functions
@@ -160,10 +160,11 @@ type Resource struct {
 	DeclRange hcl.Range
 
 	// The block's expressions and the references they make, in order,
-	// found once (refs.go): checking, ordering and evaluating a large
+	// found once each (refs.go): checking, ordering and evaluating a large
 	// lab each walked every expression again.
 	exprsOnce sync.Once
 	exprList  []hcl.Expression
+	varsOnce  sync.Once
 	varList   []hcl.Traversal
 }
 
@@ -394,6 +395,19 @@ func Load(dir string, reg *providers.Registry) (*Lab, hcl.Diagnostics) {
 	return l, diags
 }
 
+// LabDir is the directory Load knows the lab in dir by (Lab.Dir): absolute,
+// with its symbolic links resolved; "" when dir has no absolute form.
+func LabDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return abs
+}
+
 // NewLab returns an empty lab for dir; AddFile and Check fill it. Tests and
 // the fuzzer use these directly with sources held in memory.
 func NewLab(dir string, reg *providers.Registry) *Lab {
@@ -429,6 +443,11 @@ func (l *Lab) AddFile(filename string, src []byte) hcl.Diagnostics {
 	diags = append(diags, moreDiags...)
 	// Resource blocks decode on every core; they are recorded in order.
 	decoded := make([]decodedResource, len(content.Blocks))
+	if len(l.Resources) == 0 && len(content.Blocks) > 64 {
+		// A large file: the maps and the list grow once, not by doubling.
+		l.Resources = make(map[addr.Resource]*Resource, len(content.Blocks))
+		l.Order = make([]addr.Resource, 0, len(content.Blocks))
+	}
 	par.For(len(content.Blocks), func(i int) {
 		if b := content.Blocks[i]; contains(ResourceTypes, b.Type) {
 			decoded[i].r, decoded[i].diags = l.buildResource(b)
@@ -765,7 +784,7 @@ func (l *Lab) buildResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	}
 	var c *Content
 	var d hcl.Diagnostics
-	if hc, ok := fastContent(b.Body, withDynamic(schema.Block.HCLSchema()), metaSchema, false); fast && ok {
+	if hc, ok := fastContent(b.Body, bodySchema(&schema.Block), metaSchema, false); fast && ok {
 		c, d = decodeSplit(hc, nil, &schema.Block)
 	} else {
 		if remain == nil {
@@ -816,7 +835,7 @@ func decodeLifecycle(b *hcl.Block, schema *providers.Schema, lc *Lifecycle) hcl.
 
 // decodeContent splits body by schema, recursively, once.
 func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
-	hc, diags := body.Content(withDynamic(schema.HCLSchema()))
+	hc, diags := body.Content(bodySchema(schema))
 	return decodeSplit(hc, diags, schema)
 }
 
@@ -824,7 +843,7 @@ func decodeContent(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagno
 // (not one that a PartialContent returned), through fastContent when it
 // can.
 func decodeBody(body hcl.Body, schema *providers.Block) (*Content, hcl.Diagnostics) {
-	if hc, ok := fastContent(body, withDynamic(schema.HCLSchema()), nil, false); ok {
+	if hc, ok := fastContent(body, bodySchema(schema), nil, false); ok {
 		return decodeSplit(hc, nil, schema)
 	}
 	return decodeContent(body, schema)
@@ -835,7 +854,7 @@ func decodeSplit(hc *hcl.BodyContent, diags hcl.Diagnostics, schema *providers.B
 	c := &Content{Attrs: hc.Attributes, Blocks: map[string][]*NestedContent{}, MissingRange: hc.MissingItemRange, Dynamic: map[string]bool{},
 		vars: map[string][]hcl.Traversal{}}
 	for name, a := range hc.Attributes {
-		if vars := a.Expr.Variables(); len(vars) > 0 {
+		if vars := exprVariables(a.Expr); len(vars) > 0 {
 			c.vars[name] = vars
 			c.Dynamic[name] = true
 			c.HasDynamic = true

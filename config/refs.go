@@ -99,7 +99,16 @@ func (l *Lab) Check() hcl.Diagnostics {
 // exprs lists every expression of a resource block. The list is shared:
 // callers do not change it.
 func (r *Resource) exprs() []hcl.Expression {
-	r.findExprs()
+	r.exprsOnce.Do(func() {
+		var es []hcl.Expression
+		if r.Count != nil {
+			es = append(es, r.Count)
+		}
+		if r.ForEach != nil {
+			es = append(es, r.ForEach)
+		}
+		r.exprList = append(es, r.Content.exprs()...)
+	})
 	return r.exprList
 }
 
@@ -107,25 +116,17 @@ func (r *Resource) exprs() []hcl.Expression {
 // block, in the order of exprs: what ranging over exprs and each one's
 // Variables gives. The list is shared.
 func (r *Resource) variables() []hcl.Traversal {
-	r.findExprs()
-	return r.varList
-}
-
-func (r *Resource) findExprs() {
-	r.exprsOnce.Do(func() {
-		var es []hcl.Expression
+	r.varsOnce.Do(func() {
 		var vars []hcl.Traversal
 		if r.Count != nil {
-			es = append(es, r.Count)
 			vars = append(vars, r.Count.Variables()...)
 		}
 		if r.ForEach != nil {
-			es = append(es, r.ForEach)
 			vars = append(vars, r.ForEach.Variables()...)
 		}
-		r.exprList = append(es, r.Content.exprs()...)
 		r.varList = r.Content.variables(vars)
 	})
+	return r.varList
 }
 
 // variables appends the references of c's expressions to vars, in the
@@ -134,11 +135,15 @@ func (c *Content) variables(vars []hcl.Traversal) []hcl.Traversal {
 	if c == nil {
 		return vars
 	}
-	for _, name := range sortedAttrNames(c.Attrs) {
-		if c.vars != nil {
-			vars = append(vars, c.vars[name]...)
-		} else {
-			vars = append(vars, c.Attrs[name].Expr.Variables()...)
+	// When decoding found no reference in any attribute, there is
+	// nothing to append in their order.
+	if c.vars == nil || len(c.vars) > 0 {
+		for _, name := range sortedAttrNames(c.Attrs) {
+			if c.vars != nil {
+				vars = append(vars, c.vars[name]...)
+			} else {
+				vars = append(vars, c.Attrs[name].Expr.Variables()...)
+			}
 		}
 	}
 	for _, name := range sortedAttrKeys(c.Blocks) {
@@ -364,8 +369,8 @@ func (l *Lab) computeOrder() ([]item, map[item][]item, hcl.Diagnostics) {
 		visiting
 		done
 	)
-	mark := map[item]int{}
-	var order []item
+	mark := make(map[item]int, len(items))
+	order := make([]item, 0, len(items))
 	var diags hcl.Diagnostics
 	var stack []item
 	var visit func(it item)

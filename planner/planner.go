@@ -735,8 +735,47 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 				Detail: fmt.Sprintf("%s: %s", a, e.Detail), Subject: config.RangeOf(d.Instances[a].Resource, e.Path).Ptr()})
 		}
 	}
-	// Each instance's checks on every core (validators are called
-	// concurrently, as every provider method may be), reported in order.
+	// The providers' checks of the whole lab (one goroutine per provider
+	// and type) run while each instance's checks run on every core
+	// (validators are called concurrently, as every provider method may
+	// be): the firewall chains' check of a large lab took one core alone
+	// after the rest was done. Everything is reported in order.
+	var byGroup []map[string][]*providers.AttrError
+	labDone := make(chan struct{})
+	go func() {
+		defer close(labDone)
+		type group struct{ provider, typ string }
+		groups := map[group]map[string]cty.Value{}
+		for _, a := range d.Order {
+			inst := d.Instances[a]
+			prov, _ := reg.Provider(inst.Resource.Provider)
+			if _, ok := prov.(providers.LabValidator); ok {
+				g := group{inst.Resource.Provider, a.Type}
+				if groups[g] == nil {
+					groups[g] = map[string]cty.Value{}
+				}
+				groups[g][a.String()] = inst.Value
+			}
+		}
+		keys := make([]group, 0, len(groups))
+		for g := range groups {
+			keys = append(keys, g)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			return keys[i].provider < keys[j].provider || (keys[i].provider == keys[j].provider && keys[i].typ < keys[j].typ)
+		})
+		byGroup = make([]map[string][]*providers.AttrError, len(keys))
+		var wg sync.WaitGroup
+		for i, g := range keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				prov, _ := reg.Provider(g.provider)
+				byGroup[i] = prov.(providers.LabValidator).ValidateLab(g.typ, groups[g])
+			}()
+		}
+		wg.Wait()
+	}()
 	found := make([][]*providers.AttrError, len(d.Order))
 	par.For(len(d.Order), func(i int) {
 		inst := d.Instances[d.Order[i]]
@@ -745,38 +784,10 @@ func Validate(reg *providers.Registry, d *config.Desired) hcl.Diagnostics {
 			found[i] = v.ValidateResource(d.Order[i].Type, inst.Value)
 		}
 	})
-	type group struct{ provider, typ string }
-	groups := map[group]map[string]cty.Value{}
 	for i, a := range d.Order {
 		report(a, found[i])
-		inst := d.Instances[a]
-		prov, _ := reg.Provider(inst.Resource.Provider)
-		if _, ok := prov.(providers.LabValidator); ok {
-			g := group{inst.Resource.Provider, a.Type}
-			if groups[g] == nil {
-				groups[g] = map[string]cty.Value{}
-			}
-			groups[g][a.String()] = inst.Value
-		}
 	}
-	keys := make([]group, 0, len(groups))
-	for g := range groups {
-		keys = append(keys, g)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].provider < keys[j].provider || (keys[i].provider == keys[j].provider && keys[i].typ < keys[j].typ)
-	})
-	byGroup := make([]map[string][]*providers.AttrError, len(keys))
-	var wg sync.WaitGroup
-	for i, g := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			prov, _ := reg.Provider(g.provider)
-			byGroup[i] = prov.(providers.LabValidator).ValidateLab(g.typ, groups[g])
-		}()
-	}
-	wg.Wait()
+	<-labDone
 	for _, found := range byGroup {
 		for _, as := range slices.Sorted(maps.Keys(found)) {
 			a, _ := addr.ParseInstance(as)

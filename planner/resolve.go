@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
@@ -114,13 +115,14 @@ func (p *planning) resolveOne(ctx context.Context, c *Change, refresh bool) erro
 		c.Reason = resp.Reason // the schema's cost already; the provider says why
 	}
 	if len(resp.Resolved) > 0 {
-		m := c.After.AsValueMap()
+		// Of the same type: a large lab's planned values share theirs.
+		m := ctyobj.From(c.After)
 		for name, v := range resp.Resolved {
 			if a := schema.Attributes[name]; a != nil && a.Computed && v.Type().Equals(a.Type) {
-				m[name] = v
+				m.Set(name, v)
 			}
 		}
-		c.After = cty.ObjectVal(m)
+		c.After = m.Value()
 	}
 	return nil
 }

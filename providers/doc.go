@@ -8,6 +8,7 @@
 // storage, addresses' graph or rendering: diff, ordering, parallelism and
 // state writes live once in planner and state.
 //
-// It imports nothing of labform: every provider, config and the
-// planner import it, and it must stay the leaf they share.
+// It imports nothing of labform but internal/ctyobj (which imports
+// nothing): every provider, config and the planner import it, and it must
+// stay the leaf they share.
 package providers

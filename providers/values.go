@@ -1,13 +1,16 @@
 package providers
 
-import "github.com/zclconf/go-cty/cty"
+import (
+	"github.com/labform/labform/internal/ctyobj"
+	"github.com/zclconf/go-cty/cty"
+)
 
 // Accessors for a resource's value, whose shape the schema fixes. A null
 // or unknown attribute reads as the zero value.
 
 // String reads a string attribute.
 func String(v cty.Value, name string) string {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	if a.IsNull() || !a.IsKnown() {
 		return ""
 	}
@@ -16,7 +19,7 @@ func String(v cty.Value, name string) string {
 
 // Strings reads a list of strings.
 func Strings(v cty.Value, name string) []string {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	if a.IsNull() || !a.IsKnown() {
 		return nil
 	}
@@ -29,7 +32,7 @@ func Strings(v cty.Value, name string) []string {
 
 // Number reads a number attribute.
 func Number(v cty.Value, name string) float64 {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	if a.IsNull() || !a.IsKnown() {
 		return 0
 	}
@@ -39,7 +42,7 @@ func Number(v cty.Value, name string) float64 {
 
 // Numbers reads a list of numbers.
 func Numbers(v cty.Value, name string) []float64 {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	if a.IsNull() || !a.IsKnown() {
 		return nil
 	}

@@ -88,6 +88,11 @@ func etcdConfig(be *config.Backend) etcdstate.Config {
 
 // labBackend reads the lab's backend block (nil: .labform/state.db).
 func (a *app) labBackend(dir string) (*config.Backend, error) {
+	if a.lab != nil && a.lab.Dir == config.LabDir(dir) {
+		// Its backend block is the one ReadBackend would find: the lab
+		// loaded without an error.
+		return a.lab.Backend, nil
+	}
 	be, diags := config.ReadBackend(dir)
 	if diags.HasErrors() {
 		return nil, a.printDiags(diags, nil)

@@ -51,6 +51,9 @@ type app struct {
 	io      stdio
 	chdir   string
 	noColor bool
+	// lab is the lab this run loaded without errors: the state is opened
+	// by its backend block, without reading its files a second time.
+	lab *config.Lab
 }
 
 // run parses args and runs the command; it returns the exit code.
@@ -243,6 +246,7 @@ func (a *app) loadLabAt(dir string) (*config.Lab, error) {
 	if err := a.printDiags(diags, files); err != nil {
 		return nil, err
 	}
+	a.lab = lab
 	return lab, nil
 }
 

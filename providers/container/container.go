@@ -1,6 +1,7 @@
 package container
 
 import (
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/container/image"
 	"github.com/zclconf/go-cty/cty"
@@ -171,13 +172,14 @@ func (p *Provider) ValidateResource(typ string, v cty.Value) []*providers.AttrEr
 	}
 	// pid and netns are set by apply; anything else still unknown comes
 	// from another resource and is checked when apply knows it.
-	m := v.AsValueMap()
-	m["pid"], m["netns"] = cty.NullVal(cty.Number), cty.NullVal(cty.String)
-	m["image_digest"] = cty.NullVal(cty.String)
-	m["files_digest"] = cty.NullVal(cty.Map(cty.String))
-	v = cty.ObjectVal(m)
+	b := ctyobj.From(v)
+	b.Set("pid", cty.NullVal(cty.Number))
+	b.Set("netns", cty.NullVal(cty.String))
+	b.Set("image_digest", cty.NullVal(cty.String))
+	b.Set("files_digest", cty.NullVal(cty.Map(cty.String)))
+	v = b.Value()
 	errs := append(validateRoot(v), validateFiles(v)...)
-	if !v.IsWhollyKnown() {
+	if !ctyobj.WhollyKnown(v) {
 		return errs
 	}
 	_, specErrs := BuildSpec(v, SpecEnv{})

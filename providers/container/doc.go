@@ -2,6 +2,6 @@
 // by an OCI runtime (runc).
 //
 // It imports the providers contract and the shared helpers
-// (labnet, mgmtnet, container/image). It must never import config, planner,
-// state or another provider.
+// (labnet, mgmtnet, container/image, internal/ctyobj). It must never import
+// config, planner, state or another provider.
 package container

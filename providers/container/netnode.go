@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labform/labform/providers"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -208,18 +209,29 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// missingCapabilities lists those of caps outside this process's bounding
-// set.
-func missingCapabilities(caps []string) []string {
+// boundingSet is this process's capability bounding set (CapBnd in
+// /proc/self/status), read once: CheckHost asks for every container of a
+// plan, and a process's bounding set never grows.
+var boundingSet = sync.OnceValues(func() (uint64, bool) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return nil
+		return 0, false
 	}
 	var bnd uint64
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
 			bnd, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 		}
+	}
+	return bnd, true
+})
+
+// missingCapabilities lists those of caps outside this process's bounding
+// set.
+func missingCapabilities(caps []string) []string {
+	bnd, ok := boundingSet()
+	if !ok {
+		return nil
 	}
 	var missing []string
 	for _, c := range caps {

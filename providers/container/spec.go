@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agext/levenshtein"
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/providers"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/zclconf/go-cty/cty"
@@ -618,15 +619,16 @@ var (
 )
 
 func boolean(v cty.Value, name string) bool {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	return !a.IsNull() && a.IsKnown() && a.True()
 }
 
 func optU64(v cty.Value, name string) *uint64 {
-	if v.GetAttr(name).IsNull() {
+	a := ctyobj.Attr(v, name)
+	if a.IsNull() {
 		return nil
 	}
-	u, _ := v.GetAttr(name).AsBigFloat().Uint64()
+	u, _ := a.AsBigFloat().Uint64()
 	return &u
 }
 
@@ -651,7 +653,7 @@ func strMap(v cty.Value, name string) map[string]string {
 }
 
 func list(v cty.Value, name string) []cty.Value {
-	a := v.GetAttr(name)
+	a := ctyobj.Attr(v, name)
 	if a.IsNull() || !a.IsKnown() || a.LengthInt() == 0 {
 		return nil
 	}

@@ -103,7 +103,7 @@ func validate(v cty.Value) []*providers.AttrError {
 	if p := providers.String(v, "platform"); p != "" && !platformRe.MatchString(p) {
 		fail(attr("platform"), "Invalid platform", "%q: a qemu-system target such as x86_64 or aarch64.", p)
 	}
-	if b := providers.String(v, "boot_order"); !regexp.MustCompile(`^[a-p]{1,4}$`).MatchString(b) {
+	if b := providers.String(v, "boot_order"); !bootOrderRe.MatchString(b) {
 		fail(attr("boot_order"), "Invalid boot order", "%q: QEMU's drive letters, such as c (hard disk), d (cdrom) or n (network), in order.", b)
 	}
 	disks := v.GetAttr("disk")
@@ -135,7 +135,10 @@ func validate(v cty.Value) []*providers.AttrError {
 	return errs
 }
 
-var platformRe = regexp.MustCompile(`^[a-z0-9_]{2,16}$`)
+var (
+	platformRe  = regexp.MustCompile(`^[a-z0-9_]{2,16}$`)
+	bootOrderRe = regexp.MustCompile(`^[a-p]{1,4}$`)
+)
 
 // vmUUID is the VM's stable identity: a name-based UUID of the lab and the
 // address, so the guest sees the same machine across restarts.

@@ -2,6 +2,6 @@
 // disks from qemu-img and control over QMP.
 //
 // It imports the providers contract and the shared helpers
-// (labnet, mgmtnet, cidata). It must never import config, planner, state or
-// another provider.
+// (labnet, mgmtnet, cidata, internal/ctyobj). It must never import config,
+// planner, state or another provider.
 package qemu

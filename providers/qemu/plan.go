@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -15,24 +16,24 @@ var _ providers.ComputedPlanner = (*Provider)(nil)
 // has none.
 func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	v := req.Planned
-	m := v.AsValueMap()
+	m := ctyobj.From(v)
 	prior := func(name string) cty.Value {
-		if req.Prior.IsNull() || req.Cost == providers.Replace || !req.Prior.GetAttr(name).IsWhollyKnown() {
-			return cty.UnknownVal(m[name].Type())
+		if req.Prior.IsNull() || req.Cost == providers.Replace || !ctyobj.WhollyKnown(req.Prior.GetAttr(name)) {
+			return cty.UnknownVal(v.Type().AttributeType(name))
 		}
 		return req.Prior.GetAttr(name)
 	}
-	m["qmp_socket"] = prior("qmp_socket")
+	m.Set("qmp_socket", prior("qmp_socket"))
 	base, n := v.GetAttr("mac_address"), v.GetAttr("adapters")
 	switch {
 	case !base.IsKnown() || !n.IsKnown() || n.IsNull():
-		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
+		m.Set("mac_addresses", cty.UnknownVal(cty.List(cty.String)))
 	case !base.IsNull() && base.AsString() != "":
-		m["mac_addresses"] = macList(macs(base.AsString(), "", num(v, "adapters"))) // from the base alone
+		m.Set("mac_addresses", macList(macs(base.AsString(), "", num(v, "adapters")))) // from the base alone
 	case !req.Prior.IsNull() && req.Prior.GetAttr("adapters").RawEquals(n) && req.Prior.GetAttr("mac_address").RawEquals(base):
-		m["mac_addresses"] = prior("mac_addresses")
+		m.Set("mac_addresses", prior("mac_addresses"))
 	default:
-		m["mac_addresses"] = cty.UnknownVal(cty.List(cty.String))
+		m.Set("mac_addresses", cty.UnknownVal(cty.List(cty.String)))
 	}
 	to, from := providers.StateOf(v), providers.RunState("")
 	if !req.Prior.IsNull() {
@@ -40,14 +41,14 @@ func (p *Provider) PlanComputed(req providers.PlanRequest) cty.Value {
 	}
 	switch {
 	case to == providers.Stopped:
-		m["pid"] = cty.NullVal(cty.Number)
+		m.Set("pid", cty.NullVal(cty.Number))
 	case req.Cost != providers.InPlace:
-		m["pid"] = cty.UnknownVal(cty.Number)
+		m.Set("pid", cty.UnknownVal(cty.Number))
 	case !from.Live():
 		// Stopped, gone or in a state only a new process fixes.
-		m["pid"] = cty.UnknownVal(cty.Number)
+		m.Set("pid", cty.UnknownVal(cty.Number))
 	}
-	return cty.ObjectVal(m)
+	return m.Value()
 }
 
 // macList is a list value of MAC addresses (an empty list for none).

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labform/labform/internal/ctyobj"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/cidata"
 	"github.com/labform/labform/providers/labnet"
@@ -109,16 +110,16 @@ func argumentsKnown(v cty.Value) bool {
 	if !v.IsKnown() || v.IsNull() {
 		return false
 	}
-	for name, a := range v.AsValueMap() {
+	known := true
+	ctyobj.Attributes(v, func(name string, a cty.Value) bool {
 		switch name {
 		case "pid", "mac_addresses", "qmp_socket", "console_port": // computed; validate checks a known console_port
-			continue
+			return true
 		}
-		if !a.IsWhollyKnown() {
-			return false
-		}
-	}
-	return true
+		known = ctyobj.WhollyKnown(a)
+		return known
+	})
+	return known
 }
 
 // CheckHost refuses accel = "kvm" on a host without a usable /dev/kvm, at
