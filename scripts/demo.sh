@@ -41,9 +41,10 @@ step $bin -chdir=$lab apply -auto-approve
 step $bin -chdir=$lab test -junit-xml .labform/checks.xml
 step $bin -chdir=$lab state list
 step $bin -chdir=$lab output router_console
-# The router's four ports are taps in the lab namespace, each joined to
-# its uplink's bridge (master lfb...), as the containers' ports are.
-step bridge -n lf-quickstart link show
+# Every node, port and link as they run: the router's four ports are taps
+# in the lab namespace; a link of two ports is a wire (each port's
+# ingress redirected to the other by tc, no bridge).
+step $bin -chdir=$lab status
 step $bin -chdir=$lab output host_netns
 ns0=$(basename "$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f1)")
 ns1=$(basename "$($bin -chdir=$lab output -json host_netns | tr -d '[]"' | cut -d, -f2)")
@@ -75,8 +76,10 @@ The router runs in qemu-system-x86_64 (controlled over QMP, its serial
 console on the telnet port shown above); its ports are taps in the lab's
 namespace lf-quickstart, wired to each host's eth0 by the uplink links.
 The two containers run with runc, each in its own pinned network
-namespace; their eth1 ports are joined by the link "lan" (a bridge shaped
-to 100mbit), and host0 pings host1 across it. host0's firewall chain
+namespace; their eth1 ports are joined by the link "lan" (a wire shaped
+to 100mbit: each lab-side port redirects to the other with tc, as
+`tc -n lf-quickstart filter show dev PORT ingress` shows), and host0
+pings host1 across it. host0's firewall chain
 (netd's allowlist, installed with one iptables-restore) lets ssh in and
 drops host1's ping.
 
