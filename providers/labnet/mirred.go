@@ -3,7 +3,6 @@ package labnet
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -132,37 +131,13 @@ func Redirected(h *netlink.Handle, l netlink.Link) (index int, tag uint32, filte
 // mirred), by making one between a veth pair in a namespace of its own.
 // It answers nil when it cannot tell (not root): the apply will say.
 func ProbeMirred() error {
-	if os.Geteuid() != 0 {
+	return onProbePair("lfprobew", func(h *netlink.Handle, a, b netlink.Link) error {
+		if err := Redirect(h, a, b, 0xabcdef1, false); err != nil {
+			return err
+		}
+		if i, tag, _, err := Redirected(h, a); err != nil || i != b.Attrs().Index || tag != 0xabcdef1 {
+			return fmt.Errorf("a redirect from probe0 to probe1 tagged %x reads back as ifindex %d tagged %x (%v)", 0xabcdef1, i, tag, err)
+		}
 		return nil
-	}
-	name := fmt.Sprintf("lfprobew%d", os.Getpid()) // not ProbeNetem's: the two may run at once
-	DeleteNetns(name)                              // left by a process of this pid killed mid-probe
-	if err := CreateNetns(name); err != nil {
-		return nil
-	}
-	defer DeleteNetns(name)
-	h, ns, err := HandleIn(name)
-	if err != nil {
-		return nil
-	}
-	defer ns.Close()
-	defer h.Close()
-	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, PeerName: "probe1"}); err != nil {
-		return nil
-	}
-	a, err := h.LinkByName("probe0")
-	if err != nil {
-		return nil
-	}
-	b, err := h.LinkByName("probe1")
-	if err != nil {
-		return nil
-	}
-	if err := Redirect(h, a, b, 0xabcdef1, false); err != nil {
-		return err
-	}
-	if i, tag, _, err := Redirected(h, a); err != nil || i != b.Attrs().Index || tag != 0xabcdef1 {
-		return fmt.Errorf("a redirect from probe0 to probe1 tagged %x reads back as ifindex %d tagged %x (%v)", 0xabcdef1, i, tag, err)
-	}
-	return nil
+	})
 }

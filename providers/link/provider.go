@@ -352,16 +352,8 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 				return fmt.Errorf("joining %s port %d to the link: %w", e.node, e.port, err)
 			}
 		}
-		if err := setCarrier(h, l, up); err != nil {
-			return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
-		}
-		if err := p.nodeCarrier(e, up); err != nil {
+		if err := p.plug(h, e, l, up, shaping, imp); err != nil {
 			return err
-		}
-		if shaping {
-			if err := setQdisc(h, l, imp); err != nil {
-				return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
-			}
 		}
 	}
 	// The ports that stayed see a new peer when another joined (a node
@@ -379,6 +371,23 @@ func (p *Provider) wire(h *netlink.Handle, br netlink.Link, prior, planned cty.V
 		return h.LinkSetDown(br)
 	}
 	return h.LinkSetUp(br)
+}
+
+// plug sets a port of the link as planned: the cable in or out (up), and,
+// when shaping, its impairment.
+func (p *Provider) plug(h *netlink.Handle, e endpoint, l netlink.Link, up, shaping bool, imp impairment) error {
+	if err := setCarrier(h, l, up); err != nil {
+		return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
+	}
+	if err := p.nodeCarrier(e, up); err != nil {
+		return err
+	}
+	if shaping {
+		if err := setQdisc(h, l, imp); err != nil {
+			return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
+		}
+	}
+	return nil
 }
 
 // recable is a port whose node must forget its neighbors.

@@ -97,16 +97,8 @@ func (p *Provider) wirePorts(h *netlink.Handle, id string, prior, planned cty.Va
 				return fmt.Errorf("wiring %s port %d: %w", e.node, e.port, err)
 			}
 		}
-		if err := setCarrier(h, l, up); err != nil {
-			return fmt.Errorf("%s port %d: %w", e.node, e.port, err)
-		}
-		if err := p.nodeCarrier(e, up); err != nil {
+		if err := p.plug(h, e, l, up, shaping, imp); err != nil {
 			return err
-		}
-		if shaping {
-			if err := setQdisc(h, l, imp); err != nil {
-				return fmt.Errorf("impairment on %s port %d: %w", e.node, e.port, err)
-			}
 		}
 	}
 	// A port wired anew (a node at an end replaced, a port recabled) or a
