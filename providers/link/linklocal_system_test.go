@@ -18,6 +18,7 @@ import (
 // from one node to the other, as it crosses a cable: routing labs run
 // LLDP and LACP between their nodes.
 func TestSystem_wireCarriesLinkLocalFrames(t *testing.T) {
+	requireWires(t)
 	l := newNetLab(t)
 	l.Write(twoHosts + "link \"l\" {\n  endpoints = [container.a.port[0], container.b.port[0]]\n}\n")
 	l.Apply(planner.NormalMode)

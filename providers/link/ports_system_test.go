@@ -28,6 +28,9 @@ type portLab struct {
 
 func newPortLab(t *testing.T, nodes ...string) *portLab {
 	systest.Require(t)
+	if err := labnet.ProbeMirred(); err != nil {
+		t.Skipf("this kernel cannot make wires: %v", err)
+	}
 	name := fmt.Sprintf("lfpt%d%s", os.Getpid()%100000, t.Name()[len(t.Name())-3:])
 	l := &portLab{t: t, ids: map[string]string{}, ty: New().Schemas()["link"].Block.ImpliedType()}
 	lab := providers.Lab{Name: name, Dir: t.TempDir(), IDOf: func(a string) string { return l.ids[a] }}

@@ -99,6 +99,7 @@ func destroyTargets(t *testing.T, l *netLab, target string) {
 // namespaces, and the kernel everything in them; what an interrupted
 // whole-lab destroy left marked doomed is deleted by the next run.
 func TestSystem_teardown(t *testing.T) {
+	requireWires(t)
 	l := newNetLab(t)
 	l.Write(chainOfThree)
 	l.Apply(planner.NormalMode)
@@ -228,6 +229,7 @@ func TestSystem_teardown(t *testing.T) {
 // releases the hold, removes the namespace. Nothing is left: no
 // namespace, no hold.
 func TestSystem_teardownWithHeldLab(t *testing.T) {
+	requireWires(t)
 	requireTools(t, "runc", "busybox", "iptables-save", "iptables-restore")
 	l := newNetLab(t)
 	l.Reg.Register(netfilter.New())
