@@ -3,7 +3,7 @@
 // container, and assertions on the state. apply runs them at its end and
 // labform test runs them alone.
 //
-// It imports config and labnet only: never the planner, state or a
+// It imports config, labnet and internal/par only: never the planner, state or a
 // provider, so that a check sees the lab as a user would, from inside its
 // namespaces.
 package checks

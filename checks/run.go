@@ -10,12 +10,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/labform/labform/config"
 	"github.com/labform/labform/config/addr"
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/labform/labform/providers/labnet"
 	"github.com/zclconf/go-cty/cty"
@@ -126,18 +126,9 @@ func Select(l *config.Lab, only []string) ([]string, error) {
 // the order of names.
 func Run(ctx context.Context, env Env, names []string) []Result {
 	out := make([]Result, len(names))
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = runCheck(ctx, env, env.Desired.Lab.Checks[name])
-		}()
-	}
-	wg.Wait()
+	par.Limit(len(names), parallel, func(i int) {
+		out[i] = runCheck(ctx, env, env.Desired.Lab.Checks[names[i]])
+	})
 	return out
 }
 

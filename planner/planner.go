@@ -616,18 +616,9 @@ func (p *Planner) readMany(ctx context.Context, prov providers.Provider, reqs []
 	}
 	resps := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
-	sem := make(chan struct{}, p.parallelism())
-	var wg sync.WaitGroup
-	for i := range reqs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			resps[i], errs[i] = safeRead(ctx, prov, reqs[i])
-		}(i)
-	}
-	wg.Wait()
+	par.Limit(len(reqs), p.parallelism(), func(i int) {
+		resps[i], errs[i] = safeRead(ctx, prov, reqs[i])
+	})
 	return resps, errs
 }
 

@@ -15,7 +15,7 @@ const module = "github.com/labform/labform/"
 // may import, as its doc.go says. A package missing here fails the test,
 // so that a new one states its place.
 var allowed = map[string][]string{
-	"checks":                              {"config", "config/addr", "providers", "providers/labnet"},
+	"checks":                              {"config", "config/addr", "internal/par", "providers", "providers/labnet"},
 	"cmd/labform":                         {"checks", "config", "config/addr", "internal/agent", "internal/console", "internal/gctune", "internal/labview", "planner", "planner/render", "providers", "providers/all", "providers/remote", "state", "state/etcd"},
 	"cmd/labform-graphviz":                {"internal/graphviz"},
 	"config":                              {"config/addr", "internal/ctyobj", "internal/par", "providers"},
@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 	"providers/netfilter":                 {"internal/par", "providers", "providers/labnet"},
 	"providers/remote":                    {"config/addr", "internal/agent", "internal/console", "providers", "providers/link"},
 	"providers/qemu":                      {"internal/ctyobj", "providers", "providers/cidata", "providers/labnet", "providers/mgmtnet"},
-	"providers/virtualbox":                {"providers", "providers/cidata", "providers/labnet", "providers/mgmtnet"},
+	"providers/virtualbox":                {"internal/par", "providers", "providers/cidata", "providers/labnet", "providers/mgmtnet"},
 	"state":                               nil,
 	"state/etcd":                          {"state"},
 }

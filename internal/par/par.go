@@ -41,3 +41,22 @@ func For(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// Limit runs fn(0..n-1) at most limit at a time, each in a goroutine of
+// its own: for work that waits (a tool, a round trip), where For's one
+// goroutine per core would leave the waits in series. fn must write only
+// what belongs to its own i.
+func Limit(n, limit int, fn func(i int)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}

@@ -3,8 +3,8 @@ package virtualbox
 import (
 	"context"
 	"fmt"
-	"sync"
 
+	"github.com/labform/labform/internal/par"
 	"github.com/labform/labform/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -34,25 +34,16 @@ func (p *Provider) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			l, _ = parseListing(out) // nil when unrecognized: every VM falls back
 		}
 	}
-	sem := make(chan struct{}, readParallelism)
-	var wg sync.WaitGroup
-	for i := range reqs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// The engine recovers a crash of Read, but not of a reader's
-			// goroutines: this one is turned into the VM's error.
-			defer func() {
-				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("the virtualbox provider crashed reading it: %v (a bug in labform)", r)
-				}
-			}()
-			resps[i], errs[i] = p.readListed(ctx, reqs[i], l)
-		}(i)
-	}
-	wg.Wait()
+	par.Limit(len(reqs), readParallelism, func(i int) {
+		// The engine recovers a crash of Read, but not of a reader's
+		// goroutines: this one is turned into the VM's error.
+		defer func() {
+			if r := recover(); r != nil {
+				errs[i] = fmt.Errorf("the virtualbox provider crashed reading it: %v (a bug in labform)", r)
+			}
+		}()
+		resps[i], errs[i] = p.readListed(ctx, reqs[i], l)
+	})
 	return resps, errs
 }
 

@@ -2,6 +2,6 @@
 // driven through VBoxManage.
 //
 // It imports the providers contract and the shared helpers
-// (labnet, mgmtnet, cidata). It must never import config, planner, state or
+// (labnet, mgmtnet, cidata, internal/par). It must never import config, planner, state or
 // another provider.
 package virtualbox
